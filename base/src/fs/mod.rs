@@ -1,0 +1,142 @@
+//! The one file-system trait all of Strata's I/O goes through.
+//!
+//! [`RealFs`] is the operating system's file system. [`SimFs`] is an in-memory file system for
+//! tests that remembers which bytes and which directory entries were made durable (by
+//! [`WritableFile::sync`] and [`FileSystem::sync_dir`]); [`SimFs::crash`] throws away everything
+//! else, and faults (failed fsync, full disk, an I/O error at the N-th operation) can be injected.
+//!
+//! Invariants: files are written once, front to back, through [`WritableFile`], and read through
+//! [`RandomAccessFile`]. Nothing is modified in place or truncated, so a file that is hard-linked
+//! into a checkpoint never changes under it.
+//!
+//! Thread safety: a `FileSystem` and its `RandomAccessFile`s are shared between threads; a
+//! `WritableFile` has one owner at a time.
+
+mod real;
+mod sim;
+
+pub use real::RealFs;
+pub use sim::{Fault, SimFs};
+
+use bytes::Bytes;
+use std::fmt::Debug;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A file opened for appending; created empty.
+pub trait WritableFile: Send + Debug {
+    /// Appends `data`. It may sit in a buffer until [`flush`](Self::flush) or [`sync`](Self::sync).
+    fn append(&mut self, data: &[u8]) -> io::Result<()>;
+    /// Hands buffered bytes to the operating system (they survive a process crash, not a
+    /// power loss).
+    fn flush(&mut self) -> io::Result<()>;
+    /// Flushes and makes the data durable (`fdatasync`).
+    fn sync(&mut self) -> io::Result<()>;
+    /// Bytes appended so far, buffered or not.
+    fn len(&self) -> u64;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// An immutable file read at arbitrary offsets.
+pub trait RandomAccessFile: Send + Sync + Debug {
+    /// Reads exactly `len` bytes at `offset`. A read past the end is an
+    /// `io::ErrorKind::UnexpectedEof` error, never a short read.
+    fn read_at(&self, offset: u64, len: usize) -> io::Result<Bytes>;
+    /// The size of the file when it was opened.
+    fn len(&self) -> u64;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// An exclusive lock on a file, released when dropped.
+pub trait FileLock: Send + Sync + Debug {}
+
+/// Everything Strata asks of a file system.
+pub trait FileSystem: Send + Sync + Debug {
+    /// Creates (or truncates) `path` for writing.
+    fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>>;
+    /// Opens `path` for reading.
+    fn open(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>>;
+    /// Atomically replaces `to` with `from`.
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+    /// Creates a hard link `to` pointing at `from`. Fails with
+    /// `io::ErrorKind::CrossesDevices` when they are on different file systems.
+    fn link(&self, from: &Path, to: &Path) -> io::Result<()>;
+    fn remove_file(&self, path: &Path) -> io::Result<()>;
+    /// Removes a directory and everything in it.
+    fn remove_dir_all(&self, path: &Path) -> io::Result<()>;
+    fn create_dir_all(&self, path: &Path) -> io::Result<()>;
+    /// Names (not paths) of the entries of `dir`, sorted.
+    fn list(&self, dir: &Path) -> io::Result<Vec<String>>;
+    fn exists(&self, path: &Path) -> bool;
+    fn is_dir(&self, path: &Path) -> bool;
+    fn file_size(&self, path: &Path) -> io::Result<u64>;
+    /// Takes an exclusive lock on `path` (created if missing). Fails with
+    /// `io::ErrorKind::WouldBlock` if another holder, in this process or another, has it.
+    fn lock(&self, path: &Path) -> io::Result<Box<dyn FileLock>>;
+    /// Makes the directory's entries (creates, renames, removes) durable.
+    fn sync_dir(&self, dir: &Path) -> io::Result<()>;
+    /// Number of hard links to the file; 1 where the file system cannot tell.
+    fn link_count(&self, path: &Path) -> io::Result<u64>;
+
+    /// Reads a whole file.
+    fn read_all(&self, path: &Path) -> io::Result<Bytes> {
+        let f = self.open(path)?;
+        let len = usize::try_from(f.len()).map_err(|_| io::Error::other("file too large"))?;
+        f.read_at(0, len)
+    }
+
+    /// Writes a whole new file at `path` durably: write to `path.tmp`-style sibling `tmp`,
+    /// fsync, rename over `path`, fsync the directory.
+    fn write_atomic(&self, path: &Path, data: &[u8]) -> io::Result<()> {
+        let tmp = tmp_sibling(path);
+        let mut f = self.create(&tmp)?;
+        f.append(data)?;
+        f.sync()?;
+        drop(f);
+        self.rename(&tmp, path)?;
+        self.sync_dir(parent_or_dot(path))
+    }
+}
+
+/// `dir/name` -> `dir/name.tmp`.
+pub fn tmp_sibling(path: &Path) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(".tmp");
+    PathBuf::from(s)
+}
+
+/// The parent directory of `path`, or `.` for a bare name.
+pub fn parent_or_dot(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// Copies `from` to `to` through `fs` in chunks and fsyncs the copy. Returns the bytes copied.
+pub fn copy_file(fs: &dyn FileSystem, from: &Path, to: &Path) -> io::Result<u64> {
+    copy_file_prefix(fs, from, to, u64::MAX)
+}
+
+/// Copies at most `limit` bytes of `from` to `to` and fsyncs the copy.
+pub fn copy_file_prefix(fs: &dyn FileSystem, from: &Path, to: &Path, limit: u64) -> io::Result<u64> {
+    const CHUNK: u64 = 1 << 20;
+    let src = fs.open(from)?;
+    let total = src.len().min(limit);
+    let mut dst = fs.create(to)?;
+    let mut off = 0;
+    while off < total {
+        let n = (total - off).min(CHUNK);
+        // n <= CHUNK, which fits in usize.
+        let data = src.read_at(off, n as usize)?;
+        dst.append(&data)?;
+        off += n;
+    }
+    dst.sync()?;
+    Ok(total)
+}

@@ -1,0 +1,270 @@
+//! The operating system's file system.
+
+use super::{FileLock, FileSystem, RandomAccessFile, WritableFile};
+use bytes::Bytes;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::Path;
+use std::sync::Arc;
+
+/// Writes are buffered in memory up to this many bytes before they reach the OS.
+const WRITE_BUFFER_BYTES: usize = 256 * 1024;
+
+/// The real file system. Reads use `pread` by default, or `mmap` when [`RealFs::with_mmap`] is
+/// set.
+#[derive(Debug, Clone, Default)]
+pub struct RealFs {
+    mmap_reads: bool,
+}
+
+impl RealFs {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Reads files through memory maps instead of `pread`.
+    pub fn with_mmap(mmap_reads: bool) -> Self {
+        Self { mmap_reads }
+    }
+
+    /// A shared handle, as the engine wants it.
+    pub fn arc() -> Arc<dyn FileSystem> {
+        Arc::new(Self::new())
+    }
+}
+
+#[derive(Debug)]
+struct RealWritable {
+    file: File,
+    buf: Vec<u8>,
+    len: u64,
+}
+
+impl WritableFile for RealWritable {
+    fn append(&mut self, data: &[u8]) -> io::Result<()> {
+        if self.buf.len() + data.len() > WRITE_BUFFER_BYTES {
+            self.flush()?;
+        }
+        if data.len() >= WRITE_BUFFER_BYTES {
+            self.file.write_all(data)?;
+        } else {
+            self.buf.extend_from_slice(data);
+        }
+        self.len += data.len() as u64;
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if !self.buf.is_empty() {
+            self.file.write_all(&self.buf)?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        self.flush()?;
+        self.file.sync_data()
+    }
+
+    fn len(&self) -> u64 {
+        self.len
+    }
+}
+
+/// Reads with `pread`; the safe reader, used by fuzzing and Miri.
+#[derive(Debug)]
+struct PreadFile {
+    file: File,
+    len: u64,
+}
+
+fn check_range(offset: u64, len: usize, file_len: u64) -> io::Result<()> {
+    match offset.checked_add(len as u64) {
+        Some(end) if end <= file_len => Ok(()),
+        _ => Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!("read of {len} bytes at offset {offset} is past the end of a {file_len}-byte file"),
+        )),
+    }
+}
+
+impl RandomAccessFile for PreadFile {
+    fn read_at(&self, offset: u64, len: usize) -> io::Result<Bytes> {
+        use std::os::unix::fs::FileExt;
+        check_range(offset, len, self.len)?;
+        let mut buf = vec![0u8; len];
+        self.file.read_exact_at(&mut buf, offset)?;
+        Ok(Bytes::from(buf))
+    }
+
+    fn len(&self) -> u64 {
+        self.len
+    }
+}
+
+/// Reads from a memory map; slices are zero-copy views of the map.
+#[derive(Debug)]
+struct MmapFile {
+    map: Bytes,
+}
+
+#[allow(unsafe_code)]
+fn map_file(file: &File) -> io::Result<memmap2::Mmap> {
+    // SAFETY: Strata maps only immutable files: tables and finished logs are written once, front
+    // to back, fsynced, and never modified or truncated afterwards, by us or (per the engine's
+    // contract) by anyone else while the database is open. Deletion unlinks the name but keeps
+    // the pages of a mapped file valid. So the mapped bytes cannot change or disappear while
+    // the map lives, which is what makes handing them out as `&[u8]` sound.
+    unsafe { memmap2::Mmap::map(file) }
+}
+
+impl RandomAccessFile for MmapFile {
+    fn read_at(&self, offset: u64, len: usize) -> io::Result<Bytes> {
+        check_range(offset, len, self.map.len() as u64)?;
+        // check_range proved offset + len <= map length, which is a usize.
+        let start = offset as usize;
+        Ok(self.map.slice(start..start + len))
+    }
+
+    fn len(&self) -> u64 {
+        self.map.len() as u64
+    }
+}
+
+#[derive(Debug)]
+struct RealLock {
+    _file: File,
+}
+
+impl FileLock for RealLock {}
+
+impl FileSystem for RealFs {
+    fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
+        let file = OpenOptions::new().write(true).create(true).truncate(true).open(path)?;
+        Ok(Box::new(RealWritable { file, buf: Vec::with_capacity(64 * 1024), len: 0 }))
+    }
+
+    fn open(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
+        let file = File::open(path)?;
+        let len = file.metadata()?.len();
+        if self.mmap_reads && len > 0 {
+            let map = map_file(&file)?;
+            return Ok(Arc::new(MmapFile { map: Bytes::from_owner(map) }));
+        }
+        Ok(Arc::new(PreadFile { file, len }))
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        fs::rename(from, to)
+    }
+
+    fn link(&self, from: &Path, to: &Path) -> io::Result<()> {
+        fs::hard_link(from, to)
+    }
+
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        fs::remove_file(path)
+    }
+
+    fn remove_dir_all(&self, path: &Path) -> io::Result<()> {
+        fs::remove_dir_all(path)
+    }
+
+    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
+        fs::create_dir_all(path)
+    }
+
+    fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
+        let mut names = Vec::new();
+        for entry in fs::read_dir(dir)? {
+            let entry = entry?;
+            if let Some(name) = entry.file_name().to_str() {
+                names.push(name.to_owned());
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    fn exists(&self, path: &Path) -> bool {
+        path.exists()
+    }
+
+    fn is_dir(&self, path: &Path) -> bool {
+        path.is_dir()
+    }
+
+    fn file_size(&self, path: &Path) -> io::Result<u64> {
+        Ok(fs::metadata(path)?.len())
+    }
+
+    fn lock(&self, path: &Path) -> io::Result<Box<dyn FileLock>> {
+        let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Box::new(RealLock { _file: file })),
+            Err(fs::TryLockError::WouldBlock) => Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                format!("{} is locked by another process or handle", path.display()),
+            )),
+            Err(fs::TryLockError::Error(e)) => Err(e),
+        }
+    }
+
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        File::open(dir)?.sync_all()
+    }
+
+    fn link_count(&self, path: &Path) -> io::Result<u64> {
+        use std::os::unix::fs::MetadataExt;
+        Ok(fs::metadata(path)?.nlink())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_read_both_readers() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        for mmap in [false, true] {
+            let fs = RealFs::with_mmap(mmap);
+            let mut w = fs.create(&p).unwrap();
+            w.append(b"hello ").unwrap();
+            w.append(&vec![7u8; WRITE_BUFFER_BYTES + 3]).unwrap();
+            w.append(b"world").unwrap();
+            w.sync().unwrap();
+            assert_eq!(w.len(), 6 + WRITE_BUFFER_BYTES as u64 + 3 + 5);
+            let r = fs.open(&p).unwrap();
+            assert_eq!(&r.read_at(0, 6).unwrap()[..], b"hello ");
+            assert_eq!(&r.read_at(r.len() - 5, 5).unwrap()[..], b"world");
+            let err = r.read_at(r.len() - 4, 5).unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+            assert!(r.read_at(u64::MAX, 2).is_err());
+        }
+    }
+
+    #[test]
+    fn lock_is_exclusive_until_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("LOCK");
+        let fs = RealFs::new();
+        let l = fs.lock(&p).unwrap();
+        assert_eq!(fs.lock(&p).unwrap_err().kind(), io::ErrorKind::WouldBlock);
+        drop(l);
+        fs.lock(&p).unwrap();
+    }
+
+    #[test]
+    fn link_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let fs = RealFs::new();
+        let a = dir.path().join("a");
+        fs.write_atomic(&a, b"x").unwrap();
+        fs.link(&a, &dir.path().join("b")).unwrap();
+        assert_eq!(fs.link_count(&a).unwrap(), 2);
+        assert_eq!(fs.list(dir.path()).unwrap(), vec!["a".to_string(), "b".to_string()]);
+    }
+}

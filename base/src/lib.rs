@@ -1,0 +1,19 @@
+//! Shared building blocks of Strata.
+//!
+//! Everything the format crates (`strata-sst`, `strata-wal`, `strata-manifest`) and the engine
+//! have in common lives here, and nothing else: the file-system trait every byte of I/O goes
+//! through ([`fs`]), checked little-endian and varint coding ([`coding`]), checksums
+//! ([`checksum`]) and key comparators ([`comparator`]).
+//!
+//! Invariants: decoders in [`coding`] never panic and never read out of bounds; they return
+//! `None` on short input and let the caller turn that into a `Corruption` error naming the file.
+//!
+//! Thread safety: every trait object here is `Send + Sync` unless it is a writer, which is `Send`.
+
+pub mod checksum;
+pub mod coding;
+pub mod comparator;
+pub mod fs;
+
+pub use comparator::{BytewiseComparator, Comparator};
+pub use fs::{FileLock, FileSystem, RandomAccessFile, RealFs, SimFs, WritableFile};

@@ -1,0 +1,1 @@
+//! Strata checkpoints. Under construction: see issue 6.

@@ -1,0 +1,1 @@
+//! Strata, the engine. Under construction: see issue 5.

@@ -1,0 +1,1 @@
+//! Strata's manifest. Under construction: see issue 4.

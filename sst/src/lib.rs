@@ -1,0 +1,1 @@
+//! Strata's table (SST) format. Under construction: see issue 2.

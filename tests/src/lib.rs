@@ -1,0 +1,1 @@
+//! Helpers shared by Strata's cross-crate tests (the tests themselves are in `tests/tests/`).

@@ -1,0 +1,1 @@
+//! Strata's record log format. Under construction: see issue 3.
