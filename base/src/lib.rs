@@ -14,6 +14,7 @@ pub mod checksum;
 pub mod coding;
 pub mod comparator;
 pub mod fs;
+pub mod ikey;
 
 pub use comparator::{BytewiseComparator, Comparator};
 pub use fs::{FileLock, FileSystem, RandomAccessFile, RealFs, SimFs, WritableFile};

@@ -1,0 +1,223 @@
+//! Internal keys: a user key plus a sequence number and a kind.
+//!
+//! Encoding: `user_key ++ fixed64_le((seq << 8) | kind)` (the 8-byte *trailer*). Order: user key
+//! ascending by the user comparator, then trailer descending, so the newest version of a key
+//! comes first and a reader at sequence `S` seeks to `(key, S)` and finds the newest version
+//! `<= S`.
+//!
+//! Invariants: `seq <= SEQ_MAX` (56 bits); every internal key is at least [`TRAILER_LEN`] bytes.
+
+use crate::comparator::Comparator;
+use std::cmp::Ordering;
+use std::fmt;
+use std::sync::Arc;
+
+/// A sequence number: the position of a write in the database's single history.
+pub type SeqNo = u64;
+
+/// The largest sequence number that fits in a trailer.
+pub const SEQ_MAX: SeqNo = (1 << 56) - 1;
+/// Bytes of the trailer after the user key.
+pub const TRAILER_LEN: usize = 8;
+
+/// What an entry says about its key. DO NOT CHANGE THESE VALUES: they are stored in tables,
+/// write batches and logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(u8)]
+pub enum ValueKind {
+    /// A tombstone: the key is deleted as of this sequence number.
+    Delete = 0,
+    /// A value.
+    Put = 1,
+}
+
+impl ValueKind {
+    /// The largest kind byte; used in lookup keys so they sort before every entry of their
+    /// sequence number.
+    pub const MAX: ValueKind = ValueKind::Put;
+
+    pub fn from_u8(b: u8) -> Option<Self> {
+        match b {
+            0 => Some(Self::Delete),
+            1 => Some(Self::Put),
+            _ => None,
+        }
+    }
+}
+
+#[inline]
+pub fn pack_trailer(seq: SeqNo, kind: ValueKind) -> u64 {
+    debug_assert!(seq <= SEQ_MAX, "sequence {seq} exceeds SEQ_MAX");
+    (seq << 8) | kind as u64
+}
+
+/// Appends the internal key for `(user_key, seq, kind)` to `dst`.
+#[inline]
+pub fn encode_into(dst: &mut Vec<u8>, user_key: &[u8], seq: SeqNo, kind: ValueKind) {
+    dst.reserve(user_key.len() + TRAILER_LEN);
+    dst.extend_from_slice(user_key);
+    dst.extend_from_slice(&pack_trailer(seq, kind).to_le_bytes());
+}
+
+/// The internal key for `(user_key, seq, kind)`.
+#[inline]
+pub fn encode(user_key: &[u8], seq: SeqNo, kind: ValueKind) -> Vec<u8> {
+    let mut v = Vec::with_capacity(user_key.len() + TRAILER_LEN);
+    encode_into(&mut v, user_key, seq, kind);
+    v
+}
+
+/// The key a reader at `seq` seeks to: it sorts before every version of `user_key` that is
+/// `<= seq` and after every newer one.
+#[inline]
+pub fn lookup_key(user_key: &[u8], seq: SeqNo) -> Vec<u8> {
+    encode(user_key, seq, ValueKind::MAX)
+}
+
+/// A decoded view of an internal key.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct ParsedKey<'a> {
+    pub user_key: &'a [u8],
+    pub seq: SeqNo,
+    pub kind: ValueKind,
+}
+
+impl fmt::Debug for ParsedKey<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}@{}:{:?}", String::from_utf8_lossy(self.user_key), self.seq, self.kind)
+    }
+}
+
+/// Splits an internal key; `None` if it is too short or its kind byte is unknown.
+#[inline]
+pub fn parse(ikey: &[u8]) -> Option<ParsedKey<'_>> {
+    let split = ikey.len().checked_sub(TRAILER_LEN)?;
+    let (user_key, trailer) = ikey.split_at(split);
+    let trailer = u64::from_le_bytes(trailer.try_into().ok()?);
+    let kind = ValueKind::from_u8((trailer & 0xff) as u8)?;
+    Some(ParsedKey { user_key, seq: trailer >> 8, kind })
+}
+
+/// The user key of an internal key (the whole input if it is too short to have a trailer).
+#[inline]
+pub fn user_key(ikey: &[u8]) -> &[u8] {
+    &ikey[..ikey.len().saturating_sub(TRAILER_LEN)]
+}
+
+#[inline]
+fn trailer(ikey: &[u8]) -> u64 {
+    let n = ikey.len();
+    if n < TRAILER_LEN {
+        return 0;
+    }
+    let mut t = [0u8; 8];
+    t.copy_from_slice(&ikey[n - TRAILER_LEN..]);
+    u64::from_le_bytes(t)
+}
+
+/// Orders internal keys: user key by the wrapped comparator, then trailer descending.
+#[derive(Debug, Clone)]
+pub struct InternalKeyComparator {
+    user: Arc<dyn Comparator>,
+    name: String,
+}
+
+impl InternalKeyComparator {
+    pub fn new(user: Arc<dyn Comparator>) -> Self {
+        let name = format!("strata.InternalKeyComparator:{}", user.name());
+        Self { user, name }
+    }
+
+    pub fn user_comparator(&self) -> &Arc<dyn Comparator> {
+        &self.user
+    }
+
+    #[inline]
+    pub fn compare_user(&self, a: &[u8], b: &[u8]) -> Ordering {
+        self.user.compare(a, b)
+    }
+}
+
+impl Comparator for InternalKeyComparator {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    #[inline]
+    fn compare(&self, a: &[u8], b: &[u8]) -> Ordering {
+        self.user.compare(user_key(a), user_key(b)).then_with(|| trailer(b).cmp(&trailer(a)))
+    }
+
+    fn separator(&self, start: &[u8], limit: &[u8]) -> Vec<u8> {
+        let (su, lu) = (user_key(start), user_key(limit));
+        let sep = self.user.separator(su, lu);
+        if sep.len() < su.len() && self.user.compare(su, &sep) == Ordering::Less {
+            // A strictly larger, shorter user key: give it the largest trailer so it sorts
+            // first among its versions.
+            let mut out = sep;
+            out.extend_from_slice(&pack_trailer(SEQ_MAX, ValueKind::MAX).to_le_bytes());
+            return out;
+        }
+        start.to_vec()
+    }
+
+    fn successor(&self, key: &[u8]) -> Vec<u8> {
+        let u = user_key(key);
+        let succ = self.user.successor(u);
+        if succ.len() < u.len() && self.user.compare(u, &succ) == Ordering::Less {
+            let mut out = succ;
+            out.extend_from_slice(&pack_trailer(SEQ_MAX, ValueKind::MAX).to_le_bytes());
+            return out;
+        }
+        key.to_vec()
+    }
+
+    #[inline]
+    fn filter_key<'a>(&self, key: &'a [u8]) -> &'a [u8] {
+        user_key(key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::comparator::BytewiseComparator;
+
+    fn cmp() -> InternalKeyComparator {
+        InternalKeyComparator::new(Arc::new(BytewiseComparator))
+    }
+
+    #[test]
+    fn order_is_user_key_then_newest_first() {
+        let c = cmp();
+        let a5 = encode(b"a", 5, ValueKind::Put);
+        let a3 = encode(b"a", 3, ValueKind::Delete);
+        let ab1 = encode(b"ab", 1, ValueKind::Put);
+        assert_eq!(c.compare(&a5, &a3), Ordering::Less);
+        assert_eq!(c.compare(&a3, &ab1), Ordering::Less);
+        assert_eq!(c.compare(&lookup_key(b"a", 4), &a3), Ordering::Less);
+        assert_eq!(c.compare(&lookup_key(b"a", 4), &a5), Ordering::Greater);
+    }
+
+    #[test]
+    fn parse_round_trips_and_rejects_bad_kind() {
+        let k = encode(b"key", SEQ_MAX, ValueKind::Delete);
+        let p = parse(&k).unwrap();
+        assert_eq!((p.user_key, p.seq, p.kind), (&b"key"[..], SEQ_MAX, ValueKind::Delete));
+        let mut bad = k.clone();
+        bad[3] = 7;
+        assert!(parse(&bad).is_none());
+        assert!(parse(b"short").is_none());
+    }
+
+    #[test]
+    fn separator_stays_between() {
+        let c = cmp();
+        let a = encode(b"abcdef", 9, ValueKind::Put);
+        let b = encode(b"abzzz", 2, ValueKind::Put);
+        let s = c.separator(&a, &b);
+        assert_eq!(user_key(&s), b"abd");
+        assert_eq!(c.compare(&a, &s), Ordering::Less);
+        assert_eq!(c.compare(&s, &b), Ordering::Less);
+    }
+}
