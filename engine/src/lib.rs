@@ -1,1 +1,5 @@
 //! Strata, the engine. Under construction: see issue 5.
+
+pub mod error;
+
+pub use error::{Error, Result};

@@ -1,0 +1,91 @@
+//! The engine's error type. The building blocks' errors convert into it.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in Strata, with a message a person can act on.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An operating-system I/O error, with the file it happened on when known.
+    #[error("I/O error{}: {source}", fmt_path(.path))]
+    Io {
+        path: Option<PathBuf>,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Bytes on disk are not what was written: a checksum, magic, length or encoding is wrong.
+    #[error("corruption in {} at offset {offset}: {reason}", .file.display())]
+    Corruption { file: PathBuf, offset: u64, reason: String },
+    /// A caller passed something unusable.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// The target exists and must not.
+    #[error("already exists: {}", .0.display())]
+    AlreadyExists(PathBuf),
+    /// Something the operation needs does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// Another writable `Db` (in this or another process) holds the directory's lock.
+    #[error("database at {} is locked by another writer", .0.display())]
+    Locked(PathBuf),
+    /// The database was opened read-only.
+    #[error("database is open read-only")]
+    ReadOnly,
+    /// No column family by that name or id.
+    #[error("column family not found: {0}")]
+    ColumnFamilyNotFound(String),
+    /// A background error (failed write, failed fsync, full disk) stopped all writes until the
+    /// database is reopened. Reads keep working.
+    #[error("database is in an error state after a background failure, reopen to recover: {0}")]
+    Poisoned(String),
+    /// The database is closing or closed.
+    #[error("database is closed")]
+    Closed,
+}
+
+fn fmt_path(p: &Option<PathBuf>) -> String {
+    match p {
+        Some(p) => format!(" on {}", p.display()),
+        None => String::new(),
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(source: std::io::Error) -> Self {
+        Error::Io { path: None, source }
+    }
+}
+
+impl Error {
+    /// An I/O error on `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { path: Some(path.into()), source }
+    }
+
+    pub fn corruption(file: impl Into<PathBuf>, offset: u64, reason: impl Into<String>) -> Self {
+        Error::Corruption { file: file.into(), offset, reason: reason.into() }
+    }
+
+    /// A copy for reporting one background error to many callers (`io::Error` is not `Clone`).
+    pub fn duplicate(&self) -> Error {
+        match self {
+            Error::Io { path, source } => {
+                Error::Io { path: path.clone(), source: std::io::Error::new(source.kind(), source.to_string()) }
+            }
+            Error::Corruption { file, offset, reason } => {
+                Error::Corruption { file: file.clone(), offset: *offset, reason: reason.clone() }
+            }
+            Error::InvalidArgument(s) => Error::InvalidArgument(s.clone()),
+            Error::AlreadyExists(p) => Error::AlreadyExists(p.clone()),
+            Error::NotFound(s) => Error::NotFound(s.clone()),
+            Error::Locked(p) => Error::Locked(p.clone()),
+            Error::ReadOnly => Error::ReadOnly,
+            Error::ColumnFamilyNotFound(s) => Error::ColumnFamilyNotFound(s.clone()),
+            Error::Poisoned(s) => Error::Poisoned(s.clone()),
+            Error::Closed => Error::Closed,
+        }
+    }
+}
+
+/// `std::result::Result` with Strata's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
