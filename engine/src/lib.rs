@@ -1,5 +1,7 @@
 //! Strata, the engine. Under construction: see issue 5.
 
+pub mod cf;
 pub mod error;
 
+pub use cf::ColumnFamily;
 pub use error::{Error, Result};

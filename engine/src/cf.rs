@@ -1,0 +1,46 @@
+//! Column family handles.
+//!
+//! A [`ColumnFamily`] is a cheap, cloneable name for one key space of a `Db`. It carries the
+//! column family's id, which is what write batches, the WAL and the manifest record.
+//!
+//! Thread safety: handles are `Send + Sync` and may outlive the column family; using a handle of
+//! a dropped column family is `Error::ColumnFamilyNotFound`.
+
+use std::sync::Arc;
+
+/// Id of the column family every database has.
+pub const DEFAULT_CF_ID: u32 = 0;
+/// Name of the column family every database has.
+pub const DEFAULT_CF_NAME: &str = "default";
+
+/// A handle to a column family.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ColumnFamily {
+    inner: Arc<CfName>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+struct CfName {
+    id: u32,
+    name: String,
+}
+
+impl ColumnFamily {
+    pub(crate) fn new(id: u32, name: impl Into<String>) -> Self {
+        Self { inner: Arc::new(CfName { id, name: name.into() }) }
+    }
+
+    /// The handle of the `default` column family.
+    pub fn default_cf() -> Self {
+        Self::new(DEFAULT_CF_ID, DEFAULT_CF_NAME)
+    }
+
+    /// The id stored in write batches, logs and the manifest.
+    pub fn id(&self) -> u32 {
+        self.inner.id
+    }
+
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+}
