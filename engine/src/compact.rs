@@ -1,0 +1,309 @@
+//! Running compactions: the I/O half. What to compact is decided by the pure picker in
+//! `compaction::picker`; which entries survive by `compaction::filter`.
+//!
+//! A compaction merges its input tables, drops what no reader can see any more, writes outputs
+//! split at `target_file_size` (only between different user keys, so that tables of one level
+//! never share a user key), fsyncs them and the directory, then logs one edit that deletes the
+//! inputs and adds the outputs. A trivial move rewrites nothing: the edit moves the file.
+//!
+//! Thread safety: `compaction_lock` serializes compactions; flushes run beside them.
+
+use crate::compaction::{CompactionPick, EntryFilter, Keep, LevelFile, PickerOptions, pick_compaction, pick_range_compaction};
+use crate::error::{Error, Result};
+use crate::iter::{InternalIterator, MergingIterator};
+use crate::level_iter::{LevelIter, TableIterAdapter};
+use crate::state::DbInner;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use strata_base::ikey;
+use strata_manifest::{FileMeta, Version, VersionEdit};
+use strata_sst::TableBuilder;
+
+impl DbInner {
+    pub(crate) fn picker_options(&self) -> PickerOptions {
+        PickerOptions {
+            num_levels: strata_manifest::NUM_LEVELS,
+            level0_compaction_trigger: self.opts.level0_compaction_trigger,
+            max_bytes_for_level_base: self.opts.max_bytes_for_level_base,
+            max_bytes_for_level_multiplier: self.opts.max_bytes_for_level_multiplier,
+            target_file_size: self.opts.target_file_size,
+        }
+    }
+
+    fn level_files(version: &Version, cf_id: u32, compacting: &std::collections::BTreeSet<u64>) -> Vec<Vec<LevelFile>> {
+        let Some(cf) = version.cf(cf_id) else { return Vec::new() };
+        cf.levels
+            .iter()
+            .map(|files| {
+                files
+                    .iter()
+                    .map(|f| LevelFile {
+                        number: f.number,
+                        size: f.size,
+                        smallest: ikey::user_key(&f.smallest).to_vec(),
+                        largest: ikey::user_key(&f.largest).to_vec(),
+                        being_compacted: compacting.contains(&f.number),
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Picks and runs one background compaction. Returns `false` when nothing needs doing.
+    pub(crate) fn maybe_compact(&self) -> Result<bool> {
+        let _running = self.compaction_lock.lock();
+        let (cf_id, pick, version) = {
+            let st = self.state.lock();
+            if st.manual_compaction || st.shutting_down {
+                return Ok(false);
+            }
+            let version = st.versions.current();
+            let mut best: Option<(u32, CompactionPick)> = None;
+            for cf in version.cfs() {
+                let levels = Self::level_files(&version, cf.id, &st.compacting);
+                if let Some(p) = pick_compaction(&levels, &self.picker_options())
+                    && best.as_ref().is_none_or(|(_, b)| p.score > b.score)
+                {
+                    best = Some((cf.id, p));
+                }
+            }
+            match best {
+                Some((cf_id, pick)) => (cf_id, pick, version),
+                None => return Ok(false),
+            }
+        };
+        self.run_compaction(cf_id, &pick, &version)?;
+        Ok(true)
+    }
+
+    /// Compacts every level of `cf_id` overlapping `[begin, end]` (user keys) down the tree.
+    pub(crate) fn compact_range_impl(&self, cf_id: u32, begin: Option<&[u8]>, end: Option<&[u8]>) -> Result<()> {
+        let _running = self.compaction_lock.lock();
+        let levels = strata_manifest::NUM_LEVELS;
+        for level in 0..levels - 1 {
+            loop {
+                let (pick, version) = {
+                    let st = self.state.lock();
+                    let version = st.versions.current();
+                    let files = Self::level_files(&version, cf_id, &st.compacting);
+                    match pick_range_compaction(&files, &self.picker_options(), level, begin, end) {
+                        Some(p) => (p, version),
+                        None => break,
+                    }
+                };
+                self.run_compaction(cf_id, &pick, &version)?;
+                // One range compaction per level moves everything overlapping down.
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn find_file(version: &Version, cf_id: u32, level: usize, number: u64) -> Option<Arc<FileMeta>> {
+        version.cf(cf_id)?.levels.get(level)?.iter().find(|f| f.number == number).cloned()
+    }
+
+    fn run_compaction(&self, cf_id: u32, pick: &CompactionPick, version: &Version) -> Result<()> {
+        let inputs: Vec<(usize, Arc<FileMeta>)> = pick
+            .inputs
+            .iter()
+            .map(|&n| (pick.level, n))
+            .chain(pick.next_inputs.iter().map(|&n| (pick.output_level, n)))
+            .filter_map(|(lvl, n)| Self::find_file(version, cf_id, lvl, n).map(|f| (lvl, f)))
+            .collect();
+        if inputs.is_empty() {
+            return Ok(());
+        }
+        if pick.trivial_move && inputs.len() == 1 {
+            let (lvl, f) = &inputs[0];
+            let mut edit = VersionEdit::default();
+            edit.deleted_files.push((cf_id, *lvl as u32, f.number));
+            edit.new_files.push((cf_id, pick.output_level as u32, (**f).clone()));
+            let mut st = self.state.lock();
+            st.versions.log_and_apply(edit)?;
+            self.install_read_state(&st);
+            self.stats.level(pick.output_level).trivial_moves.fetch_add(1, Ordering::Relaxed);
+            return Ok(());
+        }
+        {
+            let mut st = self.state.lock();
+            for (_, f) in &inputs {
+                st.compacting.insert(f.number);
+            }
+        }
+        let result = self.compact_files(cf_id, pick, &inputs);
+        let mut st = self.state.lock();
+        for (_, f) in &inputs {
+            st.compacting.remove(&f.number);
+        }
+        let outputs = match result {
+            Ok(o) => o,
+            Err(e) => return Err(e),
+        };
+        let mut edit = VersionEdit::default();
+        for (lvl, f) in &inputs {
+            edit.deleted_files.push((cf_id, *lvl as u32, f.number));
+        }
+        for meta in &outputs {
+            edit.new_files.push((cf_id, pick.output_level as u32, meta.clone()));
+        }
+        let applied = st.versions.log_and_apply(edit);
+        for meta in &outputs {
+            st.pending_outputs.remove(&meta.number);
+        }
+        applied?;
+        self.install_read_state(&st);
+        drop(st);
+        let read: u64 = inputs.iter().map(|(_, f)| f.size).sum();
+        let written: u64 = outputs.iter().map(|f| f.size).sum();
+        let ls = self.stats.level(pick.output_level);
+        ls.bytes_read.fetch_add(read, Ordering::Relaxed);
+        ls.bytes_written.fetch_add(written, Ordering::Relaxed);
+        ls.compactions.fetch_add(1, Ordering::Relaxed);
+        self.delete_obsolete_files();
+        Ok(())
+    }
+
+    /// Merges the inputs and writes the outputs; returns their metadata (files synced, the
+    /// directory synced, numbers still in `pending_outputs`).
+    fn compact_files(&self, cf_id: u32, pick: &CompactionPick, inputs: &[(usize, Arc<FileMeta>)]) -> Result<Vec<FileMeta>> {
+        let mut children: Vec<Box<dyn InternalIterator>> = Vec::new();
+        let mut by_level: Vec<Vec<Arc<FileMeta>>> = vec![Vec::new(); strata_manifest::NUM_LEVELS];
+        for (lvl, f) in inputs {
+            if *lvl == 0 {
+                let t = self.table_cache.get(f.number)?;
+                children.push(Box::new(TableIterAdapter::new(t.iter())));
+            } else if let Some(v) = by_level.get_mut(*lvl) {
+                v.push(Arc::clone(f));
+            }
+        }
+        for files in by_level.into_iter().filter(|v| !v.is_empty()) {
+            let mut files = files;
+            files.sort_by(|a, b| self.icmp_cmp(&a.smallest, &b.smallest));
+            children.push(Box::new(LevelIter::new(files, Arc::clone(&self.table_cache), Arc::clone(&self.icmp))));
+        }
+        let mut iter = MergingIterator::new(children, Arc::clone(&self.icmp));
+        iter.seek_to_first();
+        let mut filter = EntryFilter::new(self.snapshots.sequences(), pick.bottommost);
+        let mut outputs = Vec::new();
+        let mut current: Option<(u64, TableBuilder, u64, u64)> = None;
+        let mut last_user_key: Vec<u8> = Vec::new();
+        let result: Result<()> = (|| {
+            while iter.valid() {
+                let key = iter.key();
+                let parsed =
+                    ikey::parse(key).ok_or_else(|| Error::corruption(&self.path, 0, "malformed internal key in compaction input"))?;
+                match filter.keep(key) {
+                    Keep::Yes => {}
+                    Keep::No => {
+                        iter.next();
+                        continue;
+                    }
+                }
+                let new_user_key = parsed.user_key != last_user_key.as_slice();
+                if new_user_key
+                    && let Some((_, b, _, _)) = &current
+                    && b.estimated_size() >= self.opts.target_file_size
+                {
+                    if let Some(out) = current.take() {
+                        outputs.push(self.finish_output(cf_id, out)?);
+                    }
+                }
+                if current.is_none() {
+                    let number = {
+                        let mut st = self.state.lock();
+                        let n = st.versions.new_file_number();
+                        st.pending_outputs.insert(n);
+                        n
+                    };
+                    let b = TableBuilder::create(Arc::clone(&self.fs), &self.table_path(number), self.table_options())?;
+                    current = Some((number, b, u64::MAX, 0));
+                }
+                if let Some((_, b, lo, hi)) = current.as_mut() {
+                    b.add(key, parsed.kind, iter.value())?;
+                    *lo = (*lo).min(parsed.seq);
+                    *hi = (*hi).max(parsed.seq);
+                }
+                if new_user_key {
+                    last_user_key.clear();
+                    last_user_key.extend_from_slice(parsed.user_key);
+                }
+                iter.next();
+            }
+            iter.status()?;
+            if let Some(out) = current.take() {
+                outputs.push(self.finish_output(cf_id, out)?);
+            }
+            Ok(())
+        })();
+        if let Err(e) = result {
+            // Leave nothing behind: outputs are not in any version yet.
+            let mut st = self.state.lock();
+            for m in &outputs {
+                st.pending_outputs.remove(&m.number);
+                let _ = self.fs.remove_file(&self.table_path(m.number));
+            }
+            if let Some((n, b, _, _)) = current.take() {
+                st.pending_outputs.remove(&n);
+                drop(b);
+            }
+            return Err(e);
+        }
+        if !outputs.is_empty() {
+            self.sync_dir()?;
+        }
+        Ok(outputs)
+    }
+
+    fn finish_output(&self, cf_id: u32, out: (u64, TableBuilder, u64, u64)) -> Result<FileMeta> {
+        let (number, mut b, lo, hi) = out;
+        b.set_user_property("strata.cf_id", cf_id.to_string().as_bytes());
+        b.set_user_property("strata.smallest_seq", lo.to_string().as_bytes());
+        b.set_user_property("strata.largest_seq", hi.to_string().as_bytes());
+        let meta = b.finish()?;
+        Ok(FileMeta {
+            number,
+            size: meta.file_size,
+            smallest: meta.smallest_key,
+            largest: meta.largest_key,
+            smallest_seq: lo,
+            largest_seq: hi,
+            checksum: meta.file_checksum,
+        })
+    }
+
+    pub(crate) fn icmp_cmp(&self, a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+        use strata_base::Comparator;
+        self.icmp.compare(a, b)
+    }
+
+    /// Body of the background compaction thread.
+    pub(crate) fn compaction_loop(self: &Arc<Self>) {
+        loop {
+            {
+                let mut st = self.state.lock();
+                if st.shutting_down {
+                    return;
+                }
+                if self.poisoned.load(Ordering::Acquire) || self.opts.disable_auto_compactions {
+                    self.bg_cv.wait(&mut st);
+                    continue;
+                }
+            }
+            match self.maybe_compact() {
+                Ok(true) => {
+                    self.bg_cv.notify_all();
+                }
+                Ok(false) => {
+                    let mut st = self.state.lock();
+                    if !st.shutting_down {
+                        self.bg_cv.wait_for(&mut st, std::time::Duration::from_millis(200));
+                    }
+                }
+                Err(e) => {
+                    self.set_bg_error(e);
+                }
+            }
+        }
+    }
+}

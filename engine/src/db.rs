@@ -1,0 +1,395 @@
+//! `Db`: the database users open.
+//!
+//! Thread safety: `Db` is `Send + Sync`; share it with `Arc<Db>`. Reads never wait for writes:
+//! they clone one `Arc<ReadState>` and read the memtables and tables it names.
+
+use crate::batch::WriteBatch;
+use crate::cf::{ColumnFamily, DEFAULT_CF_ID, DEFAULT_CF_NAME};
+use crate::error::{Error, Result};
+use crate::iterator::{DbIterator, RangeIter};
+use crate::memtable::MemGet;
+use crate::options::{Options, ReadOptions, WriteOptions};
+use crate::snapshot::Snapshot;
+use crate::state::{DbInner, Generation, ReadState};
+use bytes::Bytes;
+use std::cmp::Ordering;
+use std::ops::{Bound, RangeBounds};
+use std::path::Path;
+use std::sync::Arc;
+use strata_base::Comparator;
+use strata_base::ikey::{self, SeqNo, ValueKind};
+use strata_manifest::VersionEdit;
+
+/// An open database.
+#[derive(Debug)]
+pub struct Db {
+    pub(crate) inner: Arc<DbInner>,
+}
+
+impl Db {
+    /// Opens (creating if missing, unless `create_if_missing` is false) the database at `path`
+    /// for reading and writing. Fails with `Error::Locked` if another writer has it open.
+    pub fn open(path: impl AsRef<Path>, opts: Options) -> Result<Db> {
+        crate::open::open(path.as_ref(), opts, false)
+    }
+
+    /// Opens the database at `path` read-only, as of now: no lock is taken, nothing is written,
+    /// every write method returns `Error::ReadOnly`.
+    pub fn open_read_only(path: impl AsRef<Path>, opts: Options) -> Result<Db> {
+        crate::open::open(path.as_ref(), opts, true)
+    }
+
+    /// Stops the background threads and releases the lock. Unflushed writes stay in the WAL
+    /// and are recovered on the next open. Dropping the `Db` does the same.
+    pub fn close(self) -> Result<()> {
+        self.shutdown();
+        Ok(())
+    }
+
+    fn shutdown(&self) {
+        {
+            let mut st = self.inner.state.lock();
+            st.shutting_down = true;
+        }
+        self.inner.bg_cv.notify_all();
+        let threads: Vec<_> = std::mem::take(&mut *self.inner.threads.lock());
+        for t in threads {
+            let _ = t.join();
+        }
+        // Hand unsynced WAL bytes to the OS so a clean close loses nothing.
+        if let Some(log) = self.inner.commit.lock().log.as_mut() {
+            let _ = log.flush();
+        }
+    }
+
+    /// The directory this database lives in.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// The file system this database uses.
+    pub fn file_system(&self) -> Arc<dyn strata_base::FileSystem> {
+        Arc::clone(&self.inner.fs)
+    }
+
+    pub fn is_read_only(&self) -> bool {
+        self.inner.read_only
+    }
+
+    /// The last committed sequence number.
+    pub fn sequence(&self) -> SeqNo {
+        self.inner.last_sequence()
+    }
+
+    // ---- writes ----
+
+    pub fn put(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<()> {
+        let mut b = WriteBatch::new();
+        b.put(key, value);
+        self.write(b, &WriteOptions::default())
+    }
+
+    pub fn delete(&self, key: impl AsRef<[u8]>) -> Result<()> {
+        let mut b = WriteBatch::new();
+        b.delete(key);
+        self.write(b, &WriteOptions::default())
+    }
+
+    pub fn put_cf(&self, cf: &ColumnFamily, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<()> {
+        let mut b = WriteBatch::new();
+        b.put_cf(cf, key, value);
+        self.write(b, &WriteOptions::default())
+    }
+
+    pub fn delete_cf(&self, cf: &ColumnFamily, key: impl AsRef<[u8]>) -> Result<()> {
+        let mut b = WriteBatch::new();
+        b.delete_cf(cf, key);
+        self.write(b, &WriteOptions::default())
+    }
+
+    /// Applies a batch atomically across column families.
+    pub fn write(&self, batch: WriteBatch, opts: &WriteOptions) -> Result<()> {
+        self.inner.write(batch, opts)
+    }
+
+    /// `put` with write options (e.g. `sync: true`).
+    pub fn put_opt(&self, opts: &WriteOptions, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<()> {
+        let mut b = WriteBatch::new();
+        b.put(key, value);
+        self.write(b, opts)
+    }
+
+    // ---- reads ----
+
+    pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
+        self.inner.get(DEFAULT_CF_ID, key.as_ref(), None)
+    }
+
+    pub fn get_opt(&self, opts: &ReadOptions<'_>, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
+        self.inner.get(DEFAULT_CF_ID, key.as_ref(), opts.snapshot.map(|s| s.sequence()))
+    }
+
+    pub fn get_cf(&self, cf: &ColumnFamily, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
+        self.inner.get(cf.id(), key.as_ref(), None)
+    }
+
+    pub fn get_cf_opt(&self, cf: &ColumnFamily, opts: &ReadOptions<'_>, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
+        self.inner.get(cf.id(), key.as_ref(), opts.snapshot.map(|s| s.sequence()))
+    }
+
+    /// Looks up many keys of one column family against one consistent state. Keys are looked
+    /// up in sorted order so neighbouring keys share cached blocks; results come back in the
+    /// order of `keys`.
+    pub fn multi_get<K: AsRef<[u8]>>(&self, cf: &ColumnFamily, opts: &ReadOptions<'_>, keys: &[K]) -> Vec<Result<Option<Bytes>>> {
+        let seq = opts.snapshot.map_or_else(|| self.inner.last_sequence(), |s| s.sequence());
+        let rs = self.inner.read_state();
+        let mut order: Vec<usize> = (0..keys.len()).collect();
+        order.sort_by(|&a, &b| keys[a].as_ref().cmp(keys[b].as_ref()));
+        let mut out: Vec<Option<Result<Option<Bytes>>>> = (0..keys.len()).map(|_| None).collect();
+        for i in order {
+            out[i] = Some(self.inner.get_in(&rs, cf.id(), keys[i].as_ref(), seq));
+        }
+        out.into_iter().map(|r| r.unwrap_or(Ok(None))).collect()
+    }
+
+    /// Pins the current sequence number until the snapshot is dropped.
+    pub fn snapshot(&self) -> Snapshot {
+        self.inner.snapshots.acquire(self.inner.last_sequence())
+    }
+
+    /// An iterator over the default column family.
+    pub fn iter(&self, opts: &ReadOptions<'_>) -> Result<DbIterator> {
+        self.inner.iter(DEFAULT_CF_ID, opts)
+    }
+
+    pub fn iter_cf(&self, cf: &ColumnFamily, opts: &ReadOptions<'_>) -> Result<DbIterator> {
+        self.inner.iter(cf.id(), opts)
+    }
+
+    /// A std iterator over `range` of the default column family, in key order.
+    pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> RangeIter {
+        self.range_cf(&ColumnFamily::default_cf(), range)
+    }
+
+    pub fn range_cf<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, cf: &ColumnFamily, range: R) -> RangeIter {
+        let lower = match range.start_bound() {
+            Bound::Included(k) => Some((k.as_ref().to_vec(), true)),
+            Bound::Excluded(k) => Some((k.as_ref().to_vec(), false)),
+            Bound::Unbounded => None,
+        };
+        let upper = match range.end_bound() {
+            Bound::Included(k) => Some((k.as_ref().to_vec(), true)),
+            Bound::Excluded(k) => Some((k.as_ref().to_vec(), false)),
+            Bound::Unbounded => None,
+        };
+        RangeIter::new(self.inner.iter(cf.id(), &ReadOptions::default()), lower, upper)
+    }
+
+    /// A std iterator over the keys of the default column family that start with `prefix`.
+    pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> RangeIter {
+        let p = prefix.as_ref().to_vec();
+        let upper = prefix_successor(&p);
+        let it = self.inner.iter(DEFAULT_CF_ID, &ReadOptions::default());
+        RangeIter::new(it, Some((p, true)), upper.map(|u| (u, false)))
+    }
+
+    // ---- column families ----
+
+    /// Creates a column family; fails with `AlreadyExists` semantics (`InvalidArgument`) if the
+    /// name is taken.
+    pub fn create_cf(&self, name: &str) -> Result<ColumnFamily> {
+        self.inner.check_writable()?;
+        if name.is_empty() || name.len() > 255 {
+            return Err(Error::InvalidArgument("column family names are 1 to 255 bytes".into()));
+        }
+        let mut commit = self.inner.commit.lock();
+        let mut st = self.inner.state.lock();
+        if st.cf_names.values().any(|n| n == name) {
+            return Err(Error::InvalidArgument(format!("column family {name:?} already exists")));
+        }
+        let id = st.versions.next_cf_id();
+        let mut edit = VersionEdit::default();
+        edit.cf_add.push((id, name.to_string()));
+        st.versions.log_and_apply(edit)?;
+        st.cf_names.insert(id, name.to_string());
+        st.active.mems.insert(id, Arc::new(crate::memtable::MemTable::new()));
+        self.inner.install_read_state(&st);
+        drop(st);
+        drop(&mut commit);
+        Ok(ColumnFamily::new(id, name))
+    }
+
+    /// Drops a column family and all its data. The default column family cannot be dropped.
+    pub fn drop_cf(&self, name: &str) -> Result<()> {
+        self.inner.check_writable()?;
+        if name == DEFAULT_CF_NAME {
+            return Err(Error::InvalidArgument("the default column family cannot be dropped".into()));
+        }
+        let _commit = self.inner.commit.lock();
+        let mut st = self.inner.state.lock();
+        let id = st
+            .cf_names
+            .iter()
+            .find(|(_, n)| n.as_str() == name)
+            .map(|(&id, _)| id)
+            .ok_or_else(|| Error::ColumnFamilyNotFound(name.to_string()))?;
+        let mut edit = VersionEdit::default();
+        edit.cf_drop.push(id);
+        st.versions.log_and_apply(edit)?;
+        st.cf_names.remove(&id);
+        st.active.mems.remove(&id);
+        let imm: Vec<Arc<Generation>> = st.imm.iter().cloned().collect();
+        st.imm = imm
+            .into_iter()
+            .map(|g| {
+                let mut mems = g.mems.clone();
+                mems.remove(&id);
+                Arc::new(Generation { log_number: g.log_number, mems })
+            })
+            .collect();
+        self.inner.install_read_state(&st);
+        drop(st);
+        self.inner.delete_obsolete_files();
+        Ok(())
+    }
+
+    /// The handle of a column family, if it exists.
+    pub fn cf(&self, name: &str) -> Option<ColumnFamily> {
+        let rs = self.inner.read_state();
+        rs.cfs.iter().find(|(_, c)| c.name == name).map(|(&id, c)| ColumnFamily::new(id, c.name.clone()))
+    }
+
+    /// The default column family's handle.
+    pub fn default_cf(&self) -> ColumnFamily {
+        ColumnFamily::default_cf()
+    }
+
+    /// Names of all column families, `default` first.
+    pub fn cf_names(&self) -> Vec<String> {
+        let rs = self.inner.read_state();
+        rs.cfs.values().map(|c| c.name.clone()).collect()
+    }
+
+    // ---- maintenance ----
+
+    /// Flushes every column family's memtables to L0 tables (fsynced) and waits.
+    pub fn flush(&self) -> Result<()> {
+        self.inner.flush_all()
+    }
+
+    /// Compacts the keys of `cf` in `[begin, end]` (user keys; `None` = unbounded) down through
+    /// every level, after flushing.
+    pub fn compact_range(&self, cf: &ColumnFamily, begin: Option<&[u8]>, end: Option<&[u8]>) -> Result<()> {
+        self.inner.check_writable()?;
+        self.flush()?;
+        {
+            let st = self.inner.state.lock();
+            if !st.cf_names.contains_key(&cf.id()) {
+                return Err(Error::ColumnFamilyNotFound(cf.name().to_string()));
+            }
+        }
+        self.inner.state.lock().manual_compaction = true;
+        let r = self.inner.compact_range_impl(cf.id(), begin, end);
+        self.inner.state.lock().manual_compaction = false;
+        self.inner.bg_cv.notify_all();
+        r.map_err(|e| self.inner.set_bg_error(e))
+    }
+
+    /// Waits until no background compaction is needed (test and benchmark helper).
+    pub fn wait_for_compactions(&self) -> Result<()> {
+        loop {
+            self.inner.check_writable()?;
+            if !self.inner.maybe_compact()? {
+                return Ok(());
+            }
+        }
+    }
+
+    /// A named property: `strata.stats`, `strata.num-files-at-level<N>`,
+    /// `strata.estimate-num-keys`, `strata.total-sst-bytes`, `strata.write-amplification`.
+    pub fn property(&self, name: &str) -> Option<String> {
+        crate::properties::property(&self.inner, name)
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// The smallest key greater than every key starting with `prefix`, if any.
+fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut p = prefix.to_vec();
+    while let Some(last) = p.pop() {
+        if last < 0xff {
+            p.push(last + 1);
+            return Some(p);
+        }
+    }
+    None
+}
+
+impl DbInner {
+    pub(crate) fn get(&self, cf_id: u32, key: &[u8], seq: Option<SeqNo>) -> Result<Option<Bytes>> {
+        // Load the sequence before the read state: every write at or below it is then in a
+        // memtable or table the read state names.
+        let seq = seq.unwrap_or_else(|| self.last_sequence());
+        let rs = self.read_state();
+        self.get_in(&rs, cf_id, key, seq)
+    }
+
+    pub(crate) fn get_in(&self, rs: &ReadState, cf_id: u32, key: &[u8], seq: SeqNo) -> Result<Option<Bytes>> {
+        let cf = rs.cfs.get(&cf_id).ok_or_else(|| Error::ColumnFamilyNotFound(format!("id {cf_id}")))?;
+        for mem in &cf.mems {
+            match mem.get(key, seq) {
+                Some(MemGet::Value(v)) => return Ok(Some(v)),
+                Some(MemGet::Deleted) => return Ok(None),
+                None => {}
+            }
+        }
+        let Some(vcf) = rs.version.cf(cf_id) else { return Ok(None) };
+        let lookup = ikey::lookup_key(key, seq);
+        let ucmp = self.icmp.user_comparator();
+        for (level, files) in vcf.levels.iter().enumerate() {
+            if level == 0 {
+                for f in files {
+                    if ucmp.compare(key, ikey::user_key(&f.smallest)) == Ordering::Less
+                        || ucmp.compare(key, ikey::user_key(&f.largest)) == Ordering::Greater
+                    {
+                        continue;
+                    }
+                    if let Some(r) = self.get_from_table(f.number, key, &lookup)? {
+                        return Ok(r);
+                    }
+                }
+            } else {
+                let i = files.partition_point(|f| self.icmp.compare(&f.largest, &lookup) == Ordering::Less);
+                let Some(f) = files.get(i) else { continue };
+                if ucmp.compare(key, ikey::user_key(&f.smallest)) == Ordering::Less {
+                    continue;
+                }
+                if let Some(r) = self.get_from_table(f.number, key, &lookup)? {
+                    return Ok(r);
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// `Some(answer)` if the table holds a version of `key` visible at the lookup's sequence.
+    fn get_from_table(&self, number: u64, key: &[u8], lookup: &[u8]) -> Result<Option<Option<Bytes>>> {
+        let table = self.table_cache.get(number)?;
+        if !table.may_contain(key) {
+            return Ok(None);
+        }
+        let Some((k, kind, value)) = table.seek_entry(lookup)? else { return Ok(None) };
+        if ikey::user_key(&k) != key {
+            return Ok(None);
+        }
+        Ok(Some(match kind {
+            ValueKind::Put => Some(value),
+            ValueKind::Delete => None,
+        }))
+    }
+}

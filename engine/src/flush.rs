@@ -1,0 +1,173 @@
+//! Flush: immutable memtable generations become L0 tables.
+//!
+//! A generation is flushed as a whole: one table per non-empty column family memtable, then one
+//! manifest edit that adds them all and advances the log number past the generation's WAL.
+//! Tables are written, fsynced and the directory fsynced before the edit is logged.
+//!
+//! Thread safety: one background flush thread; `Db::flush` only switches generations and waits.
+
+use crate::error::{Error, Result};
+use crate::iter::InternalIterator;
+use crate::memtable::MemTable;
+use crate::state::{DbInner, Generation};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use strata_base::ikey;
+use strata_manifest::{FileMeta, VersionEdit};
+use strata_sst::{TableBuilder, TableOptions};
+
+impl DbInner {
+    pub(crate) fn table_options(&self) -> TableOptions {
+        TableOptions {
+            block_size: self.opts.block_size,
+            restart_interval: self.opts.block_restart_interval,
+            compression: self.opts.compression,
+            bloom_bits_per_key: self.opts.bloom_bits_per_key,
+            comparator: self.icmp.clone(),
+        }
+    }
+
+    /// Writes `iter`'s entries (internal keys, strictly increasing) as table `number`.
+    /// Returns `None` if the iterator is empty (no file is left behind).
+    pub(crate) fn write_table(
+        &self,
+        number: u64,
+        cf_id: u32,
+        iter: &mut dyn InternalIterator,
+    ) -> Result<Option<FileMeta>> {
+        let path = self.table_path(number);
+        let mut builder = TableBuilder::create(Arc::clone(&self.fs), &path, self.table_options())?;
+        let (mut smallest_seq, mut largest_seq) = (u64::MAX, 0u64);
+        while iter.valid() {
+            let key = iter.key();
+            let parsed = ikey::parse(key)
+                .ok_or_else(|| Error::corruption(&path, 0, "malformed internal key while writing a table"))?;
+            smallest_seq = smallest_seq.min(parsed.seq);
+            largest_seq = largest_seq.max(parsed.seq);
+            builder.add(key, parsed.kind, iter.value())?;
+            iter.next();
+        }
+        iter.status()?;
+        if builder.num_entries() == 0 {
+            builder.abandon()?;
+            return Ok(None);
+        }
+        builder.set_user_property("strata.cf_id", cf_id.to_string().as_bytes());
+        builder.set_user_property("strata.smallest_seq", smallest_seq.to_string().as_bytes());
+        builder.set_user_property("strata.largest_seq", largest_seq.to_string().as_bytes());
+        let meta = builder.finish()?;
+        Ok(Some(FileMeta {
+            number,
+            size: meta.file_size,
+            smallest: meta.smallest_key,
+            largest: meta.largest_key,
+            smallest_seq,
+            largest_seq,
+            checksum: meta.file_checksum,
+        }))
+    }
+
+    /// Writes one memtable as an L0 table with a freshly allocated number.
+    pub(crate) fn flush_memtable(&self, cf_id: u32, mem: &Arc<MemTable>) -> Result<Option<FileMeta>> {
+        let number = {
+            let mut st = self.state.lock();
+            let n = st.versions.new_file_number();
+            st.pending_outputs.insert(n);
+            n
+        };
+        let mut it = mem.iter();
+        it.seek_to_first();
+        let r = self.write_table(number, cf_id, &mut it);
+        if r.as_ref().map_or(true, |m| m.is_none()) {
+            self.state.lock().pending_outputs.remove(&number);
+        }
+        if let Ok(Some(m)) = &r {
+            self.stats.flush_bytes_written.fetch_add(m.size, Ordering::Relaxed);
+            self.stats.level(0).bytes_written.fetch_add(m.size, Ordering::Relaxed);
+        }
+        r
+    }
+
+    /// Flushes the oldest immutable generation. Returns `false` if there was none.
+    pub(crate) fn flush_oldest_generation(&self) -> Result<bool> {
+        let generation: Arc<Generation> = {
+            let st = self.state.lock();
+            match st.imm.front() {
+                Some(g) => Arc::clone(g),
+                None => return Ok(false),
+            }
+        };
+        let mut outputs = Vec::new();
+        for (&cf_id, mem) in &generation.mems {
+            if mem.is_empty() {
+                continue;
+            }
+            if let Some(meta) = self.flush_memtable(cf_id, mem)? {
+                outputs.push((cf_id, meta));
+            }
+        }
+        if !outputs.is_empty() {
+            self.sync_dir()?;
+        }
+        let mut st = self.state.lock();
+        let next_log = st.imm.get(1).map_or(st.active.log_number, |g| g.log_number);
+        let mut edit = VersionEdit::default();
+        edit.log_number = Some(next_log);
+        edit.last_sequence = Some(self.last_sequence());
+        for (cf_id, meta) in &outputs {
+            if st.cf_names.contains_key(cf_id) {
+                edit.new_files.push((*cf_id, 0, meta.clone()));
+            }
+        }
+        st.versions.log_and_apply(edit)?;
+        st.imm.pop_front();
+        for (_, meta) in &outputs {
+            st.pending_outputs.remove(&meta.number);
+        }
+        self.install_read_state(&st);
+        drop(st);
+        self.bg_cv.notify_all();
+        self.delete_obsolete_files();
+        Ok(true)
+    }
+
+    /// Body of the background flush thread.
+    pub(crate) fn flush_loop(self: &Arc<Self>) {
+        loop {
+            {
+                let mut st = self.state.lock();
+                while !st.shutting_down && (st.imm.is_empty() || self.poisoned.load(Ordering::Acquire)) {
+                    self.bg_cv.wait(&mut st);
+                }
+                if st.shutting_down {
+                    return;
+                }
+            }
+            if let Err(e) = self.flush_oldest_generation() {
+                self.set_bg_error(e);
+            }
+        }
+    }
+
+    /// Switches to a new generation if the active one holds data, and waits until every
+    /// generation is flushed.
+    pub(crate) fn flush_all(&self) -> Result<()> {
+        self.check_writable()?;
+        {
+            let mut commit = self.commit.lock();
+            let mut st = self.state.lock();
+            if !st.active.is_empty() {
+                self.switch_generation(&mut commit, &mut st)?;
+            }
+        }
+        let mut st = self.state.lock();
+        while !st.imm.is_empty() {
+            self.check_writable()?;
+            if st.shutting_down {
+                return Err(Error::Closed);
+            }
+            self.bg_cv.wait(&mut st);
+        }
+        Ok(())
+    }
+}

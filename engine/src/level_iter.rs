@@ -1,0 +1,236 @@
+//! Iterators over tables: one table ([`TableIterAdapter`]) and one sorted, non-overlapping
+//! level of tables opened lazily ([`LevelIter`], the concatenating iterator).
+//!
+//! Invariants: a `LevelIter`'s files are sorted by smallest key and do not overlap, so at most
+//! one table is open at a time and moving past its end opens the neighbour.
+//!
+//! Thread safety: each iterator has one owner; tables are shared through the table cache.
+
+use crate::error::Result;
+use crate::iter::InternalIterator;
+use crate::table_cache::TableCache;
+use bytes::Bytes;
+use std::cmp::Ordering;
+use std::sync::Arc;
+use strata_base::Comparator;
+use strata_base::ikey::InternalKeyComparator;
+use strata_manifest::FileMeta;
+use strata_sst::TableIter;
+
+/// A table's iterator as an [`InternalIterator`].
+#[derive(Debug)]
+pub(crate) struct TableIterAdapter {
+    it: TableIter,
+}
+
+impl TableIterAdapter {
+    pub(crate) fn new(it: TableIter) -> Self {
+        Self { it }
+    }
+}
+
+impl InternalIterator for TableIterAdapter {
+    fn valid(&self) -> bool {
+        self.it.valid()
+    }
+    fn seek_to_first(&mut self) {
+        self.it.seek_to_first()
+    }
+    fn seek_to_last(&mut self) {
+        self.it.seek_to_last()
+    }
+    fn seek(&mut self, ikey: &[u8]) {
+        self.it.seek(ikey)
+    }
+    fn seek_for_prev(&mut self, ikey: &[u8]) {
+        self.it.seek_for_prev(ikey)
+    }
+    fn next(&mut self) {
+        self.it.next()
+    }
+    fn prev(&mut self) {
+        self.it.prev()
+    }
+    fn key(&self) -> &[u8] {
+        self.it.key()
+    }
+    fn value(&self) -> &[u8] {
+        self.it.value()
+    }
+    fn value_bytes(&self) -> Bytes {
+        self.it.value_bytes()
+    }
+    fn status(&self) -> Result<()> {
+        Ok(self.it.status()?)
+    }
+}
+
+/// Concatenates the tables of one level.
+pub(crate) struct LevelIter {
+    files: Vec<Arc<FileMeta>>,
+    cache: Arc<TableCache>,
+    icmp: Arc<InternalKeyComparator>,
+    index: usize,
+    current: Option<TableIterAdapter>,
+    error: Option<crate::Error>,
+}
+
+impl std::fmt::Debug for LevelIter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LevelIter").field("files", &self.files.len()).field("index", &self.index).finish()
+    }
+}
+
+impl LevelIter {
+    pub(crate) fn new(files: Vec<Arc<FileMeta>>, cache: Arc<TableCache>, icmp: Arc<InternalKeyComparator>) -> Self {
+        Self { files, cache, icmp, index: 0, current: None, error: None }
+    }
+
+    /// Opens file `index` (or clears the current table when out of range).
+    fn open(&mut self, index: usize) -> bool {
+        self.index = index;
+        self.current = None;
+        let Some(f) = self.files.get(index) else { return false };
+        match self.cache.get(f.number) {
+            Ok(t) => {
+                self.current = Some(TableIterAdapter::new(t.iter()));
+                true
+            }
+            Err(e) => {
+                if self.error.is_none() {
+                    self.error = Some(e);
+                }
+                false
+            }
+        }
+    }
+
+    fn cur_valid(&self) -> bool {
+        self.current.as_ref().is_some_and(|c| c.valid())
+    }
+
+    fn skip_forward(&mut self) {
+        while !self.cur_valid() {
+            let next = self.index + 1;
+            if next >= self.files.len() || self.error.is_some() {
+                self.current = None;
+                return;
+            }
+            if self.open(next)
+                && let Some(c) = self.current.as_mut()
+            {
+                c.seek_to_first();
+            }
+        }
+    }
+
+    fn skip_backward(&mut self) {
+        while !self.cur_valid() {
+            if self.index == 0 || self.error.is_some() {
+                self.current = None;
+                return;
+            }
+            if self.open(self.index - 1)
+                && let Some(c) = self.current.as_mut()
+            {
+                c.seek_to_last();
+            }
+        }
+    }
+}
+
+impl InternalIterator for LevelIter {
+    fn valid(&self) -> bool {
+        self.cur_valid()
+    }
+
+    fn seek_to_first(&mut self) {
+        if self.open(0)
+            && let Some(c) = self.current.as_mut()
+        {
+            c.seek_to_first();
+        }
+        self.skip_forward();
+    }
+
+    fn seek_to_last(&mut self) {
+        if self.files.is_empty() {
+            self.current = None;
+            return;
+        }
+        if self.open(self.files.len() - 1)
+            && let Some(c) = self.current.as_mut()
+        {
+            c.seek_to_last();
+        }
+        self.skip_backward();
+    }
+
+    fn seek(&mut self, target: &[u8]) {
+        // First file whose largest key >= target.
+        let i = self.files.partition_point(|f| self.icmp.compare(&f.largest, target) == Ordering::Less);
+        if i >= self.files.len() {
+            self.current = None;
+            self.index = self.files.len();
+            return;
+        }
+        if self.open(i)
+            && let Some(c) = self.current.as_mut()
+        {
+            c.seek(target);
+        }
+        self.skip_forward();
+    }
+
+    fn seek_for_prev(&mut self, target: &[u8]) {
+        // Last file whose smallest key <= target.
+        let i = self.files.partition_point(|f| self.icmp.compare(&f.smallest, target) != Ordering::Greater);
+        if i == 0 {
+            self.current = None;
+            self.index = 0;
+            return;
+        }
+        if self.open(i - 1)
+            && let Some(c) = self.current.as_mut()
+        {
+            c.seek_for_prev(target);
+        }
+        self.skip_backward();
+    }
+
+    fn next(&mut self) {
+        if let Some(c) = self.current.as_mut() {
+            c.next();
+        }
+        self.skip_forward();
+    }
+
+    fn prev(&mut self) {
+        if let Some(c) = self.current.as_mut() {
+            c.prev();
+        }
+        self.skip_backward();
+    }
+
+    fn key(&self) -> &[u8] {
+        self.current.as_ref().map_or(&[], |c| c.key())
+    }
+
+    fn value(&self) -> &[u8] {
+        self.current.as_ref().map_or(&[], |c| c.value())
+    }
+
+    fn value_bytes(&self) -> Bytes {
+        self.current.as_ref().map_or_else(Bytes::new, |c| c.value_bytes())
+    }
+
+    fn status(&self) -> Result<()> {
+        if let Some(e) = &self.error {
+            return Err(e.duplicate());
+        }
+        match &self.current {
+            Some(c) => c.status(),
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! `Db::live_files`: one pinned, consistent state of every column family.
+//!
+//! This is the primitive checkpoints (and later backups, export and replication) consume. It
+//! holds the version (so no table in it is deleted), pins the WAL files that carry writes not
+//! yet in a table (so they are not deleted either), and records the sequence number and the
+//! WAL length at which the state was captured.
+//!
+//! Invariants: every write with sequence `<= sequence` is either in one of `tables` or in the
+//! first `size` bytes of one of `wals`; no write with a greater sequence is in either.
+
+use crate::error::Result;
+use crate::state::DbInner;
+use crate::{Db, Error};
+use std::path::PathBuf;
+use std::sync::Arc;
+use strata_base::ikey::SeqNo;
+use strata_manifest::{FileMeta, Version};
+
+/// A table of a [`LiveFiles`] state.
+#[derive(Debug, Clone)]
+pub struct LiveTable {
+    pub cf_id: u32,
+    pub level: usize,
+    pub meta: Arc<FileMeta>,
+    pub path: PathBuf,
+}
+
+/// A WAL file of a [`LiveFiles`] state, to be read only up to `size` bytes.
+#[derive(Debug, Clone)]
+pub struct LiveWal {
+    pub number: u64,
+    pub path: PathBuf,
+    /// Bytes of the file that belong to the pinned state (whole records).
+    pub size: u64,
+}
+
+/// A pinned, consistent state of every column family. Nothing in it is deleted until it is
+/// dropped.
+#[derive(Debug)]
+pub struct LiveFiles {
+    /// The last sequence number contained, across all column families.
+    pub sequence: SeqNo,
+    /// The database directory.
+    pub dir: PathBuf,
+    pub tables: Vec<LiveTable>,
+    /// WAL files holding writes not yet flushed, oldest first (empty after a flush).
+    pub wals: Vec<LiveWal>,
+    /// Column families, `(id, name)`.
+    pub column_families: Vec<(u32, String)>,
+    /// The manifest's next file number when pinned; every file in the state is below it.
+    pub next_file_number: u64,
+    /// The comparator name recorded in the manifest.
+    pub comparator: String,
+    version: Arc<Version>,
+    wal_pin: Option<WalPin>,
+}
+
+impl LiveFiles {
+    /// The pinned version (every column family's levels).
+    pub fn version(&self) -> &Arc<Version> {
+        &self.version
+    }
+
+    /// The smallest WAL number a database built from this state must replay.
+    pub fn log_number(&self) -> u64 {
+        self.wals.first().map_or(self.next_file_number, |w| w.number)
+    }
+}
+
+#[derive(Debug)]
+struct WalPin {
+    inner: Arc<DbInner>,
+    numbers: Vec<u64>,
+}
+
+impl Drop for WalPin {
+    fn drop(&mut self) {
+        let mut pins = self.inner.wal_pins.lock();
+        for n in &self.numbers {
+            if let Some(c) = pins.get_mut(n) {
+                *c -= 1;
+                if *c == 0 {
+                    pins.remove(n);
+                }
+            }
+        }
+    }
+}
+
+impl Db {
+    /// Pins one consistent state of every column family. With `flush`, memtables are flushed
+    /// first and the state is tables only; without, the WAL files that hold the unflushed
+    /// writes are pinned and their valid length recorded.
+    pub fn live_files(&self, flush: bool) -> Result<LiveFiles> {
+        let inner = &self.inner;
+        if flush && !inner.read_only {
+            inner.flush_all()?;
+        }
+        // Holding `commit` stops writers between groups: the WAL ends on a record boundary and
+        // the sequence number matches it exactly.
+        let mut commit = inner.commit.lock();
+        if let Some(log) = commit.log.as_mut() {
+            log.flush().map_err(Error::from)?;
+        }
+        let sequence = inner.last_sequence();
+        let rs = inner.read_state();
+        let st = inner.state.lock();
+        let next_file_number = st.versions.next_file_number();
+        drop(st);
+        let mut wals = Vec::new();
+        let has_unflushed = rs.cfs.values().any(|c| c.mems.iter().any(|m| !m.is_empty()));
+        if has_unflushed {
+            for &n in &rs.log_numbers {
+                let path = inner.log_path(n);
+                let size = if n == commit.log_number {
+                    commit.log.as_ref().map_or(0, |l| l.len())
+                } else {
+                    inner.fs.file_size(&path).map_err(|e| Error::io(&path, e))?
+                };
+                wals.push(LiveWal { number: n, path, size });
+            }
+        }
+        let wal_pin = if wals.is_empty() {
+            None
+        } else {
+            let mut pins = inner.wal_pins.lock();
+            for w in &wals {
+                *pins.entry(w.number).or_insert(0) += 1;
+            }
+            Some(WalPin { inner: Arc::clone(inner), numbers: wals.iter().map(|w| w.number).collect() })
+        };
+        drop(commit);
+        let version = Arc::clone(&rs.version);
+        let mut tables = Vec::new();
+        let mut column_families = Vec::new();
+        for (&id, c) in &rs.cfs {
+            column_families.push((id, c.name.clone()));
+            if let Some(vcf) = version.cf(id) {
+                for (level, files) in vcf.levels.iter().enumerate() {
+                    for f in files {
+                        tables.push(LiveTable {
+                            cf_id: id,
+                            level,
+                            meta: Arc::clone(f),
+                            path: inner.table_path(f.number),
+                        });
+                    }
+                }
+            }
+        }
+        Ok(LiveFiles {
+            sequence,
+            dir: inner.path.clone(),
+            tables,
+            wals,
+            column_families,
+            next_file_number,
+            comparator: strata_base::Comparator::name(&*inner.icmp).to_string(),
+            version,
+            wal_pin,
+        })
+    }
+}

@@ -1,0 +1,208 @@
+//! Opening a database: lock, recover the manifest, replay WAL files newer than its log number,
+//! flush what was replayed (read-write) and start the background threads.
+//!
+//! Recovery honours `Options::wal_recovery_mode`: by default a torn tail of the last WAL (a crash
+//! mid-append) is dropped and everything before it is kept; corruption before the tail is an
+//! error naming the file and offset.
+
+use crate::batch::WriteBatch;
+use crate::error::{Error, Result};
+use crate::memtable::MemTable;
+use crate::options::Options;
+use crate::snapshot::SnapshotList;
+use crate::state::{CommitState, DbInner, Generation, State};
+use crate::stats::Stats;
+use crate::table_cache::TableCache;
+use crate::{Db, cf};
+use parking_lot::{Condvar, Mutex, RwLock};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use strata_base::ikey::InternalKeyComparator;
+use strata_base::{BytewiseComparator, FileSystem, RealFs};
+use strata_manifest::{FileKind, VersionEdit, VersionSet, VersionSetOptions};
+use strata_sst::{BlockCache, TableReadOptions};
+use strata_wal::{LogReader, LogWriter};
+
+pub(crate) fn open(path: &Path, opts: Options, read_only: bool) -> Result<Db> {
+    opts.validate()?;
+    if path.as_os_str().is_empty() {
+        return Err(Error::InvalidArgument("database path is empty".into()));
+    }
+    let fs: Arc<dyn FileSystem> = match &opts.fs {
+        Some(fs) => Arc::clone(fs),
+        None => Arc::new(RealFs::with_mmap(opts.use_mmap_reads)),
+    };
+    let current = path.join("CURRENT");
+    let exists = fs.exists(&current);
+    if !exists && (read_only || !opts.create_if_missing) {
+        return Err(Error::NotFound(format!("no database at {} (CURRENT is missing)", path.display())));
+    }
+    if exists && opts.error_if_exists {
+        return Err(Error::AlreadyExists(path.to_path_buf()));
+    }
+    if !read_only {
+        fs.create_dir_all(path).map_err(|e| Error::io(path, e))?;
+    }
+    let lock = if read_only {
+        None
+    } else {
+        let lock_path = path.join("LOCK");
+        match fs.lock(&lock_path) {
+            Ok(l) => Some(l),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Err(Error::Locked(path.to_path_buf())),
+            Err(e) => return Err(Error::io(lock_path, e)),
+        }
+    };
+    let icmp = Arc::new(InternalKeyComparator::new(Arc::new(BytewiseComparator)));
+    let vopts = VersionSetOptions { comparator: icmp.clone(), manifest_size_limit: opts.manifest_size_limit };
+    let mut versions = if exists {
+        VersionSet::recover(Arc::clone(&fs), path, vopts, read_only)?
+    } else {
+        VersionSet::create_new(Arc::clone(&fs), path, vopts)?
+    };
+    let cf_names: BTreeMap<u32, String> = versions.current().cfs().map(|c| (c.id, c.name.clone())).collect();
+
+    // Replay WAL files at or above the manifest's log number, oldest first.
+    let mut logs: Vec<u64> = fs
+        .list(path)
+        .map_err(|e| Error::io(path, e))?
+        .iter()
+        .filter_map(|n| match strata_manifest::parse_file_name(n) {
+            Some(FileKind::Log(n)) if n >= versions.log_number() => Some(n),
+            _ => None,
+        })
+        .collect();
+    logs.sort_unstable();
+    let mut mems: BTreeMap<u32, Arc<MemTable>> = cf_names.keys().map(|&id| (id, Arc::new(MemTable::new()))).collect();
+    let mut last_seq = versions.last_sequence();
+    for &n in &logs {
+        last_seq = last_seq.max(replay_log(&*fs, path, n, &opts, &mems)?);
+    }
+    let replayed = mems.values().any(|m| !m.is_empty());
+
+    let table_cache = Arc::new(TableCache::new(
+        path.to_path_buf(),
+        Arc::clone(&fs),
+        TableReadOptions {
+            comparator: icmp.clone(),
+            cache: (opts.block_cache_capacity > 0).then(|| Arc::new(BlockCache::new(opts.block_cache_capacity))),
+            cache_id: 0,
+            verify_checksums: true,
+        },
+    ));
+
+    let (commit, active) = if read_only {
+        let mut g = Generation::new(logs.last().copied().unwrap_or(0), std::iter::empty());
+        g.mems = std::mem::take(&mut mems);
+        (CommitState { log: None, log_number: g.log_number }, g)
+    } else {
+        let number = versions.new_file_number();
+        let log_path = path.join(strata_manifest::log_file_name(number));
+        let file = fs.create(&log_path).map_err(|e| Error::io(&log_path, e))?;
+        fs.sync_dir(path).map_err(|e| Error::io(path, e))?;
+        (CommitState { log: Some(LogWriter::new(file)), log_number: number }, Generation::new(number, cf_names.keys().copied()))
+    };
+
+    let inner = Arc::new(DbInner {
+        path: path.to_path_buf(),
+        fs,
+        opts,
+        read_only,
+        icmp,
+        table_cache,
+        state: Mutex::new(State {
+            versions,
+            cf_names,
+            active,
+            imm: VecDeque::new(),
+            pending_outputs: BTreeSet::new(),
+            compacting: BTreeSet::new(),
+            shutting_down: false,
+            manual_compaction: false,
+        }),
+        bg_cv: Condvar::new(),
+        read_state: RwLock::new(Arc::new(crate::state::ReadState {
+            version: Arc::new(strata_manifest::Version::default()),
+            cfs: BTreeMap::new(),
+            log_numbers: Vec::new(),
+        })),
+        last_seq: AtomicU64::new(last_seq),
+        commit: Mutex::new(commit),
+        queue: Mutex::new(VecDeque::new()),
+        queue_cv: Condvar::new(),
+        snapshots: Arc::new(SnapshotList::default()),
+        bg_error: Mutex::new(None),
+        poisoned: AtomicBool::new(false),
+        stats: Stats::default(),
+        compaction_lock: Mutex::new(()),
+        wal_pins: Mutex::new(BTreeMap::new()),
+        threads: Mutex::new(Vec::new()),
+        _lock: lock,
+    });
+
+    if !read_only {
+        // Flush what the WAL replay recovered, then point the manifest past the old logs.
+        let mut edit = VersionEdit::default();
+        if replayed {
+            for (&cf_id, mem) in &mems {
+                if let Some(meta) = inner.flush_memtable(cf_id, mem)? {
+                    edit.new_files.push((cf_id, 0, meta));
+                }
+            }
+            inner.sync_dir()?;
+        }
+        let mut st = inner.state.lock();
+        edit.log_number = Some(st.active.log_number);
+        edit.last_sequence = Some(last_seq);
+        st.versions.log_and_apply(edit)?;
+        st.pending_outputs.clear();
+        inner.install_read_state(&st);
+    } else {
+        let st = inner.state.lock();
+        inner.install_read_state(&st);
+    }
+    if !read_only {
+        inner.delete_obsolete_files_impl(true);
+        let mut threads = inner.threads.lock();
+        let f = Arc::clone(&inner);
+        threads.push(spawn("strata-flush", move || f.flush_loop())?);
+        let c = Arc::clone(&inner);
+        threads.push(spawn("strata-compact", move || c.compaction_loop())?);
+    }
+    Ok(Db { inner })
+}
+
+fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new().name(name.into()).spawn(f).map_err(Error::from)
+}
+
+/// Replays one WAL into `mems`; returns the largest sequence number seen.
+fn replay_log(fs: &dyn FileSystem, dir: &Path, number: u64, opts: &Options, mems: &BTreeMap<u32, Arc<MemTable>>) -> Result<u64> {
+    let path = dir.join(strata_manifest::log_file_name(number));
+    let file = fs.open(&path).map_err(|e| Error::io(&path, e))?;
+    let mut reader = LogReader::new(file, &path, opts.wal_recovery_mode);
+    let mut last = 0;
+    while let Some(rec) = reader.read_record()? {
+        let batch = WriteBatch::from_record(&rec.payload, &path, rec.offset)?;
+        let base = batch.sequence();
+        for (i, op) in batch.iter().enumerate() {
+            if let Some(mem) = mems.get(&op.cf) {
+                mem.add(base + i as u64, op.kind, op.key, op.value);
+            }
+        }
+        if batch.count() > 0 {
+            last = last.max(base + batch.count() as u64 - 1);
+        }
+    }
+    Ok(last)
+}
+
+impl Db {
+    /// The default column family's handle.
+    pub(crate) fn default_cf_handle() -> cf::ColumnFamily {
+        cf::ColumnFamily::default_cf()
+    }
+}

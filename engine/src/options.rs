@@ -1,0 +1,150 @@
+//! Options for opening a database, writing and reading, with documented defaults.
+
+use crate::snapshot::Snapshot;
+use std::fmt;
+use std::sync::Arc;
+use strata_base::FileSystem;
+pub use strata_sst::Compression;
+pub use strata_wal::RecoveryMode;
+
+/// How a database is opened and tuned. Every field is public and has a default that suits a
+/// general workload on a small machine.
+#[derive(Clone)]
+pub struct Options {
+    /// Create the directory and an empty database when missing. Default `true`.
+    pub create_if_missing: bool,
+    /// Fail with `AlreadyExists` if a database is already there. Default `false`.
+    pub error_if_exists: bool,
+    /// Bytes a memtable may hold before it becomes immutable and a new one takes writes.
+    /// Default 64 MiB.
+    pub write_buffer_size: usize,
+    /// Immutable memtable generations allowed to wait for a flush before writers stop.
+    /// Default 2.
+    pub max_write_buffers: usize,
+    /// Target size of a data block before compression. Default 4 KiB.
+    pub block_size: usize,
+    /// Entries between restart points in a data block. Default 16.
+    pub block_restart_interval: usize,
+    /// Block compression for tables. Default none.
+    pub compression: Compression,
+    /// Bloom filter bits per key; 0 disables filters. Default 10 (about 1% false positives).
+    pub bloom_bits_per_key: u32,
+    /// Bytes of decompressed blocks the shared block cache holds. Default 64 MiB.
+    pub block_cache_capacity: usize,
+    /// Number of L0 tables that triggers an L0 -> L1 compaction. Default 4.
+    pub level0_compaction_trigger: usize,
+    /// Number of L0 tables at which each write is delayed. Default 20.
+    pub level0_slowdown_writes_trigger: usize,
+    /// Number of L0 tables at which writes stop until compaction catches up. Default 36.
+    pub level0_stop_writes_trigger: usize,
+    /// Target size of L1; level N targets `base * multiplier^(N-1)`. Default 256 MiB.
+    pub max_bytes_for_level_base: u64,
+    /// Growth factor between levels. Default 10.
+    pub max_bytes_for_level_multiplier: u64,
+    /// Compaction outputs are split at about this size. Default 64 MiB.
+    pub target_file_size: u64,
+    /// How damage in the write-ahead log is handled on open. Default `TolerateCorruptedTail`.
+    pub wal_recovery_mode: RecoveryMode,
+    /// The manifest is rewritten as one snapshot edit when it passes this size. Default 64 MiB.
+    pub manifest_size_limit: u64,
+    /// Read tables through memory maps instead of `pread`. Default `false`.
+    pub use_mmap_reads: bool,
+    /// The file system all I/O goes through. Default: the operating system's.
+    pub fs: Option<Arc<dyn FileSystem>>,
+    /// Disable background compactions (flushes still run). Default `false`.
+    pub disable_auto_compactions: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            create_if_missing: true,
+            error_if_exists: false,
+            write_buffer_size: 64 << 20,
+            max_write_buffers: 2,
+            block_size: 4096,
+            block_restart_interval: 16,
+            compression: Compression::None,
+            bloom_bits_per_key: 10,
+            block_cache_capacity: 64 << 20,
+            level0_compaction_trigger: 4,
+            level0_slowdown_writes_trigger: 20,
+            level0_stop_writes_trigger: 36,
+            max_bytes_for_level_base: 256 << 20,
+            max_bytes_for_level_multiplier: 10,
+            target_file_size: 64 << 20,
+            wal_recovery_mode: RecoveryMode::TolerateCorruptedTail,
+            manifest_size_limit: 64 << 20,
+            use_mmap_reads: false,
+            fs: None,
+            disable_auto_compactions: false,
+        }
+    }
+}
+
+impl fmt::Debug for Options {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Options")
+            .field("create_if_missing", &self.create_if_missing)
+            .field("error_if_exists", &self.error_if_exists)
+            .field("write_buffer_size", &self.write_buffer_size)
+            .field("max_write_buffers", &self.max_write_buffers)
+            .field("block_size", &self.block_size)
+            .field("compression", &self.compression)
+            .field("bloom_bits_per_key", &self.bloom_bits_per_key)
+            .field("block_cache_capacity", &self.block_cache_capacity)
+            .field("level0_compaction_trigger", &self.level0_compaction_trigger)
+            .field("max_bytes_for_level_base", &self.max_bytes_for_level_base)
+            .field("target_file_size", &self.target_file_size)
+            .field("wal_recovery_mode", &self.wal_recovery_mode)
+            .field("custom_fs", &self.fs.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Options {
+    pub(crate) fn validate(&self) -> crate::Result<()> {
+        let bad = |m: &str| Err(crate::Error::InvalidArgument(m.to_string()));
+        if self.write_buffer_size < 4096 {
+            return bad("write_buffer_size must be at least 4096 bytes");
+        }
+        if self.max_write_buffers == 0 {
+            return bad("max_write_buffers must be at least 1");
+        }
+        if self.block_size == 0 || self.block_restart_interval == 0 {
+            return bad("block_size and block_restart_interval must be positive");
+        }
+        if self.level0_compaction_trigger == 0 {
+            return bad("level0_compaction_trigger must be positive");
+        }
+        if self.level0_slowdown_writes_trigger < self.level0_compaction_trigger
+            || self.level0_stop_writes_trigger < self.level0_slowdown_writes_trigger
+        {
+            return bad("need level0_compaction_trigger <= level0_slowdown_writes_trigger <= level0_stop_writes_trigger");
+        }
+        if self.max_bytes_for_level_multiplier < 2 || self.target_file_size == 0 || self.max_bytes_for_level_base == 0 {
+            return bad("level sizes must be positive and the multiplier at least 2");
+        }
+        Ok(())
+    }
+}
+
+/// Options for one write.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WriteOptions {
+    /// Fsync the WAL before the write returns; the write then survives power loss.
+    pub sync: bool,
+    /// Skip the WAL: the write is lost on a crash unless a flush made it durable first.
+    pub disable_wal: bool,
+}
+
+/// Options for reads and iterators.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions<'a> {
+    /// Read as of this snapshot instead of the latest state.
+    pub snapshot: Option<&'a Snapshot>,
+    /// Iterators: the smallest user key returned (inclusive).
+    pub lower_bound: Option<Vec<u8>>,
+    /// Iterators: the first user key not returned (exclusive).
+    pub upper_bound: Option<Vec<u8>>,
+}

@@ -1,0 +1,90 @@
+//! `Db::property`: human- and machine-readable statistics.
+
+use crate::state::DbInner;
+use std::fmt::Write;
+use std::sync::atomic::Ordering;
+
+pub(crate) fn property(inner: &DbInner, name: &str) -> Option<String> {
+    let rs = inner.read_state();
+    let default = rs.version.cf(crate::cf::DEFAULT_CF_ID);
+    if let Some(n) = name.strip_prefix("strata.num-files-at-level") {
+        let level: usize = n.parse().ok()?;
+        return Some(default.and_then(|c| c.levels.get(level)).map_or(0, |l| l.len()).to_string());
+    }
+    match name {
+        "strata.estimate-num-keys" => {
+            let cf = rs.cfs.get(&crate::cf::DEFAULT_CF_ID)?;
+            let mem: usize = cf.mems.iter().map(|m| m.len()).sum();
+            let mut tables = 0u64;
+            if let Some(c) = default {
+                for f in c.levels.iter().flatten() {
+                    if let Ok(t) = inner.table_cache.get(f.number) {
+                        tables += t.properties().num_entries;
+                    }
+                }
+            }
+            Some((mem as u64 + tables).to_string())
+        }
+        "strata.total-sst-bytes" => {
+            let total: u64 = rs.version.cfs().flat_map(|c| c.levels.iter().flatten()).map(|f| f.size).sum();
+            Some(total.to_string())
+        }
+        "strata.write-amplification" => Some(format!("{:.3}", inner.stats.write_amplification())),
+        "strata.stats" => Some(stats(inner, &rs)),
+        _ => None,
+    }
+}
+
+fn stats(inner: &DbInner, rs: &crate::state::ReadState) -> String {
+    let s = &inner.stats;
+    let mut out = String::new();
+    let mb = |b: u64| b as f64 / (1024.0 * 1024.0);
+    for cf in rs.version.cfs() {
+        let _ = writeln!(out, "** column family {} (id {}) **", cf.name, cf.id);
+        let _ = writeln!(out, "level  files   size(MB)  read(MB)  written(MB)  compactions  moves");
+        for (level, files) in cf.levels.iter().enumerate() {
+            let ls = s.level(level);
+            let bytes: u64 = files.iter().map(|f| f.size).sum();
+            let _ = writeln!(
+                out,
+                "L{level:<5}{:>6}{:>11.1}{:>10.1}{:>13.1}{:>13}{:>7}",
+                files.len(),
+                mb(bytes),
+                mb(ls.bytes_read.load(Ordering::Relaxed)),
+                mb(ls.bytes_written.load(Ordering::Relaxed)),
+                ls.compactions.load(Ordering::Relaxed),
+                ls.trivial_moves.load(Ordering::Relaxed),
+            );
+        }
+        if let Some(c) = rs.cfs.get(&cf.id) {
+            let mem: usize = c.mems.iter().map(|m| m.approximate_size()).sum();
+            let _ = writeln!(out, "memtables: {} ({:.1} MB)", c.mems.len(), mb(mem as u64));
+        }
+    }
+    let _ = writeln!(
+        out,
+        "user writes: {} batches, {:.1} MB; flushed {:.1} MB; write amplification {:.2}",
+        s.writes.load(Ordering::Relaxed),
+        mb(s.user_bytes_written.load(Ordering::Relaxed)),
+        mb(s.flush_bytes_written.load(Ordering::Relaxed)),
+        s.write_amplification()
+    );
+    let _ = writeln!(
+        out,
+        "stalls: {} events, slowdown {:.3} s, stopped {:.3} s",
+        s.stall_events.load(Ordering::Relaxed),
+        s.stall_slowdown_micros.load(Ordering::Relaxed) as f64 / 1e6,
+        s.stall_stop_micros.load(Ordering::Relaxed) as f64 / 1e6
+    );
+    let _ = writeln!(out, "snapshots: {}; last sequence {}", inner.snapshots.len(), inner.last_sequence());
+    if let Some(cache) = inner.table_cache.block_cache() {
+        let _ = writeln!(
+            out,
+            "block cache: {:.1} MB used, {} hits, {} misses",
+            mb(cache.usage() as u64),
+            cache.hits(),
+            cache.misses()
+        );
+    }
+    out
+}

@@ -1,0 +1,198 @@
+//! The engine's shared state and the read state published to readers.
+//!
+//! Locks, always taken in this order: `queue` (write queue) -> `commit` (the active WAL, held by
+//! the write-group leader) -> `state` (versions, memtable generations, background bookkeeping)
+//! -> `read_state` (a pointer swap). Nothing performs I/O under `read_state`.
+//!
+//! Invariants:
+//! - Every column family's memtables switch together: a *generation* is one WAL file plus one
+//!   memtable per column family. Generations are flushed oldest first, each in one edit, so the
+//!   manifest's log number is always the oldest generation not yet flushed.
+//! - `ReadState` changes only by replacing the whole `Arc`, after the manifest edit (if any) is
+//!   durable; a reader that cloned it sees one consistent state of every column family.
+//!
+//! Thread safety: `DbInner` is shared by user threads and the background threads.
+
+use crate::error::{Error, Result};
+use crate::memtable::MemTable;
+use crate::options::Options;
+use crate::snapshot::SnapshotList;
+use crate::stats::Stats;
+use crate::table_cache::TableCache;
+use parking_lot::{Condvar, Mutex, RwLock};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use strata_base::ikey::{InternalKeyComparator, SeqNo};
+use strata_base::{FileLock, FileSystem};
+use strata_manifest::{Version, VersionSet};
+use strata_wal::LogWriter;
+
+/// One WAL file and the memtables (one per column family) whose writes it holds.
+#[derive(Debug)]
+pub(crate) struct Generation {
+    pub(crate) log_number: u64,
+    pub(crate) mems: BTreeMap<u32, Arc<MemTable>>,
+}
+
+impl Generation {
+    pub(crate) fn new(log_number: u64, cf_ids: impl IntoIterator<Item = u32>) -> Self {
+        Self { log_number, mems: cf_ids.into_iter().map(|id| (id, Arc::new(MemTable::new()))).collect() }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.mems.values().all(|m| m.is_empty())
+    }
+}
+
+/// What a reader needs, pinned by one `Arc` clone.
+#[derive(Debug)]
+pub(crate) struct ReadState {
+    pub(crate) version: Arc<Version>,
+    pub(crate) cfs: BTreeMap<u32, CfRead>,
+    /// WAL numbers of the generations not yet flushed, oldest first.
+    pub(crate) log_numbers: Vec<u64>,
+}
+
+#[derive(Debug)]
+pub(crate) struct CfRead {
+    pub(crate) name: String,
+    /// Active memtable first, then immutable ones, newest to oldest.
+    pub(crate) mems: Vec<Arc<MemTable>>,
+}
+
+/// Mutable engine state behind `DbInner::state`.
+#[derive(Debug)]
+pub(crate) struct State {
+    pub(crate) versions: VersionSet,
+    pub(crate) cf_names: BTreeMap<u32, String>,
+    pub(crate) active: Generation,
+    pub(crate) imm: VecDeque<Arc<Generation>>,
+    /// File numbers being written by a flush or compaction; never deleted as obsolete.
+    pub(crate) pending_outputs: BTreeSet<u64>,
+    /// Files that are inputs of a running compaction.
+    pub(crate) compacting: BTreeSet<u64>,
+    pub(crate) shutting_down: bool,
+    /// Set while a manual `compact_range` runs, so background compactions pause.
+    pub(crate) manual_compaction: bool,
+}
+
+/// The active WAL, owned by the leader of the current write group.
+#[derive(Debug)]
+pub(crate) struct CommitState {
+    pub(crate) log: Option<LogWriter>,
+    pub(crate) log_number: u64,
+}
+
+#[derive(Debug)]
+pub(crate) struct PendingWrite {
+    pub(crate) batch: Mutex<Option<crate::batch::WriteBatch>>,
+    pub(crate) sync: bool,
+    pub(crate) disable_wal: bool,
+    pub(crate) result: Mutex<Option<Result<()>>>,
+}
+
+pub(crate) struct DbInner {
+    pub(crate) path: PathBuf,
+    pub(crate) fs: Arc<dyn FileSystem>,
+    pub(crate) opts: Options,
+    pub(crate) read_only: bool,
+    pub(crate) icmp: Arc<InternalKeyComparator>,
+    pub(crate) table_cache: Arc<TableCache>,
+    pub(crate) state: Mutex<State>,
+    /// Signalled whenever background work finishes or is needed.
+    pub(crate) bg_cv: Condvar,
+    pub(crate) read_state: RwLock<Arc<ReadState>>,
+    /// The last sequence number visible to readers.
+    pub(crate) last_seq: AtomicU64,
+    pub(crate) commit: Mutex<CommitState>,
+    pub(crate) queue: Mutex<VecDeque<Arc<PendingWrite>>>,
+    pub(crate) queue_cv: Condvar,
+    pub(crate) snapshots: Arc<SnapshotList>,
+    pub(crate) bg_error: Mutex<Option<Error>>,
+    pub(crate) poisoned: AtomicBool,
+    pub(crate) stats: Stats,
+    /// Held by whoever runs a compaction (background thread or `compact_range`).
+    pub(crate) compaction_lock: Mutex<()>,
+    /// WAL files pinned by `LiveFiles`, by number, with a count.
+    pub(crate) wal_pins: Mutex<BTreeMap<u64, usize>>,
+    pub(crate) threads: Mutex<Vec<JoinHandle<()>>>,
+    pub(crate) _lock: Option<Box<dyn FileLock>>,
+}
+
+impl std::fmt::Debug for DbInner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DbInner").field("path", &self.path).field("read_only", &self.read_only).finish_non_exhaustive()
+    }
+}
+
+impl DbInner {
+    pub(crate) fn last_sequence(&self) -> SeqNo {
+        self.last_seq.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn read_state(&self) -> Arc<ReadState> {
+        Arc::clone(&self.read_state.read())
+    }
+
+    /// Publishes a new read state built from `st`.
+    pub(crate) fn install_read_state(&self, st: &State) {
+        let mut cfs = BTreeMap::new();
+        for (&id, name) in &st.cf_names {
+            let mut mems = Vec::new();
+            if let Some(m) = st.active.mems.get(&id) {
+                mems.push(Arc::clone(m));
+            }
+            for g in st.imm.iter().rev() {
+                if let Some(m) = g.mems.get(&id) {
+                    mems.push(Arc::clone(m));
+                }
+            }
+            cfs.insert(id, CfRead { name: name.clone(), mems });
+        }
+        let mut log_numbers: Vec<u64> = st.imm.iter().map(|g| g.log_number).collect();
+        log_numbers.push(st.active.log_number);
+        let rs = ReadState { version: st.versions.current(), cfs, log_numbers };
+        *self.read_state.write() = Arc::new(rs);
+    }
+
+    /// Fails if writes are not allowed: read-only, or poisoned by a background error.
+    pub(crate) fn check_writable(&self) -> Result<()> {
+        if self.read_only {
+            return Err(Error::ReadOnly);
+        }
+        if self.poisoned.load(Ordering::Acquire) {
+            let msg = self.bg_error.lock().as_ref().map(|e| e.to_string()).unwrap_or_default();
+            return Err(Error::Poisoned(msg));
+        }
+        Ok(())
+    }
+
+    /// Records a background (or WAL) error: from now on every write fails until reopen.
+    /// Reads keep working. Returns a copy of the error for the caller.
+    pub(crate) fn set_bg_error(&self, e: Error) -> Error {
+        let copy = e.duplicate();
+        let mut slot = self.bg_error.lock();
+        if slot.is_none() {
+            *slot = Some(e);
+        }
+        self.poisoned.store(true, Ordering::Release);
+        drop(slot);
+        self.bg_cv.notify_all();
+        copy
+    }
+
+    pub(crate) fn table_path(&self, number: u64) -> PathBuf {
+        self.path.join(strata_manifest::table_file_name(number))
+    }
+
+    pub(crate) fn log_path(&self, number: u64) -> PathBuf {
+        self.path.join(strata_manifest::log_file_name(number))
+    }
+
+    pub(crate) fn sync_dir(&self) -> Result<()> {
+        self.fs.sync_dir(&self.path).map_err(|e| Error::io(&self.path, e))
+    }
+}

@@ -1,0 +1,191 @@
+//! The write path: group commit, the WAL, memtable inserts and memtable switches.
+//!
+//! Writers queue in `DbInner::queue`. The writer at the front is the *leader*: it takes the
+//! batches of the writers behind it (up to a byte budget), assigns their sequence numbers,
+//! appends them to the WAL as one record each with one `write` and at most one `fsync`, inserts
+//! them into the memtables, and only then publishes the group's last sequence number. Readers
+//! therefore never see part of a group.
+//!
+//! Invariants: only the holder of `commit` allocates sequence numbers or touches the WAL; a
+//! memtable switch also needs `commit`, so a generation's WAL and memtables always agree.
+//!
+//! Thread safety: any number of threads may call `write`.
+
+use crate::batch::WriteBatch;
+use crate::error::{Error, Result};
+use crate::options::WriteOptions;
+use crate::state::{CommitState, DbInner, Generation, PendingWrite, State};
+use parking_lot::{Mutex, MutexGuard};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+use strata_wal::LogWriter;
+
+/// A group grows to at most this many bytes of batches (more if the leader's own batch is larger).
+const GROUP_BYTES_MAX: usize = 1 << 20;
+
+impl DbInner {
+    pub(crate) fn write(&self, batch: WriteBatch, wo: &WriteOptions) -> Result<()> {
+        self.check_writable()?;
+        batch.validate()?;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        {
+            let rs = self.read_state();
+            for op in batch.iter() {
+                if !rs.cfs.contains_key(&op.cf) {
+                    return Err(Error::ColumnFamilyNotFound(format!("id {}", op.cf)));
+                }
+            }
+        }
+        let me = Arc::new(PendingWrite {
+            batch: Mutex::new(Some(batch)),
+            sync: wo.sync,
+            disable_wal: wo.disable_wal,
+            result: Mutex::new(None),
+        });
+        let mut q = self.queue.lock();
+        q.push_back(Arc::clone(&me));
+        loop {
+            if let Some(r) = me.result.lock().take() {
+                return r;
+            }
+            if q.front().is_some_and(|f| Arc::ptr_eq(f, &me)) {
+                break;
+            }
+            self.queue_cv.wait(&mut q);
+        }
+        // We lead: take a group from the front of the queue.
+        let mut group = Vec::new();
+        let mut bytes = 0usize;
+        for w in q.iter() {
+            let size = w.batch.lock().as_ref().map_or(0, |b| b.approximate_size());
+            if !group.is_empty() && bytes + size > GROUP_BYTES_MAX.max(bytes) {
+                break;
+            }
+            bytes += size;
+            group.push(Arc::clone(w));
+        }
+        drop(q);
+        let result = self.commit_group(&group);
+        let mut q = self.queue.lock();
+        for w in &group {
+            q.pop_front();
+            if !Arc::ptr_eq(w, &me) {
+                *w.result.lock() = Some(match &result {
+                    Ok(()) => Ok(()),
+                    Err(e) => Err(e.duplicate()),
+                });
+            }
+        }
+        self.queue_cv.notify_all();
+        drop(q);
+        result
+    }
+
+    fn commit_group(&self, group: &[Arc<PendingWrite>]) -> Result<()> {
+        let mut commit = self.commit.lock();
+        self.make_room(&mut commit)?;
+        let mut seq = self.last_sequence() + 1;
+        let mut batches = Vec::with_capacity(group.len());
+        let mut sync = false;
+        let mut user_bytes = 0u64;
+        for w in group {
+            let Some(mut b) = w.batch.lock().take() else { continue };
+            b.set_sequence(seq);
+            seq += b.count() as u64;
+            user_bytes += b.approximate_size() as u64;
+            if !w.disable_wal {
+                let log = commit.log.as_mut().ok_or(Error::ReadOnly)?;
+                if let Err(e) = log.add_record(b.data()) {
+                    return Err(self.set_bg_error(e.into()));
+                }
+                sync |= w.sync;
+            }
+            batches.push(b);
+        }
+        if let Some(log) = commit.log.as_mut() {
+            let r = if sync { log.sync() } else { log.flush() };
+            if let Err(e) = r {
+                return Err(self.set_bg_error(e.into()));
+            }
+        }
+        let rs = self.read_state();
+        for b in &batches {
+            let base = b.sequence();
+            for (i, op) in b.iter().enumerate() {
+                // A column family dropped while this batch waited: its writes go nowhere.
+                if let Some(mem) = rs.cfs.get(&op.cf).and_then(|c| c.mems.first()) {
+                    mem.add(base + i as u64, op.kind, op.key, op.value);
+                }
+            }
+        }
+        self.last_seq.store(seq - 1, Ordering::Release);
+        self.stats.user_bytes_written.fetch_add(user_bytes, Ordering::Relaxed);
+        self.stats.writes.fetch_add(batches.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Makes sure the active memtables have room, switching generations and stalling while
+    /// flushes or L0 compactions fall behind.
+    fn make_room(&self, commit: &mut CommitState) -> Result<()> {
+        let mut slowed = false;
+        let mut st = self.state.lock();
+        loop {
+            self.check_writable()?;
+            let full = st.active.mems.values().any(|m| m.approximate_size() >= self.opts.write_buffer_size);
+            let l0 = max_l0_files(&st);
+            if !slowed && l0 >= self.opts.level0_slowdown_writes_trigger && l0 < self.opts.level0_stop_writes_trigger {
+                slowed = true;
+                drop(st);
+                let t = Instant::now();
+                std::thread::sleep(Duration::from_millis(1));
+                self.stats.add_stall(t.elapsed(), false);
+                st = self.state.lock();
+                continue;
+            }
+            if full && st.imm.len() >= self.opts.max_write_buffers || l0 >= self.opts.level0_stop_writes_trigger {
+                let t = Instant::now();
+                self.bg_cv.notify_all();
+                self.bg_cv.wait_for(&mut st, Duration::from_millis(100));
+                self.stats.add_stall(t.elapsed(), true);
+                continue;
+            }
+            if full {
+                self.switch_generation(commit, &mut st)?;
+            }
+            return Ok(());
+        }
+    }
+
+    /// Makes the active generation immutable and starts a new one with a new WAL. The old WAL
+    /// is synced first so that a crash can never keep a later WAL's writes and lose an earlier
+    /// one's (no holes in the history).
+    pub(crate) fn switch_generation(&self, commit: &mut CommitState, st: &mut MutexGuard<'_, State>) -> Result<()> {
+        let number = st.versions.new_file_number();
+        let path = self.log_path(number);
+        let file = self.fs.create(&path).map_err(|e| self.set_bg_error(Error::io(&path, e)))?;
+        if let Err(e) = self.sync_dir() {
+            return Err(self.set_bg_error(e));
+        }
+        if let Some(old) = commit.log.as_mut()
+            && let Err(e) = old.sync()
+        {
+            return Err(self.set_bg_error(e.into()));
+        }
+        commit.log = Some(LogWriter::new(file));
+        commit.log_number = number;
+        let next = Generation::new(number, st.cf_names.keys().copied());
+        let old = std::mem::replace(&mut st.active, next);
+        st.imm.push_back(Arc::new(old));
+        self.install_read_state(st);
+        self.bg_cv.notify_all();
+        Ok(())
+    }
+}
+
+fn max_l0_files(st: &State) -> usize {
+    let v = st.versions.current();
+    v.cfs().map(|cf| cf.levels.first().map_or(0, |l| l.len())).max().unwrap_or(0)
+}
