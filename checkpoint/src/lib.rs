@@ -1,1 +1,27 @@
-//! Strata checkpoints. Under construction: see issue 6.
+//! Checkpoints: a consistent, point-in-time copy of a running database in a new directory that
+//! opens as a database of its own (read-only or read-write).
+//!
+//! ```no_run
+//! # fn main() -> strata::Result<()> {
+//! let db = strata::Db::open("/tmp/src-db", strata::Options::default())?;
+//! let info = strata_checkpoint::Checkpoint::new(&db).create("/tmp/src-db-checkpoint")?;
+//! let copy = strata::Db::open_read_only("/tmp/src-db-checkpoint", strata::Options::default())?;
+//! assert!(copy.sequence() == info.sequence);
+//! # Ok(()) }
+//! ```
+//!
+//! The steps, and why each is there, are in `docs/checkpoint.md`. In short: pin the state
+//! (`Db::live_files`), build in a temporary sibling directory, hard-link the tables (copy when
+//! linking is impossible or asked for), copy the WAL prefix when not flushing, write a fresh
+//! manifest describing exactly the pinned state and a fresh `CURRENT`, fsync, rename into place,
+//! fsync the parent.
+//!
+//! Invariants: a crash at any instant leaves either no `dir` at all or a whole checkpoint; the
+//! source is never modified (tables are only linked or read, the live WAL only read).
+//!
+//! Thread safety: `create` may run while other threads read and write the source database.
+
+mod create;
+mod paths;
+
+pub use create::{Checkpoint, CheckpointInfo, CheckpointOptions};

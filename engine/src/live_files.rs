@@ -109,7 +109,11 @@ impl Db {
         drop(st);
         let mut wals = Vec::new();
         let has_unflushed = rs.cfs.values().any(|c| c.mems.iter().any(|m| !m.is_empty()));
-        if has_unflushed {
+        if has_unflushed && inner.read_only {
+            for &(n, size) in &inner.recovered_logs {
+                wals.push(LiveWal { number: n, path: inner.log_path(n), size });
+            }
+        } else if has_unflushed {
             for &n in &rs.log_numbers {
                 let path = inner.log_path(n);
                 let size = if n == commit.log_number {

@@ -78,8 +78,11 @@ pub(crate) fn open(path: &Path, opts: Options, read_only: bool) -> Result<Db> {
     logs.sort_unstable();
     let mut mems: BTreeMap<u32, Arc<MemTable>> = cf_names.keys().map(|&id| (id, Arc::new(MemTable::new()))).collect();
     let mut last_seq = versions.last_sequence();
+    let mut recovered_logs = Vec::new();
     for &n in &logs {
-        last_seq = last_seq.max(replay_log(&*fs, path, n, &opts, &mems)?);
+        let (seq, valid_end) = replay_log(&*fs, path, n, &opts, &mems)?;
+        last_seq = last_seq.max(seq);
+        recovered_logs.push((n, valid_end));
     }
     let replayed = mems.values().any(|m| !m.is_empty());
 
@@ -140,6 +143,7 @@ pub(crate) fn open(path: &Path, opts: Options, read_only: bool) -> Result<Db> {
         compaction_lock: Mutex::new(()),
         wal_pins: Mutex::new(BTreeMap::new()),
         threads: Mutex::new(Vec::new()),
+        recovered_logs: if read_only { recovered_logs } else { Vec::new() },
         _lock: lock,
     });
 
@@ -179,8 +183,15 @@ fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<std::thread::J
     std::thread::Builder::new().name(name.into()).spawn(f).map_err(Error::from)
 }
 
-/// Replays one WAL into `mems`; returns the largest sequence number seen.
-fn replay_log(fs: &dyn FileSystem, dir: &Path, number: u64, opts: &Options, mems: &BTreeMap<u32, Arc<MemTable>>) -> Result<u64> {
+/// Replays one WAL into `mems`; returns the largest sequence number seen and the offset where
+/// valid records end.
+fn replay_log(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    number: u64,
+    opts: &Options,
+    mems: &BTreeMap<u32, Arc<MemTable>>,
+) -> Result<(u64, u64)> {
     let path = dir.join(strata_manifest::log_file_name(number));
     let file = fs.open(&path).map_err(|e| Error::io(&path, e))?;
     let mut reader = LogReader::new(file, &path, opts.wal_recovery_mode);
@@ -197,7 +208,7 @@ fn replay_log(fs: &dyn FileSystem, dir: &Path, number: u64, opts: &Options, mems
             last = last.max(base + batch.count() as u64 - 1);
         }
     }
-    Ok(last)
+    Ok((last, reader.report().valid_end_offset))
 }
 
 impl Db {

@@ -119,6 +119,9 @@ pub(crate) struct DbInner {
     /// WAL files pinned by `LiveFiles`, by number, with a count.
     pub(crate) wal_pins: Mutex<BTreeMap<u64, usize>>,
     pub(crate) threads: Mutex<Vec<JoinHandle<()>>>,
+    /// Read-only databases: the WAL files replayed at open and their valid lengths, which is
+    /// what `live_files` pins (a writer elsewhere may still be appending to them).
+    pub(crate) recovered_logs: Vec<(u64, u64)>,
     pub(crate) _lock: Option<Box<dyn FileLock>>,
 }
 

@@ -1,0 +1,184 @@
+//! `Checkpoint::create`.
+
+use crate::paths::check_target;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use strata::{Db, Error, LiveFiles, Result, SeqNo};
+use strata_base::FileSystem;
+use strata_base::fs::{copy_file, copy_file_prefix};
+use strata_manifest::{VersionEdit, set_current, snapshot_edit, write_manifest};
+
+/// How a checkpoint is made.
+#[derive(Debug, Clone)]
+pub struct CheckpointOptions {
+    /// Flush the memtables first, so the checkpoint is tables only (default `true`). With
+    /// `false`, unflushed writes are carried by copying the WAL up to the pinned sequence.
+    pub flush: bool,
+    /// Copy tables instead of hard-linking them (default `false`). Tables are copied anyway
+    /// when the target is on another file system.
+    pub copy_files: bool,
+    /// Checkpoint only these column families (plus `default`, which every database has).
+    /// `None` (the default) takes all.
+    pub column_families: Option<Vec<String>>,
+}
+
+impl Default for CheckpointOptions {
+    fn default() -> Self {
+        Self { flush: true, copy_files: false, column_families: None }
+    }
+}
+
+/// What a checkpoint contains and what it cost.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct CheckpointInfo {
+    /// The last sequence number in the checkpoint, across every column family.
+    pub sequence: SeqNo,
+    /// The checkpoint's directory.
+    pub dir: PathBuf,
+    /// Tables hard-linked.
+    pub linked_files: usize,
+    /// Tables and WAL files copied.
+    pub copied_files: usize,
+    /// Bytes copied (tables and WAL prefixes).
+    pub copied_bytes: u64,
+    /// Column families in the checkpoint.
+    pub column_families: Vec<String>,
+    /// Wall time of `create`.
+    pub duration: Duration,
+}
+
+/// Makes checkpoints of one database.
+#[derive(Debug)]
+pub struct Checkpoint<'a> {
+    db: &'a Db,
+    opts: CheckpointOptions,
+}
+
+/// Name of the temporary sibling a checkpoint into `parent/name` is built in.
+pub(crate) fn tmp_name(name: &str) -> String {
+    format!(".{name}.strata-checkpoint.tmp")
+}
+
+impl<'a> Checkpoint<'a> {
+    pub fn new(db: &'a Db) -> Self {
+        Self { db, opts: CheckpointOptions::default() }
+    }
+
+    pub fn options(mut self, opts: CheckpointOptions) -> Self {
+        self.opts = opts;
+        self
+    }
+
+    /// Creates a checkpoint in `dir`, which must not exist; its parent must. On any error
+    /// nothing is left at `dir` (and the temporary directory is removed).
+    pub fn create(&self, dir: impl AsRef<Path>) -> Result<CheckpointInfo> {
+        let start = Instant::now();
+        let fs = self.db.file_system();
+        let dir = dir.as_ref();
+        let (parent, name) = check_target(&*fs, self.db.path(), dir)?;
+        let wanted = self.wanted_cfs()?;
+        // Pin first: from here on no file of the state is deleted, whatever compaction does.
+        let live = self.db.live_files(self.opts.flush && !self.db.is_read_only())?;
+        let tmp = parent.join(tmp_name(&name));
+        if fs.exists(&tmp) {
+            fs.remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        }
+        fs.create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        let mut info = CheckpointInfo { sequence: live.sequence, dir: dir.to_path_buf(), ..Default::default() };
+        let built = self.build(&*fs, &live, &tmp, wanted.as_deref(), &mut info);
+        let finished = built.and_then(|()| {
+            fs.sync_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
+            let target = parent.join(&name);
+            fs.rename(&tmp, &target).map_err(|e| Error::io(&target, e))?;
+            fs.sync_dir(&parent).map_err(|e| Error::io(&parent, e))
+        });
+        if let Err(e) = finished {
+            let _ = fs.remove_dir_all(&tmp);
+            return Err(e);
+        }
+        drop(live);
+        info.duration = start.elapsed();
+        Ok(info)
+    }
+
+    fn wanted_cfs(&self) -> Result<Option<Vec<String>>> {
+        let Some(list) = &self.opts.column_families else { return Ok(None) };
+        let names = self.db.cf_names();
+        for n in list {
+            if !names.contains(n) {
+                return Err(Error::ColumnFamilyNotFound(n.clone()));
+            }
+        }
+        let mut out = list.clone();
+        if !out.iter().any(|n| n == "default") {
+            out.push("default".into());
+        }
+        Ok(Some(out))
+    }
+
+    fn build(
+        &self,
+        fs: &dyn FileSystem,
+        live: &LiveFiles,
+        tmp: &Path,
+        wanted: Option<&[String]>,
+        info: &mut CheckpointInfo,
+    ) -> Result<()> {
+        let keep: Vec<u32> = live
+            .column_families
+            .iter()
+            .filter(|(_, n)| wanted.is_none_or(|w| w.contains(n)))
+            .map(|(id, _)| *id)
+            .collect();
+        info.column_families =
+            live.column_families.iter().filter(|(id, _)| keep.contains(id)).map(|(_, n)| n.clone()).collect();
+        for t in live.tables.iter().filter(|t| keep.contains(&t.cf_id)) {
+            let Some(file_name) = t.path.file_name() else { continue };
+            let dst = tmp.join(file_name);
+            let linked = !self.opts.copy_files && link_or_fallback(fs, &t.path, &dst)?;
+            if linked {
+                info.linked_files += 1;
+            } else {
+                info.copied_bytes += copy_file(fs, &t.path, &dst).map_err(|e| Error::io(&t.path, e))?;
+                info.copied_files += 1;
+            }
+        }
+        // The live WAL keeps growing: copy exactly the bytes of the pinned state, never link.
+        for w in &live.wals {
+            let Some(file_name) = w.path.file_name() else { continue };
+            let dst = tmp.join(file_name);
+            info.copied_bytes += copy_file_prefix(fs, &w.path, &dst, w.size).map_err(|e| Error::io(&w.path, e))?;
+            info.copied_files += 1;
+        }
+        let manifest_number = live.next_file_number;
+        let mut edit: VersionEdit = snapshot_edit(
+            live.version(),
+            &live.comparator,
+            live.log_number(),
+            manifest_number + 1,
+            live.sequence,
+        );
+        filter_edit(&mut edit, &keep);
+        write_manifest(fs, tmp, manifest_number, &[edit])?;
+        set_current(fs, tmp, manifest_number)?;
+        Ok(())
+    }
+}
+
+/// Keeps only the column families in `keep`.
+fn filter_edit(edit: &mut VersionEdit, keep: &[u32]) {
+    edit.cf_add.retain(|(id, _)| keep.contains(id));
+    edit.new_files.retain(|(cf, _, _)| keep.contains(cf));
+}
+
+/// Hard-links `src` to `dst`. `Ok(false)` when linking is impossible across file systems (or
+/// not supported), so the caller copies instead.
+fn link_or_fallback(fs: &dyn FileSystem, src: &Path, dst: &Path) -> Result<bool> {
+    match fs.link(src, dst) {
+        Ok(()) => Ok(true),
+        Err(e) if matches!(e.kind(), io::ErrorKind::CrossesDevices | io::ErrorKind::Unsupported) => Ok(false),
+        Err(e) => Err(Error::io(dst, e)),
+    }
+}
