@@ -1,1 +1,49 @@
 //! Helpers shared by Strata's cross-crate tests (the tests themselves are in `tests/tests/`).
+
+use std::collections::BTreeMap;
+use strata::{Db, ReadOptions};
+
+/// Every `(key, value)` of the default column family, by forward iteration.
+pub fn dump(db: &Db) -> BTreeMap<Vec<u8>, Vec<u8>> {
+    dump_cf(db, &db.default_cf(), &ReadOptions::default())
+}
+
+/// Every `(key, value)` of `cf` as `opts` sees it, by forward iteration; panics on an
+/// iterator error (tests only).
+pub fn dump_cf(db: &Db, cf: &strata::ColumnFamily, opts: &ReadOptions<'_>) -> BTreeMap<Vec<u8>, Vec<u8>> {
+    let mut it = db.iter_cf(cf, opts).expect("iterator");
+    it.seek_to_first();
+    let mut out = BTreeMap::new();
+    while it.valid() {
+        out.insert(it.key().to_vec(), it.value().to_vec());
+        it.next();
+    }
+    it.status().expect("iterator status");
+    out
+}
+
+/// The same, by backward iteration (must agree with [`dump_cf`]).
+pub fn dump_cf_backward(db: &Db, cf: &strata::ColumnFamily, opts: &ReadOptions<'_>) -> BTreeMap<Vec<u8>, Vec<u8>> {
+    let mut it = db.iter_cf(cf, opts).expect("iterator");
+    it.seek_to_last();
+    let mut out = BTreeMap::new();
+    while it.valid() {
+        out.insert(it.key().to_vec(), it.value().to_vec());
+        it.prev();
+    }
+    it.status().expect("iterator status");
+    out
+}
+
+/// Options that make flushes and compactions happen with little data.
+pub fn small_options() -> strata::Options {
+    strata::Options {
+        write_buffer_size: 16 * 1024,
+        target_file_size: 16 * 1024,
+        max_bytes_for_level_base: 64 * 1024,
+        level0_compaction_trigger: 2,
+        block_size: 512,
+        block_cache_capacity: 1 << 20,
+        ..Default::default()
+    }
+}
