@@ -1,56 +1,52 @@
-//! The manifest's record log: a thin adapter over the record format, so the rest of the crate
-//! sees one small interface (`add_record`, `sync`, `len`; `read_record`).
+//! The manifest's record log: a thin adapter over `strata-wal`, so the rest of the crate sees
+//! one small interface (`add_record`, `sync`, `len`; `read_record`) and this crate's errors.
 //!
-//! STAND-IN: until `strata-wal` lands, records are framed here as
-//! `fixed32 masked_crc32(len ++ payload) ++ fixed32 len ++ payload`. Swapping in
-//! `strata_wal::{LogWriter, LogReader}` touches only this file.
-//!
-//! Invariants: a record whose frame runs past the end of the file, or whose checksum fails and
-//! which ends exactly at the end of the file, is a torn tail and ends the log silently; any
-//! other bad record is `Corruption` naming the file and the record's offset.
+//! Invariants: the reader runs in `RecoveryMode::TolerateCorruptedTail`: a torn last record
+//! (a crash mid-append) ends the log silently; any other anomaly is `Corruption` naming the
+//! manifest and the offset.
 //!
 //! Thread safety: a writer has one owner; a reader is used by one thread.
 
 use crate::error::{Error, Result};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use strata_base::checksum::{crc32_parts, mask, unmask};
 use strata_base::{RandomAccessFile, WritableFile};
+use strata_wal::{LogReader, LogWriter, RecoveryMode};
 
-const HEADER_LEN: usize = 8;
+fn convert(path: &Path, e: strata_wal::Error) -> Error {
+    match e {
+        strata_wal::Error::Io { path, source } => Error::Io { path, source },
+        strata_wal::Error::Corruption { file, offset, reason } => Error::Corruption { file, offset, reason },
+        strata_wal::Error::InvalidArgument(s) => Error::InvalidArgument(s),
+        strata_wal::Error::Poisoned { reason, .. } => Error::Poisoned(reason),
+        other => Error::io(path, io::Error::other(other.to_string())),
+    }
+}
 
 /// Appends records to a manifest file.
 #[derive(Debug)]
 pub(crate) struct RecordWriter {
-    file: Box<dyn WritableFile>,
+    log: LogWriter,
     path: PathBuf,
 }
 
 impl RecordWriter {
     pub(crate) fn new(file: Box<dyn WritableFile>, path: PathBuf) -> Self {
-        Self { file, path }
+        Self { log: LogWriter::with_path(file, &path), path }
     }
 
     /// Appends one record; returns the file length after it.
     pub(crate) fn add_record(&mut self, payload: &[u8]) -> Result<u64> {
-        let len = u32::try_from(payload.len())
-            .map_err(|_| Error::InvalidArgument(format!("edit of {} bytes is too large", payload.len())))?;
-        let len_bytes = len.to_le_bytes();
-        let crc = mask(crc32_parts(&[&len_bytes, payload]));
-        let mut frame = Vec::with_capacity(HEADER_LEN + payload.len());
-        frame.extend_from_slice(&crc.to_le_bytes());
-        frame.extend_from_slice(&len_bytes);
-        frame.extend_from_slice(payload);
-        self.file.append(&frame).map_err(|e| Error::io(&self.path, e))?;
-        Ok(self.file.len())
+        self.log.add_record(payload).map_err(|e| convert(&self.path, e))
     }
 
     pub(crate) fn sync(&mut self) -> Result<()> {
-        self.file.sync().map_err(|e| Error::io(&self.path, e))
+        self.log.sync().map_err(|e| convert(&self.path, e))
     }
 
     pub(crate) fn len(&self) -> u64 {
-        self.file.len()
+        self.log.len()
     }
 }
 
@@ -64,44 +60,18 @@ pub(crate) struct Record {
 /// Reads the records of a manifest file front to back.
 #[derive(Debug)]
 pub(crate) struct RecordReader {
-    file: Arc<dyn RandomAccessFile>,
+    log: LogReader,
     path: PathBuf,
-    offset: u64,
 }
 
 impl RecordReader {
     pub(crate) fn new(file: Arc<dyn RandomAccessFile>, path: &Path) -> Self {
-        Self { file, path: path.to_path_buf(), offset: 0 }
+        Self { log: LogReader::new(file, path, RecoveryMode::TolerateCorruptedTail), path: path.to_path_buf() }
     }
 
     /// The next record, `None` at the end of the log or at a torn tail.
     pub(crate) fn read_record(&mut self) -> Result<Option<Record>> {
-        let size = self.file.len();
-        let start = self.offset;
-        if size.saturating_sub(start) < HEADER_LEN as u64 {
-            return Ok(None);
-        }
-        let header = self.file.read_at(start, HEADER_LEN).map_err(|e| Error::io(&self.path, e))?;
-        let (Some(crc), Some(len)) = (header.get(0..4), header.get(4..8)) else {
-            return Err(Error::corruption(&self.path, start, "short record header"));
-        };
-        let stored = unmask(u32::from_le_bytes([crc[0], crc[1], crc[2], crc[3]]));
-        let len_bytes = [len[0], len[1], len[2], len[3]];
-        let len = u64::from(u32::from_le_bytes(len_bytes));
-        let body = start + HEADER_LEN as u64;
-        if size - body < len {
-            return Ok(None);
-        }
-        let n = usize::try_from(len).map_err(|_| Error::corruption(&self.path, start, "record length overflows"))?;
-        let payload = self.file.read_at(body, n).map_err(|e| Error::io(&self.path, e))?;
-        let end = body + len;
-        if crc32_parts(&[&len_bytes, &payload]) != stored {
-            if end == size {
-                return Ok(None);
-            }
-            return Err(Error::corruption(&self.path, start, "record checksum mismatch"));
-        }
-        self.offset = end;
-        Ok(Some(Record { payload, offset: start }))
+        let rec = self.log.read_record().map_err(|e| convert(&self.path, e))?;
+        Ok(rec.map(|r| Record { payload: r.payload, offset: r.offset }))
     }
 }

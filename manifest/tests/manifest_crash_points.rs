@@ -101,7 +101,8 @@ fn for_each_crash_point(limit: u64, step: impl Fn(&mut VersionSet, &SimFs, Versi
 #[test]
 fn crash_during_an_edit_is_old_or_new() {
     let ops = for_each_crash_point(1 << 20, |set, _, e| set.log_and_apply(e).map(drop));
-    assert_eq!(ops, 2, "an edit is one append and one sync");
+    // At least one append and one sync (the log writer may split a record into several appends).
+    assert!(ops >= 2, "an edit took {ops} operations");
 }
 
 #[test]
@@ -115,9 +116,9 @@ fn crash_during_a_rollover_edit_is_old_or_new() {
         }
         r
     });
-    // create + append + sync of the manifest, then CURRENT.tmp create + append + sync, rename,
-    // directory sync.
-    assert_eq!(ops, 8);
+    // create + append(s) + sync of the manifest, then CURRENT.tmp create + append + sync,
+    // rename, directory sync.
+    assert!(ops >= 8, "a rollover took {ops} operations");
 }
 
 #[test]
