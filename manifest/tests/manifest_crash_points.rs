@@ -1,5 +1,6 @@
 //! Crash points: fail at every file-system operation of an edit, a rollover, an open and a
 //! create, crash, recover; the state is the old one or the new one, never a mix.
+#![allow(clippy::unwrap_used, reason = "test code: a failure here is a test failure")]
 
 mod common;
 

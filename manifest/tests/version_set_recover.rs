@@ -1,4 +1,5 @@
 //! Recovery: round trips, rollover, bad input (missing files, corruption, torn tails).
+#![allow(clippy::unwrap_used, reason = "test code: a failure here is a test failure")]
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests.
-#![allow(dead_code)]
+#![allow(clippy::unwrap_used, reason = "test code: a failure here is a test failure")]
+#![allow(dead_code, reason = "each test binary uses a different subset")]
 
 use std::path::Path;
 use std::sync::Arc;
