@@ -1,0 +1,187 @@
+//! Names of the files in a database directory, and which of them are obsolete.
+//!
+//! Invariants: `parse_file_name(x_file_name(n)) == Some(X(n))` for every `n`; names that are
+//! not Strata's parse to `None` and are never chosen for deletion.
+//!
+//! Thread safety: pure functions.
+
+use crate::format::{
+    CURRENT_FILE_NAME, FILE_NUMBER_WIDTH, LOCK_FILE_NAME, LOG_SUFFIX, MANIFEST_PREFIX, OPTIONS_FILE_NAME, TABLE_SUFFIX,
+    TEMP_SUFFIX,
+};
+use std::collections::BTreeSet;
+
+/// What a file in a database directory is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FileKind {
+    /// `NNNNNN.sst`
+    Table(u64),
+    /// `NNNNNN.log`
+    Log(u64),
+    /// `MANIFEST-NNNNNN`
+    Manifest(u64),
+    /// `CURRENT`
+    Current,
+    /// `LOCK`
+    Lock,
+    /// `OPTIONS`
+    Options,
+    /// `*.tmp`: a file being written, never live after a restart.
+    Temp,
+}
+
+/// `000123.sst`
+pub fn table_file_name(number: u64) -> String {
+    format!("{number:0FILE_NUMBER_WIDTH$}{TABLE_SUFFIX}")
+}
+
+/// `000123.log`
+pub fn log_file_name(number: u64) -> String {
+    format!("{number:0FILE_NUMBER_WIDTH$}{LOG_SUFFIX}")
+}
+
+/// `MANIFEST-000123`
+pub fn manifest_file_name(number: u64) -> String {
+    format!("{MANIFEST_PREFIX}{number:0FILE_NUMBER_WIDTH$}")
+}
+
+/// `CURRENT`
+pub fn current_file_name() -> &'static str {
+    CURRENT_FILE_NAME
+}
+
+/// Parses a decimal file number: ASCII digits only (no sign, no spaces), fits in a `u64`.
+fn parse_number(s: &str) -> Option<u64> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// What `name` (a bare file name, not a path) is, or `None` if it is not one of Strata's.
+pub fn parse_file_name(name: &str) -> Option<FileKind> {
+    match name {
+        CURRENT_FILE_NAME => return Some(FileKind::Current),
+        LOCK_FILE_NAME => return Some(FileKind::Lock),
+        OPTIONS_FILE_NAME => return Some(FileKind::Options),
+        _ => {}
+    }
+    if name.len() > TEMP_SUFFIX.len() && name.ends_with(TEMP_SUFFIX) {
+        return Some(FileKind::Temp);
+    }
+    if let Some(n) = name.strip_prefix(MANIFEST_PREFIX) {
+        return parse_number(n).map(FileKind::Manifest);
+    }
+    if let Some(n) = name.strip_suffix(TABLE_SUFFIX) {
+        return parse_number(n).map(FileKind::Table);
+    }
+    if let Some(n) = name.strip_suffix(LOG_SUFFIX) {
+        return parse_number(n).map(FileKind::Log);
+    }
+    None
+}
+
+/// The live state obsolete files are judged against.
+#[derive(Debug, Clone, Copy)]
+pub struct LiveState<'a> {
+    /// Tables referenced by the current version or any version still held.
+    pub live_tables: &'a BTreeSet<u64>,
+    /// Logs below this number are no longer needed.
+    pub log_number: u64,
+    /// The manifest `CURRENT` names.
+    pub manifest_number: u64,
+    /// Numbers of files being written right now (flush and compaction outputs, new logs).
+    pub pending_outputs: &'a BTreeSet<u64>,
+}
+
+/// The names among `names` (the entries of a database directory) that can be deleted: old
+/// manifests, logs below the log number, tables nobody references, and `*.tmp` leftovers. A
+/// file whose number is in `pending_outputs` is never chosen, nor is any name Strata does not
+/// know.
+pub fn obsolete_files(names: &[String], live: &LiveState<'_>) -> Vec<String> {
+    let pending = |n: u64| live.pending_outputs.contains(&n);
+    names
+        .iter()
+        .filter(|name| match parse_file_name(name) {
+            Some(FileKind::Manifest(n)) => n != live.manifest_number && !pending(n),
+            Some(FileKind::Log(n)) => n < live.log_number && !pending(n),
+            Some(FileKind::Table(n)) => !live.live_tables.contains(&n) && !pending(n),
+            Some(FileKind::Temp) => true,
+            Some(FileKind::Current | FileKind::Lock | FileKind::Options) | None => false,
+        })
+        .cloned()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for n in [0, 1, 123, 999_999, 1_000_000, u64::MAX] {
+            assert_eq!(parse_file_name(&table_file_name(n)), Some(FileKind::Table(n)));
+            assert_eq!(parse_file_name(&log_file_name(n)), Some(FileKind::Log(n)));
+            assert_eq!(parse_file_name(&manifest_file_name(n)), Some(FileKind::Manifest(n)));
+        }
+        assert_eq!(table_file_name(123), "000123.sst");
+        assert_eq!(log_file_name(123), "000123.log");
+        assert_eq!(manifest_file_name(5), "MANIFEST-000005");
+    }
+
+    #[test]
+    fn foreign_names_are_not_ours() {
+        for name in [
+            "",
+            ".sst",
+            "+12.sst",
+            "12 .log",
+            "MANIFEST-",
+            "MANIFEST-x1",
+            "1.2.sst",
+            "abc",
+            ".tmp",
+            "18446744073709551616.sst",
+        ] {
+            assert_eq!(parse_file_name(name), None, "{name:?}");
+        }
+        assert_eq!(parse_file_name("CURRENT"), Some(FileKind::Current));
+        assert_eq!(parse_file_name("CURRENT.tmp"), Some(FileKind::Temp));
+        assert_eq!(parse_file_name("LOCK"), Some(FileKind::Lock));
+    }
+
+    #[test]
+    fn obsolete_selection() {
+        let names: Vec<String> = [
+            "CURRENT",
+            "LOCK",
+            "MANIFEST-000003",
+            "MANIFEST-000009",
+            "MANIFEST-000012",
+            "000004.log",
+            "000010.log",
+            "000005.sst",
+            "000006.sst",
+            "000011.sst",
+            "000013.sst",
+            "CURRENT.tmp",
+            "notes.txt",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let live_tables = BTreeSet::from([6]);
+        let pending_outputs = BTreeSet::from([13]);
+        let live = LiveState {
+            live_tables: &live_tables,
+            log_number: 10,
+            manifest_number: 9,
+            pending_outputs: &pending_outputs,
+        };
+        let got = obsolete_files(&names, &live);
+        assert_eq!(
+            got,
+            vec!["MANIFEST-000003", "MANIFEST-000012", "000004.log", "000005.sst", "000011.sst", "CURRENT.tmp"]
+        );
+    }
+}

@@ -1,0 +1,126 @@
+//! Manifest files and `CURRENT`: writing a fresh manifest, switching `CURRENT` to it, and
+//! reading a manifest's edits back.
+//!
+//! A manifest is a record log (one encoded [`VersionEdit`] per record) whose first record is a
+//! *snapshot edit* describing the whole state; later records are deltas. `CURRENT` holds
+//! `MANIFEST-NNNNNN\n` and is replaced atomically.
+//!
+//! Invariants: `CURRENT` only ever names a manifest whose records were synced before the switch;
+//! the directory is fsynced after the rename, which also makes the new manifest's directory
+//! entry durable.
+//!
+//! Thread safety: free functions; callers serialise writers to one directory.
+
+use crate::edit::VersionEdit;
+use crate::error::{DecodeError, Error, Result};
+use crate::filename::{FileKind, manifest_file_name, parse_file_name};
+use crate::format::CURRENT_FILE_NAME;
+use crate::log::{RecordReader, RecordWriter};
+use crate::version::Version;
+use std::path::Path;
+use strata_base::FileSystem;
+
+/// An edit that recreates `version` from nothing, with the given counters. `max_cf_id` is set
+/// to the largest id in `version`; a version set that has dropped larger ids overrides it.
+pub fn snapshot_edit(
+    version: &Version,
+    comparator_name: &str,
+    log_number: u64,
+    next_file_number: u64,
+    last_sequence: u64,
+) -> VersionEdit {
+    let mut edit = VersionEdit {
+        comparator: Some(comparator_name.to_string()),
+        log_number: Some(log_number),
+        next_file_number: Some(next_file_number),
+        last_sequence: Some(last_sequence),
+        max_cf_id: version.cfs().map(|c| c.id).max(),
+        ..VersionEdit::default()
+    };
+    for cf in version.cfs() {
+        edit.add_cf(cf.id, cf.name.clone(), cf.comparator.clone());
+        for (level, f) in cf.files() {
+            edit.add_file(cf.id, level, (**f).clone());
+        }
+    }
+    edit
+}
+
+/// Creates `dir/MANIFEST-<number>` holding `edits`, synced, and returns its writer.
+pub(crate) fn create_manifest(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    manifest_number: u64,
+    edits: &[VersionEdit],
+) -> Result<RecordWriter> {
+    let path = dir.join(manifest_file_name(manifest_number));
+    let file = fs.create(&path).map_err(|e| Error::io(&path, e))?;
+    let mut writer = RecordWriter::new(file, path);
+    let mut buf = Vec::new();
+    for edit in edits {
+        buf.clear();
+        edit.encode_into(&mut buf);
+        writer.add_record(&buf)?;
+    }
+    writer.sync()?;
+    Ok(writer)
+}
+
+/// Writes a new manifest `dir/MANIFEST-<number>` holding `edits`, synced. Its directory entry
+/// becomes durable with the directory fsync of [`set_current`].
+pub fn write_manifest(fs: &dyn FileSystem, dir: &Path, manifest_number: u64, edits: &[VersionEdit]) -> Result<()> {
+    create_manifest(fs, dir, manifest_number, edits).map(drop)
+}
+
+/// Points `dir/CURRENT` at `MANIFEST-<number>`: temp file, fsync, rename, directory fsync.
+pub fn set_current(fs: &dyn FileSystem, dir: &Path, manifest_number: u64) -> Result<()> {
+    let path = dir.join(CURRENT_FILE_NAME);
+    let contents = format!("{}\n", manifest_file_name(manifest_number));
+    fs.write_atomic(&path, contents.as_bytes()).map_err(|e| Error::io(&path, e))
+}
+
+/// The manifest number `dir/CURRENT` names. A missing `CURRENT` is `NotFound`; anything but
+/// `MANIFEST-NNNNNN\n` is `Corruption`.
+pub fn read_current(fs: &dyn FileSystem, dir: &Path) -> Result<u64> {
+    let path = dir.join(CURRENT_FILE_NAME);
+    if !fs.exists(&path) {
+        return Err(Error::NotFound { file: path, reason: "no CURRENT file: not a database directory".into() });
+    }
+    let bytes = fs.read_all(&path).map_err(|e| Error::io(&path, e))?;
+    let bad = |why: &str| Error::corruption(&path, 0, format!("CURRENT {why}: {:?}", String::from_utf8_lossy(&bytes)));
+    let text = std::str::from_utf8(&bytes).map_err(|_| bad("is not UTF-8"))?;
+    let name = text.strip_suffix('\n').ok_or_else(|| bad("does not end in a newline"))?;
+    match parse_file_name(name) {
+        Some(FileKind::Manifest(n)) => Ok(n),
+        _ => Err(bad("does not name a manifest")),
+    }
+}
+
+/// Calls `f(edit, record_offset)` for every edit of `dir/MANIFEST-<number>`, in order. A torn
+/// last record ends the log; a missing manifest is `NotFound`; a record that does not decode
+/// is `Corruption` naming the manifest and the record's offset.
+pub(crate) fn read_edits(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    manifest_number: u64,
+    mut f: impl FnMut(VersionEdit, u64) -> Result<()>,
+) -> Result<u64> {
+    let path = dir.join(manifest_file_name(manifest_number));
+    if !fs.exists(&path) {
+        return Err(Error::NotFound { file: path, reason: "CURRENT names this manifest but it does not exist".into() });
+    }
+    let file = fs.open(&path).map_err(|e| Error::io(&path, e))?;
+    let size = file.len();
+    let mut reader = RecordReader::new(file, &path);
+    while let Some(rec) = reader.read_record()? {
+        let edit = VersionEdit::decode_from(&rec.payload).map_err(|DecodeError { offset, reason }| {
+            Error::corruption(
+                &path,
+                rec.offset,
+                format!("edit does not decode (byte {offset} of the record): {reason}"),
+            )
+        })?;
+        f(edit, rec.offset)?;
+    }
+    Ok(size)
+}

@@ -1,0 +1,370 @@
+//! `Version`: an immutable set of tables per level per column family, and how an edit turns one
+//! version into the next.
+//!
+//! A [`Version`] maps column-family ids to `Arc<CfVersion>`, and a [`CfVersion`] holds its levels
+//! as vectors of `Arc<FileMeta>`. Applying an edit copies only the column families it touches
+//! and shares every [`FileMeta`] and every untouched column family with the previous version, so
+//! pinning the whole database is one `Arc<Version>` clone and an edit costs O(files touched CF).
+//!
+//! Invariants (checked by [`Version::check_invariants`], which the version set runs on every
+//! edit in debug builds; the cheap ones are enforced by [`Version::apply`] always):
+//! - every column family has [`NUM_LEVELS`] levels;
+//! - L0 is ordered newest first: `largest_seq` descending, then `number` descending;
+//! - within a level >= 1 tables are sorted by smallest key and do not overlap;
+//! - `smallest <= largest` and `smallest_seq <= largest_seq` for every table;
+//! - table numbers are unique across the version and below `next_file_number`.
+//!
+//! Thread safety: immutable once built; share it with `Arc`.
+
+use crate::edit::VersionEdit;
+use crate::format::{DEFAULT_CF_ID, NUM_LEVELS};
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::Arc;
+use strata_base::Comparator;
+
+/// The levels of one column family, as a list of tables per level.
+type Levels = Vec<Vec<Arc<FileMeta>>>;
+/// Levels being edited, with a bitmask of the levels that need sorting again.
+type Touched = BTreeMap<u32, (Levels, u64)>;
+
+/// What the manifest knows about one table. Keys are internal keys.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FileMeta {
+    pub number: u64,
+    pub size: u64,
+    pub smallest: Vec<u8>,
+    pub largest: Vec<u8>,
+    pub smallest_seq: u64,
+    pub largest_seq: u64,
+    /// Checksum of the whole file, as `strata_sst::TableMeta::file_checksum`.
+    pub checksum: u32,
+}
+
+/// The tables of one column family.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CfVersion {
+    pub id: u32,
+    pub name: String,
+    /// Name of the comparator the family's tables are sorted by.
+    pub comparator: String,
+    /// Exactly [`NUM_LEVELS`] levels.
+    pub levels: Vec<Vec<Arc<FileMeta>>>,
+}
+
+impl CfVersion {
+    pub fn new(id: u32, name: impl Into<String>, comparator: impl Into<String>) -> Self {
+        Self { id, name: name.into(), comparator: comparator.into(), levels: vec![Vec::new(); NUM_LEVELS] }
+    }
+
+    pub fn num_files(&self) -> usize {
+        self.levels.iter().map(Vec::len).sum()
+    }
+
+    /// Sum of the sizes of the tables in `level` (0 for a level out of range).
+    pub fn level_size_bytes(&self, level: usize) -> u64 {
+        self.levels.get(level).map_or(0, |l| l.iter().map(|f| f.size).sum())
+    }
+
+    /// Every table with its level.
+    pub fn files(&self) -> impl Iterator<Item = (usize, &Arc<FileMeta>)> {
+        self.levels.iter().enumerate().flat_map(|(l, files)| files.iter().map(move |f| (l, f)))
+    }
+}
+
+/// One consistent state of every column family.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Version {
+    cfs: BTreeMap<u32, Arc<CfVersion>>,
+}
+
+impl Version {
+    /// A version with no column families (the state before a manifest's first edit).
+    pub fn empty() -> Self {
+        Self::default()
+    }
+
+    pub fn cf(&self, id: u32) -> Option<&Arc<CfVersion>> {
+        self.cfs.get(&id)
+    }
+
+    pub fn cf_by_name(&self, name: &str) -> Option<&Arc<CfVersion>> {
+        self.cfs.values().find(|c| c.name == name)
+    }
+
+    /// Column families in id order.
+    pub fn cfs(&self) -> impl Iterator<Item = &Arc<CfVersion>> {
+        self.cfs.values()
+    }
+
+    /// Numbers of every table of every column family.
+    pub fn table_numbers(&self) -> BTreeSet<u64> {
+        self.cfs.values().flat_map(|c| c.files().map(|(_, f)| f.number)).collect()
+    }
+
+    pub fn num_files(&self) -> usize {
+        self.cfs.values().map(|c| c.num_files()).sum()
+    }
+
+    /// The version that results from applying `edit`, or why the edit does not fit this
+    /// version (the caller makes it `InvalidArgument` or `Corruption`). The counters of the edit
+    /// are not looked at; the version set owns them.
+    pub fn apply(&self, edit: &VersionEdit, cmp: &dyn Comparator) -> Result<Version, String> {
+        let mut cfs = self.cfs.clone();
+        for a in &edit.cf_adds {
+            if cfs.contains_key(&a.id) {
+                return Err(format!("adds column family {} which already exists", a.id));
+            }
+            if a.name.is_empty() {
+                return Err(format!("adds column family {} with an empty name", a.id));
+            }
+            if cfs.values().any(|c| c.name == a.name) {
+                return Err(format!("adds column family {:?} whose name is taken", a.name));
+            }
+            cfs.insert(a.id, Arc::new(CfVersion::new(a.id, a.name.clone(), a.comparator.clone())));
+        }
+
+        // Copies of the levels of the families this edit touches, with a bitmask of the
+        // levels that need sorting again.
+        let mut touched: Touched = BTreeMap::new();
+        for d in &edit.deleted_files {
+            let (levels, _) = touch(&mut touched, &cfs, d.cf)?;
+            let level = levels.get_mut(d.level).ok_or_else(|| format!("level {} out of range", d.level))?;
+            let pos = level.iter().position(|f| f.number == d.number).ok_or_else(|| {
+                format!("deletes table {} which is not in level {} of column family {}", d.number, d.level, d.cf)
+            })?;
+            level.remove(pos);
+        }
+
+        if !edit.new_files.is_empty() {
+            let mut numbers: HashSet<u64> = HashSet::new();
+            for (id, cf) in &cfs {
+                match touched.get(id) {
+                    Some((levels, _)) => numbers.extend(levels.iter().flatten().map(|f| f.number)),
+                    None => numbers.extend(cf.files().map(|(_, f)| f.number)),
+                }
+            }
+            for n in &edit.new_files {
+                if !numbers.insert(n.meta.number) {
+                    return Err(format!("adds table {} whose number is already in use", n.meta.number));
+                }
+                if cmp.compare(&n.meta.smallest, &n.meta.largest) == Ordering::Greater {
+                    return Err(format!("adds table {} whose smallest key is above its largest", n.meta.number));
+                }
+                let (levels, dirty) = touch(&mut touched, &cfs, n.cf)?;
+                let level = levels.get_mut(n.level).ok_or_else(|| format!("level {} out of range", n.level))?;
+                level.push(Arc::new(n.meta.clone()));
+                *dirty |= 1 << n.level;
+            }
+        }
+
+        for (id, (mut levels, dirty)) in touched {
+            for (l, files) in levels.iter_mut().enumerate() {
+                if dirty & (1 << l) != 0 {
+                    sort_level(l, files, cmp);
+                    if l > 0 {
+                        check_no_overlap(id, l, files, cmp)?;
+                    }
+                }
+            }
+            let old = cfs.get(&id).ok_or_else(|| format!("column family {id} vanished"))?;
+            let cf = CfVersion { id, name: old.name.clone(), comparator: old.comparator.clone(), levels };
+            cfs.insert(id, Arc::new(cf));
+        }
+
+        for &id in &edit.cf_drops {
+            if id == DEFAULT_CF_ID {
+                return Err("drops the default column family".to_string());
+            }
+            if cfs.remove(&id).is_none() {
+                return Err(format!("drops column family {id} which does not exist"));
+            }
+        }
+        Ok(Version { cfs })
+    }
+
+    /// Checks every invariant listed in the module docs; `Err` says which one broke and where.
+    pub fn check_invariants(&self, next_file_number: u64, cmp: &dyn Comparator) -> Result<(), String> {
+        let mut numbers = HashSet::new();
+        for (&id, cf) in &self.cfs {
+            if cf.id != id {
+                return Err(format!("column family keyed {id} has id {}", cf.id));
+            }
+            if cf.levels.len() != NUM_LEVELS {
+                return Err(format!("column family {id} has {} levels", cf.levels.len()));
+            }
+            for (l, files) in cf.levels.iter().enumerate() {
+                for f in files {
+                    if !numbers.insert(f.number) {
+                        return Err(format!("table {} appears twice", f.number));
+                    }
+                    if f.number >= next_file_number {
+                        return Err(format!("table {} is not below next_file_number {next_file_number}", f.number));
+                    }
+                    if cmp.compare(&f.smallest, &f.largest) == Ordering::Greater {
+                        return Err(format!("table {}: smallest key above largest", f.number));
+                    }
+                    if f.smallest_seq > f.largest_seq {
+                        return Err(format!(
+                            "table {}: smallest_seq {} above largest_seq {}",
+                            f.number, f.smallest_seq, f.largest_seq
+                        ));
+                    }
+                }
+                if l == 0 {
+                    for w in files.windows(2) {
+                        if l0_order(&w[0], &w[1]) != Ordering::Less {
+                            return Err(format!(
+                                "L0 of cf {id}: table {} is not newer than {}",
+                                w[0].number, w[1].number
+                            ));
+                        }
+                    }
+                } else {
+                    check_no_overlap(id, l, files, cmp)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn touch<'a>(
+    touched: &'a mut Touched,
+    cfs: &BTreeMap<u32, Arc<CfVersion>>,
+    id: u32,
+) -> Result<(&'a mut Levels, &'a mut u64), String> {
+    use std::collections::btree_map::Entry;
+    let entry = match touched.entry(id) {
+        Entry::Occupied(o) => o.into_mut(),
+        Entry::Vacant(v) => {
+            let cf = cfs.get(&id).ok_or_else(|| format!("column family {id} does not exist"))?;
+            v.insert((cf.levels.clone(), 0))
+        }
+    };
+    Ok((&mut entry.0, &mut entry.1))
+}
+
+/// L0 order: newest first (largest_seq descending, then number descending).
+fn l0_order(a: &FileMeta, b: &FileMeta) -> Ordering {
+    b.largest_seq.cmp(&a.largest_seq).then(b.number.cmp(&a.number))
+}
+
+fn sort_level(level: usize, files: &mut [Arc<FileMeta>], cmp: &dyn Comparator) {
+    if level == 0 {
+        files.sort_by(|a, b| l0_order(a, b));
+    } else {
+        files.sort_by(|a, b| cmp.compare(&a.smallest, &b.smallest).then(a.number.cmp(&b.number)));
+    }
+}
+
+/// Sorted by smallest key and each table's largest key strictly below the next one's smallest.
+fn check_no_overlap(cf: u32, level: usize, files: &[Arc<FileMeta>], cmp: &dyn Comparator) -> Result<(), String> {
+    for w in files.windows(2) {
+        if cmp.compare(&w[0].largest, &w[1].smallest) != Ordering::Less {
+            return Err(format!(
+                "level {level} of column family {cf}: tables {} and {} overlap or are out of order",
+                w[0].number, w[1].number
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strata_base::BytewiseComparator;
+
+    fn f(number: u64, lo: &str, hi: &str, seq: u64) -> FileMeta {
+        FileMeta {
+            number,
+            size: 100,
+            smallest: lo.as_bytes().to_vec(),
+            largest: hi.as_bytes().to_vec(),
+            smallest_seq: seq,
+            largest_seq: seq,
+            checksum: 0,
+        }
+    }
+
+    fn base() -> Version {
+        let mut e = VersionEdit::new();
+        e.add_cf(0, "default", "c");
+        Version::empty().apply(&e, &BytewiseComparator).unwrap()
+    }
+
+    #[test]
+    fn levels_sorted_and_l0_newest_first() {
+        let c = BytewiseComparator;
+        let mut e = VersionEdit::new();
+        e.add_file(0, 1, f(5, "m", "p", 1)).add_file(0, 1, f(6, "a", "c", 1));
+        e.add_file(0, 0, f(7, "a", "z", 3)).add_file(0, 0, f(8, "a", "z", 9)).add_file(0, 0, f(9, "a", "z", 3));
+        let v = base().apply(&e, &c).unwrap();
+        let cf = v.cf(0).unwrap();
+        let l1: Vec<u64> = cf.levels[1].iter().map(|f| f.number).collect();
+        let l0: Vec<u64> = cf.levels[0].iter().map(|f| f.number).collect();
+        assert_eq!(l1, vec![6, 5]);
+        assert_eq!(l0, vec![8, 9, 7]);
+        v.check_invariants(10, &c).unwrap();
+        assert!(v.check_invariants(9, &c).unwrap_err().contains("next_file_number"));
+    }
+
+    #[test]
+    fn overlap_in_level_one_is_refused() {
+        let mut e = VersionEdit::new();
+        e.add_file(0, 1, f(5, "a", "m", 1)).add_file(0, 1, f(6, "m", "z", 1));
+        assert!(base().apply(&e, &BytewiseComparator).unwrap_err().contains("overlap"));
+        let mut e = VersionEdit::new();
+        e.add_file(0, 0, f(5, "a", "m", 1)).add_file(0, 0, f(6, "m", "z", 1));
+        assert!(base().apply(&e, &BytewiseComparator).is_ok(), "L0 may overlap");
+    }
+
+    #[test]
+    fn delete_missing_and_duplicate_add_are_refused() {
+        let c = BytewiseComparator;
+        let mut e = VersionEdit::new();
+        e.add_file(0, 2, f(5, "a", "b", 1));
+        let v = base().apply(&e, &c).unwrap();
+        let mut dup = VersionEdit::new();
+        dup.add_file(0, 3, f(5, "x", "y", 1));
+        assert!(v.apply(&dup, &c).unwrap_err().contains("already in use"));
+        let mut wrong_level = VersionEdit::new();
+        wrong_level.delete_file(0, 3, 5);
+        assert!(v.apply(&wrong_level, &c).unwrap_err().contains("not in level 3"));
+        // Moving a table down a level in one edit is allowed (a trivial move).
+        let mut mv = VersionEdit::new();
+        mv.delete_file(0, 2, 5).add_file(0, 3, f(5, "a", "b", 1));
+        let moved = v.apply(&mv, &c).unwrap();
+        assert_eq!(moved.cf(0).unwrap().levels[3].len(), 1);
+        assert!(moved.cf(0).unwrap().levels[2].is_empty());
+    }
+
+    #[test]
+    fn column_families_share_structure() {
+        let c = BytewiseComparator;
+        let mut e = VersionEdit::new();
+        e.add_cf(1, "one", "c").add_file(0, 1, f(5, "a", "b", 1)).add_file(1, 1, f(6, "a", "b", 1));
+        let v1 = base().apply(&e, &c).unwrap();
+        let mut e = VersionEdit::new();
+        e.add_file(1, 2, f(7, "c", "d", 2));
+        let v2 = v1.apply(&e, &c).unwrap();
+        assert!(Arc::ptr_eq(v1.cf(0).unwrap(), v2.cf(0).unwrap()), "untouched CF is shared");
+        assert!(Arc::ptr_eq(&v1.cf(1).unwrap().levels[1][0], &v2.cf(1).unwrap().levels[1][0]), "file shared");
+        assert_eq!(v2.table_numbers().into_iter().collect::<Vec<_>>(), vec![5, 6, 7]);
+        let mut drop = VersionEdit::new();
+        drop.drop_cf(1);
+        let v3 = v2.apply(&drop, &c).unwrap();
+        assert!(v3.cf(1).is_none());
+        assert_eq!(v3.table_numbers().len(), 1);
+        let mut bad = VersionEdit::new();
+        bad.drop_cf(0);
+        assert!(v3.apply(&bad, &c).is_err());
+        let mut bad = VersionEdit::new();
+        bad.add_cf(4, "default", "c");
+        assert!(v3.apply(&bad, &c).unwrap_err().contains("name is taken"));
+        let mut bad = VersionEdit::new();
+        bad.add_file(9, 1, f(8, "a", "b", 1));
+        assert!(v3.apply(&bad, &c).unwrap_err().contains("does not exist"));
+    }
+}

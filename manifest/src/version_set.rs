@@ -1,0 +1,367 @@
+//! `VersionSet`: the current version, the counters, and the manifest that makes changes to them
+//! durable.
+//!
+//! Every change goes through [`VersionSet::log_and_apply`]: the edit is checked against the
+//! current version, stamped with the counters, appended to the manifest and synced, and only
+//! then installed. When the manifest has grown past `manifest_size_limit`, and on every
+//! read-write open, the set *rolls over*: it writes a new manifest that begins with one snapshot
+//! edit of the whole state and switches `CURRENT` to it, so recovery never reads old history.
+//!
+//! Invariants:
+//! - an edit is durable before the version it produces is installed;
+//! - after any failed manifest write the set is poisoned and refuses further edits (the on-disk
+//!   state is then either the old or the new one, which only a reopen can tell);
+//! - every version ever installed and still referenced is reported by
+//!   [`VersionSet::live_table_numbers`], so no table a reader holds is deleted.
+//!
+//! Thread safety: single-threaded; the engine owns it under its mutex. Versions it hands out are
+//! immutable and `Send + Sync`.
+
+use crate::edit::VersionEdit;
+use crate::error::{Error, Result};
+use crate::filename::{manifest_file_name, table_file_name};
+use crate::format::{DEFAULT_CF_ID, DEFAULT_CF_NAME, MANIFEST_SIZE_LIMIT_DEFAULT};
+use crate::log::RecordWriter;
+use crate::manifest::{create_manifest, read_current, read_edits, set_current, snapshot_edit};
+use crate::version::Version;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Weak};
+use strata_base::ikey::InternalKeyComparator;
+use strata_base::{BytewiseComparator, Comparator, FileSystem};
+
+/// How a version set orders keys and when it rolls its manifest over.
+#[derive(Debug, Clone)]
+pub struct VersionSetOptions {
+    /// Orders the internal keys of tables (the engine passes `InternalKeyComparator`). Its name
+    /// is stored in the manifest and checked on recovery.
+    pub comparator: Arc<dyn Comparator>,
+    /// A manifest larger than this is replaced by a fresh snapshot before the next edit.
+    pub manifest_size_limit: u64,
+}
+
+impl Default for VersionSetOptions {
+    fn default() -> Self {
+        Self {
+            comparator: Arc::new(InternalKeyComparator::new(Arc::new(BytewiseComparator))),
+            manifest_size_limit: MANIFEST_SIZE_LIMIT_DEFAULT,
+        }
+    }
+}
+
+/// The counters persisted with every edit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Counters {
+    next_file_number: u64,
+    last_sequence: u64,
+    log_number: u64,
+    max_cf_id: u32,
+}
+
+/// The live version, its history still in use, and the manifest.
+#[derive(Debug)]
+pub struct VersionSet {
+    fs: Arc<dyn FileSystem>,
+    dir: PathBuf,
+    opts: VersionSetOptions,
+    current: Arc<Version>,
+    /// Every version installed; pruned of dead ones lazily.
+    live: Vec<Weak<Version>>,
+    prune_at: usize,
+    counters: Counters,
+    manifest_number: u64,
+    /// `None` for a read-only set.
+    manifest: Option<RecordWriter>,
+    manifest_size: u64,
+    poisoned: Option<String>,
+}
+
+const PRUNE_AT_MIN: usize = 16;
+
+impl VersionSet {
+    /// Creates a new database's manifest in `dir` (`MANIFEST-000001`, then `CURRENT`) with the
+    /// column family 0 `"default"`. Refuses a directory that already has a `CURRENT`.
+    pub fn create_new(fs: Arc<dyn FileSystem>, dir: &Path, opts: VersionSetOptions) -> Result<Self> {
+        fs.create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let current_path = dir.join(crate::format::CURRENT_FILE_NAME);
+        if fs.exists(&current_path) {
+            return Err(Error::InvalidArgument(format!("{} already holds a database", dir.display())));
+        }
+        let mut seed = VersionEdit::new();
+        seed.add_cf(DEFAULT_CF_ID, DEFAULT_CF_NAME, opts.comparator.name());
+        let version = Version::empty().apply(&seed, opts.comparator.as_ref()).map_err(Error::InvalidArgument)?;
+        let counters = Counters { next_file_number: 1, last_sequence: 0, log_number: 0, max_cf_id: DEFAULT_CF_ID };
+        let mut set = Self::assemble(fs, dir, opts, version, counters, 0, 0);
+        set.roll_over(None)?;
+        Ok(set)
+    }
+
+    /// Opens the manifest `CURRENT` names and replays it. Read-write (`read_only == false`) also
+    /// rolls over to a fresh manifest, so appends never follow a torn tail; read-only writes
+    /// nothing.
+    pub fn recover(fs: Arc<dyn FileSystem>, dir: &Path, opts: VersionSetOptions, read_only: bool) -> Result<Self> {
+        let manifest_number = read_current(fs.as_ref(), dir)?;
+        let path = dir.join(manifest_file_name(manifest_number));
+        let cmp = opts.comparator.clone();
+        let mut version = Version::empty();
+        let (mut next, mut last, mut log, mut max_cf) = (None, None, None, None::<u32>);
+        let mut records = 0u64;
+        let size = read_edits(fs.as_ref(), dir, manifest_number, |edit, offset| {
+            match &edit.comparator {
+                Some(name) if name != cmp.name() => {
+                    return Err(Error::InvalidArgument(format!(
+                        "{} was written with comparator {name:?}, opened with {:?}",
+                        path.display(),
+                        cmp.name()
+                    )));
+                }
+                None if records == 0 => {
+                    return Err(Error::corruption(&path, offset, "first edit is not a snapshot (no comparator)"));
+                }
+                _ => {}
+            }
+            records += 1;
+            version = version.apply(&edit, cmp.as_ref()).map_err(|r| Error::corruption(&path, offset, r))?;
+            next = edit.next_file_number.or(next);
+            last = edit.last_sequence.or(last);
+            log = edit.log_number.or(log);
+            let added = edit.cf_adds.iter().map(|a| a.id).chain(edit.max_cf_id).max();
+            max_cf = max_cf.max(added);
+            Ok(())
+        })?;
+        let missing = |what: &str| Error::corruption(&path, 0, format!("no edit sets the {what}"));
+        if records == 0 {
+            return Err(Error::corruption(&path, 0, "manifest holds no edits"));
+        }
+        let counters = Counters {
+            next_file_number: next.ok_or_else(|| missing("next file number"))?.max(manifest_number + 1),
+            last_sequence: last.ok_or_else(|| missing("last sequence"))?,
+            log_number: log.ok_or_else(|| missing("log number"))?,
+            max_cf_id: max_cf.unwrap_or(DEFAULT_CF_ID),
+        };
+        version
+            .check_invariants(counters.next_file_number, cmp.as_ref())
+            .map_err(|r| Error::corruption(&path, 0, r))?;
+        for number in version.table_numbers() {
+            let table = dir.join(table_file_name(number));
+            if !fs.exists(&table) {
+                let reason = format!("{} references table {number}, which does not exist", path.display());
+                return Err(Error::NotFound { file: table, reason });
+            }
+        }
+        let mut set = Self::assemble(fs, dir, opts, version, counters, manifest_number, size);
+        if !read_only {
+            set.roll_over(None)?;
+        }
+        Ok(set)
+    }
+
+    fn assemble(
+        fs: Arc<dyn FileSystem>,
+        dir: &Path,
+        opts: VersionSetOptions,
+        version: Version,
+        counters: Counters,
+        manifest_number: u64,
+        manifest_size: u64,
+    ) -> Self {
+        let current = Arc::new(version);
+        Self {
+            fs,
+            dir: dir.to_path_buf(),
+            opts,
+            live: vec![Arc::downgrade(&current)],
+            current,
+            prune_at: PRUNE_AT_MIN,
+            counters,
+            manifest_number,
+            manifest: None,
+            manifest_size,
+            poisoned: None,
+        }
+    }
+
+    /// Writes a new manifest holding a snapshot of `next` (or of the current version) and
+    /// switches `CURRENT` to it. Installs `next` on success; poisons the set on failure.
+    fn roll_over(&mut self, next: Option<(Version, Counters)>) -> Result<()> {
+        let (version, mut counters) = match next {
+            Some(v) => v,
+            None => ((*self.current).clone(), self.counters),
+        };
+        let number = counters.next_file_number;
+        counters.next_file_number += 1;
+        let mut snap = snapshot_edit(
+            &version,
+            self.opts.comparator.name(),
+            counters.log_number,
+            counters.next_file_number,
+            counters.last_sequence,
+        );
+        snap.max_cf_id = Some(counters.max_cf_id);
+        let written = create_manifest(self.fs.as_ref(), &self.dir, number, std::slice::from_ref(&snap))
+            .and_then(|w| set_current(self.fs.as_ref(), &self.dir, number).map(|()| w));
+        let writer = written.inspect_err(|e| self.poisoned = Some(format!("manifest rollover failed: {e}")))?;
+        self.manifest_size = writer.len();
+        self.manifest = Some(writer);
+        self.manifest_number = number;
+        self.counters = counters;
+        self.install(version);
+        Ok(())
+    }
+
+    fn install(&mut self, version: Version) {
+        self.current = Arc::new(version);
+        self.live.push(Arc::downgrade(&self.current));
+        if self.live.len() >= self.prune_at {
+            self.live.retain(|w| w.strong_count() > 0);
+            self.prune_at = (self.live.len() * 2).max(PRUNE_AT_MIN);
+        }
+    }
+
+    /// The installed version; hold the `Arc` to pin every column family's tables.
+    pub fn current(&self) -> Arc<Version> {
+        self.current.clone()
+    }
+
+    /// Checks `edit` against the current version, stamps the counters into it, makes it durable
+    /// in the manifest (rolling over first if the manifest is over its limit), and installs the
+    /// resulting version. An edit that does not fit is `InvalidArgument` and nothing is written.
+    pub fn log_and_apply(&mut self, mut edit: VersionEdit) -> Result<Arc<Version>> {
+        if let Some(why) = &self.poisoned {
+            return Err(Error::Poisoned(why.clone()));
+        }
+        if self.manifest.is_none() {
+            return Err(Error::InvalidArgument("the version set was opened read-only".into()));
+        }
+        let counters = self.check_counters(&edit)?;
+        let cmp = self.opts.comparator.clone();
+        let version = self.current.apply(&edit, cmp.as_ref()).map_err(Error::InvalidArgument)?;
+        #[cfg(debug_assertions)]
+        version.check_invariants(counters.next_file_number, cmp.as_ref()).map_err(Error::InvalidArgument)?;
+
+        edit.next_file_number = Some(counters.next_file_number);
+        edit.last_sequence = Some(counters.last_sequence);
+        edit.log_number = Some(counters.log_number);
+        if !edit.cf_adds.is_empty() {
+            edit.max_cf_id = Some(counters.max_cf_id);
+        }
+        if self.manifest_size >= self.opts.manifest_size_limit {
+            self.roll_over(Some((version, counters)))?;
+            return Ok(self.current());
+        }
+        let Some(writer) = self.manifest.as_mut() else {
+            return Err(Error::InvalidArgument("the version set was opened read-only".into()));
+        };
+        let appended = writer.add_record(&edit.encode()).and_then(|end| writer.sync().map(|()| end));
+        let end = appended.inspect_err(|e| self.poisoned = Some(format!("manifest append failed: {e}")))?;
+        self.manifest_size = end;
+        self.counters = counters;
+        self.install(version);
+        Ok(self.current())
+    }
+
+    /// The counters after `edit`, or why the edit's counters or ids are not acceptable.
+    fn check_counters(&self, edit: &VersionEdit) -> Result<Counters> {
+        let c = self.counters;
+        let bad = |s: String| Err(Error::InvalidArgument(s));
+        if let Some(name) = &edit.comparator
+            && name != self.opts.comparator.name()
+        {
+            return bad(format!("edit names comparator {name:?}, the database uses {:?}", self.opts.comparator.name()));
+        }
+        if let Some(l) = edit.log_number
+            && l < c.log_number
+        {
+            return bad(format!("log number {l} is below the current {}", c.log_number));
+        }
+        if let Some(s) = edit.last_sequence
+            && s < c.last_sequence
+        {
+            return bad(format!("last sequence {s} is below the current {}", c.last_sequence));
+        }
+        let next_file_number = edit.next_file_number.unwrap_or(0).max(c.next_file_number);
+        for f in &edit.new_files {
+            if f.meta.number >= next_file_number {
+                return bad(format!("table {} was not allocated (next file number {next_file_number})", f.meta.number));
+            }
+        }
+        let mut max_cf_id = c.max_cf_id;
+        for a in &edit.cf_adds {
+            if a.id <= max_cf_id {
+                return bad(format!("column family id {} was already used (next is {})", a.id, max_cf_id + 1));
+            }
+            max_cf_id = a.id;
+        }
+        Ok(Counters {
+            next_file_number,
+            last_sequence: edit.last_sequence.unwrap_or(c.last_sequence),
+            log_number: edit.log_number.unwrap_or(c.log_number),
+            max_cf_id,
+        })
+    }
+
+    /// Allocates a file number; it is persisted by the next edit.
+    pub fn new_file_number(&mut self) -> u64 {
+        let n = self.counters.next_file_number;
+        self.counters.next_file_number += 1;
+        n
+    }
+
+    pub fn next_file_number(&self) -> u64 {
+        self.counters.next_file_number
+    }
+
+    pub fn last_sequence(&self) -> u64 {
+        self.counters.last_sequence
+    }
+
+    pub fn log_number(&self) -> u64 {
+        self.counters.log_number
+    }
+
+    /// The id the next column family added should get; ids are never reused.
+    pub fn next_cf_id(&self) -> u32 {
+        self.counters.max_cf_id.saturating_add(1)
+    }
+
+    pub fn manifest_number(&self) -> u64 {
+        self.manifest_number
+    }
+
+    /// Bytes in the live manifest.
+    pub fn manifest_size(&self) -> u64 {
+        self.manifest_size
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn options(&self) -> &VersionSetOptions {
+        &self.opts
+    }
+
+    pub fn is_read_only(&self) -> bool {
+        self.manifest.is_none()
+    }
+
+    /// Why writes are refused, if an earlier manifest write failed.
+    pub fn poisoned(&self) -> Option<&str> {
+        self.poisoned.as_deref()
+    }
+
+    /// Tables of the current version and of every version still referenced: none of these may
+    /// be deleted.
+    pub fn live_table_numbers(&self) -> BTreeSet<u64> {
+        let mut out = self.current.table_numbers();
+        for v in self.live.iter().filter_map(Weak::upgrade) {
+            out.extend(v.cfs().flat_map(|c| c.files().map(|(_, f)| f.number)));
+        }
+        out
+    }
+
+    /// Number of versions still referenced (including the current one).
+    pub fn live_version_count(&self) -> usize {
+        self.live.iter().filter(|w| w.strong_count() > 0).count()
+    }
+}

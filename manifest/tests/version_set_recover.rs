@@ -1,0 +1,267 @@
+//! Recovery: round trips, rollover, bad input (missing files, corruption, torn tails).
+#![allow(clippy::unwrap_used, reason = "test code: a failure here is a test failure")]
+
+mod common;
+
+use common::{dir, meta, opts, sim, touch_table};
+use std::sync::Arc;
+use strata_base::FileSystem;
+use strata_manifest::{Error, VersionEdit, VersionSet, manifest_file_name, read_current, table_file_name};
+
+fn flush(set: &mut VersionSet, fs: &dyn FileSystem, cf: u32, seq: u64) -> u64 {
+    let n = set.new_file_number();
+    touch_table(fs, n);
+    let mut e = VersionEdit::new();
+    e.add_file(cf, 0, meta(n, seq));
+    e.last_sequence = Some(seq);
+    set.log_and_apply(e).unwrap();
+    n
+}
+
+#[test]
+fn create_apply_recover_round_trip() {
+    let fs = sim();
+    let mut set = VersionSet::create_new(fs.arc(), dir(), opts(1 << 20)).unwrap();
+    assert_eq!(set.manifest_number(), 1);
+    assert_eq!(&fs.read_all(&dir().join("CURRENT")).unwrap()[..], b"MANIFEST-000001\n");
+    assert_eq!(set.current().cf(0).map(|c| c.name.as_str()), Some("default"));
+    let id = set.next_cf_id();
+    let mut e = VersionEdit::new();
+    e.add_cf(id, "users", set.options().comparator.name());
+    set.log_and_apply(e).unwrap();
+    let a = flush(&mut set, &fs, 0, 10);
+    let b = flush(&mut set, &fs, id, 20);
+    let mut e = VersionEdit::new();
+    e.delete_file(0, 0, a).add_file(0, 1, meta(a, 10));
+    e.log_number = Some(7);
+    set.log_and_apply(e).unwrap();
+
+    fs.crash();
+    let rec = VersionSet::recover(fs.arc(), dir(), opts(1 << 20), true).unwrap();
+    assert_eq!(*rec.current(), *set.current());
+    assert_eq!(rec.last_sequence(), 20);
+    assert_eq!(rec.log_number(), 7);
+    assert_eq!(rec.next_file_number(), set.next_file_number());
+    assert_eq!(rec.next_cf_id(), id + 1);
+    assert_eq!(rec.live_table_numbers().into_iter().collect::<Vec<_>>(), vec![a, b]);
+}
+
+#[test]
+fn read_only_recover_writes_nothing_and_refuses_edits() {
+    let fs = sim();
+    let mut set = VersionSet::create_new(fs.arc(), dir(), opts(1 << 20)).unwrap();
+    flush(&mut set, &fs, 0, 1);
+    let ops = fs.op_count();
+    let mut ro = VersionSet::recover(fs.arc(), dir(), opts(1 << 20), true).unwrap();
+    assert_eq!(fs.op_count(), ops);
+    assert!(matches!(ro.log_and_apply(VersionEdit::new()), Err(Error::InvalidArgument(_))));
+    assert!(ro.is_read_only());
+}
+
+#[test]
+fn read_write_recover_rolls_over_to_a_fresh_manifest() {
+    let fs = sim();
+    let mut set = VersionSet::create_new(fs.arc(), dir(), opts(1 << 20)).unwrap();
+    for s in 1..=5 {
+        flush(&mut set, &fs, 0, s);
+    }
+    let old = set.manifest_number();
+    drop(set);
+    let mut rw = VersionSet::recover(fs.arc(), dir(), opts(1 << 20), false).unwrap();
+    assert!(rw.manifest_number() > old);
+    assert_eq!(read_current(&fs, dir()).unwrap(), rw.manifest_number());
+    // The new manifest is self-contained: the old one can go.
+    fs.remove_file(&dir().join(manifest_file_name(old))).unwrap();
+    flush(&mut rw, &fs, 0, 6);
+    let again = VersionSet::recover(fs.arc(), dir(), opts(1 << 20), true).unwrap();
+    assert_eq!(*again.current(), *rw.current());
+    assert_eq!(again.current().num_files(), 6);
+}
+
+#[test]
+fn size_limit_triggers_rollover_and_recovery_reads_only_the_tail() {
+    let fs = sim();
+    let mut set = VersionSet::create_new(fs.arc(), dir(), opts(400)).unwrap();
+    let mut manifests = vec![set.manifest_number()];
+    for s in 1..=40 {
+        let size_before = set.manifest_size();
+        flush(&mut set, &fs, 0, s);
+        if *manifests.last().unwrap() != set.manifest_number() {
+            assert!(size_before >= 400, "rolled over at {size_before} bytes");
+            manifests.push(set.manifest_number());
+        } else {
+            assert!(size_before < 400, "appended to a manifest of {size_before} bytes");
+        }
+    }
+    assert!(manifests.len() > 3, "rolled over {} times", manifests.len() - 1);
+    for &m in &manifests[..manifests.len() - 1] {
+        fs.remove_file(&dir().join(manifest_file_name(m))).unwrap();
+    }
+    let rec = VersionSet::recover(fs.arc(), dir(), opts(400), true).unwrap();
+    assert_eq!(*rec.current(), *set.current());
+    assert_eq!(rec.last_sequence(), 40);
+}
+
+#[test]
+fn missing_current_is_not_found() {
+    let fs = sim();
+    let err = VersionSet::recover(fs.arc(), dir(), opts(1 << 20), true).unwrap_err();
+    assert!(matches!(&err, Error::NotFound { file, .. } if file.ends_with("CURRENT")), "{err}");
+}
+
+#[test]
+fn current_naming_a_missing_manifest_is_not_found() {
+    let fs = sim();
+    let set = VersionSet::create_new(fs.arc(), dir(), opts(1 << 20)).unwrap();
+    fs.remove_file(&dir().join(manifest_file_name(set.manifest_number()))).unwrap();
+    let err = VersionSet::recover(fs.arc(), dir(), opts(1 << 20), true).unwrap_err();
+    assert!(matches!(&err, Error::NotFound { file, .. } if file.ends_with("MANIFEST-000001")), "{err}");
+}
+
+#[test]
+fn manifest_naming_a_missing_table_is_not_found() {
+    let fs = sim();
+    let mut set = VersionSet::create_new(fs.arc(), dir(), opts(1 << 20)).unwrap();
+    let n = flush(&mut set, &fs, 0, 3);
+    fs.remove_file(&dir().join(table_file_name(n))).unwrap();
+    let err = VersionSet::recover(fs.arc(), dir(), opts(1 << 20), true).unwrap_err();
+    assert!(matches!(&err, Error::NotFound { file, .. } if file.ends_with(table_file_name(n))), "{err}");
+    assert!(err.to_string().contains(&table_file_name(n)), "{err}");
+}
+
+#[test]
+fn malformed_current_is_corruption() {
+    let fs = sim();
+    VersionSet::create_new(fs.arc(), dir(), opts(1 << 20)).unwrap();
+    for bad in [&b""[..], b"MANIFEST-000001", b"MANIFEST-x\n", b"000001.sst\n", b"\xff\n"] {
+        fs.write_atomic(&dir().join("CURRENT"), bad).unwrap();
+        let err = VersionSet::recover(fs.arc(), dir(), opts(1 << 20), true).unwrap_err();
+        assert!(matches!(&err, Error::Corruption { file, .. } if file.ends_with("CURRENT")), "{bad:?}: {err}");
+    }
+}
+
+fn rewrite(fs: &dyn FileSystem, path: &std::path::Path, data: &[u8]) {
+    let mut f = fs.create(path).unwrap();
+    f.append(data).unwrap();
+    f.sync().unwrap();
+}
+
+#[test]
+fn torn_last_edit_is_dropped() {
+    let fs = sim();
+    let mut set = VersionSet::create_new(fs.arc(), dir(), opts(1 << 20)).unwrap();
+    flush(&mut set, &fs, 0, 1);
+    let before = set.current();
+    let size_before = set.manifest_size();
+    flush(&mut set, &fs, 0, 2);
+    let path = dir().join(manifest_file_name(set.manifest_number()));
+    let bytes = fs.read_all(&path).unwrap();
+    for cut in size_before as usize + 1..bytes.len() {
+        rewrite(&fs, &path, &bytes[..cut]);
+        let rec = VersionSet::recover(fs.arc(), dir(), opts(1 << 20), true).unwrap();
+        assert_eq!(*rec.current(), *before, "cut at {cut}");
+        assert_eq!(rec.last_sequence(), 1);
+    }
+}
+
+#[test]
+fn corruption_before_the_tail_names_file_and_offset() {
+    let fs = sim();
+    let mut set = VersionSet::create_new(fs.arc(), dir(), opts(1 << 20)).unwrap();
+    let first_end = set.manifest_size();
+    flush(&mut set, &fs, 0, 1);
+    flush(&mut set, &fs, 0, 2);
+    let path = dir().join(manifest_file_name(set.manifest_number()));
+    let mut bytes = fs.read_all(&path).unwrap().to_vec();
+    // Flip a byte inside the second record (the first delta edit).
+    let at = first_end as usize + 10;
+    bytes[at] ^= 0x40;
+    rewrite(&fs, &path, &bytes);
+    let err = VersionSet::recover(fs.arc(), dir(), opts(1 << 20), true).unwrap_err();
+    match &err {
+        Error::Corruption { file, offset, .. } => {
+            assert!(file.ends_with("MANIFEST-000001"), "{err}");
+            assert_eq!(*offset, first_end, "{err}");
+        }
+        other => panic!("expected corruption, got {other}"),
+    }
+}
+
+#[test]
+fn comparator_mismatch_is_refused() {
+    let fs = sim();
+    VersionSet::create_new(fs.arc(), dir(), opts(1 << 20)).unwrap();
+    let mut other = opts(1 << 20);
+    other.comparator = Arc::new(strata_base::BytewiseComparator);
+    let err = VersionSet::recover(fs.arc(), dir(), other, true).unwrap_err();
+    assert!(err.to_string().contains("comparator"), "{err}");
+}
+
+#[test]
+fn create_new_refuses_an_existing_database() {
+    let fs = sim();
+    VersionSet::create_new(fs.arc(), dir(), opts(1 << 20)).unwrap();
+    assert!(matches!(VersionSet::create_new(fs.arc(), dir(), opts(1 << 20)), Err(Error::InvalidArgument(_))));
+}
+
+#[test]
+fn bad_edits_are_invalid_argument_and_write_nothing() {
+    let fs = sim();
+    let mut set = VersionSet::create_new(fs.arc(), dir(), opts(1 << 20)).unwrap();
+    let n = flush(&mut set, &fs, 0, 1);
+    let size = set.manifest_size();
+    let unallocated = set.next_file_number() + 5;
+    let mut cases = Vec::new();
+    let mut e = VersionEdit::new();
+    e.delete_file(0, 1, n);
+    cases.push(e);
+    let mut e = VersionEdit::new();
+    e.add_file(0, 2, meta(n, 1));
+    cases.push(e);
+    let mut e = VersionEdit::new();
+    e.add_file(0, 2, meta(unallocated, 1));
+    cases.push(e);
+    let mut e = VersionEdit::new();
+    e.add_cf(0, "again", "c");
+    cases.push(e);
+    let mut e = VersionEdit::new();
+    e.drop_cf(9);
+    cases.push(e);
+    cases.push(VersionEdit { last_sequence: Some(0), ..VersionEdit::default() });
+    let m = set.new_file_number();
+    let mut e = VersionEdit::new();
+    e.add_file(0, 1, meta(m, 1)).add_file(0, 1, {
+        let mut x = meta(m, 1);
+        x.number = n + 100;
+        x
+    });
+    cases.push(e);
+    for (i, e) in cases.into_iter().enumerate() {
+        let r = set.log_and_apply(e);
+        assert!(matches!(r, Err(Error::InvalidArgument(_))), "case {i}: {r:?}");
+        assert_eq!(set.manifest_size(), size, "case {i} wrote to the manifest");
+    }
+    assert!(set.poisoned().is_none());
+}
+
+#[test]
+fn held_versions_keep_their_tables_live() {
+    let fs = sim();
+    let mut set = VersionSet::create_new(fs.arc(), dir(), opts(1 << 20)).unwrap();
+    let a = flush(&mut set, &fs, 0, 1);
+    let pinned = set.current();
+    let b = set.new_file_number();
+    touch_table(&fs, b);
+    let mut e = VersionEdit::new();
+    e.delete_file(0, 0, a).add_file(0, 1, meta(b, 1));
+    set.log_and_apply(e).unwrap();
+    assert_eq!(set.current().table_numbers().into_iter().collect::<Vec<_>>(), vec![b]);
+    assert_eq!(set.live_table_numbers().into_iter().collect::<Vec<_>>(), vec![a, b]);
+    drop(pinned);
+    assert_eq!(set.live_table_numbers().into_iter().collect::<Vec<_>>(), vec![b]);
+    // Many installs with nothing held: the weak list stays small.
+    for s in 2..200 {
+        set.log_and_apply(VersionEdit { last_sequence: Some(s), ..VersionEdit::default() }).unwrap();
+    }
+    assert_eq!(set.live_version_count(), 1);
+}
