@@ -199,33 +199,39 @@ impl WriteBatch {
         }
     }
 
+    #[allow(dead_code, reason = "crate-internal API used by the Db (in progress) and the WAL replay")]
     /// The base sequence number: op `i` gets `sequence() + i`.
     pub(crate) fn sequence(&self) -> SeqNo {
         let mut head = self.data.as_slice();
         coding::get_fixed64(&mut head).unwrap_or(0)
     }
 
+    #[allow(dead_code, reason = "crate-internal API used by the Db (in progress) and the WAL replay")]
     pub(crate) fn set_sequence(&mut self, seq: SeqNo) {
         if let Some(s) = self.data.get_mut(SEQ_OFFSET..COUNT_OFFSET) {
             s.copy_from_slice(&seq.to_le_bytes());
         }
     }
 
+    #[allow(dead_code, reason = "crate-internal API used by the Db (in progress) and the WAL replay")]
     /// Number of ops, as stored in the header.
     pub(crate) fn count(&self) -> u32 {
         self.count
     }
 
+    #[allow(dead_code, reason = "crate-internal API used by the Db (in progress) and the WAL replay")]
     /// The encoded batch: exactly one WAL record.
     pub(crate) fn data(&self) -> &[u8] {
         &self.data
     }
 
+    #[allow(dead_code, reason = "crate-internal API used by the Db (in progress) and the WAL replay")]
     /// The ops in order. Every batch is valid by construction, so decoding cannot fail here.
     pub(crate) fn iter(&self) -> BatchIter<'_> {
         BatchIter { rest: self.data.get(HEADER_LEN..).unwrap_or(&[]), remaining: self.count }
     }
 
+    #[allow(dead_code, reason = "crate-internal API used by the Db (in progress) and the WAL replay")]
     /// Decodes and fully validates a WAL record. `path` and `offset` (the record's offset in the
     /// log) name the place in `Corruption` errors.
     pub(crate) fn from_record(bytes: impl Into<Vec<u8>>, path: &Path, offset: u64) -> Result<WriteBatch> {
@@ -260,6 +266,7 @@ impl WriteBatch {
     }
 }
 
+#[allow(dead_code, reason = "crate-internal API used by the Db (in progress) and the WAL replay")]
 /// Decodes one record, advancing `cur`; the reason on malformed input.
 fn decode_record<'a>(cur: &mut &'a [u8]) -> std::result::Result<BatchOp<'a>, &'static str> {
     let tag = coding::get_u8(cur).ok_or("missing tag")?;
@@ -286,6 +293,7 @@ fn decode_record<'a>(cur: &mut &'a [u8]) -> std::result::Result<BatchOp<'a>, &'s
     Ok(BatchOp { kind, cf, key, value })
 }
 
+#[allow(dead_code, reason = "crate-internal API used by the Db (in progress) and the WAL replay")]
 /// Iterator over the ops of a [`WriteBatch`].
 #[derive(Debug, Clone)]
 pub(crate) struct BatchIter<'a> {

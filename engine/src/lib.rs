@@ -3,6 +3,8 @@
 pub mod batch;
 pub mod cf;
 pub mod error;
+pub mod iter;
+pub mod memtable;
 
 pub use batch::WriteBatch;
 pub use cf::ColumnFamily;
