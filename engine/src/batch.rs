@@ -22,9 +22,9 @@
 
 use crate::cf::{ColumnFamily, DEFAULT_CF_ID};
 use crate::error::{Error, Result};
+use std::path::Path;
 use strata_base::coding::{self, VARINT32_LEN_MAX};
 use strata_base::ikey::{SEQ_MAX, SeqNo, ValueKind};
-use std::path::Path;
 
 /// Bytes of the header: base sequence number (fixed64) then count (fixed32).
 pub const HEADER_LEN: usize = 12;
@@ -158,8 +158,7 @@ impl WriteBatch {
             return;
         }
         if value.len() > VALUE_LEN_MAX {
-            self.error =
-                Some(format!("value of {} bytes exceeds VALUE_LEN_MAX ({VALUE_LEN_MAX})", value.len()));
+            self.error = Some(format!("value of {} bytes exceeds VALUE_LEN_MAX ({VALUE_LEN_MAX})", value.len()));
             return;
         }
         let has_value = kind == ValueKind::Put;
@@ -243,8 +242,7 @@ impl WriteBatch {
             return Err(fail(0, &format!("{} bytes exceed BATCH_BYTES_MAX", data.len())));
         }
         let mut cur = data.as_slice();
-        let (Some(seq), Some(count)) = (coding::get_fixed64(&mut cur), coding::get_fixed32(&mut cur))
-        else {
+        let (Some(seq), Some(count)) = (coding::get_fixed64(&mut cur), coding::get_fixed32(&mut cur)) else {
             return Err(fail(0, &format!("{} bytes are shorter than the header", data.len())));
         };
         if count > 0 && seq.checked_add(u64::from(count) - 1).is_none_or(|last| last > SEQ_MAX) {
@@ -274,11 +272,8 @@ fn decode_record<'a>(cur: &mut &'a [u8]) -> std::result::Result<BatchOp<'a>, &'s
         return Err("unknown tag");
     }
     let kind = if tag & TAG_KIND_BIT == 0 { ValueKind::Delete } else { ValueKind::Put };
-    let cf = if tag & TAG_CF_BIT == 0 {
-        DEFAULT_CF_ID
-    } else {
-        coding::get_varint32(cur).ok_or("bad column family id")?
-    };
+    let cf =
+        if tag & TAG_CF_BIT == 0 { DEFAULT_CF_ID } else { coding::get_varint32(cur).ok_or("bad column family id")? };
     let key = coding::get_length_prefixed(cur).ok_or("bad key length")?;
     if key.len() > KEY_LEN_MAX {
         return Err("key longer than KEY_LEN_MAX");

@@ -11,8 +11,8 @@
 //! once (the skip list is concurrent, the counters atomic). A [`MemTableIter`] owns an
 //! `Arc<MemTable>`, so it is `'static + Send` and sees entries added after it was created.
 
-use crate::iter::{InternalIterator, compare_ikey, split_ikey};
 use crate::error::Result;
+use crate::iter::{InternalIterator, compare_ikey, split_ikey};
 use bytes::Bytes;
 use crossbeam_skiplist::SkipMap;
 use crossbeam_skiplist::map::Entry;
@@ -292,5 +292,143 @@ impl InternalIterator for MemTableIter {
 
     fn status(&self) -> Result<()> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn get_sees_newest_version_at_or_below_seq() {
+        let m = MemTable::new();
+        assert!(m.is_empty());
+        assert_eq!((m.first_seq(), m.largest_seq()), (None, None));
+        m.add(10, ValueKind::Put, b"k", b"v10");
+        m.add(20, ValueKind::Delete, b"k", b"");
+        m.add(30, ValueKind::Put, b"k", b"v30");
+        m.add(15, ValueKind::Put, b"j", b"j15");
+        m.add(12, ValueKind::Put, b"k\0", b"next key");
+        assert_eq!(m.get(b"k", 9), None);
+        assert_eq!(m.get(b"k", 10), Some(MemGet::Value(Bytes::from_static(b"v10"))));
+        assert_eq!(m.get(b"k", 19), Some(MemGet::Value(Bytes::from_static(b"v10"))));
+        assert_eq!(m.get(b"k", 20), Some(MemGet::Deleted));
+        assert_eq!(m.get(b"k", SEQ_MAX), Some(MemGet::Value(Bytes::from_static(b"v30"))));
+        assert_eq!(m.get(b"k", u64::MAX), Some(MemGet::Value(Bytes::from_static(b"v30"))));
+        assert_eq!(m.get(b"", SEQ_MAX), None);
+        assert_eq!(m.get(b"j", 14), None, "must not fall through to the next user key");
+        assert_eq!(m.get(b"zz", SEQ_MAX), None);
+        assert_eq!(m.len(), 5);
+        assert_eq!((m.first_seq(), m.largest_seq()), (Some(10), Some(30)));
+        let keys_and_values = (3 * 9 + 9 + 10) + (3 + 3 + 3 + 8); // v10, tombstone, v30, j15, "next key"
+        assert_eq!(m.approximate_size(), keys_and_values + 5 * ENTRY_OVERHEAD_BYTES);
+    }
+
+    #[test]
+    fn iterator_walks_both_ways_and_sees_later_adds() {
+        let m = Arc::new(MemTable::new());
+        for (i, k) in [b"b", b"d", b"f"].iter().enumerate() {
+            m.add(i as u64 + 1, ValueKind::Put, *k, *k);
+        }
+        let mut it = m.iter();
+        assert!(!it.valid());
+        it.seek(&ikey::lookup_key(b"c", SEQ_MAX));
+        assert_eq!(it.key(), ikey::encode(b"d", 2, ValueKind::Put));
+        m.add(9, ValueKind::Put, b"e", b"e");
+        it.next();
+        assert_eq!(ikey::user_key(it.key()), b"e", "an entry added after the seek is visible");
+        it.prev();
+        it.prev();
+        assert_eq!(ikey::user_key(it.key()), b"b");
+        it.prev();
+        assert!(!it.valid());
+        it.seek_for_prev(&ikey::encode(b"c", 0, ValueKind::Delete));
+        assert_eq!(ikey::user_key(it.key()), b"b");
+        it.seek_to_last();
+        assert_eq!((ikey::user_key(it.key()), it.value()), (&b"f"[..], &b"f"[..]));
+        drop(m);
+        it.seek_to_first();
+        assert_eq!(ikey::user_key(it.key()), b"b", "the iterator keeps the table alive");
+        fn is_static_send<T: Send + 'static>(_: &T) {}
+        is_static_send(&it);
+    }
+
+    #[test]
+    fn concurrent_adds_from_four_threads() {
+        const PER_THREAD: u64 = 5_000;
+        let m = Arc::new(MemTable::new());
+        let threads: Vec<_> = (0..4u64)
+            .map(|t| {
+                let m = Arc::clone(&m);
+                std::thread::spawn(move || {
+                    for i in 0..PER_THREAD {
+                        // Threads interleave on the same user keys with distinct sequences.
+                        let seq = i * 4 + t + 1;
+                        let key = format!("key{:05}", i % 1000);
+                        m.add(seq, ValueKind::Put, key.as_bytes(), &seq.to_le_bytes());
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let n = 4 * PER_THREAD;
+        assert_eq!(m.len() as u64, n);
+        assert_eq!((m.first_seq(), m.largest_seq()), (Some(1), Some(n)));
+        let mut it = m.iter();
+        it.seek_to_first();
+        let mut count = 0u64;
+        let mut prev: Option<Vec<u8>> = None;
+        while it.valid() {
+            let p = ikey::parse(it.key()).unwrap();
+            assert_eq!(it.value(), &p.seq.to_le_bytes());
+            if let Some(prev) = &prev {
+                assert!(compare_ikey(prev, it.key()).is_lt());
+            }
+            prev = Some(it.key().to_vec());
+            count += 1;
+            it.next();
+        }
+        assert_eq!(count, n);
+        // Key i%1000 gets sequences 4i+t+1 for i in {j, j+1000, ...}: the newest is the largest.
+        for j in [0u64, 1, 999] {
+            let newest = (PER_THREAD - 1000 + j) * 4 + 4;
+            let key = format!("key{j:05}");
+            assert_eq!(
+                m.get(key.as_bytes(), SEQ_MAX),
+                Some(MemGet::Value(Bytes::copy_from_slice(&newest.to_le_bytes())))
+            );
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        #[test]
+        fn get_matches_model(
+            ops in prop::collection::vec((prop::collection::vec(0u8..4, 0..3), prop::option::of(any::<u8>())), 0..60),
+            probes in prop::collection::vec((prop::collection::vec(0u8..4, 0..3), 0u64..70), 1..30),
+        ) {
+            let m = MemTable::new();
+            let mut model: BTreeMap<Vec<u8>, Vec<(u64, Option<u8>)>> = BTreeMap::new();
+            for (i, (k, v)) in ops.iter().enumerate() {
+                let seq = i as u64 + 1;
+                match v {
+                    Some(b) => m.add(seq, ValueKind::Put, k, &[*b]),
+                    None => m.add(seq, ValueKind::Delete, k, b""),
+                }
+                model.entry(k.clone()).or_default().push((seq, *v));
+            }
+            for (k, seq) in probes {
+                let want = model.get(&k).and_then(|vs| vs.iter().rev().find(|(s, _)| *s <= seq)).map(|(_, v)| match v {
+                    Some(b) => MemGet::Value(Bytes::copy_from_slice(&[*b])),
+                    None => MemGet::Deleted,
+                });
+                prop_assert_eq!(m.get(&k, seq), want, "key {:?} at {}", k, seq);
+            }
+        }
     }
 }

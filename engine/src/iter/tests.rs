@@ -54,10 +54,7 @@ fn versions(inputs: usize) -> impl Strategy<Value = Vec<Version>> {
         (Just(raw), Just((1..=n as u64).collect::<Vec<_>>()).prop_shuffle())
     })
     .prop_map(|(raw, seqs)| {
-        raw.into_iter()
-            .zip(seqs)
-            .map(|((key, value, input), seq)| Version { key, seq, value, input })
-            .collect()
+        raw.into_iter().zip(seqs).map(|((key, value, input), seq)| Version { key, seq, value, input }).collect()
     })
 }
 
@@ -86,7 +83,12 @@ fn merged(vs: &[Version], inputs: usize) -> MergingIterator {
 }
 
 /// The user-visible state at `read_seq` within bounds.
-fn visible(vs: &[Version], read_seq: u64, lower: &Option<Vec<u8>>, upper: &Option<Vec<u8>>) -> BTreeMap<Vec<u8>, Vec<u8>> {
+fn visible(
+    vs: &[Version],
+    read_seq: u64,
+    lower: &Option<Vec<u8>>,
+    upper: &Option<Vec<u8>>,
+) -> BTreeMap<Vec<u8>, Vec<u8>> {
     let mut newest: BTreeMap<Vec<u8>, (u64, Option<Vec<u8>>)> = BTreeMap::new();
     for v in vs.iter().filter(|v| v.seq <= read_seq) {
         let e = newest.entry(v.key.clone()).or_insert((0, None));
@@ -101,19 +103,40 @@ fn visible(vs: &[Version], read_seq: u64, lower: &Option<Vec<u8>>, upper: &Optio
         .collect()
 }
 
-fn check_db_iter(vs: &[Version], inputs: usize, read_seq: u64, lower: Option<Vec<u8>>, upper: Option<Vec<u8>>, ops: &[Op]) -> Result<(), TestCaseError> {
+fn check_db_iter(
+    vs: &[Version],
+    inputs: usize,
+    read_seq: u64,
+    lower: Option<Vec<u8>>,
+    upper: Option<Vec<u8>>,
+    ops: &[Op],
+) -> Result<(), TestCaseError> {
     let model = visible(vs, read_seq, &lower, &upper);
     let mut it = DbIter::new(Box::new(merged(vs, inputs)), read_seq, lower, upper);
     let mut cur: Option<Vec<u8>> = None;
     for op in ops {
         cur = match op {
-            Op::First => { it.seek_to_first(); model.keys().next().cloned() }
-            Op::Last => { it.seek_to_last(); model.keys().next_back().cloned() }
-            Op::Seek(t) => { it.seek(t); model.range(t.clone()..).next().map(|e| e.0.clone()) }
-            Op::SeekForPrev(t) => { it.seek_for_prev(t); model.range(..=t.clone()).next_back().map(|e| e.0.clone()) }
+            Op::First => {
+                it.seek_to_first();
+                model.keys().next().cloned()
+            }
+            Op::Last => {
+                it.seek_to_last();
+                model.keys().next_back().cloned()
+            }
+            Op::Seek(t) => {
+                it.seek(t);
+                model.range(t.clone()..).next().map(|e| e.0.clone())
+            }
+            Op::SeekForPrev(t) => {
+                it.seek_for_prev(t);
+                model.range(..=t.clone()).next_back().map(|e| e.0.clone())
+            }
             Op::Next => {
                 it.next();
-                cur.and_then(|c| model.range((std::ops::Bound::Excluded(c), std::ops::Bound::Unbounded)).next().map(|e| e.0.clone()))
+                cur.and_then(|c| {
+                    model.range((std::ops::Bound::Excluded(c), std::ops::Bound::Unbounded)).next().map(|e| e.0.clone())
+                })
             }
             Op::Prev => {
                 it.prev();
