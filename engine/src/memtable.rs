@@ -1,0 +1,434 @@
+//! The memtable: the in-memory sorted buffer of recent writes of one column family.
+//!
+//! A lock-free skip list (`crossbeam_skiplist::SkipMap`) keyed by internal key. Each entry is
+//! one allocation for the encoded internal key and one `Bytes` for the value. Lookups and seeks
+//! compare through a borrowed [`KeyView`] so they allocate nothing.
+//!
+//! Invariants: entries are never removed or changed, so a cursor stays valid while the map
+//! grows; `first_seq <= largest_seq` once the table is non-empty; `approximate_size` only grows.
+//!
+//! Thread safety: `MemTable` is `Send + Sync`; `add` may be called from several threads at
+//! once (the skip list is concurrent, the counters atomic). A [`MemTableIter`] owns an
+//! `Arc<MemTable>`, so it is `'static + Send` and sees entries added after it was created.
+
+use crate::error::Result;
+use crate::iter::{InternalIterator, compare_ikey, split_ikey};
+use bytes::Bytes;
+use crossbeam_skiplist::SkipMap;
+use crossbeam_skiplist::map::Entry;
+use std::borrow::Borrow;
+use std::cmp::Ordering;
+use std::ops::Bound;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering as AtomicOrdering};
+use strata_base::ikey::{self, SEQ_MAX, SeqNo, ValueKind};
+
+/// Bytes charged per entry on top of key and value: the skip-list node (header, tower of
+/// about 1.33 pointers on average, the key's `Box` and the value's `Bytes` handles) and the
+/// allocator's rounding, measured roughly.
+pub const ENTRY_OVERHEAD_BYTES: usize = 80;
+
+/// An internal key as an ordered view: user key bytewise ascending, then trailer descending.
+/// Both the stored [`InternalKey`] and the borrowed [`LookupKey`] implement it, which lets the
+/// skip list compare a stored key with a lookup key without building an owned key.
+trait KeyView {
+    fn user_key(&self) -> &[u8];
+    fn trailer(&self) -> u64;
+}
+
+impl PartialEq for dyn KeyView + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for dyn KeyView + '_ {}
+impl PartialOrd for dyn KeyView + '_ {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for dyn KeyView + '_ {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.user_key().cmp(other.user_key()).then_with(|| other.trailer().cmp(&self.trailer()))
+    }
+}
+
+/// A stored, encoded internal key. Its order is internal-key order ([`compare_ikey`]), the same
+/// as its [`KeyView`] order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InternalKey(Box<[u8]>);
+
+impl InternalKey {
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl Ord for InternalKey {
+    fn cmp(&self, other: &Self) -> Ordering {
+        compare_ikey(&self.0, &other.0)
+    }
+}
+impl PartialOrd for InternalKey {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl KeyView for InternalKey {
+    fn user_key(&self) -> &[u8] {
+        split_ikey(&self.0).0
+    }
+    fn trailer(&self) -> u64 {
+        split_ikey(&self.0).1
+    }
+}
+
+impl<'a> Borrow<dyn KeyView + 'a> for InternalKey {
+    fn borrow(&self) -> &(dyn KeyView + 'a) {
+        self
+    }
+}
+
+/// A borrowed key to search for.
+struct LookupKey<'a> {
+    user_key: &'a [u8],
+    trailer: u64,
+}
+
+impl<'a> LookupKey<'a> {
+    fn from_ikey(ikey: &'a [u8]) -> Self {
+        let (user_key, trailer) = split_ikey(ikey);
+        Self { user_key, trailer }
+    }
+}
+
+impl KeyView for LookupKey<'_> {
+    fn user_key(&self) -> &[u8] {
+        self.user_key
+    }
+    fn trailer(&self) -> u64 {
+        self.trailer
+    }
+}
+
+/// What the memtable says about a key at a sequence number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MemGet {
+    Value(Bytes),
+    Deleted,
+}
+
+/// A concurrent, ordered map from internal key to value.
+#[derive(Debug)]
+pub struct MemTable {
+    map: SkipMap<InternalKey, Bytes>,
+    size_bytes: AtomicUsize,
+    /// `u64::MAX` while empty.
+    first_seq: AtomicU64,
+    largest_seq: AtomicU64,
+}
+
+impl Default for MemTable {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemTable {
+    pub fn new() -> MemTable {
+        MemTable {
+            map: SkipMap::new(),
+            size_bytes: AtomicUsize::new(0),
+            first_seq: AtomicU64::new(u64::MAX),
+            largest_seq: AtomicU64::new(0),
+        }
+    }
+
+    /// Adds one version. Safe to call from several threads at once. The caller gives each
+    /// `(user_key, seq)` once (sequence numbers are unique); adding the same internal key again
+    /// replaces the value and charges its size twice.
+    pub fn add(&self, seq: SeqNo, kind: ValueKind, user_key: &[u8], value: &[u8]) {
+        debug_assert!(seq <= SEQ_MAX, "sequence {seq} exceeds SEQ_MAX");
+        let key = ikey::encode(user_key, seq, kind).into_boxed_slice();
+        let charge = key.len() + value.len() + ENTRY_OVERHEAD_BYTES;
+        self.map.insert(InternalKey(key), Bytes::copy_from_slice(value));
+        self.size_bytes.fetch_add(charge, AtomicOrdering::Relaxed);
+        self.first_seq.fetch_min(seq, AtomicOrdering::Relaxed);
+        self.largest_seq.fetch_max(seq, AtomicOrdering::Relaxed);
+    }
+
+    /// The newest version of `user_key` with sequence `<= seq`, if any.
+    pub fn get(&self, user_key: &[u8], seq: SeqNo) -> Option<MemGet> {
+        let trailer = ikey::pack_trailer(seq.min(SEQ_MAX), ValueKind::MAX);
+        let probe = LookupKey { user_key, trailer };
+        let entry = self.map.lower_bound(Bound::Included(&probe as &dyn KeyView))?;
+        let parsed = ikey::parse(entry.key().as_bytes())?;
+        if parsed.user_key != user_key {
+            return None;
+        }
+        Some(match parsed.kind {
+            ValueKind::Put => MemGet::Value(entry.value().clone()),
+            ValueKind::Delete => MemGet::Deleted,
+        })
+    }
+
+    /// Bytes charged so far: keys, values and [`ENTRY_OVERHEAD_BYTES`] per entry.
+    pub fn approximate_size(&self) -> usize {
+        self.size_bytes.load(AtomicOrdering::Relaxed)
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// The smallest sequence number added, `None` while empty.
+    pub fn first_seq(&self) -> Option<SeqNo> {
+        let s = self.first_seq.load(AtomicOrdering::Relaxed);
+        (s != u64::MAX).then_some(s)
+    }
+
+    /// The largest sequence number added, `None` while empty.
+    pub fn largest_seq(&self) -> Option<SeqNo> {
+        self.first_seq().map(|_| self.largest_seq.load(AtomicOrdering::Relaxed))
+    }
+
+    /// A cursor over every entry, owning a reference to the table. It starts invalid.
+    pub fn iter(self: &Arc<Self>) -> MemTableIter {
+        MemTableIter { cursor: Cursor::new(Arc::clone(self), |_| None) }
+    }
+}
+
+type Position<'a> = Option<Entry<'a, InternalKey, Bytes>>;
+
+self_cell::self_cell!(
+    /// The table and a cursor borrowing it.
+    struct Cursor {
+        owner: Arc<MemTable>,
+        #[covariant]
+        dependent: Position,
+    }
+);
+
+/// An [`InternalIterator`] over a [`MemTable`].
+pub struct MemTableIter {
+    cursor: Cursor,
+}
+
+impl std::fmt::Debug for MemTableIter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemTableIter").field("valid", &self.valid()).finish()
+    }
+}
+
+impl MemTableIter {
+    fn position(&self) -> Option<&Entry<'_, InternalKey, Bytes>> {
+        self.cursor.borrow_dependent().as_ref()
+    }
+
+    fn reposition(&mut self, f: impl for<'a> FnOnce(&'a SkipMap<InternalKey, Bytes>) -> Position<'a>) {
+        self.cursor.with_dependent_mut(|table, pos| *pos = f(&table.map));
+    }
+}
+
+impl InternalIterator for MemTableIter {
+    fn valid(&self) -> bool {
+        self.position().is_some()
+    }
+
+    fn seek_to_first(&mut self) {
+        self.reposition(|m| m.front());
+    }
+
+    fn seek_to_last(&mut self) {
+        self.reposition(|m| m.back());
+    }
+
+    fn seek(&mut self, target: &[u8]) {
+        let probe = LookupKey::from_ikey(target);
+        self.reposition(|m| m.lower_bound(Bound::Included(&probe as &dyn KeyView)));
+    }
+
+    fn seek_for_prev(&mut self, target: &[u8]) {
+        let probe = LookupKey::from_ikey(target);
+        self.reposition(|m| m.upper_bound(Bound::Included(&probe as &dyn KeyView)));
+    }
+
+    fn next(&mut self) {
+        self.cursor.with_dependent_mut(|_, pos| {
+            if let Some(e) = pos
+                && !e.move_next()
+            {
+                *pos = None;
+            }
+        });
+    }
+
+    fn prev(&mut self) {
+        self.cursor.with_dependent_mut(|_, pos| {
+            if let Some(e) = pos
+                && !e.move_prev()
+            {
+                *pos = None;
+            }
+        });
+    }
+
+    fn key(&self) -> &[u8] {
+        self.position().map_or(&[], |e| e.key().as_bytes())
+    }
+
+    fn value(&self) -> &[u8] {
+        self.position().map_or(&[], |e| e.value().as_ref())
+    }
+
+    fn value_bytes(&self) -> Bytes {
+        self.position().map_or_else(Bytes::new, |e| e.value().clone())
+    }
+
+    fn status(&self) -> Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn get_sees_newest_version_at_or_below_seq() {
+        let m = MemTable::new();
+        assert!(m.is_empty());
+        assert_eq!((m.first_seq(), m.largest_seq()), (None, None));
+        m.add(10, ValueKind::Put, b"k", b"v10");
+        m.add(20, ValueKind::Delete, b"k", b"");
+        m.add(30, ValueKind::Put, b"k", b"v30");
+        m.add(15, ValueKind::Put, b"j", b"j15");
+        m.add(12, ValueKind::Put, b"k\0", b"next key");
+        assert_eq!(m.get(b"k", 9), None);
+        assert_eq!(m.get(b"k", 10), Some(MemGet::Value(Bytes::from_static(b"v10"))));
+        assert_eq!(m.get(b"k", 19), Some(MemGet::Value(Bytes::from_static(b"v10"))));
+        assert_eq!(m.get(b"k", 20), Some(MemGet::Deleted));
+        assert_eq!(m.get(b"k", SEQ_MAX), Some(MemGet::Value(Bytes::from_static(b"v30"))));
+        assert_eq!(m.get(b"k", u64::MAX), Some(MemGet::Value(Bytes::from_static(b"v30"))));
+        assert_eq!(m.get(b"", SEQ_MAX), None);
+        assert_eq!(m.get(b"j", 14), None, "must not fall through to the next user key");
+        assert_eq!(m.get(b"zz", SEQ_MAX), None);
+        assert_eq!(m.len(), 5);
+        assert_eq!((m.first_seq(), m.largest_seq()), (Some(10), Some(30)));
+        let keys_and_values = (3 * 9 + 9 + 10) + (3 + 3 + 3 + 8); // v10, tombstone, v30, j15, "next key"
+        assert_eq!(m.approximate_size(), keys_and_values + 5 * ENTRY_OVERHEAD_BYTES);
+    }
+
+    #[test]
+    fn iterator_walks_both_ways_and_sees_later_adds() {
+        let m = Arc::new(MemTable::new());
+        for (i, k) in [b"b", b"d", b"f"].iter().enumerate() {
+            m.add(i as u64 + 1, ValueKind::Put, *k, *k);
+        }
+        let mut it = m.iter();
+        assert!(!it.valid());
+        it.seek(&ikey::lookup_key(b"c", SEQ_MAX));
+        assert_eq!(it.key(), ikey::encode(b"d", 2, ValueKind::Put));
+        m.add(9, ValueKind::Put, b"e", b"e");
+        it.next();
+        assert_eq!(ikey::user_key(it.key()), b"e", "an entry added after the seek is visible");
+        it.prev();
+        it.prev();
+        assert_eq!(ikey::user_key(it.key()), b"b");
+        it.prev();
+        assert!(!it.valid());
+        it.seek_for_prev(&ikey::encode(b"c", 0, ValueKind::Delete));
+        assert_eq!(ikey::user_key(it.key()), b"b");
+        it.seek_to_last();
+        assert_eq!((ikey::user_key(it.key()), it.value()), (&b"f"[..], &b"f"[..]));
+        drop(m);
+        it.seek_to_first();
+        assert_eq!(ikey::user_key(it.key()), b"b", "the iterator keeps the table alive");
+        fn is_static_send<T: Send + 'static>(_: &T) {}
+        is_static_send(&it);
+    }
+
+    #[test]
+    fn concurrent_adds_from_four_threads() {
+        const PER_THREAD: u64 = 5_000;
+        let m = Arc::new(MemTable::new());
+        let threads: Vec<_> = (0..4u64)
+            .map(|t| {
+                let m = Arc::clone(&m);
+                std::thread::spawn(move || {
+                    for i in 0..PER_THREAD {
+                        // Threads interleave on the same user keys with distinct sequences.
+                        let seq = i * 4 + t + 1;
+                        let key = format!("key{:05}", i % 1000);
+                        m.add(seq, ValueKind::Put, key.as_bytes(), &seq.to_le_bytes());
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let n = 4 * PER_THREAD;
+        assert_eq!(m.len() as u64, n);
+        assert_eq!((m.first_seq(), m.largest_seq()), (Some(1), Some(n)));
+        let mut it = m.iter();
+        it.seek_to_first();
+        let mut count = 0u64;
+        let mut prev: Option<Vec<u8>> = None;
+        while it.valid() {
+            let p = ikey::parse(it.key()).unwrap();
+            assert_eq!(it.value(), &p.seq.to_le_bytes());
+            if let Some(prev) = &prev {
+                assert!(compare_ikey(prev, it.key()).is_lt());
+            }
+            prev = Some(it.key().to_vec());
+            count += 1;
+            it.next();
+        }
+        assert_eq!(count, n);
+        // Key i%1000 gets sequences 4i+t+1 for i in {j, j+1000, ...}: the newest is the largest.
+        for j in [0u64, 1, 999] {
+            let newest = (PER_THREAD - 1000 + j) * 4 + 4;
+            let key = format!("key{j:05}");
+            assert_eq!(
+                m.get(key.as_bytes(), SEQ_MAX),
+                Some(MemGet::Value(Bytes::copy_from_slice(&newest.to_le_bytes())))
+            );
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        #[test]
+        fn get_matches_model(
+            ops in prop::collection::vec((prop::collection::vec(0u8..4, 0..3), prop::option::of(any::<u8>())), 0..60),
+            probes in prop::collection::vec((prop::collection::vec(0u8..4, 0..3), 0u64..70), 1..30),
+        ) {
+            let m = MemTable::new();
+            let mut model: BTreeMap<Vec<u8>, Vec<(u64, Option<u8>)>> = BTreeMap::new();
+            for (i, (k, v)) in ops.iter().enumerate() {
+                let seq = i as u64 + 1;
+                match v {
+                    Some(b) => m.add(seq, ValueKind::Put, k, &[*b]),
+                    None => m.add(seq, ValueKind::Delete, k, b""),
+                }
+                model.entry(k.clone()).or_default().push((seq, *v));
+            }
+            for (k, seq) in probes {
+                let want = model.get(&k).and_then(|vs| vs.iter().rev().find(|(s, _)| *s <= seq)).map(|(_, v)| match v {
+                    Some(b) => MemGet::Value(Bytes::copy_from_slice(&[*b])),
+                    None => MemGet::Deleted,
+                });
+                prop_assert_eq!(m.get(&k, seq), want, "key {:?} at {}", k, seq);
+            }
+        }
+    }
+}
