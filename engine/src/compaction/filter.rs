@@ -291,7 +291,7 @@ mod tests {
     fn filtered(input: &[Entry], snapshots: &[u64], bottommost: bool) -> Vec<Entry> {
         let mut f = EntryFilter::new(snapshots.to_vec(), bottommost);
         // User keys of length 1 and 2 ("k" and "kk") share prefixes, testing key boundaries.
-        let user_key = |k: u8| if k % 2 == 0 { vec![k] } else { vec![k - 1, k - 1] };
+        let user_key = |k: u8| if k.is_multiple_of(2) { vec![k] } else { vec![k - 1, k - 1] };
         input.iter().copied().filter(|&(k, seq, kind)| f.keep(&encode(&user_key(k), seq, kind)) == Keep::Yes).collect()
     }
 
