@@ -169,8 +169,8 @@ impl<'a> Checkpoint<'a> {
 
 /// Keeps only the column families in `keep`.
 fn filter_edit(edit: &mut VersionEdit, keep: &[u32]) {
-    edit.cf_add.retain(|(id, _)| keep.contains(id));
-    edit.new_files.retain(|(cf, _, _)| keep.contains(cf));
+    edit.cf_adds.retain(|c| keep.contains(&c.id));
+    edit.new_files.retain(|f| keep.contains(&f.cf));
 }
 
 /// Hard-links `src` to `dst`. `Ok(false)` when linking is impossible across file systems (or

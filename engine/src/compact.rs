@@ -92,8 +92,6 @@ impl DbInner {
                     }
                 };
                 self.run_compaction(cf_id, &pick, &version)?;
-                // One range compaction per level moves everything overlapping down.
-                break;
             }
         }
         Ok(())
@@ -117,8 +115,8 @@ impl DbInner {
         if pick.trivial_move && inputs.len() == 1 {
             let (lvl, f) = &inputs[0];
             let mut edit = VersionEdit::default();
-            edit.deleted_files.push((cf_id, *lvl as u32, f.number));
-            edit.new_files.push((cf_id, pick.output_level as u32, (**f).clone()));
+            edit.delete_file(cf_id, *lvl, f.number);
+            edit.add_file(cf_id, pick.output_level, (**f).clone());
             let mut st = self.state.lock();
             st.versions.log_and_apply(edit)?;
             self.install_read_state(&st);
@@ -142,10 +140,10 @@ impl DbInner {
         };
         let mut edit = VersionEdit::default();
         for (lvl, f) in &inputs {
-            edit.deleted_files.push((cf_id, *lvl as u32, f.number));
+            edit.delete_file(cf_id, *lvl, f.number);
         }
         for meta in &outputs {
-            edit.new_files.push((cf_id, pick.output_level as u32, meta.clone()));
+            edit.add_file(cf_id, pick.output_level, meta.clone());
         }
         let applied = st.versions.log_and_apply(edit);
         for meta in &outputs {
@@ -182,7 +180,7 @@ impl DbInner {
             files.sort_by(|a, b| self.icmp_cmp(&a.smallest, &b.smallest));
             children.push(Box::new(LevelIter::new(files, Arc::clone(&self.table_cache), Arc::clone(&self.icmp))));
         }
-        let mut iter = MergingIterator::new(children, Arc::clone(&self.icmp));
+        let mut iter = MergingIterator::new(children);
         iter.seek_to_first();
         let mut filter = EntryFilter::new(self.snapshots.sequences(), pick.bottommost);
         let mut outputs = Vec::new();
@@ -198,6 +196,9 @@ impl DbInner {
                     Keep::No => {
                         iter.next();
                         continue;
+                    }
+                    Keep::Corrupt => {
+                        return Err(Error::corruption(&self.path, 0, "compaction input out of order or malformed"));
                     }
                 }
                 let new_user_key = parsed.user_key != last_user_key.as_slice();

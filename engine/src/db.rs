@@ -202,20 +202,19 @@ impl Db {
         if name.is_empty() || name.len() > 255 {
             return Err(Error::InvalidArgument("column family names are 1 to 255 bytes".into()));
         }
-        let mut commit = self.inner.commit.lock();
+        let _commit = self.inner.commit.lock();
         let mut st = self.inner.state.lock();
         if st.cf_names.values().any(|n| n == name) {
             return Err(Error::InvalidArgument(format!("column family {name:?} already exists")));
         }
         let id = st.versions.next_cf_id();
         let mut edit = VersionEdit::default();
-        edit.cf_add.push((id, name.to_string()));
+        edit.add_cf(id, name, Comparator::name(&*self.inner.icmp));
         st.versions.log_and_apply(edit)?;
         st.cf_names.insert(id, name.to_string());
         st.active.mems.insert(id, Arc::new(crate::memtable::MemTable::new()));
         self.inner.install_read_state(&st);
         drop(st);
-        drop(&mut commit);
         Ok(ColumnFamily::new(id, name))
     }
 
@@ -234,7 +233,7 @@ impl Db {
             .map(|(&id, _)| id)
             .ok_or_else(|| Error::ColumnFamilyNotFound(name.to_string()))?;
         let mut edit = VersionEdit::default();
-        edit.cf_drop.push(id);
+        edit.drop_cf(id);
         st.versions.log_and_apply(edit)?;
         st.cf_names.remove(&id);
         st.active.mems.remove(&id);

@@ -89,3 +89,29 @@ impl Error {
 
 /// `std::result::Result` with Strata's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<strata_manifest::Error> for Error {
+    fn from(e: strata_manifest::Error) -> Self {
+        use strata_manifest::Error as M;
+        match e {
+            M::Io { path, source } => Error::Io { path: Some(path), source },
+            M::Corruption { file, offset, reason } => Error::Corruption { file, offset, reason },
+            M::InvalidArgument(s) => Error::InvalidArgument(s),
+            M::NotFound { file, reason } => Error::NotFound(format!("{} is missing: {reason}", file.display())),
+            M::Poisoned(s) => Error::Poisoned(s),
+            other => Error::InvalidArgument(other.to_string()),
+        }
+    }
+}
+
+impl From<strata_wal::Error> for Error {
+    fn from(e: strata_wal::Error) -> Self {
+        use strata_wal::Error as W;
+        match e {
+            W::Io { path, source } => Error::Io { path: Some(path), source },
+            W::Corruption { file, offset, reason } => Error::Corruption { file, offset, reason },
+            W::InvalidArgument(s) => Error::InvalidArgument(s),
+            other => Error::InvalidArgument(other.to_string()),
+        }
+    }
+}

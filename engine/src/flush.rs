@@ -116,7 +116,7 @@ impl DbInner {
         edit.last_sequence = Some(self.last_sequence());
         for (cf_id, meta) in &outputs {
             if st.cf_names.contains_key(cf_id) {
-                edit.new_files.push((*cf_id, 0, meta.clone()));
+                edit.add_file(*cf_id, 0, meta.clone());
             }
         }
         st.versions.log_and_apply(edit)?;

@@ -90,7 +90,7 @@ impl DbInner {
                 }
             }
         }
-        let merged = MergingIterator::new(children, Arc::clone(&self.icmp));
+        let merged = MergingIterator::new(children);
         let iter = DbIter::new(Box::new(merged), seq, opts.lower_bound.clone(), opts.upper_bound.clone());
         Ok(DbIterator { iter, _pin: rs })
     }

@@ -128,7 +128,7 @@ pub(crate) fn open(path: &Path, opts: Options, read_only: bool) -> Result<Db> {
         }),
         bg_cv: Condvar::new(),
         read_state: RwLock::new(Arc::new(crate::state::ReadState {
-            version: Arc::new(strata_manifest::Version::default()),
+            version: Arc::new(strata_manifest::Version::empty()),
             cfs: BTreeMap::new(),
             log_numbers: Vec::new(),
         })),
@@ -153,7 +153,7 @@ pub(crate) fn open(path: &Path, opts: Options, read_only: bool) -> Result<Db> {
         if replayed {
             for (&cf_id, mem) in &mems {
                 if let Some(meta) = inner.flush_memtable(cf_id, mem)? {
-                    edit.new_files.push((cf_id, 0, meta));
+                    edit.add_file(cf_id, 0, meta);
                 }
             }
             inner.sync_dir()?;
