@@ -115,3 +115,15 @@ impl From<strata_wal::Error> for Error {
         }
     }
 }
+
+impl From<strata_sst::Error> for Error {
+    fn from(e: strata_sst::Error) -> Self {
+        use strata_sst::Error as S;
+        match e {
+            S::Io { path, source } => Error::Io { path: Some(path), source },
+            S::Corruption { file, offset, reason } => Error::Corruption { file, offset, reason },
+            S::InvalidArgument(s) => Error::InvalidArgument(s),
+            other => Error::InvalidArgument(other.to_string()),
+        }
+    }
+}

@@ -21,17 +21,19 @@ impl DbInner {
         if self.read_only {
             return;
         }
-        let (live, log_number, manifest_number) = {
+        // Files numbered at or above `next_file` may be created after this snapshot of the
+        // live set (a flush or compaction allocates, then creates): they are never deleted here.
+        let (live, log_number, manifest_number, next_file) = {
             let st = self.state.lock();
             let mut live: BTreeSet<u64> = st.versions.live_table_numbers();
             live.extend(st.pending_outputs.iter().copied());
-            (live, st.versions.log_number(), st.versions.manifest_number())
+            (live, st.versions.log_number(), st.versions.manifest_number(), st.versions.next_file_number())
         };
         let min_pinned_log = self.wal_pins.lock().keys().next().copied().unwrap_or(u64::MAX);
         let Ok(names) = self.fs.list(&self.path) else { return };
         for name in names {
             let delete = match strata_manifest::parse_file_name(&name) {
-                Some(FileKind::Table(n)) => !live.contains(&n),
+                Some(FileKind::Table(n)) => n < next_file && !live.contains(&n),
                 Some(FileKind::Log(n)) => n < log_number && n < min_pinned_log,
                 Some(FileKind::Manifest(n)) => n < manifest_number,
                 Some(FileKind::Temp) => on_open,

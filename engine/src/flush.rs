@@ -49,7 +49,7 @@ impl DbInner {
         }
         iter.status()?;
         if builder.num_entries() == 0 {
-            builder.abandon()?;
+            builder.abandon();
             return Ok(None);
         }
         builder.set_user_property("strata.cf_id", cf_id.to_string().as_bytes());

@@ -52,7 +52,7 @@ pub struct LiveFiles {
     /// The comparator name recorded in the manifest.
     pub comparator: String,
     version: Arc<Version>,
-    wal_pin: Option<WalPin>,
+    _wal_pin: Option<WalPin>,
 }
 
 impl LiveFiles {
@@ -161,7 +161,7 @@ impl Db {
             next_file_number,
             comparator: strata_base::Comparator::name(&*inner.icmp).to_string(),
             version,
-            wal_pin,
+            _wal_pin: wal_pin,
         })
     }
 }

@@ -13,7 +13,7 @@ use crate::snapshot::SnapshotList;
 use crate::state::{CommitState, DbInner, Generation, State};
 use crate::stats::Stats;
 use crate::table_cache::TableCache;
-use crate::{Db, cf};
+use crate::Db;
 use parking_lot::{Condvar, Mutex, RwLock};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::io;
@@ -197,7 +197,7 @@ fn replay_log(
     let mut reader = LogReader::new(file, &path, opts.wal_recovery_mode);
     let mut last = 0;
     while let Some(rec) = reader.read_record()? {
-        let batch = WriteBatch::from_record(&rec.payload, &path, rec.offset)?;
+        let batch = WriteBatch::from_record(rec.payload.to_vec(), &path, rec.offset)?;
         let base = batch.sequence();
         for (i, op) in batch.iter().enumerate() {
             if let Some(mem) = mems.get(&op.cf) {
@@ -209,11 +209,4 @@ fn replay_log(
         }
     }
     Ok((last, reader.report().valid_end_offset))
-}
-
-impl Db {
-    /// The default column family's handle.
-    pub(crate) fn default_cf_handle() -> cf::ColumnFamily {
-        cf::ColumnFamily::default_cf()
-    }
 }
