@@ -32,8 +32,8 @@ pub const ENTRY_OVERHEAD_BYTES: usize = 80;
 /// Both the stored [`InternalKey`] and the borrowed [`LookupKey`] implement it, which lets the
 /// skip list compare a stored key with a lookup key without building an owned key.
 trait KeyView {
-    fn user_key(&self) -> &[u8];
-    fn trailer(&self) -> u64;
+    /// User key and trailer, in one virtual call.
+    fn parts(&self) -> (&[u8], u64);
 }
 
 impl PartialEq for dyn KeyView + '_ {
@@ -49,7 +49,9 @@ impl PartialOrd for dyn KeyView + '_ {
 }
 impl Ord for dyn KeyView + '_ {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.user_key().cmp(other.user_key()).then_with(|| other.trailer().cmp(&self.trailer()))
+        let (ua, ta) = self.parts();
+        let (ub, tb) = other.parts();
+        ua.cmp(ub).then_with(|| tb.cmp(&ta))
     }
 }
 
@@ -76,11 +78,8 @@ impl PartialOrd for InternalKey {
 }
 
 impl KeyView for InternalKey {
-    fn user_key(&self) -> &[u8] {
-        split_ikey(&self.0).0
-    }
-    fn trailer(&self) -> u64 {
-        split_ikey(&self.0).1
+    fn parts(&self) -> (&[u8], u64) {
+        split_ikey(&self.0)
     }
 }
 
@@ -104,11 +103,8 @@ impl<'a> LookupKey<'a> {
 }
 
 impl KeyView for LookupKey<'_> {
-    fn user_key(&self) -> &[u8] {
-        self.user_key
-    }
-    fn trailer(&self) -> u64 {
-        self.trailer
+    fn parts(&self) -> (&[u8], u64) {
+        (self.user_key, self.trailer)
     }
 }
 
