@@ -21,6 +21,8 @@ mod codec;
 mod error;
 mod filter;
 pub mod format;
+#[doc(hidden)]
+pub mod fuzzing;
 mod iter;
 mod options;
 mod properties;
