@@ -20,7 +20,7 @@
 use crate::edit::VersionEdit;
 use crate::error::{Error, Result};
 use crate::filename::{manifest_file_name, table_file_name};
-use crate::format::{DEFAULT_CF_ID, DEFAULT_CF_NAME, MANIFEST_SIZE_LIMIT_DEFAULT};
+use crate::format::{DEFAULT_CF_ID, DEFAULT_CF_NAME, MANIFEST_SIZE_LIMIT_DEFAULT, NAME_LEN_MAX};
 use crate::log::RecordWriter;
 use crate::manifest::{create_manifest, read_current, read_edits, set_current, snapshot_edit};
 use crate::version::Version;
@@ -252,7 +252,10 @@ impl VersionSet {
         let Some(writer) = self.manifest.as_mut() else {
             return Err(Error::InvalidArgument("the version set was opened read-only".into()));
         };
-        let appended = writer.add_record(&edit.encode()).and_then(|end| writer.sync().map(|()| end));
+        let bytes = edit.encode();
+        // Check the bytes right before they are written, as recovery will read them.
+        debug_assert_eq!(VersionEdit::decode_from(&bytes).as_ref(), Ok(&edit), "edit does not round-trip");
+        let appended = writer.add_record(&bytes).and_then(|end| writer.sync().map(|()| end));
         let end = appended.inspect_err(|e| self.poisoned = Some(format!("manifest append failed: {e}")))?;
         self.manifest_size = end;
         self.counters = counters;
@@ -287,6 +290,9 @@ impl VersionSet {
         }
         let mut max_cf_id = c.max_cf_id;
         for a in &edit.cf_adds {
+            if a.name.len() > NAME_LEN_MAX || a.comparator.len() > NAME_LEN_MAX {
+                return bad(format!("column family {}: name or comparator longer than {NAME_LEN_MAX} bytes", a.id));
+            }
             if a.id <= max_cf_id {
                 return bad(format!("column family id {} was already used (next is {})", a.id, max_cf_id + 1));
             }

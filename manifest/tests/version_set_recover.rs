@@ -6,7 +6,10 @@ mod common;
 use common::{dir, meta, opts, sim, touch_table};
 use std::sync::Arc;
 use strata_base::FileSystem;
-use strata_manifest::{Error, VersionEdit, VersionSet, manifest_file_name, read_current, table_file_name};
+use strata_manifest::{
+    Error, FileMeta, VersionEdit, VersionSet, manifest_file_name, read_current, set_current, snapshot_edit,
+    table_file_name, write_manifest,
+};
 
 fn flush(set: &mut VersionSet, fs: &dyn FileSystem, cf: u32, seq: u64) -> u64 {
     let n = set.new_file_number();
@@ -228,17 +231,23 @@ fn bad_edits_are_invalid_argument_and_write_nothing() {
     e.drop_cf(9);
     cases.push(e);
     cases.push(VersionEdit { last_sequence: Some(0), ..VersionEdit::default() });
-    let m = set.new_file_number();
+    // Two tables with the same key range in L1.
+    let (m1, m2) = (set.new_file_number(), set.new_file_number());
     let mut e = VersionEdit::new();
-    e.add_file(0, 1, meta(m, 1)).add_file(0, 1, {
-        let mut x = meta(m, 1);
-        x.number = n + 100;
-        x
-    });
+    e.add_file(0, 1, meta(m1, 1)).add_file(0, 1, FileMeta { number: m2, ..meta(m1, 1) });
     cases.push(e);
-    for (i, e) in cases.into_iter().enumerate() {
+    let reasons = [
+        "not in level 1",
+        "already in use",
+        "not allocated",
+        "already used",
+        "does not exist",
+        "below the current",
+        "overlap",
+    ];
+    for (i, (e, why)) in cases.into_iter().zip(reasons).enumerate() {
         let r = set.log_and_apply(e);
-        assert!(matches!(r, Err(Error::InvalidArgument(_))), "case {i}: {r:?}");
+        assert!(matches!(&r, Err(Error::InvalidArgument(m)) if m.contains(why)), "case {i}: {r:?}");
         assert_eq!(set.manifest_size(), size, "case {i} wrote to the manifest");
     }
     assert!(set.poisoned().is_none());
@@ -264,4 +273,68 @@ fn held_versions_keep_their_tables_live() {
         set.log_and_apply(VersionEdit { last_sequence: Some(s), ..VersionEdit::default() }).unwrap();
     }
     assert_eq!(set.live_version_count(), 1);
+}
+
+/// Writes a manifest by hand: a snapshot of `set` followed by `delta`, and points CURRENT at it.
+/// Returns the manifest number and the offset of the second record.
+fn hand_written(fs: &dyn FileSystem, set: &VersionSet, delta: VersionEdit) -> (u64, u64) {
+    let snap = snapshot_edit(&set.current(), set.options().comparator.name(), 0, set.next_file_number() + 1, 3);
+    let number = set.next_file_number();
+    write_manifest(fs, dir(), number, &[snap.clone(), delta]).unwrap();
+    set_current(fs, dir(), number).unwrap();
+    // The second record starts where a log holding only the snapshot ends.
+    let mut w = strata_wal::LogWriter::new(fs.create(&dir().join("probe")).unwrap());
+    let second = w.add_record(&snap.encode()).unwrap();
+    (number, second)
+}
+
+#[test]
+fn replayed_edit_that_does_not_fit_is_corruption_at_its_offset() {
+    let fs = sim();
+    let mut set = VersionSet::create_new(fs.arc(), dir(), opts(1 << 20)).unwrap();
+    let n = flush(&mut set, &fs, 0, 1);
+    let mut deletes_missing = VersionEdit::new();
+    deletes_missing.delete_file(0, 4, n);
+    let mut duplicate = VersionEdit::new();
+    duplicate.add_file(0, 3, meta(n, 1));
+    for (delta, why) in [(deletes_missing, "not in level 4"), (duplicate, "already in use")] {
+        let (number, second) = hand_written(&fs, &set, delta);
+        let err = VersionSet::recover(fs.arc(), dir(), opts(1 << 20), true).unwrap_err();
+        match &err {
+            Error::Corruption { file, offset, reason } => {
+                assert!(file.ends_with(manifest_file_name(number)), "{err}");
+                assert_eq!(*offset, second, "{err}");
+                assert!(reason.contains(why), "{err}");
+            }
+            other => panic!("expected corruption, got {other}"),
+        }
+    }
+}
+
+#[test]
+fn fresh_manifest_for_a_pinned_version_opens_elsewhere() {
+    // The checkpoint flow: snapshot_edit + write_manifest + set_current in a new directory.
+    let fs = sim();
+    let mut set = VersionSet::create_new(fs.arc(), dir(), opts(1 << 20)).unwrap();
+    let mut e = VersionEdit::new();
+    e.add_cf(set.next_cf_id(), "users", set.options().comparator.name());
+    set.log_and_apply(e).unwrap();
+    let tables = [flush(&mut set, &fs, 0, 4), flush(&mut set, &fs, 1, 5)];
+    let pinned = set.current();
+    flush(&mut set, &fs, 0, 6);
+
+    let other = std::path::Path::new("/copy");
+    fs.create_dir_all(other).unwrap();
+    for n in tables {
+        fs.link(&dir().join(table_file_name(n)), &other.join(table_file_name(n))).unwrap();
+    }
+    let number = set.next_file_number();
+    let snap = snapshot_edit(&pinned, set.options().comparator.name(), 0, number + 1, 5);
+    write_manifest(&fs, other, number, &[snap]).unwrap();
+    set_current(&fs, other, number).unwrap();
+    fs.crash();
+    let copy = VersionSet::recover(fs.arc(), other, opts(1 << 20), false).unwrap();
+    assert_eq!(*copy.current(), *pinned);
+    assert_eq!(copy.last_sequence(), 5);
+    assert_eq!(copy.next_cf_id(), 2);
 }

@@ -8,7 +8,7 @@
 //! Thread safety: a `Cursor` has one owner; it shares the file through an `Arc`.
 
 use crate::error::{Error, Result};
-use crate::format::{BLOCK_SIZE, FragmentType, HEADER_LEN, RawHeader, fragment_checksum};
+use crate::format::{BLOCK_SIZE, FragmentType, HEADER_LEN, RawHeader, TYPE_OFFSET, fragment_checksum};
 use bytes::Bytes;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -138,6 +138,10 @@ impl Cursor {
                 let leftover = BLOCK_SIZE - pos;
                 if leftover < HEADER_LEN {
                     break;
+                }
+                // Fast rejection: most positions do not even hold a known type byte.
+                if !block.get(pos + TYPE_OFFSET).is_some_and(|&t| FragmentType::from_byte(t).is_some()) {
+                    continue;
                 }
                 let here = block.get(pos..).unwrap_or_default();
                 if let Some(header) = here.first_chunk::<HEADER_LEN>()

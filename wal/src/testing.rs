@@ -55,7 +55,12 @@ pub fn encode_log<P: AsRef<[u8]>>(payloads: &[P]) -> (Vec<u8>, Vec<u64>) {
 
 /// Reads every record of `data` under `mode`, stopping at the first error.
 pub fn read_log(data: &[u8], mode: RecoveryMode) -> (Result<Vec<Record>>, ReadReport) {
-    let file = Arc::new(MemFile(Bytes::copy_from_slice(data)));
+    read_bytes(Bytes::copy_from_slice(data), mode)
+}
+
+/// [`read_log`] without copying `data`.
+pub fn read_bytes(data: Bytes, mode: RecoveryMode) -> (Result<Vec<Record>>, ReadReport) {
+    let file = Arc::new(MemFile(data));
     let mut r = LogReader::new(file, Path::new("mem.log"), mode);
     let mut out = Vec::new();
     let result = loop {
@@ -136,20 +141,20 @@ pub fn check_damaged_log<P: AsRef<[u8]>>(payloads: &[P], cut: usize, flip: usize
         assert_eq!(r.end_offset, *end);
     }
     assert!(rep.skipped.is_empty() && rep.dropped_tail.is_none());
-    check_cut(&log, &clean, cut % (log.len() + 1));
+    check_cut(&Bytes::from(log.clone()), &clean, cut % (log.len() + 1), &MODES);
     if !log.is_empty() {
         check_flip(&log, &clean, flip % log.len(), bit % 8);
     }
 }
 
-/// The torn-tail property: cut at `c`, the log holds exactly the records wholly before `c`.
-pub fn check_cut(log: &[u8], clean: &[Record], c: usize) {
+/// The torn-tail property: cut at `c`, the log holds exactly the records wholly before `c`;
+/// the record the cut goes through, if any, is reported as documented for each of `modes`.
+pub fn check_cut(log: &Bytes, clean: &[Record], c: usize, modes: &[RecoveryMode]) {
     let c64 = c as u64;
-    let cut = &log[..c];
     let want: Vec<&Record> = clean.iter().filter(|r| r.end_offset <= c64).collect();
     let torn = clean.iter().find(|r| r.offset < c64 && c64 < r.end_offset);
-    for mode in MODES {
-        let (got, rep) = read_log(cut, mode);
+    for &mode in modes {
+        let (got, rep) = read_bytes(log.slice(..c), mode);
         match (mode, torn) {
             (RecoveryMode::AbsoluteConsistency, Some(t)) => match got {
                 Err(Error::Corruption { offset, .. }) => assert_eq!(offset, t.offset, "cut {c}"),

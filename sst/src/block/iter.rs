@@ -1,0 +1,454 @@
+//! A cursor over the entries of one block, forward and backward.
+//!
+//! Invariants: the iterator is valid only on an entry it decoded completely with checked reads;
+//! `key`, `value` and `kind` describe that entry. After any error it is invalid. Every decode
+//! step moves strictly forward inside the entry region, so no loop here can run forever on
+//! corrupt input.
+//!
+//! Thread safety: one owner; the bytes are a shared `Bytes`.
+
+use crate::error::{BlockCorrupt, block_corrupt};
+use crate::format::RESTART_LEN;
+use bytes::Bytes;
+use std::cmp::Ordering;
+use strata_base::Comparator;
+use strata_base::coding::{get_fixed32, get_u8, get_varint32};
+use strata_base::ikey::ValueKind;
+
+type BResult<T> = Result<T, BlockCorrupt>;
+
+/// A block whose restart array has been checked: at least one restart point, the first at 0,
+/// strictly increasing, all inside a non-empty entry region.
+#[derive(Debug, Clone)]
+pub(crate) struct Block {
+    data: Bytes,
+    restarts_at: usize,
+    num_restarts: usize,
+}
+
+impl Block {
+    pub fn parse(data: Bytes) -> BResult<Self> {
+        let len = data.len();
+        let Some(mut tail) = len.checked_sub(RESTART_LEN).and_then(|at| data.get(at..)) else {
+            return Err(block_corrupt(0, "block shorter than its restart count"));
+        };
+        let count_at = len - RESTART_LEN;
+        let n = get_fixed32(&mut tail).map_or(0, |n| n as usize);
+        if n == 0 {
+            return Err(block_corrupt(count_at, "block has no restart points"));
+        }
+        if n > count_at / RESTART_LEN {
+            return Err(block_corrupt(count_at, "restart count larger than the block"));
+        }
+        let restarts_at = count_at - n * RESTART_LEN;
+        if restarts_at == 0 {
+            return Err(block_corrupt(0, "block has no entries"));
+        }
+        let mut arr = data.get(restarts_at..count_at).unwrap_or_default();
+        let mut prev: Option<usize> = None;
+        for i in 0..n {
+            let r = get_fixed32(&mut arr).map_or(usize::MAX, |r| r as usize);
+            let ok = match prev {
+                None => r == 0,
+                Some(p) => r > p && r < restarts_at,
+            };
+            if !ok {
+                return Err(block_corrupt(restarts_at + i * RESTART_LEN, "bad restart point"));
+            }
+            prev = Some(r);
+        }
+        Ok(Self { data, restarts_at, num_restarts: n })
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct BlockIter {
+    data: Bytes,
+    /// Offset of the restart array, which is the end of the entry region.
+    restarts_at: usize,
+    num_restarts: usize,
+    current: usize,
+    next: usize,
+    restart_index: usize,
+    key: Vec<u8>,
+    value_start: usize,
+    value_end: usize,
+    kind: ValueKind,
+    valid: bool,
+}
+
+/// The header of one entry.
+struct Entry {
+    shared: usize,
+    key_start: usize,
+    key_end: usize,
+    value_end: usize,
+    kind: ValueKind,
+}
+
+impl BlockIter {
+    /// An iterator over no block; invalid until [`reset`](Self::reset) succeeds.
+    pub fn empty() -> Self {
+        Self {
+            data: Bytes::new(),
+            restarts_at: 0,
+            num_restarts: 0,
+            current: 0,
+            next: 0,
+            restart_index: 0,
+            key: Vec::new(),
+            value_start: 0,
+            value_end: 0,
+            kind: ValueKind::Put,
+            valid: false,
+        }
+    }
+
+    /// An iterator over a checked block; unpositioned.
+    pub fn new(block: Block) -> Self {
+        let mut it = Self::empty();
+        it.set_block(block);
+        it
+    }
+
+    /// Points the iterator at another checked block, keeping the key buffer's allocation. The
+    /// iterator is left unpositioned.
+    pub fn set_block(&mut self, block: Block) {
+        self.valid = false;
+        self.key.clear();
+        self.data = block.data;
+        self.restarts_at = block.restarts_at;
+        self.num_restarts = block.num_restarts;
+        self.next = 0;
+        self.current = 0;
+        self.restart_index = 0;
+    }
+
+    /// Checks `data` as a block and points the iterator at it (see [`Block::parse`]).
+    pub fn reset(&mut self, data: Bytes) -> BResult<()> {
+        self.valid = false;
+        let block = Block::parse(data)?;
+        self.set_block(block);
+        Ok(())
+    }
+
+    /// Makes the iterator invalid without moving it.
+    pub fn invalidate(&mut self) {
+        self.valid = false;
+    }
+
+    #[inline]
+    pub fn valid(&self) -> bool {
+        self.valid
+    }
+
+    #[inline]
+    pub fn key(&self) -> &[u8] {
+        &self.key
+    }
+
+    #[inline]
+    pub fn value(&self) -> &[u8] {
+        self.data.get(self.value_start..self.value_end).unwrap_or_default()
+    }
+
+    /// The value as a zero-copy slice of the block.
+    pub fn value_bytes(&self) -> Bytes {
+        if self.valid { self.data.slice(self.value_start..self.value_end) } else { Bytes::new() }
+    }
+
+    #[inline]
+    pub fn kind(&self) -> ValueKind {
+        self.kind
+    }
+
+    /// Offset of the current entry inside the block.
+    pub fn current_offset(&self) -> usize {
+        self.current
+    }
+
+    #[inline]
+    fn restart_point(&self, i: usize) -> usize {
+        // Checked in `reset`; an out-of-range index reads as the end of the entry region.
+        let at = self.restarts_at + i * RESTART_LEN;
+        let mut s = self.data.get(at..at + RESTART_LEN).unwrap_or_default();
+        get_fixed32(&mut s).map_or(self.restarts_at, |r| r as usize)
+    }
+
+    /// Decodes the header of the entry at `off` (which must be inside the entry region).
+    #[inline]
+    fn decode_header(&self, off: usize) -> BResult<Entry> {
+        let region = self.data.get(off..self.restarts_at).unwrap_or_default();
+        let mut src = region;
+        let bad = |reason| block_corrupt(off, reason);
+        let shared = get_varint32(&mut src).ok_or_else(|| bad("bad shared length"))? as usize;
+        let non_shared = get_varint32(&mut src).ok_or_else(|| bad("bad key length"))? as usize;
+        let value_len = get_varint32(&mut src).ok_or_else(|| bad("bad value length"))? as usize;
+        let kind = get_u8(&mut src).and_then(ValueKind::from_u8).ok_or_else(|| bad("bad entry kind"))?;
+        let key_start = off + (region.len() - src.len());
+        let key_end = key_start.checked_add(non_shared).filter(|&e| e <= self.restarts_at);
+        let key_end = key_end.ok_or_else(|| bad("key runs past the entries"))?;
+        let value_end = key_end.checked_add(value_len).filter(|&e| e <= self.restarts_at);
+        let value_end = value_end.ok_or_else(|| bad("value runs past the entries"))?;
+        Ok(Entry { shared, key_start, key_end, value_end, kind })
+    }
+
+    fn fail(&mut self, e: BlockCorrupt) -> BlockCorrupt {
+        self.valid = false;
+        self.key.clear();
+        e
+    }
+
+    /// Decodes the entry at `self.next`. Returns false (invalid, no error) at the end.
+    fn decode_next(&mut self) -> BResult<bool> {
+        let off = self.next;
+        if off >= self.restarts_at {
+            self.valid = false;
+            self.current = self.restarts_at;
+            return Ok(false);
+        }
+        let e = match self.decode_header(off) {
+            Ok(e) => e,
+            Err(err) => return Err(self.fail(err)),
+        };
+        while self.restart_index + 1 < self.num_restarts {
+            let r = self.restart_point(self.restart_index + 1);
+            if r > off {
+                break;
+            }
+            if r < off {
+                return Err(self.fail(block_corrupt(off, "entry crosses a restart point")));
+            }
+            self.restart_index += 1;
+        }
+        let at_restart = self.restart_point(self.restart_index) == off;
+        if e.shared > self.key.len() || (at_restart && e.shared != 0) {
+            return Err(self.fail(block_corrupt(off, "bad shared key prefix")));
+        }
+        self.key.truncate(e.shared);
+        self.key.extend_from_slice(self.data.get(e.key_start..e.key_end).unwrap_or_default());
+        self.current = off;
+        self.next = e.value_end;
+        self.value_start = e.key_end;
+        self.value_end = e.value_end;
+        self.kind = e.kind;
+        self.valid = true;
+        Ok(true)
+    }
+
+    fn seek_to_restart(&mut self, i: usize) {
+        self.key.clear();
+        self.valid = false;
+        self.restart_index = i;
+        self.next = self.restart_point(i);
+    }
+
+    pub fn seek_to_first(&mut self) -> BResult<()> {
+        if self.num_restarts == 0 {
+            self.valid = false;
+            return Ok(());
+        }
+        self.seek_to_restart(0);
+        self.decode_next().map(|_| ())
+    }
+
+    pub fn seek_to_last(&mut self) -> BResult<()> {
+        if self.num_restarts == 0 {
+            self.valid = false;
+            return Ok(());
+        }
+        self.seek_to_restart(self.num_restarts - 1);
+        while self.decode_next()? {
+            if self.next >= self.restarts_at {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn next(&mut self) -> BResult<()> {
+        if !self.valid {
+            return Ok(());
+        }
+        self.decode_next().map(|_| ())
+    }
+
+    pub fn prev(&mut self) -> BResult<()> {
+        if !self.valid {
+            return Ok(());
+        }
+        let original = self.current;
+        while self.restart_point(self.restart_index) >= original {
+            if self.restart_index == 0 {
+                self.valid = false;
+                self.key.clear();
+                return Ok(());
+            }
+            self.restart_index -= 1;
+        }
+        self.seek_to_restart(self.restart_index);
+        loop {
+            if !self.decode_next()? {
+                return Err(self.fail(block_corrupt(original, "entry not reachable from its restart point")));
+            }
+            if self.next >= original {
+                break;
+            }
+        }
+        if self.next != original {
+            return Err(self.fail(block_corrupt(self.current, "entry boundaries disagree")));
+        }
+        Ok(())
+    }
+
+    /// The key stored whole at restart point `i`.
+    fn restart_key(&self, i: usize) -> BResult<&[u8]> {
+        let off = self.restart_point(i);
+        let e = self.decode_header(off)?;
+        if e.shared != 0 {
+            return Err(block_corrupt(off, "restart entry shares a prefix"));
+        }
+        Ok(self.data.get(e.key_start..e.key_end).unwrap_or_default())
+    }
+
+    /// Positions at the first entry whose key is `>= target`, or invalid if there is none.
+    pub fn seek(&mut self, target: &[u8], cmp: &dyn Comparator) -> BResult<()> {
+        if self.num_restarts == 0 {
+            self.valid = false;
+            return Ok(());
+        }
+        let (mut lo, mut hi) = (0, self.num_restarts - 1);
+        while lo < hi {
+            let mid = lo + (hi - lo).div_ceil(2);
+            let ord = match self.restart_key(mid) {
+                Ok(k) => cmp.compare(k, target),
+                Err(e) => return Err(self.fail(e)),
+            };
+            if ord == Ordering::Less {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        self.seek_to_restart(lo);
+        while self.decode_next()? {
+            if cmp.compare(&self.key, target) != Ordering::Less {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::block::BlockBuilder;
+    use strata_base::BytewiseComparator;
+
+    fn build(entries: &[(&[u8], ValueKind, &[u8])], interval: usize) -> Bytes {
+        let mut b = BlockBuilder::new(interval, 4096);
+        let mut prev: &[u8] = &[];
+        for (k, kind, v) in entries {
+            b.add(prev, k, *kind, v);
+            prev = k;
+        }
+        Bytes::copy_from_slice(b.finish())
+    }
+
+    fn keys(n: usize) -> Vec<Vec<u8>> {
+        (0..n).map(|i| format!("key{:05}", i * 2).into_bytes()).collect()
+    }
+
+    fn block_of(n: usize, interval: usize) -> (Vec<Vec<u8>>, Bytes) {
+        let ks = keys(n);
+        let entries: Vec<_> = ks.iter().map(|k| (k.as_slice(), ValueKind::Put, k.as_slice())).collect();
+        let data = build(&entries, interval);
+        (ks, data)
+    }
+
+    #[test]
+    fn forward_backward_and_seek() {
+        for interval in [1, 2, 3, 16] {
+            let (ks, data) = block_of(40, interval);
+            let mut it = BlockIter::new(Block::parse(data).unwrap());
+            it.seek_to_first().unwrap();
+            for k in &ks {
+                assert!(it.valid());
+                assert_eq!(it.key(), k.as_slice());
+                assert_eq!(it.value(), k.as_slice());
+                it.next().unwrap();
+            }
+            assert!(!it.valid());
+            it.seek_to_last().unwrap();
+            for k in ks.iter().rev() {
+                assert_eq!(it.key(), k.as_slice());
+                it.prev().unwrap();
+            }
+            assert!(!it.valid());
+            // Seek to present keys and to gaps.
+            for (i, k) in ks.iter().enumerate() {
+                it.seek(k, &BytewiseComparator).unwrap();
+                assert_eq!(it.key(), k.as_slice());
+                let mut gap = k.clone();
+                gap.push(0);
+                it.seek(&gap, &BytewiseComparator).unwrap();
+                assert_eq!(it.valid(), i + 1 < ks.len());
+                if i + 1 < ks.len() {
+                    assert_eq!(it.key(), ks[i + 1].as_slice());
+                }
+            }
+            it.seek(b"", &BytewiseComparator).unwrap();
+            assert_eq!(it.key(), ks[0].as_slice());
+        }
+    }
+
+    #[test]
+    fn empty_and_short_blocks_are_rejected() {
+        assert!(Block::parse(Bytes::new()).is_err());
+        assert!(Block::parse(Bytes::from_static(&[0, 0, 0])).is_err());
+        assert!(Block::parse(Bytes::from_static(&[0, 0, 0, 0])).is_err());
+        // One restart point at 0 and no entries.
+        assert!(Block::parse(Bytes::from_static(&[0, 0, 0, 0, 1, 0, 0, 0])).is_err());
+        // Restart count larger than the block.
+        assert!(Block::parse(Bytes::from_static(&[1, 2, 3, 4, 9, 0, 0, 0])).is_err());
+        // Restart points not increasing.
+        assert!(Block::parse(Bytes::from_static(&[0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0])).is_err());
+    }
+
+    #[test]
+    fn bad_kind_is_reported() {
+        let mut data = build(&[(b"a", ValueKind::Put, b"x")], 16).to_vec();
+        data[3] = 9; // The kind byte of the first entry.
+        let mut it = BlockIter::new(Block::parse(Bytes::from(data)).unwrap());
+        assert_eq!(it.seek_to_first(), Err(block_corrupt(0, "bad entry kind")));
+        assert!(!it.valid());
+    }
+
+    #[test]
+    fn every_byte_flip_is_an_error_or_well_formed() {
+        // No checksum here: decoding arbitrary flips must never panic or loop.
+        let (_, data) = block_of(20, 4);
+        for i in 0..data.len() {
+            for bit in [0x01u8, 0x10, 0x80] {
+                let mut d = data.to_vec();
+                d[i] ^= bit;
+                let Ok(block) = Block::parse(Bytes::from(d)) else { continue };
+                let mut it = BlockIter::new(block);
+                let mut steps = 0;
+                let _ = it.seek_to_first();
+                while it.valid() && steps < 100 {
+                    let _ = it.next();
+                    steps += 1;
+                }
+                let _ = it.seek_to_last();
+                while it.valid() && steps < 200 {
+                    let _ = it.prev();
+                    steps += 1;
+                }
+                let _ = it.seek(b"key00011", &BytewiseComparator);
+                assert!(steps < 200, "iteration did not end after flip at {i}");
+            }
+        }
+    }
+}

@@ -1,0 +1,330 @@
+//! [`TableBuilder`]: writes a table front to back in one pass.
+//!
+//! File layout: data blocks, filter block (optional), index block, properties block, footer.
+//! Every block is followed by its trailer (type + masked CRC32). The footer comes last, so a
+//! file that was not finished has no valid footer and can never be opened as a table; on top of
+//! that, an unfinished builder removes its file when dropped.
+//!
+//! Invariants: keys are strictly increasing under the comparator (checked on every `add`);
+//! `offset` equals the bytes appended to the file; `file_crc` covers exactly those bytes; after
+//! an I/O error every later call fails (a retried write could leave a hole).
+//!
+//! Thread safety: one owner (`Send`).
+
+use crate::block::BlockBuilder;
+use crate::codec::Packer;
+use crate::error::{Error, Result, show_key};
+use crate::filter;
+use crate::format::{
+    BLOCK_LEN_MAX, BLOCK_TRAILER_LEN, BlockHandle, FORMAT_VERSION, Footer, HANDLE_VARINT_LEN_MAX, KEY_LEN_MAX,
+    VALUE_LEN_MAX,
+};
+use crate::options::TableOptions;
+use crate::properties::Properties;
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+use strata_base::checksum::mask;
+use strata_base::ikey::ValueKind;
+use strata_base::{FileSystem, WritableFile};
+
+/// What `finish` reports about the table it wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableMeta {
+    pub smallest_key: Vec<u8>,
+    pub largest_key: Vec<u8>,
+    pub num_entries: u64,
+    pub num_deletions: u64,
+    pub file_size: u64,
+    /// CRC32 of every byte before the footer, as recorded in the footer.
+    pub file_checksum: u32,
+}
+
+/// The file being written, with its running offset and CRC.
+struct Sink {
+    file: Box<dyn WritableFile>,
+    offset: u64,
+    crc: crc32fast::Hasher,
+}
+
+impl Sink {
+    fn append(&mut self, data: &[u8]) -> io::Result<()> {
+        self.file.append(data)?;
+        self.crc.update(data);
+        self.offset += data.len() as u64;
+        Ok(())
+    }
+
+    fn write_block(&mut self, packer: &mut Packer, raw: &[u8], compress: bool) -> io::Result<BlockHandle> {
+        let (ty, head, body) = packer.pack(raw, compress)?;
+        let mut h = crc32fast::Hasher::new();
+        h.update(head);
+        h.update(body);
+        h.update(&[ty as u8]);
+        let crc = mask(h.finalize());
+        let mut trailer = [0u8; BLOCK_TRAILER_LEN];
+        trailer[0] = ty as u8;
+        trailer[1..].copy_from_slice(&crc.to_le_bytes());
+        let handle = BlockHandle { offset: self.offset, size: (head.len() + body.len()) as u64 };
+        self.append(head)?;
+        self.append(body)?;
+        self.append(&trailer)?;
+        Ok(handle)
+    }
+}
+
+/// Writes one table. See the module docs.
+pub struct TableBuilder {
+    fs: Arc<dyn FileSystem>,
+    path: PathBuf,
+    sink: Option<Sink>,
+    opts: TableOptions,
+    packer: Packer,
+    data: BlockBuilder,
+    index: BlockBuilder,
+    last_key: Vec<u8>,
+    pending: Option<BlockHandle>,
+    hashes: Vec<u64>,
+    props: Properties,
+    user: BTreeMap<String, Vec<u8>>,
+    creation_time: Option<u64>,
+    failed: bool,
+    finished: bool,
+}
+
+impl std::fmt::Debug for TableBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TableBuilder")
+            .field("path", &self.path)
+            .field("entries", &self.props.num_entries)
+            .field("failed", &self.failed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TableBuilder {
+    /// Creates (or truncates) `path` and starts a table there.
+    pub fn create(fs: Arc<dyn FileSystem>, path: &Path, opts: TableOptions) -> Result<Self> {
+        opts.validate()?;
+        let packer = Packer::new(opts.compression).map_err(|e| Error::io(path, e))?;
+        let file = fs.create(path).map_err(|e| Error::io(path, e))?;
+        let props = Properties {
+            compression: opts.compression,
+            format_version: FORMAT_VERSION,
+            comparator: opts.comparator.name().to_string(),
+            bloom_bits_per_key: opts.bloom_bits_per_key,
+            block_size: opts.block_size as u64,
+            restart_interval: opts.restart_interval as u64,
+            ..Properties::default()
+        };
+        Ok(Self {
+            fs,
+            path: path.to_path_buf(),
+            sink: Some(Sink { file, offset: 0, crc: crc32fast::Hasher::new() }),
+            data: BlockBuilder::new(opts.restart_interval, opts.block_size + opts.block_size / 4),
+            index: BlockBuilder::new(1, 4096),
+            packer,
+            opts,
+            last_key: Vec::new(),
+            pending: None,
+            hashes: Vec::new(),
+            props,
+            user: BTreeMap::new(),
+            creation_time: None,
+            failed: false,
+            finished: false,
+        })
+    }
+
+    /// Appends an entry. Keys must be strictly increasing under the comparator.
+    pub fn add(&mut self, key: &[u8], kind: ValueKind, value: &[u8]) -> Result<()> {
+        self.check_usable()?;
+        if key.len() > KEY_LEN_MAX {
+            return Err(Error::InvalidArgument(format!(
+                "key of {} bytes exceeds KEY_LEN_MAX ({KEY_LEN_MAX})",
+                key.len()
+            )));
+        }
+        if value.len() > VALUE_LEN_MAX {
+            return Err(Error::InvalidArgument(format!(
+                "value of {} bytes exceeds VALUE_LEN_MAX ({VALUE_LEN_MAX})",
+                value.len()
+            )));
+        }
+        if self.props.num_entries > 0 && self.opts.comparator.compare(&self.last_key, key) != Ordering::Less {
+            return Err(Error::InvalidArgument(format!(
+                "table keys must be strictly increasing: {} added after {}",
+                show_key(key),
+                show_key(&self.last_key)
+            )));
+        }
+        if let Some(handle) = self.pending.take() {
+            let sep = self.opts.comparator.separator(&self.last_key, key);
+            self.add_index_entry(&sep, handle);
+        }
+        if self.props.num_entries == 0 {
+            self.props.smallest_key = key.to_vec();
+        }
+        if self.opts.bloom_bits_per_key > 0 {
+            let h = filter::hash64(self.opts.comparator.filter_key(key));
+            if self.hashes.last() != Some(&h) {
+                self.hashes.push(h);
+            }
+        }
+        self.data.add(&self.last_key, key, kind, value);
+        self.last_key.clear();
+        self.last_key.extend_from_slice(key);
+        self.props.num_entries += 1;
+        self.props.num_deletions += u64::from(kind == ValueKind::Delete);
+        self.props.raw_key_bytes += key.len() as u64;
+        self.props.raw_value_bytes += value.len() as u64;
+        if self.data.estimated_size() >= self.opts.block_size {
+            self.flush_data_block()?;
+        }
+        Ok(())
+    }
+
+    /// Records a user property (the engine stores sequence ranges and column-family ids).
+    pub fn set_user_property(&mut self, name: &str, value: &[u8]) {
+        self.user.insert(name.to_string(), value.to_vec());
+    }
+
+    /// Overrides the creation time (seconds since the Unix epoch); for reproducible files.
+    pub fn set_creation_time(&mut self, secs: u64) {
+        self.creation_time = Some(secs);
+    }
+
+    pub fn num_entries(&self) -> u64 {
+        self.props.num_entries
+    }
+
+    /// About how large the file would be if finished now.
+    pub fn estimated_size(&self) -> u64 {
+        let written = self.sink.as_ref().map_or(0, |s| s.offset);
+        let filter = self.hashes.len() as u64 * u64::from(self.opts.bloom_bits_per_key) / 8;
+        written + self.data.estimated_size() as u64 + self.index.estimated_size() as u64 + filter
+    }
+
+    /// Removes the unfinished file.
+    pub fn abandon(self) {
+        drop(self);
+    }
+
+    fn check_usable(&self) -> Result<()> {
+        if self.failed || self.sink.is_none() {
+            return Err(Error::io(&self.path, io::Error::other("table builder failed earlier; abandon it")));
+        }
+        Ok(())
+    }
+
+    fn io_failed(&mut self, e: io::Error) -> Error {
+        self.failed = true;
+        Error::io(&self.path, e)
+    }
+
+    fn add_index_entry(&mut self, sep: &[u8], handle: BlockHandle) {
+        let mut buf = Vec::with_capacity(HANDLE_VARINT_LEN_MAX);
+        handle.encode_into(&mut buf);
+        // Restart interval 1: every index key is stored whole, `prev_key` is unused.
+        self.index.add(&[], sep, ValueKind::Put, &buf);
+    }
+
+    fn flush_data_block(&mut self) -> Result<()> {
+        if self.data.is_empty() {
+            return Ok(());
+        }
+        self.check_usable()?;
+        let raw = self.data.finish();
+        let raw_len = raw.len() as u64;
+        let written = match self.sink.as_mut() {
+            Some(sink) => sink.write_block(&mut self.packer, raw, true),
+            None => Err(io::Error::other("table builder has no file")),
+        };
+        let handle = written.map_err(|e| self.io_failed(e))?;
+        self.data.reset();
+        self.props.raw_data_bytes += raw_len;
+        self.props.data_bytes += handle.size + BLOCK_TRAILER_LEN as u64;
+        self.props.num_data_blocks += 1;
+        self.pending = Some(handle);
+        Ok(())
+    }
+
+    fn write_meta_block(&mut self, raw: &[u8], compress: bool) -> Result<BlockHandle> {
+        if raw.len() > BLOCK_LEN_MAX {
+            return Err(Error::InvalidArgument(format!(
+                "a metadata block of {} bytes exceeds BLOCK_LEN_MAX ({BLOCK_LEN_MAX}); write smaller tables",
+                raw.len()
+            )));
+        }
+        let written = match self.sink.as_mut() {
+            Some(sink) => sink.write_block(&mut self.packer, raw, compress),
+            None => Err(io::Error::other("table builder has no file")),
+        };
+        written.map_err(|e| self.io_failed(e))
+    }
+
+    /// Writes the remaining blocks and the footer, fsyncs the file and describes it.
+    pub fn finish(mut self) -> Result<TableMeta> {
+        self.check_usable()?;
+        self.flush_data_block()?;
+        if self.props.num_entries == 0 {
+            return Err(Error::InvalidArgument(format!("table {} has no entries", self.path.display())));
+        }
+        if let Some(handle) = self.pending.take() {
+            let succ = self.opts.comparator.successor(&self.last_key);
+            self.add_index_entry(&succ, handle);
+        }
+        let filter = if self.opts.bloom_bits_per_key > 0 {
+            let bits = filter::build(&self.hashes, self.opts.bloom_bits_per_key);
+            let h = self.write_meta_block(&bits, false)?;
+            self.props.filter_bytes = h.size + BLOCK_TRAILER_LEN as u64;
+            h
+        } else {
+            BlockHandle::default()
+        };
+        let index_raw = self.index.finish().to_vec();
+        let index = self.write_meta_block(&index_raw, true)?;
+        self.props.index_bytes = index.size + BLOCK_TRAILER_LEN as u64;
+        self.props.largest_key = self.last_key.clone();
+        self.props.user = std::mem::take(&mut self.user);
+        self.props.creation_time = self
+            .creation_time
+            .unwrap_or_else(|| SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()));
+        let mut props_raw = Vec::with_capacity(256);
+        self.props.encode_into(&mut props_raw);
+        let properties = self.write_meta_block(&props_raw, true)?;
+        let Some(mut sink) = self.sink.take() else {
+            return Err(Error::io(&self.path, io::Error::other("table builder has no file")));
+        };
+        let file_crc = sink.crc.clone().finalize();
+        let footer = Footer { index, filter, properties, file_crc, format_version: FORMAT_VERSION };
+        let done = sink.append(&footer.encode()).and_then(|()| sink.file.sync());
+        if let Err(e) = done {
+            self.sink = Some(sink);
+            return Err(self.io_failed(e));
+        }
+        self.finished = true;
+        Ok(TableMeta {
+            smallest_key: std::mem::take(&mut self.props.smallest_key),
+            largest_key: std::mem::take(&mut self.props.largest_key),
+            num_entries: self.props.num_entries,
+            num_deletions: self.props.num_deletions,
+            file_size: sink.offset,
+            file_checksum: file_crc,
+        })
+    }
+}
+
+impl Drop for TableBuilder {
+    fn drop(&mut self) {
+        if !self.finished {
+            // Close before removing; a failure leaves a file without a valid footer, which no
+            // reader accepts as a table.
+            self.sink = None;
+            let _ = self.fs.remove_file(&self.path);
+        }
+    }
+}

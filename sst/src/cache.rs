@@ -1,0 +1,254 @@
+//! A sharded LRU cache of decompressed blocks, shared by many tables.
+//!
+//! Keyed by `(cache_id, block offset)`; each table gets a distinct `cache_id` (the engine uses
+//! the file number). The charge of an entry is the length of its block plus a fixed overhead.
+//!
+//! Invariants: in every shard, `usage` is the sum of the charges of the entries in the map, the
+//! map and the recency list hold the same entries, and after an insert `usage <= capacity`
+//! (an entry larger than a whole shard is not cached).
+//!
+//! Thread safety: `Send + Sync`; each shard has its own mutex, held only for a map lookup and a
+//! few pointer updates.
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+const SHARD_BITS: u32 = 4;
+const SHARDS: usize = 1 << SHARD_BITS;
+/// Bookkeeping bytes charged per entry on top of the block itself.
+const ENTRY_OVERHEAD: usize = 64;
+const NIL: usize = usize::MAX;
+
+type Key = (u64, u64);
+
+#[derive(Debug)]
+struct Node {
+    key: Key,
+    value: Bytes,
+    charge: usize,
+    prev: usize,
+    next: usize,
+}
+
+/// One LRU list: a slab of nodes linked most recent first.
+#[derive(Debug)]
+struct Shard {
+    map: HashMap<Key, usize>,
+    nodes: Vec<Node>,
+    free: Vec<usize>,
+    head: usize,
+    tail: usize,
+    usage: usize,
+    capacity: usize,
+}
+
+impl Shard {
+    fn new(capacity: usize) -> Self {
+        Self { map: HashMap::new(), nodes: Vec::new(), free: Vec::new(), head: NIL, tail: NIL, usage: 0, capacity }
+    }
+
+    fn unlink(&mut self, i: usize) {
+        let (prev, next) = (self.nodes[i].prev, self.nodes[i].next);
+        if prev == NIL {
+            self.head = next
+        } else {
+            self.nodes[prev].next = next
+        }
+        if next == NIL { self.tail = prev } else { self.nodes[next].prev = prev }
+    }
+
+    fn push_front(&mut self, i: usize) {
+        self.nodes[i].prev = NIL;
+        self.nodes[i].next = self.head;
+        if self.head != NIL {
+            self.nodes[self.head].prev = i;
+        }
+        self.head = i;
+        if self.tail == NIL {
+            self.tail = i;
+        }
+    }
+
+    fn get(&mut self, key: &Key) -> Option<Bytes> {
+        let i = *self.map.get(key)?;
+        if self.head != i {
+            self.unlink(i);
+            self.push_front(i);
+        }
+        Some(self.nodes[i].value.clone())
+    }
+
+    fn remove_index(&mut self, i: usize) {
+        self.unlink(i);
+        let key = self.nodes[i].key;
+        self.map.remove(&key);
+        self.usage -= self.nodes[i].charge;
+        self.nodes[i].value = Bytes::new();
+        self.free.push(i);
+    }
+
+    fn insert(&mut self, key: Key, value: Bytes) {
+        let charge = value.len() + ENTRY_OVERHEAD;
+        if let Some(&i) = self.map.get(&key) {
+            self.remove_index(i);
+        }
+        if charge > self.capacity {
+            return;
+        }
+        while self.usage + charge > self.capacity && self.tail != NIL {
+            self.remove_index(self.tail);
+        }
+        let node = Node { key, value, charge, prev: NIL, next: NIL };
+        let i = match self.free.pop() {
+            Some(i) => {
+                self.nodes[i] = node;
+                i
+            }
+            None => {
+                self.nodes.push(node);
+                self.nodes.len() - 1
+            }
+        };
+        self.push_front(i);
+        self.map.insert(key, i);
+        self.usage += charge;
+    }
+}
+
+/// A block cache shared between tables (wrap it in an `Arc`).
+#[derive(Debug)]
+pub struct BlockCache {
+    shards: Box<[Mutex<Shard>]>,
+    capacity: usize,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+#[inline]
+fn shard_of(key: &Key) -> usize {
+    let h = (key.0.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ key.1).wrapping_mul(0xc2b2_ae3d_27d4_eb4f);
+    (h >> (64 - SHARD_BITS)) as usize
+}
+
+impl BlockCache {
+    /// A cache holding about `capacity_bytes` of blocks.
+    pub fn new(capacity_bytes: usize) -> Self {
+        let per_shard = capacity_bytes.div_ceil(SHARDS);
+        let shards = (0..SHARDS).map(|_| Mutex::new(Shard::new(per_shard))).collect();
+        Self { shards, capacity: capacity_bytes, hits: AtomicU64::new(0), misses: AtomicU64::new(0) }
+    }
+
+    fn shard(&self, key: &Key) -> &Mutex<Shard> {
+        // shard_of returns a value below SHARDS, the length of `shards`.
+        &self.shards[shard_of(key) % self.shards.len()]
+    }
+
+    /// The block cached for `(cache_id, offset)`, marking it most recently used.
+    pub fn get(&self, cache_id: u64, offset: u64) -> Option<Bytes> {
+        let key = (cache_id, offset);
+        let found = self.shard(&key).lock().get(&key);
+        let counter = if found.is_some() { &self.hits } else { &self.misses };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
+    }
+
+    /// Caches a block, evicting the least recently used ones of its shard.
+    pub fn insert(&self, cache_id: u64, offset: u64, block: Bytes) {
+        let key = (cache_id, offset);
+        self.shard(&key).lock().insert(key, block);
+    }
+
+    /// Drops every block of one table (e.g. when its file is deleted).
+    pub fn erase_table(&self, cache_id: u64) {
+        for s in self.shards.iter() {
+            let mut s = s.lock();
+            let victims: Vec<usize> = s.map.iter().filter(|(k, _)| k.0 == cache_id).map(|(_, &i)| i).collect();
+            for i in victims {
+                s.remove_index(i);
+            }
+        }
+    }
+
+    pub fn hits(&self) -> u64 {
+        self.hits.load(Ordering::Relaxed)
+    }
+
+    pub fn misses(&self) -> u64 {
+        self.misses.load(Ordering::Relaxed)
+    }
+
+    /// Bytes charged to the cached blocks now.
+    pub fn usage(&self) -> usize {
+        self.shards.iter().map(|s| s.lock().usage).sum()
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hit_miss_and_usage() {
+        let c = BlockCache::new(1 << 20);
+        assert!(c.get(1, 0).is_none());
+        c.insert(1, 0, Bytes::from_static(b"block"));
+        assert_eq!(c.get(1, 0).as_deref(), Some(&b"block"[..]));
+        assert_eq!((c.hits(), c.misses()), (1, 1));
+        assert_eq!(c.usage(), 5 + ENTRY_OVERHEAD);
+        c.insert(1, 0, Bytes::from_static(b"bl"));
+        assert_eq!(c.usage(), 2 + ENTRY_OVERHEAD);
+        c.erase_table(1);
+        assert_eq!(c.usage(), 0);
+        assert!(c.get(1, 0).is_none());
+    }
+
+    #[test]
+    fn evicts_least_recently_used_within_capacity() {
+        let block = Bytes::from(vec![0u8; 1000]);
+        let c = BlockCache::new(SHARDS * 3 * (1000 + ENTRY_OVERHEAD));
+        for off in 0..500u64 {
+            c.insert(7, off, block.clone());
+            // Keep block 0 hot.
+            let _ = c.get(7, 0);
+            assert!(c.usage() <= c.capacity());
+        }
+        assert!(c.get(7, 0).is_some(), "the hot block was evicted");
+        let cached = (0..500u64).filter(|&o| c.get(7, o).is_some()).count();
+        assert!(cached <= SHARDS * 3, "{cached} blocks cached");
+        assert!(cached >= SHARDS, "{cached} blocks cached");
+    }
+
+    #[test]
+    fn oversized_block_is_not_cached() {
+        let c = BlockCache::new(SHARDS * 100);
+        c.insert(1, 1, Bytes::from(vec![0u8; 1000]));
+        assert!(c.get(1, 1).is_none());
+        assert_eq!(c.usage(), 0);
+    }
+
+    #[test]
+    fn shared_between_threads() {
+        let c = std::sync::Arc::new(BlockCache::new(1 << 20));
+        let handles: Vec<_> = (0..4u64)
+            .map(|t| {
+                let c = c.clone();
+                std::thread::spawn(move || {
+                    for o in 0..200 {
+                        c.insert(t, o, Bytes::from(vec![t as u8; 100]));
+                        assert_eq!(c.get(t, o).map(|b| b[0]), Some(t as u8));
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        assert_eq!(c.hits(), 800);
+    }
+}

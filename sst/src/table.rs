@@ -1,0 +1,299 @@
+//! [`Table`]: an open table, for point lookups, iteration and verification.
+//!
+//! Open reads the footer, then the properties, index and filter blocks, checking each one's
+//! checksum whatever the options say, and refuses a table written under another comparator.
+//! Data blocks are read on demand, through the block cache when there is one.
+//!
+//! Invariants: every handle is checked against the file before it is read: metadata blocks
+//! must end before the footer, data blocks before the first metadata block, and no block may
+//! exceed `BLOCK_LEN_MAX`. Nothing is allocated from a length that was not checked so.
+//!
+//! Thread safety: a `Table` is immutable after open and shared as `Arc<Table>` (`Send + Sync`);
+//! reads go through the thread-safe `RandomAccessFile` and `BlockCache`.
+
+use crate::block::{Block, BlockIter};
+use crate::codec;
+use crate::error::{BlockCorrupt, Error, Result};
+use crate::filter::Bloom;
+use crate::format::{
+    BLOCK_LEN_MAX, BLOCK_TRAILER_LEN, BlockHandle, FOOTER_CRC_AT, FOOTER_FILE_CRC_AT, FOOTER_LEN, FOOTER_MAGIC_AT,
+    FORMAT_VERSION, Footer, FooterError,
+};
+use crate::iter::{Cursor, TableIter};
+use crate::options::TableReadOptions;
+use crate::properties::Properties;
+use bytes::Bytes;
+use std::cmp::Ordering;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use strata_base::ikey::ValueKind;
+use strata_base::{FileSystem, RandomAccessFile};
+
+/// Bytes read at a time by the whole-file checksum.
+const VERIFY_CHUNK_BYTES: usize = 1 << 20;
+
+/// An open table.
+#[derive(Debug)]
+pub struct Table {
+    file: Arc<dyn RandomAccessFile>,
+    path: PathBuf,
+    opts: TableReadOptions,
+    file_size: u64,
+    footer: Footer,
+    /// Offset of the first metadata block: data blocks end at or before it.
+    data_end: u64,
+    index: Block,
+    filter: Option<Bloom>,
+    props: Properties,
+}
+
+impl Table {
+    /// Opens the table stored in `file`; `path` names it in errors.
+    pub fn open(file: Arc<dyn RandomAccessFile>, path: &Path, opts: TableReadOptions) -> Result<Arc<Table>> {
+        let file_size = file.len();
+        let corrupt = |offset, reason: String| Error::corruption(path, offset, reason);
+        let Some(footer_at) = file_size.checked_sub(FOOTER_LEN as u64) else {
+            return Err(corrupt(0, format!("file of {file_size} bytes is shorter than the {FOOTER_LEN}-byte footer")));
+        };
+        let raw = file.read_at(footer_at, FOOTER_LEN).map_err(|e| Error::io(path, e))?;
+        let mut arr = [0u8; FOOTER_LEN];
+        if raw.len() != FOOTER_LEN {
+            return Err(corrupt(footer_at, "short footer read".into()));
+        }
+        arr.copy_from_slice(&raw);
+        let footer = Footer::decode_from(&arr).map_err(|e| match e {
+            FooterError::BadMagic => corrupt(
+                footer_at + FOOTER_MAGIC_AT as u64,
+                "bad magic number: not a table, or truncated or extended".into(),
+            ),
+            FooterError::BadChecksum => corrupt(footer_at + FOOTER_CRC_AT as u64, "footer checksum mismatch".into()),
+            FooterError::BadVersion(v) => {
+                corrupt(footer_at, format!("unsupported format version {v} (this reader knows {FORMAT_VERSION})"))
+            }
+        })?;
+        let has_filter = footer.filter.size != 0;
+        if !has_filter && footer.filter.offset != 0 {
+            return Err(corrupt(footer_at, "empty filter handle with a nonzero offset".into()));
+        }
+        let mut data_end = footer.index.offset.min(footer.properties.offset);
+        if has_filter {
+            data_end = data_end.min(footer.filter.offset);
+        }
+        let read = |h: BlockHandle| read_block(file.as_ref(), path, h, footer_at, true);
+        let block_error = |h: BlockHandle, c: BlockCorrupt| block_error(path, h, c);
+        let props_raw = read(footer.properties)?;
+        let props = Properties::decode_from(&props_raw).map_err(|c| block_error(footer.properties, c))?;
+        let index = Block::parse(read(footer.index)?).map_err(|c| block_error(footer.index, c))?;
+        let filter = if has_filter {
+            let bits = read(footer.filter)?;
+            Some(Bloom::decode(bits).map_err(|r| corrupt(footer.filter.offset, r.into()))?)
+        } else {
+            None
+        };
+        let t = Table { file, path: path.to_path_buf(), opts, file_size, footer, data_end, index, filter, props };
+        t.check_properties()?;
+        Ok(Arc::new(t))
+    }
+
+    /// Opens `path` through `fs`.
+    pub fn open_path(fs: &dyn FileSystem, path: &Path, opts: TableReadOptions) -> Result<Arc<Table>> {
+        let file = fs.open(path).map_err(|e| Error::io(path, e))?;
+        Self::open(file, path, opts)
+    }
+
+    fn check_properties(&self) -> Result<()> {
+        let p = &self.props;
+        let at = self.footer.properties.offset;
+        if p.comparator != self.opts.comparator.name() {
+            return Err(Error::InvalidArgument(format!(
+                "table {} is sorted by comparator {:?} but was opened with {:?}",
+                self.path.display(),
+                p.comparator,
+                self.opts.comparator.name()
+            )));
+        }
+        if p.format_version != self.footer.format_version {
+            return Err(Error::corruption(&self.path, at, "properties and footer disagree on the format version"));
+        }
+        if p.num_entries == 0 || p.num_deletions > p.num_entries {
+            return Err(Error::corruption(&self.path, at, "impossible entry counts in properties"));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn block_error(&self, handle: BlockHandle, c: BlockCorrupt) -> Error {
+        block_error(&self.path, handle, c)
+    }
+
+    fn read_block(&self, handle: BlockHandle, limit: u64, verify: bool) -> Result<Bytes> {
+        read_block(self.file.as_ref(), &self.path, handle, limit, verify)
+    }
+
+    /// A data block's contents, from the cache or the file.
+    pub(crate) fn data_block(&self, handle: BlockHandle) -> Result<Bytes> {
+        if let Some(cache) = &self.opts.cache {
+            if let Some(b) = cache.get(self.opts.cache_id, handle.offset) {
+                return Ok(b);
+            }
+            let b = self.read_block(handle, self.data_end, self.opts.verify_checksums)?;
+            cache.insert(self.opts.cache_id, handle.offset, b.clone());
+            return Ok(b);
+        }
+        self.read_block(handle, self.data_end, self.opts.verify_checksums)
+    }
+
+    /// Decodes the handle stored as the value of the index entry under `it`.
+    pub(crate) fn index_handle(&self, it: &BlockIter) -> Result<BlockHandle> {
+        let mut v = it.value();
+        match BlockHandle::decode_from(&mut v) {
+            Some(h) if v.is_empty() => Ok(h),
+            _ => Err(Error::corruption(
+                &self.path,
+                self.footer.index.offset,
+                format!("bad block handle in index entry at byte {}", it.current_offset()),
+            )),
+        }
+    }
+
+    pub(crate) fn index_block(&self) -> Block {
+        self.index.clone()
+    }
+
+    pub(crate) fn index_offset(&self) -> BlockHandle {
+        self.footer.index
+    }
+
+    pub(crate) fn comparator(&self) -> &dyn strata_base::Comparator {
+        self.opts.comparator.as_ref()
+    }
+
+    /// False only if no entry's filter key equals `filter_key` (always true without a filter).
+    pub fn may_contain(&self, filter_key: &[u8]) -> bool {
+        self.filter.as_ref().is_none_or(|f| f.may_contain(filter_key))
+    }
+
+    /// The entry whose key equals `key`; consults the filter first.
+    pub fn get(&self, key: &[u8]) -> Result<Option<(ValueKind, Bytes)>> {
+        let cmp = self.comparator();
+        if !self.may_contain(cmp.filter_key(key)) {
+            return Ok(None);
+        }
+        let mut index = BlockIter::new(self.index.clone());
+        index.seek(key, cmp).map_err(|c| self.block_error(self.footer.index, c))?;
+        if !index.valid() {
+            return Ok(None);
+        }
+        let handle = self.index_handle(&index)?;
+        let block = self.data_block(handle)?;
+        let block = Block::parse(block).map_err(|c| self.block_error(handle, c))?;
+        let mut it = BlockIter::new(block);
+        it.seek(key, cmp).map_err(|c| self.block_error(handle, c))?;
+        if it.valid() && cmp.compare(it.key(), key) == Ordering::Equal {
+            return Ok(Some((it.kind(), it.value_bytes())));
+        }
+        Ok(None)
+    }
+
+    /// The first entry whose key is `>= key` (no filter).
+    pub fn seek_entry(&self, key: &[u8]) -> Result<Option<(Bytes, ValueKind, Bytes)>> {
+        let mut c = Cursor::new(self);
+        c.seek(self, key);
+        c.status()?;
+        if !c.valid() {
+            return Ok(None);
+        }
+        Ok(Some((Bytes::copy_from_slice(c.key()), c.kind(), c.value_bytes())))
+    }
+
+    /// An iterator over every entry; it keeps the table alive.
+    pub fn iter(self: &Arc<Self>) -> TableIter {
+        TableIter::new(self.clone())
+    }
+
+    /// Checks the whole-file CRC, then every block's checksum and layout, bypassing the cache.
+    pub fn verify_checksums(&self) -> Result<()> {
+        let footer_at = self.file_size - FOOTER_LEN as u64;
+        let mut h = crc32fast::Hasher::new();
+        let mut off = 0u64;
+        while off < footer_at {
+            let n = (footer_at - off).min(VERIFY_CHUNK_BYTES as u64) as usize;
+            let chunk = self.file.read_at(off, n).map_err(|e| Error::io(&self.path, e))?;
+            h.update(&chunk);
+            off += n as u64;
+        }
+        if h.finalize() != self.footer.file_crc {
+            return Err(Error::corruption(
+                &self.path,
+                footer_at + FOOTER_FILE_CRC_AT as u64,
+                "whole-file checksum mismatch",
+            ));
+        }
+        let f = &self.footer;
+        for handle in [f.properties, f.index].into_iter().chain((f.filter.size != 0).then_some(f.filter)) {
+            self.read_block(handle, footer_at, true)?;
+        }
+        let mut index = BlockIter::new(self.index.clone());
+        index.seek_to_first().map_err(|c| self.block_error(f.index, c))?;
+        let mut expected = 0u64;
+        while index.valid() {
+            let handle = self.index_handle(&index)?;
+            if handle.offset != expected {
+                return Err(Error::corruption(&self.path, handle.offset, "data blocks are not contiguous"));
+            }
+            let block = self.read_block(handle, self.data_end, true)?;
+            Block::parse(block).map_err(|c| self.block_error(handle, c))?;
+            expected = handle.end().unwrap_or(u64::MAX);
+            index.next().map_err(|c| self.block_error(f.index, c))?;
+        }
+        if expected != self.data_end {
+            return Err(Error::corruption(&self.path, expected, "data blocks do not reach the metadata blocks"));
+        }
+        Ok(())
+    }
+
+    pub fn properties(&self) -> &Properties {
+        &self.props
+    }
+
+    pub fn file_size(&self) -> u64 {
+        self.file_size
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The whole-file CRC recorded in the footer (what `TableMeta::file_checksum` reported).
+    pub fn file_checksum(&self) -> u32 {
+        self.footer.file_crc
+    }
+}
+
+fn block_error(path: &Path, handle: BlockHandle, c: BlockCorrupt) -> Error {
+    Error::corruption(path, handle.offset, format!("{} (byte {} of the block)", c.reason, c.at))
+}
+
+/// Reads, checks and decompresses the block at `handle`, which must end by `limit`.
+fn read_block(
+    file: &dyn RandomAccessFile,
+    path: &Path,
+    handle: BlockHandle,
+    limit: u64,
+    verify: bool,
+) -> Result<Bytes> {
+    let in_range = handle.end().is_some_and(|end| end <= limit);
+    if !in_range || handle.size > BLOCK_LEN_MAX as u64 {
+        return Err(Error::corruption(
+            path,
+            handle.offset,
+            format!("block handle (offset {}, size {}) out of range", handle.offset, handle.size),
+        ));
+    }
+    // size <= BLOCK_LEN_MAX, so this fits in usize.
+    let len = handle.size as usize + BLOCK_TRAILER_LEN;
+    let buf = file.read_at(handle.offset, len).map_err(|e| Error::io(path, e))?;
+    if buf.len() != len {
+        return Err(Error::corruption(path, handle.offset, "short block read"));
+    }
+    codec::unpack(buf, verify).map_err(|c| Error::corruption(path, handle.offset + c.at as u64, c.reason))
+}
