@@ -44,7 +44,7 @@ fn values() -> Vec<u8> {
     let mut out = Vec::with_capacity(ENTRIES * VALUE_LEN + 8);
     while out.len() < ENTRIES * VALUE_LEN {
         let r = rng.next();
-        let w = if r % 2 == 0 { r } else { words[(r >> 8) as usize % words.len()] };
+        let w = if r.is_multiple_of(2) { r } else { words[(r >> 8) as usize % words.len()] };
         out.extend_from_slice(&w.to_le_bytes());
     }
     out

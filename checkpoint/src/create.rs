@@ -153,13 +153,8 @@ impl<'a> Checkpoint<'a> {
             info.copied_files += 1;
         }
         let manifest_number = live.next_file_number;
-        let mut edit: VersionEdit = snapshot_edit(
-            live.version(),
-            &live.comparator,
-            live.log_number(),
-            manifest_number + 1,
-            live.sequence,
-        );
+        let mut edit: VersionEdit =
+            snapshot_edit(live.version(), &live.comparator, live.log_number(), manifest_number + 1, live.sequence);
         filter_edit(&mut edit, &keep);
         write_manifest(fs, tmp, manifest_number, &[edit])?;
         set_current(fs, tmp, manifest_number)?;

@@ -8,7 +8,9 @@
 //!
 //! Thread safety: `compaction_lock` serializes compactions; flushes run beside them.
 
-use crate::compaction::{CompactionPick, EntryFilter, Keep, LevelFile, PickerOptions, pick_compaction, pick_range_compaction};
+use crate::compaction::{
+    CompactionPick, EntryFilter, Keep, LevelFile, PickerOptions, pick_compaction, pick_range_compaction,
+};
 use crate::error::{Error, Result};
 use crate::iter::{InternalIterator, MergingIterator};
 use crate::level_iter::{LevelIter, TableIterAdapter};
@@ -134,10 +136,7 @@ impl DbInner {
         for (_, f) in &inputs {
             st.compacting.remove(&f.number);
         }
-        let outputs = match result {
-            Ok(o) => o,
-            Err(e) => return Err(e),
-        };
+        let outputs = result?;
         let mut edit = VersionEdit::default();
         for (lvl, f) in &inputs {
             edit.delete_file(cf_id, *lvl, f.number);
@@ -164,7 +163,12 @@ impl DbInner {
 
     /// Merges the inputs and writes the outputs; returns their metadata (files synced, the
     /// directory synced, numbers still in `pending_outputs`).
-    fn compact_files(&self, cf_id: u32, pick: &CompactionPick, inputs: &[(usize, Arc<FileMeta>)]) -> Result<Vec<FileMeta>> {
+    fn compact_files(
+        &self,
+        cf_id: u32,
+        pick: &CompactionPick,
+        inputs: &[(usize, Arc<FileMeta>)],
+    ) -> Result<Vec<FileMeta>> {
         let mut children: Vec<Box<dyn InternalIterator>> = Vec::new();
         let mut by_level: Vec<Vec<Arc<FileMeta>>> = vec![Vec::new(); strata_manifest::NUM_LEVELS];
         for (lvl, f) in inputs {
@@ -189,8 +193,8 @@ impl DbInner {
         let result: Result<()> = (|| {
             while iter.valid() {
                 let key = iter.key();
-                let parsed =
-                    ikey::parse(key).ok_or_else(|| Error::corruption(&self.path, 0, "malformed internal key in compaction input"))?;
+                let parsed = ikey::parse(key)
+                    .ok_or_else(|| Error::corruption(&self.path, 0, "malformed internal key in compaction input"))?;
                 match filter.keep(key) {
                     Keep::Yes => {}
                     Keep::No => {
@@ -203,12 +207,10 @@ impl DbInner {
                 }
                 let new_user_key = parsed.user_key != last_user_key.as_slice();
                 if new_user_key
-                    && let Some((_, b, _, _)) = &current
-                    && b.estimated_size() >= self.opts.target_file_size
+                    && current.as_ref().is_some_and(|(_, b, _, _)| b.estimated_size() >= self.opts.target_file_size)
+                    && let Some(out) = current.take()
                 {
-                    if let Some(out) = current.take() {
-                        outputs.push(self.finish_output(cf_id, out)?);
-                    }
+                    outputs.push(self.finish_output(cf_id, out)?);
                 }
                 if current.is_none() {
                     let number = {

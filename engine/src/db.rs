@@ -133,14 +133,24 @@ impl Db {
         self.inner.get(cf.id(), key.as_ref(), None)
     }
 
-    pub fn get_cf_opt(&self, cf: &ColumnFamily, opts: &ReadOptions<'_>, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
+    pub fn get_cf_opt(
+        &self,
+        cf: &ColumnFamily,
+        opts: &ReadOptions<'_>,
+        key: impl AsRef<[u8]>,
+    ) -> Result<Option<Bytes>> {
         self.inner.get(cf.id(), key.as_ref(), opts.snapshot.map(|s| s.sequence()))
     }
 
     /// Looks up many keys of one column family against one consistent state. Keys are looked
     /// up in sorted order so neighbouring keys share cached blocks; results come back in the
     /// order of `keys`.
-    pub fn multi_get<K: AsRef<[u8]>>(&self, cf: &ColumnFamily, opts: &ReadOptions<'_>, keys: &[K]) -> Vec<Result<Option<Bytes>>> {
+    pub fn multi_get<K: AsRef<[u8]>>(
+        &self,
+        cf: &ColumnFamily,
+        opts: &ReadOptions<'_>,
+        keys: &[K],
+    ) -> Vec<Result<Option<Bytes>>> {
         let seq = opts.snapshot.map_or_else(|| self.inner.last_sequence(), |s| s.sequence());
         let rs = self.inner.read_state();
         let mut order: Vec<usize> = (0..keys.len()).collect();

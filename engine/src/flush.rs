@@ -111,9 +111,11 @@ impl DbInner {
         }
         let mut st = self.state.lock();
         let next_log = st.imm.get(1).map_or(st.active.log_number, |g| g.log_number);
-        let mut edit = VersionEdit::default();
-        edit.log_number = Some(next_log);
-        edit.last_sequence = Some(self.last_sequence());
+        let mut edit = VersionEdit {
+            log_number: Some(next_log),
+            last_sequence: Some(self.last_sequence()),
+            ..VersionEdit::default()
+        };
         for (cf_id, meta) in &outputs {
             if st.cf_names.contains_key(cf_id) {
                 edit.add_file(*cf_id, 0, meta.clone());

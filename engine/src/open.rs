@@ -5,6 +5,7 @@
 //! mid-append) is dropped and everything before it is kept; corruption before the tail is an
 //! error naming the file and offset.
 
+use crate::Db;
 use crate::batch::WriteBatch;
 use crate::error::{Error, Result};
 use crate::memtable::MemTable;
@@ -13,7 +14,6 @@ use crate::snapshot::SnapshotList;
 use crate::state::{CommitState, DbInner, Generation, State};
 use crate::stats::Stats;
 use crate::table_cache::TableCache;
-use crate::Db;
 use parking_lot::{Condvar, Mutex, RwLock};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::io;
@@ -106,7 +106,10 @@ pub(crate) fn open(path: &Path, opts: Options, read_only: bool) -> Result<Db> {
         let log_path = path.join(strata_manifest::log_file_name(number));
         let file = fs.create(&log_path).map_err(|e| Error::io(&log_path, e))?;
         fs.sync_dir(path).map_err(|e| Error::io(path, e))?;
-        (CommitState { log: Some(LogWriter::new(file)), log_number: number }, Generation::new(number, cf_names.keys().copied()))
+        (
+            CommitState { log: Some(LogWriter::new(file)), log_number: number },
+            Generation::new(number, cf_names.keys().copied()),
+        )
     };
 
     let inner = Arc::new(DbInner {

@@ -120,7 +120,9 @@ impl Options {
         if self.level0_slowdown_writes_trigger < self.level0_compaction_trigger
             || self.level0_stop_writes_trigger < self.level0_slowdown_writes_trigger
         {
-            return bad("need level0_compaction_trigger <= level0_slowdown_writes_trigger <= level0_stop_writes_trigger");
+            return bad(
+                "need level0_compaction_trigger <= level0_slowdown_writes_trigger <= level0_stop_writes_trigger",
+            );
         }
         if self.max_bytes_for_level_multiplier < 2 || self.target_file_size == 0 || self.max_bytes_for_level_base == 0 {
             return bad("level sizes must be positive and the multiplier at least 2");

@@ -201,7 +201,10 @@ fn bad_targets_are_refused_and_leave_nothing() {
         Err(Error::InvalidArgument(_))
     ));
     assert!(matches!(Checkpoint::new(&db).create(src.join("inside")), Err(Error::InvalidArgument(_))));
-    assert!(matches!(Checkpoint::new(&db).create(src.join("sub").join("..").join("inside2")), Err(Error::InvalidArgument(_))));
+    assert!(matches!(
+        Checkpoint::new(&db).create(src.join("sub").join("..").join("inside2")),
+        Err(Error::InvalidArgument(_))
+    ));
     let mut names: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     names.sort();
     assert_eq!(names, vec!["exists", "src"], "nothing left behind");

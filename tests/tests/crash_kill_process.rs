@@ -19,7 +19,13 @@ fn key(i: u64) -> Vec<u8> {
 fn crash_child_entry() {
     let Ok(dir) = std::env::var(CHILD_ENV) else { return };
     let start: u64 = std::env::var("STRATA_CRASH_START").ok().and_then(|s| s.parse().ok()).unwrap_or(0);
-    let opts = Options { write_buffer_size: 64 * 1024, target_file_size: 64 * 1024, level0_compaction_trigger: 2, max_bytes_for_level_base: 256 * 1024, ..Default::default() };
+    let opts = Options {
+        write_buffer_size: 64 * 1024,
+        target_file_size: 64 * 1024,
+        level0_compaction_trigger: 2,
+        max_bytes_for_level_base: 256 * 1024,
+        ..Default::default()
+    };
     let db = Db::open(&dir, opts).expect("child open");
     let cf = match db.cf("side") {
         Some(cf) => cf,
@@ -32,7 +38,7 @@ fn crash_child_entry() {
         let mut b = WriteBatch::new();
         b.put(key(i), &value);
         b.put_cf(&cf, key(i), i.to_string());
-        let sync = i % 3 != 0;
+        let sync = !i.is_multiple_of(3);
         db.write(b, &WriteOptions { sync, ..Default::default() }).expect("child write");
         if sync {
             // Only synced writes are acknowledged as durable.
@@ -112,7 +118,10 @@ fn crash_kill_process_keeps_every_acknowledged_write() {
         for n in 0..expect {
             assert!(db.get_cf(&side, key(n)).unwrap().is_some(), "cycle {cycle}: batch {n} half applied");
         }
-        assert!(db.get_cf(&side, key(expect)).unwrap().is_none(), "cycle {cycle}: side cf has a write the default lacks");
+        assert!(
+            db.get_cf(&side, key(expect)).unwrap().is_none(),
+            "cycle {cycle}: side cf has a write the default lacks"
+        );
         next_start = expect;
         db.close().unwrap();
     }

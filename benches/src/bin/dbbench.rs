@@ -7,7 +7,6 @@
 //! data), and writes a JSON result file (`--json`, default `dbbench.json`).
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 use strata::{Db, Options, ReadOptions, WriteBatch, WriteOptions};
@@ -26,7 +25,8 @@ struct Outcome {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse(std::env::args().skip(1))?;
-    let benchmarks = args.get_or("benchmarks", "fillseq,fillrandom,overwrite,readrandom,readseq,seekrandom,readwhilewriting");
+    let benchmarks =
+        args.get_or("benchmarks", "fillseq,fillrandom,overwrite,readrandom,readseq,seekrandom,readwhilewriting");
     let num: u64 = args.get_or("num", "1000000").parse()?;
     let value_size: usize = args.get_or("value-size", "100").parse()?;
     let key_size: usize = args.get_or("key-size", "16").parse()?;
@@ -79,7 +79,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-fn fill(db: &Db, name: &str, keys: &KeyGen, value: &[u8], num: u64, random: bool) -> Result<Outcome, Box<dyn std::error::Error>> {
+fn fill(
+    db: &Db,
+    name: &str,
+    keys: &KeyGen,
+    value: &[u8],
+    num: u64,
+    random: bool,
+) -> Result<Outcome, Box<dyn std::error::Error>> {
     let w0 = proc_write_bytes();
     let mut hist = Histogram::default();
     let wo = WriteOptions::default();
@@ -104,7 +111,10 @@ fn fill(db: &Db, name: &str, keys: &KeyGen, value: &[u8], num: u64, random: bool
         hist,
         write_amp: written.map(|w| w as f64 / user as f64),
         space_amp: Some(dir_size(db.path()) as f64 / user as f64),
-        note: format!("engine write-amp (tables/user) {}", db.property("strata.write-amplification").unwrap_or_default()),
+        note: format!(
+            "engine write-amp (tables/user) {}",
+            db.property("strata.write-amplification").unwrap_or_default()
+        ),
     })
 }
 
@@ -123,7 +133,16 @@ fn read_random(db: &Db, keys: &KeyGen, num: u64) -> Result<Outcome, Box<dyn std:
         hist.record(t.elapsed());
     }
     let secs = start.elapsed().as_secs_f64();
-    Ok(Outcome { name: "readrandom".into(), ops: num, secs, bytes, hist, write_amp: None, space_amp: None, note: format!("{found} of {num} found") })
+    Ok(Outcome {
+        name: "readrandom".into(),
+        ops: num,
+        secs,
+        bytes,
+        hist,
+        write_amp: None,
+        space_amp: None,
+        note: format!("{found} of {num} found"),
+    })
 }
 
 fn read_seq(db: &Db) -> Result<Outcome, Box<dyn std::error::Error>> {
@@ -138,7 +157,16 @@ fn read_seq(db: &Db) -> Result<Outcome, Box<dyn std::error::Error>> {
     }
     it.status()?;
     let secs = start.elapsed().as_secs_f64();
-    Ok(Outcome { name: "readseq".into(), ops: n, secs, bytes, hist: Histogram::default(), write_amp: None, space_amp: None, note: String::new() })
+    Ok(Outcome {
+        name: "readseq".into(),
+        ops: n,
+        secs,
+        bytes,
+        hist: Histogram::default(),
+        write_amp: None,
+        space_amp: None,
+        note: String::new(),
+    })
 }
 
 fn seek_random(db: &Db, keys: &KeyGen, num: u64) -> Result<Outcome, Box<dyn std::error::Error>> {
@@ -161,39 +189,40 @@ fn seek_random(db: &Db, keys: &KeyGen, num: u64) -> Result<Outcome, Box<dyn std:
     }
     it.status()?;
     let secs = start.elapsed().as_secs_f64();
-    Ok(Outcome { name: "seekrandom".into(), ops: num, secs, bytes, hist, write_amp: None, space_amp: None, note: "seek + 10 next".into() })
+    Ok(Outcome {
+        name: "seekrandom".into(),
+        ops: num,
+        secs,
+        bytes,
+        hist,
+        write_amp: None,
+        space_amp: None,
+        note: "seek + 10 next".into(),
+    })
 }
 
 fn read_while_writing(db: &Db, keys: &KeyGen, value: &[u8], num: u64) -> Result<Outcome, Box<dyn std::error::Error>> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let writes = std::thread::scope(|s| -> Result<u64, Box<dyn std::error::Error + Send + Sync>> {
-        let writer = {
-            let stop = Arc::clone(&stop);
-            s.spawn(move || -> Result<u64, strata::Error> {
-                let mut n = 0u64;
-                while !stop.load(Ordering::Relaxed) {
-                    db.put(keys.random_key(n.wrapping_mul(31) + 17), value)?;
-                    n += 1;
-                }
-                Ok(n)
-            })
-        };
-        let r = (|| -> Result<Outcome, Box<dyn std::error::Error>> { read_random(db, keys, num) })();
+    let stop = AtomicBool::new(false);
+    let (reads, writes) = std::thread::scope(|s| {
+        let writer = s.spawn(|| -> Result<u64, strata::Error> {
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                db.put(keys.random_key(n.wrapping_mul(31) + 17), value)?;
+                n += 1;
+            }
+            Ok(n)
+        });
+        let reads = read_random(db, keys, num).map_err(|e| e.to_string());
         stop.store(true, Ordering::Relaxed);
-        let w = writer.join().map_err(|_| "writer panicked")??;
-        let out = r.map_err(|e| e.to_string())?;
-        READ_OUT.with(|c| *c.borrow_mut() = Some(out));
-        Ok(w)
+        let writes =
+            writer.join().map_err(|_| "writer thread panicked".to_string()).and_then(|r| r.map_err(|e| e.to_string()));
+        (reads, writes)
     });
-    let writes = writes.map_err(|e| e.to_string())?;
-    let mut out = READ_OUT.with(|c| c.borrow_mut().take()).ok_or("no read result")?;
+    let mut out = reads?;
+    let writes = writes?;
     out.name = "readwhilewriting".into();
     out.note = format!("{}; {writes} writes by 1 writer thread meanwhile", out.note);
     Ok(out)
-}
-
-thread_local! {
-    static READ_OUT: std::cell::RefCell<Option<Outcome>> = const { std::cell::RefCell::new(None) };
 }
 
 fn print_outcome(o: &Outcome, dir: &std::path::Path) {
@@ -214,8 +243,16 @@ fn print_outcome(o: &Outcome, dir: &std::path::Path) {
     );
 }
 
-fn write_json(path: &std::path::Path, results: &[Outcome], num: u64, key_size: usize, value_size: usize) -> std::io::Result<()> {
-    let mut s = format!("{{\"engine\":\"strata\",\"num\":{num},\"key_size\":{key_size},\"value_size\":{value_size},\"results\":[");
+fn write_json(
+    path: &std::path::Path,
+    results: &[Outcome],
+    num: u64,
+    key_size: usize,
+    value_size: usize,
+) -> std::io::Result<()> {
+    let mut s = format!(
+        "{{\"engine\":\"strata\",\"num\":{num},\"key_size\":{key_size},\"value_size\":{value_size},\"results\":["
+    );
     for (i, o) in results.iter().enumerate() {
         if i > 0 {
             s.push(',');
