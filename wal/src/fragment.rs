@@ -140,7 +140,7 @@ impl Cursor {
                     break;
                 }
                 // Fast rejection: most positions do not even hold a known type byte.
-                if !block.get(pos + TYPE_OFFSET).is_some_and(|&t| FragmentType::from_byte(t).is_some()) {
+                if block.get(pos + TYPE_OFFSET).is_none_or(|&t| FragmentType::from_byte(t).is_none()) {
                     continue;
                 }
                 let here = block.get(pos..).unwrap_or_default();
@@ -160,7 +160,11 @@ impl Cursor {
 /// Validates the fragment whose header starts `here` (`here` runs to the end of the bytes read
 /// of the block; `leftover` is what the block has left by its size). Returns the type and the
 /// payload length, or why it is not a fragment.
-fn check_fragment(header: &[u8; HEADER_LEN], here: &[u8], leftover: usize) -> std::result::Result<(FragmentType, usize), String> {
+fn check_fragment(
+    header: &[u8; HEADER_LEN],
+    here: &[u8],
+    leftover: usize,
+) -> std::result::Result<(FragmentType, usize), String> {
     let raw = RawHeader::decode(header);
     if raw.is_zero() {
         return Err("all-zero fragment header (a zero-filled, unwritten or preallocated region)".to_owned());

@@ -111,7 +111,13 @@ pub struct LogReader {
 impl LogReader {
     /// A reader of `file` (named `path` in errors) from its start.
     pub fn new(file: Arc<dyn RandomAccessFile>, path: &Path, mode: RecoveryMode) -> LogReader {
-        LogReader { cursor: Cursor::new(file, path), mode, report: ReadReport::default(), partial: None, state: State::Reading }
+        LogReader {
+            cursor: Cursor::new(file, path),
+            mode,
+            report: ReadReport::default(),
+            partial: None,
+            state: State::Reading,
+        }
     }
 
     /// Opens `path` on `fs` and reads it.

@@ -77,7 +77,12 @@ fn check_well_formed(records: &[Record], report: &ReadReport, file_len: u64) {
     let mut prev_end = 0;
     for r in records {
         assert!(r.offset >= prev_end, "record at {} overlaps the previous one ending at {prev_end}", r.offset);
-        assert!(r.offset < r.end_offset && r.end_offset <= file_len, "record {}..{} in {file_len}", r.offset, r.end_offset);
+        assert!(
+            r.offset < r.end_offset && r.end_offset <= file_len,
+            "record {}..{} in {file_len}",
+            r.offset,
+            r.end_offset
+        );
         prev_end = r.end_offset;
     }
     assert_eq!(report.valid_end_offset, prev_end);

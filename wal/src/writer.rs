@@ -179,8 +179,8 @@ fn check_payload_len(payload: &[u8]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use strata_base::{FileSystem, SimFs};
     use strata_base::fs::Fault;
+    use strata_base::{FileSystem, SimFs};
 
     fn writer(fs: &SimFs) -> LogWriter {
         LogWriter::with_path(fs.create(Path::new("/w.log")).unwrap(), "/w.log")

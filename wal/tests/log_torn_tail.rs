@@ -1,5 +1,6 @@
 //! A log cut at any byte reads back as exactly the records wholly before the cut; a log cut at a
 //! record's end offset (what a checkpoint copies) is a valid log.
+#![allow(clippy::unwrap_used, reason = "test helpers: a failure is a test failure")]
 
 use bytes::Bytes;
 use std::path::Path;
@@ -48,7 +49,8 @@ fn layout_has_the_edge_cases_the_tests_rely_on() {
     assert!(leftovers.contains(&HEADER_LEN), "a marginal trailer: {leftovers:?}");
     assert!(leftovers.contains(&BLOCK_SIZE), "a record ending on a block boundary: {leftovers:?}");
     let (records, _) = read_log(&log, RecoveryMode::AbsoluteConsistency);
-    let spans_three_blocks = |r: &strata_wal::Record| r.end_offset as usize / BLOCK_SIZE >= r.offset as usize / BLOCK_SIZE + 2;
+    let spans_three_blocks =
+        |r: &strata_wal::Record| r.end_offset as usize / BLOCK_SIZE >= r.offset as usize / BLOCK_SIZE + 2;
     assert!(records.unwrap().iter().any(spans_three_blocks), "a record with a middle fragment");
     assert!(log.len() < 5 * BLOCK_SIZE, "small enough to cut at every byte: {}", log.len());
 }
@@ -65,9 +67,10 @@ fn tolerate_mode_returns_the_records_before_every_possible_cut() {
     // a stride (each full check is four reads).
     let near_boundary = |c: usize| {
         let in_block = c % BLOCK_SIZE;
-        in_block < 2 * HEADER_LEN
-            || in_block > BLOCK_SIZE - 2 * HEADER_LEN
-            || clean.iter().any(|r| (r.offset as usize).abs_diff(c) <= 2 * HEADER_LEN || (r.end_offset as usize).abs_diff(c) <= 2)
+        !(2 * HEADER_LEN..=BLOCK_SIZE - 2 * HEADER_LEN).contains(&in_block)
+            || clean
+                .iter()
+                .any(|r| (r.offset as usize).abs_diff(c) <= 2 * HEADER_LEN || (r.end_offset as usize).abs_diff(c) <= 2)
     };
     for c in 0..=log.len() {
         if near_boundary(c) || c % 97 == 0 {
