@@ -20,7 +20,7 @@
 use crate::edit::VersionEdit;
 use crate::error::{Error, Result};
 use crate::filename::{manifest_file_name, table_file_name};
-use crate::format::{DEFAULT_CF_ID, DEFAULT_CF_NAME, MANIFEST_SIZE_LIMIT_DEFAULT, NAME_LEN_MAX};
+use crate::format::{DEFAULT_CF_ID, DEFAULT_CF_NAME, FILE_NUMBER_MAX, MANIFEST_SIZE_LIMIT_DEFAULT, NAME_LEN_MAX};
 use crate::log::RecordWriter;
 use crate::manifest::{create_manifest, read_current, read_edits, set_current, snapshot_edit};
 use crate::version::Version;
@@ -133,8 +133,13 @@ impl VersionSet {
         if records == 0 {
             return Err(Error::corruption(&path, 0, "manifest holds no edits"));
         }
+        let next = next.ok_or_else(|| missing("next file number"))?;
+        if next >= FILE_NUMBER_MAX || manifest_number >= FILE_NUMBER_MAX {
+            let reason = format!("file numbers {next} / {manifest_number} exceed FILE_NUMBER_MAX {FILE_NUMBER_MAX}");
+            return Err(Error::corruption(&path, 0, reason));
+        }
         let counters = Counters {
-            next_file_number: next.ok_or_else(|| missing("next file number"))?.max(manifest_number + 1),
+            next_file_number: next.max(manifest_number + 1),
             last_sequence: last.ok_or_else(|| missing("last sequence"))?,
             log_number: log.ok_or_else(|| missing("log number"))?,
             max_cf_id: max_cf.unwrap_or(DEFAULT_CF_ID),
@@ -283,6 +288,9 @@ impl VersionSet {
             return bad(format!("last sequence {s} is below the current {}", c.last_sequence));
         }
         let next_file_number = edit.next_file_number.unwrap_or(0).max(c.next_file_number);
+        if next_file_number >= FILE_NUMBER_MAX {
+            return bad(format!("next file number {next_file_number} exceeds FILE_NUMBER_MAX {FILE_NUMBER_MAX}"));
+        }
         for f in &edit.new_files {
             if f.meta.number >= next_file_number {
                 return bad(format!("table {} was not allocated (next file number {next_file_number})", f.meta.number));
@@ -294,7 +302,8 @@ impl VersionSet {
                 return bad(format!("column family {}: name or comparator longer than {NAME_LEN_MAX} bytes", a.id));
             }
             if a.id <= max_cf_id {
-                return bad(format!("column family id {} was already used (next is {})", a.id, max_cf_id + 1));
+                let next = max_cf_id.saturating_add(1);
+                return bad(format!("column family id {} was already used (next is {next})", a.id));
             }
             max_cf_id = a.id;
         }

@@ -338,3 +338,23 @@ fn fresh_manifest_for_a_pinned_version_opens_elsewhere() {
     assert_eq!(copy.last_sequence(), 5);
     assert_eq!(copy.next_cf_id(), 2);
 }
+
+#[test]
+fn absurd_counters_on_disk_are_corruption_not_overflow() {
+    let fs = sim();
+    let set = VersionSet::create_new(fs.arc(), dir(), opts(1 << 20)).unwrap();
+    let snap = snapshot_edit(&set.current(), set.options().comparator.name(), 0, u64::MAX, 0);
+    write_manifest(&fs, dir(), 9, &[snap]).unwrap();
+    set_current(&fs, dir(), 9).unwrap();
+    let err = VersionSet::recover(fs.arc(), dir(), opts(1 << 20), false).unwrap_err();
+    assert!(matches!(&err, Error::Corruption { reason, .. } if reason.contains("FILE_NUMBER_MAX")), "{err}");
+    // A column family id at u32::MAX leaves no next id; adding one is refused, not a panic.
+    let mut snap = snapshot_edit(&set.current(), set.options().comparator.name(), 0, 20, 0);
+    snap.max_cf_id = Some(u32::MAX);
+    write_manifest(&fs, dir(), 10, &[snap]).unwrap();
+    set_current(&fs, dir(), 10).unwrap();
+    let mut rw = VersionSet::recover(fs.arc(), dir(), opts(1 << 20), false).unwrap();
+    let mut e = VersionEdit::new();
+    e.add_cf(rw.next_cf_id(), "x", "c");
+    assert!(matches!(rw.log_and_apply(e), Err(Error::InvalidArgument(_))));
+}
