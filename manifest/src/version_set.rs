@@ -19,7 +19,7 @@
 
 use crate::edit::VersionEdit;
 use crate::error::{Error, Result};
-use crate::filename::{manifest_file_name, table_file_name};
+use crate::filename::{LiveState, manifest_file_name, obsolete_files, table_file_name};
 use crate::format::{DEFAULT_CF_ID, DEFAULT_CF_NAME, FILE_NUMBER_MAX, MANIFEST_SIZE_LIMIT_DEFAULT, NAME_LEN_MAX};
 use crate::log::RecordWriter;
 use crate::manifest::{create_manifest, read_current, read_edits, set_current, snapshot_edit};
@@ -373,6 +373,19 @@ impl VersionSet {
             out.extend(v.cfs().flat_map(|c| c.files().map(|(_, f)| f.number)));
         }
         out
+    }
+
+    /// The names among `names` (the directory's entries) that can be deleted now: the pure
+    /// [`obsolete_files`] applied to this set's live state and the caller's pending outputs.
+    pub fn obsolete_files(&self, names: &[String], pending_outputs: &BTreeSet<u64>) -> Vec<String> {
+        let live_tables = self.live_table_numbers();
+        let live = LiveState {
+            live_tables: &live_tables,
+            log_number: self.counters.log_number,
+            manifest_number: self.manifest_number,
+            pending_outputs,
+        };
+        obsolete_files(names, &live)
     }
 
     /// Number of versions still referenced (including the current one).

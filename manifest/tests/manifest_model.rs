@@ -10,7 +10,7 @@ use common::{dir, meta, opts, sim, touch_table};
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 use strata_base::{FileSystem, SimFs};
-use strata_manifest::{LiveState, NUM_LEVELS, Version, VersionEdit, VersionSet, obsolete_files};
+use strata_manifest::{NUM_LEVELS, Version, VersionEdit, VersionSet};
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -158,15 +158,7 @@ fn check(set: &VersionSet, fs: &SimFs, model: &Model, limit: u64) {
     fs.crash();
     // Delete what the engine would delete; recovery must not need any of it.
     let names = fs.list(dir()).unwrap();
-    let live_tables = set.live_table_numbers();
-    let pending = BTreeSet::new();
-    let live = LiveState {
-        live_tables: &live_tables,
-        log_number: set.log_number(),
-        manifest_number: set.manifest_number(),
-        pending_outputs: &pending,
-    };
-    for name in obsolete_files(&names, &live) {
+    for name in set.obsolete_files(&names, &BTreeSet::new()) {
         fs.remove_file(&dir().join(name)).unwrap();
     }
     fs.sync_dir(dir()).unwrap();
