@@ -60,6 +60,10 @@ pub const OPTIONS_FILE_NAME: &str = "OPTIONS";
 /// File numbers are printed with at least this many digits.
 pub const FILE_NUMBER_WIDTH: usize = 6;
 
+/// File numbers (and so `next_file_number`) stay below this; a manifest claiming more is
+/// corrupt. Leaves room for `+ 1` everywhere without overflow.
+pub const FILE_NUMBER_MAX: u64 = 1 << 62;
+
 /// Id and name of the column family every database has.
 pub const DEFAULT_CF_ID: u32 = 0;
 pub const DEFAULT_CF_NAME: &str = "default";
@@ -73,4 +77,5 @@ const _: () = assert!(TAG_COMPARATOR & TAG_SAFE_TO_IGNORE == 0);
 const _: () = assert!(TAG_NEW_FILE < TAG_SAFE_TO_IGNORE, "known tags must all be must-understand");
 const _: () = assert!(TAG_INVALID != TAG_COMPARATOR);
 const _: () = assert!(FILE_NUMBER_WIDTH == 6);
+const _: () = assert!(FILE_NUMBER_MAX < u64::MAX / 2);
 const _: () = assert!(MANIFEST_SIZE_LIMIT_DEFAULT == 64 * 1024 * 1024);

@@ -19,8 +19,8 @@
 
 use crate::edit::VersionEdit;
 use crate::error::{Error, Result};
-use crate::filename::{manifest_file_name, table_file_name};
-use crate::format::{DEFAULT_CF_ID, DEFAULT_CF_NAME, MANIFEST_SIZE_LIMIT_DEFAULT, NAME_LEN_MAX};
+use crate::filename::{LiveState, manifest_file_name, obsolete_files, table_file_name};
+use crate::format::{DEFAULT_CF_ID, DEFAULT_CF_NAME, FILE_NUMBER_MAX, MANIFEST_SIZE_LIMIT_DEFAULT, NAME_LEN_MAX};
 use crate::log::RecordWriter;
 use crate::manifest::{create_manifest, read_current, read_edits, set_current, snapshot_edit};
 use crate::version::Version;
@@ -133,8 +133,13 @@ impl VersionSet {
         if records == 0 {
             return Err(Error::corruption(&path, 0, "manifest holds no edits"));
         }
+        let next = next.ok_or_else(|| missing("next file number"))?;
+        if next >= FILE_NUMBER_MAX || manifest_number >= FILE_NUMBER_MAX {
+            let reason = format!("file numbers {next} / {manifest_number} exceed FILE_NUMBER_MAX {FILE_NUMBER_MAX}");
+            return Err(Error::corruption(&path, 0, reason));
+        }
         let counters = Counters {
-            next_file_number: next.ok_or_else(|| missing("next file number"))?.max(manifest_number + 1),
+            next_file_number: next.max(manifest_number + 1),
             last_sequence: last.ok_or_else(|| missing("last sequence"))?,
             log_number: log.ok_or_else(|| missing("log number"))?,
             max_cf_id: max_cf.unwrap_or(DEFAULT_CF_ID),
@@ -283,6 +288,9 @@ impl VersionSet {
             return bad(format!("last sequence {s} is below the current {}", c.last_sequence));
         }
         let next_file_number = edit.next_file_number.unwrap_or(0).max(c.next_file_number);
+        if next_file_number >= FILE_NUMBER_MAX {
+            return bad(format!("next file number {next_file_number} exceeds FILE_NUMBER_MAX {FILE_NUMBER_MAX}"));
+        }
         for f in &edit.new_files {
             if f.meta.number >= next_file_number {
                 return bad(format!("table {} was not allocated (next file number {next_file_number})", f.meta.number));
@@ -294,7 +302,8 @@ impl VersionSet {
                 return bad(format!("column family {}: name or comparator longer than {NAME_LEN_MAX} bytes", a.id));
             }
             if a.id <= max_cf_id {
-                return bad(format!("column family id {} was already used (next is {})", a.id, max_cf_id + 1));
+                let next = max_cf_id.saturating_add(1);
+                return bad(format!("column family id {} was already used (next is {next})", a.id));
             }
             max_cf_id = a.id;
         }
@@ -364,6 +373,19 @@ impl VersionSet {
             out.extend(v.cfs().flat_map(|c| c.files().map(|(_, f)| f.number)));
         }
         out
+    }
+
+    /// The names among `names` (the directory's entries) that can be deleted now: the pure
+    /// [`obsolete_files`] applied to this set's live state and the caller's pending outputs.
+    pub fn obsolete_files(&self, names: &[String], pending_outputs: &BTreeSet<u64>) -> Vec<String> {
+        let live_tables = self.live_table_numbers();
+        let live = LiveState {
+            live_tables: &live_tables,
+            log_number: self.counters.log_number,
+            manifest_number: self.manifest_number,
+            pending_outputs,
+        };
+        obsolete_files(names, &live)
     }
 
     /// Number of versions still referenced (including the current one).

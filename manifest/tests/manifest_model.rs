@@ -10,7 +10,7 @@ use common::{dir, meta, opts, sim, touch_table};
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 use strata_base::{FileSystem, SimFs};
-use strata_manifest::{LiveState, NUM_LEVELS, Version, VersionEdit, VersionSet, obsolete_files};
+use strata_manifest::{NUM_LEVELS, Version, VersionEdit, VersionSet};
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -21,6 +21,8 @@ enum Op {
     Move(usize, usize),
     NewLog,
     Reopen,
+    /// A flush whose manifest write fails at its `k`-th file-system operation, then a crash.
+    CrashingFlush(usize, u8),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -32,13 +34,14 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (any::<usize>(), 0..NUM_LEVELS - 1).prop_map(|(c, l)| Op::Move(c, l)),
         1 => Just(Op::NewLog),
         1 => Just(Op::Reopen),
+        2 => (any::<usize>(), 0u8..12).prop_map(|(c, k)| Op::CrashingFlush(c, k)),
     ]
 }
 
 /// Column family id -> (name, table numbers per level).
 type Shape = BTreeMap<u32, (String, Vec<BTreeSet<u64>>)>;
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Model {
     shape: Shape,
     last_sequence: u64,
@@ -120,6 +123,33 @@ fn step(set: &mut VersionSet, fs: &SimFs, model: &mut Model, op: &Op, limit: u64
             *set = VersionSet::recover(fs.arc(), dir(), opts(limit), false).unwrap();
             return;
         }
+        Op::CrashingFlush(i, k) => {
+            let cf = pick(model, i);
+            let number = set.new_file_number();
+            touch_table(fs, number);
+            let mut new = model.clone();
+            new.last_sequence += 1;
+            new.shape.get_mut(&cf).unwrap().1[0].insert(number);
+            e.add_file(cf, 0, meta(number, new.last_sequence));
+            e.last_sequence = Some(new.last_sequence);
+            fs.fail_after(Some(fs.op_count() + u64::from(k)));
+            let result = set.log_and_apply(e);
+            fs.crash();
+            let rec = VersionSet::recover(fs.arc(), dir(), opts(limit), false).unwrap();
+            let (got, seq) = (shape_of(&rec.current()), rec.last_sequence());
+            if result.is_ok() {
+                assert_eq!((&got, seq), (&new.shape, new.last_sequence), "a successful edit was lost");
+            } else {
+                let old_state = got == model.shape && seq == model.last_sequence;
+                let new_state = got == new.shape && seq == new.last_sequence;
+                assert!(old_state || new_state, "fault at op {k}: recovered a mix");
+            }
+            if got == new.shape {
+                *model = new;
+            }
+            *set = rec;
+            return;
+        }
     }
     set.log_and_apply(e).unwrap();
 }
@@ -128,15 +158,7 @@ fn check(set: &VersionSet, fs: &SimFs, model: &Model, limit: u64) {
     fs.crash();
     // Delete what the engine would delete; recovery must not need any of it.
     let names = fs.list(dir()).unwrap();
-    let live_tables = set.live_table_numbers();
-    let pending = BTreeSet::new();
-    let live = LiveState {
-        live_tables: &live_tables,
-        log_number: set.log_number(),
-        manifest_number: set.manifest_number(),
-        pending_outputs: &pending,
-    };
-    for name in obsolete_files(&names, &live) {
+    for name in set.obsolete_files(&names, &BTreeSet::new()) {
         fs.remove_file(&dir().join(name)).unwrap();
     }
     fs.sync_dir(dir()).unwrap();

@@ -266,8 +266,13 @@ fn held_versions_keep_their_tables_live() {
     set.log_and_apply(e).unwrap();
     assert_eq!(set.current().table_numbers().into_iter().collect::<Vec<_>>(), vec![b]);
     assert_eq!(set.live_table_numbers().into_iter().collect::<Vec<_>>(), vec![a, b]);
+    let names = fs.list(dir()).unwrap();
+    let none = std::collections::BTreeSet::new();
+    assert!(!set.obsolete_files(&names, &none).contains(&table_file_name(a)), "a pinned table is obsolete");
     drop(pinned);
     assert_eq!(set.live_table_numbers().into_iter().collect::<Vec<_>>(), vec![b]);
+    assert!(set.obsolete_files(&names, &none).contains(&table_file_name(a)));
+    assert!(!set.obsolete_files(&names, &std::collections::BTreeSet::from([a])).contains(&table_file_name(a)));
     // Many installs with nothing held: the weak list stays small.
     for s in 2..200 {
         set.log_and_apply(VersionEdit { last_sequence: Some(s), ..VersionEdit::default() }).unwrap();
@@ -337,4 +342,24 @@ fn fresh_manifest_for_a_pinned_version_opens_elsewhere() {
     assert_eq!(*copy.current(), *pinned);
     assert_eq!(copy.last_sequence(), 5);
     assert_eq!(copy.next_cf_id(), 2);
+}
+
+#[test]
+fn absurd_counters_on_disk_are_corruption_not_overflow() {
+    let fs = sim();
+    let set = VersionSet::create_new(fs.arc(), dir(), opts(1 << 20)).unwrap();
+    let snap = snapshot_edit(&set.current(), set.options().comparator.name(), 0, u64::MAX, 0);
+    write_manifest(&fs, dir(), 9, &[snap]).unwrap();
+    set_current(&fs, dir(), 9).unwrap();
+    let err = VersionSet::recover(fs.arc(), dir(), opts(1 << 20), false).unwrap_err();
+    assert!(matches!(&err, Error::Corruption { reason, .. } if reason.contains("FILE_NUMBER_MAX")), "{err}");
+    // A column family id at u32::MAX leaves no next id; adding one is refused, not a panic.
+    let mut snap = snapshot_edit(&set.current(), set.options().comparator.name(), 0, 20, 0);
+    snap.max_cf_id = Some(u32::MAX);
+    write_manifest(&fs, dir(), 10, &[snap]).unwrap();
+    set_current(&fs, dir(), 10).unwrap();
+    let mut rw = VersionSet::recover(fs.arc(), dir(), opts(1 << 20), false).unwrap();
+    let mut e = VersionEdit::new();
+    e.add_cf(rw.next_cf_id(), "x", "c");
+    assert!(matches!(rw.log_and_apply(e), Err(Error::InvalidArgument(_))));
 }
