@@ -45,7 +45,8 @@ pub enum RecoveryMode {
 /// One record read back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
-    /// The bytes given to `add_record`.
+    /// The bytes given to `add_record`. For a one-fragment record this is a view into the
+    /// block read (no copy), which keeps that block's 32 KiB alive while it is held.
     pub payload: Bytes,
     /// File offset of the header of its first fragment.
     pub offset: u64,
