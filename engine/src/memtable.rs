@@ -55,20 +55,54 @@ impl Ord for dyn KeyView + '_ {
     }
 }
 
+/// Internal keys up to this many bytes are stored inside the skip-list node, so comparing
+/// against them costs no pointer chase (one cache miss per node instead of two).
+const INLINE_KEY_MAX: usize = 38;
+
 /// A stored, encoded internal key. Its order is internal-key order ([`compare_ikey`]), the same
 /// as its [`KeyView`] order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InternalKey(Box<[u8]>);
+#[derive(Debug, Clone)]
+pub struct InternalKey(KeyRepr);
+
+#[derive(Debug, Clone)]
+enum KeyRepr {
+    Inline { len: u8, buf: [u8; INLINE_KEY_MAX] },
+    Heap(Box<[u8]>),
+}
 
 impl InternalKey {
+    fn new(ikey: &[u8]) -> Self {
+        if ikey.len() <= INLINE_KEY_MAX {
+            let mut buf = [0u8; INLINE_KEY_MAX];
+            buf[..ikey.len()].copy_from_slice(ikey);
+            // INLINE_KEY_MAX < 256, so the length fits in a byte.
+            InternalKey(KeyRepr::Inline { len: ikey.len() as u8, buf })
+        } else {
+            InternalKey(KeyRepr::Heap(ikey.into()))
+        }
+    }
+
+    #[inline]
     pub fn as_bytes(&self) -> &[u8] {
-        &self.0
+        match &self.0 {
+            KeyRepr::Inline { len, buf } => &buf[..usize::from(*len)],
+            KeyRepr::Heap(b) => b,
+        }
     }
 }
 
+const _: () = assert!(INLINE_KEY_MAX < 256);
+
+impl PartialEq for InternalKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+impl Eq for InternalKey {}
+
 impl Ord for InternalKey {
     fn cmp(&self, other: &Self) -> Ordering {
-        compare_ikey(&self.0, &other.0)
+        compare_ikey(self.as_bytes(), other.as_bytes())
     }
 }
 impl PartialOrd for InternalKey {
@@ -79,7 +113,7 @@ impl PartialOrd for InternalKey {
 
 impl KeyView for InternalKey {
     fn parts(&self) -> (&[u8], u64) {
-        split_ikey(&self.0)
+        split_ikey(self.as_bytes())
     }
 }
 
@@ -146,9 +180,17 @@ impl MemTable {
     /// replaces the value and charges its size twice.
     pub fn add(&self, seq: SeqNo, kind: ValueKind, user_key: &[u8], value: &[u8]) {
         debug_assert!(seq <= SEQ_MAX, "sequence {seq} exceeds SEQ_MAX");
-        let key = ikey::encode(user_key, seq, kind).into_boxed_slice();
-        let charge = key.len() + value.len() + ENTRY_OVERHEAD_BYTES;
-        self.map.insert(InternalKey(key), Bytes::copy_from_slice(value));
+        let mut buf = [0u8; INLINE_KEY_MAX];
+        let key = if user_key.len() + ikey::TRAILER_LEN <= INLINE_KEY_MAX {
+            let n = user_key.len();
+            buf[..n].copy_from_slice(user_key);
+            buf[n..n + ikey::TRAILER_LEN].copy_from_slice(&ikey::pack_trailer(seq, kind).to_le_bytes());
+            InternalKey::new(&buf[..n + ikey::TRAILER_LEN])
+        } else {
+            InternalKey::new(&ikey::encode(user_key, seq, kind))
+        };
+        let charge = key.as_bytes().len() + value.len() + ENTRY_OVERHEAD_BYTES;
+        self.map.insert(key, Bytes::copy_from_slice(value));
         self.size_bytes.fetch_add(charge, AtomicOrdering::Relaxed);
         self.first_seq.fetch_min(seq, AtomicOrdering::Relaxed);
         self.largest_seq.fetch_max(seq, AtomicOrdering::Relaxed);

@@ -130,6 +130,20 @@ impl DbInner {
     /// Makes sure the active memtables have room, switching generations and stalling while
     /// flushes or L0 compactions fall behind.
     fn make_room(&self, commit: &mut CommitState) -> Result<()> {
+        // Fast path, without the state lock: room in every active memtable and L0 below the
+        // slowdown trigger. Only the leader (holding `commit`) switches memtables, so the
+        // answer cannot go stale before this group is applied.
+        {
+            let rs = self.read_state();
+            let full = rs
+                .cfs
+                .values()
+                .any(|c| c.mems.first().is_some_and(|m| m.approximate_size() >= self.opts.write_buffer_size));
+            let l0 = rs.version.cfs().map(|c| c.levels.first().map_or(0, Vec::len)).max().unwrap_or(0);
+            if !full && l0 < self.opts.level0_slowdown_writes_trigger {
+                return self.check_writable();
+            }
+        }
         let mut slowed = false;
         let mut st = self.state.lock();
         loop {
