@@ -131,7 +131,7 @@ impl Table {
         r.map_err(|c| self.block_error(self.footer.index, c))?;
         while it.valid() {
             let h = self.index_handle(&it)?;
-            if !h.end().is_some_and(|end| end <= self.data_end) {
+            if h.end().is_none_or(|end| end > self.data_end) {
                 return Err(Error::corruption(&self.path, h.offset, "index entry points outside the data blocks"));
             }
             entries += 1;
