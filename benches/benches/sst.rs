@@ -50,16 +50,26 @@ fn values() -> Vec<u8> {
     out
 }
 
-fn build(fs: &Arc<dyn FileSystem>, path: &Path, vals: &[u8], compression: Compression) -> u64 {
+/// Keys and values of the table, generated before timing starts.
+struct Input {
+    keys: Vec<[u8; KEY_LEN]>,
+    values: Vec<u8>,
+}
+
+fn input() -> Input {
+    Input { keys: (0..ENTRIES).map(key).collect(), values: values() }
+}
+
+fn build(fs: &Arc<dyn FileSystem>, path: &Path, input: &Input, compression: Compression) -> u64 {
     let opts = TableOptions { compression, ..TableOptions::default() };
     let mut b = TableBuilder::create(fs.clone(), path, opts).expect("create");
-    for (i, v) in vals.chunks_exact(VALUE_LEN).take(ENTRIES).enumerate() {
-        b.add(&key(i), EntryKind::Put, v).expect("add");
+    for (k, v) in input.keys.iter().zip(input.values.chunks_exact(VALUE_LEN)) {
+        b.add(k, EntryKind::Put, v).expect("add");
     }
     b.finish().expect("finish").file_size
 }
 
-fn bench_build(c: &mut Criterion, dir: &Path, vals: &[u8]) {
+fn bench_build(c: &mut Criterion, dir: &Path, vals: &Input) {
     let fs: Arc<dyn FileSystem> = Arc::new(RealFs::new());
     let mut g = c.benchmark_group("sst_build_64MiB");
     g.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(8));
@@ -90,7 +100,7 @@ fn bench_build(c: &mut Criterion, dir: &Path, vals: &[u8]) {
     g.finish();
 }
 
-fn bench_read(c: &mut Criterion, dir: &Path, vals: &[u8]) {
+fn bench_read(c: &mut Criterion, dir: &Path, vals: &Input) {
     let fs: Arc<dyn FileSystem> = Arc::new(RealFs::new());
     let path = dir.join("read.sst");
     build(&fs, &path, vals, Compression::None);
@@ -126,6 +136,14 @@ fn bench_read(c: &mut Criterion, dir: &Path, vals: &[u8]) {
             BatchSize::SmallInput,
         )
     });
+    let hot: Vec<[u8; KEY_LEN]> = (0..1024).map(|_| key(rng.next() as usize % ENTRIES)).collect();
+    let mut i = 0;
+    g.bench_function("present_cached_hot_1k_keys", |b| {
+        b.iter(|| {
+            i = (i + 1) % hot.len();
+            black_box(cached.get(&hot[i]).expect("get"))
+        })
+    });
     g.bench_function("present_uncached_pread", |b| {
         b.iter_batched(
             || key(rng.next() as usize % ENTRIES),
@@ -158,7 +176,7 @@ fn bench_read(c: &mut Criterion, dir: &Path, vals: &[u8]) {
 
 fn benches(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let vals = values();
+    let vals = input();
     bench_build(c, dir.path(), &vals);
     bench_read(c, dir.path(), &vals);
 }

@@ -13,6 +13,7 @@
 use bytes::Bytes;
 use parking_lot::Mutex;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 const SHARD_BITS: u32 = 4;
@@ -22,6 +23,28 @@ const ENTRY_OVERHEAD: usize = 64;
 const NIL: usize = usize::MAX;
 
 type Key = (u64, u64);
+
+/// A fast hasher for `(u64, u64)` keys (cache ids and offsets are not attacker-chosen).
+#[derive(Debug, Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(26) ^ v).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+type KeyMap = HashMap<Key, usize, BuildHasherDefault<KeyHasher>>;
 
 #[derive(Debug)]
 struct Node {
@@ -35,7 +58,7 @@ struct Node {
 /// One LRU list: a slab of nodes linked most recent first.
 #[derive(Debug)]
 struct Shard {
-    map: HashMap<Key, usize>,
+    map: KeyMap,
     nodes: Vec<Node>,
     free: Vec<usize>,
     head: usize,
@@ -46,7 +69,7 @@ struct Shard {
 
 impl Shard {
     fn new(capacity: usize) -> Self {
-        Self { map: HashMap::new(), nodes: Vec::new(), free: Vec::new(), head: NIL, tail: NIL, usage: 0, capacity }
+        Self { map: KeyMap::default(), nodes: Vec::new(), free: Vec::new(), head: NIL, tail: NIL, usage: 0, capacity }
     }
 
     fn unlink(&mut self, i: usize) {

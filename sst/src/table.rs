@@ -92,6 +92,7 @@ impl Table {
         };
         let t = Table { file, path: path.to_path_buf(), opts, file_size, footer, data_end, index, filter, props };
         t.check_properties()?;
+        t.check_index()?;
         Ok(Arc::new(t))
     }
 
@@ -117,6 +118,31 @@ impl Table {
         }
         if p.num_entries == 0 || p.num_deletions > p.num_entries {
             return Err(Error::corruption(&self.path, at, "impossible entry counts in properties"));
+        }
+        Ok(())
+    }
+
+    /// Every index entry must be a restart point (the point lookup binary-searches them alone)
+    /// and hold a handle that ends within the data region.
+    fn check_index(&self) -> Result<()> {
+        let mut it = BlockIter::new(self.index.clone());
+        let mut entries = 0usize;
+        let r = it.seek_to_first();
+        r.map_err(|c| self.block_error(self.footer.index, c))?;
+        while it.valid() {
+            let h = self.index_handle(&it)?;
+            if h.end().is_none_or(|end| end > self.data_end) {
+                return Err(Error::corruption(&self.path, h.offset, "index entry points outside the data blocks"));
+            }
+            entries += 1;
+            it.next().map_err(|c| self.block_error(self.footer.index, c))?;
+        }
+        if entries != self.index.num_restarts() {
+            return Err(Error::corruption(
+                &self.path,
+                self.footer.index.offset,
+                "index entries are not all restart points",
+            ));
         }
         Ok(())
     }
@@ -178,12 +204,14 @@ impl Table {
         if !self.may_contain(cmp.filter_key(key)) {
             return Ok(None);
         }
-        let mut index = BlockIter::new(self.index.clone());
-        index.seek(key, cmp).map_err(|c| self.block_error(self.footer.index, c))?;
-        if !index.valid() {
+        let found = self.index.seek_restart_value(key, cmp).map_err(|c| self.block_error(self.footer.index, c))?;
+        let Some(mut v) = found else {
             return Ok(None);
-        }
-        let handle = self.index_handle(&index)?;
+        };
+        let handle = match BlockHandle::decode_from(&mut v) {
+            Some(h) if v.is_empty() => h,
+            _ => return Err(Error::corruption(&self.path, self.footer.index.offset, "bad block handle in index")),
+        };
         let block = self.data_block(handle)?;
         let block = Block::parse(block).map_err(|c| self.block_error(handle, c))?;
         let mut it = BlockIter::new(block);

@@ -1,5 +1,6 @@
 //! Every single-byte flip, every truncation and every extension of a small table is detected
 //! (no byte is slack), and decoding never panics, even with data-block checksums turned off.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a failure is the test failing")]
 
 mod common;
 

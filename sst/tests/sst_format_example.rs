@@ -1,5 +1,6 @@
 //! Encodes the worked example of `docs/format/sst.md` and compares it byte for byte with the
 //! hex dump in the document, then checks the field offsets the document states.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a failure is the test failing")]
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! The proptest twin of the `sst_open` fuzz target: arbitrary bytes, and valid tables with
 //! random bytes overwritten, are opened and fully iterated without a panic.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a failure is the test failing")]
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! The table iterator agrees with a `BTreeMap` for random sequences of seek, seek_for_prev,
 //! next, prev and seek_to_first/last, under random options.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a failure is the test failing")]
 
 mod common;
 

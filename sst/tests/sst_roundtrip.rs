@@ -1,5 +1,6 @@
 //! Random tables under every combination of options read back exactly: forward and backward
 //! scans, point lookups of present and absent keys, `seek_entry`, properties and metadata.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a failure is the test failing")]
 
 mod common;
 

@@ -59,6 +59,72 @@ impl Block {
         }
         Ok(Self { data, restarts_at, num_restarts: n })
     }
+
+    pub fn num_restarts(&self) -> usize {
+        self.num_restarts
+    }
+
+    /// For blocks whose every entry is a restart point (index blocks): the value of the first
+    /// entry whose key is `>= target`, by binary search alone, without allocating.
+    pub fn seek_restart_value(&self, target: &[u8], cmp: &dyn Comparator) -> BResult<Option<&[u8]>> {
+        let (mut lo, mut hi) = (0, self.num_restarts);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let off = restart_point(&self.data, self.restarts_at, mid);
+            let e = decode_entry(&self.data, off, self.restarts_at)?;
+            if e.shared != 0 {
+                return Err(block_corrupt(off, "restart entry shares a prefix"));
+            }
+            let key = self.data.get(e.key_start..e.key_end).unwrap_or_default();
+            if cmp.compare(key, target) == Ordering::Less {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        if lo == self.num_restarts {
+            return Ok(None);
+        }
+        let off = restart_point(&self.data, self.restarts_at, lo);
+        let e = decode_entry(&self.data, off, self.restarts_at)?;
+        Ok(Some(self.data.get(e.key_end..e.value_end).unwrap_or_default()))
+    }
+}
+
+/// Offset of restart point `i` (checked by `Block::parse`; out of range reads as `restarts_at`).
+#[inline]
+fn restart_point(data: &[u8], restarts_at: usize, i: usize) -> usize {
+    let at = restarts_at + i * RESTART_LEN;
+    match data.get(at..at + RESTART_LEN) {
+        Some(&[a, b, c, d]) => u32::from_le_bytes([a, b, c, d]) as usize,
+        _ => restarts_at,
+    }
+}
+
+/// Decodes the header of the entry at `off`, which must lie inside `data[..restarts_at]`.
+#[inline]
+fn decode_entry(data: &[u8], off: usize, restarts_at: usize) -> BResult<Entry> {
+    let region = data.get(off..restarts_at).unwrap_or_default();
+    let bad = |reason| block_corrupt(off, reason);
+    let (shared, non_shared, value_len, kind, header_len) = match *region {
+        // Fast path: three one-byte lengths.
+        [a, b, c, k, ..] if (a | b | c) < 0x80 => (a as usize, b as usize, c as usize, k, 4),
+        _ => {
+            let mut src = region;
+            let shared = get_varint32(&mut src).ok_or_else(|| bad("bad shared length"))? as usize;
+            let non_shared = get_varint32(&mut src).ok_or_else(|| bad("bad key length"))? as usize;
+            let value_len = get_varint32(&mut src).ok_or_else(|| bad("bad value length"))? as usize;
+            let kind = get_u8(&mut src).ok_or_else(|| bad("bad entry kind"))?;
+            (shared, non_shared, value_len, kind, region.len() - src.len())
+        }
+    };
+    let kind = ValueKind::from_u8(kind).ok_or_else(|| bad("bad entry kind"))?;
+    let key_start = off + header_len;
+    let key_end = key_start.checked_add(non_shared).filter(|&e| e <= restarts_at);
+    let key_end = key_end.ok_or_else(|| bad("key runs past the entries"))?;
+    let value_end = key_end.checked_add(value_len).filter(|&e| e <= restarts_at);
+    let value_end = value_end.ok_or_else(|| bad("value runs past the entries"))?;
+    Ok(Entry { shared, key_start, key_end, value_end, kind })
 }
 
 #[derive(Debug)]
@@ -169,28 +235,12 @@ impl BlockIter {
 
     #[inline]
     fn restart_point(&self, i: usize) -> usize {
-        // Checked in `reset`; an out-of-range index reads as the end of the entry region.
-        let at = self.restarts_at + i * RESTART_LEN;
-        let mut s = self.data.get(at..at + RESTART_LEN).unwrap_or_default();
-        get_fixed32(&mut s).map_or(self.restarts_at, |r| r as usize)
+        restart_point(&self.data, self.restarts_at, i)
     }
 
-    /// Decodes the header of the entry at `off` (which must be inside the entry region).
     #[inline]
     fn decode_header(&self, off: usize) -> BResult<Entry> {
-        let region = self.data.get(off..self.restarts_at).unwrap_or_default();
-        let mut src = region;
-        let bad = |reason| block_corrupt(off, reason);
-        let shared = get_varint32(&mut src).ok_or_else(|| bad("bad shared length"))? as usize;
-        let non_shared = get_varint32(&mut src).ok_or_else(|| bad("bad key length"))? as usize;
-        let value_len = get_varint32(&mut src).ok_or_else(|| bad("bad value length"))? as usize;
-        let kind = get_u8(&mut src).and_then(ValueKind::from_u8).ok_or_else(|| bad("bad entry kind"))?;
-        let key_start = off + (region.len() - src.len());
-        let key_end = key_start.checked_add(non_shared).filter(|&e| e <= self.restarts_at);
-        let key_end = key_end.ok_or_else(|| bad("key runs past the entries"))?;
-        let value_end = key_end.checked_add(value_len).filter(|&e| e <= self.restarts_at);
-        let value_end = value_end.ok_or_else(|| bad("value runs past the entries"))?;
-        Ok(Entry { shared, key_start, key_end, value_end, kind })
+        decode_entry(&self.data, off, self.restarts_at)
     }
 
     fn fail(&mut self, e: BlockCorrupt) -> BlockCorrupt {

@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests: building tables in memory and reading them back.
 #![allow(dead_code)]
+#![allow(clippy::unwrap_used, reason = "test helpers")]
 
 use bytes::Bytes;
 use std::collections::BTreeMap;
@@ -10,6 +11,8 @@ use strata_base::{FileSystem, RandomAccessFile, SimFs};
 use strata_sst::{EntryKind, Table, TableBuilder, TableMeta, TableOptions, TableReadOptions};
 
 pub type Model = BTreeMap<Vec<u8>, (EntryKind, Vec<u8>)>;
+/// Entries as read back, in order.
+pub type Entries = Vec<(Vec<u8>, EntryKind, Vec<u8>)>;
 
 /// A table held in memory.
 #[derive(Debug)]
@@ -47,7 +50,7 @@ pub fn open(bytes: Bytes, ropts: TableReadOptions) -> strata_sst::Result<Arc<Tab
 }
 
 /// Every entry, front to back; stops at the first error.
-pub fn scan_forward(t: &Arc<Table>) -> strata_sst::Result<Vec<(Vec<u8>, EntryKind, Vec<u8>)>> {
+pub fn scan_forward(t: &Arc<Table>) -> strata_sst::Result<Entries> {
     let mut it = t.iter();
     let mut out = Vec::new();
     it.seek_to_first();
@@ -60,7 +63,7 @@ pub fn scan_forward(t: &Arc<Table>) -> strata_sst::Result<Vec<(Vec<u8>, EntryKin
 }
 
 /// Every entry, back to front, returned in forward order.
-pub fn scan_backward(t: &Arc<Table>) -> strata_sst::Result<Vec<(Vec<u8>, EntryKind, Vec<u8>)>> {
+pub fn scan_backward(t: &Arc<Table>) -> strata_sst::Result<Entries> {
     let mut it = t.iter();
     let mut out = Vec::new();
     it.seek_to_last();
@@ -73,7 +76,7 @@ pub fn scan_backward(t: &Arc<Table>) -> strata_sst::Result<Vec<(Vec<u8>, EntryKi
     Ok(out)
 }
 
-pub fn entries(model: &Model) -> Vec<(Vec<u8>, EntryKind, Vec<u8>)> {
+pub fn entries(model: &Model) -> Entries {
     model.iter().map(|(k, (kind, v))| (k.clone(), *kind, v.clone())).collect()
 }
 
