@@ -41,25 +41,28 @@ fn stats(inner: &DbInner, rs: &crate::state::ReadState) -> String {
     let mb = |b: u64| b as f64 / (1024.0 * 1024.0);
     for cf in rs.version.cfs() {
         let _ = writeln!(out, "** column family {} (id {}) **", cf.name, cf.id);
-        let _ = writeln!(out, "level  files   size(MB)  read(MB)  written(MB)  compactions  moves");
+        let _ = writeln!(out, "level  files   size(MB)");
         for (level, files) in cf.levels.iter().enumerate() {
-            let ls = s.level(level);
             let bytes: u64 = files.iter().map(|f| f.size).sum();
-            let _ = writeln!(
-                out,
-                "L{level:<5}{:>6}{:>11.1}{:>10.1}{:>13.1}{:>13}{:>7}",
-                files.len(),
-                mb(bytes),
-                mb(ls.bytes_read.load(Ordering::Relaxed)),
-                mb(ls.bytes_written.load(Ordering::Relaxed)),
-                ls.compactions.load(Ordering::Relaxed),
-                ls.trivial_moves.load(Ordering::Relaxed),
-            );
+            let _ = writeln!(out, "L{level:<5}{:>6}{:>11.1}", files.len(), mb(bytes));
         }
         if let Some(c) = rs.cfs.get(&cf.id) {
             let mem: usize = c.mems.iter().map(|m| m.approximate_size()).sum();
             let _ = writeln!(out, "memtables: {} ({:.1} MB)", c.mems.len(), mb(mem as u64));
         }
+    }
+    let _ = writeln!(out, "** flushes and compactions, all column families, by output level **");
+    let _ = writeln!(out, "level  read(MB)  written(MB)  compactions  trivial-moves");
+    for level in 0..strata_manifest::NUM_LEVELS {
+        let ls = s.level(level);
+        let _ = writeln!(
+            out,
+            "L{level:<5}{:>9.1}{:>13.1}{:>13}{:>15}",
+            mb(ls.bytes_read.load(Ordering::Relaxed)),
+            mb(ls.bytes_written.load(Ordering::Relaxed)),
+            ls.compactions.load(Ordering::Relaxed),
+            ls.trivial_moves.load(Ordering::Relaxed),
+        );
     }
     let _ = writeln!(
         out,
