@@ -1,11 +1,10 @@
 //! Choosing the next leveled compaction of one column family.
 //!
-//! Everything here is a pure function of the *shape* of the levels (file numbers, sizes, user-key
-//! ranges, and which files a running compaction holds), in the style of mini-lsm's leveled
-//! controller: no I/O, no locks, no state. The engine snapshots its current version into
-//! `&[Vec<LevelFile>]`, asks for a pick, marks the picked files `being_compacted`, runs the
-//! compaction and installs the result. The simulator in `tests/compaction_picker_sim.rs` drives
-//! these functions with a synthetic workload.
+//! Pure functions of the *shape* of the levels (numbers, sizes, user-key ranges, which files a
+//! running compaction holds), like mini-lsm's leveled controller: no I/O, locks or state. The
+//! engine passes its current version as `&[Vec<LevelFile>]`, marks the picked files
+//! `being_compacted`, runs the compaction and installs it; `tests/compaction_picker_sim.rs`
+//! drives the same functions with a synthetic workload.
 //!
 //! Rules (LevelDB/RocksDB leveled compaction):
 //! - Score: L0 = files not being compacted / `level0_compaction_trigger`; Ln = bytes of files not
@@ -42,8 +41,6 @@
 //!
 //! Thread safety: pure functions over borrowed data; call from any thread.
 
-use std::cmp::Ordering;
-
 /// Why a compaction was picked: L0 has too many files.
 pub const REASON_LEVEL0_FILES: &str = "level0 file count";
 /// Why a compaction was picked: a level exceeds its target size.
@@ -53,6 +50,9 @@ pub const REASON_MANUAL: &str = "manual range";
 /// A manual pick at L1+ stops adding files once their bytes reach this many target file sizes;
 /// the caller repeats the call with the same bounds until it returns `None`.
 pub const MANUAL_INPUT_TARGET_FILES_MAX: u64 = 25;
+
+/// More levels than any sane configuration; a larger `num_levels` is treated as this many.
+pub const NUM_LEVELS_MAX: usize = 64;
 
 /// One table as the picker sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,10 +123,10 @@ pub fn level_target_bytes(level: usize, opts: &PickerOptions) -> u64 {
     target
 }
 
-/// One score per level `0..opts.num_levels` (missing levels score 0). L0: files not being
+/// One score per level `0..opts.num_levels` (at most [`NUM_LEVELS_MAX`]; missing levels 0). L0: files not being
 /// compacted / trigger; Ln: bytes not being compacted / [`level_target_bytes`].
 pub fn level_scores(levels: &[Vec<LevelFile>], opts: &PickerOptions) -> Vec<f64> {
-    (0..opts.num_levels)
+    (0..opts.num_levels.min(NUM_LEVELS_MAX))
         .map(|level| {
             let files = levels.get(level).map(Vec::as_slice).unwrap_or_default();
             let idle = files.iter().filter(|f| !f.being_compacted);
@@ -191,15 +191,9 @@ pub fn pick_range_compaction(
     let mut inputs = expand_clean_cut(level, files, seeds);
     if level >= 1 {
         let limit = opts.target_file_size.max(1).saturating_mul(MANUAL_INPUT_TARGET_FILES_MAX);
-        let mut total = 0u64;
-        let keep = inputs
-            .iter()
-            .take_while(|&&i| {
-                let under = total < limit;
-                total = total.saturating_add(files[i].size);
-                under
-            })
-            .count();
+        let sizes =
+            inputs.iter().scan(0u64, |total, &i| Some(std::mem::replace(total, total.saturating_add(files[i].size))));
+        let keep = sizes.take_while(|&before| before < limit).count();
         inputs.truncate(keep.max(1));
         inputs = expand_clean_cut(level, files, inputs);
     }
@@ -217,7 +211,7 @@ fn pick_by_score(
     pointers: Option<&[Option<Vec<u8>>]>,
 ) -> Option<CompactionPick> {
     let scores = level_scores(levels, opts);
-    let last = opts.num_levels.checked_sub(1)?;
+    let last = opts.num_levels.min(NUM_LEVELS_MAX).checked_sub(1)?;
     let mut order: Vec<usize> = (0..last).filter(|&l| scores.get(l).is_some_and(|&s| s >= 1.0)).collect();
     // Stable: ties keep the lower level first.
     order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
@@ -372,9 +366,7 @@ fn hull<'a>(files: impl Iterator<Item = &'a LevelFile>) -> Option<(&'a [u8], &'a
 
 /// Whether `f` intersects `[begin, end]`, either bound open when `None`.
 fn in_bounds(f: &LevelFile, begin: Option<&[u8]>, end: Option<&[u8]>) -> bool {
-    let after_begin = begin.is_none_or(|b| f.largest.as_slice().cmp(b) != Ordering::Less);
-    let before_end = end.is_none_or(|e| f.smallest.as_slice().cmp(e) != Ordering::Greater);
-    after_begin && before_end
+    begin.is_none_or(|b| f.largest.as_slice() >= b) && end.is_none_or(|e| f.smallest.as_slice() <= e)
 }
 
 #[cfg(test)]
@@ -440,6 +432,8 @@ mod tests {
             assert_eq!(pick_compaction(&l0, &o), None);
             assert_eq!(pick_range_compaction(&l0, &o, 0, None, None), None);
         }
+        let huge = PickerOptions { num_levels: usize::MAX, ..opts() };
+        assert_eq!(level_scores(&l0, &huge).len(), NUM_LEVELS_MAX);
         let zero_trigger = PickerOptions { level0_compaction_trigger: 0, ..opts() };
         assert_eq!(level_scores(&l0, &zero_trigger)[0], 2.0);
         // An inverted file range overlaps nothing and does not panic.
@@ -501,7 +495,7 @@ mod tests {
     }
 
     #[test]
-    fn single_level0_file_alone_is_a_trivial_move() {
+    fn a_lone_file_with_nothing_below_is_a_trivial_move() {
         let o = PickerOptions { level0_compaction_trigger: 1, ..opts() };
         let levels = vec![vec![file(5, MIB, "c", "d")], vec![file(1, MIB, "a", "b")]];
         let pick = pick_compaction(&levels, &o).expect("trigger 1");
@@ -509,10 +503,7 @@ mod tests {
         assert!(pick.next_inputs.is_empty());
         let levels = vec![vec![file(5, MIB, "c", "d")], vec![file(1, MIB, "a", "c")]];
         assert!(!pick_compaction(&levels, &o).expect("trigger 1").trivial_move);
-    }
-
-    #[test]
-    fn level_n_file_with_no_overlap_below_is_a_trivial_move() {
+        // At Ln: one file, nothing overlapping below.
         let levels =
             vec![vec![], vec![file(1, 11 * MIB, "k", "m")], vec![file(2, MIB, "a", "b"), file(3, MIB, "n", "z")]];
         let pick = pick_compaction(&levels, &opts()).expect("L1 over target");
