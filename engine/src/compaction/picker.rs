@@ -1,16 +1,18 @@
 //! Choosing the next leveled compaction of one column family.
 //!
-//! Everything here is a pure function of the *shape* of the levels (file numbers, sizes, user-key
-//! ranges, and which files a running compaction holds), in the style of mini-lsm's leveled
-//! controller: no I/O, no locks, no state. The engine snapshots its current version into
-//! `&[Vec<LevelFile>]`, asks for a pick, marks the picked files `being_compacted`, runs the
-//! compaction and installs the result. The simulator in `tests/compaction_picker_sim.rs` drives
-//! these functions with a synthetic workload.
+//! Pure functions of the *shape* of the levels (numbers, sizes, user-key ranges, which files a
+//! running compaction holds), like mini-lsm's leveled controller: no I/O, locks or state. The
+//! engine passes its current version as `&[Vec<LevelFile>]`, marks the picked files
+//! `being_compacted`, runs the compaction and installs it; `tests/compaction_picker_sim.rs`
+//! drives the same functions with a synthetic workload.
 //!
 //! Rules (LevelDB/RocksDB leveled compaction):
 //! - Score: L0 = files not being compacted / `level0_compaction_trigger`; Ln = bytes of files not
 //!   being compacted / [`level_target_bytes`]. The highest score `>= 1` is compacted first (ties:
 //!   the lower level). The last level (`num_levels - 1`) is never an input of an automatic pick.
+//!   One liveness rule on top: while L0 is due, outscores L1, and waits only for busy L1 files,
+//!   no new L1 compaction starts (found by the simulator: otherwise each finishing L1 -> L2 is
+//!   replaced by the next before L0 can take L1, and L0 grows without bound).
 //! - L0 -> L1 takes *every* L0 file, so overlapping L0 files move together and older data never
 //!   overtakes newer data; it is not picked while any L0 file is being compacted (only one
 //!   L0 compaction runs at a time).
@@ -27,7 +29,8 @@
 //! - `bottommost`: no file in any level below `output_level` overlaps the hull of inputs and
 //!   next inputs, so the compaction may drop tombstones (see `filter.rs`).
 //!
-//! User keys are compared bytewise (the engine's only user comparator today).
+//! User keys are compared bytewise (the engine's only user comparator today). Levels >= 1 are
+//! assumed sorted and non-overlapping (design invariant 6) and searched by binary search.
 //!
 //! Invariants: no function panics on any input (empty levels, empty files list, `num_levels`
 //! 0 or 1, a zero trigger or multiplier, files whose smallest key exceeds their largest). Picks
@@ -38,8 +41,6 @@
 //!
 //! Thread safety: pure functions over borrowed data; call from any thread.
 
-use std::cmp::Ordering;
-
 /// Why a compaction was picked: L0 has too many files.
 pub const REASON_LEVEL0_FILES: &str = "level0 file count";
 /// Why a compaction was picked: a level exceeds its target size.
@@ -49,6 +50,9 @@ pub const REASON_MANUAL: &str = "manual range";
 /// A manual pick at L1+ stops adding files once their bytes reach this many target file sizes;
 /// the caller repeats the call with the same bounds until it returns `None`.
 pub const MANUAL_INPUT_TARGET_FILES_MAX: u64 = 25;
+
+/// More levels than any sane configuration; a larger `num_levels` is treated as this many.
+pub const NUM_LEVELS_MAX: usize = 64;
 
 /// One table as the picker sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,10 +123,10 @@ pub fn level_target_bytes(level: usize, opts: &PickerOptions) -> u64 {
     target
 }
 
-/// One score per level `0..opts.num_levels` (missing levels score 0). L0: files not being
+/// One score per level `0..opts.num_levels` (at most [`NUM_LEVELS_MAX`]; missing levels 0). L0: files not being
 /// compacted / trigger; Ln: bytes not being compacted / [`level_target_bytes`].
 pub fn level_scores(levels: &[Vec<LevelFile>], opts: &PickerOptions) -> Vec<f64> {
-    (0..opts.num_levels)
+    (0..opts.num_levels.min(NUM_LEVELS_MAX))
         .map(|level| {
             let files = levels.get(level).map(Vec::as_slice).unwrap_or_default();
             let idle = files.iter().filter(|f| !f.being_compacted);
@@ -184,20 +188,14 @@ pub fn pick_range_compaction(
         return None;
     }
     let seeds: Vec<usize> = (0..files.len()).filter(|&i| in_bounds(&files[i], begin, end)).collect();
-    let mut inputs = expand_clean_cut(files, seeds);
+    let mut inputs = expand_clean_cut(level, files, seeds);
     if level >= 1 {
         let limit = opts.target_file_size.max(1).saturating_mul(MANUAL_INPUT_TARGET_FILES_MAX);
-        let mut total = 0u64;
-        let keep = inputs
-            .iter()
-            .take_while(|&&i| {
-                let under = total < limit;
-                total = total.saturating_add(files[i].size);
-                under
-            })
-            .count();
+        let sizes =
+            inputs.iter().scan(0u64, |total, &i| Some(std::mem::replace(total, total.saturating_add(files[i].size))));
+        let keep = sizes.take_while(|&before| before < limit).count();
         inputs.truncate(keep.max(1));
-        inputs = expand_clean_cut(files, inputs);
+        inputs = expand_clean_cut(level, files, inputs);
     }
     if inputs.iter().any(|&i| files[i].being_compacted) {
         return None;
@@ -213,28 +211,46 @@ fn pick_by_score(
     pointers: Option<&[Option<Vec<u8>>]>,
 ) -> Option<CompactionPick> {
     let scores = level_scores(levels, opts);
-    let last = opts.num_levels.checked_sub(1)?;
+    let last = opts.num_levels.min(NUM_LEVELS_MAX).checked_sub(1)?;
     let mut order: Vec<usize> = (0..last).filter(|&l| scores.get(l).is_some_and(|&s| s >= 1.0)).collect();
     // Stable: ties keep the lower level first.
     order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    let l0_pick = if order.contains(&0) { pick_level0(levels, opts, scores[0]) } else { None };
+    // NB: an L0 that outscores L1 but is blocked only by busy L1 files starts no new L1
+    // compaction, so the running ones drain and L0 goes next; otherwise a stream of L1 -> L2
+    // picks keeps L0 waiting indefinitely. While L1 outscores L0, L1 picks run in parallel.
+    let l0_waits_for_l1 = order.contains(&0)
+        && l0_pick.is_none()
+        && scores.get(1).is_none_or(|&l1| scores[0] >= l1)
+        && !levels.first().is_some_and(|l0| l0.iter().any(|f| f.being_compacted));
+    let mut l0_pick = l0_pick;
     order.into_iter().find_map(|level| {
-        let files = levels.get(level)?;
         if level == 0 {
-            if files.iter().any(|f| f.being_compacted) {
-                return None;
-            }
-            let all = (0..files.len()).collect::<Vec<_>>();
-            return finish_pick(levels, opts, 0, &all, scores[0], REASON_LEVEL0_FILES);
+            return l0_pick.take();
         }
+        if level == 1 && l0_waits_for_l1 {
+            return None;
+        }
+        let files = levels.get(level)?;
         let pointer = pointers.map(|p| p.get(level).and_then(Option::as_deref));
         seed_order(levels, level, pointer).into_iter().find_map(|seed| {
-            let inputs = expand_clean_cut(files, vec![seed]);
+            let inputs = expand_clean_cut(level, files, vec![seed]);
             if inputs.iter().any(|&i| files[i].being_compacted) {
                 return None;
             }
             finish_pick(levels, opts, level, &inputs, scores[level], REASON_LEVEL_SIZE)
         })
     })
+}
+
+/// Every L0 file into L1; `None` while any L0 file is being compacted.
+fn pick_level0(levels: &[Vec<LevelFile>], opts: &PickerOptions, score: f64) -> Option<CompactionPick> {
+    let files = levels.first()?;
+    if files.iter().any(|f| f.being_compacted) {
+        return None;
+    }
+    let all = (0..files.len()).collect::<Vec<_>>();
+    finish_pick(levels, opts, 0, &all, score, REASON_LEVEL0_FILES)
 }
 
 /// Candidate seed files at `level` (never being compacted), best first. `pointer`: `None` for
@@ -253,7 +269,7 @@ fn seed_order(levels: &[Vec<LevelFile>], level: usize, pointer: Option<Option<&[
             let next = levels.get(level + 1).map(Vec::as_slice).unwrap_or_default();
             let ratio = |i: usize| {
                 let f = &files[i];
-                let overlap: u64 = overlapping_files(next, &f.smallest, &f.largest)
+                let overlap: u64 = overlapping_in_level(level + 1, next, &f.smallest, &f.largest)
                     .into_iter()
                     .map(|j| next[j].size)
                     .fold(0, u64::saturating_add);
@@ -268,7 +284,7 @@ fn seed_order(levels: &[Vec<LevelFile>], level: usize, pointer: Option<Option<&[
 
 /// Grows `inputs` (indices into `files`) until every file touching their hull is included.
 /// Returns sorted indices; at L0 this is the transitive closure of overlap.
-fn expand_clean_cut(files: &[LevelFile], mut inputs: Vec<usize>) -> Vec<usize> {
+fn expand_clean_cut(level: usize, files: &[LevelFile], mut inputs: Vec<usize>) -> Vec<usize> {
     inputs.sort_unstable();
     inputs.dedup();
     // INVARIANT: each round only adds files, so at most `files.len()` rounds change anything.
@@ -276,7 +292,7 @@ fn expand_clean_cut(files: &[LevelFile], mut inputs: Vec<usize>) -> Vec<usize> {
         let Some((lo, hi)) = hull(inputs.iter().filter_map(|&i| files.get(i))) else {
             return inputs;
         };
-        let grown = overlapping_files(files, lo, hi);
+        let grown = overlapping_in_level(level, files, lo, hi);
         if grown.len() <= inputs.len() {
             break;
         }
@@ -303,12 +319,17 @@ fn finish_pick(
     let input_files: Vec<&LevelFile> = inputs.iter().filter_map(|&i| files.get(i)).collect();
     let (lo, hi) = hull(input_files.iter().copied())?;
     let next = levels.get(output_level).map(Vec::as_slice).unwrap_or_default();
-    let next_files: Vec<&LevelFile> = overlapping_files(next, lo, hi).into_iter().filter_map(|j| next.get(j)).collect();
+    let next_files: Vec<&LevelFile> =
+        overlapping_in_level(output_level, next, lo, hi).into_iter().filter_map(|j| next.get(j)).collect();
     if next_files.iter().any(|f| f.being_compacted) {
         return None;
     }
     let (smallest, largest) = hull(input_files.iter().chain(&next_files).copied())?;
-    let bottommost = levels.iter().skip(output_level + 1).all(|l| overlapping_files(l, smallest, largest).is_empty());
+    let bottommost = levels
+        .iter()
+        .enumerate()
+        .skip(output_level + 1)
+        .all(|(deeper, files)| overlapping_in_level(deeper, files, smallest, largest).is_empty());
     Some(CompactionPick {
         level,
         output_level,
@@ -323,6 +344,18 @@ fn finish_pick(
     })
 }
 
+/// [`overlapping_files`] by binary search for a level >= 1, which is sorted and non-overlapping
+/// (design invariant 6); a linear scan for L0. On a level breaking the invariant the answer may
+/// be incomplete, but nothing panics.
+fn overlapping_in_level(level: usize, files: &[LevelFile], smallest: &[u8], largest: &[u8]) -> Vec<usize> {
+    if level == 0 || smallest > largest {
+        return overlapping_files(files, smallest, largest);
+    }
+    let start = files.partition_point(|f| f.largest.as_slice() < smallest);
+    let count = files.get(start..).unwrap_or_default().iter().take_while(|f| f.smallest.as_slice() <= largest).count();
+    (start..start + count).collect()
+}
+
 /// Smallest and largest user key over `files`; `None` if there are none.
 fn hull<'a>(files: impl Iterator<Item = &'a LevelFile>) -> Option<(&'a [u8], &'a [u8])> {
     files.fold(None, |acc, f| {
@@ -333,9 +366,7 @@ fn hull<'a>(files: impl Iterator<Item = &'a LevelFile>) -> Option<(&'a [u8], &'a
 
 /// Whether `f` intersects `[begin, end]`, either bound open when `None`.
 fn in_bounds(f: &LevelFile, begin: Option<&[u8]>, end: Option<&[u8]>) -> bool {
-    let after_begin = begin.is_none_or(|b| f.largest.as_slice().cmp(b) != Ordering::Less);
-    let before_end = end.is_none_or(|e| f.smallest.as_slice().cmp(e) != Ordering::Greater);
-    after_begin && before_end
+    begin.is_none_or(|b| f.largest.as_slice() >= b) && end.is_none_or(|e| f.smallest.as_slice() <= e)
 }
 
 #[cfg(test)]
@@ -401,6 +432,8 @@ mod tests {
             assert_eq!(pick_compaction(&l0, &o), None);
             assert_eq!(pick_range_compaction(&l0, &o, 0, None, None), None);
         }
+        let huge = PickerOptions { num_levels: usize::MAX, ..opts() };
+        assert_eq!(level_scores(&l0, &huge).len(), NUM_LEVELS_MAX);
         let zero_trigger = PickerOptions { level0_compaction_trigger: 0, ..opts() };
         assert_eq!(level_scores(&l0, &zero_trigger)[0], 2.0);
         // An inverted file range overlaps nothing and does not panic.
@@ -439,7 +472,30 @@ mod tests {
     }
 
     #[test]
-    fn single_level0_file_alone_is_a_trivial_move() {
+    fn level0_blocked_by_busy_l1_holds_back_new_l1_picks() {
+        let o = PickerOptions { num_levels: 5, ..opts() };
+        let mut levels = vec![
+            vec![file(30, MIB, "a", "m"), file(31, MIB, "n", "z"), file(32, MIB, "a", "z")],
+            vec![busy(file(1, MIB, "c", "d")), file(2, 5 * MIB, "e", "f"), file(3, 5 * MIB, "g", "h")],
+            vec![file(10, 101 * MIB, "a", "z")],
+            vec![],
+        ];
+        // L0 (1.5) outscores L1 (1.0) but waits for file 1: L1 may not start, L2 (1.01) may.
+        let pick = pick_compaction(&levels, &o).expect("L2 is over target");
+        assert_eq!(pick.level, 2);
+        levels[2][0].size = MIB;
+        assert_eq!(pick_compaction(&levels, &o), None);
+        // Once L1 outscores L0, L1 compactions run alongside the waiting L0.
+        levels[1][1].size = 20 * MIB;
+        assert_eq!(pick_compaction(&levels, &o).map(|p| p.level), Some(1));
+        // With file 1 free, L0 goes.
+        levels[1][0].being_compacted = false;
+        levels[1][1].size = 5 * MIB;
+        assert_eq!(pick_compaction(&levels, &o).map(|p| (p.level, p.inputs)), Some((0, vec![30, 31, 32])));
+    }
+
+    #[test]
+    fn a_lone_file_with_nothing_below_is_a_trivial_move() {
         let o = PickerOptions { level0_compaction_trigger: 1, ..opts() };
         let levels = vec![vec![file(5, MIB, "c", "d")], vec![file(1, MIB, "a", "b")]];
         let pick = pick_compaction(&levels, &o).expect("trigger 1");
@@ -447,10 +503,7 @@ mod tests {
         assert!(pick.next_inputs.is_empty());
         let levels = vec![vec![file(5, MIB, "c", "d")], vec![file(1, MIB, "a", "c")]];
         assert!(!pick_compaction(&levels, &o).expect("trigger 1").trivial_move);
-    }
-
-    #[test]
-    fn level_n_file_with_no_overlap_below_is_a_trivial_move() {
+        // At Ln: one file, nothing overlapping below.
         let levels =
             vec![vec![], vec![file(1, 11 * MIB, "k", "m")], vec![file(2, MIB, "a", "b"), file(3, MIB, "n", "z")]];
         let pick = pick_compaction(&levels, &opts()).expect("L1 over target");
