@@ -90,7 +90,7 @@ fn check_contents(db: &Db, info: &CheckpointInfo, acked_before: &[u64]) -> Vec<u
 }
 
 fn writer(db: Arc<Db>, t: usize, stop: Arc<AtomicBool>, acked: Arc<AtomicU64>, bounds: Bounds) {
-    let wo = WriteOptions { sync: t % 2 == 0, ..Default::default() };
+    let wo = WriteOptions { sync: t.is_multiple_of(2), ..Default::default() };
     let mut i = 0u64;
     while !stop.load(Ordering::Relaxed) {
         let before = db.sequence();
@@ -107,7 +107,7 @@ fn maintenance(db: Arc<Db>, stop: Arc<AtomicBool>) {
     let mut n = 0u64;
     while !stop.load(Ordering::Relaxed) {
         db.flush().unwrap();
-        if n % 3 == 0 {
+        if n.is_multiple_of(3) {
             db.compact_range(&db.default_cf(), None, None).unwrap();
         }
         n += 1;
@@ -146,7 +146,7 @@ fn checkpoints_under_writers(flush: bool) {
         check_files(&dir, &c, &info);
         let prefix = check_contents(&c, &info, &acked_before);
         drop(c);
-        if n % 5 == 0 {
+        if n.is_multiple_of(5) {
             // Read-write: replays and flushes the copied WAL, then must hold the same.
             let c = Db::open(&dir, small_options()).unwrap();
             assert_eq!(check_contents(&c, &info, &acked_before), prefix);
@@ -169,14 +169,14 @@ fn checkpoints_under_writers(flush: bool) {
         }
     }
     for s in &seen {
-        for t in 0..WRITERS {
+        for (t, b) in bounds.iter().enumerate() {
             let n = s.prefix[t] as usize;
-            assert!(n <= bounds[t].len());
+            assert!(n <= b.len());
             assert!(s.acked_before[t] as usize <= n);
-            if let Some(&(before, _)) = n.checked_sub(1).and_then(|i| bounds[t].get(i)) {
+            if let Some(&(before, _)) = n.checked_sub(1).and_then(|i| b.get(i)) {
                 assert!(before < s.sequence, "writer {t} write {} present but began after seq {}", n - 1, s.sequence);
             }
-            if let Some(&(_, after)) = bounds[t].get(n) {
+            if let Some(&(_, after)) = b.get(n) {
                 assert!(after > s.sequence, "writer {t} write {n} absent but acknowledged by seq {}", s.sequence);
             }
         }
@@ -229,7 +229,7 @@ fn column_families_agree_in_every_checkpoint() {
                     b.put_cf(cf, "counter", i.to_string());
                     b.put_cf(cf, format!("k{i:08}"), &filler);
                 }
-                db.write(b, &WriteOptions { sync: i % 4 == 0, ..Default::default() }).unwrap();
+                db.write(b, &WriteOptions { sync: i.is_multiple_of(4), ..Default::default() }).unwrap();
                 i += 1;
                 acked.store(i, Ordering::Release);
             }
@@ -245,9 +245,9 @@ fn column_families_agree_in_every_checkpoint() {
         }
         let dir = tmp.path().join(format!("cp{n}"));
         let acked_before = acked.load(Ordering::Acquire);
-        let opts = CheckpointOptions { flush: n % 2 == 0, ..Default::default() };
+        let opts = CheckpointOptions { flush: n.is_multiple_of(2), ..Default::default() };
         let info = Checkpoint::new(&db).options(opts).create(&dir).unwrap();
-        let c = if n % 5 == 0 {
+        let c = if n.is_multiple_of(5) {
             Db::open(&dir, small_options()).unwrap()
         } else {
             Db::open_read_only(&dir, Options::default()).unwrap()
@@ -290,8 +290,8 @@ fn checkpoint_beside_long_lived_snapshot_and_iterator() {
         let mut it = db.iter(&ReadOptions::default()).unwrap();
         it.seek_to_first();
         let mut expected = BTreeMap::new();
-        for i in 0..2000 {
-            if i % 7 == 0 {
+        for i in 0..2000u32 {
+            if i.is_multiple_of(7) {
                 db.delete(key(i)).unwrap();
             } else {
                 db.put(key(i), "new").unwrap();
