@@ -88,15 +88,21 @@ impl<'a> Checkpoint<'a> {
         fs.create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
         let mut info = CheckpointInfo { sequence: live.sequence, dir: dir.to_path_buf(), ..Default::default() };
         let built = self.build(&*fs, &live, &tmp, wanted.as_deref(), &mut info);
+        let target = parent.join(&name);
         let finished = built.and_then(|()| {
             fs.sync_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
-            let target = parent.join(&name);
-            fs.rename(&tmp, &target).map_err(|e| Error::io(&target, e))?;
-            fs.sync_dir(&parent).map_err(|e| Error::io(&parent, e))
+            fs.rename(&tmp, &target).map_err(|e| Error::io(&target, e))
         });
         if let Err(e) = finished {
             let _ = fs.remove_dir_all(&tmp);
             return Err(e);
+        }
+        if let Err(e) = fs.sync_dir(&parent) {
+            // The rename happened but may not be durable: undo it, so that an error never
+            // leaves `dir` behind.
+            let _ = fs.remove_dir_all(&target);
+            let _ = fs.sync_dir(&parent);
+            return Err(Error::io(&parent, e));
         }
         drop(live);
         info.duration = start.elapsed();

@@ -103,18 +103,36 @@ impl Db {
             log.flush().map_err(Error::from)?;
         }
         let sequence = inner.last_sequence();
-        let rs = inner.read_state();
+        // Read the state and pin its WALs under `state`: a flush installs the edit that obsoletes
+        // a WAL under `state` and deletes WALs only after reading the pins, so either `rs` no
+        // longer names that WAL or our pin protects it. (Pinning after releasing `state` let a
+        // concurrent flush delete a WAL `rs` still needed: `create` failed with NotFound.)
         let st = inner.state.lock();
+        let rs = inner.read_state();
         let next_file_number = st.versions.next_file_number();
+        let has_unflushed = rs.cfs.values().any(|c| c.mems.iter().any(|m| !m.is_empty()));
+        let numbers: Vec<u64> = match (has_unflushed, inner.read_only) {
+            (false, _) => Vec::new(),
+            (true, true) => inner.recovered_logs.iter().map(|&(n, _)| n).collect(),
+            (true, false) => rs.log_numbers.clone(),
+        };
+        let wal_pin = if numbers.is_empty() {
+            None
+        } else {
+            let mut pins = inner.wal_pins.lock();
+            for n in &numbers {
+                *pins.entry(*n).or_insert(0) += 1;
+            }
+            Some(WalPin { inner: Arc::clone(inner), numbers: numbers.clone() })
+        };
         drop(st);
         let mut wals = Vec::new();
-        let has_unflushed = rs.cfs.values().any(|c| c.mems.iter().any(|m| !m.is_empty()));
-        if has_unflushed && inner.read_only {
-            for &(n, size) in &inner.recovered_logs {
+        if inner.read_only {
+            for &(n, size) in inner.recovered_logs.iter().filter(|(n, _)| numbers.contains(n)) {
                 wals.push(LiveWal { number: n, path: inner.log_path(n), size });
             }
-        } else if has_unflushed {
-            for &n in &rs.log_numbers {
+        } else {
+            for &n in &numbers {
                 let path = inner.log_path(n);
                 let size = if n == commit.log_number {
                     commit.log.as_ref().map_or(0, |l| l.len())
@@ -124,15 +142,6 @@ impl Db {
                 wals.push(LiveWal { number: n, path, size });
             }
         }
-        let wal_pin = if wals.is_empty() {
-            None
-        } else {
-            let mut pins = inner.wal_pins.lock();
-            for w in &wals {
-                *pins.entry(w.number).or_insert(0) += 1;
-            }
-            Some(WalPin { inner: Arc::clone(inner), numbers: wals.iter().map(|w| w.number).collect() })
-        };
         drop(commit);
         let version = Arc::clone(&rs.version);
         let mut tables = Vec::new();
