@@ -32,6 +32,6 @@ pub use filename::{
     FileKind, LiveState, log_file_name, manifest_file_name, obsolete_files, parse_file_name, table_file_name,
 };
 pub use format::NUM_LEVELS;
-pub use manifest::{read_current, set_current, snapshot_edit, write_manifest};
+pub use manifest::{read_current, set_current, snapshot_edit, write_current_unpublished, write_manifest};
 pub use version::{CfVersion, FileMeta, Version};
 pub use version_set::{VersionSet, VersionSetOptions};

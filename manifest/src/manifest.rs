@@ -79,6 +79,18 @@ pub fn set_current(fs: &dyn FileSystem, dir: &Path, manifest_number: u64) -> Res
     fs.write_atomic(&path, contents.as_bytes()).map_err(|e| Error::io(&path, e))
 }
 
+/// Writes `dir/CURRENT` naming `MANIFEST-<number>` in place (no temporary file, no rename),
+/// synced. Only for a directory no reader can see yet, such as a checkpoint being built in a
+/// temporary directory that is renamed into place afterwards: there a torn `CURRENT` can never
+/// be observed. The caller fsyncs the directory.
+pub fn write_current_unpublished(fs: &dyn FileSystem, dir: &Path, manifest_number: u64) -> Result<()> {
+    let path = dir.join(CURRENT_FILE_NAME);
+    let contents = format!("{}\n", manifest_file_name(manifest_number));
+    let mut f = fs.create(&path).map_err(|e| Error::io(&path, e))?;
+    f.append(contents.as_bytes()).map_err(|e| Error::io(&path, e))?;
+    f.sync().map_err(|e| Error::io(&path, e))
+}
+
 /// The manifest number `dir/CURRENT` names. A missing `CURRENT` is `NotFound`; anything but
 /// `MANIFEST-NNNNNN\n` is `Corruption`.
 pub fn read_current(fs: &dyn FileSystem, dir: &Path) -> Result<u64> {

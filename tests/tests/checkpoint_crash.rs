@@ -122,7 +122,7 @@ fn assert_step_order(trace: &[String]) {
     let last_link = last_pos(trace, |l| in_tmp(l, "link"));
     let manifest_create = first_pos(trace, |l| l.starts_with(&format!("create {TMP}/MANIFEST-")));
     let manifest_sync = last_pos(trace, |l| l.starts_with(&format!("sync {TMP}/MANIFEST-")));
-    let current_rename = last_pos(trace, |l| l == format!("rename {TMP}/CURRENT.tmp"));
+    let current_sync = last_pos(trace, |l| l == format!("sync {TMP}/CURRENT"));
     let tmp_sync = last_pos(trace, |l| l == format!("sync_dir {TMP}"));
     let rename = last_pos(trace, |l| l == format!("rename {TMP}"));
     let parent_sync = last_pos(trace, |l| l == "sync_dir /");
@@ -130,8 +130,8 @@ fn assert_step_order(trace: &[String]) {
     let mkdir = first_pos(trace, |l| l == format!("mkdir {TMP}"));
     assert_eq!(first_tmp_op, mkdir, "the temporary directory is created before anything goes in it");
     assert!(last_link < manifest_create, "tables are linked before the manifest is written");
-    assert!(manifest_sync < current_rename, "the manifest is synced before CURRENT names it");
-    assert!(current_rename < tmp_sync, "manifest and CURRENT are in place before the directory sync");
+    assert!(manifest_sync < current_sync, "the manifest is synced before CURRENT names it");
+    assert!(current_sync < tmp_sync, "manifest and CURRENT are in place before the directory sync");
     assert!(tmp_sync < rename, "the directory is synced before it is renamed into place");
     assert!(rename < parent_sync, "the parent is synced after the rename");
     // Nothing of `create` follows the parent sync (a background WAL removal may).
@@ -157,10 +157,9 @@ const GOLDEN_NO_FLUSH: &[&str] = &[
     "create /.cp.strata-checkpoint.tmp/MANIFEST-N",
     "append /.cp.strata-checkpoint.tmp/MANIFEST-N",
     "sync /.cp.strata-checkpoint.tmp/MANIFEST-N",
-    "create /.cp.strata-checkpoint.tmp/CURRENT.tmp",
-    "append /.cp.strata-checkpoint.tmp/CURRENT.tmp",
-    "sync /.cp.strata-checkpoint.tmp/CURRENT.tmp",
-    "rename /.cp.strata-checkpoint.tmp/CURRENT.tmp",
+    "create /.cp.strata-checkpoint.tmp/CURRENT",
+    "append /.cp.strata-checkpoint.tmp/CURRENT",
+    "sync /.cp.strata-checkpoint.tmp/CURRENT",
     "sync_dir /.cp.strata-checkpoint.tmp",
     "rename /.cp.strata-checkpoint.tmp",
     "sync_dir /",
