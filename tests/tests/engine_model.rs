@@ -641,6 +641,12 @@ fn compactions_move_files_below_l0_and_drop_dead_entries() {
     let entries: usize = db.property("strata.estimate-num-keys").unwrap().parse().unwrap();
     assert_eq!(entries, live.len(), "old versions and tombstones are gone after a full compaction");
     assert_eq!(dump_cf(&db, &db.default_cf(), &ReadOptions::default()), live);
+    // Compaction inputs were deleted: no snapshot or iterator pins them.
+    let ssts = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "sst"))
+        .count();
+    assert_eq!(ssts, counts.iter().sum::<usize>(), "table files on disk vs. in the version: {counts:?}");
     drop(db);
     let db = Db::open(tmp.path(), small_options()).unwrap();
     assert_eq!(level_file_counts(&db), counts, "the shape survives reopen");
