@@ -81,15 +81,21 @@ fn writer(db: &Db, sh: &Shared, w: u64) {
 
 /// (a) for one consistent pair of dumps of the two column families.
 fn check_pair(left: &Map, right: &Map, ctx: &str) {
-    let left_keys: Map = left.iter().filter(|(k, _)| !k.ends_with(b"-last")).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let left_keys: Map =
+        left.iter().filter(|(k, _)| !k.ends_with(b"-last")).map(|(k, v)| (k.clone(), v.clone())).collect();
     assert_eq!(&left_keys, right, "{ctx}: the two column families disagree");
     for w in 0..WRITERS {
-        let last = left.get(&last_key(w)).map(|v| std::str::from_utf8(v).expect("utf8").parse::<u64>().expect("number"));
+        let last =
+            left.get(&last_key(w)).map(|v| std::str::from_utf8(v).expect("utf8").parse::<u64>().expect("number"));
         match last {
             None => assert!(right.keys().all(|k| !k.starts_with(format!("w{w}-").as_bytes())), "{ctx}"),
             Some(last) => {
                 // The newest batch of writer `w` is fully there; no key is newer than it.
-                assert_eq!(right.get(&batch_key(w, last)), Some(&batch_value(w, last)), "{ctx}: writer {w} batch {last}");
+                assert_eq!(
+                    right.get(&batch_key(w, last)),
+                    Some(&batch_value(w, last)),
+                    "{ctx}: writer {w} batch {last}"
+                );
                 for (k, v) in right.iter().filter(|(k, _)| k.starts_with(format!("w{w}-").as_bytes())) {
                     let i = iter_of(v);
                     assert!(i <= last, "{ctx}: {k:?} holds batch {i}, newer than the last marker {last}");
@@ -159,7 +165,11 @@ fn reader(db: &Db, sh: &Shared, id: u64) -> u64 {
         }
         let probe: Vec<Vec<u8>> = (0..KEYS_PER_WRITER).map(|i| batch_key(id % WRITERS, i)).collect();
         for (k, r) in probe.iter().zip(db.multi_get(&sh.left, &ro, &probe)) {
-            assert_eq!(r.expect("multi_get").as_ref().map(|b| b.to_vec()), left.get(k).cloned(), "multi_get at snapshot");
+            assert_eq!(
+                r.expect("multi_get").as_ref().map(|b| b.to_vec()),
+                left.get(k).cloned(),
+                "multi_get at snapshot"
+            );
         }
     }
     rounds
@@ -206,15 +216,23 @@ fn readers_see_consistent_snapshots_while_flushing_and_compacting() {
     };
     let seq0 = db.sequence();
     let reader_rounds = std::thread::scope(|s| {
-        let readers: Vec<_> = (0..2).map(|id| s.spawn({
-            let (db, sh) = (&db, &sh);
-            move || reader(db, sh, id)
-        })).collect();
+        let readers: Vec<_> = (0..2)
+            .map(|id| {
+                s.spawn({
+                    let (db, sh) = (&db, &sh);
+                    move || reader(db, sh, id)
+                })
+            })
+            .collect();
         let maint = s.spawn(|| maintenance(&db, &sh));
-        let writers: Vec<_> = (0..WRITERS).map(|w| s.spawn({
-            let (db, sh) = (&db, &sh);
-            move || writer(db, sh, w)
-        })).collect();
+        let writers: Vec<_> = (0..WRITERS)
+            .map(|w| {
+                s.spawn({
+                    let (db, sh) = (&db, &sh);
+                    move || writer(db, sh, w)
+                })
+            })
+            .collect();
         for w in writers {
             w.join().expect("writer panicked");
         }

@@ -59,26 +59,58 @@ struct IterSpec {
 
 #[derive(Debug, Clone)]
 enum Op {
-    Put { cf: usize, key: Vec<u8>, len: usize },
-    Delete { cf: usize, key: Vec<u8> },
+    Put {
+        cf: usize,
+        key: Vec<u8>,
+        len: usize,
+    },
+    Delete {
+        cf: usize,
+        key: Vec<u8>,
+    },
     /// `None` value length: a delete.
     Batch(Vec<(usize, Vec<u8>, Option<usize>)>),
-    Get { cf: usize, key: Vec<u8>, snap: Option<usize> },
-    MultiGet { cf: usize, keys: Vec<Vec<u8>>, snap: Option<usize> },
+    Get {
+        cf: usize,
+        key: Vec<u8>,
+        snap: Option<usize>,
+    },
+    MultiGet {
+        cf: usize,
+        keys: Vec<Vec<u8>>,
+        snap: Option<usize>,
+    },
     /// Creates an iterator, moves it; with `write_between`, writes that key of the same column
     /// family after the first move (the iterator must not see it).
-    Iterate { spec: IterSpec, write_between: Option<(Vec<u8>, bool)> },
+    Iterate {
+        spec: IterSpec,
+        write_between: Option<(Vec<u8>, bool)>,
+    },
     /// Creates an iterator kept open across later operations (flushes, compactions, writes).
     HoldIter(IterSpec),
-    MoveHeld { idx: usize, moves: Vec<Move> },
+    MoveHeld {
+        idx: usize,
+        moves: Vec<Move>,
+    },
     DropHeld(usize),
-    Range { cf: usize, lo: Bound<Vec<u8>>, hi: Bound<Vec<u8>> },
+    Range {
+        cf: usize,
+        lo: Bound<Vec<u8>>,
+        hi: Bound<Vec<u8>>,
+    },
     Prefix(Vec<u8>),
-    Dump { cf: usize, snap: Option<usize> },
+    Dump {
+        cf: usize,
+        snap: Option<usize>,
+    },
     TakeSnapshot,
     ReleaseSnapshot(usize),
     Flush,
-    CompactRange { cf: usize, begin: Option<Vec<u8>>, end: Option<Vec<u8>> },
+    CompactRange {
+        cf: usize,
+        begin: Option<Vec<u8>>,
+        end: Option<Vec<u8>>,
+    },
     Reopen,
 }
 
@@ -110,12 +142,7 @@ fn move_s() -> impl Strategy<Value = Move> {
 }
 
 fn start_s() -> impl Strategy<Value = Move> {
-    prop_oneof![
-        key_s().prop_map(Move::Seek),
-        key_s().prop_map(Move::SeekForPrev),
-        Just(Move::First),
-        Just(Move::Last),
-    ]
+    prop_oneof![key_s().prop_map(Move::Seek), key_s().prop_map(Move::SeekForPrev), Just(Move::First), Just(Move::Last),]
 }
 
 fn spec_s() -> impl Strategy<Value = IterSpec> {
@@ -135,11 +162,7 @@ fn spec_s() -> impl Strategy<Value = IterSpec> {
 }
 
 fn bound_s() -> impl Strategy<Value = Bound<Vec<u8>>> {
-    prop_oneof![
-        Just(Bound::Unbounded),
-        key_s().prop_map(Bound::Included),
-        key_s().prop_map(Bound::Excluded),
-    ]
+    prop_oneof![Just(Bound::Unbounded), key_s().prop_map(Bound::Included), key_s().prop_map(Bound::Excluded),]
 }
 
 fn op_s() -> impl Strategy<Value = Op> {
@@ -415,7 +438,12 @@ impl Runner {
                 prop_assert_eq!(got.len(), keys.len());
                 for (k, r) in keys.iter().zip(got) {
                     let r = r.expect("multi_get entry");
-                    prop_assert_eq!(r.as_deref(), self.expected(*cf, snap).get(k).map(Vec::as_slice), "multi_get {:?}", k);
+                    prop_assert_eq!(
+                        r.as_deref(),
+                        self.expected(*cf, snap).get(k).map(Vec::as_slice),
+                        "multi_get {:?}",
+                        k
+                    );
                 }
             }
             Op::Iterate { spec, write_between } => {
@@ -486,8 +514,11 @@ impl Runner {
                     .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())))
                     .collect::<Result<_, _>>()
                     .expect("prefix");
-                let want: Vec<(Vec<u8>, Vec<u8>)> =
-                    self.model[0].iter().filter(|(k, _)| k.starts_with(p)).map(|(k, v)| (k.clone(), v.clone())).collect();
+                let want: Vec<(Vec<u8>, Vec<u8>)> = self.model[0]
+                    .iter()
+                    .filter(|(k, _)| k.starts_with(p))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
                 prop_assert_eq!(got, want, "prefix {:?}", p);
             }
             Op::Dump { cf, snap } => {
@@ -601,7 +632,11 @@ fn default_cf_level_stats(db: &Db) -> Vec<(usize, u64, u64)> {
         if in_default && line.starts_with('L') {
             let cols: Vec<&str> = line.split_whitespace().collect();
             let n = cols.len();
-            rows.push((cols[1].parse().expect("files"), cols[n - 2].parse().expect("compactions"), cols[n - 1].parse().expect("moves")));
+            rows.push((
+                cols[1].parse().expect("files"),
+                cols[n - 2].parse().expect("compactions"),
+                cols[n - 1].parse().expect("moves"),
+            ));
         }
     }
     rows
