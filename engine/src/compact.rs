@@ -75,6 +75,9 @@ impl DbInner {
             }
         };
         self.run_compaction(cf_id, &pick, &version)?;
+        // The inputs stay live while any `Arc<Version>` naming them exists, ours included.
+        drop(version);
+        self.delete_obsolete_files();
         Ok(true)
     }
 
@@ -94,6 +97,8 @@ impl DbInner {
                     }
                 };
                 self.run_compaction(cf_id, &pick, &version)?;
+                drop(version);
+                self.delete_obsolete_files();
             }
         }
         Ok(())
@@ -157,7 +162,7 @@ impl DbInner {
         ls.bytes_read.fetch_add(read, Ordering::Relaxed);
         ls.bytes_written.fetch_add(written, Ordering::Relaxed);
         ls.compactions.fetch_add(1, Ordering::Relaxed);
-        self.delete_obsolete_files();
+        // Obsolete inputs are deleted by the caller once it drops its `Arc<Version>`.
         Ok(())
     }
 

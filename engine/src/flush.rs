@@ -152,18 +152,24 @@ impl DbInner {
     }
 
     /// Switches to a new generation if the active one holds data, and waits until every
-    /// generation is flushed.
+    /// generation that existed at the call is flushed. Generations created later (by writes
+    /// racing with the flush) are not waited for: under sustained writes `imm` may never be
+    /// empty, and waiting for that starved `flush` (and `compact_range`) until writes paused.
     pub(crate) fn flush_all(&self) -> Result<()> {
         self.check_writable()?;
-        {
+        let newest = {
             let mut commit = self.commit.lock();
             let mut st = self.state.lock();
             if !st.active.is_empty() {
                 self.switch_generation(&mut commit, &mut st)?;
             }
-        }
+            st.imm.back().map(|g| g.log_number)
+        };
+        let Some(newest) = newest else { return Ok(()) };
         let mut st = self.state.lock();
-        while !st.imm.is_empty() {
+        // Generations are flushed oldest first and log numbers grow, so the ones that existed
+        // at the call are exactly those at the front with a log number `<= newest`.
+        while st.imm.front().is_some_and(|g| g.log_number <= newest) {
             self.check_writable()?;
             if st.shutting_down {
                 return Err(Error::Closed);

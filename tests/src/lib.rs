@@ -47,3 +47,17 @@ pub fn small_options() -> strata::Options {
         ..Default::default()
     }
 }
+
+/// Number of levels `strata.num-files-at-level<N>` is asked about (the manifest's `NUM_LEVELS`).
+pub const NUM_LEVELS: usize = 7;
+
+/// Table files per level of the default column family, from `strata.num-files-at-level<N>`.
+pub fn level_file_counts(db: &Db) -> Vec<usize> {
+    (0..NUM_LEVELS)
+        .map(|l| {
+            db.property(&format!("strata.num-files-at-level{l}"))
+                .and_then(|s| s.parse().ok())
+                .unwrap_or_else(|| panic!("strata.num-files-at-level{l} is missing or not a number"))
+        })
+        .collect()
+}
