@@ -65,10 +65,26 @@ pub(crate) fn open(path: &Path, opts: Options, read_only: bool) -> Result<Db> {
     };
     let cf_names: BTreeMap<u32, String> = versions.current().cfs().map(|c| (c.id, c.name.clone())).collect();
 
+    let names = fs.list(path).map_err(|e| Error::io(path, e))?;
+    // File numbers handed out after the last durable edit (WAL files of later generations,
+    // tables of a flush whose edit was lost) are above the manifest's next file number. Never
+    // hand them out again: `create` truncates, and such a WAL may hold the only copy of
+    // acknowledged writes.
+    let max_used = names
+        .iter()
+        .filter_map(|n| match strata_manifest::parse_file_name(n) {
+            Some(FileKind::Log(n) | FileKind::Table(n) | FileKind::Manifest(n)) => Some(n),
+            _ => None,
+        })
+        .max();
+    if let Some(max_used) = max_used {
+        while versions.next_file_number() <= max_used {
+            versions.new_file_number();
+        }
+    }
+
     // Replay WAL files at or above the manifest's log number, oldest first.
-    let mut logs: Vec<u64> = fs
-        .list(path)
-        .map_err(|e| Error::io(path, e))?
+    let mut logs: Vec<u64> = names
         .iter()
         .filter_map(|n| match strata_manifest::parse_file_name(n) {
             Some(FileKind::Log(n)) if n >= versions.log_number() => Some(n),
