@@ -9,7 +9,7 @@ use crate::Db;
 use crate::batch::WriteBatch;
 use crate::error::{Error, Result};
 use crate::memtable::MemTable;
-use crate::options::Options;
+use crate::options::{Options, RecoveryMode};
 use crate::snapshot::SnapshotList;
 use crate::state::{CommitState, DbInner, Generation, State};
 use crate::stats::Stats;
@@ -95,10 +95,34 @@ pub(crate) fn open(path: &Path, opts: Options, read_only: bool) -> Result<Db> {
     let mut mems: BTreeMap<u32, Arc<MemTable>> = cf_names.keys().map(|&id| (id, Arc::new(MemTable::new()))).collect();
     let mut last_seq = versions.last_sequence();
     let mut recovered_logs = Vec::new();
+    // The WAL whose tail was dropped, if any: the history ends there. A later WAL's records
+    // would be replayed after a hole, so `PointInTime` stops at it, and with
+    // `TolerateCorruptedTail` it is an error when a later WAL holds records (a WAL is synced
+    // before the next one takes writes, so a truly torn tail is only ever in the last one).
+    let mut dropped: Option<(u64, u64, String)> = None;
     for &n in &logs {
-        let (seq, valid_end) = replay_log(&*fs, path, n, &opts, &mems)?;
+        if let Some((bad, offset, reason)) = &dropped {
+            match opts.wal_recovery_mode {
+                RecoveryMode::PointInTime => break,
+                RecoveryMode::TolerateCorruptedTail if log_has_records(&*fs, path, n, &opts)? => {
+                    return Err(Error::corruption(
+                        path.join(strata_manifest::log_file_name(*bad)),
+                        *offset,
+                        format!(
+                            "{reason}; not a torn tail: a later WAL ({}) holds records",
+                            strata_manifest::log_file_name(n)
+                        ),
+                    ));
+                }
+                _ => {}
+            }
+        }
+        let (seq, valid_end, tail) = replay_log(&*fs, path, n, &opts, &mems)?;
         last_seq = last_seq.max(seq);
         recovered_logs.push((n, valid_end));
+        if let Some((offset, reason)) = tail {
+            dropped = Some((n, offset, reason));
+        }
     }
     let replayed = mems.values().any(|m| !m.is_empty());
 
@@ -123,7 +147,7 @@ pub(crate) fn open(path: &Path, opts: Options, read_only: bool) -> Result<Db> {
         let file = fs.create(&log_path).map_err(|e| Error::io(&log_path, e))?;
         fs.sync_dir(path).map_err(|e| Error::io(path, e))?;
         (
-            CommitState { log: Some(LogWriter::new(file)), log_number: number },
+            CommitState { log: Some(LogWriter::with_path(file, &log_path)), log_number: number },
             Generation::new(number, cf_names.keys().copied()),
         )
     };
@@ -202,15 +226,23 @@ fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<std::thread::J
     std::thread::Builder::new().name(name.into()).spawn(f).map_err(Error::from)
 }
 
-/// Replays one WAL into `mems`; returns the largest sequence number seen and the offset where
-/// valid records end.
+/// Whether WAL `number` holds at least one readable record.
+fn log_has_records(fs: &dyn FileSystem, dir: &Path, number: u64, opts: &Options) -> Result<bool> {
+    let path = dir.join(strata_manifest::log_file_name(number));
+    let file = fs.open(&path).map_err(|e| Error::io(&path, e))?;
+    let mut reader = LogReader::new(file, &path, opts.wal_recovery_mode);
+    Ok(reader.read_record()?.is_some())
+}
+
+/// Replays one WAL into `mems`; returns the largest sequence number seen, the offset where
+/// valid records end, and the offset and reason of a dropped tail.
 fn replay_log(
     fs: &dyn FileSystem,
     dir: &Path,
     number: u64,
     opts: &Options,
     mems: &BTreeMap<u32, Arc<MemTable>>,
-) -> Result<(u64, u64)> {
+) -> Result<(u64, u64, Option<(u64, String)>)> {
     let path = dir.join(strata_manifest::log_file_name(number));
     let file = fs.open(&path).map_err(|e| Error::io(&path, e))?;
     let mut reader = LogReader::new(file, &path, opts.wal_recovery_mode);
@@ -227,5 +259,6 @@ fn replay_log(
             last = last.max(base + batch.count() as u64 - 1);
         }
     }
-    Ok((last, reader.report().valid_end_offset))
+    let report = reader.report();
+    Ok((last, report.valid_end_offset, report.dropped_tail.clone()))
 }
