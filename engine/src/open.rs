@@ -117,10 +117,10 @@ pub(crate) fn open(path: &Path, opts: Options, read_only: bool) -> Result<Db> {
                 _ => {}
             }
         }
-        let (seq, valid_end, tail) = replay_log(&*fs, path, n, &opts, &mems)?;
-        last_seq = last_seq.max(seq);
-        recovered_logs.push((n, valid_end));
-        if let Some((offset, reason)) = tail {
+        let replayed = replay_log(&*fs, path, n, &opts, &mems)?;
+        last_seq = last_seq.max(replayed.last_seq);
+        recovered_logs.push((n, replayed.valid_end));
+        if let Some((offset, reason)) = replayed.dropped_tail {
             dropped = Some((n, offset, reason));
         }
     }
@@ -234,15 +234,24 @@ fn log_has_records(fs: &dyn FileSystem, dir: &Path, number: u64, opts: &Options)
     Ok(reader.read_record()?.is_some())
 }
 
-/// Replays one WAL into `mems`; returns the largest sequence number seen, the offset where
-/// valid records end, and the offset and reason of a dropped tail.
+/// What replaying one WAL found.
+struct Replayed {
+    /// The largest sequence number seen (0 if none).
+    last_seq: u64,
+    /// The offset where valid records end.
+    valid_end: u64,
+    /// Offset and reason of a tail the recovery mode dropped.
+    dropped_tail: Option<(u64, String)>,
+}
+
+/// Replays one WAL into `mems`.
 fn replay_log(
     fs: &dyn FileSystem,
     dir: &Path,
     number: u64,
     opts: &Options,
     mems: &BTreeMap<u32, Arc<MemTable>>,
-) -> Result<(u64, u64, Option<(u64, String)>)> {
+) -> Result<Replayed> {
     let path = dir.join(strata_manifest::log_file_name(number));
     let file = fs.open(&path).map_err(|e| Error::io(&path, e))?;
     let mut reader = LogReader::new(file, &path, opts.wal_recovery_mode);
@@ -260,5 +269,5 @@ fn replay_log(
         }
     }
     let report = reader.report();
-    Ok((last, report.valid_end_offset, report.dropped_tail.clone()))
+    Ok(Replayed { last_seq: last, valid_end: report.valid_end_offset, dropped_tail: report.dropped_tail.clone() })
 }
