@@ -15,8 +15,10 @@
 //! performed, so manifest appends and syncs, `CURRENT` renames, WAL creation, directory syncs
 //! and file deletions are hit as often as appends.
 //!
-//! Seeds: `STRATA_SIM_SEED` (default fixed) and `STRATA_SIM_CRASH_ITERS` (default 200) replay or
-//! extend a run; every failure message names the seed and prints the last operations.
+//! Each seed also picks an option variant (1-3 immutable memtables, L0 trigger 2 or 3, tiny or
+//! normal manifest limit). Seeds: `STRATA_SIM_SEED` (default fixed) and `STRATA_SIM_CRASH_ITERS`
+//! (default 200) replay or extend a run; every failure message names the seed and prints the
+//! last operations.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -37,27 +39,31 @@ fn env_u64(name: &str, default: u64) -> u64 {
 struct Machine {
     sim: SimFs,
     stop: StopFs,
+    /// Picks one of a few option variants.
+    variant: u64,
 }
 
 impl Machine {
-    fn new() -> Self {
+    fn new(variant: u64) -> Self {
         let sim = SimFs::new();
         let stop = StopFs::new(sim.clone());
-        Self { sim, stop }
+        Self { sim, stop, variant }
     }
 
-    /// Small everything: a flush every ~50 batches, compactions at 2 L0 tables, a manifest
-    /// rollover every few edits.
+    /// Small everything: a flush every ~50 batches, compactions at 2 or 3 L0 tables, a
+    /// manifest rollover every few edits (every fourth variant: rarely), 1 to 3 immutable
+    /// memtables.
     fn options(&self) -> Options {
         Options {
             fs: Some(self.stop.arc()),
             write_buffer_size: 8 * 1024,
+            max_write_buffers: 1 + (self.variant % 3) as usize,
             target_file_size: 8 * 1024,
             max_bytes_for_level_base: 32 * 1024,
-            level0_compaction_trigger: 2,
+            level0_compaction_trigger: 2 + (self.variant / 3 % 2) as usize,
             block_size: 512,
             block_cache_capacity: 256 * 1024,
-            manifest_size_limit: 1024,
+            manifest_size_limit: if self.variant % 4 == 3 { 64 * 1024 } else { 1024 },
             ..Default::default()
         }
     }
@@ -201,7 +207,7 @@ fn with_trace<T>(sim: &SimFs, f: impl FnOnce() -> T) -> T {
 
 /// Phase 1 of a seed without any fault: the classes of the operations it performs after open.
 fn dry_run_classes(seed: u64) -> Vec<String> {
-    let m = Machine::new();
+    let m = Machine::new(seed);
     let history = History::new(seed);
     let (db, side) = m.open("dry run");
     let start = m.sim.op_count() as usize;
@@ -240,7 +246,7 @@ fn pick_crash_point(seed: u64) -> CrashPoint {
 /// One crash point: returns the number of file-system operations phase 1 used.
 fn one_iteration(seed: u64) -> u64 {
     let point = pick_crash_point(seed);
-    let m = Machine::new();
+    let m = Machine::new(seed);
     with_trace(&m.sim.clone(), || run_iteration(&m, seed, point))
 }
 
@@ -312,12 +318,11 @@ fn sim_crash_at_random_operations_keeps_a_durable_prefix() {
     let landed = LANDED.with(|l| l.borrow().clone());
     eprintln!("phase-1 crash points by operation class: {landed:?}");
     assert!(total > iters, "crash points must land after some operations ({total} in {iters} runs)");
-    // The crash points must reach the rare operations, not only appends.
-    if iters >= 100 {
-        for class in ["append manifest", "sync manifest", "rename CURRENT", "create wal", "sync_dir dir"] {
-            assert!(landed.contains_key(class), "no crash point landed on {class}: {landed:?}");
-        }
-    }
+    // The crash points must reach the rarer operations (manifest, CURRENT, directory, WAL
+    // creation, deletions), not only appends: about half of them aim there.
+    let common = ["append wal", "append table", "sync wal", "nothing (the run ended first)"];
+    let rare: u64 = landed.iter().filter(|(c, _)| !common.contains(&c.as_str())).map(|(_, n)| n).sum();
+    assert!(rare >= iters / 5, "only {rare} of {iters} crash points hit a rare operation: {landed:?}");
 }
 
 /// A flush that returned `Ok` made every earlier write durable, synced or not: stopping the
@@ -328,7 +333,7 @@ fn sim_crash_right_after_flush_keeps_everything() {
         let ctx = format!("seed {seed}");
         let history = History::new(seed);
         let mut rng = Rng::new(seed);
-        let m = Machine::new();
+        let m = Machine::new(seed);
         let (db, side) = m.open(&ctx);
         let n = 50 + rng.below(400);
         for i in 0..n {
@@ -353,7 +358,7 @@ fn sim_plain_crash_drops_only_unsynced_writes() {
         let ctx = format!("seed {seed}");
         let history = History::new(seed);
         let mut rng = Rng::new(seed);
-        let m = Machine::new();
+        let m = Machine::new(seed);
         let (db, side) = m.open(&ctx);
         let count = rng.below(800);
         let p = write_until_stopped(&db, &side, &history, 0, count, &mut rng);
