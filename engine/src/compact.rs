@@ -149,11 +149,14 @@ impl DbInner {
         for meta in &outputs {
             edit.add_file(cf_id, pick.output_level, meta.clone());
         }
-        let applied = st.versions.log_and_apply(edit);
+        // NB: if logging fails the outputs stay in `pending_outputs`: the edit may be in the
+        // manifest file without having been synced, and a restart without power loss replays
+        // it, so a concurrent `delete_obsolete_files` must not delete them. The database is
+        // poisoned now; the next open's scan deletes them if the edit did not survive.
+        st.versions.log_and_apply(edit)?;
         for meta in &outputs {
             st.pending_outputs.remove(&meta.number);
         }
-        applied?;
         self.install_read_state(&st);
         drop(st);
         let read: u64 = inputs.iter().map(|(_, f)| f.size).sum();

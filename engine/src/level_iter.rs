@@ -109,8 +109,22 @@ impl LevelIter {
         self.current.as_ref().is_some_and(|c| c.valid())
     }
 
+    /// If the current table's iterator stopped on an error, keeps the error (it would be lost
+    /// with the iterator when the neighbour is opened) and ends the iteration. True if so.
+    fn current_failed(&mut self) -> bool {
+        let Some(Err(e)) = self.current.as_ref().map(|c| c.status()) else { return false };
+        if self.error.is_none() {
+            self.error = Some(e);
+        }
+        self.current = None;
+        true
+    }
+
     fn skip_forward(&mut self) {
         while !self.cur_valid() {
+            if self.current_failed() {
+                return;
+            }
             let next = self.index + 1;
             if next >= self.files.len() || self.error.is_some() {
                 self.current = None;
@@ -126,6 +140,9 @@ impl LevelIter {
 
     fn skip_backward(&mut self) {
         while !self.cur_valid() {
+            if self.current_failed() {
+                return;
+            }
             if self.index == 0 || self.error.is_some() {
                 self.current = None;
                 return;

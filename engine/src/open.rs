@@ -9,7 +9,7 @@ use crate::Db;
 use crate::batch::WriteBatch;
 use crate::error::{Error, Result};
 use crate::memtable::MemTable;
-use crate::options::Options;
+use crate::options::{Options, RecoveryMode};
 use crate::snapshot::SnapshotList;
 use crate::state::{CommitState, DbInner, Generation, State};
 use crate::stats::Stats;
@@ -65,10 +65,26 @@ pub(crate) fn open(path: &Path, opts: Options, read_only: bool) -> Result<Db> {
     };
     let cf_names: BTreeMap<u32, String> = versions.current().cfs().map(|c| (c.id, c.name.clone())).collect();
 
+    let names = fs.list(path).map_err(|e| Error::io(path, e))?;
+    // File numbers handed out after the last durable edit (WAL files of later generations,
+    // tables of a flush whose edit was lost) are above the manifest's next file number. Never
+    // hand them out again: `create` truncates, and such a WAL may hold the only copy of
+    // acknowledged writes.
+    let max_used = names
+        .iter()
+        .filter_map(|n| match strata_manifest::parse_file_name(n) {
+            Some(FileKind::Log(n) | FileKind::Table(n) | FileKind::Manifest(n)) => Some(n),
+            _ => None,
+        })
+        .max();
+    if let Some(max_used) = max_used {
+        while versions.next_file_number() <= max_used {
+            versions.new_file_number();
+        }
+    }
+
     // Replay WAL files at or above the manifest's log number, oldest first.
-    let mut logs: Vec<u64> = fs
-        .list(path)
-        .map_err(|e| Error::io(path, e))?
+    let mut logs: Vec<u64> = names
         .iter()
         .filter_map(|n| match strata_manifest::parse_file_name(n) {
             Some(FileKind::Log(n)) if n >= versions.log_number() => Some(n),
@@ -79,10 +95,34 @@ pub(crate) fn open(path: &Path, opts: Options, read_only: bool) -> Result<Db> {
     let mut mems: BTreeMap<u32, Arc<MemTable>> = cf_names.keys().map(|&id| (id, Arc::new(MemTable::new()))).collect();
     let mut last_seq = versions.last_sequence();
     let mut recovered_logs = Vec::new();
+    // The WAL whose tail was dropped, if any: the history ends there. A later WAL's records
+    // would be replayed after a hole, so `PointInTime` stops at it, and with
+    // `TolerateCorruptedTail` it is an error when a later WAL holds records (a WAL is synced
+    // before the next one takes writes, so a truly torn tail is only ever in the last one).
+    let mut dropped: Option<(u64, u64, String)> = None;
     for &n in &logs {
-        let (seq, valid_end) = replay_log(&*fs, path, n, &opts, &mems)?;
-        last_seq = last_seq.max(seq);
-        recovered_logs.push((n, valid_end));
+        if let Some((bad, offset, reason)) = &dropped {
+            match opts.wal_recovery_mode {
+                RecoveryMode::PointInTime => break,
+                RecoveryMode::TolerateCorruptedTail if log_has_records(&*fs, path, n, &opts)? => {
+                    return Err(Error::corruption(
+                        path.join(strata_manifest::log_file_name(*bad)),
+                        *offset,
+                        format!(
+                            "{reason}; not a torn tail: a later WAL ({}) holds records",
+                            strata_manifest::log_file_name(n)
+                        ),
+                    ));
+                }
+                _ => {}
+            }
+        }
+        let replayed = replay_log(&*fs, path, n, &opts, &mems)?;
+        last_seq = last_seq.max(replayed.last_seq);
+        recovered_logs.push((n, replayed.valid_end));
+        if let Some((offset, reason)) = replayed.dropped_tail {
+            dropped = Some((n, offset, reason));
+        }
     }
     let replayed = mems.values().any(|m| !m.is_empty());
 
@@ -107,7 +147,7 @@ pub(crate) fn open(path: &Path, opts: Options, read_only: bool) -> Result<Db> {
         let file = fs.create(&log_path).map_err(|e| Error::io(&log_path, e))?;
         fs.sync_dir(path).map_err(|e| Error::io(path, e))?;
         (
-            CommitState { log: Some(LogWriter::new(file)), log_number: number },
+            CommitState { log: Some(LogWriter::with_path(file, &log_path)), log_number: number },
             Generation::new(number, cf_names.keys().copied()),
         )
     };
@@ -186,15 +226,32 @@ fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<std::thread::J
     std::thread::Builder::new().name(name.into()).spawn(f).map_err(Error::from)
 }
 
-/// Replays one WAL into `mems`; returns the largest sequence number seen and the offset where
-/// valid records end.
+/// Whether WAL `number` holds at least one readable record.
+fn log_has_records(fs: &dyn FileSystem, dir: &Path, number: u64, opts: &Options) -> Result<bool> {
+    let path = dir.join(strata_manifest::log_file_name(number));
+    let file = fs.open(&path).map_err(|e| Error::io(&path, e))?;
+    let mut reader = LogReader::new(file, &path, opts.wal_recovery_mode);
+    Ok(reader.read_record()?.is_some())
+}
+
+/// What replaying one WAL found.
+struct Replayed {
+    /// The largest sequence number seen (0 if none).
+    last_seq: u64,
+    /// The offset where valid records end.
+    valid_end: u64,
+    /// Offset and reason of a tail the recovery mode dropped.
+    dropped_tail: Option<(u64, String)>,
+}
+
+/// Replays one WAL into `mems`.
 fn replay_log(
     fs: &dyn FileSystem,
     dir: &Path,
     number: u64,
     opts: &Options,
     mems: &BTreeMap<u32, Arc<MemTable>>,
-) -> Result<(u64, u64)> {
+) -> Result<Replayed> {
     let path = dir.join(strata_manifest::log_file_name(number));
     let file = fs.open(&path).map_err(|e| Error::io(&path, e))?;
     let mut reader = LogReader::new(file, &path, opts.wal_recovery_mode);
@@ -211,5 +268,6 @@ fn replay_log(
             last = last.max(base + batch.count() as u64 - 1);
         }
     }
-    Ok((last, reader.report().valid_end_offset))
+    let report = reader.report();
+    Ok(Replayed { last_seq: last, valid_end: report.valid_end_offset, dropped_tail: report.dropped_tail.clone() })
 }

@@ -188,7 +188,7 @@ impl DbInner {
         {
             return Err(self.set_bg_error(e.into()));
         }
-        commit.log = Some(LogWriter::new(file));
+        commit.log = Some(LogWriter::with_path(file, &path));
         commit.log_number = number;
         let next = Generation::new(number, st.cf_names.keys().copied());
         let old = std::mem::replace(&mut st.active, next);

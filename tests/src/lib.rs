@@ -1,5 +1,8 @@
 //! Helpers shared by Strata's cross-crate tests (the tests themselves are in `tests/tests/`).
 
+pub mod fault_fs;
+pub mod history;
+
 use std::collections::BTreeMap;
 use strata::{Db, ReadOptions};
 

@@ -1,0 +1,349 @@
+//! `SelectiveFaultFs`: a file system that wraps another one (usually a `SimFs`) and fails only
+//! the operations on files whose name ends with a given suffix, so a test can make the disk
+//! "full" for tables while the WAL keeps working (a fault that hits a background flush or
+//! compaction and nothing else).
+//!
+//! Invariants: with no rule set, every call is passed through unchanged. A rule is checked at
+//! each call, so a file created before the rule was set fails from then on too.
+//!
+//! Thread safety: the rule sits behind a mutex shared by every clone and every open file.
+
+use bytes::Bytes;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use strata_base::FileSystem;
+use strata_base::fs::{FileLock, RandomAccessFile, WritableFile};
+
+/// Which files fail and how.
+#[derive(Debug, Clone)]
+pub struct FaultRule {
+    /// Files whose name ends with this (e.g. `".sst"`) are affected.
+    pub suffix: String,
+    /// `create`, `append` and `sync` of such files fail with this kind.
+    pub kind: io::ErrorKind,
+}
+
+type SharedRule = Arc<Mutex<Option<FaultRule>>>;
+
+/// A file system that fails writes to some files; see the module docs.
+#[derive(Debug, Clone)]
+pub struct SelectiveFaultFs {
+    inner: Arc<dyn FileSystem>,
+    rule: SharedRule,
+}
+
+fn check(rule: &SharedRule, path: &Path, what: &str) -> io::Result<()> {
+    let guard = rule.lock().unwrap_or_else(PoisonError::into_inner);
+    match guard.as_ref() {
+        Some(r) if path.to_string_lossy().ends_with(&r.suffix) => {
+            Err(io::Error::new(r.kind, format!("injected selective fault: {what} {}", path.display())))
+        }
+        _ => Ok(()),
+    }
+}
+
+impl SelectiveFaultFs {
+    pub fn new(inner: Arc<dyn FileSystem>) -> Self {
+        Self { inner, rule: Arc::new(Mutex::new(None)) }
+    }
+
+    /// Sets (or with `None` clears) the rule.
+    pub fn set_rule(&self, rule: Option<FaultRule>) {
+        *self.rule.lock().unwrap_or_else(PoisonError::into_inner) = rule;
+    }
+
+    /// A shared handle, as `Options::fs` wants it.
+    pub fn arc(&self) -> Arc<dyn FileSystem> {
+        Arc::new(self.clone())
+    }
+}
+
+#[derive(Debug)]
+struct Writable {
+    inner: Box<dyn WritableFile>,
+    path: PathBuf,
+    rule: SharedRule,
+}
+
+impl WritableFile for Writable {
+    fn append(&mut self, data: &[u8]) -> io::Result<()> {
+        check(&self.rule, &self.path, "append")?;
+        self.inner.append(data)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        check(&self.rule, &self.path, "sync")?;
+        self.inner.sync()
+    }
+
+    fn len(&self) -> u64 {
+        self.inner.len()
+    }
+}
+
+impl FileSystem for SelectiveFaultFs {
+    fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
+        check(&self.rule, path, "create")?;
+        let inner = self.inner.create(path)?;
+        Ok(Box::new(Writable { inner, path: path.to_path_buf(), rule: Arc::clone(&self.rule) }))
+    }
+
+    fn open(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
+        self.inner.open(path)
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.inner.rename(from, to)
+    }
+
+    fn link(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.inner.link(from, to)
+    }
+
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        self.inner.remove_file(path)
+    }
+
+    fn remove_dir_all(&self, path: &Path) -> io::Result<()> {
+        self.inner.remove_dir_all(path)
+    }
+
+    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
+        self.inner.create_dir_all(path)
+    }
+
+    fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
+        self.inner.list(dir)
+    }
+
+    fn exists(&self, path: &Path) -> bool {
+        self.inner.exists(path)
+    }
+
+    fn is_dir(&self, path: &Path) -> bool {
+        self.inner.is_dir(path)
+    }
+
+    fn file_size(&self, path: &Path) -> io::Result<u64> {
+        self.inner.file_size(path)
+    }
+
+    fn lock(&self, path: &Path) -> io::Result<Box<dyn FileLock>> {
+        self.inner.lock(path)
+    }
+
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        self.inner.sync_dir(dir)
+    }
+
+    fn link_count(&self, path: &Path) -> io::Result<u64> {
+        self.inner.link_count(path)
+    }
+
+    fn read_all(&self, path: &Path) -> io::Result<Bytes> {
+        self.inner.read_all(path)
+    }
+}
+
+/// Replaces the whole file at `path` with `data`, durably (rewrite, fsync, directory fsync):
+/// how tests damage a file on a file system that only appends.
+pub fn overwrite_file(fs: &dyn FileSystem, path: &Path, data: &[u8]) -> io::Result<()> {
+    fs.remove_file(path)?;
+    let mut f = fs.create(path)?;
+    f.append(data)?;
+    f.sync()?;
+    drop(f);
+    fs.sync_dir(strata_base::fs::parent_or_dot(path))
+}
+
+/// The class of a mutating operation, as `"<op> <file kind>"`: `"append wal"`,
+/// `"sync table"`, `"rename CURRENT"`, `"sync_dir dir"`, ... `line` is a line of
+/// `SimFs::trace()` (`"<op> <path>"`).
+pub fn op_class(line: &str) -> String {
+    let (op, path) = line.split_once(' ').unwrap_or((line, ""));
+    let file = path.rsplit('/').next().unwrap_or(path);
+    let kind = if file.ends_with(".log") {
+        "wal"
+    } else if file.ends_with(".sst") {
+        "table"
+    } else if file.starts_with("MANIFEST") {
+        "manifest"
+    } else if file.starts_with("CURRENT") {
+        "CURRENT"
+    } else if file == "LOCK" {
+        "LOCK"
+    } else {
+        "dir"
+    };
+    format!("{op} {kind}")
+}
+
+/// Where a [`StopFs`] stops the machine: at the `nth` (from 0) operation of class `class`
+/// (see [`op_class`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StopAt {
+    pub class: String,
+    pub nth: u64,
+}
+
+#[derive(Debug, Default)]
+struct StopState {
+    at: Option<StopAt>,
+    seen: u64,
+    stopped: bool,
+}
+
+/// Wraps a `SimFs` and, when the chosen operation comes, calls `SimFs::fail_after` on it so
+/// that this operation and every later one fail: a crash point chosen by what the operation
+/// is rather than by its number, which background threads make vary from run to run.
+#[derive(Debug, Clone)]
+pub struct StopFs {
+    sim: strata_base::SimFs,
+    state: Arc<Mutex<StopState>>,
+}
+
+impl StopFs {
+    pub fn new(sim: strata_base::SimFs) -> Self {
+        Self { sim, state: Arc::new(Mutex::new(StopState::default())) }
+    }
+
+    /// Arms (or with `None` disarms) the stop point; occurrences are counted from now.
+    pub fn stop_at(&self, at: Option<StopAt>) {
+        let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        *s = StopState { at, seen: 0, stopped: false };
+    }
+
+    /// Whether the stop point was reached.
+    pub fn stopped(&self) -> bool {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner).stopped
+    }
+
+    pub fn arc(&self) -> Arc<dyn FileSystem> {
+        Arc::new(self.clone())
+    }
+
+    /// Called before every mutating operation.
+    fn before(&self, op: &str, path: &Path) {
+        before(&self.state, &self.sim, op, path);
+    }
+}
+
+fn before(state: &Mutex<StopState>, sim: &strata_base::SimFs, op: &str, path: &Path) {
+    let mut s = state.lock().unwrap_or_else(PoisonError::into_inner);
+    let Some(at) = s.at.clone() else { return };
+    if s.stopped || op_class(&format!("{op} {}", path.display())) != at.class {
+        return;
+    }
+    if s.seen == at.nth {
+        s.stopped = true;
+        sim.fail_after(Some(sim.op_count()));
+    }
+    s.seen += 1;
+}
+
+#[derive(Debug)]
+struct StopWritable {
+    inner: Box<dyn WritableFile>,
+    path: PathBuf,
+    state: Arc<Mutex<StopState>>,
+    sim: strata_base::SimFs,
+}
+
+impl WritableFile for StopWritable {
+    fn append(&mut self, data: &[u8]) -> io::Result<()> {
+        before(&self.state, &self.sim, "append", &self.path);
+        self.inner.append(data)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        before(&self.state, &self.sim, "sync", &self.path);
+        self.inner.sync()
+    }
+
+    fn len(&self) -> u64 {
+        self.inner.len()
+    }
+}
+
+impl FileSystem for StopFs {
+    fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
+        self.before("create", path);
+        let inner = self.sim.create(path)?;
+        Ok(Box::new(StopWritable {
+            inner,
+            path: path.to_path_buf(),
+            state: Arc::clone(&self.state),
+            sim: self.sim.clone(),
+        }))
+    }
+
+    fn open(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
+        self.sim.open(path)
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.before("rename", from);
+        self.sim.rename(from, to)
+    }
+
+    fn link(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.before("link", to);
+        self.sim.link(from, to)
+    }
+
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        self.before("remove", path);
+        self.sim.remove_file(path)
+    }
+
+    fn remove_dir_all(&self, path: &Path) -> io::Result<()> {
+        self.before("remove_dir_all", path);
+        self.sim.remove_dir_all(path)
+    }
+
+    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
+        self.sim.create_dir_all(path)
+    }
+
+    fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
+        self.sim.list(dir)
+    }
+
+    fn exists(&self, path: &Path) -> bool {
+        self.sim.exists(path)
+    }
+
+    fn is_dir(&self, path: &Path) -> bool {
+        self.sim.is_dir(path)
+    }
+
+    fn file_size(&self, path: &Path) -> io::Result<u64> {
+        self.sim.file_size(path)
+    }
+
+    fn lock(&self, path: &Path) -> io::Result<Box<dyn FileLock>> {
+        self.sim.lock(path)
+    }
+
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        self.before("sync_dir", dir);
+        self.sim.sync_dir(dir)
+    }
+
+    fn link_count(&self, path: &Path) -> io::Result<u64> {
+        self.sim.link_count(path)
+    }
+
+    fn read_all(&self, path: &Path) -> io::Result<Bytes> {
+        self.sim.read_all(path)
+    }
+}
