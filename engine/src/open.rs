@@ -210,6 +210,17 @@ pub(crate) fn open(path: &Path, opts: Options, read_only: bool) -> Result<Db> {
     } else {
         let st = inner.state.lock();
         inner.install_read_state(&st);
+        // A writer elsewhere may compact and delete these tables while we read them. Opening
+        // every table now keeps it readable after the name is unlinked (an open descriptor or
+        // map outlives the directory entry), so the read-only view stays whole. A table missing
+        // already is reported now, not in the middle of a later read.
+        let version = st.versions.current();
+        drop(st);
+        for cf in version.cfs() {
+            for (_, f) in cf.files() {
+                inner.table_cache.get(f.number)?;
+            }
+        }
     }
     if !read_only {
         inner.delete_obsolete_files_impl(true);
