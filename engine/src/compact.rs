@@ -306,6 +306,10 @@ impl DbInner {
                     self.bg_cv.notify_all();
                 }
                 Ok(false) => {
+                    // Tables that only a since-dropped iterator, snapshot read or `LiveFiles`
+                    // kept alive become deletable without any new flush or compaction: collect
+                    // them while idle.
+                    self.delete_obsolete_files();
                     let mut st = self.state.lock();
                     if !st.shutting_down {
                         self.bg_cv.wait_for(&mut st, std::time::Duration::from_millis(200));

@@ -477,3 +477,35 @@ fn read_only_view_survives_the_writers_compactions() {
     assert_eq!(dump_cf(&ro, &ro.default_cf(), &ReadOptions::default()), before);
     assert_eq!(ro.get("k1234").unwrap().map(|v| v.to_vec()), before.get(&b"k1234"[..]).cloned());
 }
+
+/// Tables kept alive only by an iterator are deleted soon after the iterator is dropped, with
+/// no further flush or compaction (the idle background thread collects them).
+#[test]
+fn tables_pinned_by_a_dropped_iterator_are_collected() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = strata::Db::open(tmp.path(), strata::Options::default()).unwrap();
+    for round in 0..2 {
+        for i in 0..200 {
+            db.put(format!("k{i:04}"), format!("v{round}")).unwrap();
+        }
+        db.flush().unwrap();
+    }
+    let count_ssts = || {
+        std::fs::read_dir(tmp.path())
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "sst"))
+            .count()
+    };
+    let mut it = db.iter(&strata::ReadOptions::default()).unwrap();
+    it.seek_to_first();
+    db.compact_range(&db.default_cf(), None, None).unwrap();
+    // The iterator still reads the old table, so it is still on disk.
+    assert_eq!(count_ssts(), 3, "the two pinned inputs and the compaction output");
+    assert!(it.valid());
+    drop(it);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while count_ssts() > 1 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(count_ssts(), 1, "the table only the dropped iterator used was deleted");
+}
