@@ -3,7 +3,8 @@
 //! (Markdown table, JSON, SVG bar chart).
 //!
 //! Strata's adapter is always built; the RocksDB, fjall, sled and redb adapters only with the
-//! `peers` cargo feature, so the workspace's test and clippy commands never compile them.
+//! `peers` cargo feature (`pure-peers`: fjall, sled and redb without RocksDB's C++ build), so
+//! the workspace's test and clippy commands never compile them.
 //!
 //! Invariants: every engine is opened with the same block-cache budget; an adapter only uses
 //! its engine's public API, configured as that engine's documentation recommends, and states
@@ -13,7 +14,7 @@
 //! by reference.
 
 mod engines;
-#[cfg(feature = "peers")]
+#[cfg(feature = "pure-peers")]
 mod peers;
 pub mod report;
 pub mod workloads;
@@ -85,9 +86,14 @@ impl EngineKind {
         Self::ALL.into_iter().find(|k| k.name().eq_ignore_ascii_case(s.trim()))
     }
 
-    /// Whether this build has the adapter (peers need the `peers` feature).
+    /// Whether this build has the adapter (RocksDB needs the `peers` feature, fjall, sled and
+    /// redb `pure-peers`, which `peers` includes).
     pub fn available(self) -> bool {
-        self == EngineKind::Strata || cfg!(feature = "peers")
+        match self {
+            EngineKind::Strata => true,
+            EngineKind::RocksDb => cfg!(feature = "peers"),
+            EngineKind::Fjall | EngineKind::Sled | EngineKind::Redb => cfg!(feature = "pure-peers"),
+        }
     }
 
     /// The settings the adapter opens the engine with, for the report.
@@ -95,9 +101,9 @@ impl EngineKind {
         let mib = cache_bytes >> 20;
         match self {
             EngineKind::Strata => engines::strata_settings(mib),
-            #[cfg(feature = "peers")]
+            #[cfg(feature = "pure-peers")]
             other => peers::settings(other, mib),
-            #[cfg(not(feature = "peers"))]
+            #[cfg(not(feature = "pure-peers"))]
             _ => "not built (needs --features peers)".into(),
         }
     }
@@ -106,9 +112,9 @@ impl EngineKind {
     pub fn version(self) -> &'static str {
         match self {
             EngineKind::Strata => env!("CARGO_PKG_VERSION"),
-            #[cfg(feature = "peers")]
+            #[cfg(feature = "pure-peers")]
             other => peers::version(other),
-            #[cfg(not(feature = "peers"))]
+            #[cfg(not(feature = "pure-peers"))]
             _ => "-",
         }
     }
@@ -117,9 +123,9 @@ impl EngineKind {
     pub fn open(self, dir: &Path, cache_bytes: usize) -> Res<Box<dyn Engine>> {
         match self {
             EngineKind::Strata => engines::open_strata(dir, cache_bytes),
-            #[cfg(feature = "peers")]
+            #[cfg(feature = "pure-peers")]
             other => peers::open(other, dir, cache_bytes),
-            #[cfg(not(feature = "peers"))]
+            #[cfg(not(feature = "pure-peers"))]
             other => Err(format!("{} is not built: rebuild with --features peers", other.name()).into()),
         }
     }

@@ -1,4 +1,5 @@
-//! Adapters for the peer engines: RocksDB, fjall, sled and redb (built with `--features peers`).
+//! Adapters for the peer engines: RocksDB, fjall, sled and redb (built with `--features peers`;
+//! `--features pure-peers` builds all but RocksDB).
 //!
 //! Each is configured the way its documentation recommends for a general key-value workload,
 //! with the block/page cache set to the shared budget; `settings` states what was chosen.
@@ -50,7 +51,10 @@ pub(super) fn version(kind: EngineKind) -> &'static str {
 
 pub(super) fn open(kind: EngineKind, dir: &Path, cache_bytes: usize) -> Res<Box<dyn Engine>> {
     match kind {
+        #[cfg(feature = "peers")]
         EngineKind::RocksDb => open_rocks(dir, cache_bytes),
+        #[cfg(not(feature = "peers"))]
+        EngineKind::RocksDb => Err("rocksdb is not built: rebuild with --features peers".into()),
         EngineKind::Fjall => open_fjall(dir, cache_bytes),
         EngineKind::Sled => open_sled(dir, cache_bytes),
         EngineKind::Redb => open_redb(dir, cache_bytes),
@@ -60,10 +64,12 @@ pub(super) fn open(kind: EngineKind, dir: &Path, cache_bytes: usize) -> Res<Box<
 
 // ---- RocksDB ----
 
+#[cfg(feature = "peers")]
 struct Rocks {
     db: rocksdb::DB,
 }
 
+#[cfg(feature = "peers")]
 fn open_rocks(dir: &Path, cache_bytes: usize) -> Res<Box<dyn Engine>> {
     use rocksdb::{BlockBasedOptions, Cache, DBCompressionType, Options};
     let cache = Cache::new_lru_cache(cache_bytes);
@@ -85,12 +91,14 @@ fn open_rocks(dir: &Path, cache_bytes: usize) -> Res<Box<dyn Engine>> {
     Ok(Box::new(Rocks { db: rocksdb::DB::open(&o, dir)? }))
 }
 
+#[cfg(feature = "peers")]
 fn rocks_wo(sync: bool) -> rocksdb::WriteOptions {
     let mut wo = rocksdb::WriteOptions::default();
     wo.set_sync(sync);
     wo
 }
 
+#[cfg(feature = "peers")]
 impl Engine for Rocks {
     fn put(&self, key: &[u8], value: &[u8], sync: bool) -> Res<()> {
         Ok(self.db.put_opt(key, value, &rocks_wo(sync))?)
@@ -191,8 +199,17 @@ impl Engine for Fjall {
 
     fn checkpoint(&self, dir: &Path) -> Res<CheckpointHow> {
         self.flush()?;
-        copy_dir(&self.dir, dir)?;
-        Ok(CheckpointHow::CopiedDirectory)
+        // Background compaction may delete a file between listing and copying it: start over.
+        for _ in 0..5 {
+            match copy_dir(&self.dir, dir) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::remove_dir_all(dir)?,
+                r => {
+                    r?;
+                    return Ok(CheckpointHow::CopiedDirectory);
+                }
+            }
+        }
+        Err("fjall: files kept vanishing while copying the directory".into())
     }
 
     fn close(self: Box<Self>) -> Res<()> {
@@ -270,7 +287,7 @@ impl Engine for Sled {
 
 // ---- redb ----
 
-const REDB_TABLE: redb::TableDefinition<'_, &[u8], &[u8]> = redb::TableDefinition::new("bench");
+const REDB_TABLE: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::new("bench");
 const REDB_FILE: &str = "data.redb";
 
 struct Redb {
@@ -319,7 +336,7 @@ impl Engine for Redb {
     }
 
     fn scan(&self, start: &[u8], limit: usize) -> Res<(u64, u64)> {
-        use redb::{ReadableDatabase as _, ReadableTable as _};
+        use redb::ReadableDatabase as _;
         let tx = self.db.begin_read()?;
         let t = tx.open_table(REDB_TABLE)?;
         let (mut n, mut bytes) = (0u64, 0u64);

@@ -29,7 +29,10 @@ pub fn ratio_vs_rocksdb(cells: &[Cell], c: &Cell) -> Option<f64> {
 
 /// Formats a count with thousands separators.
 pub fn thousands(x: f64) -> String {
-    let s = format!("{:.0}", x.max(0.0));
+    if x < 10.0 {
+        return format!("{:.2}", x.max(0.0));
+    }
+    let s = format!("{x:.0}");
     let mut out = String::new();
     for (i, ch) in s.chars().enumerate() {
         if i > 0 && (s.len() - i) % 3 == 0 {
@@ -237,6 +240,7 @@ mod tests {
         assert_eq!(md.lines().count(), 5);
         assert!(md.contains("| fillseq | strata | 300 | 1.50x |"));
         assert!(md.contains("| readseq | strata | 50 | n/a |"));
+        assert!(thousands(1e6).starts_with("1,000,000"));
         let js = json(&[("cmd".into(), "x \"y\"".into())], &cells);
         assert!(js.contains("\"cmd\": \"x \\\"y\\\"\""));
         assert!(js.contains("\"ratio_vs_rocksdb\": 1.5000"));
@@ -249,7 +253,8 @@ mod tests {
 
     #[test]
     fn thousands_separators() {
-        assert_eq!(thousands(0.0), "0");
+        assert_eq!(thousands(0.0), "0.00");
+        assert_eq!(thousands(0.44), "0.44");
         assert_eq!(thousands(999.4), "999");
         assert_eq!(thousands(1_234_567.0), "1,234,567");
     }

@@ -5,7 +5,8 @@
 //! it so reads go through the files; `readseq`, `seekrandom` (seek + 10 next, a fresh iterator
 //! per seek) and `readwhilewriting` (1 reader, 1 writer) read it. `fillsync-<T>` starts empty
 //! and writes `sync_num` keys with an fsync per write from T threads (group commit).
-//! `checkpoint` fills `checkpoint_bytes` of 4 KiB values in batches of 64, then times one
+//! `checkpoint` fills `checkpoint_bytes` of 4 KiB values (distinct keys in scattered order) in
+//! batches of 64, then times one
 //! checkpoint (the engine's own, or a copy of its directory) and opens it to check it.
 //!
 //! Invariants: a read workload whose database has not been filled fills it first, unmeasured;
@@ -481,7 +482,7 @@ impl Runner<'_> {
         while i < n {
             let m = CHECKPOINT_BATCH.min(n - i);
             items.clear();
-            items.extend((i..i + m).map(|j| (keys.random_key(j), value.clone())));
+            items.extend((i..i + m).map(|j| (keys.key(scatter(j, n)), value.clone())));
             db.write_batch(&items, false)?;
             i += m;
             pb.set_position(i);
@@ -489,7 +490,7 @@ impl Runner<'_> {
         db.flush()?;
         let fill_secs = fill_start.elapsed().as_secs_f64();
         pb.finish_and_clear();
-        let live = distinct(n, |j| crate::mix(j) % n) * (keys.key_size() + CHECKPOINT_VALUE) as u64;
+        let live = n * (keys.key_size() + CHECKPOINT_VALUE) as u64;
         let target = self.cfg.dir.join(format!("{}-checkpoint", self.kind.name()));
         if target.exists() {
             std::fs::remove_dir_all(&target)?;
@@ -523,7 +524,7 @@ impl Runner<'_> {
     /// Opens the checkpoint in `target` and checks that it holds the last key written.
     fn verify_checkpoint(&self, target: &Path, keys: &KeyGen, n: u64) -> Res<()> {
         let cp = self.kind.open(target, 1 << 20)?;
-        let last = keys.random_key(n - 1);
+        let last = keys.key(scatter(n - 1, n));
         let got = cp.get(&last)?;
         cp.close()?;
         if got != Some(CHECKPOINT_VALUE) {
@@ -533,20 +534,27 @@ impl Runner<'_> {
     }
 }
 
-/// The number of distinct values of `f(0..n)` within `[0, n)`.
-fn distinct(n: u64, f: impl Fn(u64) -> u64) -> u64 {
-    let mut seen = vec![false; n as usize];
-    for j in 0..n {
-        if let Some(s) = seen.get_mut(f(j) as usize) {
-            *s = true;
-        }
-    }
-    seen.iter().filter(|&&b| b).count() as u64
+/// A permutation of `[0, n)`: step `j` of a walk by a prime larger than any `n` used here, so
+/// every key is written once, in random-looking order.
+fn scatter(j: u64, n: u64) -> u64 {
+    const P: u128 = 2_305_843_009_213_693_951; // 2^61 - 1, prime
+    ((u128::from(j) * P) % u128::from(n.max(1))) as u64
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The number of distinct values of `f(0..n)` within `[0, n)`.
+    fn distinct(n: u64, f: impl Fn(u64) -> u64) -> u64 {
+        let mut seen = vec![false; n as usize];
+        for j in 0..n {
+            if let Some(s) = seen.get_mut(f(j) as usize) {
+                *s = true;
+            }
+        }
+        seen.iter().filter(|&&b| b).count() as u64
+    }
 
     #[test]
     fn workload_lists_parse() {
@@ -564,6 +572,9 @@ mod tests {
     fn distinct_counts_collisions() {
         assert_eq!(distinct(10, |j| j % 3), 3);
         assert_eq!(distinct(10, |j| j), 10);
+        for n in [1u64, 7, 1000, 65_280] {
+            assert_eq!(distinct(n, |j| scatter(j, n)), n);
+        }
     }
 
     #[test]
