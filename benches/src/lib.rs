@@ -1,6 +1,8 @@
 //! Shared helpers for Strata's benchmarks: argument parsing, key generation, latency
 //! histograms and disk accounting.
 
+pub mod compare;
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
@@ -82,6 +84,12 @@ pub struct Histogram {
 impl Histogram {
     pub fn record(&mut self, d: Duration) {
         self.samples.push(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+        self.sorted = false;
+    }
+
+    /// Adds every sample of `other`.
+    pub fn merge(&mut self, other: &Histogram) {
+        self.samples.extend_from_slice(&other.samples);
         self.sorted = false;
     }
 

@@ -1,0 +1,160 @@
+//! Strata side by side with the engines users would pick instead (RocksDB, fjall, sled, redb),
+//! on the same db_bench-style workloads, in the same run.
+//!
+//! `scripts/compare.sh` installs what the peers need and runs
+//! `cargo run --release -p strata-benches --features peers --bin compare -- [flags]`.
+//! Without `--features peers` only Strata is measured.
+//!
+//! Flags: `--num` (1000000), `--value-size` (100), `--key-size` (16), `--cache-mb` (64, every
+//! engine's block cache), `--sync-num` (3000 synced writes per fillsync workload),
+//! `--checkpoint-bytes` (1 GiB; accepts K/M/G suffixes), `--batch` (1), `--engines` and
+//! `--workloads` (comma-separated filters, default all), `--dir` (where databases are made;
+//! default the system temp dir), `--json` (compare.json), `--svg` (compare.svg), `--markdown`
+//! (also write the table to this file).
+//!
+//! Prints the engines' settings and a Markdown table on stdout; progress bars (on a terminal)
+//! or one plain line per cell on stderr.
+
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+use strata_benches::Args;
+use strata_benches::compare::report::{self, thousands};
+use strata_benches::compare::workloads::run_engine;
+use strata_benches::compare::{Cell, Config, EngineKind, Workload};
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+fn parse_bytes(s: &str) -> Result<u64, Error> {
+    let s = s.trim();
+    let (num, mul) = match s.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&s[..i], 1u64 << 10),
+        Some((i, 'm' | 'M')) => (&s[..i], 1 << 20),
+        Some((i, 'g' | 'G')) => (&s[..i], 1 << 30),
+        _ => (s, 1),
+    };
+    Ok(num.trim().parse::<u64>()? * mul)
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .map(|l| l.trim_start_matches([' ', '\t', ':']).to_string())
+        })
+        .unwrap_or_else(|| "unknown cpu".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("MemTotal:")).map(|l| l.trim().to_string()))
+        .unwrap_or_default();
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    format!("{cpu}, {cores} cores, {mem} RAM, Linux {}", kernel.trim())
+}
+
+fn main() -> Result<(), Error> {
+    let args = Args::parse(std::env::args().skip(1))?;
+    let engines: Vec<EngineKind> = match args.get("engines") {
+        Some(list) => list
+            .split(',')
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| EngineKind::parse(s).ok_or_else(|| format!("unknown engine {s:?}")))
+            .collect::<Result<_, _>>()?,
+        None => EngineKind::ALL.into_iter().filter(|k| k.available()).collect(),
+    };
+    for e in &engines {
+        if !e.available() {
+            return Err(format!("{e} is not built: rerun with --features peers (see scripts/compare.sh)").into());
+        }
+    }
+    let workloads = Workload::parse_list(args.get_or("workloads", "all"))?;
+    let base = args.get("dir").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+    std::fs::create_dir_all(&base)?;
+    let tmp = tempfile::Builder::new().prefix("strata-compare-").tempdir_in(&base)?;
+    let cfg = Config {
+        num: args.get_or("num", "1000000").parse()?,
+        key_size: args.get_or("key-size", "16").parse()?,
+        value_size: args.get_or("value-size", "100").parse()?,
+        cache_bytes: args.get_or("cache-mb", "64").parse::<usize>()? << 20,
+        sync_num: args.get_or("sync-num", "3000").parse()?,
+        checkpoint_bytes: parse_bytes(args.get_or("checkpoint-bytes", "1G"))?,
+        batch: args.get_or("batch", "1").parse()?,
+        dir: tmp.path().to_path_buf(),
+        progress: std::io::stderr().is_terminal(),
+    };
+    let command = format!("compare {}", std::env::args().skip(1).collect::<Vec<_>>().join(" "));
+    let mut meta = vec![
+        ("machine".to_string(), machine()),
+        ("command".to_string(), command.trim().to_string()),
+        (
+            "sizes".to_string(),
+            format!(
+                "num={} key_size={} value_size={} cache={} MiB sync_num={} checkpoint_bytes={} batch={}",
+                cfg.num,
+                cfg.key_size,
+                cfg.value_size,
+                cfg.cache_bytes >> 20,
+                cfg.sync_num,
+                cfg.checkpoint_bytes,
+                cfg.batch
+            ),
+        ),
+        ("dir".to_string(), cfg.dir.display().to_string()),
+    ];
+    println!("# Strata side-by-side comparison\n");
+    for (k, v) in &meta {
+        println!("- {k}: {v}");
+    }
+    println!("\nEngine settings (same {} MiB cache budget for each):\n", cfg.cache_bytes >> 20);
+    for e in &engines {
+        let s = e.settings(cfg.cache_bytes);
+        println!("- **{e}** ({}): {s}", e.version());
+        meta.push((format!("settings.{e}"), format!("{}: {s}", e.version())));
+    }
+    println!();
+    let mut cells: Vec<Cell> = Vec::new();
+    let mut failures = Vec::new();
+    for &e in &engines {
+        let r = run_engine(e, &cfg, &workloads, |c| {
+            eprintln!(
+                "{:>8} {:<17} {:>12} ops/s {:>8.1} MB/s  {:.2} s  {}",
+                c.engine.name(),
+                c.workload,
+                thousands(c.ops_per_sec()),
+                c.mb_per_sec(),
+                c.secs,
+                c.note
+            );
+        });
+        match r {
+            Ok(mut c) => cells.append(&mut c),
+            Err(err) => {
+                eprintln!("{e}: failed: {err}");
+                failures.push(format!("{e}: {err}"));
+                let _ = std::fs::remove_dir_all(cfg.dir.join(e.name()));
+            }
+        }
+    }
+    // Group by workload, engines in the order run.
+    let mut ordered = Vec::with_capacity(cells.len());
+    for w in &workloads {
+        ordered.extend(cells.iter().filter(|c| c.workload == w.name()).cloned());
+    }
+    let table = report::markdown(&ordered);
+    println!("{table}");
+    for f in &failures {
+        println!("FAILED {f}");
+        meta.push(("failure".to_string(), f.clone()));
+    }
+    let json_path = PathBuf::from(args.get_or("json", "compare.json"));
+    std::fs::write(&json_path, report::json(&meta, &ordered))?;
+    let svg_path = PathBuf::from(args.get_or("svg", "compare.svg"));
+    let title = format!("Strata vs peers: num={} value={} B, {}", cfg.num, cfg.value_size, machine());
+    std::fs::write(&svg_path, report::svg(&title, &ordered))?;
+    if let Some(md) = args.get("markdown") {
+        std::fs::write(md, &table)?;
+    }
+    eprintln!("wrote {} and {}", json_path.display(), svg_path.display());
+    if failures.is_empty() { Ok(()) } else { Err(format!("{} engine(s) failed", failures.len()).into()) }
+}

@@ -1,0 +1,261 @@
+//! The comparison's outputs: a Markdown table, a JSON document and an SVG bar chart of ops/s
+//! per workload and engine, with ratios against RocksDB.
+//!
+//! Invariants: every output lists the cells in run order grouped by workload; a ratio is only
+//! given when RocksDB ran that workload; strings are escaped for their format.
+//!
+//! Thread safety: pure functions over the cells.
+
+use super::{Cell, EngineKind};
+use std::fmt::Write as _;
+
+/// Workload names in first-seen order.
+fn workloads(cells: &[Cell]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for c in cells {
+        if !out.contains(&c.workload) {
+            out.push(c.workload.clone());
+        }
+    }
+    out
+}
+
+/// The cell's ops/s over RocksDB's for the same workload.
+pub fn ratio_vs_rocksdb(cells: &[Cell], c: &Cell) -> Option<f64> {
+    let base = cells.iter().find(|r| r.engine == EngineKind::RocksDb && r.workload == c.workload)?;
+    let b = base.ops_per_sec();
+    (b > 0.0).then(|| c.ops_per_sec() / b)
+}
+
+/// Formats a count with thousands separators.
+pub fn thousands(x: f64) -> String {
+    if x < 10.0 {
+        return format!("{:.2}", x.max(0.0));
+    }
+    let s = format!("{x:.0}");
+    let mut out = String::new();
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+fn opt(x: Option<f64>, digits: usize) -> String {
+    x.map_or_else(|| "-".into(), |v| format!("{v:.digits$}"))
+}
+
+fn latency(c: &Cell, p: f64) -> String {
+    if c.hist.is_empty() {
+        return "-".into();
+    }
+    let us = c.hist.percentile_us(p);
+    if us >= 10_000.0 { format!("{:.0} ms", us / 1000.0) } else { format!("{us:.1}") }
+}
+
+/// The Markdown table: one row per cell, grouped by workload.
+pub fn markdown(cells: &[Cell]) -> String {
+    let mut s = String::from(
+        "| workload | engine | ops/s | vs RocksDB | MB/s | p50 µs | p99 µs | p99.9 µs | write amp | space amp | peak RSS MiB | notes |\n\
+         |---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n",
+    );
+    for w in workloads(cells) {
+        for c in cells.iter().filter(|c| c.workload == w) {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {:.1} | {} | {} | {} | {} | {} | {} | {} |",
+                c.workload,
+                c.engine,
+                thousands(c.ops_per_sec()),
+                ratio_vs_rocksdb(cells, c).map_or_else(|| "n/a".into(), |r| format!("{r:.2}x")),
+                c.mb_per_sec(),
+                latency(c, 50.0),
+                latency(c, 99.0),
+                latency(c, 99.9),
+                opt(c.write_amp, 2),
+                opt(c.space_amp, 2),
+                c.peak_rss.map_or_else(|| "-".into(), |b| format!("{}", b >> 20)),
+                c.note.replace('|', "/"),
+            );
+        }
+    }
+    s
+}
+
+fn json_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for ch in s.chars() {
+        match ch {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn json_num(x: Option<f64>) -> String {
+    x.filter(|v| v.is_finite()).map_or_else(|| "null".into(), |v| format!("{v:.4}"))
+}
+
+/// The JSON document: `meta` (string pairs: machine, command, sizes, settings) and `results`.
+pub fn json(meta: &[(String, String)], cells: &[Cell]) -> String {
+    let mut s = String::from("{\n  \"meta\": {");
+    for (i, (k, v)) in meta.iter().enumerate() {
+        let _ = write!(s, "{}\n    {}: {}", if i > 0 { "," } else { "" }, json_str(k), json_str(v));
+    }
+    s.push_str("\n  },\n  \"results\": [");
+    for (i, c) in cells.iter().enumerate() {
+        let lat = |p: f64| if c.hist.is_empty() { None } else { Some(c.hist.percentile_us(p)) };
+        let _ = write!(
+            s,
+            "{}\n    {{\"engine\": {}, \"workload\": {}, \"ops\": {}, \"seconds\": {:.6}, \"ops_per_sec\": {:.1}, \
+             \"mb_per_sec\": {:.3}, \"ratio_vs_rocksdb\": {}, \"p50_us\": {}, \"p99_us\": {}, \"p999_us\": {}, \
+             \"write_amp\": {}, \"space_amp\": {}, \"peak_rss_bytes\": {}, \"note\": {}}}",
+            if i > 0 { "," } else { "" },
+            json_str(c.engine.name()),
+            json_str(&c.workload),
+            c.ops,
+            c.secs,
+            c.ops_per_sec(),
+            c.mb_per_sec(),
+            json_num(ratio_vs_rocksdb(cells, c)),
+            json_num(lat(50.0)),
+            json_num(lat(99.0)),
+            json_num(lat(99.9)),
+            json_num(c.write_amp),
+            json_num(c.space_amp),
+            c.peak_rss.map_or_else(|| "null".into(), |b| b.to_string()),
+            json_str(&c.note),
+        );
+    }
+    s.push_str("\n  ]\n}\n");
+    s
+}
+
+fn xml(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+fn color(e: EngineKind) -> &'static str {
+    match e {
+        EngineKind::Strata => "#d62728",
+        EngineKind::RocksDb => "#1f77b4",
+        EngineKind::Fjall => "#2ca02c",
+        EngineKind::Sled => "#9467bd",
+        EngineKind::Redb => "#ff7f0e",
+    }
+}
+
+/// A bar chart: one panel per workload, one bar per engine, bar length ops/s relative to the
+/// fastest engine of that workload, labelled with ops/s and the ratio against RocksDB.
+pub fn svg(title: &str, cells: &[Cell]) -> String {
+    const W: usize = 960;
+    const LEFT: usize = 150;
+    const BAR_W: usize = 520;
+    const ROW: usize = 18;
+    let ws = workloads(cells);
+    let rows: usize = ws.iter().map(|w| cells.iter().filter(|c| &c.workload == w).count() * ROW + 26).sum();
+    let h = 60 + rows + 10;
+    let mut s = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{h}\" viewBox=\"0 0 {W} {h}\" \
+         font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
+         <text x=\"10\" y=\"22\" font-size=\"16\" font-weight=\"bold\">{}</text>\n\
+         <text x=\"10\" y=\"42\" fill=\"#555\">ops/s per workload (longer is better; bars scaled to the fastest engine of each workload; ratio vs RocksDB in brackets)</text>\n",
+        xml(title)
+    );
+    let mut y = 60;
+    for w in &ws {
+        let group: Vec<&Cell> = cells.iter().filter(|c| &c.workload == w).collect();
+        let max = group.iter().map(|c| c.ops_per_sec()).fold(0.0f64, f64::max);
+        let _ = writeln!(s, "<text x=\"10\" y=\"{}\" font-weight=\"bold\">{}</text>", y + 14, xml(w));
+        y += 20;
+        for c in group {
+            let len = if max > 0.0 { (c.ops_per_sec() / max * BAR_W as f64).max(1.0) } else { 1.0 };
+            let ratio = ratio_vs_rocksdb(cells, c).map_or_else(String::new, |r| format!(" ({r:.2}x)"));
+            let _ = writeln!(
+                s,
+                "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>\
+                 <rect x=\"{LEFT}\" y=\"{}\" width=\"{len:.1}\" height=\"{}\" fill=\"{}\"/>\
+                 <text x=\"{:.1}\" y=\"{}\">{} ops/s{}</text>",
+                LEFT - 6,
+                y + 12,
+                c.engine,
+                y + 2,
+                ROW - 4,
+                color(c.engine),
+                LEFT as f64 + len + 6.0,
+                y + 12,
+                thousands(c.ops_per_sec()),
+                xml(&ratio)
+            );
+            y += ROW;
+        }
+        y += 6;
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Histogram;
+    use std::time::Duration;
+
+    fn cell(engine: EngineKind, workload: &str, ops: u64) -> Cell {
+        let mut hist = Histogram::default();
+        hist.record(Duration::from_micros(5));
+        Cell {
+            engine,
+            workload: workload.into(),
+            ops,
+            secs: 1.0,
+            bytes: ops * 116,
+            hist,
+            write_amp: Some(1.5),
+            space_amp: None,
+            peak_rss: Some(64 << 20),
+            note: "a \"note\" | x".into(),
+        }
+    }
+
+    #[test]
+    fn ratios_and_outputs() {
+        let cells = vec![
+            cell(EngineKind::Strata, "fillseq", 300),
+            cell(EngineKind::RocksDb, "fillseq", 200),
+            cell(EngineKind::Strata, "readseq", 50),
+        ];
+        assert_eq!(ratio_vs_rocksdb(&cells, &cells[0]), Some(1.5));
+        assert_eq!(ratio_vs_rocksdb(&cells, &cells[2]), None);
+        let md = markdown(&cells);
+        assert_eq!(md.lines().count(), 5);
+        assert!(md.contains("| fillseq | strata | 300 | 1.50x |"));
+        assert!(md.contains("| readseq | strata | 50 | n/a |"));
+        assert!(thousands(1e6).starts_with("1,000,000"));
+        let js = json(&[("cmd".into(), "x \"y\"".into())], &cells);
+        assert!(js.contains("\"cmd\": \"x \\\"y\\\"\""));
+        assert!(js.contains("\"ratio_vs_rocksdb\": 1.5000"));
+        assert!(js.contains("\"ratio_vs_rocksdb\": null"));
+        let svg = svg("t < u", &cells);
+        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+        assert!(svg.contains("t &lt; u") && svg.contains("300 ops/s (1.50x)"));
+        assert_eq!(svg.matches("<rect x=").count(), 3);
+    }
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(thousands(0.0), "0.00");
+        assert_eq!(thousands(0.44), "0.44");
+        assert_eq!(thousands(999.4), "999");
+        assert_eq!(thousands(1_234_567.0), "1,234,567");
+    }
+}
