@@ -13,8 +13,8 @@
 //!
 //! Thread safety: `MemTable` is `Send + Sync`; `add` may be called from several threads at
 //! once (it takes the write lock; the counters are atomic). A [`MemTableIter`] owns an
-//! `Arc<MemTable>`, so it is `'static + Send`; it holds no lock between moves (each move
-//! searches again from the current key, so it also sees entries added after it was created).
+//! `Arc<MemTable>`, so it is `'static + Send`; it holds no lock between moves (it copies windows
+//! of entries and searches again from its position when a window runs out).
 
 use crate::error::Result;
 use crate::iter::{InternalIterator, compare_ikey, split_ikey};
@@ -245,22 +245,57 @@ impl MemTable {
 
     /// A cursor over every entry, owning a reference to the table. It starts invalid.
     pub fn iter(self: &Arc<Self>) -> MemTableIter {
-        MemTableIter { table: Arc::clone(self), current: None }
+        MemTableIter { table: Arc::clone(self), window: Vec::new(), pos: 0, dir: Dir::Forward, next_window: WINDOW_MIN }
     }
 
-    /// The first entry in `range`, searching from the front or (with `back`) from the back.
-    fn find(&self, lower: Bound<&dyn KeyView>, upper: Bound<&dyn KeyView>, back: bool) -> Option<(InternalKey, Bytes)> {
+    /// Up to `n` entries in `range`, from the front or (with `back`) from the back.
+    fn find(
+        &self,
+        lower: Bound<&dyn KeyView>,
+        upper: Bound<&dyn KeyView>,
+        back: bool,
+        n: usize,
+        out: &mut Vec<(InternalKey, Bytes)>,
+    ) {
+        out.clear();
         let map = self.map.read();
-        let mut r = map.range::<dyn KeyView, _>((lower, upper));
-        let e = if back { r.next_back() } else { r.next() };
-        e.map(|(k, v)| (k.clone(), v.clone()))
+        let r = map.range::<dyn KeyView, _>((lower, upper));
+        let clone = |(k, v): (&InternalKey, &Bytes)| (k.clone(), v.clone());
+        if back {
+            out.extend(r.rev().take(n).map(clone));
+        } else {
+            out.extend(r.take(n).map(clone));
+        }
     }
 }
 
-/// An [`InternalIterator`] over a [`MemTable`]. Each move is one search from the current key.
+/// Entries fetched by the first search after a seek; each refill in the same direction doubles
+/// up to [`WINDOW_MAX`]. Small first windows keep seeks cheap, large later ones make scans cost
+/// one search per many entries.
+const WINDOW_MIN: usize = 4;
+const WINDOW_MAX: usize = 256;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dir {
+    Forward,
+    Backward,
+}
+
+/// An [`InternalIterator`] over a [`MemTable`]. It holds no lock between moves: it copies a
+/// window of entries (cheap: inline keys and reference-counted values) and searches again from
+/// its position when the window runs out.
+///
+/// Entries added after a window was fetched may be missed inside that window. Readers never
+/// need them: an entry becomes visible to readers only after it is in the table, and an
+/// iterator reads at a sequence number taken before it was created. Flushes read immutable
+/// tables.
 pub struct MemTableIter {
     table: Arc<MemTable>,
-    current: Option<(InternalKey, Bytes)>,
+    /// In iteration order: ascending when `dir` is forward, descending when backward.
+    window: Vec<(InternalKey, Bytes)>,
+    pos: usize,
+    dir: Dir,
+    next_window: usize,
 }
 
 impl std::fmt::Debug for MemTableIter {
@@ -269,51 +304,76 @@ impl std::fmt::Debug for MemTableIter {
     }
 }
 
+impl MemTableIter {
+    fn current(&self) -> Option<&(InternalKey, Bytes)> {
+        self.window.get(self.pos)
+    }
+
+    fn load(&mut self, lower: Bound<&dyn KeyView>, upper: Bound<&dyn KeyView>, dir: Dir, n: usize) {
+        let mut w = std::mem::take(&mut self.window);
+        self.table.find(lower, upper, dir == Dir::Backward, n, &mut w);
+        self.window = w;
+        self.pos = 0;
+        self.dir = dir;
+        self.next_window = (n * 2).min(WINDOW_MAX);
+    }
+
+    /// Moves one step in `dir` from the current entry.
+    fn step(&mut self, dir: Dir) {
+        if self.dir == dir && self.pos + 1 < self.window.len() {
+            self.pos += 1;
+            return;
+        }
+        let Some((k, _)) = self.current().cloned() else { return };
+        let n = if self.dir == dir { self.next_window } else { WINDOW_MIN };
+        match dir {
+            Dir::Forward => self.load(Bound::Excluded(&k as &dyn KeyView), Bound::Unbounded, dir, n),
+            Dir::Backward => self.load(Bound::Unbounded, Bound::Excluded(&k as &dyn KeyView), dir, n),
+        }
+    }
+}
+
 impl InternalIterator for MemTableIter {
     fn valid(&self) -> bool {
-        self.current.is_some()
+        self.pos < self.window.len()
     }
 
     fn seek_to_first(&mut self) {
-        self.current = self.table.find(Bound::Unbounded, Bound::Unbounded, false);
+        self.load(Bound::Unbounded, Bound::Unbounded, Dir::Forward, WINDOW_MIN);
     }
 
     fn seek_to_last(&mut self) {
-        self.current = self.table.find(Bound::Unbounded, Bound::Unbounded, true);
+        self.load(Bound::Unbounded, Bound::Unbounded, Dir::Backward, WINDOW_MIN);
     }
 
     fn seek(&mut self, target: &[u8]) {
         let probe = LookupKey::from_ikey(target);
-        self.current = self.table.find(Bound::Included(&probe as &dyn KeyView), Bound::Unbounded, false);
+        self.load(Bound::Included(&probe as &dyn KeyView), Bound::Unbounded, Dir::Forward, WINDOW_MIN);
     }
 
     fn seek_for_prev(&mut self, target: &[u8]) {
         let probe = LookupKey::from_ikey(target);
-        self.current = self.table.find(Bound::Unbounded, Bound::Included(&probe as &dyn KeyView), true);
+        self.load(Bound::Unbounded, Bound::Included(&probe as &dyn KeyView), Dir::Backward, WINDOW_MIN);
     }
 
     fn next(&mut self) {
-        if let Some((k, _)) = self.current.take() {
-            self.current = self.table.find(Bound::Excluded(&k as &dyn KeyView), Bound::Unbounded, false);
-        }
+        self.step(Dir::Forward);
     }
 
     fn prev(&mut self) {
-        if let Some((k, _)) = self.current.take() {
-            self.current = self.table.find(Bound::Unbounded, Bound::Excluded(&k as &dyn KeyView), true);
-        }
+        self.step(Dir::Backward);
     }
 
     fn key(&self) -> &[u8] {
-        self.current.as_ref().map_or(&[], |(k, _)| k.as_bytes())
+        self.current().map_or(&[], |(k, _)| k.as_bytes())
     }
 
     fn value(&self) -> &[u8] {
-        self.current.as_ref().map_or(&[], |(_, v)| v.as_ref())
+        self.current().map_or(&[], |(_, v)| v.as_ref())
     }
 
     fn value_bytes(&self) -> Bytes {
-        self.current.as_ref().map_or_else(Bytes::new, |(_, v)| v.clone())
+        self.current().map_or_else(Bytes::new, |(_, v)| v.clone())
     }
 
     fn status(&self) -> Result<()> {
@@ -353,7 +413,7 @@ mod tests {
     }
 
     #[test]
-    fn iterator_walks_both_ways_and_sees_later_adds() {
+    fn iterator_walks_both_ways_and_sees_adds_made_before_a_seek() {
         let m = Arc::new(MemTable::new());
         for (i, k) in [b"b", b"d", b"f"].iter().enumerate() {
             m.add(i as u64 + 1, ValueKind::Put, *k, *k);
@@ -363,8 +423,9 @@ mod tests {
         it.seek(&ikey::lookup_key(b"c", SEQ_MAX));
         assert_eq!(it.key(), ikey::encode(b"d", 2, ValueKind::Put));
         m.add(9, ValueKind::Put, b"e", b"e");
+        it.seek(&ikey::lookup_key(b"d", SEQ_MAX));
         it.next();
-        assert_eq!(ikey::user_key(it.key()), b"e", "an entry added after the seek is visible");
+        assert_eq!(ikey::user_key(it.key()), b"e", "an entry added before the seek is visible");
         it.prev();
         it.prev();
         assert_eq!(ikey::user_key(it.key()), b"b");
