@@ -109,7 +109,7 @@ impl Engine for Rocks {
         for (k, v) in items {
             b.put(k, v);
         }
-        Ok(self.db.write_opt(&b, &rocks_wo(sync))?)
+        Ok(self.db.write_opt(b, &rocks_wo(sync))?)
     }
 
     fn get(&self, key: &[u8]) -> Res<Option<usize>> {

@@ -469,6 +469,7 @@ impl Runner<'_> {
     }
 
     fn checkpoint(&mut self, w: Workload) -> Res<Cell> {
+        const CHECKPOINT_REPEATS: usize = 11;
         let n = (self.cfg.checkpoint_bytes / (self.keys.key_size() + CHECKPOINT_VALUE) as u64).max(1);
         let keys = KeyGen::new(self.cfg.key_size, n);
         let value = vec![b'c'; CHECKPOINT_VALUE];
@@ -498,24 +499,41 @@ impl Runner<'_> {
         let w0 = proc_write_bytes();
         let start = Instant::now();
         let how = db.checkpoint(&target)?;
-        let secs = start.elapsed().as_secs_f64();
+        let first_secs = start.elapsed().as_secs_f64();
         let written = proc_write_bytes().zip(w0).map(|(a, b)| a.saturating_sub(b));
         let mut hist = Histogram::default();
-        hist.record(std::time::Duration::from_secs_f64(secs));
+        hist.record(std::time::Duration::from_secs_f64(first_secs));
         let space = dir_size(&self.dir) as f64 / live.max(1) as f64;
         self.verify_checkpoint(&target, &keys, n)?;
         std::fs::remove_dir_all(&target)?;
+        // One sample is noise (background compaction, page-cache writeback): native checkpoints
+        // are repeated and the median reported. Directory copies take seconds; one is enough.
+        let mut samples = vec![first_secs];
+        if how == CheckpointHow::Native {
+            for _ in 1..CHECKPOINT_REPEATS {
+                let start = Instant::now();
+                db.checkpoint(&target)?;
+                let s = start.elapsed().as_secs_f64();
+                hist.record(std::time::Duration::from_secs_f64(s));
+                samples.push(s);
+                std::fs::remove_dir_all(&target)?;
+            }
+        }
+        samples.sort_by(f64::total_cmp);
+        let secs = samples[samples.len() / 2];
         let mut c = self.cell(w, 1, secs, live, hist);
         c.write_amp = written.map(|x| x as f64 / live.max(1) as f64);
         c.space_amp = Some(space);
         c.note = format!(
-            "{} of {:.2} GiB live ({n} x {} B values, filled in {fill_secs:.1} s); w-amp = bytes written by the checkpoint / live bytes",
+            "{} of {:.2} GiB live ({n} x {} B values, filled in {fill_secs:.1} s); median of {} (first {:.2} ms); w-amp = bytes written by the first checkpoint / live bytes",
             match how {
                 CheckpointHow::Native => "native checkpoint",
                 CheckpointHow::CopiedDirectory => "directory copy",
             },
             live as f64 / f64::from(1u32 << 30),
-            CHECKPOINT_VALUE
+            CHECKPOINT_VALUE,
+            samples.len(),
+            first_secs * 1e3
         );
         self.live.clear();
         Ok(c)
