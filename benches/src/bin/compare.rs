@@ -116,6 +116,9 @@ fn main() -> Result<(), Error> {
     let mut cells: Vec<Cell> = Vec::new();
     let mut failures = Vec::new();
     for &e in &engines {
+        // Cells are kept as they come, so an engine that fails one workload still reports the
+        // others.
+        let mut got: Vec<Cell> = Vec::new();
         let r = run_engine(e, &cfg, &workloads, |c| {
             eprintln!(
                 "{:>8} {:<17} {:>12} ops/s {:>8.1} MB/s  {:.2} s  {}",
@@ -126,9 +129,11 @@ fn main() -> Result<(), Error> {
                 c.secs,
                 c.note
             );
+            got.push(c.clone());
         });
+        cells.append(&mut got);
         match r {
-            Ok(mut c) => cells.append(&mut c),
+            Ok(_) => {}
             Err(err) => {
                 eprintln!("{e}: failed: {err}");
                 failures.push(format!("{e}: {err}"));
