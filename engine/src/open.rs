@@ -177,7 +177,7 @@ pub(crate) fn open(path: &Path, opts: Options, read_only: bool) -> Result<Db> {
         })),
         last_seq: AtomicU64::new(last_seq),
         commit: Mutex::new(commit),
-        queue: Mutex::new(VecDeque::new()),
+        queue: Mutex::new(crate::state::WriteQueue::default()),
         queue_cv: Condvar::new(),
         snapshots: Arc::new(SnapshotList::default()),
         bg_error: Mutex::new(None),

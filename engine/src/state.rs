@@ -86,6 +86,13 @@ pub(crate) struct CommitState {
     pub(crate) log_number: u64,
 }
 
+/// Writers waiting for a leader, and whether a leader is committing a group right now.
+#[derive(Debug, Default)]
+pub(crate) struct WriteQueue {
+    pub(crate) waiting: VecDeque<Arc<PendingWrite>>,
+    pub(crate) leader_busy: bool,
+}
+
 #[derive(Debug)]
 pub(crate) struct PendingWrite {
     pub(crate) batch: Mutex<Option<crate::batch::WriteBatch>>,
@@ -108,7 +115,7 @@ pub(crate) struct DbInner {
     /// The last sequence number visible to readers.
     pub(crate) last_seq: AtomicU64,
     pub(crate) commit: Mutex<CommitState>,
-    pub(crate) queue: Mutex<VecDeque<Arc<PendingWrite>>>,
+    pub(crate) queue: Mutex<WriteQueue>,
     pub(crate) queue_cv: Condvar,
     pub(crate) snapshots: Arc<SnapshotList>,
     pub(crate) bg_error: Mutex<Option<Error>>,

@@ -1,7 +1,9 @@
 //! The write path: group commit, the WAL, memtable inserts and memtable switches.
 //!
-//! Writers queue in `DbInner::queue`. The writer at the front is the *leader*: it takes the
-//! batches of the writers behind it (up to a byte budget), assigns their sequence numbers,
+//! Writers queue in `DbInner::queue`. A writer that finds no leader busy and nobody waiting
+//! commits its batch at once (a group of one, with no allocation). Otherwise it queues; when
+//! no leader is busy, the writer at the front becomes the *leader*: it takes the batches of the
+//! writers behind it (up to a byte budget), assigns their sequence numbers,
 //! appends them to the WAL as one record each with one `write` and at most one `fsync`, inserts
 //! them into the memtables, and only then publishes the group's last sequence number. Readers
 //! therefore never see part of a group.
@@ -21,6 +23,13 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use strata_wal::LogWriter;
 
+/// One batch of a commit group.
+pub(crate) struct GroupMember {
+    batch: WriteBatch,
+    sync: bool,
+    disable_wal: bool,
+}
+
 /// A group grows to at most this many bytes of batches (more if the leader's own batch is larger).
 const GROUP_BYTES_MAX: usize = 1 << 20;
 
@@ -32,12 +41,27 @@ impl DbInner {
             return Ok(());
         }
         {
-            let rs = self.read_state();
+            let rs = self.read_state.read();
             for op in batch.iter() {
-                if !rs.cfs.contains_key(&op.cf) {
+                if op.cf != crate::cf::DEFAULT_CF_ID && !rs.cfs.contains_key(&op.cf) {
                     return Err(Error::ColumnFamilyNotFound(format!("id {}", op.cf)));
                 }
             }
+        }
+        let mut q = self.queue.lock();
+        if !q.leader_busy && q.waiting.is_empty() {
+            // Nobody is writing or waiting: lead a group of one without queueing (no
+            // allocation, no hand-off). Writers that arrive meanwhile queue behind us.
+            q.leader_busy = true;
+            drop(q);
+            let mut one = [GroupMember { batch, sync: wo.sync, disable_wal: wo.disable_wal }];
+            let result = self.commit_group(&mut one);
+            let mut q = self.queue.lock();
+            q.leader_busy = false;
+            if !q.waiting.is_empty() {
+                self.queue_cv.notify_all();
+            }
+            return result;
         }
         let me = Arc::new(PendingWrite {
             batch: Mutex::new(Some(batch)),
@@ -45,33 +69,39 @@ impl DbInner {
             disable_wal: wo.disable_wal,
             result: Mutex::new(None),
         });
-        let mut q = self.queue.lock();
-        q.push_back(Arc::clone(&me));
+        q.waiting.push_back(Arc::clone(&me));
         loop {
             if let Some(r) = me.result.lock().take() {
                 return r;
             }
-            if q.front().is_some_and(|f| Arc::ptr_eq(f, &me)) {
+            if !q.leader_busy && q.waiting.front().is_some_and(|f| Arc::ptr_eq(f, &me)) {
                 break;
             }
             self.queue_cv.wait(&mut q);
         }
-        // We lead: take a group from the front of the queue.
-        let mut group = Vec::new();
+        // We lead: take a group from the front of the queue (ourselves first).
+        q.leader_busy = true;
+        let mut group: Vec<Arc<PendingWrite>> = Vec::new();
+        let mut members = Vec::new();
         let mut bytes = 0usize;
-        for w in q.iter() {
+        while let Some(w) = q.waiting.front() {
             let size = w.batch.lock().as_ref().map_or(0, |b| b.approximate_size());
             if !group.is_empty() && bytes + size > GROUP_BYTES_MAX.max(bytes) {
                 break;
             }
             bytes += size;
-            group.push(Arc::clone(w));
+            if let Some(w) = q.waiting.pop_front() {
+                if let Some(b) = w.batch.lock().take() {
+                    members.push(GroupMember { batch: b, sync: w.sync, disable_wal: w.disable_wal });
+                }
+                group.push(w);
+            }
         }
         drop(q);
-        let result = self.commit_group(&group);
+        let result = self.commit_group(&mut members);
         let mut q = self.queue.lock();
+        q.leader_busy = false;
         for w in &group {
-            q.pop_front();
             if !Arc::ptr_eq(w, &me) {
                 *w.result.lock() = Some(match &result {
                     Ok(()) => Ok(()),
@@ -84,15 +114,14 @@ impl DbInner {
         result
     }
 
-    fn commit_group(&self, group: &[Arc<PendingWrite>]) -> Result<()> {
+    fn commit_group(&self, group: &mut [GroupMember]) -> Result<()> {
         let mut commit = self.commit.lock();
-        self.make_room(&mut commit)?;
+        let rs = self.make_room(&mut commit)?;
         let mut seq = self.last_sequence() + 1;
-        let mut batches = Vec::with_capacity(group.len());
         let mut sync = false;
         let mut user_bytes = 0u64;
-        for w in group {
-            let Some(mut b) = w.batch.lock().take() else { continue };
+        for w in group.iter_mut() {
+            let b = &mut w.batch;
             b.set_sequence(seq);
             seq += b.count() as u64;
             user_bytes += b.approximate_size() as u64;
@@ -103,7 +132,6 @@ impl DbInner {
                 }
                 sync |= w.sync;
             }
-            batches.push(b);
         }
         if let Some(log) = commit.log.as_mut() {
             let r = if sync { log.sync() } else { log.flush() };
@@ -111,8 +139,8 @@ impl DbInner {
                 return Err(self.set_bg_error(e.into()));
             }
         }
-        let rs = self.read_state();
-        for b in &batches {
+        for w in group.iter() {
+            let b = &w.batch;
             let base = b.sequence();
             for (i, op) in b.iter().enumerate() {
                 // A column family dropped while this batch waited: its writes go nowhere.
@@ -123,13 +151,13 @@ impl DbInner {
         }
         self.last_seq.store(seq - 1, Ordering::Release);
         self.stats.user_bytes_written.fetch_add(user_bytes, Ordering::Relaxed);
-        self.stats.writes.fetch_add(batches.len() as u64, Ordering::Relaxed);
+        self.stats.writes.fetch_add(group.len() as u64, Ordering::Relaxed);
         Ok(())
     }
 
     /// Makes sure the active memtables have room, switching generations and stalling while
     /// flushes or L0 compactions fall behind.
-    fn make_room(&self, commit: &mut CommitState) -> Result<()> {
+    fn make_room(&self, commit: &mut CommitState) -> Result<Arc<crate::state::ReadState>> {
         // Fast path, without the state lock: room in every active memtable and L0 below the
         // slowdown trigger. Only the leader (holding `commit`) switches memtables, so the
         // answer cannot go stale before this group is applied.
@@ -141,7 +169,8 @@ impl DbInner {
                 .any(|c| c.mems.first().is_some_and(|m| m.approximate_size() >= self.opts.write_buffer_size));
             let l0 = rs.version.cfs().map(|c| c.levels.first().map_or(0, Vec::len)).max().unwrap_or(0);
             if !full && l0 < self.opts.level0_slowdown_writes_trigger {
-                return self.check_writable();
+                self.check_writable()?;
+                return Ok(rs);
             }
         }
         let mut slowed = false;
@@ -169,7 +198,8 @@ impl DbInner {
             if full {
                 self.switch_generation(commit, &mut st)?;
             }
-            return Ok(());
+            drop(st);
+            return Ok(self.read_state());
         }
     }
 
