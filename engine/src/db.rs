@@ -56,8 +56,11 @@ impl Db {
         for t in threads {
             let _ = t.join();
         }
-        // Hand unsynced WAL bytes to the OS so a clean close loses nothing.
-        if let Some(log) = self.inner.commit.lock().log.as_mut() {
+        // Hand unsynced WAL bytes to the OS so a clean close loses nothing, and cut the WAL's
+        // preallocated zeros so the next open finds a log that ends on its last record.
+        if let Some(log) = self.inner.commit.lock().log.as_mut()
+            && log.trim().is_err()
+        {
             let _ = log.flush();
         }
     }

@@ -145,11 +145,10 @@ pub(crate) fn open(path: &Path, opts: Options, read_only: bool) -> Result<Db> {
         let number = versions.new_file_number();
         let log_path = path.join(strata_manifest::log_file_name(number));
         let file = fs.create(&log_path).map_err(|e| Error::io(&log_path, e))?;
+        let mut log = LogWriter::with_path(file, &log_path);
+        log.preallocate(crate::write::wal_preallocate_bytes(&opts))?;
         fs.sync_dir(path).map_err(|e| Error::io(path, e))?;
-        (
-            CommitState { log: Some(LogWriter::with_path(file, &log_path)), log_number: number },
-            Generation::new(number, cf_names.keys().copied()),
-        )
+        (CommitState { log: Some(log), log_number: number }, Generation::new(number, cf_names.keys().copied()))
     };
 
     let inner = Arc::new(DbInner {

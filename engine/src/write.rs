@@ -205,20 +205,26 @@ impl DbInner {
 
     /// Makes the active generation immutable and starts a new one with a new WAL. The old WAL
     /// is synced first so that a crash can never keep a later WAL's writes and lose an earlier
-    /// one's (no holes in the history).
+    /// one's (no holes in the history); it is also trimmed to its records, so a closed WAL has
+    /// no preallocated zero tail (recovery treats a dropped tail in any but the last WAL as
+    /// corruption, and checkpoints copy closed WALs whole).
     pub(crate) fn switch_generation(&self, commit: &mut CommitState, st: &mut MutexGuard<'_, State>) -> Result<()> {
         let number = st.versions.new_file_number();
         let path = self.log_path(number);
         let file = self.fs.create(&path).map_err(|e| self.set_bg_error(Error::io(&path, e)))?;
+        let mut log = LogWriter::with_path(file, &path);
+        if let Err(e) = log.preallocate(wal_preallocate_bytes(&self.opts)) {
+            return Err(self.set_bg_error(e.into()));
+        }
         if let Err(e) = self.sync_dir() {
             return Err(self.set_bg_error(e));
         }
         if let Some(old) = commit.log.as_mut()
-            && let Err(e) = old.sync()
+            && let Err(e) = old.trim()
         {
             return Err(self.set_bg_error(e.into()));
         }
-        commit.log = Some(LogWriter::with_path(file, &path));
+        commit.log = Some(log);
         commit.log_number = number;
         let next = Generation::new(number, st.cf_names.keys().copied());
         let old = std::mem::replace(&mut st.active, next);
@@ -227,6 +233,12 @@ impl DbInner {
         self.bg_cv.notify_all();
         Ok(())
     }
+}
+
+/// Bytes reserved for each new WAL: about one memtable's worth, so that a synced append does
+/// not also commit a new file size. Bounded so small write buffers stay small on disk.
+pub(crate) fn wal_preallocate_bytes(opts: &crate::options::Options) -> u64 {
+    (opts.write_buffer_size as u64).clamp(64 << 10, 256 << 20)
 }
 
 fn max_l0_files(st: &State) -> usize {

@@ -221,7 +221,10 @@ fn crash_at_every_step(flush: bool) {
     if !flush {
         // Deterministic without a flush: the whole trace, file numbers replaced by `N` and runs
         // of the same step (one link per table, appends) shown once.
-        assert_eq!(normalized(&trace), GOLDEN_NO_FLUSH, "golden trace changed");
+        // Closing the source (the drop above) trims and syncs its WAL after `create`: that is
+        // the source's own shutdown, not a step of `create`.
+        let create_ops: Vec<String> = trace.iter().filter(|l| !l.starts_with("sync /db/")).cloned().collect();
+        assert_eq!(normalized(&create_ops), GOLDEN_NO_FLUSH, "golden trace changed");
     }
     sim.crash();
     assert_whole_checkpoint(&sim, "/cp", &exp.all, "learning run");

@@ -98,6 +98,23 @@ impl LogWriter {
         self.len
     }
 
+    /// Reserves `len` bytes for the log so that appends do not grow the file and a `sync`
+    /// need not commit a new size. Until [`trim`](Self::trim), the file ends in zeros, which
+    /// readers treat as a torn tail (type 0 is never written); call `trim` when the log is
+    /// closed so that a closed log is exactly its records.
+    pub fn preallocate(&mut self, len: u64) -> Result<()> {
+        self.check_usable()?;
+        let r = self.file.preallocate(len);
+        self.io_result(r)
+    }
+
+    /// Flushes, cuts the file back to the records written (undoing `preallocate`) and syncs.
+    pub fn trim(&mut self) -> Result<()> {
+        self.check_usable()?;
+        let r = self.file.trim();
+        self.io_result(r)
+    }
+
     /// True when no record has been appended.
     pub fn is_empty(&self) -> bool {
         self.len == 0

@@ -35,6 +35,19 @@ pub trait WritableFile: Send + Debug {
     fn sync(&mut self) -> io::Result<()>;
     /// Bytes appended so far, buffered or not.
     fn len(&self) -> u64;
+    /// Reserves room so that appends up to `len` bytes do not change the file's size, and
+    /// makes that size durable: a later `sync` then need not commit a new size (on ext4 an
+    /// append + fdatasync costs about 0.7x). Bytes past `len()` read as zeros until written.
+    /// The default does nothing.
+    fn preallocate(&mut self, len: u64) -> io::Result<()> {
+        let _ = len;
+        Ok(())
+    }
+    /// Flushes, shrinks the file back to exactly the bytes appended (undoing
+    /// [`preallocate`](Self::preallocate)) and syncs it. The default is [`sync`](Self::sync).
+    fn trim(&mut self) -> io::Result<()> {
+        self.sync()
+    }
     fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -38,6 +38,8 @@ struct RealWritable {
     file: File,
     buf: Vec<u8>,
     len: u64,
+    /// The file's size on disk is larger than `len` (see `preallocate`).
+    preallocated: bool,
 }
 
 impl WritableFile for RealWritable {
@@ -69,6 +71,27 @@ impl WritableFile for RealWritable {
 
     fn len(&self) -> u64 {
         self.len
+    }
+
+    fn preallocate(&mut self, len: u64) -> io::Result<()> {
+        self.flush()?;
+        if len > self.len {
+            // The write position stays at `self.len`: appends overwrite the zeros in order.
+            self.file.set_len(len)?;
+            self.file.sync_all()?;
+            self.preallocated = true;
+        }
+        Ok(())
+    }
+
+    fn trim(&mut self) -> io::Result<()> {
+        self.flush()?;
+        if self.preallocated {
+            self.file.set_len(self.len)?;
+            self.preallocated = false;
+            return self.file.sync_all();
+        }
+        self.file.sync_data()
     }
 }
 
@@ -142,7 +165,7 @@ impl FileLock for RealLock {}
 impl FileSystem for RealFs {
     fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
         let file = OpenOptions::new().write(true).create(true).truncate(true).open(path)?;
-        Ok(Box::new(RealWritable { file, buf: Vec::with_capacity(64 * 1024), len: 0 }))
+        Ok(Box::new(RealWritable { file, buf: Vec::with_capacity(64 * 1024), len: 0, preallocated: false }))
     }
 
     fn open(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
