@@ -6,8 +6,7 @@
 //! not pinned by `LiveFiles`.
 
 use crate::state::DbInner;
-use std::collections::BTreeSet;
-use strata_manifest::FileKind;
+use strata_manifest::{FileKind, LiveState};
 
 impl DbInner {
     /// Best effort: a file that cannot be deleted now is retried after the next change.
@@ -21,30 +20,32 @@ impl DbInner {
         if self.read_only {
             return;
         }
-        // Files numbered at or above `next_file` may be created after this snapshot of the
-        // live set (a flush or compaction allocates, then creates): they are never deleted here.
-        let (live, log_number, manifest_number, next_file) = {
-            let st = self.state.lock();
-            let mut live: BTreeSet<u64> = st.versions.live_table_numbers();
-            live.extend(st.pending_outputs.iter().copied());
-            (live, st.versions.log_number(), st.versions.manifest_number(), st.versions.next_file_number())
-        };
-        let min_pinned_log = self.wal_pins.lock().keys().next().copied().unwrap_or(u64::MAX);
         let Ok(names) = self.fs.list(&self.path) else { return };
-        for name in names {
-            let delete = match strata_manifest::parse_file_name(&name) {
-                Some(FileKind::Table(n)) => n < next_file && !live.contains(&n),
-                Some(FileKind::Log(n)) => n < log_number && n < min_pinned_log,
-                Some(FileKind::Manifest(n)) => n < manifest_number,
-                Some(FileKind::Temp) => on_open,
-                _ => false,
-            };
-            if delete {
-                if let Some(FileKind::Table(n)) = strata_manifest::parse_file_name(&name) {
-                    self.table_cache.evict(n);
-                }
-                let _ = self.fs.remove_file(&self.path.join(&name));
+        // One snapshot of the live state, taken after listing: a file created after it has a
+        // number at or above its next file number and is protected by that (a flush or
+        // compaction allocates the number under the state lock, then creates the file).
+        let doomed = {
+            let st = self.state.lock();
+            let live_tables = st.versions.live_table_numbers();
+            let logs_pinned_from = self.wal_pins.lock().keys().next().copied().unwrap_or(u64::MAX);
+            strata_manifest::obsolete_files(
+                &names,
+                &LiveState {
+                    live_tables: &live_tables,
+                    log_number: st.versions.log_number(),
+                    manifest_number: st.versions.manifest_number(),
+                    pending_outputs: &st.pending_outputs,
+                    next_file_number: st.versions.next_file_number(),
+                    logs_pinned_from,
+                    delete_temp: on_open,
+                },
+            )
+        };
+        for name in doomed {
+            if let Some(FileKind::Table(n)) = strata_manifest::parse_file_name(&name) {
+                self.table_cache.evict(n);
             }
+            let _ = self.fs.remove_file(&self.path.join(&name));
         }
     }
 }

@@ -92,21 +92,29 @@ pub struct LiveState<'a> {
     pub manifest_number: u64,
     /// Numbers of files being written right now (flush and compaction outputs, new logs).
     pub pending_outputs: &'a BTreeSet<u64>,
+    /// Files numbered at or above this may be being created right now (their number was
+    /// allocated after this state was taken): never deleted. `u64::MAX` disables the guard.
+    pub next_file_number: u64,
+    /// Logs numbered at or above this are pinned by a reader (a checkpoint copying them):
+    /// never deleted. `u64::MAX` when nothing is pinned.
+    pub logs_pinned_from: u64,
+    /// Delete `*.tmp` leftovers. Only safe when nothing can be writing one (at open).
+    pub delete_temp: bool,
 }
 
 /// The names among `names` (the entries of a database directory) that can be deleted: old
-/// manifests, logs below the log number, tables nobody references, and `*.tmp` leftovers. A
-/// file whose number is in `pending_outputs` is never chosen, nor is any name Strata does not
-/// know.
+/// manifests, logs below the log number and not pinned, tables nobody references, and (with
+/// `delete_temp`) `*.tmp` leftovers. A file whose number is in `pending_outputs` or at or
+/// above `next_file_number` is never chosen, nor is any name Strata does not know.
 pub fn obsolete_files(names: &[String], live: &LiveState<'_>) -> Vec<String> {
-    let pending = |n: u64| live.pending_outputs.contains(&n);
+    let protected = |n: u64| live.pending_outputs.contains(&n) || n >= live.next_file_number;
     names
         .iter()
         .filter(|name| match parse_file_name(name) {
-            Some(FileKind::Manifest(n)) => n != live.manifest_number && !pending(n),
-            Some(FileKind::Log(n)) => n < live.log_number && !pending(n),
-            Some(FileKind::Table(n)) => !live.live_tables.contains(&n) && !pending(n),
-            Some(FileKind::Temp) => true,
+            Some(FileKind::Manifest(n)) => n != live.manifest_number && !protected(n),
+            Some(FileKind::Log(n)) => n < live.log_number && n < live.logs_pinned_from && !protected(n),
+            Some(FileKind::Table(n)) => !live.live_tables.contains(&n) && !protected(n),
+            Some(FileKind::Temp) => live.delete_temp,
             Some(FileKind::Current | FileKind::Lock | FileKind::Options) | None => false,
         })
         .cloned()
@@ -177,11 +185,18 @@ mod tests {
             log_number: 10,
             manifest_number: 9,
             pending_outputs: &pending_outputs,
+            next_file_number: u64::MAX,
+            logs_pinned_from: u64::MAX,
+            delete_temp: true,
         };
         let got = obsolete_files(&names, &live);
         assert_eq!(
             got,
             vec!["MANIFEST-000003", "MANIFEST-000012", "000004.log", "000005.sst", "000011.sst", "CURRENT.tmp"]
         );
+        // Files at or above the next file number may be being created; pinned logs stay;
+        // temp files stay unless asked for.
+        let guarded = LiveState { next_file_number: 11, logs_pinned_from: 4, delete_temp: false, ..live };
+        assert_eq!(obsolete_files(&names, &guarded), vec!["MANIFEST-000003", "000005.sst"]);
     }
 }

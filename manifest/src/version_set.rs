@@ -384,6 +384,9 @@ impl VersionSet {
             log_number: self.counters.log_number,
             manifest_number: self.manifest_number,
             pending_outputs,
+            next_file_number: self.counters.next_file_number,
+            logs_pinned_from: u64::MAX,
+            delete_temp: false,
         };
         obsolete_files(names, &live)
     }
