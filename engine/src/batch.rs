@@ -87,6 +87,9 @@ pub struct WriteBatch {
     count: u32,
     /// The first limit an op broke; the op was not appended.
     error: Option<String>,
+    /// Some op names a column family other than the default (which always exists), so the
+    /// writer must check that the column families exist. Lets the common case skip a decode.
+    other_cfs: bool,
 }
 
 impl Default for WriteBatch {
@@ -97,7 +100,7 @@ impl Default for WriteBatch {
 
 impl WriteBatch {
     pub fn new() -> Self {
-        Self { data: vec![0; HEADER_LEN], count: 0, error: None }
+        Self { data: vec![0; HEADER_LEN], count: 0, error: None, other_cfs: false }
     }
 
     /// Sets `key` to `value` in the default column family.
@@ -118,12 +121,18 @@ impl WriteBatch {
         self.append(ValueKind::Delete, cf.id(), key.as_ref(), &[]);
     }
 
+    /// Whether some op may name a column family other than the default.
+    pub(crate) fn touches_other_cfs(&self) -> bool {
+        self.other_cfs
+    }
+
     /// Removes every op and the error; keeps the allocation.
     pub fn clear(&mut self) {
         self.data.clear();
         self.data.resize(HEADER_LEN, 0);
         self.count = 0;
         self.error = None;
+        self.other_cfs = false;
     }
 
     /// Number of ops.
@@ -153,6 +162,7 @@ impl WriteBatch {
         if self.error.is_some() {
             return;
         }
+        self.other_cfs |= cf != DEFAULT_CF_ID;
         if key.len() > KEY_LEN_MAX {
             self.error = Some(format!("key of {} bytes exceeds KEY_LEN_MAX ({KEY_LEN_MAX})", key.len()));
             return;
@@ -260,7 +270,9 @@ impl WriteBatch {
         if seen != count {
             return Err(fail(data.len(), &format!("{seen} records but the count says {count}")));
         }
-        Ok(WriteBatch { data, count, error: None })
+        let mut batch = WriteBatch { data, count, error: None, other_cfs: false };
+        batch.other_cfs = batch.iter().any(|op| op.cf != DEFAULT_CF_ID);
+        Ok(batch)
     }
 }
 

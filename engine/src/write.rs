@@ -40,7 +40,7 @@ impl DbInner {
         if batch.is_empty() {
             return Ok(());
         }
-        {
+        if batch.touches_other_cfs() {
             let rs = self.read_state.read();
             for op in batch.iter() {
                 if op.cf != crate::cf::DEFAULT_CF_ID && !rs.cfs.contains_key(&op.cf) {

@@ -509,3 +509,24 @@ fn tables_pinned_by_a_dropped_iterator_are_collected() {
     }
     assert_eq!(count_ssts(), 1, "the table only the dropped iterator used was deleted");
 }
+
+/// A write naming a dropped column family fails with `ColumnFamilyNotFound` and writes nothing,
+/// not even its default-column-family ops (the batch is atomic).
+#[test]
+fn writes_to_a_dropped_column_family_are_refused_whole() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = strata::Db::open(tmp.path(), strata::Options::default()).unwrap();
+    let cf = db.create_cf("gone").unwrap();
+    db.put_cf(&cf, "a", "1").unwrap();
+    db.drop_cf("gone").unwrap();
+    let mut b = strata::WriteBatch::new();
+    b.put("default-key", "x");
+    b.put_cf(&cf, "b", "2");
+    let err = db.write(b, &strata::WriteOptions::default()).unwrap_err();
+    assert!(matches!(err, strata::Error::ColumnFamilyNotFound(_)), "{err}");
+    assert!(db.get("default-key").unwrap().is_none(), "no part of the batch was applied");
+    assert!(matches!(db.put_cf(&cf, "c", "3"), Err(strata::Error::ColumnFamilyNotFound(_))));
+    // A batch on the default column family alone still works.
+    db.put("default-key", "y").unwrap();
+    assert_eq!(db.get("default-key").unwrap().as_deref(), Some(&b"y"[..]));
+}
