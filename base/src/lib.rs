@@ -17,4 +17,4 @@ pub mod fs;
 pub mod ikey;
 
 pub use comparator::{BytewiseComparator, Comparator};
-pub use fs::{FileLock, FileSystem, RandomAccessFile, RealFs, SimFs, WritableFile};
+pub use fs::{FileLock, FileSystem, MemFile, RandomAccessFile, RealFs, SimFs, WritableFile};

@@ -38,6 +38,10 @@ pub enum Error {
     /// database is reopened. Reads keep working.
     #[error("database is in an error state after a background failure, reopen to recover: {0}")]
     Poisoned(String),
+    /// The operation raced with a change it cannot wait out (a read-only open beside a writer
+    /// that kept changing the database); retrying later may succeed.
+    #[error("try again: {0}")]
+    TryAgain(String),
     /// The database is closing or closed.
     #[error("database is closed")]
     Closed,
@@ -82,6 +86,7 @@ impl Error {
             Error::ReadOnly => Error::ReadOnly,
             Error::ColumnFamilyNotFound(s) => Error::ColumnFamilyNotFound(s.clone()),
             Error::Poisoned(s) => Error::Poisoned(s.clone()),
+            Error::TryAgain(s) => Error::TryAgain(s.clone()),
             Error::Closed => Error::Closed,
         }
     }

@@ -21,12 +21,64 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use strata_base::ikey::InternalKeyComparator;
-use strata_base::{BytewiseComparator, FileSystem, RealFs};
+use strata_base::{BytewiseComparator, FileSystem, MemFile, RandomAccessFile, RealFs};
 use strata_manifest::{FileKind, VersionEdit, VersionSet, VersionSetOptions};
 use strata_sst::{BlockCache, TableReadOptions};
 use strata_wal::{LogReader, LogWriter};
 
 pub(crate) fn open(path: &Path, opts: Options, read_only: bool) -> Result<Db> {
+    if read_only { open_read_only(path, opts) } else { open_once(path, opts, false) }
+}
+
+/// How many times a read-only open starts over when a writer changed the database under it.
+const READ_ONLY_OPEN_ATTEMPTS: u32 = 64;
+
+/// Which manifest `CURRENT` names and how long that manifest is: the writer appends an edit
+/// (or switches to a new manifest) before it deletes any file, so while this stays the same no
+/// file of the recovered state can have been deleted.
+fn manifest_identity(fs: &dyn FileSystem, path: &Path) -> Option<(u64, u64)> {
+    let number = strata_manifest::read_current(fs, path).ok()?;
+    let size = fs.file_size(&path.join(strata_manifest::manifest_file_name(number))).ok()?;
+    Some((number, size))
+}
+
+/// A read-only open beside a live writer reads the manifest, lists the directory, replays WAL
+/// files and opens every table while the writer may flush, compact and delete files. An open
+/// descriptor keeps a deleted table readable, so the result is whole if the manifest did not
+/// change from before the open began until every file was open; otherwise start over. A file
+/// missing from a database nobody is changing is reported at once.
+fn open_read_only(path: &Path, opts: Options) -> Result<Db> {
+    let fs: Arc<dyn FileSystem> = match &opts.fs {
+        Some(fs) => Arc::clone(fs),
+        None => Arc::new(RealFs::with_mmap(opts.use_mmap_reads)),
+    };
+    let opts = Options { fs: Some(Arc::clone(&fs)), ..opts };
+    let mut last = String::new();
+    for attempt in 0..READ_ONLY_OPEN_ATTEMPTS {
+        if attempt > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(u64::from(attempt.min(20))));
+        }
+        let before = manifest_identity(&*fs, path);
+        let result = open_once(path, opts.clone(), true);
+        let after = manifest_identity(&*fs, path);
+        let stable = before.is_some() && before == after;
+        match result {
+            Ok(db) if stable && before.is_some_and(|(number, _)| number == db.inner.manifest_number()) => {
+                return Ok(db);
+            }
+            Ok(_) => last = "the manifest changed while the files were opened".to_string(),
+            // Nothing changed (or there is no database at all): the error is the database's own.
+            Err(e) if stable || (before.is_none() && after.is_none()) => return Err(e),
+            Err(e) => last = e.to_string(),
+        }
+    }
+    Err(Error::TryAgain(format!(
+        "{}: a writer changed the database during each of {READ_ONLY_OPEN_ATTEMPTS} read-only open attempts; last: {last}",
+        path.display()
+    )))
+}
+
+fn open_once(path: &Path, opts: Options, read_only: bool) -> Result<Db> {
     opts.validate()?;
     if path.as_os_str().is_empty() {
         return Err(Error::InvalidArgument("database path is empty".into()));
@@ -104,7 +156,7 @@ pub(crate) fn open(path: &Path, opts: Options, read_only: bool) -> Result<Db> {
         if let Some((bad, offset, reason)) = &dropped {
             match opts.wal_recovery_mode {
                 RecoveryMode::PointInTime => break,
-                RecoveryMode::TolerateCorruptedTail if log_has_records(&*fs, path, n, &opts)? => {
+                RecoveryMode::TolerateCorruptedTail if log_has_records(&*fs, path, n, &opts, read_only)? => {
                     return Err(Error::corruption(
                         path.join(strata_manifest::log_file_name(*bad)),
                         *offset,
@@ -117,7 +169,7 @@ pub(crate) fn open(path: &Path, opts: Options, read_only: bool) -> Result<Db> {
                 _ => {}
             }
         }
-        let replayed = replay_log(&*fs, path, n, &opts, &mems)?;
+        let replayed = replay_log(&*fs, path, n, &opts, &mems, read_only)?;
         last_seq = last_seq.max(replayed.last_seq);
         recovered_logs.push((n, replayed.valid_end));
         if let Some((offset, reason)) = replayed.dropped_tail {
@@ -236,10 +288,22 @@ fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<std::thread::J
     std::thread::Builder::new().name(name.into()).spawn(f).map_err(Error::from)
 }
 
+/// Opens WAL `path` for replay. Read-only, a writer elsewhere may still append to it or trim
+/// its preallocated tail, so replay reads a copy of what it holds now (a record cut off by
+/// the copy is a torn tail, dropped like one).
+fn open_log(fs: &dyn FileSystem, path: &Path, read_only: bool) -> Result<Arc<dyn RandomAccessFile>> {
+    if read_only {
+        let bytes = fs.read_all(path).map_err(|e| Error::io(path, e))?;
+        Ok(Arc::new(MemFile::new(bytes)))
+    } else {
+        fs.open_unmapped(path).map_err(|e| Error::io(path, e))
+    }
+}
+
 /// Whether WAL `number` holds at least one readable record.
-fn log_has_records(fs: &dyn FileSystem, dir: &Path, number: u64, opts: &Options) -> Result<bool> {
+fn log_has_records(fs: &dyn FileSystem, dir: &Path, number: u64, opts: &Options, read_only: bool) -> Result<bool> {
     let path = dir.join(strata_manifest::log_file_name(number));
-    let file = fs.open(&path).map_err(|e| Error::io(&path, e))?;
+    let file = open_log(fs, &path, read_only)?;
     let mut reader = LogReader::new(file, &path, opts.wal_recovery_mode);
     Ok(reader.read_record()?.is_some())
 }
@@ -261,9 +325,10 @@ fn replay_log(
     number: u64,
     opts: &Options,
     mems: &BTreeMap<u32, Arc<MemTable>>,
+    read_only: bool,
 ) -> Result<Replayed> {
     let path = dir.join(strata_manifest::log_file_name(number));
-    let file = fs.open(&path).map_err(|e| Error::io(&path, e))?;
+    let file = open_log(fs, &path, read_only)?;
     let mut reader = LogReader::new(file, &path, opts.wal_recovery_mode);
     let mut last = 0;
     while let Some(rec) = reader.read_record()? {

@@ -202,6 +202,11 @@ impl DbInner {
         self.path.join(strata_manifest::log_file_name(number))
     }
 
+    /// The manifest the version set reads or appends to.
+    pub(crate) fn manifest_number(&self) -> u64 {
+        self.state.lock().versions.manifest_number()
+    }
+
     pub(crate) fn sync_dir(&self) -> Result<()> {
         self.fs.sync_dir(&self.path).map_err(|e| Error::io(&self.path, e))
     }

@@ -208,7 +208,15 @@ impl DbInner {
     /// one's (no holes in the history); it is also trimmed to its records, so a closed WAL has
     /// no preallocated zero tail (recovery treats a dropped tail in any but the last WAL as
     /// corruption, and checkpoints copy closed WALs whole).
+    ///
+    /// The trim comes before the new WAL exists, so whoever sees the new WAL in a listing (a
+    /// read-only open beside this writer) finds the old one already ending on its last record.
     pub(crate) fn switch_generation(&self, commit: &mut CommitState, st: &mut MutexGuard<'_, State>) -> Result<()> {
+        if let Some(old) = commit.log.as_mut()
+            && let Err(e) = old.trim()
+        {
+            return Err(self.set_bg_error(e.into()));
+        }
         let number = st.versions.new_file_number();
         let path = self.log_path(number);
         let file = self.fs.create(&path).map_err(|e| self.set_bg_error(Error::io(&path, e)))?;
@@ -218,11 +226,6 @@ impl DbInner {
         }
         if let Err(e) = self.sync_dir() {
             return Err(self.set_bg_error(e));
-        }
-        if let Some(old) = commit.log.as_mut()
-            && let Err(e) = old.trim()
-        {
-            return Err(self.set_bg_error(e.into()));
         }
         commit.log = Some(log);
         commit.log_number = number;

@@ -121,7 +121,8 @@ pub(crate) fn read_edits(
     if !fs.exists(&path) {
         return Err(Error::NotFound { file: path, reason: "CURRENT names this manifest but it does not exist".into() });
     }
-    let file = fs.open(&path).map_err(|e| Error::io(&path, e))?;
+    // Unmapped: a writer may be appending to this manifest while a read-only open reads it.
+    let file = fs.open_unmapped(&path).map_err(|e| Error::io(&path, e))?;
     let size = file.len();
     let mut reader = RecordReader::new(file, &path);
     while let Some(rec) = reader.read_record()? {

@@ -478,6 +478,64 @@ fn read_only_view_survives_the_writers_compactions() {
     assert_eq!(ro.get("k1234").unwrap().map(|v| v.to_vec()), before.get(&b"k1234"[..]).cloned());
 }
 
+/// Read-only opens race a writer that keeps rewriting, flushing, compacting and deleting
+/// files. Each round rewrites every key in one batch, so a whole state has all keys, all from
+/// one round; every open must succeed and see such a state (a missing table, a missing WAL or a
+/// view mixing rounds is a failure).
+#[test]
+fn read_only_opens_race_a_busy_writer() {
+    // With mmap reads too: a mapped WAL whose preallocated tail the writer trims would fault.
+    for mmap in [false, true] {
+        read_only_opens_race_a_busy_writer_with(strata::Options { use_mmap_reads: mmap, ..small_options() });
+    }
+}
+
+fn read_only_opens_race_a_busy_writer_with(opts: strata::Options) {
+    const KEYS: usize = 200;
+    let tmp = tempfile::tempdir().unwrap();
+    let db = std::sync::Arc::new(Db::open(tmp.path(), opts.clone()).unwrap());
+    let round = |db: &Db, r: u64| {
+        let mut b = WriteBatch::new();
+        for i in 0..KEYS {
+            b.put(format!("k{i:03}"), format!("r{r:06}-{}", "v".repeat(40)));
+        }
+        db.write(b, &WriteOptions::default()).unwrap();
+    };
+    round(&db, 0);
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let rounds = std::sync::Arc::new(AtomicU64::new(0));
+    let writer = {
+        let (db, stop, rounds) =
+            (std::sync::Arc::clone(&db), std::sync::Arc::clone(&stop), std::sync::Arc::clone(&rounds));
+        std::thread::spawn(move || {
+            let mut r = 1;
+            while !stop.load(Ordering::Relaxed) {
+                round(&db, r);
+                if r % 2 == 0 {
+                    db.flush().unwrap();
+                }
+                if r % 7 == 0 {
+                    db.compact_range(&db.default_cf(), None, None).unwrap();
+                }
+                rounds.store(r, Ordering::Relaxed);
+                r += 1;
+            }
+        })
+    };
+    // At least 100 opens, and on until the writer has flushed 50 times and compacted 14.
+    let mut opens = 0;
+    while opens < 100 || rounds.load(Ordering::Relaxed) < 100 {
+        opens += 1;
+        let ro = Db::open_read_only(tmp.path(), opts.clone()).unwrap();
+        let view = dump_cf(&ro, &ro.default_cf(), &ReadOptions::default());
+        assert_eq!(view.len(), KEYS, "a read-only view is missing keys");
+        let first = view.values().next().unwrap()[..7].to_vec();
+        assert!(view.values().all(|v| v[..7] == first[..]), "a read-only view mixes rounds");
+    }
+    stop.store(true, Ordering::Relaxed);
+    writer.join().unwrap();
+}
+
 /// Tables kept alive only by an iterator are deleted soon after the iterator is dropped, with
 /// no further flush or compaction (the idle background thread collects them).
 #[test]

@@ -123,7 +123,7 @@ impl LogReader {
 
     /// Opens `path` on `fs` and reads it.
     pub fn open(fs: &dyn FileSystem, path: &Path, mode: RecoveryMode) -> Result<LogReader> {
-        let file = fs.open(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+        let file = fs.open_unmapped(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
         Ok(Self::new(file, path, mode))
     }
 

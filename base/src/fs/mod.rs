@@ -65,6 +65,36 @@ pub trait RandomAccessFile: Send + Sync + Debug {
     }
 }
 
+/// A file's bytes held in memory, read at offsets like a file (what [`FileSystem::read_all`]
+/// returned, for a reader that wants a stable copy of a file that may still change).
+#[derive(Debug, Clone)]
+pub struct MemFile(Bytes);
+
+impl MemFile {
+    pub fn new(bytes: Bytes) -> Self {
+        Self(bytes)
+    }
+}
+
+impl RandomAccessFile for MemFile {
+    fn read_at(&self, offset: u64, len: usize) -> io::Result<Bytes> {
+        match offset.checked_add(len as u64) {
+            Some(end) if end <= self.0.len() as u64 => {
+                // end <= self.0.len(), a usize, so both casts are exact.
+                Ok(self.0.slice(offset as usize..end as usize))
+            }
+            _ => Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("read of {len} bytes at offset {offset} is past the end of a {}-byte file", self.0.len()),
+            )),
+        }
+    }
+
+    fn len(&self) -> u64 {
+        self.0.len() as u64
+    }
+}
+
 /// An exclusive lock on a file, released when dropped.
 pub trait FileLock: Send + Sync + Debug {}
 
@@ -72,8 +102,15 @@ pub trait FileLock: Send + Sync + Debug {}
 pub trait FileSystem: Send + Sync + Debug {
     /// Creates (or truncates) `path` for writing.
     fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>>;
-    /// Opens `path` for reading.
+    /// Opens `path` for reading. The file must not change while the handle lives (a table):
+    /// the implementation may memory-map it.
     fn open(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>>;
+    /// Opens `path` for reading without memory-mapping it: for a file another handle may still
+    /// append to or truncate (a WAL or manifest of a live database). A concurrent truncation
+    /// can make a read fail with `io::ErrorKind::UnexpectedEof`, never fault.
+    fn open_unmapped(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
+        self.open(path)
+    }
     /// Atomically replaces `to` with `from`.
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
     /// Creates a hard link `to` pointing at `from`. Fails with
@@ -96,9 +133,10 @@ pub trait FileSystem: Send + Sync + Debug {
     /// Number of hard links to the file; 1 where the file system cannot tell.
     fn link_count(&self, path: &Path) -> io::Result<u64>;
 
-    /// Reads a whole file.
+    /// Reads a whole file as it is now; never maps it, so it is safe on a file another handle
+    /// is appending to or truncating.
     fn read_all(&self, path: &Path) -> io::Result<Bytes> {
-        let f = self.open(path)?;
+        let f = self.open_unmapped(path)?;
         let len = usize::try_from(f.len()).map_err(|_| io::Error::other("file too large"))?;
         f.read_at(0, len)
     }
@@ -139,7 +177,8 @@ pub fn copy_file(fs: &dyn FileSystem, from: &Path, to: &Path) -> io::Result<u64>
 /// Copies at most `limit` bytes of `from` to `to` and fsyncs the copy.
 pub fn copy_file_prefix(fs: &dyn FileSystem, from: &Path, to: &Path, limit: u64) -> io::Result<u64> {
     const CHUNK: u64 = 1 << 20;
-    let src = fs.open(from)?;
+    // Unmapped: `from` may be the live WAL, still being appended to.
+    let src = fs.open_unmapped(from)?;
     let total = src.len().min(limit);
     let mut dst = fs.create(to)?;
     let mut off = 0;

@@ -134,11 +134,13 @@ struct MmapFile {
 
 #[allow(unsafe_code)]
 fn map_file(file: &File) -> io::Result<memmap2::Mmap> {
-    // SAFETY: Strata maps only immutable files: tables and finished logs are written once, front
-    // to back, fsynced, and never modified or truncated afterwards, by us or (per the engine's
-    // contract) by anyone else while the database is open. Deletion unlinks the name but keeps
-    // the pages of a mapped file valid. So the mapped bytes cannot change or disappear while
-    // the map lives, which is what makes handing them out as `&[u8]` sound.
+    // SAFETY: only `open` maps, and its contract is that the file does not change while the
+    // handle lives: Strata calls it for tables, which are written once, front to back, fsynced,
+    // and never modified or truncated afterwards, by us or (per the engine's contract) by anyone
+    // else while the database is open. Files that may still change (WALs, manifests) are read
+    // through `open_unmapped` or `read_all`, which never map. Deletion unlinks the name but
+    // keeps the pages of a mapped file valid. So the mapped bytes cannot change or disappear
+    // while the map lives, which is what makes handing them out as `&[u8]` sound.
     unsafe { memmap2::Mmap::map(file) }
 }
 
@@ -176,6 +178,18 @@ impl FileSystem for RealFs {
             return Ok(Arc::new(MmapFile { map: Bytes::from_owner(map) }));
         }
         Ok(Arc::new(PreadFile { file, len }))
+    }
+
+    fn open_unmapped(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
+        let file = File::open(path)?;
+        let len = file.metadata()?.len();
+        Ok(Arc::new(PreadFile { file, len }))
+    }
+
+    fn read_all(&self, path: &Path) -> io::Result<Bytes> {
+        // read(2) to the end: a concurrent append or truncation shortens or lengthens what is
+        // returned, never faults.
+        fs::read(path).map(Bytes::from)
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
