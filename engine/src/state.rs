@@ -182,15 +182,33 @@ impl DbInner {
 
     /// Records a background (or WAL) error: from now on every write fails until reopen.
     /// Reads keep working. Returns a copy of the error for the caller.
+    ///
+    /// The caller must not hold `state`: waiters on `bg_cv` test `poisoned` under `state`, so
+    /// the notification is sent after taking `state` once, or a waiter that tested just before
+    /// the store would sleep through it (a `flush` hung forever this way after a failed fsync).
+    /// Callers holding `state` use [`DbInner::set_bg_error_locked`].
     pub(crate) fn set_bg_error(&self, e: Error) -> Error {
+        let copy = self.record_bg_error(e);
+        drop(self.state.lock());
+        self.bg_cv.notify_all();
+        copy
+    }
+
+    /// [`DbInner::set_bg_error`] for a caller holding `state` (no waiter can be between its
+    /// test and its wait while the caller holds it).
+    pub(crate) fn set_bg_error_locked(&self, e: Error) -> Error {
+        let copy = self.record_bg_error(e);
+        self.bg_cv.notify_all();
+        copy
+    }
+
+    fn record_bg_error(&self, e: Error) -> Error {
         let copy = e.duplicate();
         let mut slot = self.bg_error.lock();
         if slot.is_none() {
             *slot = Some(e);
         }
         self.poisoned.store(true, Ordering::Release);
-        drop(slot);
-        self.bg_cv.notify_all();
         copy
     }
 
