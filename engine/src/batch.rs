@@ -103,6 +103,15 @@ impl WriteBatch {
         Self { data: vec![0; HEADER_LEN], count: 0, error: None, other_cfs: false }
     }
 
+    /// An empty batch with room for about `bytes` of keys and values, so that filling it does
+    /// not reallocate.
+    pub fn with_capacity(bytes: usize) -> Self {
+        // Per record: kind, cf id and two lengths, at most 1 + 5 + 5 + 5 bytes of varints.
+        let mut data = Vec::with_capacity(HEADER_LEN + bytes.saturating_add(16));
+        data.resize(HEADER_LEN, 0);
+        Self { data, count: 0, error: None, other_cfs: false }
+    }
+
     /// Sets `key` to `value` in the default column family.
     pub fn put(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) {
         self.append(ValueKind::Put, DEFAULT_CF_ID, key.as_ref(), value.as_ref());
