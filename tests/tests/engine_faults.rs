@@ -26,6 +26,14 @@ fn opts(fs: std::sync::Arc<dyn FileSystem>) -> Options {
     Options { fs: Some(fs), ..strata_tests::small_options() }
 }
 
+/// Options whose memtable holds every write of the fault tests that target the WAL, so no
+/// background flush or compaction is doing I/O when the fault is injected: the first operation
+/// to hit it is the write's own WAL append or fsync. (With `opts`, a background flush could
+/// hit the fault first and the write would return `Poisoned` instead: a flaky CI failure.)
+fn wal_only_opts(fs: std::sync::Arc<dyn FileSystem>) -> Options {
+    Options { write_buffer_size: 8 << 20, ..opts(fs) }
+}
+
 fn open_with(o: Options) -> (Db, ColumnFamily) {
     let db = Db::open(DB, o).expect("open");
     let side = match db.cf(SIDE_CF) {
@@ -85,7 +93,7 @@ fn failed_fsync_poisons_writes_and_reopen_recovers() {
         let ctx = format!("power loss {power_loss}");
         let sim = SimFs::new();
         let h = History::new(1);
-        let (db, side) = open_with(opts(sim.arc()));
+        let (db, side) = open_with(wal_only_opts(sim.arc()));
         write_range(&db, &side, &h, 0..100, |i| i % 2 == 0);
         write_range(&db, &side, &h, 100..120, |_| false);
         sim.set_fault(Some(Fault::SyncFails));
@@ -103,7 +111,7 @@ fn failed_fsync_poisons_writes_and_reopen_recovers() {
         if power_loss {
             sim.crash();
         }
-        let (db, side) = open_with(opts(sim.arc()));
+        let (db, side) = open_with(wal_only_opts(sim.arc()));
         // Without a power loss the unsynced writes reached the OS and must be back too.
         let durable = if power_loss { 99 } else { 120 };
         let n = check_prefix(&db, &h, Acked { durable, attempted: 121 }, &format!("{ctx}: after reopen"));
@@ -117,7 +125,7 @@ fn failed_fsync_poisons_writes_and_reopen_recovers() {
 fn disk_full_in_the_wal_fails_the_write_and_poisons() {
     let sim = SimFs::new();
     let h = History::new(2);
-    let (db, side) = open_with(opts(sim.arc()));
+    let (db, side) = open_with(wal_only_opts(sim.arc()));
     write_range(&db, &side, &h, 0..80, |_| true);
     sim.set_fault(Some(Fault::NoSpace));
     match db.write(h.batch(80, &side), &sync_opts(true)) {
@@ -129,7 +137,7 @@ fn disk_full_in_the_wal_fails_the_write_and_poisons() {
     drop(db);
     sim.set_fault(None);
     sim.crash();
-    let (db, _) = open_with(opts(sim.arc()));
+    let (db, _) = open_with(wal_only_opts(sim.arc()));
     check_prefix(&db, &h, Acked { durable: 80, attempted: 81 }, "after reopen");
 }
 
@@ -145,6 +153,9 @@ fn disk_full_in_a_background_flush_poisons_writes() {
         let (db, side) = open_with(opts(faulty.arc()));
         write_range(&db, &side, &h, 0..40, |_| true);
         db.flush().expect("first flush");
+        // No compaction may be writing a table when the fault starts: the first to fail must
+        // be a flush that the writes below make due.
+        db.wait_for_compactions().expect("compactions before the fault");
         faulty.set_rule(Some(FaultRule { suffix: ".sst".into(), kind: io::ErrorKind::StorageFull }));
         // 16 KiB write buffers and ~150-byte batches: a flush is due within a few hundred
         // batches; 20000 without an error means the failure was swallowed.
