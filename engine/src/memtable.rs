@@ -177,12 +177,18 @@ pub enum MemGet {
     Deleted,
 }
 
+/// The entries and the chunk their small values are carved from: one lock covers both, so an
+/// insert takes one lock.
+#[derive(Debug, Default)]
+struct Tree {
+    map: BTreeMap<InternalKey, Bytes>,
+    arena: BytesMut,
+}
+
 /// A concurrent, ordered map from internal key to value.
 #[derive(Debug)]
 pub struct MemTable {
-    map: RwLock<BTreeMap<InternalKey, Bytes>>,
-    /// Where small values are carved from (taken under `map`'s write lock).
-    arena: parking_lot::Mutex<BytesMut>,
+    tree: RwLock<Tree>,
     size_bytes: AtomicUsize,
     /// `u64::MAX` while empty.
     first_seq: AtomicU64,
@@ -198,8 +204,7 @@ impl Default for MemTable {
 impl MemTable {
     pub fn new() -> MemTable {
         MemTable {
-            map: RwLock::new(BTreeMap::new()),
-            arena: parking_lot::Mutex::new(BytesMut::new()),
+            tree: RwLock::new(Tree::default()),
             size_bytes: AtomicUsize::new(0),
             first_seq: AtomicU64::new(u64::MAX),
             largest_seq: AtomicU64::new(0),
@@ -221,10 +226,10 @@ impl MemTable {
             InternalKey::new(&ikey::encode(user_key, seq, kind))
         };
         let charge = key.as_bytes().len() + value.len() + ENTRY_OVERHEAD_BYTES;
-        let mut map = self.map.write();
-        let value = carve(&mut self.arena.lock(), value);
-        map.insert(key, value);
-        drop(map);
+        let mut tree = self.tree.write();
+        let value = carve(&mut tree.arena, value);
+        tree.map.insert(key, value);
+        drop(tree);
         self.size_bytes.fetch_add(charge, AtomicOrdering::Relaxed);
         self.first_seq.fetch_min(seq, AtomicOrdering::Relaxed);
         self.largest_seq.fetch_max(seq, AtomicOrdering::Relaxed);
@@ -234,9 +239,9 @@ impl MemTable {
     pub fn get(&self, user_key: &[u8], seq: SeqNo) -> Option<MemGet> {
         let trailer = ikey::pack_trailer(seq.min(SEQ_MAX), ValueKind::MAX);
         let probe = LookupKey { user_key, trailer };
-        let map = self.map.read();
+        let tree = self.tree.read();
         let (key, value) =
-            map.range::<dyn KeyView, _>((Bound::Included(&probe as &dyn KeyView), Bound::Unbounded)).next()?;
+            tree.map.range::<dyn KeyView, _>((Bound::Included(&probe as &dyn KeyView), Bound::Unbounded)).next()?;
         let parsed = ikey::parse(key.as_bytes())?;
         if parsed.user_key != user_key {
             return None;
@@ -253,11 +258,11 @@ impl MemTable {
     }
 
     pub fn len(&self) -> usize {
-        self.map.read().len()
+        self.tree.read().map.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.map.read().is_empty()
+        self.tree.read().map.is_empty()
     }
 
     /// The smallest sequence number added, `None` while empty.
@@ -286,8 +291,8 @@ impl MemTable {
         out: &mut Vec<(InternalKey, Bytes)>,
     ) {
         out.clear();
-        let map = self.map.read();
-        let r = map.range::<dyn KeyView, _>((lower, upper));
+        let tree = self.tree.read();
+        let r = tree.map.range::<dyn KeyView, _>((lower, upper));
         let clone = |(k, v): (&InternalKey, &Bytes)| (k.clone(), v.clone());
         if back {
             out.extend(r.rev().take(n).map(clone));

@@ -48,10 +48,8 @@ fn manifest_identity(fs: &dyn FileSystem, path: &Path) -> Option<(u64, u64)> {
 /// change from before the open began until every file was open; otherwise start over. A file
 /// missing from a database nobody is changing is reported at once.
 fn open_read_only(path: &Path, opts: Options) -> Result<Db> {
-    let fs: Arc<dyn FileSystem> = match &opts.fs {
-        Some(fs) => Arc::clone(fs),
-        None => Arc::new(RealFs::with_mmap(opts.use_mmap_reads)),
-    };
+    // Resolve the file system once, so every attempt uses the same one.
+    let fs = file_system(&opts);
     let opts = Options { fs: Some(Arc::clone(&fs)), ..opts };
     let mut last = String::new();
     for attempt in 0..READ_ONLY_OPEN_ATTEMPTS {
@@ -78,15 +76,20 @@ fn open_read_only(path: &Path, opts: Options) -> Result<Db> {
     )))
 }
 
+/// The file system `opts` names, or the real one.
+fn file_system(opts: &Options) -> Arc<dyn FileSystem> {
+    match &opts.fs {
+        Some(fs) => Arc::clone(fs),
+        None => Arc::new(RealFs::with_mmap(opts.use_mmap_reads)),
+    }
+}
+
 fn open_once(path: &Path, opts: Options, read_only: bool) -> Result<Db> {
     opts.validate()?;
     if path.as_os_str().is_empty() {
         return Err(Error::InvalidArgument("database path is empty".into()));
     }
-    let fs: Arc<dyn FileSystem> = match &opts.fs {
-        Some(fs) => Arc::clone(fs),
-        None => Arc::new(RealFs::with_mmap(opts.use_mmap_reads)),
-    };
+    let fs = file_system(&opts);
     let current = path.join("CURRENT");
     let exists = fs.exists(&current);
     if !exists && (read_only || !opts.create_if_missing) {
@@ -153,10 +156,12 @@ fn open_once(path: &Path, opts: Options, read_only: bool) -> Result<Db> {
     // before the next one takes writes, so a truly torn tail is only ever in the last one).
     let mut dropped: Option<(u64, u64, String)> = None;
     for &n in &logs {
+        let log_path = path.join(strata_manifest::log_file_name(n));
+        let file = open_log(&*fs, &log_path, read_only)?;
         if let Some((bad, offset, reason)) = &dropped {
             match opts.wal_recovery_mode {
                 RecoveryMode::PointInTime => break,
-                RecoveryMode::TolerateCorruptedTail if log_has_records(&*fs, path, n, &opts, read_only)? => {
+                RecoveryMode::TolerateCorruptedTail if log_has_records(&file, &log_path, &opts)? => {
                     return Err(Error::corruption(
                         path.join(strata_manifest::log_file_name(*bad)),
                         *offset,
@@ -169,7 +174,7 @@ fn open_once(path: &Path, opts: Options, read_only: bool) -> Result<Db> {
                 _ => {}
             }
         }
-        let replayed = replay_log(&*fs, path, n, &opts, &mems, read_only)?;
+        let replayed = replay_log(file, &log_path, &opts, &mems)?;
         last_seq = last_seq.max(replayed.last_seq);
         recovered_logs.push((n, replayed.valid_end));
         if let Some((offset, reason)) = replayed.dropped_tail {
@@ -300,11 +305,9 @@ fn open_log(fs: &dyn FileSystem, path: &Path, read_only: bool) -> Result<Arc<dyn
     }
 }
 
-/// Whether WAL `number` holds at least one readable record.
-fn log_has_records(fs: &dyn FileSystem, dir: &Path, number: u64, opts: &Options, read_only: bool) -> Result<bool> {
-    let path = dir.join(strata_manifest::log_file_name(number));
-    let file = open_log(fs, &path, read_only)?;
-    let mut reader = LogReader::new(file, &path, opts.wal_recovery_mode);
+/// Whether the WAL `file` (named `path`) holds at least one readable record.
+fn log_has_records(file: &Arc<dyn RandomAccessFile>, path: &Path, opts: &Options) -> Result<bool> {
+    let mut reader = LogReader::new(Arc::clone(file), path, opts.wal_recovery_mode);
     Ok(reader.read_record()?.is_some())
 }
 
@@ -320,19 +323,15 @@ struct Replayed {
 
 /// Replays one WAL into `mems`.
 fn replay_log(
-    fs: &dyn FileSystem,
-    dir: &Path,
-    number: u64,
+    file: Arc<dyn RandomAccessFile>,
+    path: &Path,
     opts: &Options,
     mems: &BTreeMap<u32, Arc<MemTable>>,
-    read_only: bool,
 ) -> Result<Replayed> {
-    let path = dir.join(strata_manifest::log_file_name(number));
-    let file = open_log(fs, &path, read_only)?;
-    let mut reader = LogReader::new(file, &path, opts.wal_recovery_mode);
+    let mut reader = LogReader::new(file, path, opts.wal_recovery_mode);
     let mut last = 0;
     while let Some(rec) = reader.read_record()? {
-        let batch = WriteBatch::from_record(rec.payload.to_vec(), &path, rec.offset)?;
+        let batch = WriteBatch::from_record(rec.payload.to_vec(), path, rec.offset)?;
         let base = batch.sequence();
         for (i, op) in batch.iter().enumerate() {
             if let Some(mem) = mems.get(&op.cf) {

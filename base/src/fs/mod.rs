@@ -65,8 +65,9 @@ pub trait RandomAccessFile: Send + Sync + Debug {
     }
 }
 
-/// A file's bytes held in memory, read at offsets like a file (what [`FileSystem::read_all`]
-/// returned, for a reader that wants a stable copy of a file that may still change).
+/// A file's bytes held in memory (or mapped), read at offsets like a file: what
+/// [`FileSystem::read_all`] returned, for a reader that wants a stable copy of a file that may
+/// still change; a memory map; a `SimFs` file.
 #[derive(Debug, Clone)]
 pub struct MemFile(Bytes);
 
@@ -78,20 +79,26 @@ impl MemFile {
 
 impl RandomAccessFile for MemFile {
     fn read_at(&self, offset: u64, len: usize) -> io::Result<Bytes> {
-        match offset.checked_add(len as u64) {
-            Some(end) if end <= self.0.len() as u64 => {
-                // end <= self.0.len(), a usize, so both casts are exact.
-                Ok(self.0.slice(offset as usize..end as usize))
-            }
-            _ => Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!("read of {len} bytes at offset {offset} is past the end of a {}-byte file", self.0.len()),
-            )),
-        }
+        check_range(offset, len, self.0.len() as u64)?;
+        // check_range proved offset + len <= self.0.len(), a usize, so the casts are exact.
+        let start = offset as usize;
+        Ok(self.0.slice(start..start + len))
     }
 
     fn len(&self) -> u64 {
         self.0.len() as u64
+    }
+}
+
+/// `Ok` if `len` bytes at `offset` lie inside a file of `file_len` bytes, else the
+/// `UnexpectedEof` error [`RandomAccessFile::read_at`] promises.
+pub(crate) fn check_range(offset: u64, len: usize, file_len: u64) -> io::Result<()> {
+    match offset.checked_add(len as u64) {
+        Some(end) if end <= file_len => Ok(()),
+        _ => Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!("read of {len} bytes at offset {offset} is past the end of a {file_len}-byte file"),
+        )),
     }
 }
 

@@ -1,6 +1,6 @@
 //! The operating system's file system.
 
-use super::{FileLock, FileSystem, RandomAccessFile, WritableFile};
+use super::{FileLock, FileSystem, MemFile, RandomAccessFile, WritableFile, check_range};
 use bytes::Bytes;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -102,16 +102,6 @@ struct PreadFile {
     len: u64,
 }
 
-fn check_range(offset: u64, len: usize, file_len: u64) -> io::Result<()> {
-    match offset.checked_add(len as u64) {
-        Some(end) if end <= file_len => Ok(()),
-        _ => Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            format!("read of {len} bytes at offset {offset} is past the end of a {file_len}-byte file"),
-        )),
-    }
-}
-
 impl RandomAccessFile for PreadFile {
     fn read_at(&self, offset: u64, len: usize) -> io::Result<Bytes> {
         use std::os::unix::fs::FileExt;
@@ -126,12 +116,7 @@ impl RandomAccessFile for PreadFile {
     }
 }
 
-/// Reads from a memory map; slices are zero-copy views of the map.
-#[derive(Debug)]
-struct MmapFile {
-    map: Bytes,
-}
-
+/// Maps `file`; `open` wraps the map in a [`MemFile`], whose slices are zero-copy views of it.
 #[allow(unsafe_code)]
 fn map_file(file: &File) -> io::Result<memmap2::Mmap> {
     // SAFETY: only `open` maps, and its contract is that the file does not change while the
@@ -142,19 +127,6 @@ fn map_file(file: &File) -> io::Result<memmap2::Mmap> {
     // keeps the pages of a mapped file valid. So the mapped bytes cannot change or disappear
     // while the map lives, which is what makes handing them out as `&[u8]` sound.
     unsafe { memmap2::Mmap::map(file) }
-}
-
-impl RandomAccessFile for MmapFile {
-    fn read_at(&self, offset: u64, len: usize) -> io::Result<Bytes> {
-        check_range(offset, len, self.map.len() as u64)?;
-        // check_range proved offset + len <= map length, which is a usize.
-        let start = offset as usize;
-        Ok(self.map.slice(start..start + len))
-    }
-
-    fn len(&self) -> u64 {
-        self.map.len() as u64
-    }
 }
 
 #[derive(Debug)]
@@ -171,13 +143,14 @@ impl FileSystem for RealFs {
     }
 
     fn open(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
-        let file = File::open(path)?;
-        let len = file.metadata()?.len();
-        if self.mmap_reads && len > 0 {
-            let map = map_file(&file)?;
-            return Ok(Arc::new(MmapFile { map: Bytes::from_owner(map) }));
+        if !self.mmap_reads {
+            return self.open_unmapped(path);
         }
-        Ok(Arc::new(PreadFile { file, len }))
+        let file = File::open(path)?;
+        if file.metadata()?.len() == 0 {
+            return Ok(Arc::new(MemFile::new(Bytes::new())));
+        }
+        Ok(Arc::new(MemFile::new(Bytes::from_owner(map_file(&file)?))))
     }
 
     fn open_unmapped(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {

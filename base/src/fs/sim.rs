@@ -12,7 +12,7 @@
 //!
 //! Thread safety: one mutex guards the whole tree; this is a test tool, not a fast one.
 
-use super::{FileLock, FileSystem, RandomAccessFile, WritableFile};
+use super::{FileLock, FileSystem, MemFile, RandomAccessFile, WritableFile};
 use bytes::Bytes;
 use parking_lot::Mutex;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -248,26 +248,6 @@ impl WritableFile for SimWritable {
 }
 
 #[derive(Debug)]
-struct SimReadable {
-    data: Bytes,
-}
-
-impl RandomAccessFile for SimReadable {
-    fn read_at(&self, offset: u64, len: usize) -> io::Result<Bytes> {
-        let end = offset.checked_add(len as u64).filter(|&e| e <= self.data.len() as u64);
-        match end {
-            // end <= data.len(), a usize.
-            Some(end) => Ok(self.data.slice(offset as usize..end as usize)),
-            None => Err(io::Error::new(io::ErrorKind::UnexpectedEof, "read past end of file")),
-        }
-    }
-
-    fn len(&self) -> u64 {
-        self.data.len() as u64
-    }
-}
-
-#[derive(Debug)]
 struct SimLock {
     state: Arc<Mutex<State>>,
     path: PathBuf,
@@ -296,7 +276,7 @@ impl FileSystem for SimFs {
         let s = self.state.lock();
         let id = s.file_id(path)?;
         let data = s.files.get(&id).map(|f| Bytes::copy_from_slice(&f.data)).unwrap_or_default();
-        Ok(Arc::new(SimReadable { data }))
+        Ok(Arc::new(MemFile::new(data)))
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
