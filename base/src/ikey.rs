@@ -131,11 +131,6 @@ impl InternalKeyComparator {
     pub fn user_comparator(&self) -> &Arc<dyn Comparator> {
         &self.user
     }
-
-    #[inline]
-    pub fn compare_user(&self, a: &[u8], b: &[u8]) -> Ordering {
-        self.user.compare(a, b)
-    }
 }
 
 impl Comparator for InternalKeyComparator {

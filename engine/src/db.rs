@@ -40,13 +40,15 @@ impl Db {
     }
 
     /// Stops the background threads and releases the lock. Unflushed writes stay in the WAL
-    /// and are recovered on the next open. Dropping the `Db` does the same.
+    /// and are recovered on the next open. Dropping the `Db` does the same, but only `close`
+    /// reports a failure to hand the WAL's last bytes to the OS.
     pub fn close(self) -> Result<()> {
-        self.shutdown();
-        Ok(())
+        self.shutdown()
     }
 
-    fn shutdown(&self) {
+    /// Idempotent: the WAL is taken out on the first call, so `close` followed by `drop` trims
+    /// (and syncs) it once.
+    fn shutdown(&self) -> Result<()> {
         {
             let mut st = self.inner.state.lock();
             st.shutting_down = true;
@@ -58,11 +60,11 @@ impl Db {
         }
         // Hand unsynced WAL bytes to the OS so a clean close loses nothing, and cut the WAL's
         // preallocated zeros so the next open finds a log that ends on its last record.
-        if let Some(log) = self.inner.commit.lock().log.as_mut()
-            && log.trim().is_err()
-        {
+        let Some(mut log) = self.inner.commit.lock().log.take() else { return Ok(()) };
+        log.trim().map_err(|e| {
             let _ = log.flush();
-        }
+            Error::from(e)
+        })
     }
 
     /// The directory this database lives in.
@@ -159,8 +161,7 @@ impl Db {
         opts: &ReadOptions<'_>,
         keys: &[K],
     ) -> Vec<Result<Option<Bytes>>> {
-        let seq = opts.snapshot.map_or_else(|| self.inner.last_sequence(), |s| s.sequence());
-        let rs = self.inner.read_state();
+        let (seq, rs) = self.inner.read_point(opts.snapshot.map(Snapshot::sequence));
         let mut order: Vec<usize> = (0..keys.len()).collect();
         order.sort_by(|&a, &b| keys[a].as_ref().cmp(keys[b].as_ref()));
         let mut out: Vec<Option<Result<Option<Bytes>>>> = (0..keys.len()).map(|_| None).collect();
@@ -172,7 +173,7 @@ impl Db {
 
     /// Pins the current sequence number until the snapshot is dropped.
     pub fn snapshot(&self) -> Snapshot {
-        self.inner.snapshots.acquire(self.inner.last_sequence())
+        self.inner.snapshots.acquire(|| self.inner.last_sequence())
     }
 
     /// An iterator over the default column family.
@@ -331,7 +332,7 @@ impl Db {
 
 impl Drop for Db {
     fn drop(&mut self) {
-        self.shutdown();
+        let _ = self.shutdown();
     }
 }
 
@@ -349,10 +350,7 @@ fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
 
 impl DbInner {
     pub(crate) fn get(&self, cf_id: u32, key: &[u8], seq: Option<SeqNo>) -> Result<Option<Bytes>> {
-        // Load the sequence before the read state: every write at or below it is then in a
-        // memtable or table the read state names.
-        let seq = seq.unwrap_or_else(|| self.last_sequence());
-        let rs = self.read_state();
+        let (seq, rs) = self.read_point(seq);
         self.get_in(&rs, cf_id, key, seq)
     }
 

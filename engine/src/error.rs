@@ -116,6 +116,7 @@ impl From<strata_wal::Error> for Error {
             W::Io { path, source } => Error::Io { path: Some(path), source },
             W::Corruption { file, offset, reason } => Error::Corruption { file, offset, reason },
             W::InvalidArgument(s) => Error::InvalidArgument(s),
+            p @ W::Poisoned { .. } => Error::Poisoned(p.to_string()),
             other => Error::InvalidArgument(other.to_string()),
         }
     }

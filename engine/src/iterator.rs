@@ -4,6 +4,7 @@
 //! creation, and the memtables and version of that moment, which it keeps alive (and whose
 //! files are therefore not deleted) until it is dropped.
 
+use crate::Snapshot;
 use crate::error::{Error, Result};
 use crate::iter::{DbIter, InternalIterator, MergingIterator};
 use crate::level_iter::{LevelIter, TableIterAdapter};
@@ -67,8 +68,7 @@ impl DbIterator {
 
 impl DbInner {
     pub(crate) fn iter(&self, cf_id: u32, opts: &ReadOptions<'_>) -> Result<DbIterator> {
-        let seq = opts.snapshot.map_or_else(|| self.last_sequence(), |s| s.sequence());
-        let rs = self.read_state();
+        let (seq, rs) = self.read_point(opts.snapshot.map(Snapshot::sequence));
         let cf = rs.cfs.get(&cf_id).ok_or_else(|| Error::ColumnFamilyNotFound(format!("id {cf_id}")))?;
         let mut children: Vec<Box<dyn InternalIterator>> = Vec::new();
         for mem in &cf.mems {

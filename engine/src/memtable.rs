@@ -9,7 +9,7 @@
 //! seeks compare through a borrowed [`KeyView`] so they allocate nothing.
 //!
 //! Invariants: entries are never removed or changed, so a cursor stays valid while the map
-//! grows; `first_seq <= largest_seq` once the table is non-empty; `approximate_size` only grows.
+//! grows; `approximate_size` only grows.
 //!
 //! Thread safety: `MemTable` is `Send + Sync`; `add` may be called from several threads at
 //! once (it takes the write lock; the counters are atomic). A [`MemTableIter`] owns an
@@ -25,7 +25,7 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering as AtomicOrdering};
+use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 use strata_base::ikey::{self, SEQ_MAX, SeqNo, ValueKind};
 
 /// Bytes charged per entry on top of key and value: the key slot and `Bytes` handle in a B-tree
@@ -190,9 +190,6 @@ struct Tree {
 pub struct MemTable {
     tree: RwLock<Tree>,
     size_bytes: AtomicUsize,
-    /// `u64::MAX` while empty.
-    first_seq: AtomicU64,
-    largest_seq: AtomicU64,
 }
 
 impl Default for MemTable {
@@ -203,12 +200,7 @@ impl Default for MemTable {
 
 impl MemTable {
     pub fn new() -> MemTable {
-        MemTable {
-            tree: RwLock::new(Tree::default()),
-            size_bytes: AtomicUsize::new(0),
-            first_seq: AtomicU64::new(u64::MAX),
-            largest_seq: AtomicU64::new(0),
-        }
+        MemTable { tree: RwLock::new(Tree::default()), size_bytes: AtomicUsize::new(0) }
     }
 
     /// Adds one version. Safe to call from several threads at once. The caller gives each
@@ -231,8 +223,6 @@ impl MemTable {
         tree.map.insert(key, value);
         drop(tree);
         self.size_bytes.fetch_add(charge, AtomicOrdering::Relaxed);
-        self.first_seq.fetch_min(seq, AtomicOrdering::Relaxed);
-        self.largest_seq.fetch_max(seq, AtomicOrdering::Relaxed);
     }
 
     /// The newest version of `user_key` with sequence `<= seq`, if any.
@@ -263,17 +253,6 @@ impl MemTable {
 
     pub fn is_empty(&self) -> bool {
         self.tree.read().map.is_empty()
-    }
-
-    /// The smallest sequence number added, `None` while empty.
-    pub fn first_seq(&self) -> Option<SeqNo> {
-        let s = self.first_seq.load(AtomicOrdering::Relaxed);
-        (s != u64::MAX).then_some(s)
-    }
-
-    /// The largest sequence number added, `None` while empty.
-    pub fn largest_seq(&self) -> Option<SeqNo> {
-        self.first_seq().map(|_| self.largest_seq.load(AtomicOrdering::Relaxed))
     }
 
     /// A cursor over every entry, owning a reference to the table. It starts invalid.
@@ -450,7 +429,6 @@ mod tests {
     fn get_sees_newest_version_at_or_below_seq() {
         let m = MemTable::new();
         assert!(m.is_empty());
-        assert_eq!((m.first_seq(), m.largest_seq()), (None, None));
         m.add(10, ValueKind::Put, b"k", b"v10");
         m.add(20, ValueKind::Delete, b"k", b"");
         m.add(30, ValueKind::Put, b"k", b"v30");
@@ -466,7 +444,6 @@ mod tests {
         assert_eq!(m.get(b"j", 14), None, "must not fall through to the next user key");
         assert_eq!(m.get(b"zz", SEQ_MAX), None);
         assert_eq!(m.len(), 5);
-        assert_eq!((m.first_seq(), m.largest_seq()), (Some(10), Some(30)));
         let keys_and_values = (3 * 9 + 9 + 10) + (3 + 3 + 3 + 8); // v10, tombstone, v30, j15, "next key"
         assert_eq!(m.approximate_size(), keys_and_values + 5 * ENTRY_OVERHEAD_BYTES);
     }
@@ -523,7 +500,6 @@ mod tests {
         }
         let n = 4 * PER_THREAD;
         assert_eq!(m.len() as u64, n);
-        assert_eq!((m.first_seq(), m.largest_seq()), (Some(1), Some(n)));
         let mut it = m.iter();
         it.seek_to_first();
         let mut count = 0u64;

@@ -27,6 +27,10 @@ use strata_sst::{BlockCache, TableReadOptions};
 use strata_wal::{LogReader, LogWriter};
 
 pub(crate) fn open(path: &Path, opts: Options, read_only: bool) -> Result<Db> {
+    opts.validate()?;
+    if path.as_os_str().is_empty() {
+        return Err(Error::InvalidArgument("database path is empty".into()));
+    }
     if read_only { open_read_only(path, opts) } else { open_once(path, opts, false) }
 }
 
@@ -59,11 +63,11 @@ fn open_read_only(path: &Path, opts: Options) -> Result<Db> {
         let before = manifest_identity(&*fs, path);
         let result = open_once(path, opts.clone(), true);
         let after = manifest_identity(&*fs, path);
+        // Manifest numbers only grow, so an unchanged identity means the attempt read this very
+        // manifest, and no edit (hence no deletion) happened while it ran.
         let stable = before.is_some() && before == after;
         match result {
-            Ok(db) if stable && before.is_some_and(|(number, _)| number == db.inner.manifest_number()) => {
-                return Ok(db);
-            }
+            Ok(db) if stable => return Ok(db),
             Ok(_) => last = "the manifest changed while the files were opened".to_string(),
             // Nothing changed (or there is no database at all): the error is the database's own.
             Err(e) if stable || (before.is_none() && after.is_none()) => return Err(e),
@@ -84,11 +88,8 @@ fn file_system(opts: &Options) -> Arc<dyn FileSystem> {
     }
 }
 
+/// One attempt at opening; `opts` and `path` are already checked.
 fn open_once(path: &Path, opts: Options, read_only: bool) -> Result<Db> {
-    opts.validate()?;
-    if path.as_os_str().is_empty() {
-        return Err(Error::InvalidArgument("database path is empty".into()));
-    }
     let fs = file_system(&opts);
     let current = path.join("CURRENT");
     let exists = fs.exists(&current);
@@ -156,11 +157,13 @@ fn open_once(path: &Path, opts: Options, read_only: bool) -> Result<Db> {
     // before the next one takes writes, so a truly torn tail is only ever in the last one).
     let mut dropped: Option<(u64, u64, String)> = None;
     for &n in &logs {
+        if dropped.is_some() && opts.wal_recovery_mode == RecoveryMode::PointInTime {
+            break;
+        }
         let log_path = path.join(strata_manifest::log_file_name(n));
         let file = open_log(&*fs, &log_path, read_only)?;
         if let Some((bad, offset, reason)) = &dropped {
             match opts.wal_recovery_mode {
-                RecoveryMode::PointInTime => break,
                 RecoveryMode::TolerateCorruptedTail if log_has_records(&file, &log_path, &opts)? => {
                     return Err(Error::corruption(
                         path.join(strata_manifest::log_file_name(*bad)),
@@ -298,11 +301,48 @@ fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<std::thread::J
 /// the copy is a torn tail, dropped like one).
 fn open_log(fs: &dyn FileSystem, path: &Path, read_only: bool) -> Result<Arc<dyn RandomAccessFile>> {
     if read_only {
-        let bytes = fs.read_all(path).map_err(|e| Error::io(path, e))?;
+        let bytes = copy_log(fs, path).map_err(|e| Error::io(path, e))?;
         Ok(Arc::new(MemFile::new(bytes)))
     } else {
         fs.open_unmapped(path).map_err(|e| Error::io(path, e))
     }
+}
+
+/// What WAL `path` holds now, without the trailing whole blocks of zeros: the live WAL is
+/// preallocated to about a memtable's size (64 MiB by default), and copying its unwritten tail
+/// cost that much memory per read-only open. Zero blocks followed by data are kept, so the
+/// reader still sees (and reports) zeros in the middle of a log. A writer trimming the
+/// preallocated tail while we read shortens the file: the read is retried at its new length.
+fn copy_log(fs: &dyn FileSystem, path: &Path) -> io::Result<bytes::Bytes> {
+    let block = strata_wal::BLOCK_SIZE as u64;
+    let file = fs.open_unmapped(path)?;
+    let mut len = file.len();
+    let (mut out, mut zeros, mut off) = (Vec::new(), 0usize, 0u64);
+    while off < len {
+        let n = (len - off).min(block);
+        // n <= BLOCK_SIZE, which fits in usize.
+        let chunk = match file.read_at(off, n as usize) {
+            Ok(c) => c,
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                let now = fs.file_size(path)?;
+                if now >= off + n {
+                    return Err(e); // not a truncation
+                }
+                len = now; // strictly shorter: the loop makes progress
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        if chunk.iter().all(|&b| b == 0) {
+            zeros += chunk.len();
+        } else {
+            out.resize(out.len() + zeros, 0);
+            zeros = 0;
+            out.extend_from_slice(&chunk);
+        }
+        off += n;
+    }
+    Ok(out.into())
 }
 
 /// Whether the WAL `file` (named `path`) holds at least one readable record.

@@ -43,8 +43,7 @@ fn stats(inner: &DbInner, rs: &crate::state::ReadState) -> String {
         let _ = writeln!(out, "** column family {} (id {}) **", cf.name, cf.id);
         let _ = writeln!(out, "level  files   size(MB)");
         for (level, files) in cf.levels.iter().enumerate() {
-            let bytes: u64 = files.iter().map(|f| f.size).sum();
-            let _ = writeln!(out, "L{level:<5}{:>6}{:>11.1}", files.len(), mb(bytes));
+            let _ = writeln!(out, "L{level:<5}{:>6}{:>11.1}", files.len(), mb(cf.level_size_bytes(level)));
         }
         if let Some(c) = rs.cfs.get(&cf.id) {
             let mem: usize = c.mems.iter().map(|m| m.approximate_size()).sum();

@@ -19,8 +19,14 @@ pub(crate) struct SnapshotList {
 }
 
 impl SnapshotList {
-    pub(crate) fn acquire(self: &Arc<Self>, seq: SeqNo) -> Snapshot {
-        *self.seqs.lock().entry(seq).or_insert(0) += 1;
+    /// Registers a snapshot at `last_sequence()`, loaded under the list's lock: a compaction
+    /// that read the list before us only dropped versions shadowed by newer ones it had
+    /// already seen published, which the loaded sequence therefore covers.
+    pub(crate) fn acquire(self: &Arc<Self>, last_sequence: impl FnOnce() -> SeqNo) -> Snapshot {
+        let mut seqs = self.seqs.lock();
+        let seq = last_sequence();
+        *seqs.entry(seq).or_insert(0) += 1;
+        drop(seqs);
         Snapshot { seq, list: Arc::clone(self) }
     }
 
@@ -74,9 +80,9 @@ mod tests {
     #[test]
     fn multiset_semantics() {
         let list = Arc::new(SnapshotList::default());
-        let a = list.acquire(5);
-        let b = list.acquire(5);
-        let c = list.acquire(9);
+        let a = list.acquire(|| 5);
+        let b = list.acquire(|| 5);
+        let c = list.acquire(|| 9);
         assert_eq!(list.sequences(), vec![5, 9]);
         drop(a);
         assert_eq!(list.sequences(), vec![5, 9]);

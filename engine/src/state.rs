@@ -147,6 +147,19 @@ impl DbInner {
         Arc::clone(&self.read_state.read())
     }
 
+    /// The sequence number a read sees (`snapshot`, or the last published one) and the read
+    /// state to read it in. The last sequence is loaded while the read state is held, so that
+    /// (a) every write at or below it is in a memtable or table the state names (a memtable
+    /// switch installs a new state, which waits for the lock), and (b) no version visible at it
+    /// was compacted away: a compaction installed in this state dropped a version only for a
+    /// newer one published before the install, hence at or below the loaded sequence. Loading
+    /// the sequence first and the state after left a window for (b).
+    pub(crate) fn read_point(&self, snapshot: Option<SeqNo>) -> (SeqNo, Arc<ReadState>) {
+        let state = self.read_state.read();
+        let seq = snapshot.unwrap_or_else(|| self.last_sequence());
+        (seq, Arc::clone(&state))
+    }
+
     /// Publishes a new read state built from `st`.
     pub(crate) fn install_read_state(&self, st: &State) {
         let mut cfs = BTreeMap::new();
@@ -218,11 +231,6 @@ impl DbInner {
 
     pub(crate) fn log_path(&self, number: u64) -> PathBuf {
         self.path.join(strata_manifest::log_file_name(number))
-    }
-
-    /// The manifest the version set reads or appends to.
-    pub(crate) fn manifest_number(&self) -> u64 {
-        self.state.lock().versions.manifest_number()
     }
 
     pub(crate) fn sync_dir(&self) -> Result<()> {

@@ -45,11 +45,6 @@ pub fn manifest_file_name(number: u64) -> String {
     format!("{MANIFEST_PREFIX}{number:0FILE_NUMBER_WIDTH$}")
 }
 
-/// `CURRENT`
-pub fn current_file_name() -> &'static str {
-    CURRENT_FILE_NAME
-}
-
 /// Parses a decimal file number: ASCII digits only (no sign, no spaces), fits in a `u64`.
 fn parse_number(s: &str) -> Option<u64> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {

@@ -88,10 +88,6 @@ impl Version {
         self.cfs.get(&id)
     }
 
-    pub fn cf_by_name(&self, name: &str) -> Option<&Arc<CfVersion>> {
-        self.cfs.values().find(|c| c.name == name)
-    }
-
     /// Column families in id order.
     pub fn cfs(&self) -> impl Iterator<Item = &Arc<CfVersion>> {
         self.cfs.values()

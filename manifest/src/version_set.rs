@@ -348,10 +348,6 @@ impl VersionSet {
         self.manifest_size
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     pub fn options(&self) -> &VersionSetOptions {
         &self.opts
     }
@@ -368,7 +364,8 @@ impl VersionSet {
     /// Tables of the current version and of every version still referenced: none of these may
     /// be deleted.
     pub fn live_table_numbers(&self) -> BTreeSet<u64> {
-        let mut out = self.current.table_numbers();
+        // `live` holds the current version too (every installed version is pushed).
+        let mut out = BTreeSet::new();
         for v in self.live.iter().filter_map(Weak::upgrade) {
             out.extend(v.cfs().flat_map(|c| c.files().map(|(_, f)| f.number)));
         }

@@ -7,28 +7,9 @@
 
 use crate::{Table, TableReadOptions};
 use bytes::Bytes;
-use std::io;
 use std::path::Path;
 use std::sync::Arc;
-use strata_base::RandomAccessFile;
-
-/// A file held in memory.
-#[derive(Debug, Clone)]
-pub struct MemFile(pub Bytes);
-
-impl RandomAccessFile for MemFile {
-    fn read_at(&self, offset: u64, len: usize) -> io::Result<Bytes> {
-        let start = usize::try_from(offset).map_err(|_| io::Error::from(io::ErrorKind::UnexpectedEof))?;
-        match start.checked_add(len) {
-            Some(end) if end <= self.0.len() => Ok(self.0.slice(start..end)),
-            _ => Err(io::ErrorKind::UnexpectedEof.into()),
-        }
-    }
-
-    fn len(&self) -> u64 {
-        self.0.len() as u64
-    }
-}
+use strata_base::MemFile;
 
 /// Steps of iteration allowed per direction, so that a huge input cannot make a run slow.
 const STEPS_MAX: usize = 100_000;
@@ -41,7 +22,7 @@ pub fn open_and_iterate(data: &[u8]) -> Option<usize> {
     let mut seen = None;
     for verify in [true, false] {
         let ropts = TableReadOptions { verify_checksums: verify, ..TableReadOptions::default() };
-        let Ok(t) = Table::open(Arc::new(MemFile(bytes.clone())), Path::new("fuzz.sst"), ropts) else {
+        let Ok(t) = Table::open(Arc::new(MemFile::new(bytes.clone())), Path::new("fuzz.sst"), ropts) else {
             continue;
         };
         let mut it = t.iter();

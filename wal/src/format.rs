@@ -125,12 +125,6 @@ impl RawHeader {
     }
 }
 
-/// Bytes left in the block after `offset` (an absolute file offset).
-pub fn block_leftover(offset: u64) -> usize {
-    // The remainder is < BLOCK_SIZE, which fits in usize.
-    BLOCK_SIZE - (offset % BLOCK_SIZE as u64) as usize
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,12 +156,5 @@ mod tests {
                 None => assert!(b == 0 || b > 4, "{b}"),
             }
         }
-    }
-
-    #[test]
-    fn leftover_counts_to_block_end() {
-        assert_eq!(block_leftover(0), BLOCK_SIZE);
-        assert_eq!(block_leftover(BLOCK_SIZE as u64 - 3), 3);
-        assert_eq!(block_leftover(BLOCK_SIZE as u64), BLOCK_SIZE);
     }
 }

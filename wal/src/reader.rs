@@ -132,11 +132,6 @@ impl LogReader {
         &self.report
     }
 
-    /// The recovery mode.
-    pub fn mode(&self) -> RecoveryMode {
-        self.mode
-    }
-
     /// The next record, `Ok(None)` at the end (or where reading stopped), or an error.
     pub fn read_record(&mut self) -> Result<Option<Record>> {
         match &self.state {

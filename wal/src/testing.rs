@@ -10,10 +10,9 @@
 use crate::format::BLOCK_SIZE;
 use crate::{Error, LogReader, LogWriter, ReadReport, Record, RecoveryMode, Result};
 use bytes::Bytes;
-use std::io;
 use std::path::Path;
 use std::sync::Arc;
-use strata_base::{FileSystem, RandomAccessFile, SimFs};
+use strata_base::{FileSystem, MemFile, SimFs};
 
 /// Every recovery mode.
 pub const MODES: [RecoveryMode; 4] = [
@@ -22,24 +21,6 @@ pub const MODES: [RecoveryMode; 4] = [
     RecoveryMode::PointInTime,
     RecoveryMode::SkipCorrupted,
 ];
-
-/// A read-only file in memory.
-#[derive(Debug, Clone)]
-pub struct MemFile(pub Bytes);
-
-impl RandomAccessFile for MemFile {
-    fn read_at(&self, offset: u64, len: usize) -> io::Result<Bytes> {
-        let start = usize::try_from(offset).map_err(io::Error::other)?;
-        match start.checked_add(len).filter(|&end| end <= self.0.len()) {
-            Some(end) => Ok(self.0.slice(start..end)),
-            None => Err(io::Error::new(io::ErrorKind::UnexpectedEof, "read past end of file")),
-        }
-    }
-
-    fn len(&self) -> u64 {
-        self.0.len() as u64
-    }
-}
 
 /// Writes `payloads` as a log; returns its bytes and each record's end offset.
 pub fn encode_log<P: AsRef<[u8]>>(payloads: &[P]) -> (Vec<u8>, Vec<u64>) {
@@ -60,7 +41,7 @@ pub fn read_log(data: &[u8], mode: RecoveryMode) -> (Result<Vec<Record>>, ReadRe
 
 /// [`read_log`] without copying `data`.
 pub fn read_bytes(data: Bytes, mode: RecoveryMode) -> (Result<Vec<Record>>, ReadReport) {
-    let file = Arc::new(MemFile(data));
+    let file = Arc::new(MemFile::new(data));
     let mut r = LogReader::new(file, Path::new("mem.log"), mode);
     let mut out = Vec::new();
     let result = loop {

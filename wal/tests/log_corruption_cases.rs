@@ -234,7 +234,7 @@ fn checksum_mismatch_in_the_middle_is_an_error_in_the_default_mode() {
     assert!(reason.contains("checksum mismatch") && reason.contains("not a torn tail"), "{reason}");
     // The error sticks.
     let mut r = LogReader::new(
-        Arc::new(strata_wal::testing::MemFile(Bytes::from(log.clone()))),
+        Arc::new(strata_base::MemFile::new(Bytes::from(log.clone()))),
         Path::new("x"),
         TolerateCorruptedTail,
     );
@@ -395,7 +395,7 @@ fn truncated_header_at_end() {
 fn corruption_error_names_file_and_offset() {
     let (mut log, ends) = encode_log(&[b"foo".to_vec(), b"bar".to_vec()]);
     log[ends[0] as usize + HEADER_LEN] ^= 1;
-    let file = Arc::new(strata_wal::testing::MemFile(Bytes::from(log)));
+    let file = Arc::new(strata_base::MemFile::new(Bytes::from(log)));
     let mut r = LogReader::new(file, Path::new("/db/000009.log"), AbsoluteConsistency);
     r.read_record().unwrap();
     let e = r.read_record().unwrap_err();

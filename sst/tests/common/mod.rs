@@ -4,33 +4,14 @@
 
 use bytes::Bytes;
 use std::collections::BTreeMap;
-use std::io;
 use std::path::Path;
 use std::sync::Arc;
-use strata_base::{FileSystem, RandomAccessFile, SimFs};
+use strata_base::{FileSystem, MemFile, SimFs};
 use strata_sst::{EntryKind, Table, TableBuilder, TableMeta, TableOptions, TableReadOptions};
 
 pub type Model = BTreeMap<Vec<u8>, (EntryKind, Vec<u8>)>;
 /// Entries as read back, in order.
 pub type Entries = Vec<(Vec<u8>, EntryKind, Vec<u8>)>;
-
-/// A table held in memory.
-#[derive(Debug)]
-pub struct MemFile(pub Bytes);
-
-impl RandomAccessFile for MemFile {
-    fn read_at(&self, offset: u64, len: usize) -> io::Result<Bytes> {
-        let start = usize::try_from(offset).map_err(|_| io::ErrorKind::UnexpectedEof)?;
-        match start.checked_add(len) {
-            Some(end) if end <= self.0.len() => Ok(self.0.slice(start..end)),
-            _ => Err(io::ErrorKind::UnexpectedEof.into()),
-        }
-    }
-
-    fn len(&self) -> u64 {
-        self.0.len() as u64
-    }
-}
 
 /// Builds a table of `model` in a fresh SimFs and returns its bytes and metadata.
 pub fn build(model: &Model, opts: TableOptions) -> (Bytes, TableMeta) {
@@ -46,7 +27,7 @@ pub fn build(model: &Model, opts: TableOptions) -> (Bytes, TableMeta) {
 }
 
 pub fn open(bytes: Bytes, ropts: TableReadOptions) -> strata_sst::Result<Arc<Table>> {
-    Table::open(Arc::new(MemFile(bytes)), Path::new("/db/000001.sst"), ropts)
+    Table::open(Arc::new(MemFile::new(bytes)), Path::new("/db/000001.sst"), ropts)
 }
 
 /// Every entry, front to back; stops at the first error.
