@@ -136,6 +136,14 @@ fn bench_read(c: &mut Criterion, dir: &Path, vals: &Input) {
             BatchSize::SmallInput,
         )
     });
+    // The engine's point lookup (`Db::get` probes each table with `seek_entry`).
+    g.bench_function("seek_entry_present_cached", |b| {
+        b.iter_batched(
+            || key(rng.next() as usize % ENTRIES),
+            |k| black_box(cached.seek_entry(&k).expect("seek_entry")),
+            BatchSize::SmallInput,
+        )
+    });
     let hot: Vec<[u8; KEY_LEN]> = (0..1024).map(|_| key(rng.next() as usize % ENTRIES)).collect();
     let mut i = 0;
     g.bench_function("present_cached_hot_1k_keys", |b| {

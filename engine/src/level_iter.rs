@@ -86,8 +86,13 @@ impl LevelIter {
         Self { files, cache, icmp, index: 0, current: None, error: None }
     }
 
-    /// Opens file `index` (or clears the current table when out of range).
+    /// Opens file `index` (or clears the current table when out of range). Re-seeking within
+    /// the open table keeps its iterator (and the data block it holds) instead of reopening it;
+    /// an iterator that failed was already dropped by `current_failed`.
     fn open(&mut self, index: usize) -> bool {
+        if index == self.index && self.current.is_some() {
+            return true;
+        }
         self.index = index;
         self.current = None;
         let Some(f) = self.files.get(index) else { return false };

@@ -19,7 +19,7 @@ use crate::format::{
     BLOCK_LEN_MAX, BLOCK_TRAILER_LEN, BlockHandle, FOOTER_CRC_AT, FOOTER_FILE_CRC_AT, FOOTER_LEN, FOOTER_MAGIC_AT,
     FORMAT_VERSION, Footer, FooterError,
 };
-use crate::iter::{Cursor, TableIter};
+use crate::iter::TableIter;
 use crate::options::TableReadOptions;
 use crate::properties::Properties;
 use bytes::Bytes;
@@ -170,15 +170,29 @@ impl Table {
 
     /// Decodes the handle stored as the value of the index entry under `it`.
     pub(crate) fn index_handle(&self, it: &BlockIter) -> Result<BlockHandle> {
-        let mut v = it.value();
+        self.decode_index_value(it.value(), it.current_offset())
+    }
+
+    /// Decodes an index entry's value, which is exactly one block handle; `entry_at` (the
+    /// entry's offset in the index block) is for the error.
+    fn decode_index_value(&self, mut v: &[u8], entry_at: usize) -> Result<BlockHandle> {
         match BlockHandle::decode_from(&mut v) {
             Some(h) if v.is_empty() => Ok(h),
             _ => Err(Error::corruption(
                 &self.path,
                 self.footer.index.offset,
-                format!("bad block handle in index entry at byte {}", it.current_offset()),
+                format!("bad block handle in index entry at byte {entry_at}"),
             )),
         }
+    }
+
+    /// The checked data block that index entry `i` (a restart point of the index) names.
+    fn data_block_of_entry(&self, i: usize) -> Result<(BlockHandle, Block)> {
+        let index_err = |c| self.block_error(self.footer.index, c);
+        let value = self.index.restart_entry(i).map_err(index_err)?.1;
+        let handle = self.decode_index_value(value, self.index.restart_offset(i))?;
+        let block = Block::parse(self.data_block(handle)?).map_err(|c| self.block_error(handle, c))?;
+        Ok((handle, block))
     }
 
     pub(crate) fn index_block(&self) -> Block {
@@ -204,16 +218,11 @@ impl Table {
         if !self.may_contain(cmp.filter_key(key)) {
             return Ok(None);
         }
-        let found = self.index.seek_restart_value(key, cmp).map_err(|c| self.block_error(self.footer.index, c))?;
-        let Some(mut v) = found else {
+        let i = self.index.seek_restart(key, cmp).map_err(|c| self.block_error(self.footer.index, c))?;
+        if i == self.index.num_restarts() {
             return Ok(None);
-        };
-        let handle = match BlockHandle::decode_from(&mut v) {
-            Some(h) if v.is_empty() => h,
-            _ => return Err(Error::corruption(&self.path, self.footer.index.offset, "bad block handle in index")),
-        };
-        let block = self.data_block(handle)?;
-        let block = Block::parse(block).map_err(|c| self.block_error(handle, c))?;
+        }
+        let (handle, block) = self.data_block_of_entry(i)?;
         let mut it = BlockIter::new(block);
         it.seek(key, cmp).map_err(|c| self.block_error(handle, c))?;
         if it.valid() && cmp.compare(it.key(), key) == Ordering::Equal {
@@ -222,15 +231,23 @@ impl Table {
         Ok(None)
     }
 
-    /// The first entry whose key is `>= key` (no filter).
+    /// The first entry whose key is `>= key` (no filter). The engine's point lookup: a binary
+    /// search of the index (no allocation), then a seek in one data block, or in the next one
+    /// when every key of the first is below `key`; the key is handed over, not copied.
     pub fn seek_entry(&self, key: &[u8]) -> Result<Option<(Bytes, ValueKind, Bytes)>> {
-        let mut c = Cursor::new(self);
-        c.seek(self, key);
-        c.status()?;
-        if !c.valid() {
-            return Ok(None);
+        let cmp = self.comparator();
+        let mut i = self.index.seek_restart(key, cmp).map_err(|c| self.block_error(self.footer.index, c))?;
+        while i < self.index.num_restarts() {
+            let (handle, block) = self.data_block_of_entry(i)?;
+            let mut it = BlockIter::new(block);
+            it.seek(key, cmp).map_err(|c| self.block_error(handle, c))?;
+            if it.valid() {
+                let (kind, value) = (it.kind(), it.value_bytes());
+                return Ok(Some((Bytes::from(it.into_key()), kind, value)));
+            }
+            i += 1;
         }
-        Ok(Some((Bytes::copy_from_slice(c.key()), c.kind(), c.value_bytes())))
+        Ok(None)
     }
 
     /// An iterator over every entry; it keeps the table alive.

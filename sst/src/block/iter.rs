@@ -64,30 +64,36 @@ impl Block {
         self.num_restarts
     }
 
-    /// For blocks whose every entry is a restart point (index blocks): the value of the first
-    /// entry whose key is `>= target`, by binary search alone, without allocating.
-    pub fn seek_restart_value(&self, target: &[u8], cmp: &dyn Comparator) -> BResult<Option<&[u8]>> {
+    /// For blocks whose every entry is a restart point (index blocks): the position of the
+    /// first entry whose key is `>= target` (`num_restarts()` if none), by binary search alone,
+    /// without allocating.
+    pub fn seek_restart(&self, target: &[u8], cmp: &dyn Comparator) -> BResult<usize> {
         let (mut lo, mut hi) = (0, self.num_restarts);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            let off = restart_point(&self.data, self.restarts_at, mid);
-            let e = decode_entry(&self.data, off, self.restarts_at)?;
-            if e.shared != 0 {
-                return Err(block_corrupt(off, "restart entry shares a prefix"));
-            }
-            let key = self.data.get(e.key_start..e.key_end).unwrap_or_default();
-            if cmp.compare(key, target) == Ordering::Less {
+            if cmp.compare(self.restart_entry(mid)?.0, target) == Ordering::Less {
                 lo = mid + 1;
             } else {
                 hi = mid;
             }
         }
-        if lo == self.num_restarts {
-            return Ok(None);
-        }
-        let off = restart_point(&self.data, self.restarts_at, lo);
+        Ok(lo)
+    }
+
+    /// Offset of the entry at restart point `i` inside the block.
+    pub fn restart_offset(&self, i: usize) -> usize {
+        restart_point(&self.data, self.restarts_at, i)
+    }
+
+    /// Key and value of the entry at restart point `i < num_restarts()`.
+    pub fn restart_entry(&self, i: usize) -> BResult<(&[u8], &[u8])> {
+        let off = self.restart_offset(i);
         let e = decode_entry(&self.data, off, self.restarts_at)?;
-        Ok(Some(self.data.get(e.key_end..e.value_end).unwrap_or_default()))
+        if e.shared != 0 {
+            return Err(block_corrupt(off, "restart entry shares a prefix"));
+        }
+        let key = self.data.get(e.key_start..e.key_end).unwrap_or_default();
+        Ok((key, self.data.get(e.key_end..e.value_end).unwrap_or_default()))
     }
 }
 
@@ -226,6 +232,11 @@ impl BlockIter {
     #[inline]
     pub fn kind(&self) -> ValueKind {
         self.kind
+    }
+
+    /// The current key, moved out (the iterator is consumed).
+    pub fn into_key(self) -> Vec<u8> {
+        self.key
     }
 
     /// Offset of the current entry inside the block.
