@@ -11,23 +11,9 @@ use strata::memtable::MemTable;
 use strata_base::ikey::{SEQ_MAX, ValueKind};
 
 const ENTRIES: usize = 1 << 20;
-const KEY_LEN: usize = 16;
 const VALUE_LEN: usize = 100;
 
-/// splitmix64: deterministic keys without a rand dependency.
-fn mix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
-}
-
-fn key(i: u64) -> [u8; KEY_LEN] {
-    let mut k = [0u8; KEY_LEN];
-    k[..8].copy_from_slice(&mix(i).to_be_bytes());
-    k[8..].copy_from_slice(&i.to_be_bytes());
-    k
-}
+use strata_benches::{mix, scattered_key as key};
 
 fn filled(n: usize, stride: u64, offset: u64) -> MemTable {
     let m = MemTable::new();

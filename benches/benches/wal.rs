@@ -10,10 +10,17 @@ use strata_wal::LogWriter;
 
 const SIZES: [usize; 2] = [100, 4096];
 
-fn new_writer(dir: &std::path::Path, n: &mut u64) -> LogWriter {
+/// A fresh log; the caller removes it (untimed) after the sample, so one sample's gigabytes
+/// of dirty pages do not slow the next sample's fsyncs.
+fn new_writer(dir: &std::path::Path, n: &mut u64) -> (LogWriter, std::path::PathBuf) {
     *n += 1;
     let path = dir.join(format!("{:06}.log", *n));
-    LogWriter::with_path(RealFs::new().create(&path).expect("create log"), path)
+    (LogWriter::with_path(RealFs::new().create(&path).expect("create log"), &path), path)
+}
+
+fn remove(w: LogWriter, path: &std::path::Path) {
+    drop(w);
+    std::fs::remove_file(path).expect("remove log");
 }
 
 fn append(c: &mut Criterion) {
@@ -25,7 +32,7 @@ fn append(c: &mut Criterion) {
         group.throughput(Throughput::Bytes(size as u64));
         group.bench_with_input(BenchmarkId::new("no_sync", size), &payload, |b, p| {
             b.iter_custom(|iters| {
-                let mut w = new_writer(dir.path(), &mut files);
+                let (mut w, path) = new_writer(dir.path(), &mut files);
                 let start = Instant::now();
                 let mut since_flush = 0;
                 for _ in 0..iters {
@@ -37,18 +44,22 @@ fn append(c: &mut Criterion) {
                     }
                 }
                 w.flush().expect("flush");
-                start.elapsed()
+                let elapsed = start.elapsed();
+                remove(w, &path);
+                elapsed
             });
         });
         group.bench_with_input(BenchmarkId::new("sync_each", size), &payload, |b, p| {
             b.iter_custom(|iters| {
-                let mut w = new_writer(dir.path(), &mut files);
+                let (mut w, path) = new_writer(dir.path(), &mut files);
                 let start = Instant::now();
                 for _ in 0..iters {
                     w.add_record(p).expect("append");
                     w.sync().expect("sync");
                 }
-                start.elapsed()
+                let elapsed = start.elapsed();
+                remove(w, &path);
+                elapsed
             });
         });
     }

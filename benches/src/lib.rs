@@ -74,27 +74,33 @@ pub fn mix(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
+/// A 16-byte key unique to `i`, in scattered order: `mix(i)` then `i`, big-endian.
+pub fn scattered_key(i: u64) -> [u8; 16] {
+    let mut k = [0u8; 16];
+    k[..8].copy_from_slice(&mix(i).to_be_bytes());
+    k[8..].copy_from_slice(&i.to_be_bytes());
+    k
+}
+
 /// Latency samples in nanoseconds.
 #[derive(Debug, Default, Clone)]
 pub struct Histogram {
     samples: Vec<u64>,
-    sorted: bool,
 }
 
 impl Histogram {
     pub fn record(&mut self, d: Duration) {
         self.samples.push(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
-        self.sorted = false;
     }
 
     /// Adds every sample of `other`.
     pub fn merge(&mut self, other: &Histogram) {
         self.samples.extend_from_slice(&other.samples);
-        self.sorted = false;
     }
 
-    pub fn len(&self) -> usize {
-        self.samples.len()
+    /// Sorts the samples once, so that the percentiles read afterwards need no copy.
+    pub fn sort(&mut self) {
+        self.samples.sort_unstable();
     }
 
     pub fn is_empty(&self) -> bool {
@@ -106,8 +112,15 @@ impl Histogram {
         if self.samples.is_empty() {
             return 0.0;
         }
-        let mut s = self.samples.clone();
-        s.sort_unstable();
+        let copy;
+        let s = if self.samples.is_sorted() {
+            &self.samples
+        } else {
+            let mut c = self.samples.clone();
+            c.sort_unstable();
+            copy = c;
+            &copy
+        };
         let idx = ((p / 100.0) * (s.len() - 1) as f64).round() as usize;
         s[idx.min(s.len() - 1)] as f64 / 1000.0
     }

@@ -81,6 +81,16 @@ impl WritableFile for Writable {
         self.inner.sync()
     }
 
+    fn preallocate(&mut self, len: u64) -> io::Result<()> {
+        self.inner.preallocate(len)
+    }
+
+    /// A trim ends in a sync, and fails like one.
+    fn trim(&mut self) -> io::Result<()> {
+        check(&self.rule, &self.path, "sync")?;
+        self.inner.trim()
+    }
+
     fn len(&self) -> u64 {
         self.inner.len()
     }
@@ -95,6 +105,10 @@ impl FileSystem for SelectiveFaultFs {
 
     fn open(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
         self.inner.open(path)
+    }
+
+    fn open_unmapped(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
+        self.inner.open_unmapped(path)
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
@@ -269,6 +283,16 @@ impl WritableFile for StopWritable {
         self.inner.sync()
     }
 
+    fn preallocate(&mut self, len: u64) -> io::Result<()> {
+        self.inner.preallocate(len)
+    }
+
+    /// A trim ends in a sync, and counts as one.
+    fn trim(&mut self) -> io::Result<()> {
+        before(&self.state, &self.sim, "sync", &self.path);
+        self.inner.trim()
+    }
+
     fn len(&self) -> u64 {
         self.inner.len()
     }
@@ -288,6 +312,10 @@ impl FileSystem for StopFs {
 
     fn open(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
         self.sim.open(path)
+    }
+
+    fn open_unmapped(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
+        self.sim.open_unmapped(path)
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {

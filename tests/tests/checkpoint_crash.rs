@@ -333,6 +333,12 @@ impl FileSystem for FailSyncDirOnce {
     fn open(&self, p: &Path) -> std::io::Result<std::sync::Arc<dyn strata_base::RandomAccessFile>> {
         self.inner.open(p)
     }
+    fn open_unmapped(&self, p: &Path) -> std::io::Result<std::sync::Arc<dyn strata_base::RandomAccessFile>> {
+        self.inner.open_unmapped(p)
+    }
+    fn read_all(&self, p: &Path) -> std::io::Result<bytes::Bytes> {
+        self.inner.read_all(p)
+    }
     fn rename(&self, from: &Path, to: &Path) -> std::io::Result<()> {
         self.inner.rename(from, to)
     }

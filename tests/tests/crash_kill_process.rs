@@ -71,7 +71,9 @@ fn crash_kill_process_keeps_every_acknowledged_write() {
             .env(CHILD_ENV, &dir)
             .env("STRATA_CRASH_START", next_start.to_string())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            // The child's stderr goes to a file, shown if it never acknowledges (a panic there
+            // would otherwise surface only as "never acknowledged").
+            .stderr(std::fs::File::create(tmp.path().join("child.stderr")).unwrap())
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
@@ -85,7 +87,11 @@ fn crash_kill_process_keeps_every_acknowledged_write() {
         });
         // Wait for the first acknowledgement (the child is up), then a random while more.
         let first = rx.recv_timeout(Duration::from_secs(60));
-        assert!(first.is_ok(), "cycle {cycle}: child never acknowledged a write");
+        assert!(
+            first.is_ok(),
+            "cycle {cycle}: child never acknowledged a write; its stderr:\n{}",
+            std::fs::read_to_string(tmp.path().join("child.stderr")).unwrap_or_default()
+        );
         let deadline = Instant::now() + Duration::from_millis(run_ms);
         while Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(5));

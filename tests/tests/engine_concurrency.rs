@@ -285,11 +285,17 @@ fn sequence_numbers_are_dense_and_monotonic() {
     let db = Db::open(tmp.path(), small_options()).unwrap();
     let seq0 = db.sequence();
     let done = AtomicBool::new(false);
+    // Everyone starts together, so the observer cannot be scheduled only after the writers
+    // finished (seen as a flaky `observed >= 1` on a loaded 2-core machine).
+    let start = Barrier::new(THREADS as usize + 1);
     let observed = std::thread::scope(|s| {
         let observer = s.spawn(|| {
             let mut last = 0;
             let mut changes = 0u64;
-            while !done.load(Ordering::Acquire) {
+            start.wait();
+            loop {
+                // Read `done` first: the reading taken after it is set still sees every write.
+                let finished = done.load(Ordering::Acquire);
                 let now = db.sequence();
                 assert!(now >= last, "sequence went backwards: {last} -> {now}");
                 changes += u64::from(now != last);
@@ -297,13 +303,17 @@ fn sequence_numbers_are_dense_and_monotonic() {
                 // Anything at or below the observed sequence is readable at a snapshot of it.
                 let snap = db.snapshot();
                 assert!(snap.sequence() >= now);
+                if finished {
+                    break;
+                }
             }
             changes
         });
         let writers: Vec<_> = (0..THREADS)
             .map(|t| {
-                let db = &db;
+                let (db, start) = (&db, &start);
                 s.spawn(move || {
+                    start.wait();
                     for i in 0..PER {
                         if i % 5 == 4 {
                             db.delete(format!("t{t}-{:04}", i - 1)).unwrap();

@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
-use strata::{Db, Options, ReadOptions, WriteBatch, WriteOptions};
+use strata::{Db, Options, ReadOptions, WriteOptions};
 use strata_benches::{Args, Histogram, KeyGen, dir_size, proc_write_bytes};
 
 struct Outcome {
@@ -41,7 +41,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut results = Vec::new();
     for name in benchmarks.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let d = db.as_ref().ok_or("database not open")?;
-        let out = match name {
+        let mut out = match name {
             "fillseq" | "fillrandom" | "overwrite" => {
                 if name == "fillseq" || name == "fillrandom" {
                     // A fresh database for each fill.
@@ -68,7 +68,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 continue;
             }
         };
-        print_outcome(&out, &dir);
+        print_outcome(&mut out);
         results.push(out);
     }
     write_json(&json_path, &results, num, key_size, value_size)?;
@@ -94,9 +94,7 @@ fn fill(
     for i in 0..num {
         let k = if random { keys.random_key(i) } else { keys.key(i) };
         let t = Instant::now();
-        let mut b = WriteBatch::new();
-        b.put(&k, value);
-        db.write(b, &wo)?;
+        db.put_opt(&wo, &k, value)?;
         hist.record(t.elapsed());
     }
     // As in RocksDB's db_bench, throughput covers the write loop; the final flush is timed
@@ -230,8 +228,8 @@ fn read_while_writing(db: &Db, keys: &KeyGen, value: &[u8], num: u64) -> Result<
     Ok(out)
 }
 
-fn print_outcome(o: &Outcome, dir: &std::path::Path) {
-    let _ = dir;
+fn print_outcome(o: &mut Outcome) {
+    o.hist.sort();
     let ops_s = o.ops as f64 / o.secs;
     let mb_s = o.bytes as f64 / o.secs / 1e6;
     println!(

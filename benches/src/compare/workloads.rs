@@ -227,7 +227,8 @@ impl Runner<'_> {
         n * (self.keys.key_size() + self.value.len()) as u64
     }
 
-    fn cell(&self, w: Workload, ops: u64, secs: f64, bytes: u64, hist: Histogram) -> Cell {
+    fn cell(&self, w: Workload, ops: u64, secs: f64, bytes: u64, mut hist: Histogram) -> Cell {
+        hist.sort();
         let engine = self.kind;
         Cell {
             engine,
@@ -306,12 +307,13 @@ impl Runner<'_> {
         let mut i = 0;
         while i < num {
             let n = batch.min(num - i);
+            // Keys are built before the clock starts, as the read workloads do.
+            items.clear();
+            items.extend((i..i + n).map(|j| (self.keys.key(index(j)), self.value.clone())));
             let t = Instant::now();
-            if n == 1 {
-                db.put(&self.keys.key(index(i)), &self.value, false)?;
+            if let [(k, v)] = items.as_slice() {
+                db.put(k, v, false)?;
             } else {
-                items.clear();
-                items.extend((i..i + n).map(|j| (self.keys.key(index(j)), self.value.clone())));
                 db.write_batch(&items, false)?;
             }
             hist.record(t.elapsed());
