@@ -14,12 +14,12 @@ use crate::compaction::{
 use crate::error::{Error, Result};
 use crate::iter::{InternalIterator, MergingIterator};
 use crate::level_iter::{LevelIter, TableIterAdapter};
+use crate::output::TableOutput;
 use crate::state::DbInner;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use strata_base::ikey;
 use strata_manifest::{FileMeta, Version, VersionEdit};
-use strata_sst::TableBuilder;
 
 impl DbInner {
     pub(crate) fn picker_options(&self) -> PickerOptions {
@@ -196,7 +196,7 @@ impl DbInner {
         iter.seek_to_first();
         let mut filter = EntryFilter::new(self.snapshots.sequences(), pick.bottommost);
         let mut outputs = Vec::new();
-        let mut current: Option<(u64, TableBuilder, u64, u64)> = None;
+        let mut current: Option<TableOutput> = None;
         let mut last_user_key: Vec<u8> = Vec::new();
         let result: Result<()> = (|| {
             while iter.valid() {
@@ -215,26 +215,16 @@ impl DbInner {
                 }
                 let new_user_key = parsed.user_key != last_user_key.as_slice();
                 if new_user_key
-                    && current.as_ref().is_some_and(|(_, b, _, _)| b.estimated_size() >= self.opts.target_file_size)
+                    && current.as_ref().is_some_and(|o| o.estimated_size() >= self.opts.target_file_size)
                     && let Some(out) = current.take()
                 {
-                    outputs.push(self.finish_output(cf_id, out)?);
+                    outputs.push(out.finish(cf_id)?);
                 }
-                if current.is_none() {
-                    let number = {
-                        let mut st = self.state.lock();
-                        let n = st.versions.new_file_number();
-                        st.pending_outputs.insert(n);
-                        n
-                    };
-                    let b = TableBuilder::create(Arc::clone(&self.fs), &self.table_path(number), self.table_options())?;
-                    current = Some((number, b, u64::MAX, 0));
-                }
-                if let Some((_, b, lo, hi)) = current.as_mut() {
-                    b.add(key, parsed.kind, iter.value())?;
-                    *lo = (*lo).min(parsed.seq);
-                    *hi = (*hi).max(parsed.seq);
-                }
+                let out = match current.as_mut() {
+                    Some(out) => out,
+                    None => current.insert(self.new_table_output()?),
+                };
+                out.add(key, parsed.seq, parsed.kind, iter.value())?;
                 if new_user_key {
                     last_user_key.clear();
                     last_user_key.extend_from_slice(parsed.user_key);
@@ -243,7 +233,7 @@ impl DbInner {
             }
             iter.status()?;
             if let Some(out) = current.take() {
-                outputs.push(self.finish_output(cf_id, out)?);
+                outputs.push(out.finish(cf_id)?);
             }
             Ok(())
         })();
@@ -254,9 +244,9 @@ impl DbInner {
                 st.pending_outputs.remove(&m.number);
                 let _ = self.fs.remove_file(&self.table_path(m.number));
             }
-            if let Some((n, b, _, _)) = current.take() {
-                st.pending_outputs.remove(&n);
-                drop(b);
+            if let Some(out) = current.take() {
+                st.pending_outputs.remove(&out.number);
+                drop(out); // removes the unfinished file
             }
             return Err(e);
         }
@@ -264,23 +254,6 @@ impl DbInner {
             self.sync_dir()?;
         }
         Ok(outputs)
-    }
-
-    fn finish_output(&self, cf_id: u32, out: (u64, TableBuilder, u64, u64)) -> Result<FileMeta> {
-        let (number, mut b, lo, hi) = out;
-        b.set_user_property("strata.cf_id", cf_id.to_string().as_bytes());
-        b.set_user_property("strata.smallest_seq", lo.to_string().as_bytes());
-        b.set_user_property("strata.largest_seq", hi.to_string().as_bytes());
-        let meta = b.finish()?;
-        Ok(FileMeta {
-            number,
-            size: meta.file_size,
-            smallest: meta.smallest_key,
-            largest: meta.largest_key,
-            smallest_seq: lo,
-            largest_seq: hi,
-            checksum: meta.file_checksum,
-        })
     }
 
     pub(crate) fn icmp_cmp(&self, a: &[u8], b: &[u8]) -> std::cmp::Ordering {

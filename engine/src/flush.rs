@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use strata_base::ikey;
 use strata_manifest::{FileMeta, VersionEdit};
-use strata_sst::{TableBuilder, TableOptions};
+use strata_sst::TableOptions;
 
 impl DbInner {
     pub(crate) fn table_options(&self) -> TableOptions {
@@ -27,58 +27,33 @@ impl DbInner {
         }
     }
 
-    /// Writes `iter`'s entries (internal keys, strictly increasing) as table `number`.
-    /// Returns `None` if the iterator is empty (no file is left behind).
-    pub(crate) fn write_table(
-        &self,
-        number: u64,
-        cf_id: u32,
-        iter: &mut dyn InternalIterator,
-    ) -> Result<Option<FileMeta>> {
-        let path = self.table_path(number);
-        let mut builder = TableBuilder::create(Arc::clone(&self.fs), &path, self.table_options())?;
-        let (mut smallest_seq, mut largest_seq) = (u64::MAX, 0u64);
-        while iter.valid() {
-            let key = iter.key();
-            let parsed = ikey::parse(key)
-                .ok_or_else(|| Error::corruption(&path, 0, "malformed internal key while writing a table"))?;
-            smallest_seq = smallest_seq.min(parsed.seq);
-            largest_seq = largest_seq.max(parsed.seq);
-            builder.add(key, parsed.kind, iter.value())?;
-            iter.next();
-        }
-        iter.status()?;
-        if builder.num_entries() == 0 {
-            builder.abandon();
-            return Ok(None);
-        }
-        builder.set_user_property("strata.cf_id", cf_id.to_string().as_bytes());
-        builder.set_user_property("strata.smallest_seq", smallest_seq.to_string().as_bytes());
-        builder.set_user_property("strata.largest_seq", largest_seq.to_string().as_bytes());
-        let meta = builder.finish()?;
-        Ok(Some(FileMeta {
-            number,
-            size: meta.file_size,
-            smallest: meta.smallest_key,
-            largest: meta.largest_key,
-            smallest_seq,
-            largest_seq,
-            checksum: meta.file_checksum,
-        }))
-    }
-
-    /// Writes one memtable as an L0 table with a freshly allocated number.
+    /// Writes one memtable as an L0 table with a freshly allocated number; `None` (and no
+    /// file) if it is empty.
     pub(crate) fn flush_memtable(&self, cf_id: u32, mem: &Arc<MemTable>) -> Result<Option<FileMeta>> {
-        let number = {
-            let mut st = self.state.lock();
-            let n = st.versions.new_file_number();
-            st.pending_outputs.insert(n);
-            n
-        };
+        let mut out = self.new_table_output()?;
+        let number = out.number;
         let mut it = mem.iter();
         it.seek_to_first();
-        let r = self.write_table(number, cf_id, &mut it);
-        if r.as_ref().map_or(true, |m| m.is_none()) {
+        let filled = (|| {
+            while it.valid() {
+                let key = it.key();
+                let parsed = ikey::parse(key).ok_or_else(|| {
+                    Error::corruption(self.table_path(number), 0, "malformed internal key while writing a table")
+                })?;
+                out.add(key, parsed.seq, parsed.kind, it.value())?;
+                it.next();
+            }
+            it.status()
+        })();
+        let r = match filled {
+            Ok(()) if out.is_empty() => {
+                out.abandon();
+                Ok(None)
+            }
+            Ok(()) => out.finish(cf_id).map(Some),
+            Err(e) => Err(e),
+        };
+        if !matches!(r, Ok(Some(_))) {
             self.state.lock().pending_outputs.remove(&number);
         }
         if let Ok(Some(m)) = &r {

@@ -33,6 +33,7 @@ mod live_files;
 pub mod memtable;
 mod open;
 mod options;
+mod output;
 mod properties;
 mod snapshot;
 mod state;
