@@ -167,7 +167,7 @@ impl WriteBatch {
         }
     }
 
-    fn append(&mut self, kind: ValueKind, cf: u32, key: &[u8], value: &[u8]) {
+    pub(crate) fn append(&mut self, kind: ValueKind, cf: u32, key: &[u8], value: &[u8]) {
         if self.error.is_some() {
             return;
         }
@@ -217,39 +217,33 @@ impl WriteBatch {
         }
     }
 
-    #[allow(dead_code, reason = "crate-internal API used by the Db (in progress) and the WAL replay")]
     /// The base sequence number: op `i` gets `sequence() + i`.
     pub(crate) fn sequence(&self) -> SeqNo {
         let mut head = self.data.as_slice();
         coding::get_fixed64(&mut head).unwrap_or(0)
     }
 
-    #[allow(dead_code, reason = "crate-internal API used by the Db (in progress) and the WAL replay")]
     pub(crate) fn set_sequence(&mut self, seq: SeqNo) {
         if let Some(s) = self.data.get_mut(SEQ_OFFSET..COUNT_OFFSET) {
             s.copy_from_slice(&seq.to_le_bytes());
         }
     }
 
-    #[allow(dead_code, reason = "crate-internal API used by the Db (in progress) and the WAL replay")]
     /// Number of ops, as stored in the header.
     pub(crate) fn count(&self) -> u32 {
         self.count
     }
 
-    #[allow(dead_code, reason = "crate-internal API used by the Db (in progress) and the WAL replay")]
     /// The encoded batch: exactly one WAL record.
     pub(crate) fn data(&self) -> &[u8] {
         &self.data
     }
 
-    #[allow(dead_code, reason = "crate-internal API used by the Db (in progress) and the WAL replay")]
     /// The ops in order. Every batch is valid by construction, so decoding cannot fail here.
     pub(crate) fn iter(&self) -> BatchIter<'_> {
         BatchIter { rest: self.data.get(HEADER_LEN..).unwrap_or(&[]), remaining: self.count }
     }
 
-    #[allow(dead_code, reason = "crate-internal API used by the Db (in progress) and the WAL replay")]
     /// Decodes and fully validates a WAL record. `path` and `offset` (the record's offset in the
     /// log) name the place in `Corruption` errors.
     pub(crate) fn from_record(bytes: impl Into<Vec<u8>>, path: &Path, offset: u64) -> Result<WriteBatch> {
@@ -267,25 +261,23 @@ impl WriteBatch {
         if count > 0 && seq.checked_add(u64::from(count) - 1).is_none_or(|last| last > SEQ_MAX) {
             return Err(fail(SEQ_OFFSET, &format!("sequence {seq} + count {count} exceeds SEQ_MAX")));
         }
-        let mut seen: u32 = 0;
+        let (mut seen, mut other_cfs) = (0u32, false);
         while !cur.is_empty() {
             let at = data.len() - cur.len();
             if seen == count {
                 return Err(fail(at, &format!("more records than the count {count}")));
             }
-            decode_record(&mut cur).map_err(|reason| fail(at, reason))?;
+            let op = decode_record(&mut cur).map_err(|reason| fail(at, reason))?;
+            other_cfs |= op.cf != DEFAULT_CF_ID;
             seen += 1;
         }
         if seen != count {
             return Err(fail(data.len(), &format!("{seen} records but the count says {count}")));
         }
-        let mut batch = WriteBatch { data, count, error: None, other_cfs: false };
-        batch.other_cfs = batch.iter().any(|op| op.cf != DEFAULT_CF_ID);
-        Ok(batch)
+        Ok(WriteBatch { data, count, error: None, other_cfs })
     }
 }
 
-#[allow(dead_code, reason = "crate-internal API used by the Db (in progress) and the WAL replay")]
 /// Decodes one record, advancing `cur`; the reason on malformed input.
 fn decode_record<'a>(cur: &mut &'a [u8]) -> std::result::Result<BatchOp<'a>, &'static str> {
     let tag = coding::get_u8(cur).ok_or("missing tag")?;
@@ -309,7 +301,6 @@ fn decode_record<'a>(cur: &mut &'a [u8]) -> std::result::Result<BatchOp<'a>, &'s
     Ok(BatchOp { kind, cf, key, value })
 }
 
-#[allow(dead_code, reason = "crate-internal API used by the Db (in progress) and the WAL replay")]
 /// Iterator over the ops of a [`WriteBatch`].
 #[derive(Debug, Clone)]
 pub(crate) struct BatchIter<'a> {

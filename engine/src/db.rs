@@ -89,31 +89,19 @@ impl Db {
     // ---- writes ----
 
     pub fn put(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<()> {
-        let (key, value) = (key.as_ref(), value.as_ref());
-        let mut b = WriteBatch::with_capacity(key.len() + value.len());
-        b.put(key, value);
-        self.write(b, &WriteOptions::default())
+        self.write_one(&WriteOptions::default(), ValueKind::Put, DEFAULT_CF_ID, key.as_ref(), value.as_ref())
     }
 
     pub fn delete(&self, key: impl AsRef<[u8]>) -> Result<()> {
-        let key = key.as_ref();
-        let mut b = WriteBatch::with_capacity(key.len());
-        b.delete(key);
-        self.write(b, &WriteOptions::default())
+        self.write_one(&WriteOptions::default(), ValueKind::Delete, DEFAULT_CF_ID, key.as_ref(), &[])
     }
 
     pub fn put_cf(&self, cf: &ColumnFamily, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<()> {
-        let (key, value) = (key.as_ref(), value.as_ref());
-        let mut b = WriteBatch::with_capacity(key.len() + value.len());
-        b.put_cf(cf, key, value);
-        self.write(b, &WriteOptions::default())
+        self.write_one(&WriteOptions::default(), ValueKind::Put, cf.id(), key.as_ref(), value.as_ref())
     }
 
     pub fn delete_cf(&self, cf: &ColumnFamily, key: impl AsRef<[u8]>) -> Result<()> {
-        let key = key.as_ref();
-        let mut b = WriteBatch::with_capacity(key.len());
-        b.delete_cf(cf, key);
-        self.write(b, &WriteOptions::default())
+        self.write_one(&WriteOptions::default(), ValueKind::Delete, cf.id(), key.as_ref(), &[])
     }
 
     /// Applies a batch atomically across column families.
@@ -123,9 +111,13 @@ impl Db {
 
     /// `put` with write options (e.g. `sync: true`).
     pub fn put_opt(&self, opts: &WriteOptions, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<()> {
-        let (key, value) = (key.as_ref(), value.as_ref());
+        self.write_one(opts, ValueKind::Put, DEFAULT_CF_ID, key.as_ref(), value.as_ref())
+    }
+
+    /// A batch of one operation, sized up front so that filling it does not reallocate.
+    fn write_one(&self, opts: &WriteOptions, kind: ValueKind, cf: u32, key: &[u8], value: &[u8]) -> Result<()> {
         let mut b = WriteBatch::with_capacity(key.len() + value.len());
-        b.put(key, value);
+        b.append(kind, cf, key, value);
         self.write(b, opts)
     }
 
