@@ -13,9 +13,9 @@ use crate::compaction::{
 };
 use crate::error::{Error, Result};
 use crate::iter::{InternalIterator, MergingIterator};
-use crate::level_iter::{LevelIter, TableIterAdapter};
 use crate::output::TableOutput;
 use crate::state::DbInner;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use strata_base::ikey;
@@ -177,20 +177,16 @@ impl DbInner {
         pick: &CompactionPick,
         inputs: &[(usize, Arc<FileMeta>)],
     ) -> Result<Vec<FileMeta>> {
-        let mut children: Vec<Box<dyn InternalIterator>> = Vec::new();
-        let mut by_level: Vec<Vec<Arc<FileMeta>>> = vec![Vec::new(); strata_manifest::NUM_LEVELS];
-        for (lvl, f) in inputs {
-            if *lvl == 0 {
-                let t = self.table_cache.get(f.number)?;
-                children.push(Box::new(TableIterAdapter::new(t.iter())));
-            } else if let Some(v) = by_level.get_mut(*lvl) {
-                v.push(Arc::clone(f));
-            }
+        let mut by_level: BTreeMap<usize, Vec<Arc<FileMeta>>> = BTreeMap::new();
+        for (level, f) in inputs {
+            by_level.entry(*level).or_default().push(Arc::clone(f));
         }
-        for files in by_level.into_iter().filter(|v| !v.is_empty()) {
-            let mut files = files;
-            files.sort_by(|a, b| self.icmp_cmp(&a.smallest, &b.smallest));
-            children.push(Box::new(LevelIter::new(files, Arc::clone(&self.table_cache), Arc::clone(&self.icmp))));
+        let mut children: Vec<Box<dyn InternalIterator>> = Vec::new();
+        for (level, mut files) in by_level {
+            if level > 0 {
+                files.sort_by(|a, b| strata_base::Comparator::compare(&*self.icmp, &a.smallest, &b.smallest));
+            }
+            self.push_level_iters(level, files, &mut children)?;
         }
         let mut iter = MergingIterator::new(children);
         iter.seek_to_first();
@@ -254,11 +250,6 @@ impl DbInner {
             self.sync_dir()?;
         }
         Ok(outputs)
-    }
-
-    pub(crate) fn icmp_cmp(&self, a: &[u8], b: &[u8]) -> std::cmp::Ordering {
-        use strata_base::Comparator;
-        self.icmp.compare(a, b)
     }
 
     /// Body of the background compaction thread.

@@ -7,7 +7,6 @@
 use crate::Snapshot;
 use crate::error::{Error, Result};
 use crate::iter::{DbIter, InternalIterator, MergingIterator};
-use crate::level_iter::{LevelIter, TableIterAdapter};
 use crate::options::ReadOptions;
 use crate::state::{DbInner, ReadState};
 use bytes::Bytes;
@@ -76,18 +75,7 @@ impl DbInner {
         }
         if let Some(vcf) = rs.version.cf(cf_id) {
             for (level, files) in vcf.levels.iter().enumerate() {
-                if level == 0 {
-                    for f in files {
-                        let t = self.table_cache.get(f.number)?;
-                        children.push(Box::new(TableIterAdapter::new(t.iter())));
-                    }
-                } else if !files.is_empty() {
-                    children.push(Box::new(LevelIter::new(
-                        files.clone(),
-                        Arc::clone(&self.table_cache),
-                        Arc::clone(&self.icmp),
-                    )));
-                }
+                self.push_level_iters(level, files.clone(), &mut children)?;
             }
         }
         let merged = MergingIterator::new(children);

@@ -1,4 +1,4 @@
-//! Iterators over tables: one table ([`TableIterAdapter`]) and one sorted, non-overlapping
+//! Iterators over tables: one table (`strata_sst::TableIter`) and one sorted, non-overlapping
 //! level of tables opened lazily ([`LevelIter`], the concatenating iterator).
 //!
 //! Invariants: a `LevelIter`'s files are sorted by smallest key and do not overlap, so at most
@@ -8,6 +8,7 @@
 
 use crate::error::Result;
 use crate::iter::InternalIterator;
+use crate::state::DbInner;
 use crate::table_cache::TableCache;
 use bytes::Bytes;
 use std::cmp::Ordering;
@@ -17,51 +18,60 @@ use strata_base::ikey::InternalKeyComparator;
 use strata_manifest::FileMeta;
 use strata_sst::TableIter;
 
-/// A table's iterator as an [`InternalIterator`].
-#[derive(Debug)]
-pub(crate) struct TableIterAdapter {
-    it: TableIter,
-}
-
-impl TableIterAdapter {
-    pub(crate) fn new(it: TableIter) -> Self {
-        Self { it }
-    }
-}
-
-impl InternalIterator for TableIterAdapter {
+/// A table's iterator is an [`InternalIterator`] as it is.
+impl InternalIterator for TableIter {
     fn valid(&self) -> bool {
-        self.it.valid()
+        TableIter::valid(self)
     }
     fn seek_to_first(&mut self) {
-        self.it.seek_to_first()
+        TableIter::seek_to_first(self)
     }
     fn seek_to_last(&mut self) {
-        self.it.seek_to_last()
+        TableIter::seek_to_last(self)
     }
     fn seek(&mut self, ikey: &[u8]) {
-        self.it.seek(ikey)
+        TableIter::seek(self, ikey)
     }
     fn seek_for_prev(&mut self, ikey: &[u8]) {
-        self.it.seek_for_prev(ikey)
+        TableIter::seek_for_prev(self, ikey)
     }
     fn next(&mut self) {
-        self.it.next()
+        TableIter::next(self)
     }
     fn prev(&mut self) {
-        self.it.prev()
+        TableIter::prev(self)
     }
     fn key(&self) -> &[u8] {
-        self.it.key()
+        TableIter::key(self)
     }
     fn value(&self) -> &[u8] {
-        self.it.value()
+        TableIter::value(self)
     }
     fn value_bytes(&self) -> Bytes {
-        self.it.value_bytes()
+        TableIter::value_bytes(self)
     }
     fn status(&self) -> Result<()> {
-        Ok(self.it.status()?)
+        Ok(TableIter::status(self)?)
+    }
+}
+
+impl DbInner {
+    /// Appends iterators over `files` of `level` to `children`: one per table at L0 (its
+    /// tables overlap), one concatenating [`LevelIter`] deeper down (sorted and disjoint).
+    pub(crate) fn push_level_iters(
+        &self,
+        level: usize,
+        files: Vec<Arc<FileMeta>>,
+        children: &mut Vec<Box<dyn InternalIterator>>,
+    ) -> Result<()> {
+        if level == 0 {
+            for f in &files {
+                children.push(Box::new(self.table_cache.get(f.number)?.iter()));
+            }
+        } else if !files.is_empty() {
+            children.push(Box::new(LevelIter::new(files, Arc::clone(&self.table_cache), Arc::clone(&self.icmp))));
+        }
+        Ok(())
     }
 }
 
@@ -71,7 +81,7 @@ pub(crate) struct LevelIter {
     cache: Arc<TableCache>,
     icmp: Arc<InternalKeyComparator>,
     index: usize,
-    current: Option<TableIterAdapter>,
+    current: Option<TableIter>,
     error: Option<crate::Error>,
 }
 
@@ -98,7 +108,7 @@ impl LevelIter {
         let Some(f) = self.files.get(index) else { return false };
         match self.cache.get(f.number) {
             Ok(t) => {
-                self.current = Some(TableIterAdapter::new(t.iter()));
+                self.current = Some(t.iter());
                 true
             }
             Err(e) => {
@@ -117,7 +127,7 @@ impl LevelIter {
     /// If the current table's iterator stopped on an error, keeps the error (it would be lost
     /// with the iterator when the neighbour is opened) and ends the iteration. True if so.
     fn current_failed(&mut self) -> bool {
-        let Some(Err(e)) = self.current.as_ref().map(|c| c.status()) else { return false };
+        let Some(Err(e)) = self.current.as_ref().map(InternalIterator::status) else { return false };
         if self.error.is_none() {
             self.error = Some(e);
         }
@@ -251,7 +261,7 @@ impl InternalIterator for LevelIter {
             return Err(e.duplicate());
         }
         match &self.current {
-            Some(c) => c.status(),
+            Some(c) => InternalIterator::status(c),
             None => Ok(()),
         }
     }

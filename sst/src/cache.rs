@@ -2,6 +2,8 @@
 //!
 //! Keyed by `(cache_id, block offset)`; each table gets a distinct `cache_id` (the engine uses
 //! the file number). The charge of an entry is the length of its block plus a fixed overhead.
+//! File numbers are never reused, so the blocks of a deleted table are never hit again and
+//! simply age out of the LRU (no per-table erase, which would scan every shard).
 //!
 //! Invariants: in every shard, `usage` is the sum of the charges of the entries in the map, the
 //! map and the recency list hold the same entries, and after an insert `usage <= capacity`
@@ -183,17 +185,6 @@ impl BlockCache {
         self.shard(&key).lock().insert(key, block);
     }
 
-    /// Drops every block of one table (e.g. when its file is deleted).
-    pub fn erase_table(&self, cache_id: u64) {
-        for s in self.shards.iter() {
-            let mut s = s.lock();
-            let victims: Vec<usize> = s.map.iter().filter(|(k, _)| k.0 == cache_id).map(|(_, &i)| i).collect();
-            for i in victims {
-                s.remove_index(i);
-            }
-        }
-    }
-
     pub fn hits(&self) -> u64 {
         self.hits.load(Ordering::Relaxed)
     }
@@ -226,9 +217,6 @@ mod tests {
         assert_eq!(c.usage(), 5 + ENTRY_OVERHEAD);
         c.insert(1, 0, Bytes::from_static(b"bl"));
         assert_eq!(c.usage(), 2 + ENTRY_OVERHEAD);
-        c.erase_table(1);
-        assert_eq!(c.usage(), 0);
-        assert!(c.get(1, 0).is_none());
     }
 
     #[test]

@@ -273,8 +273,4 @@ impl TableIter {
     pub fn status(&self) -> Result<()> {
         self.cur.status()
     }
-
-    pub fn table(&self) -> &Arc<Table> {
-        &self.table
-    }
 }

@@ -135,47 +135,6 @@ impl EntryFilter {
     }
 }
 
-/// An entry whose internal key is malformed or out of order, handed back for the error report.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MalformedEntry {
-    pub ikey: Vec<u8>,
-}
-
-/// Iterator adaptor: yields the kept entries of `inner`, and `Err` for each corrupt one.
-#[derive(Debug)]
-pub struct CompactionFilter<I> {
-    inner: I,
-    filter: EntryFilter,
-}
-
-impl<I> CompactionFilter<I> {
-    pub fn new(inner: I, filter: EntryFilter) -> Self {
-        Self { inner, filter }
-    }
-
-    pub fn stats(&self) -> FilterStats {
-        self.filter.stats()
-    }
-}
-
-impl<I, V> Iterator for CompactionFilter<I>
-where
-    I: Iterator<Item = (Vec<u8>, V)>,
-{
-    type Item = Result<(Vec<u8>, V), MalformedEntry>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            let (ikey, value) = self.inner.next()?;
-            match self.filter.keep(&ikey) {
-                Keep::Yes => return Some(Ok((ikey, value))),
-                Keep::No => {}
-                Keep::Corrupt => return Some(Err(MalformedEntry { ikey })),
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,17 +206,6 @@ mod tests {
         assert_eq!(f.keep(&encode(b"a", 8, PUT)), Keep::Corrupt, "newer after older");
         assert_eq!(f.keep(&encode(b"a", 4, PUT)), Keep::No, "state survives a corrupt entry");
         assert_eq!(f.stats().corrupt, 5);
-    }
-
-    #[test]
-    fn iterator_adaptor_yields_kept_and_reports_corrupt() {
-        let input =
-            vec![(encode(b"a", 4, PUT), 1), (encode(b"a", 2, PUT), 2), (b"bad".to_vec(), 3), (encode(b"b", 1, DEL), 4)];
-        let mut it = CompactionFilter::new(input.into_iter(), EntryFilter::new(vec![], true));
-        assert_eq!(it.next(), Some(Ok((encode(b"a", 4, PUT), 1))));
-        assert_eq!(it.next(), Some(Err(MalformedEntry { ikey: b"bad".to_vec() })));
-        assert_eq!(it.next(), None);
-        assert_eq!(it.stats().dropped_tombstones, 1);
     }
 
     /// What a reader at `read` sees for `key` in `entries` (ordered, newest first per key).

@@ -4,7 +4,7 @@
 pub mod filter;
 pub mod picker;
 
-pub use filter::{CompactionFilter, EntryFilter, FilterStats, Keep, MalformedEntry};
+pub use filter::{EntryFilter, FilterStats, Keep};
 pub use picker::{
     CompactionPick, LevelFile, PickerOptions, level_scores, level_target_bytes, overlapping_files, pick_compaction,
     pick_compaction_round_robin, pick_range_compaction,
