@@ -6,7 +6,7 @@
 //! not pinned by `LiveFiles`.
 
 use crate::state::DbInner;
-use strata_manifest::{FileKind, LiveState};
+use strata_manifest::FileKind;
 
 impl DbInner {
     /// Best effort: a file that cannot be deleted now is retried after the next change.
@@ -26,20 +26,8 @@ impl DbInner {
         // compaction allocates the number under the state lock, then creates the file).
         let doomed = {
             let st = self.state.lock();
-            let live_tables = st.versions.live_table_numbers();
             let logs_pinned_from = self.wal_pins.lock().keys().next().copied().unwrap_or(u64::MAX);
-            strata_manifest::obsolete_files(
-                &names,
-                &LiveState {
-                    live_tables: &live_tables,
-                    log_number: st.versions.log_number(),
-                    manifest_number: st.versions.manifest_number(),
-                    pending_outputs: &st.pending_outputs,
-                    next_file_number: st.versions.next_file_number(),
-                    logs_pinned_from,
-                    delete_temp: on_open,
-                },
-            )
+            st.versions.obsolete_files(&names, &st.pending_outputs, logs_pinned_from, on_open)
         };
         for name in doomed {
             if let Some(FileKind::Table(n)) = strata_manifest::parse_file_name(&name) {

@@ -208,8 +208,9 @@ impl DbInner {
     }
 
     /// [`DbInner::set_bg_error`] for a caller holding `state` (no waiter can be between its
-    /// test and its wait while the caller holds it).
-    pub(crate) fn set_bg_error_locked(&self, e: Error) -> Error {
+    /// test and its wait while the caller holds it); `_held` is that guard's state, so the
+    /// compiler checks the precondition.
+    pub(crate) fn set_bg_error_locked(&self, _held: &State, e: Error) -> Error {
         let copy = self.record_bg_error(e);
         self.bg_cv.notify_all();
         copy

@@ -215,17 +215,17 @@ impl DbInner {
         if let Some(old) = commit.log.as_mut()
             && let Err(e) = old.trim()
         {
-            return Err(self.set_bg_error_locked(e.into()));
+            return Err(self.set_bg_error_locked(st, e.into()));
         }
         let number = st.versions.new_file_number();
         let path = self.log_path(number);
-        let file = self.fs.create(&path).map_err(|e| self.set_bg_error_locked(Error::io(&path, e)))?;
+        let file = self.fs.create(&path).map_err(|e| self.set_bg_error_locked(st, Error::io(&path, e)))?;
         let mut log = LogWriter::with_path(file, &path);
         if let Err(e) = log.preallocate(wal_preallocate_bytes(&self.opts)) {
-            return Err(self.set_bg_error_locked(e.into()));
+            return Err(self.set_bg_error_locked(st, e.into()));
         }
         if let Err(e) = self.sync_dir() {
-            return Err(self.set_bg_error_locked(e));
+            return Err(self.set_bg_error_locked(st, e));
         }
         commit.log = Some(log);
         commit.log_number = number;

@@ -147,11 +147,13 @@ impl VersionSet {
         version
             .check_invariants(counters.next_file_number, cmp.as_ref())
             .map_err(|r| Error::corruption(&path, 0, r))?;
+        // One listing instead of a stat per table.
+        let present: BTreeSet<String> = fs.list(dir).map_err(|e| Error::io(dir, e))?.into_iter().collect();
         for number in version.table_numbers() {
-            let table = dir.join(table_file_name(number));
-            if !fs.exists(&table) {
+            let name = table_file_name(number);
+            if !present.contains(&name) {
                 let reason = format!("{} references table {number}, which does not exist", path.display());
-                return Err(Error::NotFound { file: table, reason });
+                return Err(Error::NotFound { file: dir.join(name), reason });
             }
         }
         let mut set = Self::assemble(fs, dir, opts, version, counters, manifest_number, size);
@@ -373,8 +375,15 @@ impl VersionSet {
     }
 
     /// The names among `names` (the directory's entries) that can be deleted now: the pure
-    /// [`obsolete_files`] applied to this set's live state and the caller's pending outputs.
-    pub fn obsolete_files(&self, names: &[String], pending_outputs: &BTreeSet<u64>) -> Vec<String> {
+    /// [`obsolete_files`] applied to this set's live state and the caller's pending outputs,
+    /// WAL pins (`logs_pinned_from`, `u64::MAX` for none) and temp-file switch.
+    pub fn obsolete_files(
+        &self,
+        names: &[String],
+        pending_outputs: &BTreeSet<u64>,
+        logs_pinned_from: u64,
+        delete_temp: bool,
+    ) -> Vec<String> {
         let live_tables = self.live_table_numbers();
         let live = LiveState {
             live_tables: &live_tables,
@@ -382,8 +391,8 @@ impl VersionSet {
             manifest_number: self.manifest_number,
             pending_outputs,
             next_file_number: self.counters.next_file_number,
-            logs_pinned_from: u64::MAX,
-            delete_temp: false,
+            logs_pinned_from,
+            delete_temp,
         };
         obsolete_files(names, &live)
     }

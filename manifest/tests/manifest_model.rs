@@ -158,7 +158,7 @@ fn check(set: &VersionSet, fs: &SimFs, model: &Model, limit: u64) {
     fs.crash();
     // Delete what the engine would delete; recovery must not need any of it.
     let names = fs.list(dir()).unwrap();
-    for name in set.obsolete_files(&names, &BTreeSet::new()) {
+    for name in set.obsolete_files(&names, &BTreeSet::new(), u64::MAX, false) {
         fs.remove_file(&dir().join(name)).unwrap();
     }
     fs.sync_dir(dir()).unwrap();

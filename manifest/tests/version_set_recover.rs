@@ -268,11 +268,17 @@ fn held_versions_keep_their_tables_live() {
     assert_eq!(set.live_table_numbers().into_iter().collect::<Vec<_>>(), vec![a, b]);
     let names = fs.list(dir()).unwrap();
     let none = std::collections::BTreeSet::new();
-    assert!(!set.obsolete_files(&names, &none).contains(&table_file_name(a)), "a pinned table is obsolete");
+    assert!(
+        !set.obsolete_files(&names, &none, u64::MAX, false).contains(&table_file_name(a)),
+        "a pinned table is obsolete"
+    );
     drop(pinned);
     assert_eq!(set.live_table_numbers().into_iter().collect::<Vec<_>>(), vec![b]);
-    assert!(set.obsolete_files(&names, &none).contains(&table_file_name(a)));
-    assert!(!set.obsolete_files(&names, &std::collections::BTreeSet::from([a])).contains(&table_file_name(a)));
+    assert!(set.obsolete_files(&names, &none, u64::MAX, false).contains(&table_file_name(a)));
+    assert!(
+        !set.obsolete_files(&names, &std::collections::BTreeSet::from([a]), u64::MAX, false)
+            .contains(&table_file_name(a))
+    );
     // Many installs with nothing held: the weak list stays small.
     for s in 2..200 {
         set.log_and_apply(VersionEdit { last_sequence: Some(s), ..VersionEdit::default() }).unwrap();

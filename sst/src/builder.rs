@@ -12,7 +12,7 @@
 //! Thread safety: one owner (`Send`).
 
 use crate::block::BlockBuilder;
-use crate::codec::Packer;
+use crate::codec::{Packer, block_trailer};
 use crate::error::{Error, Result, show_key};
 use crate::filter;
 use crate::format::{
@@ -22,12 +22,10 @@ use crate::format::{
 use crate::options::TableOptions;
 use crate::properties::Properties;
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
-use strata_base::checksum::mask;
 use strata_base::ikey::ValueKind;
 use strata_base::{FileSystem, WritableFile};
 
@@ -60,14 +58,7 @@ impl Sink {
 
     fn write_block(&mut self, packer: &mut Packer, raw: &[u8], compress: bool) -> io::Result<BlockHandle> {
         let (ty, head, body) = packer.pack(raw, compress)?;
-        let mut h = crc32fast::Hasher::new();
-        h.update(head);
-        h.update(body);
-        h.update(&[ty as u8]);
-        let crc = mask(h.finalize());
-        let mut trailer = [0u8; BLOCK_TRAILER_LEN];
-        trailer[0] = ty as u8;
-        trailer[1..].copy_from_slice(&crc.to_le_bytes());
+        let trailer = block_trailer(head, body, ty as u8);
         let handle = BlockHandle { offset: self.offset, size: (head.len() + body.len()) as u64 };
         self.append(head)?;
         self.append(body)?;
@@ -89,7 +80,6 @@ pub struct TableBuilder {
     pending: Option<BlockHandle>,
     hashes: Vec<u64>,
     props: Properties,
-    user: BTreeMap<String, Vec<u8>>,
     creation_time: Option<u64>,
     failed: bool,
     finished: bool,
@@ -132,7 +122,6 @@ impl TableBuilder {
             pending: None,
             hashes: Vec::new(),
             props,
-            user: BTreeMap::new(),
             creation_time: None,
             failed: false,
             finished: false,
@@ -189,7 +178,7 @@ impl TableBuilder {
 
     /// Records a user property (the engine stores sequence ranges and column-family ids).
     pub fn set_user_property(&mut self, name: &str, value: &[u8]) {
-        self.user.insert(name.to_string(), value.to_vec());
+        self.props.user.insert(name.to_string(), value.to_vec());
     }
 
     /// Overrides the creation time (seconds since the Unix epoch); for reproducible files.
@@ -289,7 +278,6 @@ impl TableBuilder {
         let index = self.write_meta_block(&index_raw, true)?;
         self.props.index_bytes = index.size + BLOCK_TRAILER_LEN as u64;
         self.props.largest_key = self.last_key.clone();
-        self.props.user = std::mem::take(&mut self.user);
         self.props.creation_time = self
             .creation_time
             .unwrap_or_else(|| SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()));

@@ -17,16 +17,22 @@ use crate::options::Compression;
 use bytes::Bytes;
 use std::cell::RefCell;
 use std::io;
-use strata_base::checksum::{mask, unmask};
+use strata_base::checksum::{crc32_parts, mask, unmask};
 use strata_base::coding::{get_fixed32, get_varint32, put_varint32};
 
-/// The masked CRC stored in a block trailer.
+/// The masked CRC stored in a block trailer, over the stored bytes and the type byte.
 #[inline]
 pub fn block_crc(stored: &[u8], ty: u8) -> u32 {
-    let mut h = crc32fast::Hasher::new();
-    h.update(stored);
-    h.update(&[ty]);
-    mask(h.finalize())
+    mask(crc32_parts(&[stored, &[ty]]))
+}
+
+/// The trailer of a block stored as `head` followed by `body`: the type byte, then the masked
+/// CRC over both and the type byte, little-endian.
+pub fn block_trailer(head: &[u8], body: &[u8], ty: u8) -> [u8; BLOCK_TRAILER_LEN] {
+    let mut t = [0u8; BLOCK_TRAILER_LEN];
+    t[0] = ty;
+    t[1..].copy_from_slice(&mask(crc32_parts(&[head, body, &[ty]])).to_le_bytes());
+    t
 }
 
 /// Compresses blocks for one table.
@@ -132,9 +138,7 @@ mod tests {
     fn stored(p: &mut Packer, raw: &[u8]) -> Bytes {
         let (ty, head, body) = p.pack(raw, true).unwrap();
         let mut v = [head, body].concat();
-        let crc = block_crc(&v, ty as u8);
-        v.push(ty as u8);
-        v.extend_from_slice(&crc.to_le_bytes());
+        v.extend_from_slice(&block_trailer(head, body, ty as u8));
         Bytes::from(v)
     }
 
