@@ -183,25 +183,29 @@ impl Db {
     }
 
     pub fn range_cf<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, cf: &ColumnFamily, range: R) -> RangeIter {
-        let lower = match range.start_bound() {
-            Bound::Included(k) => Some((k.as_ref().to_vec(), true)),
-            Bound::Excluded(k) => Some((k.as_ref().to_vec(), false)),
+        // The range becomes the iterator's own bounds (inclusive lower, exclusive upper), so it
+        // stops at the end of the range instead of scanning on to the next visible key. In
+        // bytewise order `k ++ [0]` is the smallest key after `k`.
+        let after = |k: &[u8]| [k, &[0]].concat();
+        let lower_bound = match range.start_bound() {
+            Bound::Included(k) => Some(k.as_ref().to_vec()),
+            Bound::Excluded(k) => Some(after(k.as_ref())),
             Bound::Unbounded => None,
         };
-        let upper = match range.end_bound() {
-            Bound::Included(k) => Some((k.as_ref().to_vec(), true)),
-            Bound::Excluded(k) => Some((k.as_ref().to_vec(), false)),
+        let upper_bound = match range.end_bound() {
+            Bound::Included(k) => Some(after(k.as_ref())),
+            Bound::Excluded(k) => Some(k.as_ref().to_vec()),
             Bound::Unbounded => None,
         };
-        RangeIter::new(self.inner.iter(cf.id(), &ReadOptions::default()), lower, upper)
+        RangeIter::new(self.inner.iter(cf.id(), &ReadOptions { lower_bound, upper_bound, ..Default::default() }))
     }
 
     /// A std iterator over the keys of the default column family that start with `prefix`.
     pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> RangeIter {
         let p = prefix.as_ref().to_vec();
-        let upper = prefix_successor(&p);
-        let it = self.inner.iter(DEFAULT_CF_ID, &ReadOptions::default());
-        RangeIter::new(it, Some((p, true)), upper.map(|u| (u, false)))
+        let upper_bound = prefix_successor(&p);
+        let opts = ReadOptions { lower_bound: Some(p), upper_bound, ..Default::default() };
+        RangeIter::new(self.inner.iter(DEFAULT_CF_ID, &opts))
     }
 
     // ---- column families ----

@@ -89,16 +89,15 @@ impl DbInner {
 pub struct RangeIter {
     it: Option<DbIterator>,
     pending_error: Option<Error>,
-    upper: Option<(Vec<u8>, bool)>,
     started: bool,
-    lower: Option<(Vec<u8>, bool)>,
 }
 
 impl RangeIter {
-    pub(crate) fn new(it: Result<DbIterator>, lower: Option<(Vec<u8>, bool)>, upper: Option<(Vec<u8>, bool)>) -> Self {
+    /// `it` carries the range as its bounds.
+    pub(crate) fn new(it: Result<DbIterator>) -> Self {
         match it {
-            Ok(it) => Self { it: Some(it), pending_error: None, upper, started: false, lower },
-            Err(e) => Self { it: None, pending_error: Some(e), upper, started: false, lower },
+            Ok(it) => Self { it: Some(it), pending_error: None, started: false },
+            Err(e) => Self { it: None, pending_error: Some(e), started: false },
         }
     }
 }
@@ -112,31 +111,16 @@ impl Iterator for RangeIter {
             return Some(Err(e));
         }
         let it = self.it.as_mut()?;
-        if !self.started {
-            self.started = true;
-            match &self.lower {
-                Some((k, inclusive)) => {
-                    it.seek(k);
-                    if !inclusive && it.valid() && it.key() == k.as_slice() {
-                        it.next();
-                    }
-                }
-                None => it.seek_to_first(),
-            }
-        } else {
+        if self.started {
             it.next();
+        } else {
+            self.started = true;
+            it.seek_to_first();
         }
         if !it.valid() {
             let r = it.status();
             self.it = None;
             return r.err().map(Err);
-        }
-        if let Some((u, inclusive)) = &self.upper {
-            let past = if *inclusive { it.key() > u.as_slice() } else { it.key() >= u.as_slice() };
-            if past {
-                self.it = None;
-                return None;
-            }
         }
         Some(Ok((Bytes::copy_from_slice(it.key()), it.value_bytes())))
     }
