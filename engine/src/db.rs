@@ -77,6 +77,13 @@ impl Db {
         Arc::clone(&self.inner.fs)
     }
 
+    /// What the open found on disk and did about it: the manifest recovered from, whether
+    /// `CURRENT` had to be recovered by listing, torn tails dropped, files kept because they
+    /// could not be proven Strata's. Also the `strata.recovery` property.
+    pub fn recovery_report(&self) -> &crate::RecoveryReport {
+        &self.inner.recovery
+    }
+
     pub fn is_read_only(&self) -> bool {
         self.inner.read_only
     }

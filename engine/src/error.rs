@@ -104,6 +104,7 @@ impl From<strata_manifest::Error> for Error {
             M::InvalidArgument(s) => Error::InvalidArgument(s),
             M::NotFound { file, reason } => Error::NotFound(format!("{} is missing: {reason}", file.display())),
             M::Poisoned(s) => Error::Poisoned(s),
+            M::AlreadyExists { dir, .. } => Error::AlreadyExists(dir),
             other => Error::InvalidArgument(other.to_string()),
         }
     }

@@ -14,8 +14,9 @@ impl DbInner {
         self.delete_obsolete_files_impl(false)
     }
 
-    /// `on_open`: also delete `*.tmp` leftovers of a crash (at any other time one may be a
-    /// file being written right now).
+    /// `on_open`: also delete temporary leftovers of a crash (`<Strata name>.strata-tmp`; at any
+    /// other time one may be a file being written right now). Files the open could not prove
+    /// are Strata's (`DbInner::kept_files`) are never deleted.
     pub(crate) fn delete_obsolete_files_impl(&self, on_open: bool) {
         if self.read_only {
             return;
@@ -29,7 +30,7 @@ impl DbInner {
             let logs_pinned_from = self.wal_pins.lock().keys().next().copied().unwrap_or(u64::MAX);
             st.versions.obsolete_files(&names, &st.pending_outputs, logs_pinned_from, on_open)
         };
-        for name in doomed {
+        for name in doomed.into_iter().filter(|n| !self.kept_files.contains(n)) {
             if let Some(FileKind::Table(n)) = strata_manifest::parse_file_name(&name) {
                 self.table_cache.evict(n);
             }

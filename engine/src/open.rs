@@ -10,6 +10,7 @@ use crate::batch::WriteBatch;
 use crate::error::{Error, Result};
 use crate::memtable::MemTable;
 use crate::options::{Options, RecoveryMode};
+use crate::recovery::RecoveryReport;
 use crate::snapshot::SnapshotList;
 use crate::state::{CommitState, DbInner, Generation, State};
 use crate::stats::Stats;
@@ -40,10 +41,24 @@ const READ_ONLY_OPEN_ATTEMPTS: u32 = 64;
 /// Which manifest `CURRENT` names and how long that manifest is: the writer appends an edit
 /// (or switches to a new manifest) before it deletes any file, so while this stays the same no
 /// file of the recovered state can have been deleted.
+/// When `CURRENT` cannot be used, the newest manifest stands in for it, as in recovery.
 fn manifest_identity(fs: &dyn FileSystem, path: &Path) -> Option<(u64, u64)> {
-    let number = strata_manifest::read_current(fs, path).ok()?;
-    let size = fs.file_size(&path.join(strata_manifest::manifest_file_name(number))).ok()?;
-    Some((number, size))
+    let size = |n: u64| fs.file_size(&path.join(strata_manifest::manifest_file_name(n))).ok();
+    if let Ok(number) = strata_manifest::read_current(fs, path)
+        && let Some(len) = size(number)
+    {
+        return Some((number, len));
+    }
+    let newest = fs
+        .list(path)
+        .ok()?
+        .iter()
+        .filter_map(|n| match strata_manifest::parse_file_name(n) {
+            Some(FileKind::Manifest(m)) => Some(m),
+            _ => None,
+        })
+        .max()?;
+    Some((newest, size(newest)?))
 }
 
 /// A read-only open beside a live writer reads the manifest, lists the directory, replays WAL
@@ -88,13 +103,37 @@ fn file_system(opts: &Options) -> Arc<dyn FileSystem> {
     }
 }
 
+/// Whether `names` (a directory's entries) hold anything of a database: `CURRENT`, or a
+/// manifest, table or WAL file. Such a directory is recovered or refused, never initialised.
+fn holds_database(names: &[String]) -> bool {
+    names.iter().any(|n| {
+        matches!(
+            strata_manifest::parse_file_name(n),
+            Some(FileKind::Current | FileKind::Manifest(_) | FileKind::Table(_) | FileKind::Log(_))
+        )
+    })
+}
+
+/// The entries of `path`, or none when it does not exist.
+fn list_dir(fs: &dyn FileSystem, path: &Path) -> Result<Vec<String>> {
+    match fs.list(path) {
+        Ok(names) => Ok(names),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(Error::io(path, e)),
+    }
+}
+
 /// One attempt at opening; `opts` and `path` are already checked.
 fn open_once(path: &Path, opts: Options, read_only: bool) -> Result<Db> {
     let fs = file_system(&opts);
-    let current = path.join("CURRENT");
-    let exists = fs.exists(&current);
+    // A writer lists after taking the lock, so nobody changes the directory under it.
+    let early = list_dir(&*fs, path)?;
+    let exists = holds_database(&early);
     if !exists && (read_only || !opts.create_if_missing) {
-        return Err(Error::NotFound(format!("no database at {} (CURRENT is missing)", path.display())));
+        return Err(Error::NotFound(format!(
+            "no database at {} (no CURRENT, manifest, table or WAL file)",
+            path.display()
+        )));
     }
     if exists && opts.error_if_exists {
         return Err(Error::AlreadyExists(path.to_path_buf()));
@@ -112,32 +151,27 @@ fn open_once(path: &Path, opts: Options, read_only: bool) -> Result<Db> {
             Err(e) => return Err(Error::io(lock_path, e)),
         }
     };
+    let names = if read_only { early } else { list_dir(&*fs, path)? };
     let icmp = Arc::new(InternalKeyComparator::new(Arc::new(BytewiseComparator)));
     let vopts = VersionSetOptions { comparator: icmp.clone(), manifest_size_limit: opts.manifest_size_limit };
-    let mut versions = if exists {
-        VersionSet::recover(Arc::clone(&fs), path, vopts, read_only)?
-    } else {
-        VersionSet::create_new(Arc::clone(&fs), path, vopts)?
-    };
-    let cf_names: BTreeMap<u32, String> = versions.current().cfs().map(|c| (c.id, c.name.clone())).collect();
-
-    let names = fs.list(path).map_err(|e| Error::io(path, e))?;
-    // File numbers handed out after the last durable edit (WAL files of later generations,
-    // tables of a flush whose edit was lost) are above the manifest's next file number. Never
-    // hand them out again: `create` truncates, and such a WAL may hold the only copy of
-    // acknowledged writes.
-    let max_used = names
-        .iter()
-        .filter_map(|n| match strata_manifest::parse_file_name(n) {
-            Some(FileKind::Log(n) | FileKind::Table(n) | FileKind::Manifest(n)) => Some(n),
-            _ => None,
-        })
-        .max();
-    if let Some(max_used) = max_used {
-        while versions.next_file_number() <= max_used {
-            versions.new_file_number();
+    let (mut versions, unrecognised) = if holds_database(&names) {
+        // Nothing is written until the directory has been checked.
+        let mut versions = VersionSet::recover_read(Arc::clone(&fs), path, vopts)?;
+        let unrecognised =
+            if read_only { Vec::new() } else { crate::recovery::unprovable_files(&*fs, path, &names, &versions) };
+        if !read_only {
+            versions.start_writing()?;
         }
-    }
+        (versions, unrecognised)
+    } else {
+        (VersionSet::create_new(Arc::clone(&fs), path, vopts)?, Vec::new())
+    };
+    let mut report = RecoveryReport::from_versions(&versions);
+    report.unrecognised_files = unrecognised;
+    // Recovering `CURRENT` proves one manifest; deleting anything on top of that guess is left
+    // to a later change, when the database has run on it.
+    report.deletion_skipped = report.current_recovered.is_some();
+    let cf_names: BTreeMap<u32, String> = versions.current().cfs().map(|c| (c.id, c.name.clone())).collect();
 
     // Replay WAL files at or above the manifest's log number, oldest first.
     let mut logs: Vec<u64> = names
@@ -180,7 +214,9 @@ fn open_once(path: &Path, opts: Options, read_only: bool) -> Result<Db> {
         let replayed = replay_log(file, &log_path, &opts, &mems)?;
         last_seq = last_seq.max(replayed.last_seq);
         recovered_logs.push((n, replayed.valid_end));
+        report.wals_replayed += 1;
         if let Some((offset, reason)) = replayed.dropped_tail {
+            report.wal_tail_dropped = Some((strata_manifest::log_file_name(n), offset));
             dropped = Some((n, offset, reason));
         }
     }
@@ -246,6 +282,14 @@ fn open_once(path: &Path, opts: Options, read_only: bool) -> Result<Db> {
         wal_pins: Mutex::new(BTreeMap::new()),
         threads: Mutex::new(Vec::new()),
         recovered_logs: if read_only { recovered_logs } else { Vec::new() },
+        // After recovering CURRENT, every file present at the open is kept until the next
+        // open, so a wrong guess can still be undone by hand; otherwise only unproven files.
+        kept_files: if report.deletion_skipped {
+            names.iter().cloned().collect()
+        } else {
+            report.unrecognised_files.iter().cloned().collect()
+        },
+        recovery: report,
         _lock: lock,
     });
 
@@ -282,7 +326,9 @@ fn open_once(path: &Path, opts: Options, read_only: bool) -> Result<Db> {
         }
     }
     if !read_only {
-        inner.delete_obsolete_files_impl(true);
+        if !inner.recovery.deletion_skipped {
+            inner.delete_obsolete_files_impl(true);
+        }
         let mut threads = inner.threads.lock();
         let f = Arc::clone(&inner);
         threads.push(spawn("strata-flush", move || f.flush_loop())?);

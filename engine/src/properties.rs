@@ -31,6 +31,7 @@ pub(crate) fn property(inner: &DbInner, name: &str) -> Option<String> {
         }
         "strata.write-amplification" => Some(format!("{:.3}", inner.stats.write_amplification())),
         "strata.stats" => Some(stats(inner, &rs)),
+        "strata.recovery" => Some(inner.recovery.to_string()),
         _ => None,
     }
 }
@@ -87,6 +88,11 @@ fn stats(inner: &DbInner, rs: &crate::state::ReadState) -> String {
             cache.hits(),
             cache.misses()
         );
+    }
+    let r = &inner.recovery;
+    if r.current_recovered.is_some() || !r.unrecognised_files.is_empty() {
+        let _ = writeln!(out, "** recovery at open (strata.recovery) **");
+        let _ = write!(out, "{r}");
     }
     out
 }

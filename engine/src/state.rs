@@ -129,6 +129,11 @@ pub(crate) struct DbInner {
     /// Read-only databases: the WAL files replayed at open and their valid lengths, which is
     /// what `live_files` pins (a writer elsewhere may still be appending to them).
     pub(crate) recovered_logs: Vec<(u64, u64)>,
+    /// Never deleted by this process: files with Strata's names that the open could not prove
+    /// are Strata's, and, after `CURRENT` was recovered by listing, every file present then.
+    pub(crate) kept_files: BTreeSet<String>,
+    /// What the open found and did.
+    pub(crate) recovery: crate::recovery::RecoveryReport,
     pub(crate) _lock: Option<Box<dyn FileLock>>,
 }
 

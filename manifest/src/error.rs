@@ -30,6 +30,9 @@ pub enum Error {
     /// A file the database needs is missing.
     #[error("{} is missing: {reason}", file.display())]
     NotFound { file: PathBuf, reason: String },
+    /// A new database was asked for where one (or its files) already is.
+    #[error("{} already holds a database: {reason}", dir.display())]
+    AlreadyExists { dir: PathBuf, reason: String },
     /// A manifest write failed earlier; the on-disk state is unknown until reopen.
     #[error("manifest writes refused until reopen after an earlier failure: {0}")]
     Poisoned(String),

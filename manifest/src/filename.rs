@@ -26,7 +26,8 @@ pub enum FileKind {
     Lock,
     /// `OPTIONS`
     Options,
-    /// `*.tmp`: a file being written, never live after a restart.
+    /// `<one of Strata's names>.strata-tmp`: a file being written, renamed into place when
+    /// whole; never live after a restart.
     Temp,
 }
 
@@ -45,6 +46,11 @@ pub fn manifest_file_name(number: u64) -> String {
     format!("{MANIFEST_PREFIX}{number:0FILE_NUMBER_WIDTH$}")
 }
 
+/// `<final_name>.strata-tmp`: where a file that will be renamed to `final_name` is written.
+pub fn temp_file_name(final_name: &str) -> String {
+    format!("{final_name}{TEMP_SUFFIX}")
+}
+
 /// Parses a decimal file number: ASCII digits only (no sign, no spaces), fits in a `u64`.
 fn parse_number(s: &str) -> Option<u64> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
@@ -61,8 +67,12 @@ pub fn parse_file_name(name: &str) -> Option<FileKind> {
         OPTIONS_FILE_NAME => return Some(FileKind::Options),
         _ => {}
     }
-    if name.len() > TEMP_SUFFIX.len() && name.ends_with(TEMP_SUFFIX) {
-        return Some(FileKind::Temp);
+    if let Some(stem) = name.strip_suffix(TEMP_SUFFIX) {
+        // Only a temporary name Strata makes: its stem is one of Strata's final names.
+        return match parse_file_name(stem) {
+            Some(FileKind::Current | FileKind::Manifest(_) | FileKind::Table(_)) => Some(FileKind::Temp),
+            _ => None,
+        };
     }
     if let Some(n) = name.strip_prefix(MANIFEST_PREFIX) {
         return parse_number(n).map(FileKind::Manifest);
@@ -93,13 +103,14 @@ pub struct LiveState<'a> {
     /// Logs numbered at or above this are pinned by a reader (a checkpoint copying them):
     /// never deleted. `u64::MAX` when nothing is pinned.
     pub logs_pinned_from: u64,
-    /// Delete `*.tmp` leftovers. Only safe when nothing can be writing one (at open).
+    /// Delete temporary leftovers ([`FileKind::Temp`]). Only safe when nothing can be writing
+    /// one (at open).
     pub delete_temp: bool,
 }
 
 /// The names among `names` (the entries of a database directory) that can be deleted: old
 /// manifests, logs below the log number and not pinned, tables nobody references, and (with
-/// `delete_temp`) `*.tmp` leftovers. A file whose number is in `pending_outputs` or at or
+/// `delete_temp`) temporary leftovers (`*.strata-tmp` with a Strata stem). A file whose number is in `pending_outputs` or at or
 /// above `next_file_number` is never chosen, nor is any name Strata does not know.
 pub fn obsolete_files(names: &[String], live: &LiveState<'_>) -> Vec<String> {
     let protected = |n: u64| live.pending_outputs.contains(&n) || n >= live.next_file_number;
@@ -145,11 +156,21 @@ mod tests {
             "abc",
             ".tmp",
             "18446744073709551616.sst",
+            // A user's temporary files are never Strata's.
+            "notes.tmp",
+            "CURRENT.tmp",
+            "000123.tmp",
+            ".strata-tmp",
+            "notes.strata-tmp",
+            "000123.log.strata-tmp",
+            "CURRENT.strata-tmp.strata-tmp",
         ] {
             assert_eq!(parse_file_name(name), None, "{name:?}");
         }
         assert_eq!(parse_file_name("CURRENT"), Some(FileKind::Current));
-        assert_eq!(parse_file_name("CURRENT.tmp"), Some(FileKind::Temp));
+        assert_eq!(parse_file_name(&temp_file_name("CURRENT")), Some(FileKind::Temp));
+        assert_eq!(parse_file_name("MANIFEST-000004.strata-tmp"), Some(FileKind::Temp));
+        assert_eq!(parse_file_name("000012.sst.strata-tmp"), Some(FileKind::Temp));
         assert_eq!(parse_file_name("LOCK"), Some(FileKind::Lock));
     }
 
@@ -167,7 +188,8 @@ mod tests {
             "000006.sst",
             "000011.sst",
             "000013.sst",
-            "CURRENT.tmp",
+            "CURRENT.strata-tmp",
+            "notes.tmp",
             "notes.txt",
         ]
         .iter()
@@ -187,7 +209,7 @@ mod tests {
         let got = obsolete_files(&names, &live);
         assert_eq!(
             got,
-            vec!["MANIFEST-000003", "MANIFEST-000012", "000004.log", "000005.sst", "000011.sst", "CURRENT.tmp"]
+            vec!["MANIFEST-000003", "MANIFEST-000012", "000004.log", "000005.sst", "000011.sst", "CURRENT.strata-tmp"]
         );
         // Files at or above the next file number may be being created; pinned logs stay;
         // temp files stay unless asked for.

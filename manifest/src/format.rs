@@ -51,8 +51,11 @@ pub const MANIFEST_PREFIX: &str = "MANIFEST-";
 pub const TABLE_SUFFIX: &str = ".sst";
 /// Suffix of write-ahead log file names (`000123.log`).
 pub const LOG_SUFFIX: &str = ".log";
-/// Suffix of files being written and not yet renamed into place.
-pub const TEMP_SUFFIX: &str = ".tmp";
+/// Suffix of files being written and not yet renamed into place. A temporary file's name is
+/// the final name it will be renamed to (one of Strata's: `CURRENT`, `MANIFEST-NNNNNN`,
+/// `NNNNNN.sst`) followed by this suffix, so no other program makes such a name by accident and
+/// the open that deletes leftovers never touches a user's `notes.tmp`.
+pub const TEMP_SUFFIX: &str = strata_base::fs::TMP_SUFFIX;
 /// The lock file.
 pub const LOCK_FILE_NAME: &str = "LOCK";
 /// The options file (written by the engine, later).

@@ -21,6 +21,7 @@ pub mod edit;
 pub mod error;
 pub mod filename;
 pub mod format;
+pub mod locate;
 mod log;
 pub mod manifest;
 pub mod version;
@@ -30,8 +31,10 @@ pub use edit::{CfAdd, DeletedFile, NewFile, VersionEdit};
 pub use error::{DecodeError, Error, Result};
 pub use filename::{
     FileKind, LiveState, log_file_name, manifest_file_name, obsolete_files, parse_file_name, table_file_name,
+    temp_file_name,
 };
 pub use format::NUM_LEVELS;
+pub use locate::{ManifestRecovery, ManifestSource};
 pub use manifest::{read_current, set_current, snapshot_edit, write_current_unpublished, write_manifest};
 pub use version::{CfVersion, FileMeta, Version};
 pub use version_set::{VersionSet, VersionSetOptions};

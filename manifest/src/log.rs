@@ -74,4 +74,9 @@ impl RecordReader {
         let rec = self.log.read_record().map_err(|e| convert(&self.path, e))?;
         Ok(rec.map(|r| Record { payload: r.payload, offset: r.offset }))
     }
+
+    /// Where a torn tail was dropped, once `read_record` has returned `None`.
+    pub(crate) fn dropped_tail(&self) -> Option<u64> {
+        self.log.report().dropped_tail.as_ref().map(|(offset, _)| *offset)
+    }
 }

@@ -13,7 +13,7 @@
 
 use crate::edit::VersionEdit;
 use crate::error::{DecodeError, Error, Result};
-use crate::filename::{FileKind, manifest_file_name, parse_file_name};
+use crate::filename::{FileKind, manifest_file_name, parse_file_name, temp_file_name};
 use crate::format::CURRENT_FILE_NAME;
 use crate::log::{RecordReader, RecordWriter};
 use crate::version::Version;
@@ -46,16 +46,25 @@ pub fn snapshot_edit(
     edit
 }
 
-/// Creates `dir/MANIFEST-<number>` holding `edits`, synced, and returns its writer.
+/// Creates `dir/MANIFEST-<number>` holding `edits`, synced, and returns its writer. With
+/// `via_temp` the manifest is written as `MANIFEST-<number>.strata-tmp` and renamed into place
+/// once synced, so a crash never leaves a partial file under a manifest's name (a new
+/// database uses this: a crash while creating it leaves only a temporary file, and the next
+/// open creates the database again instead of refusing a damaged one). The rename becomes
+/// durable with the directory fsync of [`set_current`].
 pub(crate) fn create_manifest(
     fs: &dyn FileSystem,
     dir: &Path,
     manifest_number: u64,
     edits: &[VersionEdit],
+    via_temp: bool,
 ) -> Result<RecordWriter> {
-    let path = dir.join(manifest_file_name(manifest_number));
-    let file = fs.create(&path).map_err(|e| Error::io(&path, e))?;
-    let mut writer = RecordWriter::new(file, path);
+    let name = manifest_file_name(manifest_number);
+    let path = dir.join(&name);
+    let temp = dir.join(temp_file_name(&name));
+    let first = if via_temp { &temp } else { &path };
+    let file = fs.create(first).map_err(|e| Error::io(first, e))?;
+    let mut writer = RecordWriter::new(file, path.clone());
     let mut buf = Vec::new();
     for edit in edits {
         buf.clear();
@@ -63,13 +72,16 @@ pub(crate) fn create_manifest(
         writer.add_record(&buf)?;
     }
     writer.sync()?;
+    if via_temp {
+        fs.rename(&temp, &path).map_err(|e| Error::io(&temp, e))?;
+    }
     Ok(writer)
 }
 
 /// Writes a new manifest `dir/MANIFEST-<number>` holding `edits`, synced. Its directory entry
 /// becomes durable with the directory fsync of [`set_current`].
 pub fn write_manifest(fs: &dyn FileSystem, dir: &Path, manifest_number: u64, edits: &[VersionEdit]) -> Result<()> {
-    create_manifest(fs, dir, manifest_number, edits).map(drop)
+    create_manifest(fs, dir, manifest_number, edits, false).map(drop)
 }
 
 /// Points `dir/CURRENT` at `MANIFEST-<number>`: temp file, fsync, rename, directory fsync.
@@ -108,15 +120,24 @@ pub fn read_current(fs: &dyn FileSystem, dir: &Path) -> Result<u64> {
     }
 }
 
+/// What reading a manifest's edits found.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EditsRead {
+    /// The manifest's length in bytes.
+    pub(crate) size: u64,
+    /// Offset of a torn last record that ended the log (a crash mid-append), if any.
+    pub(crate) dropped_tail: Option<u64>,
+}
+
 /// Calls `f(edit, record_offset)` for every edit of `dir/MANIFEST-<number>`, in order. A torn
-/// last record ends the log; a missing manifest is `NotFound`; a record that does not decode
-/// is `Corruption` naming the manifest and the record's offset.
+/// last record ends the log (and is reported); a missing manifest is `NotFound`; a record that
+/// does not decode is `Corruption` naming the manifest and the record's offset.
 pub(crate) fn read_edits(
     fs: &dyn FileSystem,
     dir: &Path,
     manifest_number: u64,
     mut f: impl FnMut(VersionEdit, u64) -> Result<()>,
-) -> Result<u64> {
+) -> Result<EditsRead> {
     let path = dir.join(manifest_file_name(manifest_number));
     if !fs.exists(&path) {
         return Err(Error::NotFound { file: path, reason: "CURRENT names this manifest but it does not exist".into() });
@@ -135,5 +156,5 @@ pub(crate) fn read_edits(
         })?;
         f(edit, rec.offset)?;
     }
-    Ok(size)
+    Ok(EditsRead { size, dropped_tail: reader.dropped_tail() })
 }

@@ -19,10 +19,11 @@
 
 use crate::edit::VersionEdit;
 use crate::error::{Error, Result};
-use crate::filename::{LiveState, manifest_file_name, obsolete_files, table_file_name};
+use crate::filename::{FileKind, LiveState, manifest_file_name, obsolete_files, parse_file_name, table_file_name};
 use crate::format::{DEFAULT_CF_ID, DEFAULT_CF_NAME, FILE_NUMBER_MAX, MANIFEST_SIZE_LIMIT_DEFAULT, NAME_LEN_MAX};
+use crate::locate::{ManifestRecovery, ManifestSource, locate_manifest, manual_fix};
 use crate::log::RecordWriter;
-use crate::manifest::{create_manifest, read_current, read_edits, set_current, snapshot_edit};
+use crate::manifest::{create_manifest, read_edits, set_current, snapshot_edit};
 use crate::version::Version;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -74,39 +75,110 @@ pub struct VersionSet {
     manifest: Option<RecordWriter>,
     manifest_size: u64,
     poisoned: Option<String>,
+    /// What recovery found; `None` for a new database.
+    recovery: Option<ManifestRecovery>,
 }
 
 const PRUNE_AT_MIN: usize = 16;
 
+/// Every table `version` names must be in `names` (one listing instead of a stat per table);
+/// for a manifest found by listing (`strict`), each must also have its recorded size.
+fn check_tables(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    names: &[String],
+    version: &Version,
+    manifest: &Path,
+    strict: bool,
+) -> Result<()> {
+    let present: BTreeSet<&str> = names.iter().map(String::as_str).collect();
+    for cf in version.cfs() {
+        for (_, f) in cf.files() {
+            let name = table_file_name(f.number);
+            if !present.contains(name.as_str()) {
+                let reason = format!("{} references table {}, which does not exist", manifest.display(), f.number);
+                return Err(Error::NotFound { file: dir.join(name), reason });
+            }
+            if strict {
+                let size = fs.file_size(&dir.join(&name)).map_err(|e| Error::io(dir.join(&name), e))?;
+                if size != f.size {
+                    let reason = format!("table {name} has {size} bytes, the manifest records {}", f.size);
+                    return Err(Error::corruption(dir.join(&name), 0, reason));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 impl VersionSet {
     /// Creates a new database's manifest in `dir` (`MANIFEST-000001`, then `CURRENT`) with the
-    /// column family 0 `"default"`. Refuses a directory that already has a `CURRENT`.
+    /// column family 0 `"default"`. Refuses a directory that holds a `CURRENT` or any manifest,
+    /// table or WAL file (`AlreadyExists`): those belong to a database, which is recovered or
+    /// refused, never replaced, so a create can never overwrite a file.
     pub fn create_new(fs: Arc<dyn FileSystem>, dir: &Path, opts: VersionSetOptions) -> Result<Self> {
         fs.create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let current_path = dir.join(crate::format::CURRENT_FILE_NAME);
-        if fs.exists(&current_path) {
-            return Err(Error::InvalidArgument(format!("{} already holds a database", dir.display())));
+        let names = fs.list(dir).map_err(|e| Error::io(dir, e))?;
+        let mut ours: Vec<&String> = names
+            .iter()
+            .filter(|n| {
+                matches!(
+                    parse_file_name(n),
+                    Some(FileKind::Current | FileKind::Manifest(_) | FileKind::Table(_) | FileKind::Log(_))
+                )
+            })
+            .collect();
+        if !ours.is_empty() {
+            ours.sort_unstable();
+            let list: Vec<&str> = ours.iter().map(|s| s.as_str()).collect();
+            return Err(Error::AlreadyExists {
+                dir: dir.to_path_buf(),
+                reason: format!("it holds database files ({})", list.join(", ")),
+            });
         }
         let mut seed = VersionEdit::new();
         seed.add_cf(DEFAULT_CF_ID, DEFAULT_CF_NAME, opts.comparator.name());
         let version = Version::empty().apply(&seed, opts.comparator.as_ref()).map_err(Error::InvalidArgument)?;
         let counters = Counters { next_file_number: 1, last_sequence: 0, log_number: 0, max_cf_id: DEFAULT_CF_ID };
         let mut set = Self::assemble(fs, dir, opts, version, counters, 0, 0);
-        set.roll_over(None)?;
+        set.roll_over(None, true)?;
         Ok(set)
     }
 
-    /// Opens the manifest `CURRENT` names and replays it. Read-write (`read_only == false`) also
-    /// rolls over to a fresh manifest, so appends never follow a torn tail; read-only writes
-    /// nothing.
+    /// Finds the live manifest and replays it: the one `CURRENT` names, or, when `CURRENT` is
+    /// missing, damaged or names a missing manifest, the newest one found by listing (see
+    /// [`crate::locate`] for when that choice is proven and when the open refuses instead).
+    /// Read-write (`read_only == false`) then rolls over to a fresh manifest and points
+    /// `CURRENT` at it (which also repairs a damaged `CURRENT`), so appends never follow a torn
+    /// tail; read-only writes nothing. [`VersionSet::recovery`] tells what was found.
     pub fn recover(fs: Arc<dyn FileSystem>, dir: &Path, opts: VersionSetOptions, read_only: bool) -> Result<Self> {
-        let manifest_number = read_current(fs.as_ref(), dir)?;
+        let mut set = Self::recover_read(fs, dir, opts)?;
+        if !read_only {
+            set.start_writing()?;
+        }
+        Ok(set)
+    }
+
+    /// [`VersionSet::recover`] without writing anything: the set is read-only until
+    /// [`VersionSet::start_writing`]. Lets a caller check the directory before the first write.
+    pub fn recover_read(fs: Arc<dyn FileSystem>, dir: &Path, opts: VersionSetOptions) -> Result<Self> {
+        let names = fs.list(dir).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Error::NotFound {
+                file: dir.join(crate::format::CURRENT_FILE_NAME),
+                reason: "the database directory does not exist".into(),
+            },
+            _ => Error::io(dir, e),
+        })?;
+        let (manifest_number, source) = locate_manifest(fs.as_ref(), dir, &names)?;
+        let listed = matches!(source, ManifestSource::Listed { .. });
         let path = dir.join(manifest_file_name(manifest_number));
+        let refuse =
+            |what: String| Error::corruption(&path, 0, format!("{what}; {}", manual_fix(dir, manifest_number)));
         let cmp = opts.comparator.clone();
         let mut version = Version::empty();
         let (mut next, mut last, mut log, mut max_cf) = (None, None, None, None::<u32>);
         let mut records = 0u64;
-        let size = read_edits(fs.as_ref(), dir, manifest_number, |edit, offset| {
+        let read = read_edits(fs.as_ref(), dir, manifest_number, |edit, offset| {
             match &edit.comparator {
                 Some(name) if name != cmp.name() => {
                     return Err(Error::InvalidArgument(format!(
@@ -128,17 +200,40 @@ impl VersionSet {
             let added = edit.cf_adds.iter().map(|a| a.id).chain(edit.max_cf_id).max();
             max_cf = max_cf.max(added);
             Ok(())
-        })?;
+        });
+        let read = match read {
+            // A listed manifest must prove itself: any damage makes the choice unprovable.
+            Err(Error::Corruption { file, offset, reason }) if listed => {
+                return Err(Error::Corruption {
+                    file,
+                    offset,
+                    reason: format!("{reason}; {}", manual_fix(dir, manifest_number)),
+                });
+            }
+            other => other?,
+        };
+        if listed && let Some(offset) = read.dropped_tail {
+            return Err(Error::corruption(
+                &path,
+                offset,
+                format!(
+                    "the newest manifest, found by listing, ends in a torn edit, so it is not provably \
+                     the live one; {}",
+                    manual_fix(dir, manifest_number)
+                ),
+            ));
+        }
         let missing = |what: &str| Error::corruption(&path, 0, format!("no edit sets the {what}"));
         if records == 0 {
-            return Err(Error::corruption(&path, 0, "manifest holds no edits"));
+            let e = Error::corruption(&path, 0, "manifest holds no edits");
+            return Err(if listed { refuse("the newest manifest holds no edits".into()) } else { e });
         }
         let next = next.ok_or_else(|| missing("next file number"))?;
         if next >= FILE_NUMBER_MAX || manifest_number >= FILE_NUMBER_MAX {
             let reason = format!("file numbers {next} / {manifest_number} exceed FILE_NUMBER_MAX {FILE_NUMBER_MAX}");
             return Err(Error::corruption(&path, 0, reason));
         }
-        let counters = Counters {
+        let mut counters = Counters {
             next_file_number: next.max(manifest_number + 1),
             last_sequence: last.ok_or_else(|| missing("last sequence"))?,
             log_number: log.ok_or_else(|| missing("log number"))?,
@@ -147,20 +242,48 @@ impl VersionSet {
         version
             .check_invariants(counters.next_file_number, cmp.as_ref())
             .map_err(|r| Error::corruption(&path, 0, r))?;
-        // One listing instead of a stat per table.
-        let present: BTreeSet<String> = fs.list(dir).map_err(|e| Error::io(dir, e))?.into_iter().collect();
-        for number in version.table_numbers() {
-            let name = table_file_name(number);
-            if !present.contains(&name) {
-                let reason = format!("{} references table {number}, which does not exist", path.display());
-                return Err(Error::NotFound { file: dir.join(name), reason });
+        check_tables(fs.as_ref(), dir, &names, &version, &path, listed).map_err(|e| match e {
+            Error::Corruption { file, offset, reason } if listed => {
+                Error::Corruption { file, offset, reason: format!("{reason}; {}", manual_fix(dir, manifest_number)) }
             }
+            Error::NotFound { file, reason } if listed => {
+                Error::Corruption { file, offset: 0, reason: format!("{reason}; {}", manual_fix(dir, manifest_number)) }
+            }
+            other => other,
+        })?;
+        // Numbers handed out after the last durable edit (WAL files of later generations,
+        // tables of a lost flush, a manifest of a failed rollover) are above the recorded next
+        // file number. Never hand them out again: the rollover below would create a manifest
+        // under a name that is taken.
+        let max_used = names
+            .iter()
+            .filter_map(|n| match parse_file_name(n) {
+                Some(FileKind::Log(n) | FileKind::Table(n) | FileKind::Manifest(n)) => Some(n),
+                _ => None,
+            })
+            .max();
+        if let Some(max_used) = max_used
+            && max_used < FILE_NUMBER_MAX
+        {
+            counters.next_file_number = counters.next_file_number.max(max_used + 1);
         }
-        let mut set = Self::assemble(fs, dir, opts, version, counters, manifest_number, size);
-        if !read_only {
-            set.roll_over(None)?;
-        }
+        let mut set = Self::assemble(fs, dir, opts, version, counters, manifest_number, read.size);
+        set.recovery = Some(ManifestRecovery { manifest_number, source, dropped_tail: read.dropped_tail });
         Ok(set)
+    }
+
+    /// Starts logging edits: writes a fresh manifest holding a snapshot of the recovered state
+    /// and points `CURRENT` at it. Called once, after [`VersionSet::recover_read`].
+    pub fn start_writing(&mut self) -> Result<()> {
+        if self.manifest.is_some() {
+            return Err(Error::InvalidArgument("the version set is already writing".into()));
+        }
+        self.roll_over(None, false)
+    }
+
+    /// What the recovery found (`None` for a set made by [`VersionSet::create_new`]).
+    pub fn recovery(&self) -> Option<&ManifestRecovery> {
+        self.recovery.as_ref()
     }
 
     fn assemble(
@@ -185,12 +308,14 @@ impl VersionSet {
             manifest: None,
             manifest_size,
             poisoned: None,
+            recovery: None,
         }
     }
 
     /// Writes a new manifest holding a snapshot of `next` (or of the current version) and
     /// switches `CURRENT` to it. Installs `next` on success; poisons the set on failure.
-    fn roll_over(&mut self, next: Option<(Version, Counters)>) -> Result<()> {
+    /// `via_temp`: write the manifest under a temporary name first (see `create_manifest`).
+    fn roll_over(&mut self, next: Option<(Version, Counters)>, via_temp: bool) -> Result<()> {
         let (version, mut counters) = match next {
             Some(v) => v,
             None => ((*self.current).clone(), self.counters),
@@ -205,7 +330,7 @@ impl VersionSet {
             counters.last_sequence,
         );
         snap.max_cf_id = Some(counters.max_cf_id);
-        let written = create_manifest(self.fs.as_ref(), &self.dir, number, std::slice::from_ref(&snap))
+        let written = create_manifest(self.fs.as_ref(), &self.dir, number, std::slice::from_ref(&snap), via_temp)
             .and_then(|w| set_current(self.fs.as_ref(), &self.dir, number).map(|()| w));
         let writer = written.inspect_err(|e| self.poisoned = Some(format!("manifest rollover failed: {e}")))?;
         self.manifest_size = writer.len();
@@ -253,7 +378,7 @@ impl VersionSet {
             edit.max_cf_id = Some(counters.max_cf_id);
         }
         if self.manifest_size >= self.opts.manifest_size_limit {
-            self.roll_over(Some((version, counters)))?;
+            self.roll_over(Some((version, counters)), false)?;
             return Ok(self.current());
         }
         let Some(writer) = self.manifest.as_mut() else {

@@ -7,9 +7,20 @@ use common::{dir, meta, opts, sim, touch_table};
 use std::sync::Arc;
 use strata_base::FileSystem;
 use strata_manifest::{
-    Error, FileMeta, VersionEdit, VersionSet, manifest_file_name, read_current, set_current, snapshot_edit,
-    table_file_name, write_manifest,
+    Error, FileMeta, ManifestSource, VersionEdit, VersionSet, manifest_file_name, read_current, set_current,
+    snapshot_edit, table_file_name, write_manifest,
 };
+
+/// Gives every table of `set` its recorded size, as real tables have (a manifest found by
+/// listing must prove itself by the sizes of its tables).
+fn size_tables(set: &VersionSet, fs: &dyn FileSystem) {
+    for cf in set.current().cfs() {
+        for (_, f) in cf.files() {
+            let len = usize::try_from(f.size).unwrap();
+            fs.write_atomic(&dir().join(table_file_name(f.number)), &vec![7u8; len]).unwrap();
+        }
+    }
+}
 
 fn flush(set: &mut VersionSet, fs: &dyn FileSystem, cf: u32, seq: u64) -> u64 {
     let n = set.new_file_number();
@@ -113,12 +124,32 @@ fn missing_current_is_not_found() {
 }
 
 #[test]
-fn current_naming_a_missing_manifest_is_not_found() {
+fn current_naming_a_missing_manifest_with_none_left_is_refused() {
     let fs = sim();
     let set = VersionSet::create_new(fs.arc(), dir(), opts(1 << 20)).unwrap();
     fs.remove_file(&dir().join(manifest_file_name(set.manifest_number()))).unwrap();
-    let err = VersionSet::recover(fs.arc(), dir(), opts(1 << 20), true).unwrap_err();
-    assert!(matches!(&err, Error::NotFound { file, .. } if file.ends_with("MANIFEST-000001")), "{err}");
+    let err = VersionSet::recover(fs.arc(), dir(), opts(1 << 20), false).unwrap_err();
+    assert!(matches!(&err, Error::Corruption { file, .. } if file.ends_with("CURRENT")), "{err}");
+    assert!(err.to_string().contains("MANIFEST-000001, which does not exist"), "{err}");
+    // Refused without writing: CURRENT still names the missing manifest, nothing was added.
+    assert_eq!(fs.read_all(&dir().join("CURRENT")).unwrap().as_ref(), b"MANIFEST-000001\n");
+    assert_eq!(fs.list(dir()).unwrap(), vec!["CURRENT".to_string()]);
+}
+
+#[test]
+fn current_naming_a_missing_manifest_falls_back_to_the_newest() {
+    let fs = sim();
+    let mut set = VersionSet::create_new(fs.arc(), dir(), opts(1 << 20)).unwrap();
+    flush(&mut set, &fs, 0, 3);
+    size_tables(&set, &fs);
+    let live = set.manifest_number();
+    drop(set);
+    fs.write_atomic(&dir().join("CURRENT"), b"MANIFEST-000077\n").unwrap();
+    let rec = VersionSet::recover(fs.arc(), dir(), opts(1 << 20), true).unwrap();
+    assert_eq!(rec.last_sequence(), 3);
+    let r = rec.recovery().unwrap();
+    assert_eq!(r.manifest_number, live);
+    assert!(matches!(&r.source, ManifestSource::Listed { reason, .. } if reason.contains("MANIFEST-000077")), "{r:?}");
 }
 
 #[test]
@@ -133,14 +164,30 @@ fn manifest_naming_a_missing_table_is_not_found() {
 }
 
 #[test]
-fn malformed_current_is_corruption() {
+fn malformed_current_falls_back_to_listing() {
     let fs = sim();
-    VersionSet::create_new(fs.arc(), dir(), opts(1 << 20)).unwrap();
+    let mut set = VersionSet::create_new(fs.arc(), dir(), opts(1 << 20)).unwrap();
+    flush(&mut set, &fs, 0, 5);
+    size_tables(&set, &fs);
+    let expected = (*set.current()).clone();
+    drop(set);
     for bad in [&b""[..], b"MANIFEST-000001", b"MANIFEST-x\n", b"000001.sst\n", b"\xff\n"] {
         fs.write_atomic(&dir().join("CURRENT"), bad).unwrap();
-        let err = VersionSet::recover(fs.arc(), dir(), opts(1 << 20), true).unwrap_err();
-        assert!(matches!(&err, Error::Corruption { file, .. } if file.ends_with("CURRENT")), "{bad:?}: {err}");
+        // Read-only: recovered in memory, nothing written.
+        let rec = VersionSet::recover(fs.arc(), dir(), opts(1 << 20), true).unwrap();
+        assert_eq!(*rec.current(), expected, "{bad:?}");
+        let source = &rec.recovery().unwrap().source;
+        assert!(matches!(source, ManifestSource::Listed { reason, .. } if reason.contains("CURRENT")), "{source:?}");
+        assert_eq!(fs.read_all(&dir().join("CURRENT")).unwrap().as_ref(), bad, "read-only wrote CURRENT");
     }
+    // Read-write: CURRENT is rewritten to name the fresh manifest, and the next open uses it.
+    let rw = VersionSet::recover(fs.arc(), dir(), opts(1 << 20), false).unwrap();
+    let number = rw.manifest_number();
+    drop(rw);
+    let again = VersionSet::recover(fs.arc(), dir(), opts(1 << 20), true).unwrap();
+    assert_eq!(again.recovery().unwrap().source, ManifestSource::Current);
+    assert_eq!(again.manifest_number(), number);
+    assert_eq!(*again.current(), expected);
 }
 
 fn rewrite(fs: &dyn FileSystem, path: &std::path::Path, data: &[u8]) {
@@ -204,7 +251,7 @@ fn comparator_mismatch_is_refused() {
 fn create_new_refuses_an_existing_database() {
     let fs = sim();
     VersionSet::create_new(fs.arc(), dir(), opts(1 << 20)).unwrap();
-    assert!(matches!(VersionSet::create_new(fs.arc(), dir(), opts(1 << 20)), Err(Error::InvalidArgument(_))));
+    assert!(matches!(VersionSet::create_new(fs.arc(), dir(), opts(1 << 20)), Err(Error::AlreadyExists { .. })));
 }
 
 #[test]

@@ -473,10 +473,16 @@ fn missing_manifest_fails_open_naming_it() {
     let name = std::str::from_utf8(&current).expect("utf8").trim_end().to_string();
     assert!(name.starts_with("MANIFEST-"), "CURRENT holds {name:?}");
     sim.remove_file(&Path::new(DB).join(&name)).expect("remove manifest");
-    match Db::open(DB, opts(sim.arc())) {
-        Err(e @ Error::NotFound(_)) => assert!(e.to_string().contains(&name), "{e} does not name {name}"),
-        other => panic!("open without {name} returned {other:?}"),
+    // No other manifest is left to recover from (docs/design.md, "Recovery rules"): refused,
+    // naming the missing manifest, and nothing is changed.
+    let before = sim.list(Path::new(DB)).expect("list");
+    for create_if_missing in [true, false] {
+        match Db::open(DB, Options { create_if_missing, ..opts(sim.arc()) }) {
+            Err(e @ Error::Corruption { .. }) => assert!(e.to_string().contains(&name), "{e} does not name {name}"),
+            other => panic!("open without {name} returned {other:?}"),
+        }
     }
+    assert_eq!(sim.list(Path::new(DB)).expect("list"), before);
 }
 
 /// Regression (found by `engine_sim_crash`): a WAL numbered at or above the manifest's next

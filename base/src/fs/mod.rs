@@ -148,8 +148,8 @@ pub trait FileSystem: Send + Sync + Debug {
         f.read_at(0, len)
     }
 
-    /// Writes a whole new file at `path` durably: write to `path.tmp`-style sibling `tmp`,
-    /// fsync, rename over `path`, fsync the directory.
+    /// Writes a whole new file at `path` durably: write to the sibling [`tmp_sibling`]
+    /// (`path.strata-tmp`), fsync, rename over `path`, fsync the directory.
     fn write_atomic(&self, path: &Path, data: &[u8]) -> io::Result<()> {
         let tmp = tmp_sibling(path);
         let mut f = self.create(&tmp)?;
@@ -161,12 +161,16 @@ pub trait FileSystem: Send + Sync + Debug {
     }
 }
 
-/// `dir/name` -> `dir/name.tmp`.
+/// `dir/name` -> `dir/name.strata-tmp`: a suffix only Strata uses, so that deleting leftovers
+/// never touches a user's `*.tmp` file (the manifest crate's `TEMP_SUFFIX` is the same string).
 pub fn tmp_sibling(path: &Path) -> PathBuf {
     let mut s = path.as_os_str().to_owned();
-    s.push(".tmp");
+    s.push(TMP_SUFFIX);
     PathBuf::from(s)
 }
+
+/// The suffix of [`tmp_sibling`] names.
+pub const TMP_SUFFIX: &str = ".strata-tmp";
 
 /// The parent directory of `path`, or `.` for a bare name.
 pub fn parent_or_dot(path: &Path) -> &Path {
