@@ -6,7 +6,7 @@
 use crate::batch::WriteBatch;
 use crate::cf::{ColumnFamily, DEFAULT_CF_ID, DEFAULT_CF_NAME};
 use crate::error::{Error, Result};
-use crate::iterator::{DbIterator, RangeIter};
+use crate::iter::{DbIterator, RangeIter};
 use crate::memtable::MemGet;
 use crate::options::{Options, ReadOptions, WriteOptions};
 use crate::snapshot::Snapshot;
@@ -53,14 +53,14 @@ impl Db {
             let mut st = self.inner.state.lock();
             st.shutting_down = true;
         }
-        self.inner.bg_cv.notify_all();
-        let threads: Vec<_> = std::mem::take(&mut *self.inner.threads.lock());
+        self.inner.bg.cv.notify_all();
+        let threads: Vec<_> = std::mem::take(&mut *self.inner.bg.threads.lock());
         for t in threads {
             let _ = t.join();
         }
         // Hand unsynced WAL bytes to the OS so a clean close loses nothing, and cut the WAL's
         // preallocated zeros so the next open finds a log that ends on its last record.
-        let Some(mut log) = self.inner.commit.lock().log.take() else { return Ok(()) };
+        let Some(mut log) = self.inner.writes.commit.lock().log.take() else { return Ok(()) };
         log.trim().map_err(|e| {
             let _ = log.flush();
             Error::from(e)
@@ -224,7 +224,7 @@ impl Db {
         if name.is_empty() || name.len() > 255 {
             return Err(Error::InvalidArgument("column family names are 1 to 255 bytes".into()));
         }
-        let _commit = self.inner.commit.lock();
+        let _commit = self.inner.writes.commit.lock();
         let mut st = self.inner.state.lock();
         if st.cf_names.values().any(|n| n == name) {
             return Err(Error::InvalidArgument(format!("column family {name:?} already exists")));
@@ -246,7 +246,7 @@ impl Db {
         if name == DEFAULT_CF_NAME {
             return Err(Error::InvalidArgument("the default column family cannot be dropped".into()));
         }
-        let _commit = self.inner.commit.lock();
+        let _commit = self.inner.writes.commit.lock();
         let mut st = self.inner.state.lock();
         let id = st
             .cf_names
@@ -312,7 +312,7 @@ impl Db {
         self.inner.state.lock().manual_compaction = true;
         let r = self.inner.compact_range_impl(cf.id(), begin, end);
         self.inner.state.lock().manual_compaction = false;
-        self.inner.bg_cv.notify_all();
+        self.inner.bg.cv.notify_all();
         r.map_err(|e| self.inner.set_bg_error(e))
     }
 

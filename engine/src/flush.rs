@@ -103,7 +103,7 @@ impl DbInner {
         }
         self.install_read_state(&st);
         drop(st);
-        self.bg_cv.notify_all();
+        self.bg.cv.notify_all();
         self.delete_obsolete_files();
         Ok(true)
     }
@@ -113,8 +113,8 @@ impl DbInner {
         loop {
             {
                 let mut st = self.state.lock();
-                while !st.shutting_down && (st.imm.is_empty() || self.poisoned.load(Ordering::Acquire)) {
-                    self.bg_cv.wait(&mut st);
+                while !st.shutting_down && (st.imm.is_empty() || self.bg.poisoned.load(Ordering::Acquire)) {
+                    self.bg.cv.wait(st.raw());
                 }
                 if st.shutting_down {
                     return;
@@ -133,7 +133,7 @@ impl DbInner {
     pub(crate) fn flush_all(&self) -> Result<()> {
         self.check_writable()?;
         let newest = {
-            let mut commit = self.commit.lock();
+            let mut commit = self.writes.commit.lock();
             let mut st = self.state.lock();
             if !st.active.is_empty() {
                 self.switch_generation(&mut commit, &mut st)?;
@@ -149,7 +149,7 @@ impl DbInner {
             if st.shutting_down {
                 return Err(Error::Closed);
             }
-            self.bg_cv.wait(&mut st);
+            self.bg.cv.wait(st.raw());
         }
         Ok(())
     }

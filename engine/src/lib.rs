@@ -14,28 +14,29 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Layout: `db.rs` (the public `Db`), `open.rs` (recovery), `write.rs` (group commit),
-//! `flush.rs`, `compact.rs` with `compaction/` (picker and entry filter), `memtable.rs`,
-//! `iter/` (merging and user-level iterators), `level_iter.rs`, `live_files.rs`.
+//! Layout: `db.rs` (the public `Db`), `open/` (the recovery rules, WAL replay, the open's
+//! report), `state.rs` (the engine's parts and their locks; the order in `lock_order.rs`),
+//! `write.rs` (group commit), `flush.rs`, `compaction/` (picker, entry filter, running),
+//! `memtable.rs`, `iter/` (every iterator: merging, levels, the user-facing cursor),
+//! `files/` (live files, obsolete files), `output.rs` (a table being written).
 
 pub mod batch;
 pub mod cf;
-mod compact;
+#[doc(hidden)] // Public only for the picker simulator (engine/tests/compaction_picker_sim.rs).
 pub mod compaction;
 mod db;
 pub mod error;
 mod files;
 mod flush;
+#[doc(hidden)] // Public only for the memtable bench's merged scans (benches/benches/memtable.rs).
 pub mod iter;
-mod iterator;
-mod level_iter;
-mod live_files;
+mod lock_order;
+#[doc(hidden)] // Public only for the memtable bench (benches/benches/memtable.rs).
 pub mod memtable;
 mod open;
 mod options;
 mod output;
 mod properties;
-mod recovery;
 mod snapshot;
 mod state;
 mod stats;
@@ -47,9 +48,9 @@ pub use bytes::Bytes;
 pub use cf::ColumnFamily;
 pub use db::Db;
 pub use error::{Error, Result};
-pub use iterator::{DbIterator, RangeIter};
-pub use live_files::{LiveFiles, LiveTable, LiveWal};
+pub use files::{LiveFiles, LiveTable, LiveWal};
+pub use iter::{DbIterator, RangeIter};
+pub use open::RecoveryReport;
 pub use options::{Compression, Options, ReadOptions, RecoveryMode, WriteOptions};
-pub use recovery::RecoveryReport;
 pub use snapshot::Snapshot;
 pub use strata_base::{FileSystem, RealFs, SimFs, ikey::SeqNo};

@@ -32,6 +32,8 @@ pub(crate) fn property(inner: &DbInner, name: &str) -> Option<String> {
         "strata.write-amplification" => Some(format!("{:.3}", inner.stats.write_amplification())),
         "strata.stats" => Some(stats(inner, &rs)),
         "strata.recovery" => Some(inner.recovery.to_string()),
+        "strata.open-tables" => Some(inner.table_cache.len().to_string()),
+        "strata.block-cache-usage" => Some(inner.table_cache.block_cache().map_or(0, |c| c.usage()).to_string()),
         _ => None,
     }
 }

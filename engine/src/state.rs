@@ -1,8 +1,20 @@
-//! The engine's shared state and the read state published to readers.
+//! The engine's shared state, in parts that each own their state and their locks, and the
+//! read state published to readers.
 //!
-//! Locks, always taken in this order: `queue` (write queue) -> `commit` (the active WAL, held by
-//! the write-group leader) -> `state` (versions, memtable generations, background bookkeeping)
-//! -> `read_state` (a pointer swap). Nothing performs I/O under `read_state`.
+//! - [`WritePath`] (`writes`): group commit's queue and the active WAL.
+//! - [`State`] (`state`), with `read_state` and `last_seq`: versions and memtable generations
+//!   under one lock (a flush removes a generation and adds its table to the version in one
+//!   step, so the two cannot be split without holding both), and the read state published
+//!   from them.
+//! - [`FileLifecycle`] (`files`): WAL pins, files the open kept, what a read-only open replayed;
+//!   obsolete files are chosen from the versions and these (`files/obsolete.rs`).
+//! - [`Background`] (`bg`): the flush and compaction threads, their condition variable, the
+//!   compaction lock and the background error.
+//!
+//! Locks, always taken in this order (the table with what each protects is in
+//! `lock_order.rs`; debug builds check it on every acquisition): `writes.queue` ->
+//! `writes.commit` -> `bg.compaction` -> `state` -> `files.wal_pins` -> `bg.error` ->
+//! `read_state` -> `bg.threads`. Nothing performs I/O under `read_state`.
 //!
 //! Invariants:
 //! - Every column family's memtables switch together: a *generation* is one WAL file plus one
@@ -14,12 +26,13 @@
 //! Thread safety: `DbInner` is shared by user threads and the background threads.
 
 use crate::error::{Error, Result};
+use crate::lock_order::{OrderedMutex, OrderedRwLock, Rank};
 use crate::memtable::MemTable;
 use crate::options::Options;
 use crate::snapshot::SnapshotList;
 use crate::stats::Stats;
 use crate::table_cache::TableCache;
-use parking_lot::{Condvar, Mutex, RwLock};
+use parking_lot::{Condvar, Mutex};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -108,33 +121,76 @@ pub(crate) struct DbInner {
     pub(crate) read_only: bool,
     pub(crate) icmp: Arc<InternalKeyComparator>,
     pub(crate) table_cache: Arc<TableCache>,
-    pub(crate) state: Mutex<State>,
-    /// Signalled whenever background work finishes or is needed.
-    pub(crate) bg_cv: Condvar,
-    pub(crate) read_state: RwLock<Arc<ReadState>>,
+    /// Group commit and the active WAL.
+    pub(crate) writes: WritePath,
+    /// Versions and memtable generations.
+    pub(crate) state: OrderedMutex<State>,
+    pub(crate) read_state: OrderedRwLock<Arc<ReadState>>,
     /// The last sequence number visible to readers.
     pub(crate) last_seq: AtomicU64,
-    pub(crate) commit: Mutex<CommitState>,
-    pub(crate) queue: Mutex<WriteQueue>,
-    pub(crate) queue_cv: Condvar,
+    pub(crate) files: FileLifecycle,
+    pub(crate) bg: Background,
     pub(crate) snapshots: Arc<SnapshotList>,
-    pub(crate) bg_error: Mutex<Option<Error>>,
-    pub(crate) poisoned: AtomicBool,
     pub(crate) stats: Stats,
-    /// Held by whoever runs a compaction (background thread or `compact_range`).
-    pub(crate) compaction_lock: Mutex<()>,
+    /// What the open found and did.
+    pub(crate) recovery: crate::open::RecoveryReport,
+    pub(crate) _lock: Option<Box<dyn FileLock>>,
+}
+
+/// The write path: writers queue, one leader at a time appends the group to the WAL.
+#[derive(Debug)]
+pub(crate) struct WritePath {
+    pub(crate) queue: OrderedMutex<WriteQueue>,
+    pub(crate) queue_cv: Condvar,
+    pub(crate) commit: OrderedMutex<CommitState>,
+}
+
+impl WritePath {
+    pub(crate) fn new(commit: CommitState) -> Self {
+        Self {
+            queue: OrderedMutex::new(Rank::WriteQueue, WriteQueue::default()),
+            queue_cv: Condvar::new(),
+            commit: OrderedMutex::new(Rank::Commit, commit),
+        }
+    }
+}
+
+/// What decides which files of the directory may be deleted, besides the versions.
+#[derive(Debug)]
+pub(crate) struct FileLifecycle {
     /// WAL files pinned by `LiveFiles`, by number, with a count.
-    pub(crate) wal_pins: Mutex<BTreeMap<u64, usize>>,
-    pub(crate) threads: Mutex<Vec<JoinHandle<()>>>,
+    pub(crate) wal_pins: OrderedMutex<BTreeMap<u64, usize>>,
+    /// Never deleted by this process: files with Strata's names that the open could not prove
+    /// are Strata's, and, after `CURRENT` was recovered by listing, every file present then.
+    pub(crate) kept: BTreeSet<String>,
     /// Read-only databases: the WAL files replayed at open and their valid lengths, which is
     /// what `live_files` pins (a writer elsewhere may still be appending to them).
     pub(crate) recovered_logs: Vec<(u64, u64)>,
-    /// Never deleted by this process: files with Strata's names that the open could not prove
-    /// are Strata's, and, after `CURRENT` was recovered by listing, every file present then.
-    pub(crate) kept_files: BTreeSet<String>,
-    /// What the open found and did.
-    pub(crate) recovery: crate::recovery::RecoveryReport,
-    pub(crate) _lock: Option<Box<dyn FileLock>>,
+}
+
+/// Background jobs: the flush and compaction threads and what stops them.
+#[derive(Debug)]
+pub(crate) struct Background {
+    /// Signalled whenever background work finishes or is needed; waited on under `state`.
+    pub(crate) cv: Condvar,
+    /// Shared by each running background compaction, exclusive for `compact_range`.
+    pub(crate) compaction: OrderedRwLock<()>,
+    /// The first background error; set once, then every write fails until reopen.
+    pub(crate) error: OrderedMutex<Option<Error>>,
+    pub(crate) poisoned: AtomicBool,
+    pub(crate) threads: OrderedMutex<Vec<JoinHandle<()>>>,
+}
+
+impl Background {
+    pub(crate) fn new() -> Self {
+        Self {
+            cv: Condvar::new(),
+            compaction: OrderedRwLock::new(Rank::Compaction, ()),
+            error: OrderedMutex::new(Rank::BgError, None),
+            poisoned: AtomicBool::new(false),
+            threads: OrderedMutex::new(Rank::Threads, Vec::new()),
+        }
+    }
 }
 
 impl std::fmt::Debug for DbInner {
@@ -191,8 +247,8 @@ impl DbInner {
         if self.read_only {
             return Err(Error::ReadOnly);
         }
-        if self.poisoned.load(Ordering::Acquire) {
-            let msg = self.bg_error.lock().as_ref().map(|e| e.to_string()).unwrap_or_default();
+        if self.bg.poisoned.load(Ordering::Acquire) {
+            let msg = self.bg.error.lock().as_ref().map(|e| e.to_string()).unwrap_or_default();
             return Err(Error::Poisoned(msg));
         }
         Ok(())
@@ -208,7 +264,7 @@ impl DbInner {
     pub(crate) fn set_bg_error(&self, e: Error) -> Error {
         let copy = self.record_bg_error(e);
         drop(self.state.lock());
-        self.bg_cv.notify_all();
+        self.bg.cv.notify_all();
         copy
     }
 
@@ -217,17 +273,17 @@ impl DbInner {
     /// compiler checks the precondition.
     pub(crate) fn set_bg_error_locked(&self, _held: &State, e: Error) -> Error {
         let copy = self.record_bg_error(e);
-        self.bg_cv.notify_all();
+        self.bg.cv.notify_all();
         copy
     }
 
     fn record_bg_error(&self, e: Error) -> Error {
         let copy = e.duplicate();
-        let mut slot = self.bg_error.lock();
+        let mut slot = self.bg.error.lock();
         if slot.is_none() {
             *slot = Some(e);
         }
-        self.poisoned.store(true, Ordering::Release);
+        self.bg.poisoned.store(true, Ordering::Release);
         copy
     }
 

@@ -17,7 +17,7 @@ use crate::batch::WriteBatch;
 use crate::error::{Error, Result};
 use crate::options::WriteOptions;
 use crate::state::{CommitState, DbInner, Generation, PendingWrite, State};
-use parking_lot::{Mutex, MutexGuard};
+use parking_lot::Mutex;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -48,7 +48,7 @@ impl DbInner {
                 }
             }
         }
-        let mut q = self.queue.lock();
+        let mut q = self.writes.queue.lock();
         if !q.leader_busy && q.waiting.is_empty() {
             // Nobody is writing or waiting: lead a group of one without queueing (no
             // allocation, no hand-off). Writers that arrive meanwhile queue behind us.
@@ -56,10 +56,10 @@ impl DbInner {
             drop(q);
             let mut one = [GroupMember { batch, sync: wo.sync, disable_wal: wo.disable_wal }];
             let result = self.commit_group(&mut one);
-            let mut q = self.queue.lock();
+            let mut q = self.writes.queue.lock();
             q.leader_busy = false;
             if !q.waiting.is_empty() {
-                self.queue_cv.notify_all();
+                self.writes.queue_cv.notify_all();
             }
             return result;
         }
@@ -77,7 +77,7 @@ impl DbInner {
             if !q.leader_busy && q.waiting.front().is_some_and(|f| Arc::ptr_eq(f, &me)) {
                 break;
             }
-            self.queue_cv.wait(&mut q);
+            self.writes.queue_cv.wait(q.raw());
         }
         // We lead: take a group from the front of the queue (ourselves first).
         q.leader_busy = true;
@@ -99,7 +99,7 @@ impl DbInner {
         }
         drop(q);
         let result = self.commit_group(&mut members);
-        let mut q = self.queue.lock();
+        let mut q = self.writes.queue.lock();
         q.leader_busy = false;
         for w in &group {
             if !Arc::ptr_eq(w, &me) {
@@ -109,13 +109,13 @@ impl DbInner {
                 });
             }
         }
-        self.queue_cv.notify_all();
+        self.writes.queue_cv.notify_all();
         drop(q);
         result
     }
 
     fn commit_group(&self, group: &mut [GroupMember]) -> Result<()> {
-        let mut commit = self.commit.lock();
+        let mut commit = self.writes.commit.lock();
         let rs = self.make_room(&mut commit)?;
         let mut seq = self.last_sequence() + 1;
         let mut sync = false;
@@ -190,8 +190,8 @@ impl DbInner {
             }
             if full && st.imm.len() >= self.opts.max_write_buffers || l0 >= self.opts.level0_stop_writes_trigger {
                 let t = Instant::now();
-                self.bg_cv.notify_all();
-                self.bg_cv.wait_for(&mut st, Duration::from_millis(100));
+                self.bg.cv.notify_all();
+                self.bg.cv.wait_for(st.raw(), Duration::from_millis(100));
                 self.stats.add_stall(t.elapsed(), true);
                 continue;
             }
@@ -211,7 +211,7 @@ impl DbInner {
     ///
     /// The trim comes before the new WAL exists, so whoever sees the new WAL in a listing (a
     /// read-only open beside this writer) finds the old one already ending on its last record.
-    pub(crate) fn switch_generation(&self, commit: &mut CommitState, st: &mut MutexGuard<'_, State>) -> Result<()> {
+    pub(crate) fn switch_generation(&self, commit: &mut CommitState, st: &mut State) -> Result<()> {
         if let Some(old) = commit.log.as_mut()
             && let Err(e) = old.trim()
         {
@@ -233,7 +233,7 @@ impl DbInner {
         let old = std::mem::replace(&mut st.active, next);
         st.imm.push_back(Arc::new(old));
         self.install_read_state(st);
-        self.bg_cv.notify_all();
+        self.bg.cv.notify_all();
         Ok(())
     }
 }

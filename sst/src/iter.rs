@@ -23,12 +23,20 @@ pub(crate) struct Cursor {
     data: BlockIter,
     /// The block `data` is over, if any.
     data_handle: Option<BlockHandle>,
+    /// Whether blocks read from the file are added to the block cache.
+    fill_cache: bool,
     status: Option<Error>,
 }
 
 impl Cursor {
     pub fn new(t: &Table) -> Self {
-        Self { index: BlockIter::new(t.index_block()), data: BlockIter::empty(), data_handle: None, status: None }
+        Self {
+            index: BlockIter::new(t.index_block()),
+            data: BlockIter::empty(),
+            data_handle: None,
+            status: None,
+            fill_cache: true,
+        }
     }
 
     #[inline]
@@ -100,7 +108,8 @@ impl Cursor {
             return true;
         }
         self.data_handle = None;
-        let loaded = t.data_block(handle).and_then(|b| self.data.reset(b).map_err(|c| t.block_error(handle, c)));
+        let block = if self.fill_cache { t.data_block(handle) } else { t.data_block_no_fill(handle) };
+        let loaded = block.and_then(|b| self.data.reset(b).map_err(|c| t.block_error(handle, c)));
         match loaded {
             Ok(()) => {
                 self.data_handle = Some(handle);
@@ -272,5 +281,18 @@ impl TableIter {
     /// The error that made the iterator invalid, if any.
     pub fn status(&self) -> Result<()> {
         self.cur.status()
+    }
+
+    /// Whether blocks this iterator reads from the file go into the block cache (default
+    /// `true`). A scan that reads everything once (a compaction, a full export) sets `false`
+    /// so it does not evict the blocks point reads keep hot; cached blocks are still used.
+    pub fn set_fill_cache(&mut self, fill: bool) {
+        self.cur.fill_cache = fill;
+    }
+
+    /// The table's path and the offset of the data block holding the current entry (0 when
+    /// none is loaded): where to look when a key read from here turns out malformed.
+    pub fn location(&self) -> (&std::path::Path, u64) {
+        (self.table.path(), self.cur.data_handle.map_or(0, |h| h.offset))
     }
 }

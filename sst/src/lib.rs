@@ -22,6 +22,7 @@ mod error;
 mod filter;
 pub mod format;
 #[doc(hidden)]
+#[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod iter;
 mod options;

@@ -168,6 +168,14 @@ impl Table {
         self.read_block(handle, self.data_end, self.opts.verify_checksums)
     }
 
+    /// A data block's contents from the cache, or from the file without adding it to the cache.
+    pub(crate) fn data_block_no_fill(&self, handle: BlockHandle) -> Result<Bytes> {
+        if let Some(b) = self.opts.cache.as_ref().and_then(|c| c.get(self.opts.cache_id, handle.offset)) {
+            return Ok(b);
+        }
+        self.read_block(handle, self.data_end, self.opts.verify_checksums)
+    }
+
     /// Decodes the handle stored as the value of the index entry under `it`.
     pub(crate) fn index_handle(&self, it: &BlockIter) -> Result<BlockHandle> {
         self.decode_index_value(it.value(), it.current_offset())

@@ -203,8 +203,19 @@ fn maintenance(db: &Db, sh: &Shared) {
 
 #[test]
 fn readers_see_consistent_snapshots_while_flushing_and_compacting() {
+    readers_see_consistent_snapshots_with(small_options());
+}
+
+/// The same with three background compactions at once (more threads than the CI machine has
+/// cores, so they interleave), beside the maintenance thread's `compact_range`.
+#[test]
+fn readers_see_consistent_snapshots_with_parallel_compactions() {
+    readers_see_consistent_snapshots_with(strata::Options { max_background_compactions: 3, ..small_options() });
+}
+
+fn readers_see_consistent_snapshots_with(opts: strata::Options) {
     let tmp = tempfile::tempdir().unwrap();
-    let db = Db::open(tmp.path(), small_options()).unwrap();
+    let db = Db::open(tmp.path(), opts.clone()).unwrap();
     let sh = Shared {
         left: db.create_cf("left").unwrap(),
         right: db.create_cf("right").unwrap(),
@@ -270,7 +281,7 @@ fn readers_see_consistent_snapshots_while_flushing_and_compacting() {
     check(&db, &sh.left, &sh.right);
     let seq = db.sequence();
     drop(db);
-    let db = Db::open(tmp.path(), small_options()).unwrap();
+    let db = Db::open(tmp.path(), opts).unwrap();
     assert_eq!(db.sequence(), seq);
     check(&db, &db.cf("left").unwrap(), &db.cf("right").unwrap());
 }

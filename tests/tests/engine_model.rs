@@ -317,7 +317,12 @@ impl Runner {
     }
 
     fn read_opts(&self, snap: Option<usize>, lower: Option<Vec<u8>>, upper: Option<Vec<u8>>) -> ReadOptions<'_> {
-        ReadOptions { snapshot: snap.map(|i| &self.snaps[i].0), lower_bound: lower, upper_bound: upper }
+        ReadOptions {
+            snapshot: snap.map(|i| &self.snaps[i].0),
+            lower_bound: lower,
+            upper_bound: upper,
+            ..Default::default()
+        }
     }
 
     fn expected(&self, cf: usize, snap: Option<usize>) -> &Map {

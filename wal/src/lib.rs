@@ -17,6 +17,7 @@ pub mod format;
 mod fragment;
 mod reader;
 #[doc(hidden)]
+#[cfg(feature = "testing")]
 pub mod testing;
 mod writer;
 

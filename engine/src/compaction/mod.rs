@@ -1,8 +1,10 @@
 //! Leveled compaction: which files to compact ([`picker`]) and which entries a compaction drops
-//! ([`filter`]). Both are pure and I/O-free; the engine runs the merge.
+//! ([`filter`]), both pure and I/O-free, and running it (`run`: the merge, the outputs, the
+//! edit, the background loop).
 
 pub mod filter;
 pub mod picker;
+mod run;
 
 pub use filter::{EntryFilter, FilterStats, Keep};
 pub use picker::{

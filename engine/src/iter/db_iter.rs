@@ -37,7 +37,9 @@ pub struct DbIter {
     /// Reverse: the value shown.
     saved_value: Bytes,
     /// A malformed internal key met while moving.
-    corruption: Option<String>,
+    /// A malformed key met while moving: where it was read (a table and block offset, or the
+    /// memtable) and what was wrong.
+    corruption: Option<(PathBuf, u64, String)>,
 }
 
 impl std::fmt::Debug for DbIter {
@@ -104,8 +106,8 @@ impl DbIter {
 
     /// An I/O or corruption error met while moving; the iterator is then invalid.
     pub fn status(&self) -> Result<()> {
-        if let Some(reason) = &self.corruption {
-            return Err(Error::corruption(PathBuf::from("(iterator)"), 0, reason.clone()));
+        if let Some((file, offset, reason)) = &self.corruption {
+            return Err(Error::corruption(file.clone(), *offset, reason.clone()));
         }
         self.inner.status()
     }
@@ -132,7 +134,8 @@ impl DbIter {
     fn note_corruption(&mut self) {
         if self.corruption.is_none() {
             let len = self.inner.key().len();
-            self.corruption = Some(format!("malformed internal key of {len} bytes"));
+            let (file, offset) = self.inner.location().unwrap_or_else(|| (PathBuf::from("(memtable)"), 0));
+            self.corruption = Some((file, offset, format!("malformed internal key of {len} bytes")));
         }
     }
 

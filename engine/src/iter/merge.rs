@@ -202,4 +202,7 @@ impl InternalIterator for MergingIterator {
         }
         Ok(())
     }
+    fn location(&self) -> Option<(std::path::PathBuf, u64)> {
+        self.current.and_then(|i| self.children.get(i)).and_then(|c| c.location())
+    }
 }

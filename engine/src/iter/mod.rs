@@ -1,4 +1,5 @@
-//! Internal iterators and the user-facing [`DbIter`] built on them.
+//! Every iterator of the engine: internal ones over memtables, tables and levels, the merged
+//! user-key iterator [`DbIter`], and the public cursor [`DbIterator`] and [`RangeIter`].
 //!
 //! An [`InternalIterator`] walks internal keys (`user_key ++ trailer`, see
 //! `strata_base::ikey`) in internal-key order with the bytewise user comparator: user key
@@ -16,14 +17,18 @@ use bytes::Bytes;
 use std::cmp::Ordering;
 use strata_base::ikey::TRAILER_LEN;
 
+mod cursor;
 mod db_iter;
+mod level;
 mod merge;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod vec_iter;
 
+pub use cursor::{DbIterator, RangeIter};
 pub use db_iter::DbIter;
+
 pub use merge::MergingIterator;
 #[cfg(test)]
 pub(crate) use vec_iter::VecIter;
@@ -48,6 +53,11 @@ pub trait InternalIterator: Send {
     }
     /// The first error met, if any.
     fn status(&self) -> Result<()>;
+    /// The file and offset (a table and its data block) the current entry was read from, for
+    /// errors about it; `None` for memtables.
+    fn location(&self) -> Option<(std::path::PathBuf, u64)> {
+        None
+    }
 }
 
 impl InternalIterator for Box<dyn InternalIterator> {
@@ -83,6 +93,9 @@ impl InternalIterator for Box<dyn InternalIterator> {
     }
     fn status(&self) -> Result<()> {
         (**self).status()
+    }
+    fn location(&self) -> Option<(std::path::PathBuf, u64)> {
+        (**self).location()
     }
 }
 

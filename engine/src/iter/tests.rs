@@ -257,3 +257,35 @@ fn child_error_surfaces_in_status() {
     assert!(!it.valid(), "the last entry cannot be read");
     assert!(it.status().is_err());
 }
+
+/// A malformed internal key read from a table is reported naming the table and the offset of
+/// the data block it came from (it used to say "(iterator)" at offset 0).
+#[test]
+fn malformed_key_from_a_table_names_the_table_and_block() {
+    use strata_base::{BytewiseComparator, FileSystem, SimFs};
+    use strata_sst::{Table, TableBuilder, TableOptions, TableReadOptions};
+    let fs = SimFs::new();
+    fs.create_dir_all(std::path::Path::new("/d")).expect("dir");
+    let path = std::path::Path::new("/d/000009.sst");
+    // Keys shorter than an internal key's 8-byte trailer: checksums pass, parsing fails.
+    let mut b = TableBuilder::create(fs.arc(), path, TableOptions { block_size: 64, ..TableOptions::default() })
+        .expect("builder");
+    for k in [b"ab", b"cd", b"ef"] {
+        b.add(k, ValueKind::Put, &[7u8; 40]).expect("add");
+    }
+    b.finish().expect("finish");
+    let read =
+        TableReadOptions { comparator: Arc::new(BytewiseComparator), cache: None, cache_id: 9, verify_checksums: true };
+    let table = Table::open_path(&fs, path, read).expect("open");
+    let mut it = DbIter::new(Box::new(table.iter()), SEQ_MAX, None, None);
+    it.seek_to_last();
+    assert!(!it.valid());
+    match it.status() {
+        Err(crate::Error::Corruption { file, offset, reason }) => {
+            assert_eq!(file, path, "{reason}");
+            assert!(offset > 0, "the last entry's block is not the first one (offset {offset})");
+            assert!(reason.contains("malformed internal key"), "{reason}");
+        }
+        other => panic!("expected corruption naming the table, got {other:?}"),
+    }
+}

@@ -6,7 +6,12 @@
 //! never share a user key), fsyncs them and the directory, then logs one edit that deletes the
 //! inputs and adds the outputs. A trivial move rewrites nothing: the edit moves the file.
 //!
-//! Thread safety: `compaction_lock` serializes compactions; flushes run beside them.
+//! Thread safety: up to `Options::max_background_compactions` background compactions run at
+//! once, each holding `bg.compaction` shared; a pick reserves its input files in
+//! `State::compacting` in the same critical section that chose them, so no two compactions
+//! share a file, and the picker never chooses files overlapping a reserved one's key range in
+//! the output level. `compact_range` holds `bg.compaction` exclusively (no background
+//! compaction runs beside it). Flushes run beside all of them.
 
 use crate::compaction::{
     CompactionPick, EntryFilter, Keep, LevelFile, PickerOptions, pick_compaction, pick_range_compaction,
@@ -53,9 +58,9 @@ impl DbInner {
 
     /// Picks and runs one background compaction. Returns `false` when nothing needs doing.
     pub(crate) fn maybe_compact(&self) -> Result<bool> {
-        let _running = self.compaction_lock.lock();
+        let _running = self.bg.compaction.read();
         let (cf_id, pick, version) = {
-            let st = self.state.lock();
+            let mut st = self.state.lock();
             if st.manual_compaction || st.shutting_down {
                 return Ok(false);
             }
@@ -69,10 +74,9 @@ impl DbInner {
                     best = Some((cf.id, p));
                 }
             }
-            match best {
-                Some((cf_id, pick)) => (cf_id, pick, version),
-                None => return Ok(false),
-            }
+            let Some((cf_id, pick)) = best else { return Ok(false) };
+            reserve(&mut st, &pick);
+            (cf_id, pick, version)
         };
         self.run_compaction(cf_id, &pick, &version)?;
         // The inputs stay live while any `Arc<Version>` naming them exists, ours included.
@@ -83,16 +87,19 @@ impl DbInner {
 
     /// Compacts every level of `cf_id` overlapping `[begin, end]` (user keys) down the tree.
     pub(crate) fn compact_range_impl(&self, cf_id: u32, begin: Option<&[u8]>, end: Option<&[u8]>) -> Result<()> {
-        let _running = self.compaction_lock.lock();
+        let _running = self.bg.compaction.write();
         let levels = strata_manifest::NUM_LEVELS;
         for level in 0..levels - 1 {
             loop {
                 let (pick, version) = {
-                    let st = self.state.lock();
+                    let mut st = self.state.lock();
                     let version = st.versions.current();
                     let files = Self::level_files(&version, cf_id, &st.compacting);
                     match pick_range_compaction(&files, &self.picker_options(), level, begin, end) {
-                        Some(p) => (p, version),
+                        Some(p) => {
+                            reserve(&mut st, &p);
+                            (p, version)
+                        }
                         None => break,
                     }
                 };
@@ -108,7 +115,19 @@ impl DbInner {
         version.cf(cf_id)?.levels.get(level)?.iter().find(|f| f.number == number).cloned()
     }
 
+    /// Runs `pick` (its inputs reserved by [`reserve`]) and releases the reservation whatever
+    /// the outcome.
     fn run_compaction(&self, cf_id: u32, pick: &CompactionPick, version: &Version) -> Result<()> {
+        let result = self.run_reserved(cf_id, pick, version);
+        let mut st = self.state.lock();
+        for n in pick.inputs.iter().chain(&pick.next_inputs) {
+            st.compacting.remove(n);
+        }
+        drop(st);
+        result
+    }
+
+    fn run_reserved(&self, cf_id: u32, pick: &CompactionPick, version: &Version) -> Result<()> {
         let inputs: Vec<(usize, Arc<FileMeta>)> = pick
             .inputs
             .iter()
@@ -130,18 +149,8 @@ impl DbInner {
             self.stats.level(pick.output_level).trivial_moves.fetch_add(1, Ordering::Relaxed);
             return Ok(());
         }
-        {
-            let mut st = self.state.lock();
-            for (_, f) in &inputs {
-                st.compacting.insert(f.number);
-            }
-        }
-        let result = self.compact_files(cf_id, pick, &inputs);
+        let outputs = self.compact_files(cf_id, pick, &inputs)?;
         let mut st = self.state.lock();
-        for (_, f) in &inputs {
-            st.compacting.remove(&f.number);
-        }
-        let outputs = result?;
         let mut edit = VersionEdit::default();
         for (lvl, f) in &inputs {
             edit.delete_file(cf_id, *lvl, f.number);
@@ -186,7 +195,8 @@ impl DbInner {
             if level > 0 {
                 files.sort_by(|a, b| strata_base::Comparator::compare(&*self.icmp, &a.smallest, &b.smallest));
             }
-            self.push_level_iters(level, files, &mut children)?;
+            // A compaction reads each block once: keep the cache for point reads.
+            self.push_level_iters(level, files, false, &mut children)?;
         }
         let mut iter = MergingIterator::new(children);
         iter.seek_to_first();
@@ -197,8 +207,11 @@ impl DbInner {
         let result: Result<()> = (|| {
             while iter.valid() {
                 let key = iter.key();
-                let parsed = ikey::parse(key)
-                    .ok_or_else(|| Error::corruption(&self.path, 0, "malformed internal key in compaction input"))?;
+                let at = || iter.location().unwrap_or_else(|| (self.path.clone(), 0));
+                let parsed = ikey::parse(key).ok_or_else(|| {
+                    let (file, offset) = at();
+                    Error::corruption(file, offset, "malformed internal key in compaction input")
+                })?;
                 match filter.keep(key) {
                     Keep::Yes => {}
                     Keep::No => {
@@ -206,7 +219,8 @@ impl DbInner {
                         continue;
                     }
                     Keep::Corrupt => {
-                        return Err(Error::corruption(&self.path, 0, "compaction input out of order or malformed"));
+                        let (file, offset) = at();
+                        return Err(Error::corruption(file, offset, "compaction input out of order or malformed"));
                     }
                 }
                 let new_user_key = parsed.user_key != last_user_key.as_slice();
@@ -260,14 +274,14 @@ impl DbInner {
                 if st.shutting_down {
                     return;
                 }
-                if self.poisoned.load(Ordering::Acquire) || self.opts.disable_auto_compactions {
-                    self.bg_cv.wait(&mut st);
+                if self.bg.poisoned.load(Ordering::Acquire) || self.opts.disable_auto_compactions {
+                    self.bg.cv.wait(st.raw());
                     continue;
                 }
             }
             match self.maybe_compact() {
                 Ok(true) => {
-                    self.bg_cv.notify_all();
+                    self.bg.cv.notify_all();
                 }
                 Ok(false) => {
                     // Tables that only a since-dropped iterator, snapshot read or `LiveFiles`
@@ -276,7 +290,7 @@ impl DbInner {
                     self.delete_obsolete_files();
                     let mut st = self.state.lock();
                     if !st.shutting_down {
-                        self.bg_cv.wait_for(&mut st, std::time::Duration::from_millis(200));
+                        self.bg.cv.wait_for(st.raw(), std::time::Duration::from_millis(200));
                     }
                 }
                 Err(e) => {
@@ -284,5 +298,12 @@ impl DbInner {
                 }
             }
         }
+    }
+}
+
+/// Marks `pick`'s input files as being compacted, under the same `state` lock that chose them.
+fn reserve(st: &mut crate::state::State, pick: &CompactionPick) {
+    for &n in pick.inputs.iter().chain(&pick.next_inputs) {
+        st.compacting.insert(n);
     }
 }

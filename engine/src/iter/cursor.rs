@@ -75,7 +75,7 @@ impl DbInner {
         }
         if let Some(vcf) = rs.version.cf(cf_id) {
             for (level, files) in vcf.levels.iter().enumerate() {
-                self.push_level_iters(level, files.clone(), &mut children)?;
+                self.push_level_iters(level, files.clone(), opts.fill_cache, &mut children)?;
             }
         }
         let merged = MergingIterator::new(children);

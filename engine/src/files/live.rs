@@ -75,7 +75,7 @@ struct WalPin {
 
 impl Drop for WalPin {
     fn drop(&mut self) {
-        let mut pins = self.inner.wal_pins.lock();
+        let mut pins = self.inner.files.wal_pins.lock();
         for n in &self.numbers {
             if let Some(c) = pins.get_mut(n) {
                 *c -= 1;
@@ -98,7 +98,7 @@ impl Db {
         }
         // Holding `commit` stops writers between groups: the WAL ends on a record boundary and
         // the sequence number matches it exactly.
-        let mut commit = inner.commit.lock();
+        let mut commit = inner.writes.commit.lock();
         if let Some(log) = commit.log.as_mut() {
             log.flush().map_err(Error::from)?;
         }
@@ -113,13 +113,13 @@ impl Db {
         let has_unflushed = rs.cfs.values().any(|c| c.mems.iter().any(|m| !m.is_empty()));
         let numbers: Vec<u64> = match (has_unflushed, inner.read_only) {
             (false, _) => Vec::new(),
-            (true, true) => inner.recovered_logs.iter().map(|&(n, _)| n).collect(),
+            (true, true) => inner.files.recovered_logs.iter().map(|&(n, _)| n).collect(),
             (true, false) => rs.log_numbers.clone(),
         };
         let wal_pin = if numbers.is_empty() {
             None
         } else {
-            let mut pins = inner.wal_pins.lock();
+            let mut pins = inner.files.wal_pins.lock();
             for n in &numbers {
                 *pins.entry(*n).or_insert(0) += 1;
             }
@@ -128,7 +128,7 @@ impl Db {
         drop(st);
         let mut wals = Vec::new();
         if inner.read_only {
-            for &(n, size) in inner.recovered_logs.iter().filter(|(n, _)| numbers.contains(n)) {
+            for &(n, size) in inner.files.recovered_logs.iter().filter(|(n, _)| numbers.contains(n)) {
                 wals.push(LiveWal { number: n, path: inner.log_path(n), size });
             }
         } else {

@@ -27,10 +27,10 @@ impl DbInner {
         // compaction allocates the number under the state lock, then creates the file).
         let doomed = {
             let st = self.state.lock();
-            let logs_pinned_from = self.wal_pins.lock().keys().next().copied().unwrap_or(u64::MAX);
+            let logs_pinned_from = self.files.wal_pins.lock().keys().next().copied().unwrap_or(u64::MAX);
             st.versions.obsolete_files(&names, &st.pending_outputs, logs_pinned_from, on_open)
         };
-        for name in doomed.into_iter().filter(|n| !self.kept_files.contains(n)) {
+        for name in doomed.into_iter().filter(|n| !self.files.kept.contains(n)) {
             if let Some(FileKind::Table(n)) = strata_manifest::parse_file_name(&name) {
                 self.table_cache.evict(n);
             }

@@ -12,6 +12,7 @@ use crate::state::DbInner;
 use crate::table_cache::TableCache;
 use bytes::Bytes;
 use std::cmp::Ordering;
+use std::path::PathBuf;
 use std::sync::Arc;
 use strata_base::Comparator;
 use strata_base::ikey::InternalKeyComparator;
@@ -53,23 +54,33 @@ impl InternalIterator for TableIter {
     fn status(&self) -> Result<()> {
         Ok(TableIter::status(self)?)
     }
+    fn location(&self) -> Option<(PathBuf, u64)> {
+        let (path, offset) = TableIter::location(self);
+        Some((path.to_path_buf(), offset))
+    }
 }
 
 impl DbInner {
     /// Appends iterators over `files` of `level` to `children`: one per table at L0 (its
     /// tables overlap), one concatenating [`LevelIter`] deeper down (sorted and disjoint).
+    /// `fill_cache`: whether blocks read go into the block cache (compactions pass `false`).
     pub(crate) fn push_level_iters(
         &self,
         level: usize,
         files: Vec<Arc<FileMeta>>,
+        fill_cache: bool,
         children: &mut Vec<Box<dyn InternalIterator>>,
     ) -> Result<()> {
         if level == 0 {
             for f in &files {
-                children.push(Box::new(self.table_cache.get(f.number)?.iter()));
+                let mut it = self.table_cache.get(f.number)?.iter();
+                it.set_fill_cache(fill_cache);
+                children.push(Box::new(it));
             }
         } else if !files.is_empty() {
-            children.push(Box::new(LevelIter::new(files, Arc::clone(&self.table_cache), Arc::clone(&self.icmp))));
+            let mut it = LevelIter::new(files, Arc::clone(&self.table_cache), Arc::clone(&self.icmp));
+            it.fill_cache = fill_cache;
+            children.push(Box::new(it));
         }
         Ok(())
     }
@@ -83,6 +94,7 @@ pub(crate) struct LevelIter {
     index: usize,
     current: Option<TableIter>,
     error: Option<crate::Error>,
+    fill_cache: bool,
 }
 
 impl std::fmt::Debug for LevelIter {
@@ -93,7 +105,7 @@ impl std::fmt::Debug for LevelIter {
 
 impl LevelIter {
     pub(crate) fn new(files: Vec<Arc<FileMeta>>, cache: Arc<TableCache>, icmp: Arc<InternalKeyComparator>) -> Self {
-        Self { files, cache, icmp, index: 0, current: None, error: None }
+        Self { files, cache, icmp, index: 0, current: None, error: None, fill_cache: true }
     }
 
     /// Opens file `index` (or clears the current table when out of range). Re-seeking within
@@ -108,7 +120,9 @@ impl LevelIter {
         let Some(f) = self.files.get(index) else { return false };
         match self.cache.get(f.number) {
             Ok(t) => {
-                self.current = Some(t.iter());
+                let mut it = t.iter();
+                it.set_fill_cache(self.fill_cache);
+                self.current = Some(it);
                 true
             }
             Err(e) => {
@@ -264,5 +278,8 @@ impl InternalIterator for LevelIter {
             Some(c) => InternalIterator::status(c),
             None => Ok(()),
         }
+    }
+    fn location(&self) -> Option<(PathBuf, u64)> {
+        self.current.as_ref().and_then(InternalIterator::location)
     }
 }
