@@ -3,6 +3,8 @@
 //! database, and checks that every acknowledged key is present and that the database holds a
 //! prefix of the writes (no holes). 20 cycles by default; `STRATA_CRASH_CYCLES` for more.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a failure is the test failing")]
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
