@@ -1,8 +1,8 @@
 //! `VersionEdit`: one change to the set of live tables, and its tagged, extensible encoding.
 //!
-//! An encoded edit is a sequence of fields, each `varint32 tag ++ varint64 len ++ payload`.
-//! A field's payload holds its members in a fixed order and may be followed by *sub-fields*
-//! framed the same way, which is how a field grows without a new tag. Unknown tags (fields or
+//! An encoded edit is a sequence of tagged, length-prefixed fields (framing byte by byte in
+//! `docs/format/manifest.md`). A field's payload holds its members in a fixed order and may be
+//! followed by *sub-fields* framed the same way, which is how a field grows without a new tag. Unknown tags (fields or
 //! sub-fields) are skipped when they carry [`TAG_SAFE_TO_IGNORE`] and refused otherwise.
 //! See `docs/format/manifest.md`.
 //!

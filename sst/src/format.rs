@@ -104,17 +104,10 @@ impl BlockHandle {
     }
 }
 
-/// The fixed-size footer at the end of every table.
-///
-/// | offset | size | field |
-/// |---|---|---|
-/// | 0 | 16 | index handle (fixed64 offset, fixed64 size) |
-/// | 16 | 16 | filter handle (size 0: no filter) |
-/// | 32 | 16 | properties handle |
-/// | 48 | 4 | fixed32 CRC32 of every byte before the footer (not masked) |
-/// | 52 | 4 | fixed32 format version |
-/// | 56 | 4 | fixed32 masked CRC32 of footer bytes 0..56 |
-/// | 60 | 8 | fixed64 magic |
+/// The fixed-size footer at the end of every table: three block handles (index, filter,
+/// properties), the whole-file CRC, the format version, the footer's own CRC and the magic.
+/// Its layout, byte by byte, is in `docs/format/sst.md` ("Footer"); the offsets are the
+/// `FOOTER_*` constants below, tied together by const asserts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Footer {
     pub index: BlockHandle,
