@@ -39,10 +39,7 @@ const TAG_CF_BIT: u8 = 0b10;
 /// Bit of a tag that holds the [`ValueKind`].
 const TAG_KIND_BIT: u8 = 0b01;
 
-/// The longest user key.
-pub const KEY_LEN_MAX: usize = 1 << 20;
-/// The longest value.
-pub const VALUE_LEN_MAX: usize = 64 << 20;
+pub use strata_base::limits::{KEY_LEN_MAX, VALUE_LEN_MAX};
 /// The largest encoded batch (one WAL record).
 pub const BATCH_BYTES_MAX: usize = 512 << 20;
 /// The largest encoding of one record.
@@ -61,6 +58,12 @@ const _: () = assert!(VALUE_LEN_MAX <= u32::MAX as usize);
 const _: () = assert!(HEADER_LEN + RECORD_LEN_MAX <= BATCH_BYTES_MAX);
 // The count cannot overflow: every record is at least 2 bytes (tag, empty key length).
 const _: () = assert!(BATCH_BYTES_MAX / 2 <= u32::MAX as usize);
+// The largest batch is one WAL record.
+const _: () = assert!(BATCH_BYTES_MAX <= strata_wal::RECORD_LEN_MAX);
+// Whatever a batch accepts, a table accepts: the longest user key plus its internal-key trailer,
+// and the longest value (flush and compaction must never refuse acknowledged data).
+const _: () = assert!(KEY_LEN_MAX + strata_base::ikey::TRAILER_LEN <= strata_sst::KEY_LEN_MAX);
+const _: () = assert!(VALUE_LEN_MAX <= strata_sst::VALUE_LEN_MAX);
 
 /// One op of a validated batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

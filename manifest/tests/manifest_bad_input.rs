@@ -108,3 +108,21 @@ proptest! {
         recover_checked(&fs, &path);
     }
 }
+
+/// Column-family names are limited by the one shared limit (`strata_base::limits`), the same
+/// one `Db::create_cf` checks: a longer name in a new edit is refused.
+#[test]
+fn column_family_names_follow_the_shared_limit() {
+    use strata_base::limits::CF_NAME_LEN_MAX;
+    let fs = sim();
+    let mut set = VersionSet::create_new(fs.arc(), dir(), opts(1 << 20)).unwrap();
+    let cmp = set.options().comparator.name().to_string();
+    for bad_name in [String::new(), "n".repeat(CF_NAME_LEN_MAX + 1)] {
+        let mut e = VersionEdit::new();
+        e.add_cf(set.next_cf_id(), bad_name.clone(), cmp.clone());
+        assert!(matches!(set.log_and_apply(e), Err(Error::InvalidArgument(_))), "name of {} bytes", bad_name.len());
+    }
+    let mut e = VersionEdit::new();
+    e.add_cf(set.next_cf_id(), "n".repeat(CF_NAME_LEN_MAX), cmp);
+    set.log_and_apply(e).unwrap();
+}

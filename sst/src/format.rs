@@ -16,10 +16,11 @@ pub const MAGIC: u64 = u64::from_le_bytes(*b"strata\xa5\x01");
 /// The only format version this crate writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
 
-/// Longest key `TableBuilder::add` accepts (bytes).
-pub const KEY_LEN_MAX: usize = 1 << 20;
+/// Longest key `TableBuilder::add` accepts (bytes): the engine's keys are internal keys, so
+/// this is the longest user key plus its 8-byte trailer.
+pub const KEY_LEN_MAX: usize = strata_base::limits::INTERNAL_KEY_LEN_MAX;
 /// Longest value `TableBuilder::add` accepts (bytes).
-pub const VALUE_LEN_MAX: usize = 1 << 26;
+pub const VALUE_LEN_MAX: usize = strata_base::limits::VALUE_LEN_MAX;
 /// Longest entry header: three varint32 lengths and the kind byte.
 pub const ENTRY_HEADER_LEN_MAX: usize = 3 * 5 + 1;
 /// Largest block contents (uncompressed) a reader accepts and a writer produces. A data block
