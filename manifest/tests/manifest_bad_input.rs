@@ -63,7 +63,7 @@ fn rewrite(fs: &dyn FileSystem, path: &std::path::Path, data: &[u8]) {
 fn recover_checked(fs: &SimFs, path: &std::path::Path) {
     match VersionSet::recover(fs.arc(), dir(), opts(1 << 20), true) {
         Ok(set) => set.current().check_invariants(set.next_file_number(), set.options().comparator.as_ref()).unwrap(),
-        Err(Error::Corruption { file, .. }) => assert_eq!(file, path),
+        Err(Error::Corruption { file, .. } | Error::UnsupportedVersion { file, .. }) => assert_eq!(file, path),
         Err(Error::NotFound { .. } | Error::InvalidArgument(_)) => {}
         Err(e) => panic!("unexpected error: {e}"),
     }
@@ -125,4 +125,63 @@ fn column_family_names_follow_the_shared_limit() {
     let mut e = VersionEdit::new();
     e.add_cf(set.next_cf_id(), "n".repeat(CF_NAME_LEN_MAX), cmp);
     set.log_and_apply(e).unwrap();
+}
+
+/// Writes a manifest whose records are `payloads` (a snapshot, then raw edits) and points
+/// `CURRENT` at it; returns its path.
+fn manifest_of(fs: &SimFs, set: &mut VersionSet, extra: &[Vec<u8>]) -> std::path::PathBuf {
+    let number = set.new_file_number();
+    let cmp = set.options().comparator.name().to_string();
+    let snap = strata_manifest::snapshot_edit(
+        &set.current(),
+        &cmp,
+        set.log_number(),
+        set.next_file_number(),
+        set.last_sequence(),
+    );
+    let path = dir().join(manifest_file_name(number));
+    let mut w = strata_wal::LogWriter::with_path(fs.create(&path).unwrap(), &path);
+    w.add_record(&snap.encode()).unwrap();
+    for p in extra {
+        w.add_record(p).unwrap();
+    }
+    w.sync().unwrap();
+    strata_manifest::set_current(fs, dir(), number).unwrap();
+    path
+}
+
+/// An intact edit holding a must-understand tag this build does not know comes from a newer
+/// writer: `UnsupportedVersion` naming the manifest and the record, not `Corruption`. Tag 0 and
+/// a malformed field stay `Corruption`.
+#[test]
+fn unknown_must_understand_tag_is_unsupported_version() {
+    let fs = sim();
+    let mut set = VersionSet::create_new(fs.arc(), dir(), opts(1 << 20)).unwrap();
+    // Tag 63: must-understand (bit 0x40 clear) and unassigned; an empty payload.
+    let path = manifest_of(&fs, &mut set, &[vec![63, 0]]);
+    match VersionSet::recover(fs.arc(), dir(), opts(1 << 20), true) {
+        Err(Error::UnsupportedVersion { file, offset, reason }) => {
+            assert_eq!(file, path);
+            assert!(offset > 0, "the second record, not the file start");
+            assert!(reason.contains("63"), "{reason}");
+        }
+        other => panic!("expected UnsupportedVersion, got {other:?}"),
+    }
+    // The same tag with the safe-to-ignore bit is skipped.
+    manifest_of(&fs, &mut set, &[vec![63 | 0x40, 0]]);
+    VersionSet::recover(fs.arc(), dir(), opts(1 << 20), true).unwrap();
+    // An unknown must-understand sub-field inside a known field is also a newer format.
+    // MAX_CF_ID (tag 5), payload of 3 bytes: varint 7, then sub-field 63 of length 0.
+    let max_cf = vec![5u8, 3, 7, 63, 0];
+    let path = manifest_of(&fs, &mut set, &[max_cf]);
+    assert!(
+        matches!(VersionSet::recover(fs.arc(), dir(), opts(1 << 20), true), Err(Error::UnsupportedVersion { file, .. }) if file == path)
+    );
+    for malformed in [vec![0u8, 0], vec![5u8, 9, 1]] {
+        let path = manifest_of(&fs, &mut set, &[malformed.clone()]);
+        match VersionSet::recover(fs.arc(), dir(), opts(1 << 20), true) {
+            Err(Error::Corruption { file, .. }) => assert_eq!(file, path),
+            other => panic!("{malformed:?}: expected Corruption, got {other:?}"),
+        }
+    }
 }
