@@ -178,7 +178,7 @@ fn unknown_must_understand_tag_is_unsupported_version() {
         matches!(VersionSet::recover(fs.arc(), dir(), opts(1 << 20), true), Err(Error::UnsupportedVersion { file, .. }) if file == path)
     );
     for malformed in [vec![0u8, 0], vec![5u8, 9, 1]] {
-        let path = manifest_of(&fs, &mut set, &[malformed.clone()]);
+        let path = manifest_of(&fs, &mut set, std::slice::from_ref(&malformed));
         match VersionSet::recover(fs.arc(), dir(), opts(1 << 20), true) {
             Err(Error::Corruption { file, .. }) => assert_eq!(file, path),
             other => panic!("{malformed:?}: expected Corruption, got {other:?}"),
