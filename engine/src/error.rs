@@ -202,6 +202,9 @@ mod tests {
     use super::*;
     use std::path::Path;
 
+    /// One of the `Error::is_*` helpers.
+    type Classifier = fn(&Error) -> bool;
+
     fn io_err() -> std::io::Error {
         std::io::Error::other("disk on fire")
     }
@@ -209,7 +212,7 @@ mod tests {
     #[test]
     fn lower_errors_keep_their_meaning() {
         let f = Path::new("/db/000007.sst");
-        let cases: Vec<(Error, fn(&Error) -> bool)> = vec![
+        let cases: Vec<(Error, Classifier)> = vec![
             (strata_sst::Error::Io { path: f.into(), source: io_err() }.into(), Error::is_io),
             (
                 strata_sst::Error::Corruption { file: f.into(), offset: 9, reason: "x".into() }.into(),
@@ -243,7 +246,7 @@ mod tests {
         for (e, is) in &cases {
             assert!(is(e), "{e:?}");
             // Exactly one classification holds for each of these.
-            let all: [fn(&Error) -> bool; 8] = [
+            let all: [Classifier; 8] = [
                 Error::is_io,
                 Error::is_corruption,
                 Error::is_unsupported_version,
