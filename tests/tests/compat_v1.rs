@@ -242,7 +242,9 @@ fn wal_payloads() -> Vec<Vec<u8>> {
         }
         dst.push(v as u8);
     }
-    fn batch(seq: u64, ops: &[(u8, Option<u32>, &[u8], &[u8])]) -> Vec<u8> {
+    /// One op: tag, explicit column family id (tags 2 and 3), key, value (tags 1 and 3).
+    type Op<'a> = (u8, Option<u32>, &'a [u8], &'a [u8]);
+    fn batch(seq: u64, ops: &[Op<'_>]) -> Vec<u8> {
         let mut b = seq.to_le_bytes().to_vec();
         b.extend_from_slice(&(ops.len() as u32).to_le_bytes());
         for &(tag, cf, k, v) in ops {
