@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use strata::{Db, Error, LiveFiles, Result, SeqNo};
 use strata_base::FileSystem;
-use strata_base::limits::DEFAULT_CF_NAME;
 use strata_base::fs::{copy_file, copy_file_prefix};
+use strata_base::limits::DEFAULT_CF_NAME;
 use strata_manifest::{VersionEdit, snapshot_edit, write_current_unpublished, write_manifest};
 
 /// How a checkpoint is made.

@@ -69,7 +69,6 @@ pub const FILE_NUMBER_WIDTH: usize = 6;
 /// corrupt. Leaves room for `+ 1` everywhere without overflow.
 pub const FILE_NUMBER_MAX: u64 = 1 << 62;
 
-
 /// Default size at which a manifest is rolled over into a fresh one.
 pub const MANIFEST_SIZE_LIMIT_DEFAULT: u64 = 64 << 20;
 

@@ -29,8 +29,8 @@ use strata_base::ikey::{self, ValueKind};
 use strata_base::{BytewiseComparator, FileSystem, RealFs};
 use strata_manifest::{FileMeta, VersionEdit, VersionSet, VersionSetOptions};
 use strata_sst::{Compression, EntryKind, Table, TableBuilder, TableOptions, TableReadOptions};
-use strata_wal::{LogReader, LogWriter, RecoveryMode};
 use strata_tests::dump_cf;
+use strata_wal::{LogReader, LogWriter, RecoveryMode};
 
 type Map = BTreeMap<Vec<u8>, Vec<u8>>;
 
@@ -112,11 +112,8 @@ fn v1_database_opens_with_its_exact_contents() {
     // What the fixture is meant to hold: tables, and a WAL that still has data.
     assert!(names.iter().any(|n| n.ends_with(".sst")), "tables in {names:?}");
     assert!(names.iter().any(|n| n == "CURRENT"), "CURRENT in {names:?}");
-    let wal_bytes: u64 = names
-        .iter()
-        .filter(|n| n.ends_with(".log"))
-        .map(|n| std::fs::metadata(fixture.join(n)).unwrap().len())
-        .sum();
+    let wal_bytes: u64 =
+        names.iter().filter(|n| n.ends_with(".log")).map(|n| std::fs::metadata(fixture.join(n)).unwrap().len()).sum();
     assert!(wal_bytes > 0, "an unflushed WAL in {names:?}");
 
     let tmp = tempfile::tempdir().unwrap();
@@ -383,8 +380,11 @@ fn v1_manifest_recovers_its_exact_version() {
     assert_eq!(set.live_table_numbers().len(), 2);
     // Pinned values, independent of what today's code would do with the same edits.
     assert_eq!((set.next_file_number(), set.last_sequence(), set.log_number()), (5, 0, 0));
-    let files: Vec<(u32, usize, u64, u64)> =
-        set.current().cfs().flat_map(|c| c.files().map(|(l, f)| (c.id, l, f.number, f.size)).collect::<Vec<_>>()).collect();
+    let files: Vec<(u32, usize, u64, u64)> = set
+        .current()
+        .cfs()
+        .flat_map(|c| c.files().map(|(l, f)| (c.id, l, f.number, f.size)).collect::<Vec<_>>())
+        .collect();
     assert_eq!(files, vec![(0, 1, 4, 1004), (1, 0, 3, 1003)]);
     let t4 = set.current().cf(0).unwrap().files().map(|(_, f)| Arc::clone(f)).next().unwrap();
     assert_eq!(*t4, meta(4, "a", "m", 5));

@@ -27,7 +27,11 @@ type Error = Box<dyn std::error::Error + Send + Sync>;
 /// The flags (a misspelled one is an error). Later flags override earlier ones, so
 /// `scripts/compare.sh` can pass defaults that the user's own flags replace.
 #[derive(Debug, Parser)]
-#[command(name = "compare", about = "Strata side by side with RocksDB, fjall, sled and redb", args_override_self = true)]
+#[command(
+    name = "compare",
+    about = "Strata side by side with RocksDB, fjall, sled and redb",
+    args_override_self = true
+)]
 struct Cli {
     /// Keys written by each fill.
     #[arg(long, default_value_t = 1_000_000)]

@@ -255,7 +255,11 @@ mod tests {
         assert!(md.contains("| fillseq | strata | 300 | 1.50x |"));
         assert!(md.contains("| readseq | strata | 50 | n/a |"));
         assert!(thousands(1e6).starts_with("1,000,000"));
-        let meta = [("cmd".to_string(), "x \"y\"".to_string()), ("failure".into(), "a".into()), ("failure".into(), "b".into())];
+        let meta = [
+            ("cmd".to_string(), "x \"y\"".to_string()),
+            ("failure".into(), "a".into()),
+            ("failure".into(), "b".into()),
+        ];
         let js = json(&meta, &cells).unwrap();
         assert!(js.contains("\"failure\": \"a\"") && js.contains("\"failure\": \"b\""), "{js}");
         let v: serde_json::Value = serde_json::from_str(&js).unwrap();
