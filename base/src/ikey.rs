@@ -1,9 +1,8 @@
 //! Internal keys: a user key plus a sequence number and a kind.
 //!
-//! Encoding: `user_key ++ fixed64_le((seq << 8) | kind)` (the 8-byte *trailer*). Order: user key
-//! ascending by the user comparator, then trailer descending, so the newest version of a key
-//! comes first and a reader at sequence `S` seeks to `(key, S)` and finds the newest version
-//! `<= S`.
+//! The layout (a user key then an 8-byte *trailer* packing the sequence number and kind), the
+//! order (newest version of a key first) and a worked example are in
+//! `docs/format/internal_key.md`, which `base/tests/ikey_format_example.rs` checks.
 //!
 //! Invariants: `seq <= SEQ_MAX` (56 bits); every internal key is at least [`TRAILER_LEN`] bytes.
 

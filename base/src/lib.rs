@@ -3,7 +3,8 @@
 //! Everything the format crates (`strata-sst`, `strata-wal`, `strata-manifest`) and the engine
 //! have in common lives here, and nothing else: the file-system trait every byte of I/O goes
 //! through ([`fs`]), checked little-endian and varint coding ([`coding`]), checksums
-//! ([`checksum`]) and key comparators ([`comparator`]).
+//! ([`checksum`]), key comparators ([`comparator`]), internal keys ([`ikey`]) and the limits
+//! several crates check ([`limits`]).
 //!
 //! Invariants: decoders in [`coding`] never panic and never read out of bounds; they return
 //! `None` on short input and let the caller turn that into a `Corruption` error naming the file.
@@ -15,6 +16,7 @@ pub mod coding;
 pub mod comparator;
 pub mod fs;
 pub mod ikey;
+pub mod limits;
 
 pub use comparator::{BytewiseComparator, Comparator};
 pub use fs::{FileLock, FileSystem, MemFile, RandomAccessFile, RealFs, SimFs, WritableFile};

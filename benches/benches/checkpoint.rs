@@ -14,6 +14,8 @@
 //! while `create` is timed. Each timed `create` goes into a fresh directory that is removed
 //! (untimed) afterwards.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "benchmark setup: a failure aborts the benchmark")]
+
 use std::error::Error;
 use std::path::Path;
 use std::sync::Arc;

@@ -6,6 +6,8 @@
 //!
 //! `cargo bench -p strata-benches --bench group_commit`
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "benchmark setup: a failure aborts the benchmark")]
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -5,6 +5,8 @@
 //! Run: `cargo bench -p strata-benches --bench sst`. Throughputs are in bytes of keys and
 //! values (user data), so the build and raw-write numbers compare directly.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "benchmark setup: a failure aborts the benchmark")]
+
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::path::Path;

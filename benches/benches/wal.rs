@@ -3,6 +3,8 @@
 //! every record (fdatasync per write). Throughput is reported in payload bytes per second.
 //! Group commit benchmarks come with the engine.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "benchmark setup: a failure aborts the benchmark")]
+
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use std::time::{Duration, Instant};
 use strata_base::{FileSystem, RealFs};

@@ -1,44 +1,15 @@
-//! Shared helpers for Strata's benchmarks: argument parsing, key generation, latency
-//! histograms and disk accounting.
+//! Shared helpers for Strata's benchmarks: key generation, latency histograms and disk
+//! accounting. (The binaries parse their flags with `clap`.)
+//!
+//! Invariants: a [`Histogram`] keeps latencies to 3 significant figures in bounded memory,
+//! whatever the number of samples.
+//!
+//! Thread safety: plain values; each thread records into its own histogram and they are merged.
 
 pub mod compare;
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
-
-/// `--name value` and `--name=value` arguments.
-#[derive(Debug, Default)]
-pub struct Args {
-    map: HashMap<String, String>,
-}
-
-impl Args {
-    pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Self, String> {
-        let mut map = HashMap::new();
-        let mut it = args.into_iter().peekable();
-        while let Some(a) = it.next() {
-            let Some(name) = a.strip_prefix("--") else { return Err(format!("unexpected argument {a:?}")) };
-            if let Some((k, v)) = name.split_once('=') {
-                map.insert(k.to_string(), v.to_string());
-            } else if it.peek().is_some_and(|n| !n.starts_with("--")) {
-                let v = it.next().unwrap_or_default();
-                map.insert(name.to_string(), v);
-            } else {
-                map.insert(name.to_string(), "true".into());
-            }
-        }
-        Ok(Self { map })
-    }
-
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.map.get(name).map(String::as_str)
-    }
-
-    pub fn get_or<'a>(&'a self, name: &str, default: &'a str) -> &'a str {
-        self.get(name).unwrap_or(default)
-    }
-}
 
 /// Fixed-size keys: a zero-padded decimal number, so numeric order is key order.
 #[derive(Debug, Clone)]
@@ -82,47 +53,52 @@ pub fn scattered_key(i: u64) -> [u8; 16] {
     k
 }
 
-/// Latency samples in nanoseconds.
-#[derive(Debug, Default, Clone)]
+/// Latency samples in nanoseconds, kept by an HDR histogram (3 significant figures, so memory
+/// does not grow with the number of samples).
+#[derive(Debug, Clone)]
 pub struct Histogram {
-    samples: Vec<u64>,
+    inner: hdrhistogram::Histogram<u64>,
+}
+
+/// Significant figures the latency histograms keep (0.1 % relative error).
+const HISTOGRAM_SIGFIG: u8 = 3;
+
+impl Default for Histogram {
+    #[expect(clippy::expect_used, reason = "3 significant figures is within hdrhistogram's valid 0..=5")]
+    fn default() -> Self {
+        Self { inner: hdrhistogram::Histogram::new(HISTOGRAM_SIGFIG).expect("valid precision") }
+    }
 }
 
 impl Histogram {
     pub fn record(&mut self, d: Duration) {
-        self.samples.push(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+        let ns = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        // The histogram grows its range as needed; only a value past every range saturates.
+        if self.inner.record(ns).is_err() {
+            self.inner.saturating_record(ns);
+        }
     }
 
     /// Adds every sample of `other`.
-    pub fn merge(&mut self, other: &Histogram) {
-        self.samples.extend_from_slice(&other.samples);
-    }
-
-    /// Sorts the samples once, so that the percentiles read afterwards need no copy.
-    pub fn sort(&mut self) {
-        self.samples.sort_unstable();
+    pub fn merge(&mut self, other: &Histogram) -> Result<(), String> {
+        self.inner.add(&other.inner).map_err(|e| format!("merging latency histograms: {e}"))
     }
 
     pub fn is_empty(&self) -> bool {
-        self.samples.is_empty()
+        self.inner.is_empty()
+    }
+
+    /// Number of samples recorded.
+    pub fn len(&self) -> u64 {
+        self.inner.len()
     }
 
     /// The `p`th percentile in microseconds (0 when empty).
     pub fn percentile_us(&self, p: f64) -> f64 {
-        if self.samples.is_empty() {
+        if self.inner.is_empty() {
             return 0.0;
         }
-        let copy;
-        let s = if self.samples.is_sorted() {
-            &self.samples
-        } else {
-            let mut c = self.samples.clone();
-            c.sort_unstable();
-            copy = c;
-            &copy
-        };
-        let idx = ((p / 100.0) * (s.len() - 1) as f64).round() as usize;
-        s[idx.min(s.len() - 1)] as f64 / 1000.0
+        self.inner.value_at_quantile(p / 100.0) as f64 / 1000.0
     }
 }
 
@@ -149,11 +125,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn args_and_keys() {
-        let a = Args::parse(["--num", "10", "--x=y", "--flag"].map(String::from)).unwrap();
-        assert_eq!(a.get("num"), Some("10"));
-        assert_eq!(a.get("x"), Some("y"));
-        assert_eq!(a.get("flag"), Some("true"));
+    fn keys() {
         let k = KeyGen::new(16, 100);
         assert_eq!(k.key(42).len(), 16);
         assert!(k.key(1) < k.key(2));
@@ -168,5 +140,11 @@ mod tests {
         }
         assert!((h.percentile_us(50.0) - 500.0).abs() <= 1.0);
         assert!((h.percentile_us(99.0) - 990.0).abs() <= 1.0);
+        let mut other = Histogram::default();
+        other.record(Duration::from_secs(2));
+        h.merge(&other).unwrap();
+        assert_eq!(h.len(), 1001);
+        assert!((h.percentile_us(100.0) - 2e6).abs() <= 2e6 * 1e-3);
+        assert_eq!(Histogram::default().percentile_us(50.0), 0.0);
     }
 }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use strata::{Db, Error, LiveFiles, Result, SeqNo};
 use strata_base::FileSystem;
 use strata_base::fs::{copy_file, copy_file_prefix};
+use strata_base::limits::DEFAULT_CF_NAME;
 use strata_manifest::{VersionEdit, snapshot_edit, write_current_unpublished, write_manifest};
 
 /// How a checkpoint is made.
@@ -118,8 +119,8 @@ impl<'a> Checkpoint<'a> {
             }
         }
         let mut out = list.clone();
-        if !out.iter().any(|n| n == "default") {
-            out.push("default".into());
+        if !out.iter().any(|n| n == DEFAULT_CF_NAME) {
+            out.push(DEFAULT_CF_NAME.into());
         }
         Ok(Some(out))
     }

@@ -1,16 +1,8 @@
 //! Write batches: an atomic group of puts and deletes across column families.
 //!
-//! A [`WriteBatch`] is kept in its encoded form, which is exactly one WAL record (see
-//! `docs/format/write_batch.md`):
-//!
-//! ```text
-//! header:  base sequence number (fixed64 LE) | count (fixed32 LE)
-//! records: tag (1 byte) [cf id (varint32)] key (varint32 length + bytes) [value (varint32 length + bytes)]
-//! ```
-//!
-//! Tags: `0` delete in cf 0, `1` put in cf 0, `2` delete with cf id, `3` put with cf id. Bit 0 is
-//! the [`ValueKind`], bit 1 says a cf id follows. Op `i` of a batch with base sequence `S` gets
-//! sequence `S + i`.
+//! A [`WriteBatch`] is kept in its encoded form, which is exactly one WAL record. The layout,
+//! byte by byte, with its tags, limits and a worked example (which a test below reads and
+//! encodes), is in `docs/format/write_batch.md`; this file owns its constants.
 //!
 //! Invariants: `data` always holds a well-formed encoding whose record count equals the header's
 //! count, every key is at most [`KEY_LEN_MAX`] bytes, every value at most [`VALUE_LEN_MAX`] and the
@@ -47,10 +39,7 @@ const TAG_CF_BIT: u8 = 0b10;
 /// Bit of a tag that holds the [`ValueKind`].
 const TAG_KIND_BIT: u8 = 0b01;
 
-/// The longest user key.
-pub const KEY_LEN_MAX: usize = 1 << 20;
-/// The longest value.
-pub const VALUE_LEN_MAX: usize = 64 << 20;
+pub use strata_base::limits::{KEY_LEN_MAX, VALUE_LEN_MAX};
 /// The largest encoded batch (one WAL record).
 pub const BATCH_BYTES_MAX: usize = 512 << 20;
 /// The largest encoding of one record.
@@ -69,6 +58,12 @@ const _: () = assert!(VALUE_LEN_MAX <= u32::MAX as usize);
 const _: () = assert!(HEADER_LEN + RECORD_LEN_MAX <= BATCH_BYTES_MAX);
 // The count cannot overflow: every record is at least 2 bytes (tag, empty key length).
 const _: () = assert!(BATCH_BYTES_MAX / 2 <= u32::MAX as usize);
+// The largest batch is one WAL record.
+const _: () = assert!(BATCH_BYTES_MAX <= strata_wal::RECORD_LEN_MAX);
+// Whatever a batch accepts, a table accepts: the longest user key plus its internal-key trailer,
+// and the longest value (flush and compaction must never refuse acknowledged data).
+const _: () = assert!(KEY_LEN_MAX + strata_base::ikey::TRAILER_LEN <= strata_sst::KEY_LEN_MAX);
+const _: () = assert!(VALUE_LEN_MAX <= strata_sst::VALUE_LEN_MAX);
 
 /// One op of a validated batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -336,6 +331,28 @@ mod tests {
         WriteBatch::from_record(bytes, Path::new("000007.log"), 4096)
     }
 
+    /// The worked example of `docs/format/write_batch.md`: the hex bytes that start each line of
+    /// its `text` block (a line's description starts at its first token that is not two hex
+    /// digits), and the length stated as "N bytes" above it.
+    fn doc_example() -> (Vec<u8>, usize) {
+        const DOC: &str = include_str!("../../docs/format/write_batch.md");
+        let section = &DOC[DOC.find("## Worked example").expect("worked example section")..];
+        let block = &section[section.find("```text").expect("example block") + "```text".len()..];
+        let block = &block[..block.find("```").expect("end of example block")];
+        let is_hex_byte = |t: &&str| t.len() == 2 && t.bytes().all(|c| c.is_ascii_hexdigit());
+        let bytes = block
+            .lines()
+            .flat_map(|l| l.split_whitespace().take_while(is_hex_byte))
+            .map(|t| u8::from_str_radix(t, 16).expect("hex byte"))
+            .collect();
+        let stated = section[..section.find(" bytes").expect("stated length")]
+            .rsplit(|c: char| !c.is_ascii_digit())
+            .next()
+            .and_then(|n| n.parse().ok())
+            .expect("a number before \" bytes\"");
+        (bytes, stated)
+    }
+
     #[test]
     fn worked_example_matches_doc() {
         let mut b = WriteBatch::new();
@@ -343,13 +360,10 @@ mod tests {
         b.delete_cf(&ColumnFamily::new(5, "five"), b"bc");
         b.put_cf(&ColumnFamily::new(300, "big"), b"k", b"v");
         b.set_sequence(100);
-        let expected: &[u8] = &[
-            0x64, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, // header
-            0x01, 0x01, b'a', 0x01, b'1', // put a=1
-            0x02, 0x05, 0x02, b'b', b'c', // delete cf 5 bc
-            0x03, 0xac, 0x02, 0x01, b'k', 0x01, b'v', // put cf 300 k=v
-        ];
-        assert_eq!(b.data(), expected);
+        let (expected, doc_len) = doc_example();
+        let expected = &expected[..];
+        assert_eq!(b.data(), expected, "the encoder and docs/format/write_batch.md disagree");
+        assert_eq!(expected.len(), doc_len, "the example's bytes and its stated length disagree");
         assert_eq!(b.approximate_size(), 29);
         assert_eq!((b.sequence(), b.count(), b.len()), (100, 3, 3));
         let decoded = decode(expected).unwrap();

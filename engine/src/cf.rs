@@ -8,10 +8,7 @@
 
 use std::sync::Arc;
 
-/// Id of the column family every database has.
-pub const DEFAULT_CF_ID: u32 = 0;
-/// Name of the column family every database has.
-pub const DEFAULT_CF_NAME: &str = "default";
+pub use strata_base::limits::{CF_NAME_LEN_MAX, DEFAULT_CF_ID, DEFAULT_CF_NAME};
 
 /// A handle to a column family.
 #[derive(Clone, Debug, PartialEq, Eq)]

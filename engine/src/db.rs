@@ -4,7 +4,7 @@
 //! they clone one `Arc<ReadState>` and read the memtables and tables it names.
 
 use crate::batch::WriteBatch;
-use crate::cf::{ColumnFamily, DEFAULT_CF_ID, DEFAULT_CF_NAME};
+use crate::cf::{CF_NAME_LEN_MAX, ColumnFamily, DEFAULT_CF_ID, DEFAULT_CF_NAME};
 use crate::error::{Error, Result};
 use crate::iter::{DbIterator, RangeIter};
 use crate::memtable::MemGet;
@@ -221,8 +221,8 @@ impl Db {
     /// name is taken.
     pub fn create_cf(&self, name: &str) -> Result<ColumnFamily> {
         self.inner.check_writable()?;
-        if name.is_empty() || name.len() > 255 {
-            return Err(Error::InvalidArgument("column family names are 1 to 255 bytes".into()));
+        if name.is_empty() || name.len() > CF_NAME_LEN_MAX {
+            return Err(Error::InvalidArgument(format!("column family names are 1 to {CF_NAME_LEN_MAX} bytes")));
         }
         let _commit = self.inner.writes.commit.lock();
         let mut st = self.inner.state.lock();

@@ -1,4 +1,11 @@
 //! The engine's error type. The building blocks' errors convert into it.
+//!
+//! Invariants: every variant of a lower crate's error maps to the engine variant of the same
+//! meaning (corruption to `Corruption`, a newer format to `UnsupportedVersion`, ...); one the
+//! engine does not know (the lower enums are `#[non_exhaustive]`) becomes `Internal` with its
+//! message, never `InvalidArgument`, which would blame the caller.
+//!
+//! Thread safety: plain data, `Send + Sync`.
 
 use std::path::PathBuf;
 
@@ -16,6 +23,10 @@ pub enum Error {
     /// Bytes on disk are not what was written: a checksum, magic, length or encoding is wrong.
     #[error("corruption in {} at offset {offset}: {reason}", .file.display())]
     Corruption { file: PathBuf, offset: u64, reason: String },
+    /// A file is intact but in a format version this build does not read (written by a newer
+    /// Strata, or an older one no longer supported). Not corruption: another build can read it.
+    #[error("unsupported format version in {} at offset {offset}: {reason}", .file.display())]
+    UnsupportedVersion { file: PathBuf, offset: u64, reason: String },
     /// A caller passed something unusable.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
@@ -45,6 +56,11 @@ pub enum Error {
     /// The database is closing or closed.
     #[error("database is closed")]
     Closed,
+    /// An error from a building block that this build of the engine does not classify (a new
+    /// variant of a lower crate's `#[non_exhaustive]` error). A bug to report, not a caller
+    /// mistake.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 fn fmt_path(p: &Option<PathBuf>) -> String {
@@ -88,7 +104,52 @@ impl Error {
             Error::Poisoned(s) => Error::Poisoned(s.clone()),
             Error::TryAgain(s) => Error::TryAgain(s.clone()),
             Error::Closed => Error::Closed,
+            Error::UnsupportedVersion { file, offset, reason } => {
+                Error::UnsupportedVersion { file: file.clone(), offset: *offset, reason: reason.clone() }
+            }
+            Error::Internal(s) => Error::Internal(s.clone()),
         }
+    }
+
+    /// Bytes on disk are damaged ([`Error::Corruption`]).
+    pub fn is_corruption(&self) -> bool {
+        matches!(self, Error::Corruption { .. })
+    }
+
+    /// A file is in a format version this build does not read ([`Error::UnsupportedVersion`]).
+    pub fn is_unsupported_version(&self) -> bool {
+        matches!(self, Error::UnsupportedVersion { .. })
+    }
+
+    /// Something needed does not exist: a file or database ([`Error::NotFound`]) or a column
+    /// family ([`Error::ColumnFamilyNotFound`]). A missing *key* is not an error (`Ok(None)`).
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Error::NotFound(_) | Error::ColumnFamilyNotFound(_))
+    }
+
+    /// The operating system reported an I/O failure ([`Error::Io`]).
+    pub fn is_io(&self) -> bool {
+        matches!(self, Error::Io { .. })
+    }
+
+    /// The caller passed something unusable ([`Error::InvalidArgument`]).
+    pub fn is_invalid_argument(&self) -> bool {
+        matches!(self, Error::InvalidArgument(_))
+    }
+
+    /// Writes are refused until the database is reopened ([`Error::Poisoned`]).
+    pub fn is_poisoned(&self) -> bool {
+        matches!(self, Error::Poisoned(_))
+    }
+
+    /// Retrying the same operation later may succeed ([`Error::TryAgain`]).
+    pub fn is_try_again(&self) -> bool {
+        matches!(self, Error::TryAgain(_))
+    }
+
+    /// The database is closing or closed ([`Error::Closed`]).
+    pub fn is_closed(&self) -> bool {
+        matches!(self, Error::Closed)
     }
 }
 
@@ -105,7 +166,8 @@ impl From<strata_manifest::Error> for Error {
             M::NotFound { file, reason } => Error::NotFound(format!("{} is missing: {reason}", file.display())),
             M::Poisoned(s) => Error::Poisoned(s),
             M::AlreadyExists { dir, .. } => Error::AlreadyExists(dir),
-            other => Error::InvalidArgument(other.to_string()),
+            M::UnsupportedVersion { file, offset, reason } => Error::UnsupportedVersion { file, offset, reason },
+            other => Error::Internal(format!("manifest: {other}")),
         }
     }
 }
@@ -118,7 +180,7 @@ impl From<strata_wal::Error> for Error {
             W::Corruption { file, offset, reason } => Error::Corruption { file, offset, reason },
             W::InvalidArgument(s) => Error::InvalidArgument(s),
             p @ W::Poisoned { .. } => Error::Poisoned(p.to_string()),
-            other => Error::InvalidArgument(other.to_string()),
+            other => Error::Internal(format!("log: {other}")),
         }
     }
 }
@@ -130,7 +192,98 @@ impl From<strata_sst::Error> for Error {
             S::Io { path, source } => Error::Io { path: Some(path), source },
             S::Corruption { file, offset, reason } => Error::Corruption { file, offset, reason },
             S::InvalidArgument(s) => Error::InvalidArgument(s),
-            other => Error::InvalidArgument(other.to_string()),
+            S::UnsupportedVersion { file, offset, reason } => Error::UnsupportedVersion { file, offset, reason },
+            other => Error::Internal(format!("table: {other}")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    /// One of the `Error::is_*` helpers.
+    type Classifier = fn(&Error) -> bool;
+
+    fn io_err() -> std::io::Error {
+        std::io::Error::other("disk on fire")
+    }
+
+    #[test]
+    fn lower_errors_keep_their_meaning() {
+        let f = Path::new("/db/000007.sst");
+        let cases: Vec<(Error, Classifier)> = vec![
+            (strata_sst::Error::Io { path: f.into(), source: io_err() }.into(), Error::is_io),
+            (
+                strata_sst::Error::Corruption { file: f.into(), offset: 9, reason: "x".into() }.into(),
+                Error::is_corruption,
+            ),
+            (
+                strata_sst::Error::UnsupportedVersion { file: f.into(), offset: 52, reason: "v2".into() }.into(),
+                Error::is_unsupported_version,
+            ),
+            (strata_sst::Error::InvalidArgument("k".into()).into(), Error::is_invalid_argument),
+            (strata_manifest::Error::Io { path: f.into(), source: io_err() }.into(), Error::is_io),
+            (
+                strata_manifest::Error::Corruption { file: f.into(), offset: 1, reason: "x".into() }.into(),
+                Error::is_corruption,
+            ),
+            (
+                strata_manifest::Error::UnsupportedVersion { file: f.into(), offset: 1, reason: "tag".into() }.into(),
+                Error::is_unsupported_version,
+            ),
+            (strata_manifest::Error::NotFound { file: f.into(), reason: "gone".into() }.into(), Error::is_not_found),
+            (strata_manifest::Error::Poisoned("p".into()).into(), Error::is_poisoned),
+            (strata_manifest::Error::InvalidArgument("a".into()).into(), Error::is_invalid_argument),
+            (strata_wal::Error::Io { path: f.into(), source: io_err() }.into(), Error::is_io),
+            (
+                strata_wal::Error::Corruption { file: f.into(), offset: 3, reason: "x".into() }.into(),
+                Error::is_corruption,
+            ),
+            (strata_wal::Error::Poisoned { path: f.into(), reason: "r".into() }.into(), Error::is_poisoned),
+            (strata_wal::Error::InvalidArgument("a".into()).into(), Error::is_invalid_argument),
+        ];
+        for (e, is) in &cases {
+            assert!(is(e), "{e:?}");
+            // Exactly one classification holds for each of these.
+            let all: [Classifier; 8] = [
+                Error::is_io,
+                Error::is_corruption,
+                Error::is_unsupported_version,
+                Error::is_not_found,
+                Error::is_invalid_argument,
+                Error::is_poisoned,
+                Error::is_try_again,
+                Error::is_closed,
+            ];
+            assert_eq!(all.iter().filter(|f| f(e)).count(), 1, "{e:?}");
+            // A duplicate classifies the same and says the same.
+            let d = e.duplicate();
+            assert!(is(&d), "{d:?}");
+            assert_eq!(d.to_string(), e.to_string());
+        }
+    }
+
+    #[test]
+    fn errors_name_the_file_and_offset() {
+        let e: Error =
+            strata_sst::Error::UnsupportedVersion { file: "/db/000007.sst".into(), offset: 52, reason: "v2".into() }
+                .into();
+        let s = e.to_string();
+        assert!(s.contains("/db/000007.sst") && s.contains("offset 52") && s.contains("v2"), "{s}");
+        assert!(!e.is_corruption());
+    }
+
+    #[test]
+    fn engine_only_variants_classify() {
+        assert!(Error::ColumnFamilyNotFound("x".into()).is_not_found());
+        assert!(Error::NotFound("x".into()).is_not_found());
+        assert!(Error::TryAgain("x".into()).is_try_again());
+        assert!(Error::Closed.is_closed());
+        assert!(Error::from(io_err()).is_io());
+        let internal = Error::Internal("new variant".into());
+        assert!(!internal.is_invalid_argument() && !internal.is_corruption());
+        assert_eq!(internal.duplicate().to_string(), "internal error: new variant");
     }
 }

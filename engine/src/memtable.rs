@@ -35,7 +35,7 @@ pub const ENTRY_OVERHEAD_BYTES: usize = 80;
 
 /// An internal key as an ordered view: user key bytewise ascending, then trailer descending.
 /// Both the stored [`InternalKey`] and the borrowed [`LookupKey`] implement it, which lets the
-/// skip list compare a stored key with a lookup key without building an owned key.
+/// B-tree compare a stored key with a lookup key without building an owned key.
 trait KeyView {
     /// User key and trailer, in one virtual call.
     fn parts(&self) -> (&[u8], u64);
@@ -60,7 +60,7 @@ impl Ord for dyn KeyView + '_ {
     }
 }
 
-/// Internal keys up to this many bytes are stored inside the skip-list node, so comparing
+/// Internal keys up to this many bytes are stored inside the B-tree node, so comparing
 /// against them costs no pointer chase (one cache miss per node instead of two).
 const INLINE_KEY_MAX: usize = 38;
 

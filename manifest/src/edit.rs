@@ -1,8 +1,8 @@
 //! `VersionEdit`: one change to the set of live tables, and its tagged, extensible encoding.
 //!
-//! An encoded edit is a sequence of fields, each `varint32 tag ++ varint64 len ++ payload`.
-//! A field's payload holds its members in a fixed order and may be followed by *sub-fields*
-//! framed the same way, which is how a field grows without a new tag. Unknown tags (fields or
+//! An encoded edit is a sequence of tagged, length-prefixed fields (framing byte by byte in
+//! `docs/format/manifest.md`). A field's payload holds its members in a fixed order and may be
+//! followed by *sub-fields* framed the same way, which is how a field grows without a new tag. Unknown tags (fields or
 //! sub-fields) are skipped when they carry [`TAG_SAFE_TO_IGNORE`] and refused otherwise.
 //! See `docs/format/manifest.md`.
 //!
@@ -221,7 +221,7 @@ impl VersionEdit {
             }
             TAG_INVALID => return Err(err(field_start, "field tag 0 is invalid")),
             _ if tag & TAG_SAFE_TO_IGNORE != 0 => return Ok(()),
-            _ => return Err(err(field_start, format!("unknown field tag {tag} that is not safe to ignore"))),
+            _ => return Err(newer(field_start, format!("unknown field tag {tag} that is not safe to ignore"))),
         }
         r.subfields()
     }
@@ -239,7 +239,12 @@ fn put_level(dst: &mut Vec<u8>, level: usize) {
 }
 
 fn err(offset: usize, reason: impl Into<String>) -> DecodeError {
-    DecodeError { offset, reason: reason.into() }
+    DecodeError { offset, reason: reason.into(), newer_format: false }
+}
+
+/// A must-understand tag this build does not know: the edit comes from a newer writer.
+fn newer(offset: usize, reason: impl Into<String>) -> DecodeError {
+    DecodeError { offset, reason: reason.into(), newer_format: true }
 }
 
 fn set_once<T>(slot: &mut Option<T>, v: T, what: &str, offset: usize) -> Result<(), DecodeError> {
@@ -317,7 +322,10 @@ impl<'a> Reader<'a> {
             let at = self.at();
             let (tag, _) = get_field(&mut self.rest, at)?;
             if tag & TAG_SAFE_TO_IGNORE == 0 {
-                return Err(err(at, format!("unknown sub-field tag {tag} that is not safe to ignore")));
+                if tag == TAG_INVALID {
+                    return Err(err(at, "sub-field tag 0 is invalid"));
+                }
+                return Err(newer(at, format!("unknown sub-field tag {tag} that is not safe to ignore")));
             }
         }
         Ok(())

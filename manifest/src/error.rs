@@ -24,6 +24,10 @@ pub enum Error {
     /// Bytes on disk are not what the format allows.
     #[error("corruption in {} at offset {offset}: {reason}", file.display())]
     Corruption { file: PathBuf, offset: u64, reason: String },
+    /// The manifest is intact but was written by a newer version of the format (an edit at
+    /// `offset` holds a must-understand tag this build does not know).
+    #[error("{} at offset {offset} needs a newer version of Strata: {reason}", file.display())]
+    UnsupportedVersion { file: PathBuf, offset: u64, reason: String },
     /// The caller asked for something impossible (an edit that breaks an invariant).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
@@ -55,4 +59,8 @@ impl Error {
 pub struct DecodeError {
     pub offset: usize,
     pub reason: String,
+    /// The edit is well formed but holds a must-understand tag this build does not know: it was
+    /// written by a newer version (the record's checksum already ruled out damage). Callers
+    /// report it as [`Error::UnsupportedVersion`] rather than [`Error::Corruption`].
+    pub newer_format: bool,
 }

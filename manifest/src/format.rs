@@ -40,8 +40,13 @@ pub const TAG_NEW_FILE: u32 = 9;
 /// Tag 0 is never valid, so a run of zero bytes is not a sequence of empty fields.
 pub const TAG_INVALID: u32 = 0;
 
-/// Longest column-family or comparator name accepted, in bytes.
+/// Longest string field (a comparator name, or a column-family name) a manifest may hold, in
+/// bytes. Column-family names are further limited to [`CF_NAME_LEN_MAX`].
 pub const NAME_LEN_MAX: usize = 1024;
+
+pub use strata_base::limits::{CF_NAME_LEN_MAX, DEFAULT_CF_ID, DEFAULT_CF_NAME};
+
+const _: () = assert!(CF_NAME_LEN_MAX <= NAME_LEN_MAX);
 
 /// The name of the file that names the live manifest.
 pub const CURRENT_FILE_NAME: &str = "CURRENT";
@@ -66,10 +71,6 @@ pub const FILE_NUMBER_WIDTH: usize = 6;
 /// File numbers (and so `next_file_number`) stay below this; a manifest claiming more is
 /// corrupt. Leaves room for `+ 1` everywhere without overflow.
 pub const FILE_NUMBER_MAX: u64 = 1 << 62;
-
-/// Id and name of the column family every database has.
-pub const DEFAULT_CF_ID: u32 = 0;
-pub const DEFAULT_CF_NAME: &str = "default";
 
 /// Default size at which a manifest is rolled over into a fresh one.
 pub const MANIFEST_SIZE_LIMIT_DEFAULT: u64 = 64 << 20;

@@ -147,12 +147,13 @@ pub(crate) fn read_edits(
     let size = file.len();
     let mut reader = RecordReader::new(file, &path);
     while let Some(rec) = reader.read_record()? {
-        let edit = VersionEdit::decode_from(&rec.payload).map_err(|DecodeError { offset, reason }| {
-            Error::corruption(
-                &path,
-                rec.offset,
-                format!("edit does not decode (byte {offset} of the record): {reason}"),
-            )
+        let edit = VersionEdit::decode_from(&rec.payload).map_err(|DecodeError { offset, reason, newer_format }| {
+            let reason = format!("edit does not decode (byte {offset} of the record): {reason}");
+            if newer_format {
+                Error::UnsupportedVersion { file: path.clone(), offset: rec.offset, reason }
+            } else {
+                Error::corruption(&path, rec.offset, reason)
+            }
         })?;
         f(edit, rec.offset)?;
     }

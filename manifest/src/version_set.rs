@@ -20,7 +20,9 @@
 use crate::edit::VersionEdit;
 use crate::error::{Error, Result};
 use crate::filename::{FileKind, LiveState, manifest_file_name, obsolete_files, parse_file_name, table_file_name};
-use crate::format::{DEFAULT_CF_ID, DEFAULT_CF_NAME, FILE_NUMBER_MAX, MANIFEST_SIZE_LIMIT_DEFAULT, NAME_LEN_MAX};
+use crate::format::{
+    CF_NAME_LEN_MAX, DEFAULT_CF_ID, DEFAULT_CF_NAME, FILE_NUMBER_MAX, MANIFEST_SIZE_LIMIT_DEFAULT, NAME_LEN_MAX,
+};
 use crate::locate::{ManifestRecovery, ManifestSource, locate_manifest, manual_fix};
 use crate::log::RecordWriter;
 use crate::manifest::{create_manifest, read_edits, set_current, snapshot_edit};
@@ -425,8 +427,12 @@ impl VersionSet {
         }
         let mut max_cf_id = c.max_cf_id;
         for a in &edit.cf_adds {
-            if a.name.len() > NAME_LEN_MAX || a.comparator.len() > NAME_LEN_MAX {
-                return bad(format!("column family {}: name or comparator longer than {NAME_LEN_MAX} bytes", a.id));
+            if a.name.is_empty() || a.name.len() > CF_NAME_LEN_MAX {
+                let n = a.name.len();
+                return bad(format!("column family {}: name of {n} bytes is not 1 to {CF_NAME_LEN_MAX}", a.id));
+            }
+            if a.comparator.len() > NAME_LEN_MAX {
+                return bad(format!("column family {}: comparator name longer than {NAME_LEN_MAX} bytes", a.id));
             }
             if a.id <= max_cf_id {
                 let next = max_cf_id.saturating_add(1);

@@ -1,8 +1,8 @@
 //! Turning block contents into stored bytes plus trailer, and back.
 //!
-//! Stored block: `bytes[size] ++ u8 type ++ fixed32 masked_crc32(bytes ++ type)`. For
-//! `BlockType::Raw` the bytes are the contents; for `BlockType::Zstd` they are
-//! `varint32 contents_len ++ zstd frame`. Compression is kept only when it saves at least 1/8.
+//! A stored block is its bytes (raw contents, or a length-prefixed zstd frame) followed by a
+//! trailer of type byte and checksum; `docs/format/sst.md` ("Blocks on disk") has the bytes.
+//! Compression is kept only when it saves at least 1/8.
 //!
 //! Invariants: [`unpack`] accepts any bytes; it checks the checksum (when asked) before looking
 //! at anything else, bounds the decompressed size by `BLOCK_LEN_MAX` before allocating, and

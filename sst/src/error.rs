@@ -24,6 +24,10 @@ pub enum Error {
     /// The bytes of a table are not what the writer wrote.
     #[error("corrupt table {} at offset {offset}: {reason}", file.display())]
     Corruption { file: PathBuf, offset: u64, reason: String },
+    /// The table is intact (magic and footer checksum verified) but was written in a format
+    /// version this build does not read.
+    #[error("table {} at offset {offset} needs another version of Strata: {reason}", file.display())]
+    UnsupportedVersion { file: PathBuf, offset: u64, reason: String },
     /// The caller asked for something the format cannot do (unsorted keys, a key that is too
     /// long, a table opened with the wrong comparator, ...).
     #[error("invalid argument: {0}")]
@@ -58,6 +62,9 @@ impl Error {
                 Self::Corruption { file: file.clone(), offset: *offset, reason: reason.clone() }
             }
             Self::InvalidArgument(m) => Self::InvalidArgument(m.clone()),
+            Self::UnsupportedVersion { file, offset, reason } => {
+                Self::UnsupportedVersion { file: file.clone(), offset: *offset, reason: reason.clone() }
+            }
         }
     }
 }

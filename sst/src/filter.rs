@@ -1,10 +1,8 @@
 //! The table's bloom filter: one filter over the filter keys of every entry.
 //!
-//! Layout: `bits[n] ++ u8 probes`. A key sets, for `i in 0..probes`, bit `b_i` where
-//! `h_0 = hash64(key)`, `delta = h_0.rotate_right(17) | 1`, `h_{i+1} = h_i + delta (mod 2^64)`,
-//! `b_i = (h_i * (8 * n)) >> 64` (a multiply-shift range reduction) and bit `b` lives in byte
-//! `b / 8`, at position `b % 8` (least significant first). `hash64` is defined below and in
-//! `docs/format/sst.md`; it must never change.
+//! The bytes (bit array, then the probe count), which bits a key sets and `hash64` are defined
+//! in `docs/format/sst.md` ("Filter block"); this file implements exactly that, and neither may
+//! ever change without a new format version.
 //!
 //! Invariants: [`Bloom::decode`] rejects filters with no bits or a probe count outside
 //! `1..=BLOOM_PROBES_MAX`; `may_contain` never reads out of bounds.

@@ -16,10 +16,11 @@ pub const MAGIC: u64 = u64::from_le_bytes(*b"strata\xa5\x01");
 /// The only format version this crate writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
 
-/// Longest key `TableBuilder::add` accepts (bytes).
-pub const KEY_LEN_MAX: usize = 1 << 20;
+/// Longest key `TableBuilder::add` accepts (bytes): the engine's keys are internal keys, so
+/// this is the longest user key plus its 8-byte trailer.
+pub const KEY_LEN_MAX: usize = strata_base::limits::INTERNAL_KEY_LEN_MAX;
 /// Longest value `TableBuilder::add` accepts (bytes).
-pub const VALUE_LEN_MAX: usize = 1 << 26;
+pub const VALUE_LEN_MAX: usize = strata_base::limits::VALUE_LEN_MAX;
 /// Longest entry header: three varint32 lengths and the kind byte.
 pub const ENTRY_HEADER_LEN_MAX: usize = 3 * 5 + 1;
 /// Largest block contents (uncompressed) a reader accepts and a writer produces. A data block
@@ -104,17 +105,10 @@ impl BlockHandle {
     }
 }
 
-/// The fixed-size footer at the end of every table.
-///
-/// | offset | size | field |
-/// |---|---|---|
-/// | 0 | 16 | index handle (fixed64 offset, fixed64 size) |
-/// | 16 | 16 | filter handle (size 0: no filter) |
-/// | 32 | 16 | properties handle |
-/// | 48 | 4 | fixed32 CRC32 of every byte before the footer (not masked) |
-/// | 52 | 4 | fixed32 format version |
-/// | 56 | 4 | fixed32 masked CRC32 of footer bytes 0..56 |
-/// | 60 | 8 | fixed64 magic |
+/// The fixed-size footer at the end of every table: three block handles (index, filter,
+/// properties), the whole-file CRC, the format version, the footer's own CRC and the magic.
+/// Its layout, byte by byte, is in `docs/format/sst.md` ("Footer"); the offsets are the
+/// `FOOTER_*` constants below, tied together by const asserts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Footer {
     pub index: BlockHandle,

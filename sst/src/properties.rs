@@ -1,10 +1,8 @@
 //! The properties block: what a table holds, how it was written, and user properties.
 //!
-//! Contents: a sequence of records `varint64 tag ++ varint64 len ++ bytes[len]`, tags in
-//! increasing order (`format::prop_tag`), except that the `USER` tag repeats once per user
-//! property, names strictly increasing. Numbers are one varint64 filling the whole value;
-//! strings are UTF-8; the `COMPRESSION` value is a code byte, followed for zstd by the level as
-//! a zigzag varint64.
+//! Contents: tagged records, tags in increasing order (`format::prop_tag`), the `USER` tag once
+//! per user property. The encoding of each record and value is in `docs/format/sst.md`
+//! ("Properties block").
 //!
 //! Invariants: decoding checks every length against the input, requires every tag below
 //! `OPTIONAL_MIN` exactly once, rejects unknown tags below it and skips unknown tags at or above

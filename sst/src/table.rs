@@ -17,7 +17,7 @@ use crate::error::{BlockCorrupt, Error, Result};
 use crate::filter::Bloom;
 use crate::format::{
     BLOCK_LEN_MAX, BLOCK_TRAILER_LEN, BlockHandle, FOOTER_CRC_AT, FOOTER_FILE_CRC_AT, FOOTER_LEN, FOOTER_MAGIC_AT,
-    FORMAT_VERSION, Footer, FooterError,
+    FOOTER_VERSION_AT, FORMAT_VERSION, Footer, FooterError,
 };
 use crate::iter::TableIter;
 use crate::options::TableReadOptions;
@@ -67,9 +67,11 @@ impl Table {
                 "bad magic number: not a table, or truncated or extended".into(),
             ),
             FooterError::BadChecksum => corrupt(footer_at + FOOTER_CRC_AT as u64, "footer checksum mismatch".into()),
-            FooterError::BadVersion(v) => {
-                corrupt(footer_at, format!("unsupported format version {v} (this reader knows {FORMAT_VERSION})"))
-            }
+            FooterError::BadVersion(v) => Error::UnsupportedVersion {
+                file: path.to_path_buf(),
+                offset: footer_at + FOOTER_VERSION_AT as u64,
+                reason: format!("format version {v} (this build reads version {FORMAT_VERSION})"),
+            },
         })?;
         let has_filter = footer.filter.size != 0;
         if !has_filter && footer.filter.offset != 0 {

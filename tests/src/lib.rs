@@ -1,5 +1,7 @@
 //! Helpers shared by Strata's cross-crate tests (the tests themselves are in `tests/tests/`).
 
+#![allow(clippy::expect_used, reason = "test support: a failed expectation is the calling test failing")]
+
 pub mod fault_fs;
 pub mod history;
 

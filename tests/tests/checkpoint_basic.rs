@@ -1,5 +1,7 @@
 //! Checkpoint behaviour: contents, independence, hard links, errors.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a failure is the test failing")]
+
 use std::path::Path;
 use strata::{Db, Error, Options, ReadOptions, WriteBatch, WriteOptions};
 use strata_checkpoint::{Checkpoint, CheckpointOptions};

@@ -8,6 +8,8 @@
 //! `create` was called is present, and the total number of keys is exactly `S` (every write is
 //! one put and the database started empty).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a failure is the test failing")]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

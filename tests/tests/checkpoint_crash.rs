@@ -8,6 +8,8 @@
 //! The database is dropped before every `crash()`: dropping hands buffered bytes to the "OS"
 //! (the last thing the process did), and the crash then throws away what was never synced.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a failure is the test failing")]
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use strata::{Db, FileSystem, Options, SimFs, WriteOptions};

@@ -8,6 +8,8 @@
 //! (d) `Db::sequence` never goes backwards and advances by exactly one per written op.
 //! Also group commit with `sync`, the directory lock, and read-only opens beside a writer.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a failure is the test failing")]
+
 use std::collections::BTreeMap;
 use std::sync::Barrier;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -12,6 +12,8 @@
 //!   a panic or a wrong answer), a missing table, a missing manifest. A torn last WAL record is
 //!   not damage: it is dropped.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a failure is the test failing")]
+
 use std::io;
 use std::path::{Path, PathBuf};
 use strata::{ColumnFamily, Db, Error, Options, RecoveryMode, SimFs, WriteOptions};

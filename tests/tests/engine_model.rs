@@ -8,6 +8,8 @@
 //!
 //! `PROPTEST_CASES` overrides the number of random cases (default 64).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a failure is the test failing")]
+
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 use std::ops::Bound;

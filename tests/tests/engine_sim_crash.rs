@@ -20,6 +20,8 @@
 //! (default 200) replay or extend a run; every failure message names the seed and prints the
 //! last operations.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a failure is the test failing")]
+
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use strata::{ColumnFamily, Db, Error, Options, SimFs, WriteOptions};

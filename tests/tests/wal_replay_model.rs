@@ -2,6 +2,8 @@
 //! flushed before the reopen), compared with a model. Batches are atomic: after a torn WAL tail
 //! each batch is entirely present or entirely absent.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a failure is the test failing")]
+
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 use strata::{Db, Options, ReadOptions, WriteBatch, WriteOptions};

@@ -2,14 +2,7 @@
 //!
 //! The byte-level description is `docs/format/wal.md`; this file is its executable half. A log
 //! is a sequence of [`BLOCK_SIZE`] blocks. Each block holds fragments, each a [`HEADER_LEN`]-byte
-//! header followed by its payload:
-//!
-//! ```text
-//! offset size field
-//!      0    4 checksum: masked CRC32 (strata_base::checksum::mask) of [type] ++ payload, LE
-//!      4    2 length of the payload, LE
-//!      6    1 type: 1 full, 2 first, 3 middle, 4 last
-//! ```
+//! header (checksum, length, type: see the document's header table) followed by its payload.
 //!
 //! Invariants: a fragment (header and payload) never crosses a block boundary; fewer than
 //! [`HEADER_LEN`] bytes left in a block are a zero-filled trailer; type 0 is never written, so an

@@ -15,16 +15,67 @@
 //! Prints the engines' settings and a Markdown table on stdout; progress bars (on a terminal)
 //! or one plain line per cell on stderr.
 
+use clap::Parser;
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
-use strata_benches::Args;
 use strata_benches::compare::report::{self, thousands};
 use strata_benches::compare::workloads::run_engine;
 use strata_benches::compare::{Cell, Config, EngineKind, Workload};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
-fn parse_bytes(s: &str) -> Result<u64, Error> {
+/// The flags (a misspelled one is an error). Later flags override earlier ones, so
+/// `scripts/compare.sh` can pass defaults that the user's own flags replace.
+#[derive(Debug, Parser)]
+#[command(
+    name = "compare",
+    about = "Strata side by side with RocksDB, fjall, sled and redb",
+    args_override_self = true
+)]
+struct Cli {
+    /// Keys written by each fill.
+    #[arg(long, default_value_t = 1_000_000)]
+    num: u64,
+    /// Bytes per key.
+    #[arg(long, default_value_t = 16)]
+    key_size: usize,
+    /// Bytes per value.
+    #[arg(long, default_value_t = 100)]
+    value_size: usize,
+    /// Every engine's block cache, in MiB.
+    #[arg(long, default_value_t = 64)]
+    cache_mb: usize,
+    /// Synced writes per fillsync workload.
+    #[arg(long, default_value_t = 3000)]
+    sync_num: u64,
+    /// Bytes filled before the checkpoint workload (K/M/G suffixes).
+    #[arg(long, default_value = "1G", value_parser = parse_bytes)]
+    checkpoint_bytes: u64,
+    /// Entries per write batch in the fills.
+    #[arg(long, default_value_t = 1)]
+    batch: usize,
+    /// Comma-separated engines (default: every engine this build has).
+    #[arg(long)]
+    engines: Option<String>,
+    /// Comma-separated workloads, or `all`.
+    #[arg(long, default_value = "all")]
+    workloads: String,
+    /// Where the databases are made (default: the system temp dir).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// The JSON result file.
+    #[arg(long, default_value = "compare.json")]
+    json: PathBuf,
+    /// The SVG bar chart.
+    #[arg(long, default_value = "compare.svg")]
+    svg: PathBuf,
+    /// Also write the Markdown table to this file.
+    #[arg(long)]
+    markdown: Option<PathBuf>,
+}
+
+/// A byte count with an optional K, M or G suffix (powers of 1024).
+fn parse_bytes(s: &str) -> Result<u64, String> {
     let s = s.trim();
     let (num, mul) = match s.char_indices().last() {
         Some((i, 'k' | 'K')) => (&s[..i], 1u64 << 10),
@@ -32,7 +83,8 @@ fn parse_bytes(s: &str) -> Result<u64, Error> {
         Some((i, 'g' | 'G')) => (&s[..i], 1 << 30),
         _ => (s, 1),
     };
-    Ok(num.trim().parse::<u64>()? * mul)
+    let n = num.trim().parse::<u64>().map_err(|e| format!("{s:?}: {e}"))?;
+    n.checked_mul(mul).ok_or_else(|| format!("{s:?} overflows u64"))
 }
 
 fn machine() -> String {
@@ -54,8 +106,8 @@ fn machine() -> String {
 }
 
 fn main() -> Result<(), Error> {
-    let args = Args::parse(std::env::args().skip(1))?;
-    let engines: Vec<EngineKind> = match args.get("engines") {
+    let args = Cli::parse();
+    let engines: Vec<EngineKind> = match &args.engines {
         Some(list) => list
             .split(',')
             .filter(|s| !s.trim().is_empty())
@@ -68,18 +120,18 @@ fn main() -> Result<(), Error> {
             return Err(format!("{e} is not built: rerun with --features peers (see scripts/compare.sh)").into());
         }
     }
-    let workloads = Workload::parse_list(args.get_or("workloads", "all"))?;
-    let base = args.get("dir").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+    let workloads = Workload::parse_list(&args.workloads)?;
+    let base = args.dir.clone().unwrap_or_else(std::env::temp_dir);
     std::fs::create_dir_all(&base)?;
     let tmp = tempfile::Builder::new().prefix("strata-compare-").tempdir_in(&base)?;
     let cfg = Config {
-        num: args.get_or("num", "1000000").parse()?,
-        key_size: args.get_or("key-size", "16").parse()?,
-        value_size: args.get_or("value-size", "100").parse()?,
-        cache_bytes: args.get_or("cache-mb", "64").parse::<usize>()? << 20,
-        sync_num: args.get_or("sync-num", "3000").parse()?,
-        checkpoint_bytes: parse_bytes(args.get_or("checkpoint-bytes", "1G"))?,
-        batch: args.get_or("batch", "1").parse()?,
+        num: args.num,
+        key_size: args.key_size,
+        value_size: args.value_size,
+        cache_bytes: args.cache_mb.checked_mul(1 << 20).ok_or("--cache-mb too large")?,
+        sync_num: args.sync_num,
+        checkpoint_bytes: args.checkpoint_bytes,
+        batch: args.batch,
         dir: tmp.path().to_path_buf(),
         progress: std::io::stderr().is_terminal(),
     };
@@ -152,14 +204,30 @@ fn main() -> Result<(), Error> {
         println!("FAILED {f}");
         meta.push(("failure".to_string(), f.clone()));
     }
-    let json_path = PathBuf::from(args.get_or("json", "compare.json"));
-    std::fs::write(&json_path, report::json(&meta, &ordered))?;
-    let svg_path = PathBuf::from(args.get_or("svg", "compare.svg"));
+    let json_path = &args.json;
+    std::fs::write(json_path, report::json(&meta, &ordered)?)?;
+    let svg_path = &args.svg;
     let title = format!("Strata vs peers: num={} value={} B, {}", cfg.num, cfg.value_size, machine());
-    std::fs::write(&svg_path, report::svg(&title, &ordered))?;
-    if let Some(md) = args.get("markdown") {
+    std::fs::write(svg_path, report::svg(&title, &ordered))?;
+    if let Some(md) = &args.markdown {
         std::fs::write(md, &table)?;
     }
     eprintln!("wrote {} and {}", json_path.display(), svg_path.display());
     if failures.is_empty() { Ok(()) } else { Err(format!("{} engine(s) failed", failures.len()).into()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_parse_and_misspellings_fail() {
+        let c = Cli::try_parse_from(["compare", "--num", "10", "--checkpoint-bytes=256M", "--num", "20"]).unwrap();
+        assert_eq!((c.num, c.checkpoint_bytes, c.cache_mb), (20, 256 << 20, 64));
+        assert!(Cli::try_parse_from(["compare", "--nmu", "10"]).is_err());
+        assert!(Cli::try_parse_from(["compare", "--num", "ten"]).is_err());
+        assert!(Cli::try_parse_from(["compare", "--checkpoint-bytes", "99999999999G"]).is_err());
+        assert_eq!(parse_bytes("4k"), Ok(4096));
+        assert_eq!(parse_bytes("7"), Ok(7));
+    }
 }

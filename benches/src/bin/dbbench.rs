@@ -6,11 +6,55 @@
 //! process wrote to disk over user bytes) and space amplification (directory size over live
 //! data), and writes a JSON result file (`--json`, default `dbbench.json`).
 
+use clap::{Parser, ValueEnum};
+use serde::Serialize;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 use strata::{Db, Options, ReadOptions, WriteOptions};
-use strata_benches::{Args, Histogram, KeyGen, dir_size, proc_write_bytes};
+use strata_benches::{Histogram, KeyGen, dir_size, proc_write_bytes};
+
+/// The flags (a misspelled flag or benchmark name is an error).
+#[derive(Debug, Parser)]
+#[command(name = "dbbench", about = "A db_bench-style benchmark of Strata")]
+struct Cli {
+    /// Comma-separated benchmarks, run in order.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "fillseq,fillrandom,overwrite,readrandom,readseq,seekrandom,readwhilewriting"
+    )]
+    benchmarks: Vec<Bench>,
+    /// Operations per benchmark (and the key space).
+    #[arg(long, default_value_t = 1_000_000)]
+    num: u64,
+    /// Bytes per value.
+    #[arg(long, default_value_t = 100)]
+    value_size: usize,
+    /// Bytes per key (at least 8).
+    #[arg(long, default_value_t = 16)]
+    key_size: usize,
+    /// The JSON result file.
+    #[arg(long, default_value = "dbbench.json")]
+    json: PathBuf,
+    /// The database directory (default: a fresh temporary directory).
+    #[arg(long)]
+    db: Option<PathBuf>,
+}
+
+/// The benchmarks, named as in RocksDB's db_bench.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "lower")]
+enum Bench {
+    Fillseq,
+    Fillrandom,
+    Overwrite,
+    Readrandom,
+    Readseq,
+    Seekrandom,
+    Readwhilewriting,
+}
 
 struct Outcome {
     name: String,
@@ -24,35 +68,32 @@ struct Outcome {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args = Args::parse(std::env::args().skip(1))?;
-    let benchmarks =
-        args.get_or("benchmarks", "fillseq,fillrandom,overwrite,readrandom,readseq,seekrandom,readwhilewriting");
-    let num: u64 = args.get_or("num", "1000000").parse()?;
-    let value_size: usize = args.get_or("value-size", "100").parse()?;
-    let key_size: usize = args.get_or("key-size", "16").parse()?;
-    let json_path = PathBuf::from(args.get_or("json", "dbbench.json"));
+    let args = Cli::parse();
+    let (num, value_size, key_size) = (args.num, args.value_size, args.key_size);
+    let json_path = args.json;
     let tmp = tempfile::tempdir()?;
-    let dir = args.get("db").map(PathBuf::from).unwrap_or_else(|| tmp.path().join("dbbench"));
+    let dir = args.db.unwrap_or_else(|| tmp.path().join("dbbench"));
     let keys = KeyGen::new(key_size, num);
     let value = vec![b'v'; value_size];
     println!("strata dbbench: num={num} key_size={key_size} value_size={value_size} dir={}", dir.display());
     println!("options: {:?}", Options::default());
     let mut db = Some(Db::open(&dir, Options::default())?);
     let mut results = Vec::new();
-    for name in benchmarks.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+    for bench in args.benchmarks {
         let d = db.as_ref().ok_or("database not open")?;
-        let mut out = match name {
-            "fillseq" | "fillrandom" | "overwrite" => {
-                if name == "fillseq" || name == "fillrandom" {
+        let name = bench.name();
+        let out = match bench {
+            Bench::Fillseq | Bench::Fillrandom | Bench::Overwrite => {
+                if bench != Bench::Overwrite {
                     // A fresh database for each fill.
                     drop(db.take());
                     let _ = std::fs::remove_dir_all(&dir);
                     db = Some(Db::open(&dir, Options::default())?);
                 }
                 let d = db.as_ref().ok_or("database not open")?;
-                fill(d, name, &keys, &value, num, name != "fillseq")?
+                fill(d, name, &keys, &value, num, bench != Bench::Fillseq)?
             }
-            "readrandom" => {
+            Bench::Readrandom => {
                 // Reopen so reads go through the files, not just memtables.
                 d.flush()?;
                 drop(db.take());
@@ -60,15 +101,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let d = db.as_ref().ok_or("database not open")?;
                 read_random(d, &keys, num)?
             }
-            "readseq" => read_seq(d)?,
-            "seekrandom" => seek_random(d, &keys, num / 10)?,
-            "readwhilewriting" => read_while_writing(d, &keys, &value, num)?,
-            other => {
-                eprintln!("unknown benchmark {other}, skipped");
-                continue;
-            }
+            Bench::Readseq => read_seq(d)?,
+            Bench::Seekrandom => seek_random(d, &keys, num / 10)?,
+            Bench::Readwhilewriting => read_while_writing(d, &keys, &value, num)?,
         };
-        print_outcome(&mut out);
+        print_outcome(&out);
         results.push(out);
     }
     write_json(&json_path, &results, num, key_size, value_size)?;
@@ -228,8 +265,21 @@ fn read_while_writing(db: &Db, keys: &KeyGen, value: &[u8], num: u64) -> Result<
     Ok(out)
 }
 
-fn print_outcome(o: &mut Outcome) {
-    o.hist.sort();
+impl Bench {
+    fn name(self) -> &'static str {
+        match self {
+            Bench::Fillseq => "fillseq",
+            Bench::Fillrandom => "fillrandom",
+            Bench::Overwrite => "overwrite",
+            Bench::Readrandom => "readrandom",
+            Bench::Readseq => "readseq",
+            Bench::Seekrandom => "seekrandom",
+            Bench::Readwhilewriting => "readwhilewriting",
+        }
+    }
+}
+
+fn print_outcome(o: &Outcome) {
     let ops_s = o.ops as f64 / o.secs;
     let mb_s = o.bytes as f64 / o.secs / 1e6;
     println!(
@@ -246,34 +296,105 @@ fn print_outcome(o: &mut Outcome) {
     );
 }
 
+/// The JSON result file's document.
+#[derive(Debug, Serialize)]
+struct JsonDoc<'a> {
+    engine: &'static str,
+    num: u64,
+    key_size: usize,
+    value_size: usize,
+    results: Vec<JsonResult<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct JsonResult<'a> {
+    name: &'a str,
+    ops: u64,
+    seconds: f64,
+    ops_per_sec: f64,
+    mb_per_sec: f64,
+    p50_us: f64,
+    p99_us: f64,
+    p999_us: f64,
+    write_amp: Option<f64>,
+    space_amp: Option<f64>,
+}
+
+fn json_doc(results: &[Outcome], num: u64, key_size: usize, value_size: usize) -> JsonDoc<'_> {
+    let finite = |x: Option<f64>| x.filter(|v| v.is_finite());
+    JsonDoc {
+        engine: "strata",
+        num,
+        key_size,
+        value_size,
+        results: results
+            .iter()
+            .map(|o| JsonResult {
+                name: &o.name,
+                ops: o.ops,
+                seconds: o.secs,
+                ops_per_sec: o.ops as f64 / o.secs,
+                mb_per_sec: o.bytes as f64 / o.secs / 1e6,
+                p50_us: o.hist.percentile_us(50.0),
+                p99_us: o.hist.percentile_us(99.0),
+                p999_us: o.hist.percentile_us(99.9),
+                write_amp: finite(o.write_amp),
+                space_amp: finite(o.space_amp),
+            })
+            .collect(),
+    }
+}
+
 fn write_json(
     path: &std::path::Path,
     results: &[Outcome],
     num: u64,
     key_size: usize,
     value_size: usize,
-) -> std::io::Result<()> {
-    let mut s = format!(
-        "{{\"engine\":\"strata\",\"num\":{num},\"key_size\":{key_size},\"value_size\":{value_size},\"results\":["
-    );
-    for (i, o) in results.iter().enumerate() {
-        if i > 0 {
-            s.push(',');
+) -> Result<(), Box<dyn std::error::Error>> {
+    let mut s = serde_json::to_string(&json_doc(results, num, key_size, value_size))?;
+    s.push('\n');
+    std::fs::write(path, s)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_parse_and_misspellings_fail() {
+        let c = Cli::try_parse_from(["dbbench", "--benchmarks", "fillseq,readrandom", "--num=5"]).unwrap();
+        assert_eq!(c.benchmarks, [Bench::Fillseq, Bench::Readrandom]);
+        assert_eq!((c.num, c.value_size, c.key_size), (5, 100, 16));
+        assert_eq!(Cli::try_parse_from(["dbbench"]).unwrap().benchmarks.len(), 7);
+        assert!(Cli::try_parse_from(["dbbench", "--value_size", "10"]).is_err());
+        assert!(Cli::try_parse_from(["dbbench", "--benchmarks", "fillsequential"]).is_err());
+        for b in Bench::value_variants() {
+            assert_eq!(b.to_possible_value().map(|v| v.get_name().to_string()).as_deref(), Some(b.name()));
         }
-        s.push_str(&format!(
-            "{{\"name\":\"{}\",\"ops\":{},\"seconds\":{:.6},\"ops_per_sec\":{:.1},\"mb_per_sec\":{:.3},\"p50_us\":{:.3},\"p99_us\":{:.3},\"p999_us\":{:.3},\"write_amp\":{},\"space_amp\":{}}}",
-            o.name,
-            o.ops,
-            o.secs,
-            o.ops as f64 / o.secs,
-            o.bytes as f64 / o.secs / 1e6,
-            o.hist.percentile_us(50.0),
-            o.hist.percentile_us(99.0),
-            o.hist.percentile_us(99.9),
-            o.write_amp.map_or("null".into(), |w| format!("{w:.3}")),
-            o.space_amp.map_or("null".into(), |w| format!("{w:.3}")),
-        ));
     }
-    s.push_str("]}\n");
-    std::fs::write(path, s)
+
+    #[test]
+    fn json_document_round_trips() {
+        let mut hist = Histogram::default();
+        hist.record(std::time::Duration::from_micros(3));
+        let o = Outcome {
+            name: "fillseq".into(),
+            ops: 10,
+            secs: 2.0,
+            bytes: 1_000_000,
+            hist,
+            write_amp: Some(f64::NAN),
+            space_amp: Some(1.5),
+            note: String::new(),
+        };
+        let doc = serde_json::to_value(json_doc(&[o], 10, 16, 100)).unwrap();
+        assert_eq!(doc["engine"], "strata");
+        assert_eq!(doc["results"][0]["ops_per_sec"], 5.0);
+        assert_eq!(doc["results"][0]["mb_per_sec"], 0.5);
+        assert!(doc["results"][0]["write_amp"].is_null());
+        assert_eq!(doc["results"][0]["space_amp"], 1.5);
+        assert!((doc["results"][0]["p50_us"].as_f64().unwrap() - 3.0).abs() < 0.01);
+    }
 }

@@ -7,6 +7,7 @@
 //! Thread safety: pure functions over the cells.
 
 use super::{Cell, EngineKind};
+use serde::Serialize;
 use std::fmt::Write as _;
 
 /// Workload names in first-seen order.
@@ -84,60 +85,73 @@ pub fn markdown(cells: &[Cell]) -> String {
     s
 }
 
-fn json_str(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for ch in s.chars() {
-        match ch {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
+/// The `meta` pairs as a JSON object, in order (a key may repeat, e.g. `failure`).
+struct Meta<'a>(&'a [(String, String)]);
+
+impl Serialize for Meta<'_> {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        ser.collect_map(self.0.iter().map(|(k, v)| (k, v)))
     }
-    out.push('"');
-    out
 }
 
-fn json_num(x: Option<f64>) -> String {
-    x.filter(|v| v.is_finite()).map_or_else(|| "null".into(), |v| format!("{v:.4}"))
+/// One row of the JSON document's `results`.
+#[derive(Serialize)]
+struct JsonCell<'a> {
+    engine: &'static str,
+    workload: &'a str,
+    ops: u64,
+    seconds: f64,
+    ops_per_sec: f64,
+    mb_per_sec: f64,
+    ratio_vs_rocksdb: Option<f64>,
+    p50_us: Option<f64>,
+    p99_us: Option<f64>,
+    p999_us: Option<f64>,
+    write_amp: Option<f64>,
+    space_amp: Option<f64>,
+    peak_rss_bytes: Option<u64>,
+    note: &'a str,
+}
+
+#[derive(Serialize)]
+struct JsonDoc<'a> {
+    meta: Meta<'a>,
+    results: Vec<JsonCell<'a>>,
+}
+
+/// A finite number, or `None` (JSON `null`) for NaN and infinities.
+fn finite(x: Option<f64>) -> Option<f64> {
+    x.filter(|v| v.is_finite())
 }
 
 /// The JSON document: `meta` (string pairs: machine, command, sizes, settings) and `results`.
-pub fn json(meta: &[(String, String)], cells: &[Cell]) -> String {
-    let mut s = String::from("{\n  \"meta\": {");
-    for (i, (k, v)) in meta.iter().enumerate() {
-        let _ = write!(s, "{}\n    {}: {}", if i > 0 { "," } else { "" }, json_str(k), json_str(v));
-    }
-    s.push_str("\n  },\n  \"results\": [");
-    for (i, c) in cells.iter().enumerate() {
-        let lat = |p: f64| if c.hist.is_empty() { None } else { Some(c.hist.percentile_us(p)) };
-        let _ = write!(
-            s,
-            "{}\n    {{\"engine\": {}, \"workload\": {}, \"ops\": {}, \"seconds\": {:.6}, \"ops_per_sec\": {:.1}, \
-             \"mb_per_sec\": {:.3}, \"ratio_vs_rocksdb\": {}, \"p50_us\": {}, \"p99_us\": {}, \"p999_us\": {}, \
-             \"write_amp\": {}, \"space_amp\": {}, \"peak_rss_bytes\": {}, \"note\": {}}}",
-            if i > 0 { "," } else { "" },
-            json_str(c.engine.name()),
-            json_str(&c.workload),
-            c.ops,
-            c.secs,
-            c.ops_per_sec(),
-            c.mb_per_sec(),
-            json_num(ratio_vs_rocksdb(cells, c)),
-            json_num(lat(50.0)),
-            json_num(lat(99.0)),
-            json_num(lat(99.9)),
-            json_num(c.write_amp),
-            json_num(c.space_amp),
-            c.peak_rss.map_or_else(|| "null".into(), |b| b.to_string()),
-            json_str(&c.note),
-        );
-    }
-    s.push_str("\n  ]\n}\n");
-    s
+pub fn json(meta: &[(String, String)], cells: &[Cell]) -> serde_json::Result<String> {
+    let results = cells
+        .iter()
+        .map(|c| {
+            let lat = |p: f64| if c.hist.is_empty() { None } else { Some(c.hist.percentile_us(p)) };
+            JsonCell {
+                engine: c.engine.name(),
+                workload: &c.workload,
+                ops: c.ops,
+                seconds: c.secs,
+                ops_per_sec: c.ops_per_sec(),
+                mb_per_sec: c.mb_per_sec(),
+                ratio_vs_rocksdb: finite(ratio_vs_rocksdb(cells, c)),
+                p50_us: lat(50.0),
+                p99_us: lat(99.0),
+                p999_us: lat(99.9),
+                write_amp: finite(c.write_amp),
+                space_amp: finite(c.space_amp),
+                peak_rss_bytes: c.peak_rss,
+                note: &c.note,
+            }
+        })
+        .collect();
+    let doc = JsonDoc { meta: Meta(meta), results };
+    let mut out = serde_json::to_string_pretty(&doc)?;
+    out.push('\n');
+    Ok(out)
 }
 
 fn xml(s: &str) -> String {
@@ -241,10 +255,20 @@ mod tests {
         assert!(md.contains("| fillseq | strata | 300 | 1.50x |"));
         assert!(md.contains("| readseq | strata | 50 | n/a |"));
         assert!(thousands(1e6).starts_with("1,000,000"));
-        let js = json(&[("cmd".into(), "x \"y\"".into())], &cells);
-        assert!(js.contains("\"cmd\": \"x \\\"y\\\"\""));
-        assert!(js.contains("\"ratio_vs_rocksdb\": 1.5000"));
-        assert!(js.contains("\"ratio_vs_rocksdb\": null"));
+        let meta = [
+            ("cmd".to_string(), "x \"y\"".to_string()),
+            ("failure".into(), "a".into()),
+            ("failure".into(), "b".into()),
+        ];
+        let js = json(&meta, &cells).unwrap();
+        assert!(js.contains("\"failure\": \"a\"") && js.contains("\"failure\": \"b\""), "{js}");
+        let v: serde_json::Value = serde_json::from_str(&js).unwrap();
+        assert_eq!(v["meta"]["cmd"], "x \"y\"");
+        assert_eq!(v["results"].as_array().unwrap().len(), 3);
+        assert_eq!(v["results"][0]["ratio_vs_rocksdb"], 1.5);
+        assert!(v["results"][2]["ratio_vs_rocksdb"].is_null());
+        assert_eq!(v["results"][0]["note"], "a \"note\" | x");
+        assert_eq!(v["results"][0]["peak_rss_bytes"], 64u64 << 20);
         let svg = svg("t < u", &cells);
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
         assert!(svg.contains("t &lt; u") && svg.contains("300 ops/s (1.50x)"));

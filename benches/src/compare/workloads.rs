@@ -227,8 +227,7 @@ impl Runner<'_> {
         n * (self.keys.key_size() + self.value.len()) as u64
     }
 
-    fn cell(&self, w: Workload, ops: u64, secs: f64, bytes: u64, mut hist: Histogram) -> Cell {
-        hist.sort();
+    fn cell(&self, w: Workload, ops: u64, secs: f64, bytes: u64, hist: Histogram) -> Cell {
         let engine = self.kind;
         Cell {
             engine,
@@ -461,7 +460,7 @@ impl Runner<'_> {
         pb.finish_and_clear();
         let mut hist = Histogram::default();
         for h in hists {
-            hist.merge(&h?);
+            hist.merge(&h?)?;
         }
         let user = total * (self.keys.key_size() + self.value.len()) as u64;
         let mut c = self.cell(w, total, secs, user, hist);

@@ -1,11 +1,9 @@
 //! Blocks: sorted entries with shared-prefix key compression and restart points.
 //!
-//! Contents of a block (before compression):
-//! `entry* ++ fixed32 restart[num_restarts] ++ fixed32 num_restarts`, where an entry is
-//! `varint32 shared ++ varint32 non_shared ++ varint32 value_len ++ u8 kind ++
-//! key[shared..] ++ value`. Every `restart_interval`-th entry is a restart point: it stores its
-//! key whole (`shared == 0`) and its offset is listed in the restart array, so a seek can
-//! binary-search the restart points and then scan at most one interval.
+//! The layout of a block's entries and restart array is in `docs/format/sst.md` ("Data block
+//! contents"). Every `restart_interval`-th entry is a restart point: it stores its key whole and its offset
+//! is listed in the restart array, so a seek can binary-search the restart points and then scan
+//! at most one interval.
 //!
 //! Invariants: a [`BlockIter`] accepts any bytes. [`BlockIter::new`] checks the restart array
 //! (at least one point, the first at 0, strictly increasing, all inside the entry region, and a
