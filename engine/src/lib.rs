@@ -16,7 +16,8 @@
 //!
 //! Layout: `db.rs` (the public `Db`), `open.rs` (recovery), `write.rs` (group commit),
 //! `flush.rs`, `compact.rs` with `compaction/` (picker and entry filter), `memtable.rs`,
-//! `iter/` (merging and user-level iterators), `level_iter.rs`, `live_files.rs`.
+//! `iter/` (merging and user-level iterators), `level_iter.rs`, `live_files.rs`, `ingest/`
+//! (SST files as a public format and ingestion of external tables).
 
 pub mod batch;
 pub mod cf;
@@ -26,6 +27,7 @@ mod db;
 pub mod error;
 mod files;
 mod flush;
+pub mod ingest;
 pub mod iter;
 mod iterator;
 mod level_iter;
@@ -46,8 +48,10 @@ pub use bytes::Bytes;
 pub use cf::ColumnFamily;
 pub use db::Db;
 pub use error::{Error, Result};
+pub use ingest::{ExternalFileInfo, SstFileReader, SstFileWriter, SstRawIterator};
 pub use iterator::{DbIterator, RangeIter};
 pub use live_files::{LiveFiles, LiveTable, LiveWal};
 pub use options::{Compression, Options, ReadOptions, RecoveryMode, WriteOptions};
 pub use snapshot::Snapshot;
 pub use strata_base::{FileSystem, RealFs, SimFs, ikey::SeqNo};
+pub use strata_sst::{EntryKind, Properties as TableProperties};

@@ -1,0 +1,15 @@
+//! SST files as a public format and ingestion of external tables.
+//!
+//! - [`writer`]: [`SstFileWriter`] builds a table outside any database (every entry at
+//!   sequence number 0).
+//! - [`reader`]: [`SstFileReader`] reads any table (external or written by a database).
+//! - [`format`]: the user properties that mark a table as external.
+//!
+//! Invariants and thread safety: see each module.
+
+pub mod format;
+pub mod reader;
+pub mod writer;
+
+pub use reader::{SstFileReader, SstRawIterator};
+pub use writer::{ExternalFileInfo, SstFileWriter};
