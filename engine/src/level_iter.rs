@@ -7,6 +7,7 @@
 //! Thread safety: each iterator has one owner; tables are shared through the table cache.
 
 use crate::error::Result;
+use crate::ingest::file_iter::FileIter;
 use crate::iter::InternalIterator;
 use crate::state::DbInner;
 use crate::table_cache::TableCache;
@@ -66,7 +67,7 @@ impl DbInner {
     ) -> Result<()> {
         if level == 0 {
             for f in &files {
-                children.push(Box::new(self.table_cache.get(f.number)?.iter()));
+                children.push(Box::new(FileIter::new(self.table_cache.get(f.number)?.iter(), f.global_seq)));
             }
         } else if !files.is_empty() {
             children.push(Box::new(LevelIter::new(files, Arc::clone(&self.table_cache), Arc::clone(&self.icmp))));
@@ -81,7 +82,7 @@ pub(crate) struct LevelIter {
     cache: Arc<TableCache>,
     icmp: Arc<InternalKeyComparator>,
     index: usize,
-    current: Option<TableIter>,
+    current: Option<FileIter>,
     error: Option<crate::Error>,
 }
 
@@ -108,7 +109,7 @@ impl LevelIter {
         let Some(f) = self.files.get(index) else { return false };
         match self.cache.get(f.number) {
             Ok(t) => {
-                self.current = Some(t.iter());
+                self.current = Some(FileIter::new(t.iter(), f.global_seq));
                 true
             }
             Err(e) => {
@@ -127,7 +128,7 @@ impl LevelIter {
     /// If the current table's iterator stopped on an error, keeps the error (it would be lost
     /// with the iterator when the neighbour is opened) and ends the iteration. True if so.
     fn current_failed(&mut self) -> bool {
-        let Some(Err(e)) = self.current.as_ref().map(InternalIterator::status) else { return false };
+        let Some(Err(e)) = self.current.as_ref().map(|c| c.status()) else { return false };
         if self.error.is_none() {
             self.error = Some(e);
         }
@@ -261,7 +262,7 @@ impl InternalIterator for LevelIter {
             return Err(e.duplicate());
         }
         match &self.current {
-            Some(c) => InternalIterator::status(c),
+            Some(c) => c.status(),
             None => Ok(()),
         }
     }

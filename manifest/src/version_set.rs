@@ -147,6 +147,8 @@ impl VersionSet {
         version
             .check_invariants(counters.next_file_number, cmp.as_ref())
             .map_err(|r| Error::corruption(&path, 0, r))?;
+        // Tables from before epochs get them from their recovered L0 order (ingestion).
+        let version = version.with_recovered_epochs();
         // One listing instead of a stat per table.
         let present: BTreeSet<String> = fs.list(dir).map_err(|e| Error::io(dir, e))?.into_iter().collect();
         for number in version.table_numbers() {

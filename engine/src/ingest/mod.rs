@@ -4,9 +4,11 @@
 //!   sequence number 0).
 //! - [`reader`]: [`SstFileReader`] reads any table (external or written by a database).
 //! - [`format`]: the user properties that mark a table as external.
+//! - `file_iter`: reading an ingested table at its global sequence number.
 //!
 //! Invariants and thread safety: see each module.
 
+pub(crate) mod file_iter;
 pub mod format;
 pub mod reader;
 pub mod writer;
