@@ -5,11 +5,13 @@
 //! - [`reader`]: [`SstFileReader`] reads any table (external or written by a database).
 //! - [`format`]: the user properties that mark a table as external.
 //! - `file_iter`: reading an ingested table at its global sequence number.
+//! - [`placement`]: the pure choice of level and sequence number for each ingested file.
 //!
 //! Invariants and thread safety: see each module.
 
 pub(crate) mod file_iter;
 pub mod format;
+pub mod placement;
 pub mod reader;
 pub mod writer;
 
