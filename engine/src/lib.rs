@@ -48,7 +48,10 @@ pub use bytes::Bytes;
 pub use cf::ColumnFamily;
 pub use db::Db;
 pub use error::{Error, Result};
-pub use ingest::{ExternalFileInfo, SstFileReader, SstFileWriter, SstRawIterator};
+pub use ingest::{
+    ExternalFileInfo, ImportFile, ImportOptions, IngestOptions, IngestResult, IngestSpec, IngestedFile, SstFileReader,
+    SstFileWriter, SstRawIterator,
+};
 pub use iterator::{DbIterator, RangeIter};
 pub use live_files::{LiveFiles, LiveTable, LiveWal};
 pub use options::{Compression, Options, ReadOptions, RecoveryMode, WriteOptions};

@@ -56,10 +56,6 @@ impl SstFileReader {
         self.table.path()
     }
 
-    pub(crate) fn table(&self) -> &Arc<Table> {
-        &self.table
-    }
-
     /// Everything the table's properties block records (entry counts, key range, comparator,
     /// block size, compression, user properties).
     pub fn properties(&self) -> &Properties {
