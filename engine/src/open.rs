@@ -255,7 +255,9 @@ fn open_once(path: &Path, opts: Options, read_only: bool) -> Result<Db> {
         if replayed {
             for (&cf_id, mem) in &mems {
                 if let Some(meta) = inner.flush_memtable(cf_id, mem)? {
-                    edit.add_file(cf_id, 0, meta);
+                    // The newest table of its family (L0 is ordered by epoch).
+                    let epoch = inner.state.lock().versions.current().cf(cf_id).map_or(1, |c| c.next_epoch());
+                    edit.add_file(cf_id, 0, strata_manifest::FileMeta { epoch, ..meta });
                 }
             }
             inner.sync_dir()?;

@@ -186,6 +186,13 @@ impl Version {
                     return Err(format!("adds table {} whose smallest key is above its largest", n.meta.number));
                 }
                 let (levels, dirty) = touch(&mut touched, &cfs, n.cf)?;
+                // An L0 table without an epoch would sort below every table with one.
+                if n.level == 0 && n.meta.epoch == 0 && levels.iter().flatten().any(|f| f.epoch != 0) {
+                    return Err(format!(
+                        "adds L0 table {} without an epoch to column family {} whose tables have epochs",
+                        n.meta.number, n.cf
+                    ));
+                }
                 let level = levels.get_mut(n.level).ok_or_else(|| format!("level {} out of range", n.level))?;
                 level.push(Arc::new(n.meta.clone()));
                 *dirty |= 1 << n.level;
@@ -398,6 +405,10 @@ mod tests {
         // has epochs is shared unchanged.
         let again = r.with_recovered_epochs();
         assert!(Arc::ptr_eq(again.cf(0).unwrap(), r.cf(0).unwrap()));
+        // An L0 table without an epoch is refused once the family's tables have epochs.
+        let mut e = VersionEdit::new();
+        e.add_file(0, 0, f(12, "a", "z", 2));
+        assert!(r.apply(&e, &c).unwrap_err().contains("without an epoch"));
         // A new flush (next epoch) goes in front even with smaller sequence numbers.
         let mut e = VersionEdit::new();
         e.add_file(0, 0, FileMeta { epoch: cf.next_epoch(), ..f(11, "a", "z", 2) });
