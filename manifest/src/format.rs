@@ -86,7 +86,8 @@ const _: () = assert!(TAG_SAFE_TO_IGNORE.is_power_of_two());
 const _: () = assert!(TAG_COMPARATOR & TAG_SAFE_TO_IGNORE == 0);
 const _: () = assert!(TAG_NEW_FILE < TAG_SAFE_TO_IGNORE, "known tags must all be must-understand");
 const _: () = assert!(TAG_INVALID != TAG_COMPARATOR);
-const _: () = assert!(SUB_NEW_FILE_EPOCH & TAG_SAFE_TO_IGNORE == 0 && SUB_NEW_FILE_GLOBAL_SEQ & TAG_SAFE_TO_IGNORE == 0);
+const _: () =
+    assert!(SUB_NEW_FILE_EPOCH & TAG_SAFE_TO_IGNORE == 0 && SUB_NEW_FILE_GLOBAL_SEQ & TAG_SAFE_TO_IGNORE == 0);
 const _: () = assert!(FILE_NUMBER_WIDTH == 6);
 const _: () = assert!(FILE_NUMBER_MAX < u64::MAX / 2);
 const _: () = assert!(MANIFEST_SIZE_LIMIT_DEFAULT == 64 * 1024 * 1024);

@@ -15,7 +15,17 @@ fn bytes() -> impl Strategy<Value = Vec<u8>> {
 }
 
 fn file_meta() -> impl Strategy<Value = FileMeta> {
-    (any::<u64>(), any::<u64>(), bytes(), bytes(), any::<u64>(), any::<u64>(), any::<u32>(), any::<u64>(), any::<bool>())
+    (
+        any::<u64>(),
+        any::<u64>(),
+        bytes(),
+        bytes(),
+        any::<u64>(),
+        any::<u64>(),
+        any::<u32>(),
+        any::<u64>(),
+        any::<bool>(),
+    )
         .prop_map(|(number, size, smallest, largest, smallest_seq, largest_seq, checksum, epoch, ingested)| {
             FileMeta {
                 number,

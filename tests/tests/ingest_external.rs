@@ -5,9 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use strata::{
-    Db, Error, ImportFile, ImportOptions, IngestOptions, IngestSpec, Options, ReadOptions, SstFileWriter,
-};
+use strata::{Db, Error, ImportFile, ImportOptions, IngestOptions, IngestSpec, Options, ReadOptions, SstFileWriter};
 use strata_base::RealFs;
 use strata_tests::{dump, dump_cf, level_file_counts};
 
@@ -109,8 +107,10 @@ fn ingest_over_existing_keys_takes_exactly_last_plus_one_per_file() {
     // A write takes the next number after the ingested ones.
     db.put("b", "after").unwrap();
     assert_eq!(db.sequence(), 7);
-    let want: BTreeMap<Vec<u8>, Vec<u8>> =
-        [("a", "f2"), ("b", "after"), ("c", "f3"), ("x", "f4")].iter().map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec())).collect();
+    let want: BTreeMap<Vec<u8>, Vec<u8>> = [("a", "f2"), ("b", "after"), ("c", "f3"), ("x", "f4")]
+        .iter()
+        .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
+        .collect();
     assert_eq!(dump(&db), want);
     // Everything survives reopen and a full compaction (which applies the global sequence
     // numbers to the entries it rewrites).
@@ -402,15 +402,17 @@ fn import_column_family_keeps_sequence_numbers() {
     let db = Db::open(&fx.db_path, opts()).unwrap();
     db.put("x", "1").unwrap();
     // Listed newest first: the import orders L0 by sequence numbers, not input order.
-    let files: Vec<ImportFile> =
-        tables.iter().rev().map(|t| ImportFile { path: src_path.join(t), level: 0 }).collect();
+    let files: Vec<ImportFile> = tables.iter().rev().map(|t| ImportFile { path: src_path.join(t), level: 0 }).collect();
     let cf = db.import_column_family("copy", &files, &ImportOptions::default()).unwrap();
     assert_eq!(db.sequence(), 60);
     assert_eq!(dump_cf(&db, &cf, &ReadOptions::default()), want);
     db.put("y", "2").unwrap();
     assert_eq!(db.sequence(), 61);
     // Errors: the name is taken, no files, overlapping tables in one level >= 1.
-    assert!(matches!(db.import_column_family("copy", &files, &ImportOptions::default()), Err(Error::InvalidArgument(_))));
+    assert!(matches!(
+        db.import_column_family("copy", &files, &ImportOptions::default()),
+        Err(Error::InvalidArgument(_))
+    ));
     assert!(matches!(db.import_column_family("e", &[], &ImportOptions::default()), Err(Error::InvalidArgument(_))));
     let l1: Vec<ImportFile> = tables.iter().map(|t| ImportFile { path: src_path.join(t), level: 1 }).collect();
     let before = names(&fx.db_path);

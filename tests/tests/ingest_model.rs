@@ -122,7 +122,16 @@ fn run(seed: u64, steps: u64) {
                 let seq_before = db.sequence();
                 let res = db.ingest_external_files(&db.default_cf(), &paths, &o);
                 if std::env::var("STRATA_TRACE").is_ok() {
-                    eprintln!("{ctx}: ingest {:?} {o:?} -> {res:?}", written.iter().map(|(_, e)| e.iter().map(|(k, v)| (String::from_utf8_lossy(k).into_owned(), v.is_some())).collect::<Vec<_>>()).collect::<Vec<_>>());
+                    eprintln!(
+                        "{ctx}: ingest {:?} {o:?} -> {res:?}",
+                        written
+                            .iter()
+                            .map(|(_, e)| e
+                                .iter()
+                                .map(|(k, v)| (String::from_utf8_lossy(k).into_owned(), v.is_some()))
+                                .collect::<Vec<_>>())
+                            .collect::<Vec<_>>()
+                    );
                 }
                 match res {
                     Ok(r) => {

@@ -57,7 +57,10 @@ fn write_then_read_round_trip() {
     let mut seen = Vec::new();
     while it.valid() {
         seen.push(it.key().to_vec());
-        assert_eq!(it.value(), format!("v{}", std::str::from_utf8(&it.key()[3..]).unwrap().parse::<u32>().unwrap()).as_bytes());
+        assert_eq!(
+            it.value(),
+            format!("v{}", std::str::from_utf8(&it.key()[3..]).unwrap().parse::<u32>().unwrap()).as_bytes()
+        );
         it.next();
     }
     it.status().unwrap();
@@ -132,8 +135,8 @@ fn empty_finish_is_invalid_and_leaves_no_file() {
 #[test]
 fn dropped_writer_removes_its_partial_file() {
     let dir = tempfile::tempdir().unwrap();
-    let mut w = SstFileWriter::create(dir.path().join("a.sst"), &Options { block_size: 64, ..Default::default() })
-        .unwrap();
+    let mut w =
+        SstFileWriter::create(dir.path().join("a.sst"), &Options { block_size: 64, ..Default::default() }).unwrap();
     for i in 0..1000 {
         w.put(key(i), [7u8; 100]).unwrap();
     }

@@ -250,9 +250,7 @@ impl DbInner {
                 .levels
                 .iter()
                 .map(|l| {
-                    l.iter()
-                        .map(|f| KeyRange::new(ikey::user_key(&f.smallest), ikey::user_key(&f.largest)))
-                        .collect()
+                    l.iter().map(|f| KeyRange::new(ikey::user_key(&f.smallest), ikey::user_key(&f.largest))).collect()
                 })
                 .collect();
             let ranges: Vec<KeyRange> = group.iter().map(|f| f.range.clone()).collect();
@@ -292,7 +290,13 @@ impl DbInner {
                 };
                 epoch += 1;
                 edit.add_file(cf, p.level, meta);
-                result.files.push(IngestedFile { path: f.source.clone(), cf_id: cf, number, level: p.level, sequence: seq });
+                result.files.push(IngestedFile {
+                    path: f.source.clone(),
+                    cf_id: cf,
+                    number,
+                    level: p.level,
+                    sequence: seq,
+                });
             }
             start = end;
         }

@@ -113,8 +113,7 @@ pub fn place(input: &PlacementInput<'_>) -> Vec<Placement> {
         .min(limit);
         batch_top = batch_top.min(level);
         let overlaps_memtable = input.memtable_overlap.get(i).copied().unwrap_or(false);
-        let needs_seq =
-            first_overlap.is_some() || overlaps_memtable || inputs_overlap || input.snapshot_forces_seq;
+        let needs_seq = first_overlap.is_some() || overlaps_memtable || inputs_overlap || input.snapshot_forces_seq;
         levels[level].push(f.clone());
         out.push(Placement { level, needs_seq, batch, overlaps_input: inputs_overlap });
     }
@@ -183,8 +182,12 @@ mod tests {
     fn memtable_overlap_needs_a_sequence_number() {
         let files = [r("a", "b"), r("c", "d")];
         let levels = empty(7);
-        let input =
-            PlacementInput { files: &files, levels: &levels, memtable_overlap: &[false, true], snapshot_forces_seq: false };
+        let input = PlacementInput {
+            files: &files,
+            levels: &levels,
+            memtable_overlap: &[false, true],
+            snapshot_forces_seq: false,
+        };
         let p: Vec<bool> = place(&input).iter().map(|p| p.needs_seq).collect();
         assert_eq!(p, vec![false, true]);
     }

@@ -74,7 +74,11 @@ impl DbInner {
             // First and last keys (RocksDB checks these too); the properties said 0 already.
             let mut it = reader.raw_iter();
             for first in [true, false] {
-                if first { it.seek_to_first() } else { it.seek_to_last() }
+                if first {
+                    it.seek_to_first()
+                } else {
+                    it.seek_to_last()
+                }
                 it.status()?;
                 if it.valid() && it.sequence() != 0 {
                     return Err(nonzero());

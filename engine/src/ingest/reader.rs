@@ -69,7 +69,9 @@ impl SstFileReader {
 
     /// The column family id recorded by `SstFileWriter::for_cf` or by the database.
     pub fn cf_id(&self) -> Result<Option<u32>> {
-        self.number_property(PROP_CF_ID)?.map(|v| u32::try_from(v).map_err(|_| self.bad_property(PROP_CF_ID))).transpose()
+        self.number_property(PROP_CF_ID)?
+            .map(|v| u32::try_from(v).map_err(|_| self.bad_property(PROP_CF_ID)))
+            .transpose()
     }
 
     /// The column family name recorded by `SstFileWriter::for_cf`.

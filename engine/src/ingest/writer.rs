@@ -182,10 +182,7 @@ impl SstFileWriter {
         };
         let Some(largest_key) = self.last_key.take() else {
             drop(builder);
-            return Err(Error::InvalidArgument(format!(
-                "cannot create {} with no entries",
-                self.path.display()
-            )));
+            return Err(Error::InvalidArgument(format!("cannot create {} with no entries", self.path.display())));
         };
         // On failure the builder removes the temporary file.
         let meta = builder.finish()?;
