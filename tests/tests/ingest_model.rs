@@ -16,6 +16,8 @@ use strata_tests::history::Rng;
 use strata_tests::{dump_cf, dump_cf_backward, small_options};
 
 type Map = BTreeMap<Vec<u8>, Vec<u8>>;
+/// A file's entries: key and value (`None`: a delete).
+type Entries = Vec<(Vec<u8>, Option<Vec<u8>>)>;
 
 const NUM_KEYS: u64 = 80;
 
@@ -28,7 +30,7 @@ fn key(i: u64) -> Vec<u8> {
 }
 
 /// A file of random keys (puts and deletes), and what it does to the model.
-fn write_file(dir: &Path, name: &str, rng: &mut Rng, step: u64) -> (PathBuf, Vec<(Vec<u8>, Option<Vec<u8>>)>) {
+fn write_file(dir: &Path, name: &str, rng: &mut Rng, step: u64) -> (PathBuf, Entries) {
     let lo = rng.below(NUM_KEYS);
     let wide = rng.chance(1, 2);
     let span = 1 + rng.below(if wide { NUM_KEYS } else { 8 });

@@ -19,7 +19,7 @@
 //! Thread safety: any thread; ingestions serialize on the locks above.
 
 use super::options::{IngestOptions, IngestResult, IngestSpec, IngestedFile};
-use super::placement::{KeyRange, PlacementInput, place};
+use super::placement::{KeyRange, Placement, PlacementInput, place};
 use super::prepare::PreparedFile;
 use crate::cf::ColumnFamily;
 use crate::db::Db;
@@ -236,15 +236,12 @@ impl DbInner {
     ) -> Result<(VersionEdit, IngestResult, SeqNo)> {
         let version = st.versions.current();
         let snapshot_forces_seq = opts.snapshot_consistency && self.snapshots.len() > 0;
-        let last = self.last_sequence().max(st.versions.last_sequence());
-        let mut next_seq = last + 1;
+        let mut next_seq = self.last_sequence().max(st.versions.last_sequence()) + 1;
         let mut edit = VersionEdit::default();
         let mut result = IngestResult::default();
-        let mut start = 0;
-        while start < files.len() {
-            let cf = files[start].cf;
-            let end = start + files[start..].iter().take_while(|f| f.cf == cf).count();
-            let group = &files[start..end];
+        // Files arrive grouped by family, in spec order.
+        for group in files.chunk_by(|a, b| a.cf == b.cf) {
+            let cf = group[0].cf;
             let vcf = version.cf(cf).ok_or_else(|| Error::ColumnFamilyNotFound(format!("id {cf}")))?;
             let levels: Vec<Vec<KeyRange>> = vcf
                 .levels
@@ -255,25 +252,8 @@ impl DbInner {
                 .collect();
             let ranges: Vec<KeyRange> = group.iter().map(|f| f.range.clone()).collect();
             let input = PlacementInput { files: &ranges, levels: &levels, memtable_overlap: &[], snapshot_forces_seq };
-            let mut epoch = vcf.next_epoch();
-            for (f, p) in group.iter().zip(place(&input)) {
-                if p.needs_seq && !opts.allow_global_seqno {
-                    return Err(Error::InvalidArgument(format!(
-                        "{}: global seqno is required (the file overlaps data in the column family{}), \
-                         but allow_global_seqno is false",
-                        f.source.display(),
-                        if snapshot_forces_seq { " or a snapshot is open" } else { "" }
-                    )));
-                }
-                if opts.fail_if_not_bottommost_level && p.level != NUM_LEVELS - 1 {
-                    return Err(Error::TryAgain(format!(
-                        "{}: the file would go to L{}, not the bottom level L{}, and \
-                         fail_if_not_bottommost_level is set",
-                        f.source.display(),
-                        p.level,
-                        NUM_LEVELS - 1
-                    )));
-                }
+            for (epoch, (f, p)) in (vcf.next_epoch()..).zip(group.iter().zip(place(&input))) {
+                check_placement(f, &p, opts, snapshot_forces_seq)?;
                 let seq = if p.needs_seq { next_seq } else { 0 };
                 next_seq += u64::from(p.needs_seq);
                 let number = f.number.ok_or_else(|| Error::InvalidArgument("file was not staged".into()))?;
@@ -288,22 +268,36 @@ impl DbInner {
                     epoch,
                     global_seq: seq,
                 };
-                epoch += 1;
                 edit.add_file(cf, p.level, meta);
-                result.files.push(IngestedFile {
-                    path: f.source.clone(),
-                    cf_id: cf,
-                    number,
-                    level: p.level,
-                    sequence: seq,
-                });
+                let sequence = seq;
+                result.files.push(IngestedFile { path: f.source.clone(), cf_id: cf, number, level: p.level, sequence });
             }
-            start = end;
         }
         let last = next_seq - 1;
         edit.last_sequence = Some(last);
         Ok((edit, result, last))
     }
+}
+
+/// The options' limits on a placement: `allow_global_seqno`, `fail_if_not_bottommost_level`.
+fn check_placement(f: &PreparedFile, p: &Placement, opts: &IngestOptions, snapshot_forces_seq: bool) -> Result<()> {
+    if p.needs_seq && !opts.allow_global_seqno {
+        return Err(Error::InvalidArgument(format!(
+            "{}: global seqno is required (the file overlaps data in the column family{}), \
+             but allow_global_seqno is false",
+            f.source.display(),
+            if snapshot_forces_seq { " or a snapshot is open" } else { "" }
+        )));
+    }
+    if opts.fail_if_not_bottommost_level && p.level != NUM_LEVELS - 1 {
+        return Err(Error::TryAgain(format!(
+            "{}: the file would go to L{}, not the bottom level L{}, and fail_if_not_bottommost_level is set",
+            f.source.display(),
+            p.level,
+            NUM_LEVELS - 1
+        )));
+    }
+    Ok(())
 }
 
 /// With `allow_global_seqno: false`, input files of one family must not overlap each other
