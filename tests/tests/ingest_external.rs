@@ -447,3 +447,32 @@ fn wal_recovered_table_is_newer_than_an_ingested_one() {
     let db = Db::open(&fx.db_path, opts()).unwrap();
     assert_eq!(get(&db, "k"), None);
 }
+
+/// RocksDB `IngestFileWithBadBlockChecksum` / `IngestFileWithCorruptedDataBlock`: with
+/// `verify_checksums_before_ingest` a damaged data block is `Corruption` naming the file, and
+/// nothing changes.
+#[test]
+fn damaged_block_is_refused_with_verification() {
+    let fx = fixture();
+    let db = Db::open(&fx.db_path, opts()).unwrap();
+    db.put("m", "old").unwrap();
+    let path = fx.files.join("bad.sst");
+    let mut w = SstFileWriter::create(&path, &Options { block_size: 256, ..Default::default() }).unwrap();
+    for i in 0..300 {
+        w.put(format!("k{i:04}"), format!("value-{i}")).unwrap();
+    }
+    w.finish().unwrap();
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[3000] ^= 0x01; // inside a middle data block
+    std::fs::write(&path, &bytes).unwrap();
+    let before = names(&fx.db_path);
+    let o = IngestOptions { verify_checksums_before_ingest: true, ..Default::default() };
+    let e = db.ingest_external_files(&db.default_cf(), &[&path], &o).unwrap_err();
+    match &e {
+        Error::Corruption { file, .. } => assert_eq!(file, &path),
+        other => panic!("{other}"),
+    }
+    assert_eq!(names(&fx.db_path), before);
+    assert_eq!(get(&db, "k0100"), None);
+    assert_eq!(std::fs::read(&path).unwrap(), bytes, "source untouched");
+}
