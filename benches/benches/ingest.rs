@@ -118,7 +118,9 @@ fn main() -> Res<()> {
     let entry = (KEY_LEN + VALUE_LEN) as u64;
     // build/raw: user-data bandwidth of the writer over the raw appends (same bytes of keys and
     // values; the tables add an index, a filter and properties on top).
-    println!("size_mib files build_s raw_s build/raw link_ingest_ms copy_ingest_ms  (user MiB/s build, raw; table MiB)");
+    println!(
+        "size_mib files build_s raw_s build/raw link_ingest_ms copy_ingest_ms  (user MiB/s build, raw; table MiB)"
+    );
     for mib in sizes {
         let files = (mib / file_mib).max(1);
         let per_file = (mib << 20) / entry / files;

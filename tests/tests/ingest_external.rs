@@ -420,6 +420,25 @@ fn import_column_family_keeps_sequence_numbers() {
     assert!(e.to_string().contains("overlap"), "{e}");
     assert_eq!(names(&fx.db_path), before);
     assert!(db.cf("bad").is_none());
+    // The newer table below the older one would let old values shadow new ones.
+    // tables[0] is the older flush (sequence numbers 1..=50), tables[1] the newer (51..=60).
+    let at = |levels: [usize; 2]| -> Vec<ImportFile> {
+        tables.iter().zip(levels).map(|(t, level)| ImportFile { path: src_path.join(t), level }).collect()
+    };
+    let upside_down = at([5, 6]);
+    let e = db.import_column_family("bad", &upside_down, &ImportOptions::default()).unwrap_err();
+    assert!(e.to_string().contains("below"), "{e}");
+    // Two external files (both at sequence 0) overlapping: ambiguous.
+    let x = sst(&fx.files, "x.sst", &[("k", Some("1"))]);
+    let y = sst(&fx.files, "y.sst", &[("k", Some("2"))]);
+    let both = [ImportFile { path: x, level: 0 }, ImportFile { path: y, level: 0 }];
+    let e = db.import_column_family("bad", &both, &ImportOptions::default()).unwrap_err();
+    assert!(e.to_string().contains("sequence numbers"), "{e}");
+    assert_eq!(names(&fx.db_path), before);
+    // Right side up (older table deeper) is fine.
+    let right = at([6, 5]);
+    let cf2 = db.import_column_family("levels", &right, &ImportOptions::default()).unwrap();
+    assert_eq!(dump_cf(&db, &cf2, &ReadOptions::default()), want);
     drop(db);
     let db = Db::open(&fx.db_path, opts()).unwrap();
     let cf = db.cf("copy").unwrap();

@@ -1,7 +1,8 @@
 //! `Db::import_column_family`: a new column family made of existing tables that keep their
 //! own sequence numbers and levels (RocksDB's `CreateColumnFamilyWithImport`).
 //!
-//! Each table is opened and checked (comparator, levels, no overlap within a level >= 1),
+//! Each table is opened and checked (comparator, levels, no overlap within a level >= 1, and
+//! tables overlapping in keys have disjoint sequence ranges with the newer one not below),
 //! staged like an ingested file (`prepare.rs`), and one manifest edit adds the family, its
 //! tables and the database's last sequence number raised to at least the largest imported
 //! one. L0 tables get epochs in the order of their largest sequence numbers (oldest first);
@@ -68,6 +69,7 @@ impl DbInner {
             imported.push(info);
         }
         check_levels_disjoint(&staged, &imported)?;
+        check_overlaps_ordered(&staged, &imported)?;
         if let Err(e) = self.stage(&mut staged, opts.move_files) {
             self.unstage(&staged);
             return Err(e);
@@ -175,6 +177,44 @@ impl DbInner {
         }
         Ok(ColumnFamily::new(id, name))
     }
+}
+
+/// Tables whose key ranges overlap must have disjoint sequence ranges (else two versions of a
+/// key could share a sequence number), and the newer one must not sit below the older one
+/// (reads stop at the first level holding the key).
+fn check_overlaps_ordered(files: &[PreparedFile], imported: &[Imported]) -> Result<()> {
+    for (i, (a, ai)) in files.iter().zip(imported).enumerate() {
+        for (b, bi) in files[..i].iter().zip(imported) {
+            if !a.range.overlaps(&b.range) {
+                continue;
+            }
+            let (newer, older) = if ai.smallest_seq > bi.largest_seq {
+                ((a, ai), (b, bi))
+            } else if bi.smallest_seq > ai.largest_seq {
+                ((b, bi), (a, ai))
+            } else {
+                return Err(Error::InvalidArgument(format!(
+                    "{} and {} overlap in keys and in sequence numbers ({}..={} and {}..={})",
+                    b.source.display(),
+                    a.source.display(),
+                    bi.smallest_seq,
+                    bi.largest_seq,
+                    ai.smallest_seq,
+                    ai.largest_seq
+                )));
+            };
+            if newer.1.level > older.1.level {
+                return Err(Error::InvalidArgument(format!(
+                    "{} (L{}) holds newer versions than {} (L{}) but would sit below it",
+                    newer.0.source.display(),
+                    newer.1.level,
+                    older.0.source.display(),
+                    older.1.level
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Tables of one level >= 1 must not overlap (by user key).
