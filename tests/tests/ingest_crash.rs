@@ -192,3 +192,34 @@ fn acknowledged_ingest_survives_power_loss() {
         assert_eq!(stray_tables(&db, &m.sim), Vec::<String>::new());
     }
 }
+
+/// A full disk while copying a file into the database (`SelectiveFaultFs` failing the copies):
+/// the ingestion fails with an I/O error naming the source, nothing is left behind, the
+/// database is not poisoned (the manifest was never touched), and a retry succeeds.
+#[test]
+fn full_disk_during_the_copy_fails_cleanly_and_can_be_retried() {
+    use strata_tests::fault_fs::{FaultRule, SelectiveFaultFs};
+    let m = Machine::new();
+    let (db, files) = m.setup();
+    drop(db);
+    let faulty = SelectiveFaultFs::new(m.sim.arc());
+    let opts = Options { fs: Some(faulty.arc()), disable_auto_compactions: true, ..Default::default() };
+    let db = Db::open(DB, opts).unwrap();
+    let before: Vec<String> = {
+        let mut v = m.sim.list(Path::new(DB)).unwrap();
+        v.sort();
+        v
+    };
+    faulty.set_rule(Some(FaultRule { suffix: ".sst.tmp".into(), kind: std::io::ErrorKind::StorageFull }));
+    let e = ingest(&db, &files, &IngestOptions::default()).unwrap_err();
+    assert!(matches!(e, strata::Error::Io { .. }), "{e}");
+    assert!(e.to_string().contains("a.sst"), "{e}");
+    faulty.set_rule(None);
+    let mut after = m.sim.list(Path::new(DB)).unwrap();
+    after.sort();
+    assert_eq!(after, before, "nothing left behind");
+    assert_eq!((ingested(&db, "a"), ingested(&db, "b")), (Some(false), Some(false)));
+    db.put("still", "writable").unwrap();
+    ingest(&db, &files, &IngestOptions::default()).unwrap();
+    assert_eq!((ingested(&db, "a"), ingested(&db, "b")), (Some(true), Some(true)));
+}

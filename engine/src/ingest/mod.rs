@@ -12,7 +12,10 @@
 //!   numbers.
 //! - [`options`]: options and results.
 //!
-//! Invariants and thread safety: see each module.
+//! Invariants: an external table holds every entry at sequence 0; the sequence number it is
+//! read at lives only in the manifest. Details in each module.
+//!
+//! Thread safety: see each module.
 
 pub(crate) mod file_iter;
 pub mod format;

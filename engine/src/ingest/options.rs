@@ -1,5 +1,8 @@
 //! Options and results of ingestion and import, with RocksDB's names and defaults.
 //!
+//! Invariants: the defaults are RocksDB's (`IngestExternalFileOptions`); the test below checks
+//! them.
+//!
 //! Thread safety: plain data.
 
 use crate::cf::ColumnFamily;
@@ -87,4 +90,18 @@ pub struct ImportOptions {
     /// Hard-link (copy where impossible) and remove the sources after success. Default `false`:
     /// copy, sources untouched.
     pub move_files: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_rocksdbs() {
+        let o = IngestOptions::default();
+        assert!(!o.move_files && !o.link_files);
+        assert!(o.snapshot_consistency && o.allow_global_seqno && o.allow_blocking_flush);
+        assert!(!o.verify_checksums_before_ingest && !o.fail_if_not_bottommost_level);
+        assert!(!ImportOptions::default().move_files);
+    }
 }
