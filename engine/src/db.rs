@@ -377,7 +377,7 @@ impl DbInner {
                     {
                         continue;
                     }
-                    if let Some(r) = self.get_from_table(f.number, key, &lookup)? {
+                    if let Some(r) = self.get_from_table(f, key, seq, &lookup)? {
                         return Ok(r);
                     }
                 }
@@ -387,7 +387,7 @@ impl DbInner {
                 if ucmp.compare(key, ikey::user_key(&f.smallest)) == Ordering::Less {
                     continue;
                 }
-                if let Some(r) = self.get_from_table(f.number, key, &lookup)? {
+                if let Some(r) = self.get_from_table(f, key, seq, &lookup)? {
                     return Ok(r);
                 }
             }
@@ -395,13 +395,23 @@ impl DbInner {
         Ok(None)
     }
 
-    /// `Some(answer)` if the table holds a version of `key` visible at the lookup's sequence.
-    fn get_from_table(&self, number: u64, key: &[u8], lookup: &[u8]) -> Result<Option<Option<Bytes>>> {
-        let table = self.table_cache.get(number)?;
+    /// `Some(answer)` if the table holds a version of `key` visible at `seq` (`lookup` is the
+    /// lookup key for `key` at `seq`; an ingested table is searched at its global sequence).
+    fn get_from_table(
+        &self,
+        f: &strata_manifest::FileMeta,
+        key: &[u8],
+        seq: SeqNo,
+        lookup: &[u8],
+    ) -> Result<Option<Option<Bytes>>> {
+        let Some(file_lookup) = crate::ingest::file_iter::file_lookup_key(f.global_seq, key, seq, lookup) else {
+            return Ok(None);
+        };
+        let table = self.table_cache.get(f.number)?;
         if !table.may_contain(key) {
             return Ok(None);
         }
-        let Some((k, kind, value)) = table.seek_entry(lookup)? else { return Ok(None) };
+        let Some((k, kind, value)) = table.seek_entry(&file_lookup)? else { return Ok(None) };
         if ikey::user_key(&k) != key {
             return Ok(None);
         }

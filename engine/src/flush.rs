@@ -91,9 +91,11 @@ impl DbInner {
             last_sequence: Some(self.last_sequence()),
             ..VersionEdit::default()
         };
+        let version = st.versions.current();
         for (cf_id, meta) in &outputs {
-            if st.cf_names.contains_key(cf_id) {
-                edit.add_file(*cf_id, 0, meta.clone());
+            if let (true, Some(cf)) = (st.cf_names.contains_key(cf_id), version.cf(*cf_id)) {
+                // Epochs are taken here, under the state lock, in the order tables are installed.
+                edit.add_file(*cf_id, 0, FileMeta { epoch: cf.next_epoch(), ..meta.clone() });
             }
         }
         st.versions.log_and_apply(edit)?;

@@ -18,7 +18,8 @@
 //! report), `state.rs` (the engine's parts and their locks; the order in `lock_order.rs`),
 //! `write.rs` (group commit), `flush.rs`, `compaction/` (picker, entry filter, running),
 //! `memtable.rs`, `iter/` (every iterator: merging, levels, the user-facing cursor),
-//! `files/` (live files, obsolete files), `output.rs` (a table being written).
+//! `files/` (live files, obsolete files), `output.rs` (a table being written), `ingest/`
+//! (SST files as a public format and ingestion of external tables).
 
 pub mod batch;
 pub mod cf;
@@ -28,6 +29,7 @@ mod db;
 pub mod error;
 mod files;
 mod flush;
+pub mod ingest;
 #[doc(hidden)] // Public only for the memtable bench's merged scans (benches/benches/memtable.rs).
 pub mod iter;
 mod lock_order;
@@ -49,8 +51,13 @@ pub use cf::ColumnFamily;
 pub use db::Db;
 pub use error::{Error, Result};
 pub use files::{LiveFiles, LiveTable, LiveWal};
+pub use ingest::{
+    ExternalFileInfo, ImportFile, ImportOptions, IngestOptions, IngestResult, IngestSpec, IngestedFile, SstFileReader,
+    SstFileWriter, SstRawIterator,
+};
 pub use iter::{DbIterator, RangeIter};
 pub use open::RecoveryReport;
 pub use options::{Compression, Options, ReadOptions, RecoveryMode, WriteOptions};
 pub use snapshot::Snapshot;
 pub use strata_base::{FileSystem, RealFs, SimFs, ikey::SeqNo};
+pub use strata_sst::{EntryKind, Properties as TableProperties};

@@ -78,6 +78,10 @@ impl TableOutput {
             smallest_seq: lo,
             largest_seq: hi,
             checksum: meta.file_checksum,
+            // The caller sets the epoch when it installs the table (flush: the family's next;
+            // compaction: the largest of its inputs).
+            epoch: 0,
+            global_seq: 0,
         })
     }
 }

@@ -14,8 +14,9 @@
 
 use crate::error::DecodeError;
 use crate::format::{
-    NAME_LEN_MAX, NUM_LEVELS, TAG_CF_ADD, TAG_CF_DROP, TAG_COMPARATOR, TAG_DELETED_FILE, TAG_INVALID,
-    TAG_LAST_SEQUENCE, TAG_LOG_NUMBER, TAG_MAX_CF_ID, TAG_NEW_FILE, TAG_NEXT_FILE_NUMBER, TAG_SAFE_TO_IGNORE,
+    NAME_LEN_MAX, NUM_LEVELS, SUB_NEW_FILE_EPOCH, SUB_NEW_FILE_GLOBAL_SEQ, TAG_CF_ADD, TAG_CF_DROP, TAG_COMPARATOR,
+    TAG_DELETED_FILE, TAG_INVALID, TAG_LAST_SEQUENCE, TAG_LOG_NUMBER, TAG_MAX_CF_ID, TAG_NEW_FILE,
+    TAG_NEXT_FILE_NUMBER, TAG_SAFE_TO_IGNORE,
 };
 use crate::version::FileMeta;
 use strata_base::coding::{
@@ -141,6 +142,15 @@ impl VersionEdit {
             put_varint64(&mut p, m.smallest_seq);
             put_varint64(&mut p, m.largest_seq);
             put_fixed32(&mut p, m.checksum);
+            // Sub-fields only when set, so tables without them encode as before.
+            let mut sub = Vec::new();
+            for (tag, v) in [(SUB_NEW_FILE_EPOCH, m.epoch), (SUB_NEW_FILE_GLOBAL_SEQ, m.global_seq)] {
+                if v != 0 {
+                    sub.clear();
+                    put_varint64(&mut sub, v);
+                    put_field(&mut p, tag, &sub);
+                }
+            }
             put_field(dst, TAG_NEW_FILE, &p);
         }
     }
@@ -208,7 +218,7 @@ impl VersionEdit {
             TAG_NEW_FILE => {
                 let cf = r.varint32("column family id")?;
                 let level = r.level()?;
-                let meta = FileMeta {
+                let mut meta = FileMeta {
                     number: r.varint64("file number")?,
                     size: r.varint64("file size")?,
                     smallest: r.bytes("smallest key")?.to_vec(),
@@ -216,8 +226,12 @@ impl VersionEdit {
                     smallest_seq: r.varint64("smallest sequence")?,
                     largest_seq: r.varint64("largest sequence")?,
                     checksum: r.fixed32("file checksum")?,
+                    epoch: 0,
+                    global_seq: 0,
                 };
+                r.new_file_subfields(&mut meta)?;
                 self.new_files.push(NewFile { cf, level, meta });
+                return Ok(());
             }
             TAG_INVALID => return Err(err(field_start, "field tag 0 is invalid")),
             _ if tag & TAG_SAFE_TO_IGNORE != 0 => return Ok(()),
@@ -316,7 +330,33 @@ impl<'a> Reader<'a> {
         to_name(b, at, what)
     }
 
-    /// Skips trailing sub-fields, refusing any that are not safe to ignore (none are known yet).
+    /// Reads the sub-fields of a new-file field: the epoch and the global sequence number (each
+    /// at most once, a varint64 filling its payload), unknown ones by the usual rule.
+    fn new_file_subfields(mut self, meta: &mut FileMeta) -> Result<(), DecodeError> {
+        let (mut epoch, mut global_seq) = (None, None);
+        while !self.rest.is_empty() {
+            let at = self.at();
+            let (tag, mut payload) = get_field(&mut self.rest, at)?;
+            let (slot, what) = match tag {
+                SUB_NEW_FILE_EPOCH => (&mut epoch, "table epoch"),
+                SUB_NEW_FILE_GLOBAL_SEQ => (&mut global_seq, "table global sequence number"),
+                _ if tag & TAG_SAFE_TO_IGNORE != 0 => continue,
+                _ => return Err(err(at, format!("unknown sub-field tag {tag} that is not safe to ignore"))),
+            };
+            let v = get_varint64(&mut payload)
+                .filter(|_| payload.is_empty())
+                .ok_or_else(|| err(at, format!("{what}: not one varint64")))?;
+            set_once(slot, v, what, at)?;
+        }
+        meta.epoch = epoch.unwrap_or(0);
+        meta.global_seq = global_seq.unwrap_or(0);
+        if meta.global_seq != 0 && (meta.smallest_seq != meta.global_seq || meta.largest_seq != meta.global_seq) {
+            return Err(err(self.base, "table with a global sequence number has other sequence numbers"));
+        }
+        Ok(())
+    }
+
+    /// Skips trailing sub-fields, refusing any that are not safe to ignore.
     fn subfields(mut self) -> Result<(), DecodeError> {
         while !self.rest.is_empty() {
             let at = self.at();
@@ -352,6 +392,8 @@ mod tests {
             smallest_seq: 1,
             largest_seq: 9,
             checksum: 0xdead_beef,
+            epoch: 0,
+            global_seq: 0,
         }
     }
 
@@ -365,6 +407,7 @@ mod tests {
             ..VersionEdit::default()
         };
         e.add_cf(3, "users", "cmp").drop_cf(2).delete_file(0, 1, 77).add_file(3, 6, meta(78));
+        e.add_file(3, 0, FileMeta { epoch: 5, global_seq: 9, smallest_seq: 9, ..meta(79) });
         e
     }
 
@@ -410,6 +453,54 @@ mod tests {
         assert!(e.reason.contains("sub-field tag 1"), "{e}");
     }
 
+    /// A new-file field with the given sub-field bytes appended.
+    fn new_file_with(sub: &[u8]) -> Vec<u8> {
+        let mut one = VersionEdit::new();
+        one.add_file(0, 0, meta(5));
+        let mut bytes = one.encode();
+        // Re-frame: the payload grows by the sub-field.
+        let mut rest = bytes.as_slice();
+        let (_, payload) = get_field(&mut rest, 0).unwrap();
+        let mut p = payload.to_vec();
+        p.extend_from_slice(sub);
+        bytes.clear();
+        put_field(&mut bytes, TAG_NEW_FILE, &p);
+        bytes
+    }
+
+    #[test]
+    fn new_file_subfields_round_trip_and_are_must_understand() {
+        let mut e = VersionEdit::new();
+        e.add_file(0, 0, FileMeta { epoch: 300, ..meta(5) });
+        assert_eq!(VersionEdit::decode_from(&e.encode()), Ok(e.clone()));
+        // No sub-field is written for zero values: tables from before epochs encode as before.
+        let mut plain = VersionEdit::new();
+        plain.add_file(0, 0, meta(5));
+        assert_eq!(e.encode().len(), plain.encode().len() + 4);
+
+        let mut sub = Vec::new();
+        put_field(&mut sub, SUB_NEW_FILE_EPOCH, &[7]);
+        let d = VersionEdit::decode_from(&new_file_with(&sub)).unwrap();
+        assert_eq!(d.new_files[0].meta.epoch, 7);
+        // Twice, not one varint, an unknown must-understand tag: refused.
+        let mut twice = sub.clone();
+        put_field(&mut twice, SUB_NEW_FILE_EPOCH, &[8]);
+        assert!(VersionEdit::decode_from(&new_file_with(&twice)).unwrap_err().reason.contains("twice"));
+        let mut long = Vec::new();
+        put_field(&mut long, SUB_NEW_FILE_EPOCH, &[7, 0]);
+        assert!(VersionEdit::decode_from(&new_file_with(&long)).unwrap_err().reason.contains("varint64"));
+        let mut unknown = Vec::new();
+        put_field(&mut unknown, 3, &[7]);
+        assert!(VersionEdit::decode_from(&new_file_with(&unknown)).unwrap_err().reason.contains("sub-field tag 3"));
+        let mut skip = Vec::new();
+        put_field(&mut skip, TAG_SAFE_TO_IGNORE | 3, &[7]);
+        assert!(VersionEdit::decode_from(&new_file_with(&skip)).is_ok());
+        // A global sequence number must match the table's sequence range.
+        let mut g = Vec::new();
+        put_field(&mut g, SUB_NEW_FILE_GLOBAL_SEQ, &[4]);
+        assert!(VersionEdit::decode_from(&new_file_with(&g)).unwrap_err().reason.contains("global sequence"));
+    }
+
     #[test]
     fn tag_zero_is_refused() {
         let e = VersionEdit::decode_from(&[0, 0]).unwrap_err();
@@ -428,7 +519,7 @@ mod tests {
             get_field(&mut rest, 0).unwrap();
             boundaries.push(bytes.len() - rest.len());
         }
-        assert_eq!(boundaries.len(), 10, "one boundary per field plus the start");
+        assert_eq!(boundaries.len(), 11, "one boundary per field plus the start");
         for n in 1..bytes.len() {
             let r = VersionEdit::decode_from(&bytes[..n]);
             assert_eq!(r.is_ok(), boundaries.contains(&n), "prefix of {n} bytes: {r:?}");

@@ -37,6 +37,16 @@ pub const TAG_DELETED_FILE: u32 = 8;
 pub const TAG_NEW_FILE: u32 = 9;
 // Retired tags: none yet.
 
+// Sub-fields of NEW_FILE (tags local to that field). DO NOT CHANGE THESE VALUES. Both are
+// must-understand: a reader that does not know them would misorder L0 or misread the table's
+// sequence numbers, so it must refuse the edit.
+/// The table's epoch (varint64): L0 is ordered by epoch, newest first. Absent means 0, a
+/// table written before epochs existed (ordered by its largest sequence number).
+pub const SUB_NEW_FILE_EPOCH: u32 = 1;
+/// The global sequence number of an ingested table (varint64): every entry of the file, stored
+/// at sequence 0, is read at this sequence number. Absent means 0: read the file as it is.
+pub const SUB_NEW_FILE_GLOBAL_SEQ: u32 = 2;
+
 /// Tag 0 is never valid, so a run of zero bytes is not a sequence of empty fields.
 pub const TAG_INVALID: u32 = 0;
 
@@ -80,6 +90,8 @@ const _: () = assert!(TAG_SAFE_TO_IGNORE.is_power_of_two());
 const _: () = assert!(TAG_COMPARATOR & TAG_SAFE_TO_IGNORE == 0);
 const _: () = assert!(TAG_NEW_FILE < TAG_SAFE_TO_IGNORE, "known tags must all be must-understand");
 const _: () = assert!(TAG_INVALID != TAG_COMPARATOR);
+const _: () =
+    assert!(SUB_NEW_FILE_EPOCH & TAG_SAFE_TO_IGNORE == 0 && SUB_NEW_FILE_GLOBAL_SEQ & TAG_SAFE_TO_IGNORE == 0);
 const _: () = assert!(FILE_NUMBER_WIDTH == 6);
 const _: () = assert!(FILE_NUMBER_MAX < u64::MAX / 2);
 const _: () = assert!(MANIFEST_SIZE_LIMIT_DEFAULT == 64 * 1024 * 1024);

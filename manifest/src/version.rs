@@ -9,7 +9,8 @@
 //! Invariants (checked by [`Version::check_invariants`], which the version set runs on every
 //! edit in debug builds; the cheap ones are enforced by [`Version::apply`] always):
 //! - every column family has [`NUM_LEVELS`] levels;
-//! - L0 is ordered newest first: `largest_seq` descending, then `number` descending;
+//! - L0 is ordered newest first: `epoch` descending, then `largest_seq`, then `number`
+//!   descending (tables from before epochs have epoch 0 and keep the old order among themselves);
 //! - within a level >= 1 tables are sorted by smallest key and do not overlap;
 //! - `smallest <= largest` and `smallest_seq <= largest_seq` for every table;
 //! - table numbers are unique across the version and below `next_file_number`.
@@ -29,7 +30,7 @@ type Levels = Vec<Vec<Arc<FileMeta>>>;
 type Touched = BTreeMap<u32, (Levels, u64)>;
 
 /// What the manifest knows about one table. Keys are internal keys.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct FileMeta {
     pub number: u64,
     pub size: u64,
@@ -39,6 +40,13 @@ pub struct FileMeta {
     pub largest_seq: u64,
     /// Checksum of the whole file, as `strata_sst::TableMeta::file_checksum`.
     pub checksum: u32,
+    /// When the table's data entered the column family: a flush or an ingestion takes the
+    /// family's next epoch, a compaction output the largest epoch of its inputs. L0 is ordered
+    /// by epoch, newest first. 0: a table from before epochs (see [`Version::with_recovered_epochs`]).
+    pub epoch: u64,
+    /// For an ingested table whose entries are stored at sequence 0: the sequence number they
+    /// are read at (`smallest_seq == largest_seq == global_seq`). 0: read the file as it is.
+    pub global_seq: u64,
 }
 
 /// The tables of one column family.
@@ -64,6 +72,29 @@ impl CfVersion {
     /// Sum of the sizes of the tables in `level` (0 for a level out of range).
     pub fn level_size_bytes(&self, level: usize) -> u64 {
         self.levels.get(level).map_or(0, |l| l.iter().map(|f| f.size).sum())
+    }
+
+    /// A copy whose tables all have epochs; see [`Version::with_recovered_epochs`].
+    fn clone_levels_with_epochs(&self) -> CfVersion {
+        let mut out = self.clone();
+        for files in out.levels.iter_mut().skip(1) {
+            for f in files.iter_mut().filter(|f| f.epoch == 0) {
+                *f = Arc::new(FileMeta { epoch: 1, ..(**f).clone() });
+            }
+        }
+        if let Some(l0) = out.levels.first_mut() {
+            // L0 is newest first: number from the back.
+            let n = l0.len() as u64;
+            for (i, f) in l0.iter_mut().enumerate() {
+                *f = Arc::new(FileMeta { epoch: n + 1 - i as u64, ..(**f).clone() });
+            }
+        }
+        out
+    }
+
+    /// The epoch the next flushed or ingested table of this family takes: above every table's.
+    pub fn next_epoch(&self) -> u64 {
+        self.files().map(|(_, f)| f.epoch).max().unwrap_or(0) + 1
     }
 
     /// Every table with its level.
@@ -155,6 +186,13 @@ impl Version {
                     return Err(format!("adds table {} whose smallest key is above its largest", n.meta.number));
                 }
                 let (levels, dirty) = touch(&mut touched, &cfs, n.cf)?;
+                // An L0 table without an epoch would sort below every table with one.
+                if n.level == 0 && n.meta.epoch == 0 && levels.iter().flatten().any(|f| f.epoch != 0) {
+                    return Err(format!(
+                        "adds L0 table {} without an epoch to column family {} whose tables have epochs",
+                        n.meta.number, n.cf
+                    ));
+                }
                 let level = levels.get_mut(n.level).ok_or_else(|| format!("level {} out of range", n.level))?;
                 level.push(Arc::new(n.meta.clone()));
                 *dirty |= 1 << n.level;
@@ -184,6 +222,21 @@ impl Version {
             }
         }
         Ok(Version { cfs })
+    }
+
+    /// This version with an epoch for every table of a column family that has tables without
+    /// one (a database from before epochs): tables at L1 and below get epoch 1, L0 tables
+    /// 2, 3, ... from oldest to newest in their recovered order, which the new order keeps.
+    /// Families whose tables all have epochs are shared unchanged.
+    pub fn with_recovered_epochs(&self) -> Version {
+        let mut cfs = self.cfs.clone();
+        for (id, cf) in &self.cfs {
+            if cf.files().all(|(_, f)| f.epoch != 0) {
+                continue;
+            }
+            cfs.insert(*id, Arc::new(cf.clone_levels_with_epochs()));
+        }
+        Version { cfs }
     }
 
     /// Checks every invariant listed in the module docs; `Err` says which one broke and where.
@@ -248,9 +301,11 @@ fn touch<'a>(
     Ok((&mut entry.0, &mut entry.1))
 }
 
-/// L0 order: newest first (largest_seq descending, then number descending).
+/// L0 order: newest first by epoch, when the data entered the family (ingestion and import
+/// break "newer table = larger sequence number", RocksDB's reason for epoch numbers); then
+/// largest_seq and number descending, the order tables from before epochs (epoch 0) keep.
 fn l0_order(a: &FileMeta, b: &FileMeta) -> Ordering {
-    b.largest_seq.cmp(&a.largest_seq).then(b.number.cmp(&a.number))
+    b.epoch.cmp(&a.epoch).then(b.largest_seq.cmp(&a.largest_seq)).then(b.number.cmp(&a.number))
 }
 
 fn sort_level(level: usize, files: &mut [Arc<FileMeta>], cmp: &dyn Comparator) {
@@ -288,6 +343,8 @@ mod tests {
             smallest_seq: seq,
             largest_seq: seq,
             checksum: 0,
+            epoch: 0,
+            global_seq: 0,
         }
     }
 
@@ -311,6 +368,52 @@ mod tests {
         assert_eq!(l0, vec![8, 9, 7]);
         v.check_invariants(10, &c).unwrap();
         assert!(v.check_invariants(9, &c).unwrap_err().contains("next_file_number"));
+    }
+
+    #[test]
+    fn l0_is_ordered_by_epoch_before_sequence() {
+        let c = BytewiseComparator;
+        let mut e = VersionEdit::new();
+        // Table 5 entered last (epoch 3) but holds the oldest sequence numbers, as an import
+        // or an ingestion without a global sequence number can produce.
+        e.add_file(0, 0, FileMeta { epoch: 3, ..f(5, "a", "z", 1) });
+        e.add_file(0, 0, FileMeta { epoch: 2, ..f(6, "a", "z", 9) });
+        e.add_file(0, 0, FileMeta { epoch: 1, ..f(7, "a", "z", 20) });
+        let v = base().apply(&e, &c).unwrap();
+        let l0: Vec<u64> = v.cf(0).unwrap().levels[0].iter().map(|f| f.number).collect();
+        assert_eq!(l0, vec![5, 6, 7]);
+        v.check_invariants(10, &c).unwrap();
+        assert_eq!(v.cf(0).unwrap().next_epoch(), 4);
+    }
+
+    #[test]
+    fn recovered_epochs_keep_the_old_l0_order() {
+        let c = BytewiseComparator;
+        let mut e = VersionEdit::new();
+        e.add_file(0, 0, f(7, "a", "z", 3)).add_file(0, 0, f(8, "a", "z", 9)).add_file(0, 0, f(9, "a", "z", 5));
+        e.add_file(0, 2, f(10, "a", "b", 1));
+        let v = base().apply(&e, &c).unwrap();
+        let before: Vec<u64> = v.cf(0).unwrap().levels[0].iter().map(|f| f.number).collect();
+        let r = v.with_recovered_epochs();
+        let cf = r.cf(0).unwrap();
+        let after: Vec<(u64, u64)> = cf.levels[0].iter().map(|f| (f.number, f.epoch)).collect();
+        assert_eq!(before, vec![8, 9, 7]);
+        assert_eq!(after, vec![(8, 4), (9, 3), (7, 2)]);
+        assert_eq!(cf.levels[2][0].epoch, 1);
+        r.check_invariants(11, &c).unwrap();
+        // Re-applying the recovered files as a snapshot keeps the order; a family that already
+        // has epochs is shared unchanged.
+        let again = r.with_recovered_epochs();
+        assert!(Arc::ptr_eq(again.cf(0).unwrap(), r.cf(0).unwrap()));
+        // An L0 table without an epoch is refused once the family's tables have epochs.
+        let mut e = VersionEdit::new();
+        e.add_file(0, 0, f(12, "a", "z", 2));
+        assert!(r.apply(&e, &c).unwrap_err().contains("without an epoch"));
+        // A new flush (next epoch) goes in front even with smaller sequence numbers.
+        let mut e = VersionEdit::new();
+        e.add_file(0, 0, FileMeta { epoch: cf.next_epoch(), ..f(11, "a", "z", 2) });
+        let v2 = r.apply(&e, &c).unwrap();
+        assert_eq!(v2.cf(0).unwrap().levels[0][0].number, 11);
     }
 
     #[test]

@@ -244,6 +244,8 @@ impl VersionSet {
         version
             .check_invariants(counters.next_file_number, cmp.as_ref())
             .map_err(|r| Error::corruption(&path, 0, r))?;
+        // Tables from before epochs get them from their recovered L0 order (ingestion).
+        let version = version.with_recovered_epochs();
         check_tables(fs.as_ref(), dir, &names, &version, &path, listed).map_err(|e| match e {
             Error::Corruption { file, offset, reason } if listed => {
                 Error::Corruption { file, offset, reason: format!("{reason}; {}", manual_fix(dir, manifest_number)) }

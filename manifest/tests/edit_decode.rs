@@ -15,17 +15,31 @@ fn bytes() -> impl Strategy<Value = Vec<u8>> {
 }
 
 fn file_meta() -> impl Strategy<Value = FileMeta> {
-    (any::<u64>(), any::<u64>(), bytes(), bytes(), any::<u64>(), any::<u64>(), any::<u32>()).prop_map(
-        |(number, size, smallest, largest, smallest_seq, largest_seq, checksum)| FileMeta {
-            number,
-            size,
-            smallest,
-            largest,
-            smallest_seq,
-            largest_seq,
-            checksum,
-        },
+    (
+        any::<u64>(),
+        any::<u64>(),
+        bytes(),
+        bytes(),
+        any::<u64>(),
+        any::<u64>(),
+        any::<u32>(),
+        any::<u64>(),
+        any::<bool>(),
     )
+        .prop_map(|(number, size, smallest, largest, smallest_seq, largest_seq, checksum, epoch, ingested)| {
+            FileMeta {
+                number,
+                size,
+                smallest,
+                largest,
+                smallest_seq,
+                // An ingested table's sequence range is its global sequence number.
+                largest_seq: if ingested { smallest_seq } else { largest_seq },
+                checksum,
+                epoch,
+                global_seq: if ingested { smallest_seq } else { 0 },
+            }
+        })
 }
 
 fn edit() -> impl Strategy<Value = VersionEdit> {

@@ -3,8 +3,8 @@
 #![allow(clippy::unwrap_used, reason = "test code: a failure here is a test failure")]
 
 use strata_manifest::format::{
-    TAG_CF_ADD, TAG_CF_DROP, TAG_COMPARATOR, TAG_DELETED_FILE, TAG_LAST_SEQUENCE, TAG_LOG_NUMBER, TAG_MAX_CF_ID,
-    TAG_NEW_FILE, TAG_NEXT_FILE_NUMBER, TAG_SAFE_TO_IGNORE,
+    SUB_NEW_FILE_EPOCH, SUB_NEW_FILE_GLOBAL_SEQ, TAG_CF_ADD, TAG_CF_DROP, TAG_COMPARATOR, TAG_DELETED_FILE,
+    TAG_LAST_SEQUENCE, TAG_LOG_NUMBER, TAG_MAX_CF_ID, TAG_NEW_FILE, TAG_NEXT_FILE_NUMBER, TAG_SAFE_TO_IGNORE,
 };
 use strata_manifest::{FileMeta, VersionEdit};
 
@@ -45,6 +45,23 @@ fn example_edit() -> VersionEdit {
             smallest_seq: 1,
             largest_seq: 7,
             checksum: 0x1122_3344,
+            epoch: 0,
+            global_seq: 0,
+        },
+    );
+    e.add_file(
+        1,
+        0,
+        FileMeta {
+            number: 7,
+            size: 100,
+            smallest: b"d".to_vec(),
+            largest: b"e".to_vec(),
+            smallest_seq: 7,
+            largest_seq: 7,
+            checksum: 0x5566_7788,
+            epoch: 3,
+            global_seq: 7,
         },
     );
     e
@@ -75,6 +92,10 @@ fn tag_table_matches_format_rs() {
         assert!(DOC.contains(&row), "docs/format/manifest.md lacks the row {row:?}");
     }
     assert!(DOC.contains(&format!("`0x{TAG_SAFE_TO_IGNORE:02x}`")), "safe-to-ignore bit not documented");
+    for (name, tag) in [("EPOCH", SUB_NEW_FILE_EPOCH), ("GLOBAL_SEQ", SUB_NEW_FILE_GLOBAL_SEQ)] {
+        let row = format!("| {tag} | `NEW_FILE.{name}` |");
+        assert!(DOC.contains(&row), "docs/format/manifest.md lacks the row {row:?}");
+    }
 }
 
 #[test]

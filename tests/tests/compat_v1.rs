@@ -305,6 +305,9 @@ fn meta(number: u64, lo: &str, hi: &str, seq: u64) -> FileMeta {
         smallest_seq: seq,
         largest_seq: seq,
         checksum: 0x1234_5678 ^ number as u32,
+        // Version 1 manifests predate epochs and global sequence numbers (0: absent).
+        epoch: 0,
+        global_seq: 0,
     }
 }
 
@@ -370,7 +373,14 @@ fn v1_manifest_recovers_its_exact_version() {
         fs().write_atomic(&dir.join(strata_manifest::table_file_name(n)), b"placeholder").unwrap();
     }
     let set = VersionSet::recover(RealFs::arc(), &dir, manifest_opts(), true).unwrap();
-    assert_eq!(*set.current(), *model.current());
+    // Version 1 tables have no epochs; recovery gives them epochs from their order
+    // (docs/format/manifest.md, "Epoch"): 1 below L0, 2, 3, ... for L0 from oldest to newest.
+    assert_eq!(*set.current(), model.current().with_recovered_epochs());
+    for cf in set.current().cfs() {
+        for (level, f) in cf.files() {
+            assert_eq!(f.epoch, if level == 0 { 2 } else { 1 }, "table {} at L{level}", f.number);
+        }
+    }
     assert_eq!(set.next_file_number(), model.next_file_number());
     assert_eq!(set.last_sequence(), model.last_sequence());
     assert_eq!(set.log_number(), model.log_number());
@@ -387,11 +397,11 @@ fn v1_manifest_recovers_its_exact_version() {
         .collect();
     assert_eq!(files, vec![(0, 1, 4, 1004), (1, 0, 3, 1003)]);
     let t4 = set.current().cf(0).unwrap().files().map(|(_, f)| Arc::clone(f)).next().unwrap();
-    assert_eq!(*t4, meta(4, "a", "m", 5));
+    assert_eq!(*t4, FileMeta { epoch: 1, ..meta(4, "a", "m", 5) });
     // Read-write recovery works too (it rolls over to a new manifest in the copy).
     drop(set);
     let set = VersionSet::recover(RealFs::arc(), &dir, manifest_opts(), false).unwrap();
-    assert_eq!(*set.current(), *model.current());
+    assert_eq!(*set.current(), model.current().with_recovered_epochs());
 }
 
 // ---- the generator ----

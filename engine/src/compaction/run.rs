@@ -155,8 +155,10 @@ impl DbInner {
         for (lvl, f) in &inputs {
             edit.delete_file(cf_id, *lvl, f.number);
         }
+        // Outputs hold data that entered no later than the newest input.
+        let epoch = inputs.iter().map(|(_, f)| f.epoch).max().unwrap_or(0);
         for meta in &outputs {
-            edit.add_file(cf_id, pick.output_level, meta.clone());
+            edit.add_file(cf_id, pick.output_level, FileMeta { epoch, ..meta.clone() });
         }
         // NB: if logging fails the outputs stay in `pending_outputs`: the edit may be in the
         // manifest file without having been synced, and a restart without power loss replays

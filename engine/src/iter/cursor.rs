@@ -16,7 +16,9 @@ use std::sync::Arc;
 /// `next`, `prev`, then `key`/`value` while `valid`. Check `status` when it stops.
 pub struct DbIterator {
     iter: DbIter,
-    _pin: Arc<ReadState>,
+    /// The read state a database iterator reads; `None` for a table reader's iterator (its
+    /// table iterators hold their tables).
+    _pin: Option<Arc<ReadState>>,
 }
 
 impl std::fmt::Debug for DbIterator {
@@ -26,6 +28,10 @@ impl std::fmt::Debug for DbIterator {
 }
 
 impl DbIterator {
+    pub(crate) fn unpinned(iter: DbIter) -> Self {
+        Self { iter, _pin: None }
+    }
+
     pub fn valid(&self) -> bool {
         self.iter.valid()
     }
@@ -80,7 +86,7 @@ impl DbInner {
         }
         let merged = MergingIterator::new(children);
         let iter = DbIter::new(Box::new(merged), seq, opts.lower_bound.clone(), opts.upper_bound.clone());
-        Ok(DbIterator { iter, _pin: rs })
+        Ok(DbIterator { iter, _pin: Some(rs) })
     }
 }
 

@@ -7,6 +7,7 @@
 //! Thread safety: each iterator has one owner; tables are shared through the table cache.
 
 use crate::error::Result;
+use crate::ingest::file_iter::FileIter;
 use crate::iter::InternalIterator;
 use crate::state::DbInner;
 use crate::table_cache::TableCache;
@@ -75,7 +76,7 @@ impl DbInner {
             for f in &files {
                 let mut it = self.table_cache.get(f.number)?.iter();
                 it.set_fill_cache(fill_cache);
-                children.push(Box::new(it));
+                children.push(Box::new(FileIter::new(it, f.global_seq)));
             }
         } else if !files.is_empty() {
             let mut it = LevelIter::new(files, Arc::clone(&self.table_cache), Arc::clone(&self.icmp));
@@ -92,7 +93,7 @@ pub(crate) struct LevelIter {
     cache: Arc<TableCache>,
     icmp: Arc<InternalKeyComparator>,
     index: usize,
-    current: Option<TableIter>,
+    current: Option<FileIter>,
     error: Option<crate::Error>,
     fill_cache: bool,
 }
@@ -122,7 +123,7 @@ impl LevelIter {
             Ok(t) => {
                 let mut it = t.iter();
                 it.set_fill_cache(self.fill_cache);
-                self.current = Some(it);
+                self.current = Some(FileIter::new(it, f.global_seq));
                 true
             }
             Err(e) => {
@@ -141,7 +142,7 @@ impl LevelIter {
     /// If the current table's iterator stopped on an error, keeps the error (it would be lost
     /// with the iterator when the neighbour is opened) and ends the iteration. True if so.
     fn current_failed(&mut self) -> bool {
-        let Some(Err(e)) = self.current.as_ref().map(InternalIterator::status) else { return false };
+        let Some(Err(e)) = self.current.as_ref().map(|c| c.status()) else { return false };
         if self.error.is_none() {
             self.error = Some(e);
         }
@@ -275,7 +276,7 @@ impl InternalIterator for LevelIter {
             return Err(e.duplicate());
         }
         match &self.current {
-            Some(c) => InternalIterator::status(c),
+            Some(c) => c.status(),
             None => Ok(()),
         }
     }

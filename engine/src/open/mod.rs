@@ -322,7 +322,9 @@ fn finish_recovery(inner: &DbInner, recovered: &Memtables) -> Result<()> {
     if recovered.values().any(|m| !m.is_empty()) {
         for (&cf_id, mem) in recovered {
             if let Some(meta) = inner.flush_memtable(cf_id, mem)? {
-                edit.add_file(cf_id, 0, meta);
+                // The newest table of its family (L0 is ordered by epoch).
+                let epoch = inner.state.lock().versions.current().cf(cf_id).map_or(1, |c| c.next_epoch());
+                edit.add_file(cf_id, 0, strata_manifest::FileMeta { epoch, ..meta });
             }
         }
         inner.sync_dir()?;

@@ -32,6 +32,8 @@ pub fn meta(number: u64, seq: u64) -> FileMeta {
         smallest_seq: seq,
         largest_seq: seq,
         checksum: (number as u32).wrapping_mul(2_654_435_761),
+        epoch: number,
+        global_seq: 0,
     }
 }
 

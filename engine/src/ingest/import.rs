@@ -1,0 +1,234 @@
+//! `Db::import_column_family`: a new column family made of existing tables that keep their
+//! own sequence numbers and levels (RocksDB's `CreateColumnFamilyWithImport`).
+//!
+//! Each table is opened and checked (comparator, levels, no overlap within a level >= 1, and
+//! tables overlapping in keys have disjoint sequence ranges with the newer one not below),
+//! staged like an ingested file (`prepare.rs`), and one manifest edit adds the family, its
+//! tables and the database's last sequence number raised to at least the largest imported
+//! one. L0 tables get epochs in the order of their largest sequence numbers (oldest first);
+//! deeper tables epoch 1.
+//!
+//! Invariants: on any error the database is unchanged (no family, no table) and no staged file
+//! is left; sources are untouched unless `move_files`, and then removed only after success.
+//!
+//! Thread safety: any thread; the commit holds `commit` (writes wait) and `state`.
+
+use super::format::{PROP_LARGEST_SEQ, PROP_SMALLEST_SEQ};
+use super::options::{ImportFile, ImportOptions};
+use super::placement::KeyRange;
+use super::prepare::{PreparedFile, naming};
+use super::reader::SstFileReader;
+use crate::cf::ColumnFamily;
+use crate::db::Db;
+use crate::error::{Error, Result};
+use crate::state::DbInner;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use strata_base::Comparator;
+use strata_base::ikey::{self, SeqNo};
+use strata_manifest::{FileMeta, NUM_LEVELS, VersionEdit};
+
+/// One table to import, checked: where it goes and its sequence range.
+struct Imported {
+    level: usize,
+    smallest_seq: SeqNo,
+    largest_seq: SeqNo,
+}
+
+impl Db {
+    /// Creates column family `name` from `files`, each at its given level with its own
+    /// sequence numbers; see the module docs. The family must not exist.
+    pub fn import_column_family(&self, name: &str, files: &[ImportFile], opts: &ImportOptions) -> Result<ColumnFamily> {
+        self.inner.import_column_family(name, files, opts)
+    }
+}
+
+/// A table property holding a decimal number, if present.
+fn seq_property(r: &SstFileReader, name: &str) -> Result<Option<SeqNo>> {
+    let Some(v) = r.properties().user.get(name) else { return Ok(None) };
+    let s = std::str::from_utf8(v).ok().and_then(|s| s.parse().ok());
+    s.map(Some).ok_or_else(|| Error::corruption(r.path(), 0, format!("table property {name} is malformed")))
+}
+
+impl DbInner {
+    fn import_column_family(&self, name: &str, files: &[ImportFile], opts: &ImportOptions) -> Result<ColumnFamily> {
+        self.check_writable()?;
+        if name.is_empty() || name.len() > 255 {
+            return Err(Error::InvalidArgument("column family names are 1 to 255 bytes".into()));
+        }
+        if files.is_empty() {
+            return Err(Error::InvalidArgument(format!("import into {name:?}: the list of files is empty")));
+        }
+        if self.state.lock().cf_names.values().any(|n| n == name) {
+            return Err(Error::InvalidArgument(format!("column family {name:?} already exists")));
+        }
+        let (mut staged, mut imported) = (Vec::with_capacity(files.len()), Vec::with_capacity(files.len()));
+        for f in files {
+            let (file, info) = self.check_import(f)?;
+            staged.push(file);
+            imported.push(info);
+        }
+        check_levels_disjoint(&staged, &imported)?;
+        check_overlaps_ordered(&staged, &imported)?;
+        if let Err(e) = self.stage(&mut staged, opts.move_files) {
+            self.unstage(&staged);
+            return Err(e);
+        }
+        match self.commit_import(name, &staged, &imported) {
+            Ok(cf) => {
+                if opts.move_files {
+                    for f in &staged {
+                        let _ = self.fs.remove_file(&f.source);
+                    }
+                }
+                Ok(cf)
+            }
+            Err(e) => {
+                if self.state.lock().versions.poisoned().is_none() {
+                    self.unstage(&staged);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn check_import(&self, f: &ImportFile) -> Result<(PreparedFile, Imported)> {
+        let path = &f.path;
+        if f.level >= NUM_LEVELS {
+            return Err(Error::InvalidArgument(format!(
+                "{}: level {} is not below {NUM_LEVELS}",
+                path.display(),
+                f.level
+            )));
+        }
+        let reader = SstFileReader::open_with_fs(self.fs.clone(), path).map_err(|e| naming(path, e))?;
+        let (smallest_seq, largest_seq) =
+            match (seq_property(&reader, PROP_SMALLEST_SEQ)?, seq_property(&reader, PROP_LARGEST_SEQ)?) {
+                (Some(lo), Some(hi)) if lo <= hi => (lo, hi),
+                _ => {
+                    let mut lo = SeqNo::MAX;
+                    let (_, _, hi) = reader.scan(|s| {
+                        lo = lo.min(s);
+                        Ok(())
+                    })?;
+                    (lo, hi)
+                }
+            };
+        let p = reader.properties();
+        let file = PreparedFile {
+            source: path.clone(),
+            cf: 0,
+            range: KeyRange::new(ikey::user_key(&p.smallest_key), ikey::user_key(&p.largest_key)),
+            smallest: p.smallest_key.clone(),
+            largest: p.largest_key.clone(),
+            size: reader.file_size(),
+            checksum: reader.file_checksum(),
+            number: None,
+        };
+        Ok((file, Imported { level: f.level, smallest_seq, largest_seq }))
+    }
+
+    fn commit_import(&self, name: &str, files: &[PreparedFile], imported: &[Imported]) -> Result<ColumnFamily> {
+        let _commit = self.writes.commit.lock();
+        let mut st = self.state.lock();
+        if st.cf_names.values().any(|n| n == name) {
+            return Err(Error::InvalidArgument(format!("column family {name:?} already exists")));
+        }
+        let id = st.versions.next_cf_id();
+        let mut edit = VersionEdit::default();
+        edit.add_cf(id, name, Comparator::name(&*self.icmp));
+        // L0: epochs by largest sequence number, oldest first, from 2; deeper levels 1.
+        let mut l0: Vec<&Imported> = imported.iter().filter(|i| i.level == 0).collect();
+        l0.sort_by_key(|i| i.largest_seq);
+        let epoch_of = |i: &Imported| -> u64 {
+            if i.level != 0 {
+                return 1;
+            }
+            2 + l0.iter().position(|x| std::ptr::eq(*x, i)).unwrap_or(0) as u64
+        };
+        let mut max_seq = 0;
+        for (f, i) in files.iter().zip(imported) {
+            let number = f.number.ok_or_else(|| Error::InvalidArgument("file was not staged".into()))?;
+            max_seq = max_seq.max(i.largest_seq);
+            let meta = FileMeta {
+                number,
+                size: f.size,
+                smallest: f.smallest.clone(),
+                largest: f.largest.clone(),
+                smallest_seq: i.smallest_seq,
+                largest_seq: i.largest_seq,
+                checksum: f.checksum,
+                epoch: epoch_of(i),
+                global_seq: 0,
+            };
+            edit.add_file(id, i.level, meta);
+        }
+        let last = self.last_sequence().max(max_seq);
+        edit.last_sequence = Some(last);
+        st.versions.log_and_apply(edit)?;
+        for n in files.iter().filter_map(|f| f.number) {
+            st.pending_outputs.remove(&n);
+        }
+        st.cf_names.insert(id, name.to_string());
+        st.active.mems.insert(id, Arc::new(crate::memtable::MemTable::new()));
+        self.install_read_state(&st);
+        if last > self.last_sequence() {
+            self.last_seq.store(last, Ordering::Release);
+        }
+        Ok(ColumnFamily::new(id, name))
+    }
+}
+
+/// Tables whose key ranges overlap must have disjoint sequence ranges (else two versions of a
+/// key could share a sequence number), and the newer one must not sit below the older one
+/// (reads stop at the first level holding the key).
+fn check_overlaps_ordered(files: &[PreparedFile], imported: &[Imported]) -> Result<()> {
+    for (i, (a, ai)) in files.iter().zip(imported).enumerate() {
+        for (b, bi) in files[..i].iter().zip(imported) {
+            if !a.range.overlaps(&b.range) {
+                continue;
+            }
+            let (newer, older) = if ai.smallest_seq > bi.largest_seq {
+                ((a, ai), (b, bi))
+            } else if bi.smallest_seq > ai.largest_seq {
+                ((b, bi), (a, ai))
+            } else {
+                return Err(Error::InvalidArgument(format!(
+                    "{} and {} overlap in keys and in sequence numbers ({}..={} and {}..={})",
+                    b.source.display(),
+                    a.source.display(),
+                    bi.smallest_seq,
+                    bi.largest_seq,
+                    ai.smallest_seq,
+                    ai.largest_seq
+                )));
+            };
+            if newer.1.level > older.1.level {
+                return Err(Error::InvalidArgument(format!(
+                    "{} (L{}) holds newer versions than {} (L{}) but would sit below it",
+                    newer.0.source.display(),
+                    newer.1.level,
+                    older.0.source.display(),
+                    older.1.level
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Tables of one level >= 1 must not overlap (by user key).
+fn check_levels_disjoint(files: &[PreparedFile], imported: &[Imported]) -> Result<()> {
+    for (i, (a, ai)) in files.iter().zip(imported).enumerate().filter(|(_, (_, ai))| ai.level > 0) {
+        let clash = files[..i].iter().zip(imported).find(|(b, bi)| bi.level == ai.level && b.range.overlaps(&a.range));
+        if let Some((b, _)) = clash {
+            return Err(Error::InvalidArgument(format!(
+                "{} and {} overlap in level {}",
+                b.source.display(),
+                a.source.display(),
+                ai.level
+            )));
+        }
+    }
+    Ok(())
+}

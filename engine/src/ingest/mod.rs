@@ -1,0 +1,32 @@
+//! SST files as a public format and ingestion of external tables.
+//!
+//! - [`writer`]: [`SstFileWriter`] builds a table outside any database (every entry at
+//!   sequence number 0).
+//! - [`reader`]: [`SstFileReader`] reads any table (external or written by a database).
+//! - [`format`]: the user properties that mark a table as external.
+//! - `file_iter`: reading an ingested table at its global sequence number.
+//! - [`placement`]: the pure choice of level and sequence number for each ingested file.
+//! - `prepare`: checking external files and staging them in the database directory.
+//! - `job`: `Db::ingest_external_files(_multi)`: the commit (one manifest edit).
+//! - `import`: `Db::import_column_family`: a new family from tables that keep their sequence
+//!   numbers.
+//! - [`options`]: options and results.
+//!
+//! Invariants: an external table holds every entry at sequence 0; the sequence number it is
+//! read at lives only in the manifest. Details in each module.
+//!
+//! Thread safety: see each module.
+
+pub(crate) mod file_iter;
+pub mod format;
+mod import;
+mod job;
+pub mod options;
+pub mod placement;
+mod prepare;
+pub mod reader;
+pub mod writer;
+
+pub use options::{ImportFile, ImportOptions, IngestOptions, IngestResult, IngestSpec, IngestedFile};
+pub use reader::{SstFileReader, SstRawIterator};
+pub use writer::{ExternalFileInfo, SstFileWriter};
