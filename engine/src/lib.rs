@@ -51,3 +51,4 @@ pub use live_files::{LiveFiles, LiveTable, LiveWal};
 pub use options::{Compression, Options, ReadOptions, RecoveryMode, WriteOptions};
 pub use snapshot::Snapshot;
 pub use strata_base::{FileSystem, RealFs, SimFs, ikey::SeqNo};
+pub use strata_manifest::DbId;

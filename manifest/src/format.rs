@@ -37,6 +37,14 @@ pub const TAG_DELETED_FILE: u32 = 8;
 pub const TAG_NEW_FILE: u32 = 9;
 // Retired tags: none yet.
 
+// Safe-to-ignore tags (TAG_SAFE_TO_IGNORE set): a reader that does not know them loses nothing
+// it needs to read the database correctly.
+/// The database's identity: 16 bytes, sub-fields. In the snapshot edit of every manifest.
+pub const TAG_DB_ID: u32 = TAG_SAFE_TO_IGNORE | 1;
+/// The identity of the database this one was copied from (checkpoint, restore, import into a
+/// new directory): 16 bytes, sub-fields.
+pub const TAG_PARENT_DB_ID: u32 = TAG_SAFE_TO_IGNORE | 2;
+
 /// Tag 0 is never valid, so a run of zero bytes is not a sequence of empty fields.
 pub const TAG_INVALID: u32 = 0;
 
@@ -76,6 +84,7 @@ const _: () = assert!(TAG_SAFE_TO_IGNORE.is_power_of_two());
 const _: () = assert!(TAG_COMPARATOR & TAG_SAFE_TO_IGNORE == 0);
 const _: () = assert!(TAG_NEW_FILE < TAG_SAFE_TO_IGNORE, "known tags must all be must-understand");
 const _: () = assert!(TAG_INVALID != TAG_COMPARATOR);
+const _: () = assert!(TAG_DB_ID == 65 && TAG_PARENT_DB_ID == 66);
 const _: () = assert!(FILE_NUMBER_WIDTH == 6);
 const _: () = assert!(FILE_NUMBER_MAX < u64::MAX / 2);
 const _: () = assert!(MANIFEST_SIZE_LIMIT_DEFAULT == 64 * 1024 * 1024);
