@@ -168,6 +168,9 @@ pub enum Problem {
     Missing,
     SizeMismatch { expected: u64, actual: u64 },
     ChecksumMismatch { expected: u32, actual: u32 },
+    /// A structural check failed (a table's footer).
+    Corrupt(String),
+    /// Reading failed.
     Unreadable(String),
 }
 

@@ -16,6 +16,7 @@ use super::format::{FileKind, FileRecord};
 use super::types::{FileProblem, Problem, Progress, SnapshotId, Tracker, VerifyLevel, VerifyReport};
 use crate::store::Store;
 use strata::Result;
+use strata_base::RandomAccessFile;
 use strata_sst::format::{FOOTER_LEN, Footer};
 
 /// Bytes read at a time while checksumming.
@@ -30,39 +31,59 @@ pub(crate) fn check_file(store: &dyn Store, f: &FileRecord, level: VerifyLevel) 
     if level == VerifyLevel::Sizes {
         return Ok(None);
     }
-    Ok(match checksum_of(store, f) {
-        Ok(actual) if actual == f.checksum => None,
-        Ok(actual) => Some(Problem::ChecksumMismatch { expected: f.checksum, actual }),
-        Err(e) => Some(Problem::Unreadable(e)),
-    })
-}
-
-/// The checksum of the stored file, computed as its kind defines it (see the module docs).
-fn checksum_of(store: &dyn Store, f: &FileRecord) -> std::result::Result<u32, String> {
-    let file = store.open(&f.key).map_err(|e| e.to_string())?;
+    let file = match store.open(&f.key) {
+        Ok(file) => file,
+        Err(e) => return Ok(Some(Problem::Unreadable(e.to_string()))),
+    };
     let covered = match f.kind {
-        FileKind::Table => f.size.checked_sub(FOOTER_LEN as u64).ok_or("shorter than a table footer")?,
+        FileKind::Table => match f.size.checked_sub(FOOTER_LEN as u64) {
+            Some(n) => n,
+            None => return Ok(Some(Problem::Corrupt("shorter than a table footer".into()))),
+        },
         FileKind::Wal => f.size,
     };
+    let actual = match crc_of(&*file, covered) {
+        Ok(crc) => crc,
+        Err(e) => return Ok(Some(Problem::Unreadable(e.to_string()))),
+    };
+    if actual != f.checksum {
+        return Ok(Some(Problem::ChecksumMismatch { expected: f.checksum, actual }));
+    }
+    if f.kind == FileKind::Table {
+        return Ok(footer_problem(&*file, covered, actual));
+    }
+    Ok(None)
+}
+
+/// CRC32 of the first `len` bytes of `file`.
+fn crc_of(file: &dyn RandomAccessFile, len: u64) -> std::io::Result<u32> {
     let mut h = crc32fast::Hasher::new();
     let mut off = 0;
-    while off < covered {
-        let n = (covered - off).min(VERIFY_CHUNK_BYTES);
+    while off < len {
+        let n = (len - off).min(VERIFY_CHUNK_BYTES);
         // n <= VERIFY_CHUNK_BYTES, which fits in usize.
-        h.update(&file.read_at(off, n as usize).map_err(|e| e.to_string())?);
+        h.update(&file.read_at(off, n as usize)?);
         off += n;
     }
-    let crc = h.finalize();
-    if f.kind == FileKind::Table {
-        let bytes = file.read_at(covered, FOOTER_LEN).map_err(|e| e.to_string())?;
-        let mut footer = [0u8; FOOTER_LEN];
-        footer.copy_from_slice(&bytes);
-        let decoded = Footer::decode_from(&footer).map_err(|e| format!("footer at offset {covered}: {e:?}"))?;
-        if decoded.file_crc != crc {
-            return Err(format!("footer at offset {covered} records checksum {:08x}, the bytes have {crc:08x}", decoded.file_crc));
-        }
+    Ok(h.finalize())
+}
+
+/// What is wrong with the table footer at `at`, which must record checksum `crc`.
+fn footer_problem(file: &dyn RandomAccessFile, at: u64, crc: u32) -> Option<Problem> {
+    let bytes = match file.read_at(at, FOOTER_LEN) {
+        Ok(b) => b,
+        Err(e) => return Some(Problem::Unreadable(e.to_string())),
+    };
+    let mut footer = [0u8; FOOTER_LEN];
+    footer.copy_from_slice(&bytes);
+    match Footer::decode_from(&footer) {
+        Err(e) => Some(Problem::Corrupt(format!("table footer at offset {at}: {e:?}"))),
+        Ok(d) if d.file_crc != crc => Some(Problem::Corrupt(format!(
+            "table footer at offset {at} records checksum {:08x}, the bytes have {crc:08x}",
+            d.file_crc
+        ))),
+        Ok(_) => None,
     }
-    Ok(crc)
 }
 
 impl Repository {
