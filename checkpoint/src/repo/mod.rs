@@ -57,7 +57,8 @@ pub struct RepositoryOptions {
     pub fs: Option<Arc<dyn FileSystem>>,
     pub log: LogOptions,
     /// A creating snapshot not completed within this time may be failed by `gc`, which then
-    /// reclaims its tables (default one hour).
+    /// reclaims its tables; temporary files older than this are removed by `gc` (default one
+    /// hour). Keep it well above the longest snapshot creation.
     pub creating_grace: Duration,
 }
 
@@ -78,7 +79,7 @@ pub struct Repository {
 }
 
 /// Milliseconds since the Unix epoch.
-pub(crate) fn now_ms() -> u64 {
+pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))

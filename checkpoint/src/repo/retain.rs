@@ -5,7 +5,7 @@
 //! and commits `forget`. If the lock is busy the sweep is left to the `gc` that holds it, or to
 //! the next one.
 //!
-//! `gc()` (under the gc lock): removes temporary files; fails creating snapshots past their
+//! `gc()` (under the gc lock): removes temporary files older than the grace period; fails creating snapshots past their
 //! grace period; finishes deleting snapshots and forgets failed ones; puts back tables a
 //! crashed sweep moved aside that a snapshot needs; sweeps tables and WAL prefixes nothing
 //! references; reports complete snapshots with missing files (never deletes them).
@@ -171,10 +171,12 @@ impl Repository {
             return Err(Error::TryAgain(format!("another gc holds {}", self.root.join(GC_LOCK_NAME).display())));
         };
         let mut report = GcReport::default();
-        for dir in [LOG_DIR, TABLES_DIR, WALS_DIR, TRASH_DIR] {
-            report.temporaries_removed += self.store.remove_temporaries(dir)?;
-        }
         let now = now_ms();
+        // Temporary files younger than the grace period may belong to live writers.
+        let grace_ms = u64::try_from(self.opts.creating_grace.as_millis()).unwrap_or(u64::MAX);
+        for dir in [LOG_DIR, TABLES_DIR, WALS_DIR, TRASH_DIR] {
+            report.temporaries_removed += self.store.remove_temporaries(dir, now.saturating_sub(grace_ms))?;
+        }
         self.log.commit(|s| {
             let expired: Vec<Action> = s
                 .snapshots

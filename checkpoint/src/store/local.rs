@@ -24,6 +24,9 @@ use strata_base::{FileSystem, RandomAccessFile};
 pub(crate) const TMP_SUFFIX: &str = ".tmp";
 /// Bytes copied at a time.
 const COPY_CHUNK_BYTES: u64 = 1 << 20;
+/// How often a write starts over when its temporary file was removed under it (a concurrent
+/// `gc` removing what it took for a crashed writer's leftovers).
+const TMP_ATTEMPTS: u32 = 8;
 
 /// A store in a local directory. See the module docs.
 #[derive(Debug, Clone)]
@@ -42,13 +45,16 @@ impl LocalStore {
         Ok(self.root.join(key))
     }
 
-    /// A fresh temporary sibling of `path`, unique across threads and processes.
+    /// A fresh temporary sibling of `path`, unique across threads and processes:
+    /// `.<name>.<pid>-<counter>-<random>-t<ms since the epoch>.tmp`. The time lets `gc` tell a
+    /// crashed writer's leftovers from a live writer's file.
     fn tmp_for(path: &Path) -> PathBuf {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let unique = strata::DbId::generate().to_hex();
-        path.with_file_name(format!(".{name}.{}-{n}-{}{TMP_SUFFIX}", std::process::id(), &unique[..8]))
+        let ms = crate::repo::now_ms();
+        path.with_file_name(format!(".{name}.{}-{n}-{}-t{ms}{TMP_SUFFIX}", std::process::id(), &unique[..8]))
     }
 
     fn dir_of(path: &Path) -> &Path {
@@ -66,18 +72,31 @@ impl LocalStore {
     }
 
     /// Links the synced temporary file `tmp` to `path` exclusively, removes `tmp`, fsyncs.
-    fn commit_tmp(&self, tmp: &Path, path: &Path) -> Result<Put> {
+    /// `Ok(None)` if `tmp` vanished (removed by a concurrent `gc`): the caller starts over.
+    fn commit_tmp(&self, tmp: &Path, path: &Path) -> Result<Option<Put>> {
         let linked = self.fs.link(tmp, path);
         let _ = self.fs.remove_file(tmp);
         match linked {
             Ok(()) => {
                 let dir = Self::dir_of(path);
                 self.fs.sync_dir(dir).map_err(|e| Error::io(dir, e))?;
-                Ok(Put::Created)
+                Ok(Some(Put::Created))
             }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(Put::Exists),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(Some(Put::Exists)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound && !self.fs.exists(tmp) => Ok(None),
             Err(e) => Err(Error::io(path, e)),
         }
+    }
+
+    /// Runs `attempt` (which writes a temporary file and commits it) until its temporary file
+    /// was not removed under it.
+    fn retrying<T>(&self, path: &Path, mut attempt: impl FnMut() -> Result<Option<T>>) -> Result<T> {
+        for _ in 0..TMP_ATTEMPTS {
+            if let Some(v) = attempt()? {
+                return Ok(v);
+            }
+        }
+        Err(Error::TryAgain(format!("{}: temporary file removed under the write {TMP_ATTEMPTS} times", path.display())))
     }
 
     fn write_tmp(&self, path: &Path, data: &[u8]) -> Result<PathBuf> {
@@ -118,6 +137,11 @@ pub(crate) fn copy_between(src_fs: &dyn FileSystem, src: &Path, dst_fs: &dyn Fil
     Ok(total)
 }
 
+/// The creation time in a temporary file's name; `None` if it has none (then it is old).
+fn tmp_time_ms(name: &str) -> Option<u64> {
+    name.strip_suffix(TMP_SUFFIX)?.rsplit_once("-t")?.1.parse().ok()
+}
+
 /// Whether a link error means "link impossible here, copy instead".
 fn must_copy(e: &io::Error) -> bool {
     matches!(e.kind(), io::ErrorKind::CrossesDevices | io::ErrorKind::Unsupported)
@@ -129,17 +153,25 @@ impl Store for LocalStore {
         if self.fs.exists(&path) {
             return Ok(Put::Exists);
         }
-        let tmp = self.write_tmp(&path, data)?;
-        self.commit_tmp(&tmp, &path)
+        self.retrying(&path, || {
+            let tmp = self.write_tmp(&path, data)?;
+            self.commit_tmp(&tmp, &path)
+        })
     }
 
     fn put(&self, key: &str, data: &[u8]) -> Result<()> {
         let path = self.path(key)?;
-        let tmp = self.write_tmp(&path, data)?;
-        if let Err(e) = self.fs.rename(&tmp, &path) {
-            let _ = self.fs.remove_file(&tmp);
-            return Err(Error::io(&path, e));
-        }
+        self.retrying(&path, || {
+            let tmp = self.write_tmp(&path, data)?;
+            match self.fs.rename(&tmp, &path) {
+                Ok(()) => Ok(Some(())),
+                Err(e) if e.kind() == io::ErrorKind::NotFound && !self.fs.exists(&tmp) => Ok(None),
+                Err(e) => {
+                    let _ = self.fs.remove_file(&tmp);
+                    Err(Error::io(&path, e))
+                }
+            }
+        })?;
         let dir = Self::dir_of(&path);
         self.fs.sync_dir(dir).map_err(|e| Error::io(dir, e))
     }
@@ -213,16 +245,18 @@ impl Store for LocalStore {
                 Err(e) => return Err(Error::io(src, e)),
             }
         }
-        let tmp = Self::tmp_for(&path);
-        let copied = match self.copy_in(src_fs, src, &tmp) {
-            Ok(n) => n,
-            Err(e) => {
-                let _ = self.fs.remove_file(&tmp);
-                return Err(e);
-            }
-        };
-        let put = self.commit_tmp(&tmp, &path)?;
-        Ok((put, if put == Put::Created { Transfer::Copied(copied) } else { Transfer::None }))
+        self.retrying(&path, || {
+            let tmp = Self::tmp_for(&path);
+            let copied = match self.copy_in(src_fs, src, &tmp) {
+                Ok(n) => n,
+                Err(e) => {
+                    let _ = self.fs.remove_file(&tmp);
+                    return Err(e);
+                }
+            };
+            let put = self.commit_tmp(&tmp, &path)?;
+            Ok(put.map(|p| (p, if p == Put::Created { Transfer::Copied(copied) } else { Transfer::None })))
+        })
     }
 
     fn get_file(&self, key: &str, dst_fs: &dyn FileSystem, dst: &Path, copy: bool) -> Result<Transfer> {
@@ -247,16 +281,16 @@ impl Store for LocalStore {
                 Ok(Put::Created)
             }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(Put::Exists),
-            Err(e) if must_copy(&e) => {
+            Err(e) if must_copy(&e) => self.retrying(&dst, || {
                 let tmp = Self::tmp_for(&dst);
                 copy_between(&*self.fs, &src, &*self.fs, &tmp)?;
                 self.commit_tmp(&tmp, &dst)
-            }
+            }),
             Err(e) => Err(Error::io(&src, e)),
         }
     }
 
-    fn remove_temporaries(&self, dir: &str) -> Result<usize> {
+    fn remove_temporaries(&self, dir: &str, older_than_ms: u64) -> Result<usize> {
         let path = self.path(dir)?;
         let names = match self.fs.list(&path) {
             Ok(n) => n,
@@ -265,6 +299,9 @@ impl Store for LocalStore {
         };
         let mut removed = 0;
         for n in names.iter().filter(|n| n.starts_with('.') && n.ends_with(TMP_SUFFIX)) {
+            if tmp_time_ms(n).is_some_and(|t| t > older_than_ms) {
+                continue;
+            }
             let p = path.join(n);
             match self.fs.remove_file(&p) {
                 Ok(()) => removed += 1,
@@ -322,7 +359,7 @@ mod tests {
                 Some(b) => assert_eq!(&b[..], b"payload", "step {n}"),
                 None => assert!(r.is_err(), "step {n}: acknowledged but lost"),
             }
-            s.remove_temporaries("log").unwrap();
+            s.remove_temporaries("log", u64::MAX).unwrap();
             let all = sim.list(Path::new("/r/log")).unwrap();
             assert!(all.iter().all(|n| !n.starts_with('.')), "step {n}: {all:?}");
             if r.is_ok() {
@@ -349,5 +386,17 @@ mod tests {
         assert_eq!(s.list("tables").unwrap(), vec!["t2".to_string()]);
         assert_eq!(sim.read_all(Path::new("/r/trash/t1")).unwrap().as_ref(), b"table bytes");
         assert!(s.get("../src").is_err());
+    }
+
+    #[test]
+    fn only_old_temporaries_are_removed() {
+        let (sim, s) = store();
+        s.put_if_absent("log/a", b"x").unwrap();
+        let fresh = LocalStore::tmp_for(Path::new("/r/log/b"));
+        sim.write_atomic(&fresh, b"in flight").unwrap();
+        let t = tmp_time_ms(&fresh.file_name().unwrap().to_string_lossy()).unwrap();
+        assert_eq!(s.remove_temporaries("log", t - 1).unwrap(), 0, "a live writer's file is kept");
+        assert_eq!(s.remove_temporaries("log", t).unwrap(), 1);
+        assert_eq!(sim.list(Path::new("/r/log")).unwrap(), vec!["a".to_string()]);
     }
 }

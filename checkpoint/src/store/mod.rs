@@ -84,10 +84,10 @@ pub trait Store: Send + Sync + Debug {
     fn get_file(&self, key: &str, dst_fs: &dyn FileSystem, dst: &Path, copy: bool) -> Result<Transfer>;
     /// Makes object `to` a copy of object `from` if `to` is absent (a hard link locally).
     fn copy_object(&self, from: &str, to: &str) -> Result<Put>;
-    /// Removes temporary files a crashed or cancelled writer left under `dir`; returns how many.
-    /// Must not run while another writer is storing under `dir` (its commit would fail cleanly
-    /// with an I/O error, not corrupt anything).
-    fn remove_temporaries(&self, dir: &str) -> Result<usize>;
+    /// Removes temporary files under `dir` created at or before `older_than_ms` (ms since the epoch):
+    /// leftovers of crashed or cancelled writers. Returns how many. A live writer whose
+    /// temporary file is removed anyway notices (its link finds no source) and writes it again.
+    fn remove_temporaries(&self, dir: &str, older_than_ms: u64) -> Result<usize>;
     /// Where the store is, for messages (a directory or a URL).
     fn location(&self) -> String;
 }
