@@ -292,4 +292,7 @@ fn bad_arguments_are_refused() {
     let s = repo.create_snapshot(&db, &SnapshotOptions::default()).unwrap();
     assert!(matches!(repo.restore(s.id, t.path().join("no/such/parent"), &RestoreOptions::default()), Err(Error::InvalidArgument(_))));
     assert!(import_into_new_database(std::sync::Arc::new(strata::RealFs::new()), t.path(), t.path().join("x"), &ImportOptions::default()).is_err());
+    let inside = t.path().join("repo").join("restored");
+    assert!(matches!(repo.restore(s.id, &inside, &RestoreOptions::default()), Err(Error::InvalidArgument(_))));
+    assert!(matches!(repo.export(s.id, &inside), Err(Error::InvalidArgument(_))));
 }

@@ -59,6 +59,7 @@ impl Repository {
         let entry = self.complete_entry(id)?;
         let Some(record) = entry.record else { return Err(super::not_found(id)) };
         let dir = dir.as_ref();
+        self.check_outside(dir)?;
         let fs = &*self.fs;
         let (parent, name) = new_dir_target(fs, dir)?;
         let tmp = parent.join(format!(".{name}.strata-export.tmp"));

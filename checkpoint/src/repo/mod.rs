@@ -186,6 +186,18 @@ impl Repository {
         Ok(e.clone())
     }
 
+    /// Refuses a target directory inside the repository (`gc` and people would trip over it).
+    pub(crate) fn check_outside(&self, dir: &Path) -> Result<()> {
+        if crate::paths::normalize(dir).starts_with(crate::paths::normalize(&self.root)) {
+            return Err(Error::InvalidArgument(format!(
+                "{} is inside the snapshot repository {}",
+                dir.display(),
+                self.root.display()
+            )));
+        }
+        Ok(())
+    }
+
     /// The path of object `key`, for messages.
     pub(crate) fn object_path(&self, key: &str) -> PathBuf {
         self.root.join(key)

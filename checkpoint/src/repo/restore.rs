@@ -118,6 +118,7 @@ pub(crate) fn build_database(
 impl Repository {
     /// Makes a new database directory `dir` holding complete snapshot `id`. See the module docs.
     pub fn restore(&self, id: SnapshotId, dir: impl AsRef<Path>, opts: &RestoreOptions) -> Result<RestoreInfo> {
+        self.check_outside(dir.as_ref())?;
         let entry = self.complete_entry(id)?;
         let Some(record) = entry.record else { return Err(super::not_found(id)) };
         let level = if opts.verify_checksums { VerifyLevel::Checksums } else { VerifyLevel::Sizes };
