@@ -305,7 +305,8 @@ impl<'a> Reader<'a> {
 
     fn db_id(&mut self, what: &str) -> Result<DbId, DecodeError> {
         let at = self.at();
-        let (head, tail) = self.rest.split_at_checked(DB_ID_LEN).ok_or_else(|| err(at, format!("{what}: truncated")))?;
+        let (head, tail) =
+            self.rest.split_at_checked(DB_ID_LEN).ok_or_else(|| err(at, format!("{what}: truncated")))?;
         self.rest = tail;
         let mut id = [0u8; DB_ID_LEN];
         id.copy_from_slice(head);

@@ -19,9 +19,9 @@
 
 use crate::edit::VersionEdit;
 use crate::error::{Error, Result};
-use crate::identity::DbId;
 use crate::filename::{LiveState, manifest_file_name, obsolete_files, table_file_name};
 use crate::format::{DEFAULT_CF_ID, DEFAULT_CF_NAME, FILE_NUMBER_MAX, MANIFEST_SIZE_LIMIT_DEFAULT, NAME_LEN_MAX};
+use crate::identity::DbId;
 use crate::log::RecordWriter;
 use crate::manifest::{create_manifest, read_current, read_edits, set_current, snapshot_edit};
 use crate::version::Version;

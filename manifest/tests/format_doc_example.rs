@@ -3,8 +3,8 @@
 #![allow(clippy::unwrap_used, reason = "test code: a failure here is a test failure")]
 
 use strata_manifest::format::{
-    TAG_CF_ADD, TAG_CF_DROP, TAG_COMPARATOR, TAG_DELETED_FILE, TAG_LAST_SEQUENCE, TAG_LOG_NUMBER, TAG_MAX_CF_ID,
-    TAG_NEW_FILE, TAG_NEXT_FILE_NUMBER, TAG_SAFE_TO_IGNORE, TAG_DB_ID, TAG_PARENT_DB_ID,
+    TAG_CF_ADD, TAG_CF_DROP, TAG_COMPARATOR, TAG_DB_ID, TAG_DELETED_FILE, TAG_LAST_SEQUENCE, TAG_LOG_NUMBER,
+    TAG_MAX_CF_ID, TAG_NEW_FILE, TAG_NEXT_FILE_NUMBER, TAG_PARENT_DB_ID, TAG_SAFE_TO_IGNORE,
 };
 use strata_manifest::{DbId, FileMeta, VersionEdit};
 

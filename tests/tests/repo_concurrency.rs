@@ -10,9 +10,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use strata::{Db, Options, WriteOptions};
-use strata_checkpoint::repo::{
-    Progress, Repository, RestoreOptions, SnapshotOptions, SnapshotState, VerifyLevel,
-};
+use strata_checkpoint::repo::{Progress, Repository, RestoreOptions, SnapshotOptions, SnapshotState, VerifyLevel};
 use strata_tests::history::{Acked, History, SIDE_CF, check_prefix};
 use strata_tests::small_options;
 

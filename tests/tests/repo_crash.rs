@@ -51,10 +51,10 @@ fn setup(n: u32) -> (SimFs, Db, BTreeMap<u64, Map>) {
 
 /// Everything the checks need after a crash.
 fn check_after_crash(sim: &SimFs, want: &BTreeMap<u64, Map>, ctx: &str) {
-    let repo = Repository::open_with(REPO, ropts(sim)).unwrap_or_else(|e| panic!("{ctx}: repository does not open: {e}"));
+    let repo =
+        Repository::open_with(REPO, ropts(sim)).unwrap_or_else(|e| panic!("{ctx}: repository does not open: {e}"));
     let list = repo.list().unwrap();
-    let complete: BTreeSet<u64> =
-        list.iter().filter(|s| s.state == SnapshotState::Complete).map(|s| s.id.0).collect();
+    let complete: BTreeSet<u64> = list.iter().filter(|s| s.state == SnapshotState::Complete).map(|s| s.id.0).collect();
     let expected: BTreeSet<u64> = want.keys().copied().collect();
     assert_eq!(complete, expected, "{ctx}: complete snapshots ({list:?})");
     for s in &list {

@@ -79,10 +79,10 @@ fn full_cycle() {
     assert_ne!(want1, want2);
 
     let list = Repository::open(&repo_dir).unwrap().list().unwrap();
-    assert_eq!(list.iter().map(|s| (s.id, s.name.clone().unwrap())).collect::<Vec<_>>(), vec![
-        (SnapshotId(1), "first".to_string()),
-        (SnapshotId(2), "second".to_string())
-    ]);
+    assert_eq!(
+        list.iter().map(|s| (s.id, s.name.clone().unwrap())).collect::<Vec<_>>(),
+        vec![(SnapshotId(1), "first".to_string()), (SnapshotId(2), "second".to_string())]
+    );
     for s in [&s1, &s2] {
         let report = repo.verify(s.id, VerifyLevel::Checksums).unwrap();
         assert!(report.is_ok(), "{:?}", report.problems);
@@ -94,7 +94,11 @@ fn full_cycle() {
     let r1 = repo.restore(s1.id, t.path().join("r1"), &RestoreOptions::default()).unwrap();
     assert_eq!(open_both(&r1.dir), want1);
     let r1db = Db::open_read_only(&r1.dir, Options::default()).unwrap();
-    assert_eq!((r1db.identity(), r1db.parent_identity()), (Some(r1.db_id), db.identity()), "new identity, parent recorded");
+    assert_eq!(
+        (r1db.identity(), r1db.parent_identity()),
+        (Some(r1.db_id), db.identity()),
+        "new identity, parent recorded"
+    );
     assert_eq!(r1db.sequence(), s1.sequence);
     drop(r1db);
     let copy = RestoreOptions { copy_files: true, verify_checksums: true, ..Default::default() };
@@ -248,7 +252,10 @@ fn cancel_leaves_a_failed_snapshot_that_gc_removes() {
     let list = repo.list().unwrap();
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].state, SnapshotState::Failed);
-    assert!(matches!(repo.restore(list[0].id, t.path().join("r"), &RestoreOptions::default()), Err(Error::InvalidArgument(_))));
+    assert!(matches!(
+        repo.restore(list[0].id, t.path().join("r"), &RestoreOptions::default()),
+        Err(Error::InvalidArgument(_))
+    ));
     assert!(!table_objects(&repo_dir).is_empty());
     let gc = repo.gc().unwrap();
     assert_eq!(gc.forgotten, vec![list[0].id]);
@@ -290,8 +297,19 @@ fn bad_arguments_are_refused() {
     assert!(matches!(repo.verify(SnapshotId(1), VerifyLevel::Sizes), Err(Error::NotFound(_))));
     assert!(matches!(repo.delete(SnapshotId(1)), Err(Error::NotFound(_))));
     let s = repo.create_snapshot(&db, &SnapshotOptions::default()).unwrap();
-    assert!(matches!(repo.restore(s.id, t.path().join("no/such/parent"), &RestoreOptions::default()), Err(Error::InvalidArgument(_))));
-    assert!(import_into_new_database(std::sync::Arc::new(strata::RealFs::new()), t.path(), t.path().join("x"), &ImportOptions::default()).is_err());
+    assert!(matches!(
+        repo.restore(s.id, t.path().join("no/such/parent"), &RestoreOptions::default()),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert!(
+        import_into_new_database(
+            std::sync::Arc::new(strata::RealFs::new()),
+            t.path(),
+            t.path().join("x"),
+            &ImportOptions::default()
+        )
+        .is_err()
+    );
     let inside = t.path().join("repo").join("restored");
     assert!(matches!(repo.restore(s.id, &inside, &RestoreOptions::default()), Err(Error::InvalidArgument(_))));
     assert!(matches!(repo.export(s.id, &inside), Err(Error::InvalidArgument(_))));

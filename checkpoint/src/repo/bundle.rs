@@ -55,7 +55,12 @@ impl Repository {
     }
 
     /// [`export`](Self::export) with a progress callback that can cancel.
-    pub fn export_with(&self, id: SnapshotId, dir: impl AsRef<Path>, progress: Option<&Progress>) -> Result<ExportInfo> {
+    pub fn export_with(
+        &self,
+        id: SnapshotId,
+        dir: impl AsRef<Path>,
+        progress: Option<&Progress>,
+    ) -> Result<ExportInfo> {
         let entry = self.complete_entry(id)?;
         let Some(record) = entry.record else { return Err(super::not_found(id)) };
         let dir = dir.as_ref();
@@ -115,7 +120,8 @@ pub fn import_into_new_database(
     }
     let total = record.files.iter().map(|f| f.size).sum();
     let mut tracker = Tracker::new(opts.progress.as_ref(), "import", record.files.len(), total);
-    let fetch = |f: &FileRecord, dst: &Path| -> Result<Transfer> { store.get_file(&f.name, &*fs, dst, opts.copy_files) };
+    let fetch =
+        |f: &FileRecord, dst: &Path| -> Result<Transfer> { store.get_file(&f.name, &*fs, dst, opts.copy_files) };
     build_database(&*fs, dir.as_ref(), "strata-import", &record, &names, fetch, &mut tracker)
 }
 

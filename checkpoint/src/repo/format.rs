@@ -80,7 +80,11 @@ pub enum LogName {
 
 /// Parses a name in `log/`; `None` for anything else (the hint, foreign files).
 pub fn parse_log_name(name: &str) -> Option<LogName> {
-    let parse = |digits: &str| (digits.len() == VERSION_WIDTH && digits.bytes().all(|b| b.is_ascii_digit())).then(|| digits.parse().ok()).flatten();
+    let parse = |digits: &str| {
+        (digits.len() == VERSION_WIDTH && digits.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| digits.parse().ok())
+            .flatten()
+    };
     if let Some(d) = name.strip_suffix(COMMIT_SUFFIX) {
         return parse(d).map(LogName::Commit);
     }
@@ -102,7 +106,10 @@ pub fn wal_key(db_id: &DbId, snapshot_id: u64, number: u64) -> String {
 pub fn frame<T: Serialize>(kind: &str, body: &T) -> Result<Vec<u8>> {
     let json = serde_json::to_vec_pretty(body).map_err(|e| Error::InvalidArgument(format!("encoding {kind}: {e}")))?;
     if json.len() > METADATA_LEN_MAX {
-        return Err(Error::InvalidArgument(format!("{kind} metadata of {} bytes exceeds {METADATA_LEN_MAX}", json.len())));
+        return Err(Error::InvalidArgument(format!(
+            "{kind} metadata of {} bytes exceeds {METADATA_LEN_MAX}",
+            json.len()
+        )));
     }
     let crc = strata_base::checksum::crc32(&json);
     let mut out = format!("{MAGIC} {kind} {FORMAT_VERSION} {} {crc:08x}\n", json.len()).into_bytes();
@@ -141,7 +148,10 @@ pub fn unframe<T: DeserializeOwned>(kind: &str, bytes: &[u8], file: &Path) -> Re
     if len > METADATA_LEN_MAX {
         return Err(bad(0, format!("length {len} exceeds {METADATA_LEN_MAX}")));
     }
-    let crc = (crc.len() == 8).then(|| u32::from_str_radix(crc, 16).ok()).flatten().ok_or_else(|| bad(0, format!("bad checksum field {crc:?}")))?;
+    let crc = (crc.len() == 8)
+        .then(|| u32::from_str_radix(crc, 16).ok())
+        .flatten()
+        .ok_or_else(|| bad(0, format!("bad checksum field {crc:?}")))?;
     let body = &bytes[nl + 1..];
     if body.len() != len {
         return Err(bad(nl + 1, format!("body is {} bytes, header says {len} (truncated or extended)", body.len())));
@@ -160,7 +170,7 @@ pub fn to_hex(bytes: &[u8]) -> String {
 
 /// Bytes of lowercase or uppercase hex; `None` if malformed.
 pub fn from_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 || !s.is_ascii() {
+    if !s.len().is_multiple_of(2) || !s.is_ascii() {
         return None;
     }
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
@@ -236,7 +246,8 @@ impl SnapshotRecord {
 
     /// Checks a record read from disk (or built for a commit): why it is unusable, if it is.
     pub fn validate(&self) -> std::result::Result<(), String> {
-        let db_id = self.db_id().ok_or_else(|| format!("snapshot {}: bad database identity {:?}", self.id, self.db_id))?;
+        let db_id =
+            self.db_id().ok_or_else(|| format!("snapshot {}: bad database identity {:?}", self.id, self.db_id))?;
         if let Some(p) = &self.parent_db_id {
             DbId::from_hex(p).ok_or_else(|| format!("snapshot {}: bad parent identity {p:?}", self.id))?;
         }

@@ -186,10 +186,7 @@ impl MetaLog {
 
     /// Commits the actions `f` derives from the newest state (see the module docs). `f`
     /// returning `None` commits nothing. Returns the state after the commit.
-    pub(crate) fn commit(
-        &self,
-        mut f: impl FnMut(&LogState) -> Result<Option<Vec<Action>>>,
-    ) -> Result<LogState> {
+    pub(crate) fn commit(&self, mut f: impl FnMut(&LogState) -> Result<Option<Vec<Action>>>) -> Result<LogState> {
         for _ in 0..self.opts.commit_attempts_max {
             let state = self.load()?;
             let Some(actions) = f(&state)? else { return Ok(state) };
@@ -219,7 +216,7 @@ impl MetaLog {
 
     /// Log checkpoint, hint and cleanup, best effort (the commit is already durable).
     fn after_commit(&self, state: &LogState) {
-        if self.opts.checkpoint_interval == 0 || state.version % self.opts.checkpoint_interval != 0 {
+        if self.opts.checkpoint_interval == 0 || !state.version.is_multiple_of(self.opts.checkpoint_interval) {
             return;
         }
         if self.write_checkpoint(state).is_ok() {

@@ -146,7 +146,10 @@ impl Repository {
         let fs = opts.fs.clone().unwrap_or_else(|| Arc::new(RealFs::new()));
         let store: Arc<dyn Store> = Arc::new(LocalStore::new(Arc::clone(&fs), &root));
         let Some(bytes) = (if fs.is_dir(&root) { store.get(REPOSITORY_KEY)? } else { None }) else {
-            return Err(Error::NotFound(format!("no snapshot repository at {} (no {REPOSITORY_KEY} file)", root.display())));
+            return Err(Error::NotFound(format!(
+                "no snapshot repository at {} (no {REPOSITORY_KEY} file)",
+                root.display()
+            )));
         };
         let _: RepositoryMarker = unframe(KIND_REPOSITORY, &bytes, &root.join(REPOSITORY_KEY))?;
         let log = MetaLog::new(Arc::clone(&store), opts.log.clone());

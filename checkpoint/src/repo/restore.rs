@@ -24,7 +24,11 @@ use strata_base::FileSystem;
 use strata_manifest::{FileMeta, VersionEdit, write_current_unpublished, write_manifest};
 
 /// The manifest edit that recreates `record`'s state, with column families named by `names`.
-pub(crate) fn snapshot_manifest_edit(record: &SnapshotRecord, names: &[(u32, String)], db_id: DbId) -> Result<VersionEdit> {
+pub(crate) fn snapshot_manifest_edit(
+    record: &SnapshotRecord,
+    names: &[(u32, String)],
+    db_id: DbId,
+) -> Result<VersionEdit> {
     let bad = |why: String| Error::InvalidArgument(format!("snapshot {}: {why}", record.id));
     let mut edit = VersionEdit {
         comparator: Some(record.comparator.clone()),

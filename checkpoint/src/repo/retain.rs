@@ -21,10 +21,10 @@
 //! Thread safety: `delete` and `retain` may run anywhere; sweeps are serialised by the lock.
 
 use super::Repository;
-use super::format::{FileKind, TABLES_DIR, TRASH_DIR, WALS_DIR, LOG_DIR};
+use super::format::{FileKind, LOG_DIR, TABLES_DIR, TRASH_DIR, WALS_DIR};
+use super::now_ms;
 use super::record::{Action, Entry, LogState, SnapshotState};
 use super::types::{GcReport, Retention, SnapshotId};
-use super::now_ms;
 use std::collections::{BTreeMap, BTreeSet};
 use strata::{Error, Result};
 use strata_base::FileLock;
@@ -177,16 +177,20 @@ impl Repository {
         for dir in [LOG_DIR, TABLES_DIR, WALS_DIR, TRASH_DIR] {
             report.temporaries_removed += self.store.remove_temporaries(dir, now.saturating_sub(grace_ms))?;
         }
-        self.log.commit(|s| {
-            let expired: Vec<Action> = s
-                .snapshots
-                .iter()
-                .filter(|e| e.state == SnapshotState::Creating && e.expires_at_ms <= now)
-                .map(|e| Action::Fail { id: e.id, reason: "creation did not finish within its grace period".into() })
-                .collect();
-            Ok((!expired.is_empty()).then_some(expired))
-        })
-        .map(|_| ())?;
+        self.log
+            .commit(|s| {
+                let expired: Vec<Action> = s
+                    .snapshots
+                    .iter()
+                    .filter(|e| e.state == SnapshotState::Creating && e.expires_at_ms <= now)
+                    .map(|e| Action::Fail {
+                        id: e.id,
+                        reason: "creation did not finish within its grace period".into(),
+                    })
+                    .collect();
+                Ok((!expired.is_empty()).then_some(expired))
+            })
+            .map(|_| ())?;
         let state = self.state()?;
         report.expired = state
             .snapshots
@@ -199,7 +203,8 @@ impl Repository {
         }
         self.recover_trash(&mut report)?;
         let state = self.state()?;
-        let unreferenced: Vec<String> = self.store.list(TABLES_DIR)?.into_iter().map(|n| format!("{TABLES_DIR}/{n}")).collect();
+        let unreferenced: Vec<String> =
+            self.store.list(TABLES_DIR)?.into_iter().map(|n| format!("{TABLES_DIR}/{n}")).collect();
         self.sweep(&state, unreferenced, &mut report)?;
         self.sweep_wals(&state, &mut report)?;
         self.find_damaged(&mut report)?;
@@ -309,7 +314,11 @@ mod tests {
         assert_eq!(plan_retention(&named, &r, 1000), vec![SnapshotId(2), SnapshotId(3)]);
         let mut other = es;
         other[2].state = SnapshotState::Deleting;
-        assert_eq!(plan_retention(&other, &keep1, 1000), vec![SnapshotId(1), SnapshotId(2)], "only complete ones count");
+        assert_eq!(
+            plan_retention(&other, &keep1, 1000),
+            vec![SnapshotId(1), SnapshotId(2)],
+            "only complete ones count"
+        );
     }
 
     #[test]

@@ -13,7 +13,9 @@
 //! Thread safety: runs beside writers, flushes and compactions of the source (the pin keeps its
 //! files); several snapshots may be created at once, in threads or processes.
 
-use super::format::{CfRecord, FileKind, FileRecord, SnapshotRecord, check_name_and_labels, table_key, to_hex, wal_key};
+use super::format::{
+    CfRecord, FileKind, FileRecord, SnapshotRecord, check_name_and_labels, table_key, to_hex, wal_key,
+};
 use super::record::{Action, SnapshotState};
 use super::types::{SnapshotId, SnapshotInfo, SnapshotOptions, Tracker};
 use super::{Repository, now_ms};
@@ -105,9 +107,9 @@ impl Repository {
         if let Err(e) = built {
             let reason = e.to_string();
             let _ = self.log.commit(|s| {
-                Ok(s.entry(id).filter(|e| e.state == SnapshotState::Creating).map(|_| {
-                    vec![Action::Fail { id, reason: reason.clone() }]
-                }))
+                Ok(s.entry(id)
+                    .filter(|e| e.state == SnapshotState::Creating)
+                    .map(|_| vec![Action::Fail { id, reason: reason.clone() }]))
             });
             return Err(e);
         }

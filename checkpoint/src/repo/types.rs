@@ -149,7 +149,14 @@ pub struct SnapshotOptions {
 
 impl Default for SnapshotOptions {
     fn default() -> Self {
-        Self { name: None, flush: true, column_families: None, labels: BTreeMap::new(), copy_files: false, progress: None }
+        Self {
+            name: None,
+            flush: true,
+            column_families: None,
+            labels: BTreeMap::new(),
+            copy_files: false,
+            progress: None,
+        }
     }
 }
 
@@ -166,8 +173,14 @@ pub enum VerifyLevel {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Problem {
     Missing,
-    SizeMismatch { expected: u64, actual: u64 },
-    ChecksumMismatch { expected: u32, actual: u32 },
+    SizeMismatch {
+        expected: u64,
+        actual: u64,
+    },
+    ChecksumMismatch {
+        expected: u32,
+        actual: u32,
+    },
     /// A structural check failed (a table's footer).
     Corrupt(String),
     /// Reading failed.
