@@ -65,6 +65,8 @@ fn check_after_crash(sim: &SimFs, want: &BTreeMap<u64, Map>, ctx: &str) {
     check_snapshots(sim, &repo, want, ctx);
     let gc = repo.gc().unwrap_or_else(|e| panic!("{ctx}: gc: {e}"));
     assert!(gc.damaged.is_empty(), "{ctx}: {gc:?}");
+    let creating: Vec<SnapshotId> = list.iter().filter(|s| s.state == SnapshotState::Creating).map(|s| s.id).collect();
+    assert_eq!(gc.expired, creating, "{ctx}: creating snapshots past their (zero) grace are failed");
     let after: BTreeSet<u64> = repo.list().unwrap().iter().map(|s| s.id.0).collect();
     assert_eq!(after, expected, "{ctx}: after gc only complete snapshots remain");
     check_snapshots(sim, &repo, want, ctx);

@@ -177,27 +177,22 @@ impl Repository {
         for dir in [LOG_DIR, TABLES_DIR, WALS_DIR, TRASH_DIR] {
             report.temporaries_removed += self.store.remove_temporaries(dir, now.saturating_sub(grace_ms))?;
         }
-        self.log
-            .commit(|s| {
-                let expired: Vec<Action> = s
-                    .snapshots
-                    .iter()
-                    .filter(|e| e.state == SnapshotState::Creating && e.expires_at_ms <= now)
-                    .map(|e| Action::Fail {
-                        id: e.id,
-                        reason: "creation did not finish within its grace period".into(),
-                    })
-                    .collect();
-                Ok((!expired.is_empty()).then_some(expired))
-            })
-            .map(|_| ())?;
+        let mut expired = Vec::new();
+        self.log.commit(|s| {
+            expired = s
+                .snapshots
+                .iter()
+                .filter(|e| e.state == SnapshotState::Creating && e.expires_at_ms <= now)
+                .map(|e| SnapshotId(e.id))
+                .collect();
+            let fail = |id: &SnapshotId| Action::Fail {
+                id: id.0,
+                reason: "creation did not finish within its grace period".into(),
+            };
+            Ok((!expired.is_empty()).then(|| expired.iter().map(fail).collect()))
+        })?;
+        report.expired = expired;
         let state = self.state()?;
-        report.expired = state
-            .snapshots
-            .iter()
-            .filter(|e| e.state == SnapshotState::Failed && e.failure.as_deref().is_some_and(|f| f.contains("grace")))
-            .map(|e| SnapshotId(e.id))
-            .collect();
         for e in state.snapshots.iter().filter(|e| matches!(e.state, SnapshotState::Deleting | SnapshotState::Failed)) {
             self.finish(e.id, &mut report)?;
         }
