@@ -221,3 +221,39 @@ fn crash_at_every_step_of_restore_never_touches_the_repository() {
         },
     );
 }
+
+#[test]
+fn crash_at_every_step_of_export_and_import() {
+    use strata_checkpoint::repo::{ImportOptions, import_into_new_database};
+    for n in 0.. {
+        let (sim, db, want) = setup(1);
+        drop(db);
+        let repo = Repository::open_with(REPO, ropts(&sim)).unwrap();
+        sim.fail_after(Some(sim.op_count() + n));
+        let exported = repo.export(SnapshotId(1), "/bundle").is_ok();
+        let imported =
+            exported && import_into_new_database(sim.arc(), "/bundle", "/imported", &ImportOptions::default()).is_ok();
+        sim.fail_after(None);
+        drop(repo);
+        sim.crash();
+        let ctx = format!("export + import, crash at step {n}");
+        // The bundle and the imported database each exist exactly when whole.
+        if sim.exists(Path::new("/imported")) {
+            let db = Db::open_read_only("/imported", dopts(&sim)).unwrap_or_else(|e| panic!("{ctx}: {e}"));
+            assert_eq!(dump(&db), want[&1], "{ctx}");
+        } else {
+            assert!(!imported, "{ctx}: acknowledged import lost");
+        }
+        if sim.exists(Path::new("/bundle")) {
+            let check = import_into_new_database(sim.arc(), "/bundle", "/check", &ImportOptions::default());
+            check.unwrap_or_else(|e| panic!("{ctx}: partial bundle: {e}"));
+        } else {
+            assert!(!exported, "{ctx}: acknowledged export lost");
+        }
+        check_after_crash(&sim, &want, &ctx);
+        if imported {
+            assert!(n > 10, "export + import took only {n} operations");
+            break;
+        }
+    }
+}
