@@ -117,6 +117,7 @@ fn full_cycle() {
             .unwrap();
     let idb = Db::open(&imported.dir, Options::default()).unwrap();
     assert_eq!(idb.cf_names(), vec!["default".to_string(), "meta_copy".to_string()]);
+    assert_eq!((idb.identity(), idb.parent_identity()), (Some(imported.db_id), db.identity()));
     assert_eq!(dump_cf(&idb, &idb.default_cf(), &ReadOptions::default()), want2.0);
     assert_eq!(dump_cf(&idb, &idb.cf("meta_copy").unwrap(), &ReadOptions::default()), want2.1);
     idb.put("after-import", "x").unwrap();

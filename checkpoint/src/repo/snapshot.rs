@@ -14,7 +14,7 @@
 //! files); several snapshots may be created at once, in threads or processes.
 
 use super::format::{
-    CfRecord, FileKind, FileRecord, SnapshotRecord, check_name_and_labels, table_key, to_hex, wal_key,
+    CfRecord, FileKind, FileRecord, SnapshotRecord, TABLES_DIR, check_name_and_labels, table_key, to_hex, wal_key,
 };
 use super::record::{Action, SnapshotState};
 use super::types::{SnapshotId, SnapshotInfo, SnapshotOptions, Tracker};
@@ -171,6 +171,8 @@ impl Repository {
                 self.store_table(&*src_fs, p, opts.copy_files)?;
             }
         }
+        // One directory fsync makes every linked name durable before the complete commit.
+        self.store.sync(TABLES_DIR)?;
         let version = live.version();
         let column_families: Vec<CfRecord> = version
             .cfs()

@@ -233,15 +233,13 @@ impl Store for LocalStore {
         self.ensure_dir(Self::dir_of(&path))?;
         if !copy {
             // A table is synced before it enters a version, so its linked name needs only the
-            // directory fsync.
+            // directory fsync, which the caller batches (`Store::sync`).
             match self.fs.link(src, &path) {
-                Ok(()) => {
-                    let dir = Self::dir_of(&path);
-                    self.fs.sync_dir(dir).map_err(|e| Error::io(dir, e))?;
-                    return Ok((Put::Created, Transfer::Linked));
-                }
+                Ok(()) => return Ok((Put::Created, Transfer::Linked)),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok((Put::Exists, Transfer::None)),
-                Err(e) if must_copy(&e) => {}
+                // NotFound: `src` may live on another file system object than the store's;
+                // the copy reads it through `src_fs` (and reports it if it is really missing).
+                Err(e) if must_copy(&e) || e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) => return Err(Error::io(src, e)),
             }
         }

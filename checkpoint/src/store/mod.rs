@@ -77,7 +77,9 @@ pub trait Store: Send + Sync + Debug {
     /// Makes the deletions under `dir` durable (a directory fsync locally).
     fn sync(&self, dir: &str) -> Result<()>;
     /// Makes the local file `src` (on `src_fs`) object `key` if absent: hard link where possible
-    /// (and `copy` is false), else an fsynced copy committed like [`Store::put_if_absent`].
+    /// (and `copy` is false), else an fsynced copy committed like [`Store::put_if_absent`]. The
+    /// source must already be durable (a table); the new name is durable after
+    /// [`Store::sync`] of its directory, so many files cost one directory fsync.
     fn put_file(&self, key: &str, src_fs: &dyn FileSystem, src: &Path, copy: bool) -> Result<(Put, Transfer)>;
     /// Makes object `key` the local file `dst` (on `dst_fs`, which must not exist): hard link
     /// where possible (and `copy` is false), else an fsynced copy. Never modifies the object.
