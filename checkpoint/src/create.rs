@@ -163,6 +163,10 @@ impl<'a> Checkpoint<'a> {
         let mut edit: VersionEdit =
             snapshot_edit(live.version(), &live.comparator, live.log_number(), manifest_number + 1, live.sequence);
         filter_edit(&mut edit, &keep);
+        // The checkpoint's history diverges from the source's from here on: a new identity that
+        // records where it came from.
+        edit.db_id = Some(strata::DbId::generate());
+        edit.parent_db_id = live.db_id;
         write_manifest(fs, tmp, manifest_number, &[edit])?;
         // The temporary directory is invisible until renamed, so CURRENT is written in place:
         // one file fsync, no rename, and the directory fsync below covers both entries.

@@ -1,5 +1,10 @@
-//! Checkpoints: a consistent, point-in-time copy of a running database in a new directory that
-//! opens as a database of its own (read-only or read-write).
+//! Checkpoints and snapshot repositories.
+//!
+//! - [`Checkpoint`] (`create.rs`): a consistent, point-in-time copy of a running database in a
+//!   new directory that opens as a database of its own (read-only or read-write).
+//! - [`repo`]: snapshot repositories: named, durable snapshots of one or more databases that
+//!   share unchanged tables, with a Delta-style metadata log (`docs/repository.md`).
+//! - [`store`]: the storage trait repositories live on, and its local backend.
 //!
 //! ```no_run
 //! # fn main() -> strata::Result<()> {
@@ -10,11 +15,11 @@
 //! # Ok(()) }
 //! ```
 //!
-//! The steps, and why each is there, are in `docs/checkpoint.md`. In short: pin the state
-//! (`Db::live_files`), build in a temporary sibling directory, hard-link the tables (copy when
-//! linking is impossible or asked for), copy the WAL prefix when not flushing, write a fresh
-//! manifest describing exactly the pinned state and a fresh `CURRENT`, fsync, rename into place,
-//! fsync the parent.
+//! The steps of a checkpoint, and why each is there, are in `docs/checkpoint.md`. In short: pin
+//! the state (`Db::live_files`), build in a temporary sibling directory, hard-link the tables
+//! (copy when linking is impossible or asked for), copy the WAL prefix when not flushing, write
+//! a fresh manifest describing exactly the pinned state (with a new database identity recording
+//! the source's) and a fresh `CURRENT`, fsync, rename into place, fsync the parent.
 //!
 //! Invariants: a crash at any instant leaves either no `dir` at all or a whole checkpoint; the
 //! source is never modified (tables are only linked or read, the live WAL only read).
@@ -23,5 +28,8 @@
 
 mod create;
 mod paths;
+pub mod repo;
+pub mod store;
 
 pub use create::{Checkpoint, CheckpointInfo, CheckpointOptions};
+pub use repo::{Repository, SnapshotId, SnapshotInfo, SnapshotOptions};

@@ -88,6 +88,19 @@ impl Db {
         self.inner.read_only
     }
 
+    /// The database's identity, recorded in its manifest: assigned when the database is
+    /// created (or at its first read-write open, for a database from before identities), new for
+    /// every checkpoint or restore. `None` only for such an old database opened read-only.
+    pub fn identity(&self) -> Option<strata_manifest::DbId> {
+        self.inner.state.lock().versions.db_id()
+    }
+
+    /// The identity of the database this one was copied from (checkpoint, restore, import into
+    /// a new directory), if any.
+    pub fn parent_identity(&self) -> Option<strata_manifest::DbId> {
+        self.inner.state.lock().versions.parent_db_id()
+    }
+
     /// The last committed sequence number.
     pub fn sequence(&self) -> SeqNo {
         self.inner.last_sequence()

@@ -61,6 +61,13 @@ pub enum Error {
     /// mistake.
     #[error("internal error: {0}")]
     Internal(String),
+    /// Another writer changed the same thing first (e.g. two writers committing to one
+    /// snapshot repository kept colliding); the caller may retry.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// A long operation was cancelled by its progress callback.
+    #[error("cancelled: {0}")]
+    Cancelled(String),
 }
 
 fn fmt_path(p: &Option<PathBuf>) -> String {
@@ -108,6 +115,8 @@ impl Error {
                 Error::UnsupportedVersion { file: file.clone(), offset: *offset, reason: reason.clone() }
             }
             Error::Internal(s) => Error::Internal(s.clone()),
+            Error::Conflict(s) => Error::Conflict(s.clone()),
+            Error::Cancelled(s) => Error::Cancelled(s.clone()),
         }
     }
 

@@ -60,4 +60,5 @@ pub use open::RecoveryReport;
 pub use options::{Compression, Options, ReadOptions, RecoveryMode, WriteOptions};
 pub use snapshot::Snapshot;
 pub use strata_base::{FileSystem, RealFs, SimFs, ikey::SeqNo};
+pub use strata_manifest::DbId;
 pub use strata_sst::{EntryKind, Properties as TableProperties};

@@ -15,9 +15,10 @@
 use crate::error::DecodeError;
 use crate::format::{
     NAME_LEN_MAX, NUM_LEVELS, SUB_NEW_FILE_EPOCH, SUB_NEW_FILE_GLOBAL_SEQ, TAG_CF_ADD, TAG_CF_DROP, TAG_COMPARATOR,
-    TAG_DELETED_FILE, TAG_INVALID, TAG_LAST_SEQUENCE, TAG_LOG_NUMBER, TAG_MAX_CF_ID, TAG_NEW_FILE,
-    TAG_NEXT_FILE_NUMBER, TAG_SAFE_TO_IGNORE,
+    TAG_DB_ID, TAG_DELETED_FILE, TAG_INVALID, TAG_LAST_SEQUENCE, TAG_LOG_NUMBER, TAG_MAX_CF_ID, TAG_NEW_FILE,
+    TAG_NEXT_FILE_NUMBER, TAG_PARENT_DB_ID, TAG_SAFE_TO_IGNORE,
 };
+use crate::identity::{DB_ID_LEN, DbId};
 use crate::version::FileMeta;
 use strata_base::coding::{
     get_fixed32, get_length_prefixed, get_varint32, get_varint64, put_fixed32, put_length_prefixed, put_varint32,
@@ -62,6 +63,10 @@ pub struct VersionEdit {
     pub cf_drops: Vec<u32>,
     pub deleted_files: Vec<DeletedFile>,
     pub new_files: Vec<NewFile>,
+    /// The database's identity (safe-to-ignore tag 65).
+    pub db_id: Option<DbId>,
+    /// The identity of the database this one was copied from (safe-to-ignore tag 66).
+    pub parent_db_id: Option<DbId>,
 }
 
 impl VersionEdit {
@@ -153,6 +158,11 @@ impl VersionEdit {
             }
             put_field(dst, TAG_NEW_FILE, &p);
         }
+        for (tag, id) in [(TAG_DB_ID, &self.db_id), (TAG_PARENT_DB_ID, &self.parent_db_id)] {
+            if let Some(id) = id {
+                put_field(dst, tag, id.as_bytes());
+            }
+        }
     }
 
     /// The encoding as a new vector.
@@ -233,6 +243,14 @@ impl VersionEdit {
                 self.new_files.push(NewFile { cf, level, meta });
                 return Ok(());
             }
+            TAG_DB_ID => {
+                let id = r.db_id("database identity")?;
+                set_once(&mut self.db_id, id, "database identity", field_start)?;
+            }
+            TAG_PARENT_DB_ID => {
+                let id = r.db_id("parent database identity")?;
+                set_once(&mut self.parent_db_id, id, "parent database identity", field_start)?;
+            }
             TAG_INVALID => return Err(err(field_start, "field tag 0 is invalid")),
             _ if tag & TAG_SAFE_TO_IGNORE != 0 => return Ok(()),
             _ => return Err(newer(field_start, format!("unknown field tag {tag} that is not safe to ignore"))),
@@ -301,6 +319,16 @@ impl<'a> Reader<'a> {
     fn fixed32(&mut self, what: &str) -> Result<u32, DecodeError> {
         let at = self.at();
         get_fixed32(&mut self.rest).ok_or_else(|| err(at, format!("{what}: truncated")))
+    }
+
+    fn db_id(&mut self, what: &str) -> Result<DbId, DecodeError> {
+        let at = self.at();
+        let (head, tail) =
+            self.rest.split_at_checked(DB_ID_LEN).ok_or_else(|| err(at, format!("{what}: truncated")))?;
+        self.rest = tail;
+        let mut id = [0u8; DB_ID_LEN];
+        id.copy_from_slice(head);
+        Ok(DbId::from_bytes(id))
     }
 
     fn level(&mut self) -> Result<usize, DecodeError> {
@@ -404,6 +432,8 @@ mod tests {
             next_file_number: Some(1 << 40),
             last_sequence: Some(12345),
             max_cf_id: Some(3),
+            db_id: Some(DbId::from_bytes([7; DB_ID_LEN])),
+            parent_db_id: Some(DbId::from_bytes([9; DB_ID_LEN])),
             ..VersionEdit::default()
         };
         e.add_cf(3, "users", "cmp").drop_cf(2).delete_file(0, 1, 77).add_file(3, 6, meta(78));
@@ -519,7 +549,7 @@ mod tests {
             get_field(&mut rest, 0).unwrap();
             boundaries.push(bytes.len() - rest.len());
         }
-        assert_eq!(boundaries.len(), 11, "one boundary per field plus the start");
+        assert_eq!(boundaries.len(), 13, "one boundary per field plus the start");
         for n in 1..bytes.len() {
             let r = VersionEdit::decode_from(&bytes[..n]);
             assert_eq!(r.is_ok(), boundaries.contains(&n), "prefix of {n} bytes: {r:?}");
@@ -553,6 +583,26 @@ mod tests {
         put_varint32(&mut bytes, TAG_NEW_FILE);
         put_varint64(&mut bytes, 1 << 60);
         assert!(VersionEdit::decode_from(&bytes).is_err());
+    }
+
+    #[test]
+    fn identity_fields_are_checked() {
+        let mut bytes = Vec::new();
+        put_field(&mut bytes, TAG_DB_ID, &[1; DB_ID_LEN - 1]);
+        assert!(VersionEdit::decode_from(&bytes).unwrap_err().reason.contains("truncated"));
+        let e = VersionEdit { db_id: Some(DbId::generate()), ..VersionEdit::default() };
+        let mut bytes = e.encode();
+        assert_eq!(bytes.len(), 2 + DB_ID_LEN, "tag, length, 16 bytes");
+        assert_eq!(bytes[0], 65);
+        assert_eq!(VersionEdit::decode_from(&bytes).as_ref(), Ok(&e));
+        bytes.extend_from_slice(&e.encode());
+        assert!(VersionEdit::decode_from(&bytes).unwrap_err().reason.contains("twice"));
+        // A safe-to-ignore sub-field after the id is skipped.
+        let mut p = e.db_id.map(|d| d.as_bytes().to_vec()).unwrap_or_default();
+        put_field(&mut p, TAG_SAFE_TO_IGNORE | 3, b"x");
+        let mut bytes = Vec::new();
+        put_field(&mut bytes, TAG_PARENT_DB_ID, &p);
+        assert_eq!(VersionEdit::decode_from(&bytes).map(|x| x.parent_db_id), Ok(e.db_id));
     }
 
     #[test]

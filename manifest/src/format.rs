@@ -46,6 +46,13 @@ pub const SUB_NEW_FILE_EPOCH: u32 = 1;
 /// The global sequence number of an ingested table (varint64): every entry of the file, stored
 /// at sequence 0, is read at this sequence number. Absent means 0: read the file as it is.
 pub const SUB_NEW_FILE_GLOBAL_SEQ: u32 = 2;
+// Safe-to-ignore tags (TAG_SAFE_TO_IGNORE set): a reader that does not know them loses nothing
+// it needs to read the database correctly.
+/// The database's identity: 16 bytes, sub-fields. In the snapshot edit of every manifest.
+pub const TAG_DB_ID: u32 = TAG_SAFE_TO_IGNORE | 1;
+/// The identity of the database this one was copied from (checkpoint, restore, import into a
+/// new directory): 16 bytes, sub-fields.
+pub const TAG_PARENT_DB_ID: u32 = TAG_SAFE_TO_IGNORE | 2;
 
 /// Tag 0 is never valid, so a run of zero bytes is not a sequence of empty fields.
 pub const TAG_INVALID: u32 = 0;
@@ -92,6 +99,7 @@ const _: () = assert!(TAG_NEW_FILE < TAG_SAFE_TO_IGNORE, "known tags must all be
 const _: () = assert!(TAG_INVALID != TAG_COMPARATOR);
 const _: () =
     assert!(SUB_NEW_FILE_EPOCH & TAG_SAFE_TO_IGNORE == 0 && SUB_NEW_FILE_GLOBAL_SEQ & TAG_SAFE_TO_IGNORE == 0);
+const _: () = assert!(TAG_DB_ID == 65 && TAG_PARENT_DB_ID == 66);
 const _: () = assert!(FILE_NUMBER_WIDTH == 6);
 const _: () = assert!(FILE_NUMBER_MAX < u64::MAX / 2);
 const _: () = assert!(MANIFEST_SIZE_LIMIT_DEFAULT == 64 * 1024 * 1024);

@@ -9,6 +9,7 @@
 //!   edit is logged to before it takes effect.
 //! - [`write_manifest`], [`set_current`], [`snapshot_edit`] ([`manifest`]): the pieces a
 //!   checkpoint uses to give a copy a fresh manifest.
+//! - [`DbId`] ([`identity`]): the database identity every manifest records.
 //! - [`filename`]: file names and the pure choice of obsolete files.
 //!
 //! Invariants: see each module. Nothing read from disk is trusted: every decoder returns
@@ -21,6 +22,7 @@ pub mod edit;
 pub mod error;
 pub mod filename;
 pub mod format;
+pub mod identity;
 pub mod locate;
 mod log;
 pub mod manifest;
@@ -34,6 +36,7 @@ pub use filename::{
     temp_file_name,
 };
 pub use format::NUM_LEVELS;
+pub use identity::DbId;
 pub use locate::{ManifestRecovery, ManifestSource};
 pub use manifest::{read_current, set_current, snapshot_edit, write_current_unpublished, write_manifest};
 pub use version::{CfVersion, FileMeta, Version};

@@ -23,6 +23,7 @@ use crate::filename::{FileKind, LiveState, manifest_file_name, obsolete_files, p
 use crate::format::{
     CF_NAME_LEN_MAX, DEFAULT_CF_ID, DEFAULT_CF_NAME, FILE_NUMBER_MAX, MANIFEST_SIZE_LIMIT_DEFAULT, NAME_LEN_MAX,
 };
+use crate::identity::DbId;
 use crate::locate::{ManifestRecovery, ManifestSource, locate_manifest, manual_fix};
 use crate::log::RecordWriter;
 use crate::manifest::{create_manifest, read_edits, set_current, snapshot_edit};
@@ -79,6 +80,9 @@ pub struct VersionSet {
     poisoned: Option<String>,
     /// What recovery found; `None` for a new database.
     recovery: Option<ManifestRecovery>,
+    /// The database's identity and its parent's, written into every snapshot edit.
+    db_id: Option<DbId>,
+    parent_db_id: Option<DbId>,
 }
 
 const PRUNE_AT_MIN: usize = 16;
@@ -143,6 +147,7 @@ impl VersionSet {
         let version = Version::empty().apply(&seed, opts.comparator.as_ref()).map_err(Error::InvalidArgument)?;
         let counters = Counters { next_file_number: 1, last_sequence: 0, log_number: 0, max_cf_id: DEFAULT_CF_ID };
         let mut set = Self::assemble(fs, dir, opts, version, counters, 0, 0);
+        set.db_id = Some(DbId::generate());
         set.roll_over(None, true)?;
         Ok(set)
     }
@@ -180,6 +185,7 @@ impl VersionSet {
         let mut version = Version::empty();
         let (mut next, mut last, mut log, mut max_cf) = (None, None, None, None::<u32>);
         let mut records = 0u64;
+        let (mut db_id, mut parent_db_id) = (None, None);
         let read = read_edits(fs.as_ref(), dir, manifest_number, |edit, offset| {
             match &edit.comparator {
                 Some(name) if name != cmp.name() => {
@@ -199,6 +205,7 @@ impl VersionSet {
             next = edit.next_file_number.or(next);
             last = edit.last_sequence.or(last);
             log = edit.log_number.or(log);
+            (db_id, parent_db_id) = (edit.db_id.or(db_id), edit.parent_db_id.or(parent_db_id));
             let added = edit.cf_adds.iter().map(|a| a.id).chain(edit.max_cf_id).max();
             max_cf = max_cf.max(added);
             Ok(())
@@ -273,6 +280,7 @@ impl VersionSet {
         }
         let mut set = Self::assemble(fs, dir, opts, version, counters, manifest_number, read.size);
         set.recovery = Some(ManifestRecovery { manifest_number, source, dropped_tail: read.dropped_tail });
+        (set.db_id, set.parent_db_id) = (db_id, parent_db_id);
         Ok(set)
     }
 
@@ -281,6 +289,10 @@ impl VersionSet {
     pub fn start_writing(&mut self) -> Result<()> {
         if self.manifest.is_some() {
             return Err(Error::InvalidArgument("the version set is already writing".into()));
+        }
+        // A database from before identities gets one at its first read-write open.
+        if self.db_id.is_none() {
+            self.db_id = Some(DbId::generate());
         }
         self.roll_over(None, false)
     }
@@ -313,6 +325,8 @@ impl VersionSet {
             manifest_size,
             poisoned: None,
             recovery: None,
+            db_id: None,
+            parent_db_id: None,
         }
     }
 
@@ -334,6 +348,7 @@ impl VersionSet {
             counters.last_sequence,
         );
         snap.max_cf_id = Some(counters.max_cf_id);
+        (snap.db_id, snap.parent_db_id) = (self.db_id, self.parent_db_id);
         let written = create_manifest(self.fs.as_ref(), &self.dir, number, std::slice::from_ref(&snap), via_temp)
             .and_then(|w| set_current(self.fs.as_ref(), &self.dir, number).map(|()| w));
         let writer = written.inspect_err(|e| self.poisoned = Some(format!("manifest rollover failed: {e}")))?;
@@ -368,6 +383,9 @@ impl VersionSet {
         }
         if self.manifest.is_none() {
             return Err(Error::InvalidArgument("the version set was opened read-only".into()));
+        }
+        if edit.db_id.is_some() || edit.parent_db_id.is_some() {
+            return Err(Error::InvalidArgument("a database's identity is set only when it is created".into()));
         }
         let counters = self.check_counters(&edit)?;
         let cmp = self.opts.comparator.clone();
@@ -472,6 +490,17 @@ impl VersionSet {
     /// The id the next column family added should get; ids are never reused.
     pub fn next_cf_id(&self) -> u32 {
         self.counters.max_cf_id.saturating_add(1)
+    }
+
+    /// The database's identity; `None` only for a database from before identities that was
+    /// opened read-only.
+    pub fn db_id(&self) -> Option<DbId> {
+        self.db_id
+    }
+
+    /// The identity of the database this one was copied from, if any.
+    pub fn parent_db_id(&self) -> Option<DbId> {
+        self.parent_db_id
     }
 
     pub fn manifest_number(&self) -> u64 {

@@ -3,10 +3,11 @@
 #![allow(clippy::unwrap_used, reason = "test code: a failure here is a test failure")]
 
 use strata_manifest::format::{
-    SUB_NEW_FILE_EPOCH, SUB_NEW_FILE_GLOBAL_SEQ, TAG_CF_ADD, TAG_CF_DROP, TAG_COMPARATOR, TAG_DELETED_FILE,
-    TAG_LAST_SEQUENCE, TAG_LOG_NUMBER, TAG_MAX_CF_ID, TAG_NEW_FILE, TAG_NEXT_FILE_NUMBER, TAG_SAFE_TO_IGNORE,
+    SUB_NEW_FILE_EPOCH, SUB_NEW_FILE_GLOBAL_SEQ, TAG_CF_ADD, TAG_CF_DROP, TAG_COMPARATOR, TAG_DB_ID, TAG_DELETED_FILE,
+    TAG_LAST_SEQUENCE, TAG_LOG_NUMBER, TAG_MAX_CF_ID, TAG_NEW_FILE, TAG_NEXT_FILE_NUMBER, TAG_PARENT_DB_ID,
+    TAG_SAFE_TO_IGNORE,
 };
-use strata_manifest::{FileMeta, VersionEdit};
+use strata_manifest::{DbId, FileMeta, VersionEdit};
 
 const DOC: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/format/manifest.md"));
 
@@ -87,6 +88,8 @@ fn tag_table_matches_format_rs() {
         ("CF_DROP", TAG_CF_DROP),
         ("DELETED_FILE", TAG_DELETED_FILE),
         ("NEW_FILE", TAG_NEW_FILE),
+        ("DB_ID", TAG_DB_ID),
+        ("PARENT_DB_ID", TAG_PARENT_DB_ID),
     ] {
         let row = format!("| {tag} | `{name}` |");
         assert!(DOC.contains(&row), "docs/format/manifest.md lacks the row {row:?}");
@@ -106,4 +109,13 @@ fn documented_extension_rule_holds() {
     let mut refuse = doc_example_bytes();
     refuse.extend_from_slice(&[0x0a, 0x02, 0x68, 0x69]);
     assert!(VersionEdit::decode_from(&refuse).is_err());
+}
+
+#[test]
+fn identity_example_matches_the_encoder() {
+    let id = DbId::from_hex("000102030405060708090a0b0c0d0e0f").unwrap();
+    let bytes = VersionEdit { db_id: Some(id), ..VersionEdit::default() }.encode();
+    let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let row = format!("`{}`", hex.join(" "));
+    assert!(DOC.contains(&row), "docs/format/manifest.md identity example drifted: expected {row}");
 }

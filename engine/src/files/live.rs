@@ -51,6 +51,8 @@ pub struct LiveFiles {
     pub next_file_number: u64,
     /// The comparator name recorded in the manifest.
     pub comparator: String,
+    /// The database's identity (`None` only for an old database opened read-only).
+    pub db_id: Option<strata_manifest::DbId>,
     version: Arc<Version>,
     _wal_pin: Option<WalPin>,
 }
@@ -110,6 +112,7 @@ impl Db {
         let st = inner.state.lock();
         let rs = inner.read_state();
         let next_file_number = st.versions.next_file_number();
+        let db_id = st.versions.db_id();
         let has_unflushed = rs.cfs.values().any(|c| c.mems.iter().any(|m| !m.is_empty()));
         let numbers: Vec<u64> = match (has_unflushed, inner.read_only) {
             (false, _) => Vec::new(),
@@ -169,6 +172,7 @@ impl Db {
             column_families,
             next_file_number,
             comparator: strata_base::Comparator::name(&*inner.icmp).to_string(),
+            db_id,
             version,
             _wal_pin: wal_pin,
         })

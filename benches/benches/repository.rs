@@ -1,0 +1,134 @@
+//! Snapshot repository benchmark (a measurement, not a test): on one database per size,
+//! - a plain hard-link checkpoint vs a first repository snapshot into a fresh repository on the
+//!   same file system (median of several runs each; both link every table);
+//! - a second snapshot after 1% of the keys were rewritten: `bytes_added` against the total;
+//! - restore with `copy_files` and a raw copy (`std::fs::copy` + fsync per file) of the
+//!   restored files, in MiB/s, measured in the same run.
+//!
+//! Run: `cargo bench -p strata-benches --bench repository`
+//! Environment: `STRATA_BENCH_SIZES_MIB` (default `256,1024`), `STRATA_BENCH_DIR` (default a
+//! temporary directory), `STRATA_BENCH_ITERATIONS` (default 10).
+
+use std::error::Error;
+use std::io::Write;
+use std::path::Path;
+use std::time::Instant;
+use strata::{Db, Options, WriteBatch, WriteOptions};
+use strata_benches::{mix, scattered_key as key};
+use strata_checkpoint::Checkpoint;
+use strata_checkpoint::repo::{Repository, RestoreOptions, SnapshotOptions};
+
+type Res<T> = Result<T, Box<dyn Error>>;
+const KEY_LEN: usize = 16;
+const VALUE_LEN: usize = 1000;
+const BATCH: u64 = 100;
+
+fn value(i: u64, buf: &mut [u8; VALUE_LEN]) {
+    let mut x = mix(i ^ 0x5555);
+    for chunk in buf.chunks_mut(8) {
+        x = mix(x);
+        chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
+    }
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
+}
+
+fn write_range(db: &Db, from: u64, to: u64, salt: u64) -> Res<()> {
+    let wo = WriteOptions { disable_wal: true, ..Default::default() };
+    let mut v = [0u8; VALUE_LEN];
+    let mut i = from;
+    while i < to {
+        let mut b = WriteBatch::new();
+        for j in i..(i + BATCH).min(to) {
+            value(j ^ salt, &mut v);
+            b.put(key(j), v);
+        }
+        db.write(b, &wo)?;
+        i += BATCH;
+    }
+    db.flush()?;
+    db.wait_for_compactions()?;
+    Ok(())
+}
+
+/// Copies every file of `from` into the new directory `to` with the standard library, fsyncing
+/// each and then the directory: the raw-disk baseline for the same bytes; MiB/s.
+fn raw_copy_mib_s(from: &Path, to: &Path) -> Res<f64> {
+    std::fs::create_dir(to)?;
+    let t = Instant::now();
+    let mut bytes = 0;
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        bytes += std::fs::copy(e.path(), to.join(e.file_name()))?;
+        std::fs::File::open(to.join(e.file_name()))?.sync_all()?;
+    }
+    std::fs::File::open(to)?.sync_all()?;
+    Ok(bytes as f64 / (1 << 20) as f64 / t.elapsed().as_secs_f64())
+}
+
+fn run(base: &Path, mib: u64, iterations: usize) -> Res<()> {
+    let dir = base.join(format!("db-{mib}"));
+    let db = Db::open(&dir, Options::default())?;
+    let entries = (mib << 20) / (KEY_LEN + VALUE_LEN) as u64;
+    write_range(&db, 0, entries, 0)?;
+    let (mut cp_ms, mut snap_ms) = (Vec::new(), Vec::new());
+    for i in 0..iterations {
+        let cp = base.join(format!("cp-{mib}-{i}"));
+        let t = Instant::now();
+        Checkpoint::new(&db).create(&cp)?;
+        cp_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        std::fs::remove_dir_all(&cp)?;
+        let repo_dir = base.join(format!("repo-{mib}-{i}"));
+        let repo = Repository::create(&repo_dir)?;
+        let t = Instant::now();
+        repo.create_snapshot(&db, &SnapshotOptions::default())?;
+        snap_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        drop(repo);
+        std::fs::remove_dir_all(&repo_dir)?;
+    }
+    let (cp, snap) = (median(&mut cp_ms), median(&mut snap_ms));
+    println!("{mib} MiB: checkpoint {cp:.2} ms, first repository snapshot {snap:.2} ms ({:.2}x)", snap / cp);
+
+    let repo_dir = base.join(format!("repo-{mib}"));
+    let repo = Repository::create(&repo_dir)?;
+    let first = repo.create_snapshot(&db, &SnapshotOptions::default())?;
+    // Rewrite 1% of the keys (a contiguous run of key indices, scattered over the key space).
+    write_range(&db, 0, entries / 100, 0xabcdef)?;
+    let second = repo.create_snapshot(&db, &SnapshotOptions::default())?;
+    println!(
+        "{mib} MiB: second snapshot after 1% of keys rewritten adds {} of {} bytes ({:.2}%; first added {})",
+        second.bytes_added,
+        second.bytes_total,
+        100.0 * second.bytes_added as f64 / second.bytes_total as f64,
+        first.bytes_added
+    );
+    let t = Instant::now();
+    let copy = RestoreOptions { copy_files: true, ..Default::default() };
+    let r = repo.restore(second.id, base.join(format!("restore-{mib}")), &copy)?;
+    let restore_mib_s = r.copied_bytes as f64 / (1 << 20) as f64 / t.elapsed().as_secs_f64();
+    let raw = raw_copy_mib_s(&r.dir, &base.join(format!("raw-{mib}")))?;
+    println!("{mib} MiB: restore by copy {restore_mib_s:.0} MiB/s; raw copy of the same files {raw:.0} MiB/s");
+    std::io::stdout().flush()?;
+    Ok(())
+}
+
+fn main() -> Res<()> {
+    let sizes: Vec<u64> = std::env::var("STRATA_BENCH_SIZES_MIB")
+        .ok()
+        .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![256, 1024]);
+    let iterations = std::env::var("STRATA_BENCH_ITERATIONS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
+    let tmp = match std::env::var("STRATA_BENCH_DIR") {
+        Ok(d) => tempfile::tempdir_in(d)?,
+        Err(_) => tempfile::tempdir()?,
+    };
+    println!("load average: {}", std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim());
+    for mib in sizes {
+        run(tmp.path(), mib, iterations)?;
+    }
+    Ok(())
+}

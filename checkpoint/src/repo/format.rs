@@ -1,0 +1,385 @@
+//! Every constant, name and on-disk record of a snapshot repository's metadata, and the one
+//! framing all metadata files share (`docs/format/repository.md`):
+//!
+//! ```text
+//! STRATA-REPO <kind> <version> <body length> <crc32 of body, 8 hex digits>\n
+//! <body: one JSON document>
+//! ```
+//!
+//! Invariants: a file is accepted only if its header parses exactly, its kind is the one
+//! expected, its version is known, its body has the stated length (at most
+//! [`METADATA_LEN_MAX`]) and checksum, and the body decodes and validates (keys confined to
+//! their directories, sizes bounded). Everything else is `Corruption` naming the file.
+//!
+//! Thread safety: pure functions and plain data.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+use strata::{DbId, Error, Result};
+use strata_manifest::{NUM_LEVELS, log_file_name, table_file_name};
+
+/// First word of every metadata file.
+pub const MAGIC: &str = "STRATA-REPO";
+/// The metadata format version this build writes and the newest it reads.
+pub const FORMAT_VERSION: u32 = 1;
+/// Largest metadata body accepted, in bytes.
+pub const METADATA_LEN_MAX: usize = 256 << 20;
+/// Longest header line accepted, in bytes (magic, kind, three numbers, spaces).
+pub const HEADER_LEN_MAX: usize = 80;
+/// Longest snapshot name, label key or label value, in bytes.
+pub const NAME_LEN_MAX: usize = 1024;
+/// Most labels per snapshot.
+pub const LABELS_MAX: usize = 64;
+/// Most files per snapshot.
+pub const FILES_MAX: usize = 1 << 20;
+
+const _: () = assert!(METADATA_LEN_MAX < u32::MAX as usize);
+const _: () = assert!(HEADER_LEN_MAX > MAGIC.len() + 16 + 10 + 10 + 8 + 5);
+
+/// Kinds of metadata file (the second word of the header).
+pub const KIND_REPOSITORY: &str = "repository";
+pub const KIND_COMMIT: &str = "commit";
+pub const KIND_LOG_CHECKPOINT: &str = "log-checkpoint";
+pub const KIND_LAST_CHECKPOINT: &str = "last-checkpoint";
+pub const KIND_BUNDLE: &str = "bundle";
+
+/// Keys of the repository layout.
+pub const REPOSITORY_KEY: &str = "REPOSITORY";
+pub const LOG_DIR: &str = "log";
+pub const TABLES_DIR: &str = "tables";
+pub const WALS_DIR: &str = "wals";
+pub const TRASH_DIR: &str = "trash";
+pub const LAST_CHECKPOINT_NAME: &str = "_last_checkpoint";
+pub const COMMIT_SUFFIX: &str = ".commit";
+pub const LOG_CHECKPOINT_SUFFIX: &str = ".checkpoint";
+/// Digits of a log version in a file name.
+pub const VERSION_WIDTH: usize = 20;
+
+/// `log/<version:020>.commit`.
+pub fn commit_key(version: u64) -> String {
+    format!("{LOG_DIR}/{version:0VERSION_WIDTH$}{COMMIT_SUFFIX}")
+}
+
+/// `log/<version:020>.checkpoint`.
+pub fn log_checkpoint_key(version: u64) -> String {
+    format!("{LOG_DIR}/{version:0VERSION_WIDTH$}{LOG_CHECKPOINT_SUFFIX}")
+}
+
+pub fn last_checkpoint_key() -> String {
+    format!("{LOG_DIR}/{LAST_CHECKPOINT_NAME}")
+}
+
+/// What a name in `log/` is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogName {
+    Commit(u64),
+    Checkpoint(u64),
+}
+
+/// Parses a name in `log/`; `None` for anything else (the hint, foreign files).
+pub fn parse_log_name(name: &str) -> Option<LogName> {
+    let parse = |digits: &str| {
+        (digits.len() == VERSION_WIDTH && digits.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| digits.parse().ok())
+            .flatten()
+    };
+    if let Some(d) = name.strip_suffix(COMMIT_SUFFIX) {
+        return parse(d).map(LogName::Commit);
+    }
+    name.strip_suffix(LOG_CHECKPOINT_SUFFIX).and_then(parse).map(LogName::Checkpoint)
+}
+
+/// `tables/<db id>-<number:06>-<size>-<checksum:08x>.sst`: two different tables never share a
+/// key (a database never reuses a file number; another database has another identity).
+pub fn table_key(db_id: &DbId, number: u64, size: u64, checksum: u32) -> String {
+    format!("{TABLES_DIR}/{db_id}-{number:06}-{size}-{checksum:08x}.sst")
+}
+
+/// `wals/<db id>-s<snapshot id>-<number:06>.log`: a WAL prefix belongs to one snapshot.
+pub fn wal_key(db_id: &DbId, snapshot_id: u64, number: u64) -> String {
+    format!("{WALS_DIR}/{db_id}-s{snapshot_id}-{number:06}.log")
+}
+
+/// Frames `body` as a metadata file of `kind`.
+pub fn frame<T: Serialize>(kind: &str, body: &T) -> Result<Vec<u8>> {
+    let json = serde_json::to_vec_pretty(body).map_err(|e| Error::InvalidArgument(format!("encoding {kind}: {e}")))?;
+    if json.len() > METADATA_LEN_MAX {
+        return Err(Error::InvalidArgument(format!(
+            "{kind} metadata of {} bytes exceeds {METADATA_LEN_MAX}",
+            json.len()
+        )));
+    }
+    let crc = strata_base::checksum::crc32(&json);
+    let mut out = format!("{MAGIC} {kind} {FORMAT_VERSION} {} {crc:08x}\n", json.len()).into_bytes();
+    out.extend_from_slice(&json);
+    Ok(out)
+}
+
+/// Checks the framing of `bytes` (a file named `file`) and decodes its body.
+pub fn unframe<T: DeserializeOwned>(kind: &str, bytes: &[u8], file: &Path) -> Result<T> {
+    let bad = |offset: usize, reason: String| Error::corruption(file, offset as u64, reason);
+    let nl = bytes.iter().take(HEADER_LEN_MAX).position(|&b| b == b'\n').ok_or_else(|| {
+        bad(0, format!("no header line within {HEADER_LEN_MAX} bytes (not a repository metadata file, or truncated)"))
+    })?;
+    let header = std::str::from_utf8(&bytes[..nl]).map_err(|_| bad(0, "header is not UTF-8".into()))?;
+    let fields: Vec<&str> = header.split(' ').collect();
+    let [magic, got_kind, version, len, crc] = fields[..] else {
+        return Err(bad(0, format!("header {header:?} does not have five fields")));
+    };
+    if magic != MAGIC {
+        return Err(bad(0, format!("magic {magic:?} is not {MAGIC:?}")));
+    }
+    if got_kind != kind {
+        return Err(bad(0, format!("file is a {got_kind:?}, expected a {kind:?}")));
+    }
+    let version: u32 = version.parse().map_err(|_| bad(0, format!("bad version {version:?}")))?;
+    if version == 0 {
+        return Err(bad(0, "version 0 is invalid".into()));
+    }
+    if version > FORMAT_VERSION {
+        return Err(Error::UnsupportedVersion {
+            file: file.to_path_buf(),
+            offset: 0,
+            reason: format!("format version {version}; this build reads up to {FORMAT_VERSION}"),
+        });
+    }
+    let len: usize = len.parse().map_err(|_| bad(0, format!("bad length {len:?}")))?;
+    if len > METADATA_LEN_MAX {
+        return Err(bad(0, format!("length {len} exceeds {METADATA_LEN_MAX}")));
+    }
+    let crc = (crc.len() == 8)
+        .then(|| u32::from_str_radix(crc, 16).ok())
+        .flatten()
+        .ok_or_else(|| bad(0, format!("bad checksum field {crc:?}")))?;
+    let body = &bytes[nl + 1..];
+    if body.len() != len {
+        return Err(bad(nl + 1, format!("body is {} bytes, header says {len} (truncated or extended)", body.len())));
+    }
+    let actual = strata_base::checksum::crc32(body);
+    if actual != crc {
+        return Err(bad(nl + 1, format!("body checksum {actual:08x} does not match the header's {crc:08x}")));
+    }
+    serde_json::from_slice(body).map_err(|e| bad(nl + 1, format!("body does not decode as a {kind}: {e}")))
+}
+
+/// Lowercase hex of `bytes`.
+pub fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Bytes of lowercase or uppercase hex; `None` if malformed.
+pub fn from_hex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) || !s.is_ascii() {
+        return None;
+    }
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
+}
+
+/// What a stored file is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileKind {
+    /// A table, shared between snapshots; `checksum` is the table's own whole-file checksum
+    /// (CRC32 of every byte before its footer, also stored in the footer).
+    Table,
+    /// A WAL prefix private to one snapshot; `checksum` is the CRC32 of all its bytes.
+    Wal,
+}
+
+/// One file of a snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileRecord {
+    pub kind: FileKind,
+    /// The object's key in the repository.
+    pub key: String,
+    /// The file's name in a restored database (`000012.sst`, `000013.log`).
+    pub name: String,
+    pub cf: u32,
+    pub level: u32,
+    pub number: u64,
+    pub size: u64,
+    pub checksum: u32,
+    /// Smallest and largest internal key, hex (empty for a WAL).
+    pub smallest: String,
+    pub largest: String,
+    pub smallest_seq: u64,
+    pub largest_seq: u64,
+    /// The table's epoch (L0 order) and global sequence number (an ingested table's), as in
+    /// its manifest entry; absent (0) in records written before they existed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub epoch: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub global_seq: u64,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
+/// A column family of a snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CfRecord {
+    pub id: u32,
+    pub name: String,
+    /// The user-key comparator's name.
+    pub comparator: String,
+}
+
+/// Everything a complete snapshot holds: enough to write a fresh manifest of exactly the pinned
+/// state, and to check every file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotRecord {
+    pub id: u64,
+    pub name: Option<String>,
+    pub db_id: String,
+    pub parent_db_id: Option<String>,
+    pub sequence: u64,
+    pub created_at_ms: u64,
+    pub labels: BTreeMap<String, String>,
+    /// The manifest's (internal key) comparator name.
+    pub comparator: String,
+    pub log_number: u64,
+    pub next_file_number: u64,
+    pub max_cf_id: u32,
+    pub column_families: Vec<CfRecord>,
+    pub files: Vec<FileRecord>,
+    pub bytes_total: u64,
+    pub bytes_added: u64,
+}
+
+impl SnapshotRecord {
+    /// The database identity, parsed.
+    pub fn db_id(&self) -> Option<DbId> {
+        DbId::from_hex(&self.db_id)
+    }
+
+    /// Checks a record read from disk (or built for a commit): why it is unusable, if it is.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        let db_id =
+            self.db_id().ok_or_else(|| format!("snapshot {}: bad database identity {:?}", self.id, self.db_id))?;
+        if let Some(p) = &self.parent_db_id {
+            DbId::from_hex(p).ok_or_else(|| format!("snapshot {}: bad parent identity {p:?}", self.id))?;
+        }
+        check_name_and_labels(self.name.as_deref(), &self.labels)?;
+        if self.files.len() > FILES_MAX {
+            return Err(format!("snapshot {}: {} files exceed {FILES_MAX}", self.id, self.files.len()));
+        }
+        if self.column_families.iter().all(|c| c.id != 0) {
+            return Err(format!("snapshot {}: no default column family (id 0)", self.id));
+        }
+        for c in &self.column_families {
+            if c.name.len() > NAME_LEN_MAX || c.comparator.len() > NAME_LEN_MAX || c.id > self.max_cf_id {
+                return Err(format!("snapshot {}: column family {} is malformed", self.id, c.id));
+            }
+        }
+        let mut numbers = std::collections::BTreeSet::new();
+        for f in &self.files {
+            let bad = |why: &str| format!("snapshot {}: file {:?}: {why}", self.id, f.key);
+            let (key, name) = match f.kind {
+                FileKind::Table => (table_key(&db_id, f.number, f.size, f.checksum), table_file_name(f.number)),
+                FileKind::Wal => (wal_key(&db_id, self.id, f.number), log_file_name(f.number)),
+            };
+            if f.key != key || f.name != name {
+                return Err(bad(&format!("key or name does not match its fields (expected {key:?}, {name:?})")));
+            }
+            if f.number >= self.next_file_number || !numbers.insert(f.number) {
+                return Err(bad("file number not below next_file_number, or used twice"));
+            }
+            if f.kind == FileKind::Table {
+                if f.level as usize >= NUM_LEVELS || !self.column_families.iter().any(|c| c.id == f.cf) {
+                    return Err(bad("level or column family out of range"));
+                }
+                if from_hex(&f.smallest).is_none() || from_hex(&f.largest).is_none() || f.smallest_seq > f.largest_seq {
+                    return Err(bad("bad key or sequence range"));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Checks a snapshot name and labels against the limits.
+pub fn check_name_and_labels(name: Option<&str>, labels: &BTreeMap<String, String>) -> std::result::Result<(), String> {
+    if name.is_some_and(|n| n.len() > NAME_LEN_MAX) {
+        return Err(format!("snapshot name longer than {NAME_LEN_MAX} bytes"));
+    }
+    if labels.len() > LABELS_MAX {
+        return Err(format!("{} labels exceed {LABELS_MAX}", labels.len()));
+    }
+    if labels.iter().any(|(k, v)| k.len() > NAME_LEN_MAX || v.len() > NAME_LEN_MAX) {
+        return Err(format!("a label key or value is longer than {NAME_LEN_MAX} bytes"));
+    }
+    Ok(())
+}
+
+/// The body of `REPOSITORY`, the marker that says a directory is a repository.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepositoryMarker {
+    pub format_version: u32,
+    pub created_at_ms: u64,
+}
+
+/// The body of `log/_last_checkpoint`: a hint naming the newest log checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastCheckpoint {
+    /// The log version the checkpoint holds the state after.
+    pub version: u64,
+    /// Snapshot entries in it.
+    pub size: u64,
+    /// Bytes of the checkpoint file.
+    pub size_in_bytes: u64,
+    /// CRC32 of the whole checkpoint file.
+    pub checksum: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "test code")]
+    use super::*;
+
+    fn p() -> &'static Path {
+        Path::new("/r/log/x")
+    }
+
+    #[test]
+    fn framing_round_trips_and_checks_every_header_field() {
+        let body = LastCheckpoint { version: 10, size: 2, size_in_bytes: 300, checksum: 7 };
+        let bytes = frame(KIND_LAST_CHECKPOINT, &body).unwrap();
+        assert_eq!(unframe::<LastCheckpoint>(KIND_LAST_CHECKPOINT, &bytes, p()).unwrap(), body);
+        assert!(matches!(unframe::<LastCheckpoint>(KIND_COMMIT, &bytes, p()), Err(Error::Corruption { .. })));
+        // Every flipped byte is caught (header or body).
+        for i in 0..bytes.len() {
+            let mut b = bytes.clone();
+            b[i] ^= 0x01;
+            let r = unframe::<LastCheckpoint>(KIND_LAST_CHECKPOINT, &b, p());
+            assert!(r.is_err(), "flip at {i} not caught");
+        }
+        // Every truncation is caught.
+        for n in 0..bytes.len() {
+            assert!(unframe::<LastCheckpoint>(KIND_LAST_CHECKPOINT, &bytes[..n], p()).is_err(), "prefix {n}");
+        }
+        let newer = String::from_utf8(bytes.clone()).unwrap().replacen(" 1 ", " 2 ", 1);
+        assert!(matches!(
+            unframe::<LastCheckpoint>(KIND_LAST_CHECKPOINT, newer.as_bytes(), p()),
+            Err(Error::UnsupportedVersion { .. })
+        ));
+    }
+
+    #[test]
+    fn log_names_parse_strictly() {
+        assert_eq!(parse_log_name(&commit_key(7)[4..]), Some(LogName::Commit(7)));
+        assert_eq!(parse_log_name(&log_checkpoint_key(70)[4..]), Some(LogName::Checkpoint(70)));
+        for bad in ["7.commit", "_last_checkpoint", "0000000000000000000a.commit", "00000000000000000007.json"] {
+            assert_eq!(parse_log_name(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn hex_round_trips() {
+        assert_eq!(from_hex(&to_hex(b"\x00\xffab")).unwrap(), b"\x00\xffab");
+        assert_eq!(from_hex("abc"), None);
+        assert_eq!(from_hex("zz"), None);
+    }
+}

@@ -1,0 +1,233 @@
+//! `Repository::create_snapshot`: pin the database's state, commit a *creating* record naming
+//! the tables it will use, store the tables not yet in the repository (hard links where
+//! possible), check every reused table is still there, commit the *complete* record.
+//!
+//! Crash behaviour: before the creating commit, nothing is visible (at most a temporary file);
+//! after it, the snapshot is listed as creating until `gc` fails it once its grace period has
+//! passed and reclaims what it stored; the complete commit is the moment it becomes a
+//! snapshot. An error or a cancel commits `failed` (best effort) and leaves the same.
+//!
+//! Invariants: the record describes exactly the pinned state (one sequence number across every
+//! column family); a table is stored once under its key and never rewritten.
+//!
+//! Thread safety: runs beside writers, flushes and compactions of the source (the pin keeps its
+//! files); several snapshots may be created at once, in threads or processes.
+
+use super::format::{
+    CfRecord, FileKind, FileRecord, SnapshotRecord, TABLES_DIR, check_name_and_labels, table_key, to_hex, wal_key,
+};
+use super::record::{Action, SnapshotState};
+use super::types::{SnapshotId, SnapshotInfo, SnapshotOptions, Tracker};
+use super::{Repository, now_ms};
+use crate::store::{Put, Transfer};
+use std::path::PathBuf;
+use strata::{Db, DbId, Error, LiveFiles, Result};
+
+/// A table of the pinned state, and where it is in the source.
+struct Planned {
+    record: FileRecord,
+    src: PathBuf,
+}
+
+/// The pure part of a snapshot: the records of the pinned tables of the families in `keep`.
+fn plan_tables(live: &LiveFiles, db_id: &DbId, keep: &[u32]) -> Vec<Planned> {
+    live.tables
+        .iter()
+        .filter(|t| keep.contains(&t.cf_id))
+        .map(|t| {
+            let m = &t.meta;
+            Planned {
+                record: FileRecord {
+                    kind: FileKind::Table,
+                    key: table_key(db_id, m.number, m.size, m.checksum),
+                    name: strata_manifest::table_file_name(m.number),
+                    cf: t.cf_id,
+                    level: u32::try_from(t.level).unwrap_or(u32::MAX),
+                    number: m.number,
+                    size: m.size,
+                    checksum: m.checksum,
+                    smallest: to_hex(&m.smallest),
+                    largest: to_hex(&m.largest),
+                    smallest_seq: m.smallest_seq,
+                    largest_seq: m.largest_seq,
+                    epoch: m.epoch,
+                    global_seq: m.global_seq,
+                },
+                src: t.path.clone(),
+            }
+        })
+        .collect()
+}
+
+/// Ids of the column families `wanted` names (all if `None`), plus `default`.
+fn keep_ids(live: &LiveFiles, wanted: Option<&[String]>) -> Result<Vec<u32>> {
+    if let Some(w) = wanted {
+        for n in w {
+            if !live.column_families.iter().any(|(_, name)| name == n) {
+                return Err(Error::ColumnFamilyNotFound(n.clone()));
+            }
+        }
+    }
+    Ok(live
+        .column_families
+        .iter()
+        .filter(|(id, n)| *id == 0 || wanted.is_none_or(|w| w.contains(n)))
+        .map(|(id, _)| *id)
+        .collect())
+}
+
+impl Repository {
+    /// Takes a repository snapshot of `db`. See the module docs.
+    pub fn create_snapshot(&self, db: &Db, opts: &SnapshotOptions) -> Result<SnapshotInfo> {
+        check_name_and_labels(opts.name.as_deref(), &opts.labels).map_err(Error::InvalidArgument)?;
+        let db_id = db.identity().ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "{} has no database identity (a database from before identities opened read-only): open it read-write once",
+                db.path().display()
+            ))
+        })?;
+        // Pin first: no file of the state is deleted until `live` is dropped.
+        let live = db.live_files(opts.flush && !db.is_read_only())?;
+        let keep = keep_ids(&live, opts.column_families.as_deref())?;
+        let planned = plan_tables(&live, &db_id, &keep);
+        let created_at_ms = now_ms();
+        let grace_ms = u64::try_from(self.opts.creating_grace.as_millis()).unwrap_or(u64::MAX);
+        let mut id = 0;
+        self.log.commit(|s| {
+            id = s.next_id;
+            Ok(Some(vec![Action::Begin {
+                id,
+                name: opts.name.clone(),
+                db_id: db_id.to_hex(),
+                labels: opts.labels.clone(),
+                created_at_ms,
+                expires_at_ms: created_at_ms.saturating_add(grace_ms),
+                tables: planned.iter().map(|p| p.record.key.clone()).collect(),
+            }]))
+        })?;
+        let built = self.store_and_complete(db, &live, id, &db_id, &keep, &planned, opts, created_at_ms);
+        if let Err(e) = built {
+            let reason = e.to_string();
+            let _ = self.log.commit(|s| {
+                Ok(s.entry(id)
+                    .filter(|e| e.state == SnapshotState::Creating)
+                    .map(|_| vec![Action::Fail { id, reason: reason.clone() }]))
+            });
+            return Err(e);
+        }
+        drop(live);
+        self.snapshot(SnapshotId(id))
+    }
+
+    #[allow(clippy::too_many_arguments, reason = "one private step of create_snapshot")]
+    fn store_and_complete(
+        &self,
+        db: &Db,
+        live: &LiveFiles,
+        id: u64,
+        db_id: &DbId,
+        keep: &[u32],
+        planned: &[Planned],
+        opts: &SnapshotOptions,
+        created_at_ms: u64,
+    ) -> Result<()> {
+        let src_fs = db.file_system();
+        let wal_bytes: u64 = live.wals.iter().map(|w| w.size).sum();
+        let bytes_total = planned.iter().map(|p| p.record.size).sum::<u64>() + wal_bytes;
+        let mut tracker = Tracker::new(opts.progress.as_ref(), "create", planned.len() + live.wals.len(), bytes_total);
+        let mut bytes_added = 0;
+        let mut files: Vec<FileRecord> = Vec::with_capacity(planned.len() + live.wals.len());
+        for p in planned {
+            bytes_added += self.store_table(&*src_fs, p, opts.copy_files)?;
+            files.push(p.record.clone());
+            tracker.file_done(p.record.size)?;
+        }
+        // The live WAL keeps growing: store exactly the pinned prefix, private to this snapshot.
+        for w in &live.wals {
+            let len = usize::try_from(w.size).map_err(|_| Error::InvalidArgument("WAL too large".into()))?;
+            let f = src_fs.open_unmapped(&w.path).map_err(|e| Error::io(&w.path, e))?;
+            let bytes = f.read_at(0, len).map_err(|e| Error::io(&w.path, e))?;
+            let key = wal_key(db_id, id, w.number);
+            self.store.put_if_absent(&key, &bytes)?;
+            bytes_added += w.size;
+            files.push(FileRecord {
+                kind: FileKind::Wal,
+                key,
+                name: strata_manifest::log_file_name(w.number),
+                cf: 0,
+                level: 0,
+                number: w.number,
+                size: w.size,
+                checksum: strata_base::checksum::crc32(&bytes),
+                smallest: String::new(),
+                largest: String::new(),
+                smallest_seq: 0,
+                largest_seq: 0,
+                epoch: 0,
+                global_seq: 0,
+            });
+            tracker.file_done(w.size)?;
+        }
+        // A concurrent gc may have moved a reused table aside before our creating record was
+        // visible to it: put back whatever is missing now, from the pinned source.
+        for p in planned {
+            if self.store.size(&p.record.key)? != Some(p.record.size) {
+                self.store_table(&*src_fs, p, opts.copy_files)?;
+            }
+        }
+        // One directory fsync makes every linked name durable before the complete commit.
+        self.store.sync(TABLES_DIR)?;
+        let version = live.version();
+        let column_families: Vec<CfRecord> = version
+            .cfs()
+            .filter(|c| keep.contains(&c.id))
+            .map(|c| CfRecord { id: c.id, name: c.name.clone(), comparator: c.comparator.clone() })
+            .collect();
+        let record = SnapshotRecord {
+            id,
+            name: opts.name.clone(),
+            db_id: db_id.to_hex(),
+            parent_db_id: db.parent_identity().map(|p| p.to_hex()),
+            sequence: live.sequence,
+            created_at_ms,
+            labels: opts.labels.clone(),
+            comparator: live.comparator.clone(),
+            log_number: live.log_number(),
+            next_file_number: live.next_file_number,
+            max_cf_id: column_families.iter().map(|c| c.id).max().unwrap_or(0),
+            column_families,
+            files,
+            bytes_total,
+            bytes_added,
+        };
+        record.validate().map_err(Error::InvalidArgument)?;
+        self.log.commit(|s| match s.entry(id).map(|e| e.state) {
+            Some(SnapshotState::Creating) => Ok(Some(vec![Action::Complete { record: record.clone() }])),
+            other => Err(Error::Conflict(format!(
+                "repository snapshot {id} became {other:?} while it was being created (gc found its grace period over)"
+            ))),
+        })?;
+        Ok(())
+    }
+
+    /// Stores one table unless an intact copy is there; returns the bytes it added.
+    fn store_table(&self, src_fs: &dyn strata::FileSystem, p: &Planned, copy: bool) -> Result<u64> {
+        let key = &p.record.key;
+        match self.store.size(key)? {
+            Some(n) if n == p.record.size => return Ok(0),
+            Some(n) => {
+                return Err(Error::corruption(
+                    self.object_path(key),
+                    0,
+                    format!("stored table is {n} bytes, its name says {}", p.record.size),
+                ));
+            }
+            None => {}
+        }
+        let (put, transfer) = self.store.put_file(key, src_fs, &p.src, copy)?;
+        Ok(match (put, transfer) {
+            (Put::Created, Transfer::Linked | Transfer::Copied(_)) => p.record.size,
+            _ => 0,
+        })
+    }
+}

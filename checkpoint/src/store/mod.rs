@@ -1,0 +1,139 @@
+//! The storage a snapshot repository lives on, behind one small trait, so that a new backend
+//! (an object store) is one new file here and nothing else changes.
+//!
+//! Objects are named by *keys*: relative, `/`-separated paths such as `log/000…01.commit` or
+//! `tables/<id>-000012-4096-1a2b3c4d.sst`. Every key is checked by [`check_key`] before use: no
+//! empty, `.` or `..` components, no leading `/`, only `[A-Za-z0-9_.-]`, and no component
+//! starting with `.` (those names are the backend's temporary files).
+//!
+//! Invariants:
+//! - [`Store::put_if_absent`] is atomic and exclusive: after it returns `Created` the object is
+//!   whole and durable, and of two callers racing for one key exactly one gets `Created`; a crash
+//!   at any point leaves either no object or the whole one (plus, at most, a temporary file that
+//!   [`Store::remove_temporaries`] deletes);
+//! - objects are never modified after creation; only [`Store::put`] replaces one, atomically,
+//!   and it is used only for hints that readers check and may ignore.
+//!
+//! Thread safety: a store is shared between threads (`Send + Sync`); it serialises nothing, the
+//! commit log above it does.
+
+mod local;
+
+pub use local::LocalStore;
+
+use bytes::Bytes;
+use std::fmt::Debug;
+use std::path::Path;
+use std::sync::Arc;
+use strata::{Error, Result};
+use strata_base::{FileSystem, RandomAccessFile};
+
+/// What [`Store::put_if_absent`] (and its file variants) did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Put {
+    /// The object did not exist and now does.
+    Created,
+    /// An object with that key already existed; nothing was written.
+    Exists,
+}
+
+/// How a file was transferred into or out of a store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transfer {
+    /// Nothing moved (the object already existed).
+    None,
+    /// Hard-linked: no bytes copied.
+    Linked,
+    /// Copied (and fsynced): this many bytes.
+    Copied(u64),
+}
+
+impl Transfer {
+    pub fn bytes_copied(self) -> u64 {
+        match self {
+            Transfer::Copied(n) => n,
+            _ => 0,
+        }
+    }
+}
+
+/// The storage operations a repository needs. See the module docs.
+pub trait Store: Send + Sync + Debug {
+    /// Creates object `key` holding `data` if no object has that key; atomic and exclusive.
+    fn put_if_absent(&self, key: &str, data: &[u8]) -> Result<Put>;
+    /// Creates or atomically replaces object `key` (hints only).
+    fn put(&self, key: &str, data: &[u8]) -> Result<()>;
+    /// The whole object, or `None` if there is none.
+    fn get(&self, key: &str) -> Result<Option<Bytes>>;
+    /// The object's size, or `None` if there is none.
+    fn size(&self, key: &str) -> Result<Option<u64>>;
+    /// Opens the object for reading at offsets; `NotFound` if there is none.
+    fn open(&self, key: &str) -> Result<Arc<dyn RandomAccessFile>>;
+    /// Names (not keys) of the objects directly under `dir` (a key prefix without the trailing
+    /// `/`), sorted, temporary files excluded; empty if there are none.
+    fn list(&self, dir: &str) -> Result<Vec<String>>;
+    /// Removes object `key`; an absent object is not an error. Durable after [`Store::sync`].
+    fn delete(&self, key: &str) -> Result<()>;
+    /// Makes the deletions under `dir` durable (a directory fsync locally).
+    fn sync(&self, dir: &str) -> Result<()>;
+    /// Makes the local file `src` (on `src_fs`) object `key` if absent: hard link where possible
+    /// (and `copy` is false), else an fsynced copy committed like [`Store::put_if_absent`]. The
+    /// source must already be durable (a table); the new name is durable after
+    /// [`Store::sync`] of its directory, so many files cost one directory fsync.
+    fn put_file(&self, key: &str, src_fs: &dyn FileSystem, src: &Path, copy: bool) -> Result<(Put, Transfer)>;
+    /// Makes object `key` the local file `dst` (on `dst_fs`, which must not exist): hard link
+    /// where possible (and `copy` is false), else an fsynced copy. Never modifies the object.
+    fn get_file(&self, key: &str, dst_fs: &dyn FileSystem, dst: &Path, copy: bool) -> Result<Transfer>;
+    /// Makes object `to` a copy of object `from` if `to` is absent (a hard link locally).
+    fn copy_object(&self, from: &str, to: &str) -> Result<Put>;
+    /// Removes temporary files under `dir` created at or before `older_than_ms` (ms since the epoch):
+    /// leftovers of crashed or cancelled writers. Returns how many. A live writer whose
+    /// temporary file is removed anyway notices (its link finds no source) and writes it again.
+    fn remove_temporaries(&self, dir: &str, older_than_ms: u64) -> Result<usize>;
+    /// Where the store is, for messages (a directory or a URL).
+    fn location(&self) -> String;
+}
+
+/// Longest key accepted, in bytes.
+pub const KEY_LEN_MAX: usize = 512;
+
+/// Checks that `key` is a well-formed relative key (see the module docs).
+pub fn check_key(key: &str) -> Result<()> {
+    let bad = |why: &str| Err(Error::InvalidArgument(format!("bad repository key {key:?}: {why}")));
+    if key.is_empty() || key.len() > KEY_LEN_MAX {
+        return bad("empty or too long");
+    }
+    for c in key.split('/') {
+        if c.is_empty() || c == "." || c == ".." {
+            return bad("empty, `.` or `..` component");
+        }
+        if c.starts_with('.') {
+            return bad("a component starts with `.` (reserved for temporary files)");
+        }
+        if !c.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')) {
+            return bad("only ASCII letters, digits, `_`, `.` and `-` are allowed");
+        }
+    }
+    Ok(())
+}
+
+/// Opens the store at `location`: a local directory on `fs`. (URLs for object stores are the
+/// object-store issue's.)
+pub fn open_local(fs: Arc<dyn FileSystem>, root: &Path) -> Arc<dyn Store> {
+    Arc::new(LocalStore::new(fs, root))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_confined() {
+        for good in ["log/00000000000000000001.commit", "tables/ab-000001-10-0000abcd.sst", "_x", "REPOSITORY"] {
+            assert!(check_key(good).is_ok(), "{good}");
+        }
+        for bad in ["", "/abs", "a//b", "a/../b", "..", "./a", "a/.tmp", "a\\b", "a b", "é", &"a".repeat(600)] {
+            assert!(check_key(bad).is_err(), "{bad:?}");
+        }
+    }
+}
