@@ -45,6 +45,16 @@ pub enum Error {
     /// The database is closing or closed.
     #[error("database is closed")]
     Closed,
+    /// Another writer changed the same thing first (e.g. two writers committing to one
+    /// snapshot repository kept colliding); the caller may retry.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// A long operation was cancelled by its progress callback.
+    #[error("cancelled: {0}")]
+    Cancelled(String),
+    /// A file was written by a newer format version than this build reads.
+    #[error("unsupported version: {0}")]
+    UnsupportedVersion(String),
 }
 
 fn fmt_path(p: &Option<PathBuf>) -> String {
@@ -88,6 +98,9 @@ impl Error {
             Error::Poisoned(s) => Error::Poisoned(s.clone()),
             Error::TryAgain(s) => Error::TryAgain(s.clone()),
             Error::Closed => Error::Closed,
+            Error::Conflict(s) => Error::Conflict(s.clone()),
+            Error::Cancelled(s) => Error::Cancelled(s.clone()),
+            Error::UnsupportedVersion(s) => Error::UnsupportedVersion(s.clone()),
         }
     }
 }
