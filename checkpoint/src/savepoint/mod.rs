@@ -26,6 +26,7 @@
 
 mod claim;
 pub mod format;
+pub mod fuzzing;
 mod reader;
 mod restore;
 mod writer;
