@@ -107,7 +107,12 @@ fn main() -> Res<()> {
     let t = Instant::now();
     let info = Savepoint::create(&db, dir.join("sp"), &SavepointOptions::default())?;
     let w = mbps(data, t.elapsed().as_secs_f64());
-    println!("| Savepoint::create ({} chunks, {} MB file) | {w:.0} | {:.0}% |", info.chunks, info.file_bytes / 1_000_000, 100.0 * w / raw);
+    println!(
+        "| Savepoint::create ({} chunks, {} MB file) | {w:.0} | {:.0}% |",
+        info.chunks,
+        info.file_bytes / 1_000_000,
+        100.0 * w / raw
+    );
     drop(db);
     let t = Instant::now();
     Savepoint::verify(dir.join("sp"))?;
@@ -120,7 +125,10 @@ fn main() -> Res<()> {
         let r = Savepoint::restore(dir.join("sp"), &target, &Options::default(), &ro)?;
         assert_eq!(r.entries, entries);
         let m = mbps(data, t.elapsed().as_secs_f64());
-        println!("| Savepoint::restore, {threads} thread(s) (WriteBatch, no WAL, flush) | {m:.0} | {:.0}% |", 100.0 * m / raw);
+        println!(
+            "| Savepoint::restore, {threads} thread(s) (WriteBatch, no WAL, flush) | {m:.0} | {:.0}% |",
+            100.0 * m / raw
+        );
         std::fs::remove_dir_all(&target)?;
     }
     let p = replay_with_puts(&dir.join("sp"), &dir.join("replayed"))?;

@@ -41,7 +41,8 @@ fn no_claim_never_changes_the_checkpoint() {
     let before = files(&cp);
     assert!(before.keys().any(|n| n.ends_with(".sst")) && before.keys().any(|n| n.ends_with(".log")));
     let fs = RealFs::new();
-    let links_before: BTreeMap<String, u64> = before.keys().map(|n| (n.clone(), fs.link_count(&cp.join(n)).unwrap())).collect();
+    let links_before: BTreeMap<String, u64> =
+        before.keys().map(|n| (n.clone(), fs.link_count(&cp.join(n)).unwrap())).collect();
     let a = open_checkpoint(&cp, root.path().join("a"), ClaimMode::NoClaim, options()).unwrap();
     let b = open_checkpoint(&cp, root.path().join("b"), ClaimMode::default(), options()).unwrap();
     // Tables are shared by hard links (two more names each), nothing else is.

@@ -53,7 +53,8 @@ fn savepoint_under_writers_is_the_state_at_its_sequence() {
         let got = state_at(sim.arc(), &target);
         let mut total = 0;
         for w in 0..WRITERS {
-            let mine: Vec<&Vec<u8>> = got["default"].keys().filter(|k| k.starts_with(format!("w{w}-").as_bytes())).collect();
+            let mine: Vec<&Vec<u8>> =
+                got["default"].keys().filter(|k| k.starts_with(format!("w{w}-").as_bytes())).collect();
             let count = mine.len() as u64;
             assert!(count <= written[w as usize]);
             for (i, k) in mine.iter().enumerate() {

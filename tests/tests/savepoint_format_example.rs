@@ -63,7 +63,11 @@ fn hex_dump(bytes: &[u8]) -> String {
 fn worked_example_matches_the_document_byte_for_byte() {
     let bytes = example_bytes();
     let doc = doc_bytes();
-    assert!(bytes == doc, "the encoder and docs/format/savepoint.md disagree; the encoder writes:\n{}", hex_dump(&bytes));
+    assert!(
+        bytes == doc,
+        "the encoder and docs/format/savepoint.md disagree; the encoder writes:\n{}",
+        hex_dump(&bytes)
+    );
 }
 
 #[test]

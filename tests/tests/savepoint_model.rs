@@ -14,13 +14,24 @@ use strata_checkpoint::{KeyRange, Savepoint, SavepointOptions, SavepointRestoreO
 
 #[derive(Debug, Clone)]
 enum Op {
-    Put { meta: bool, k: u8, v: u16 },
-    Delete { meta: bool, k: u8 },
+    Put {
+        meta: bool,
+        k: u8,
+        v: u16,
+    },
+    Delete {
+        meta: bool,
+        k: u8,
+    },
     Flush,
     Compact,
     /// A savepoint now, or through a snapshot taken now with `later` writes landing before
     /// the savepoint is written.
-    Savepoint { chunk: u16, via_snapshot: bool, later: u8 },
+    Savepoint {
+        chunk: u16,
+        via_snapshot: bool,
+        later: u8,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -47,8 +58,20 @@ struct Restore {
 }
 
 fn restore_strategy() -> impl Strategy<Value = Restore> {
-    (prop_oneof![Just(128usize), Just(4096)], any::<bool>(), 1usize..4, any::<(Option<u8>, Option<u8>)>(), any::<bool>())
-        .prop_map(|(block_size, zstd, threads, range, rename)| Restore { block_size, zstd, threads, range, rename })
+    (
+        prop_oneof![Just(128usize), Just(4096)],
+        any::<bool>(),
+        1usize..4,
+        any::<(Option<u8>, Option<u8>)>(),
+        any::<bool>(),
+    )
+        .prop_map(|(block_size, zstd, threads, range, rename)| Restore {
+            block_size,
+            zstd,
+            threads,
+            range,
+            rename,
+        })
 }
 
 type Model = BTreeMap<String, BTreeMap<Vec<u8>, Vec<u8>>>;

@@ -77,7 +77,8 @@ fn families_can_be_renamed_or_left_out() {
     let got = state_at(sim.arc(), "/swapped");
     assert_eq!(got.keys().collect::<Vec<_>>(), ["default", "old"]);
     assert!(got["default"] == want["meta"] && got["old"] == want["default"]);
-    let ro = SavepointRestoreOptions { column_families: Some(vec![("meta".into(), "meta".into())]), ..Default::default() };
+    let ro =
+        SavepointRestoreOptions { column_families: Some(vec![("meta".into(), "meta".into())]), ..Default::default() };
     Savepoint::restore("/sp", "/only-meta", &o, &ro).unwrap();
     let got = state_at(sim.arc(), "/only-meta");
     assert!(got["default"].is_empty() && got["meta"] == want["meta"]);
@@ -95,7 +96,10 @@ fn argument_errors_are_named() {
     let db = source(&sim, 50);
     Savepoint::create(&db, "/sp", &SavepointOptions::default()).unwrap();
     assert!(matches!(Savepoint::create(&db, "/sp", &SavepointOptions::default()), Err(Error::AlreadyExists(_))));
-    assert!(matches!(Savepoint::create(&db, "/db/inside", &SavepointOptions::default()), Err(Error::InvalidArgument(_))));
+    assert!(matches!(
+        Savepoint::create(&db, "/db/inside", &SavepointOptions::default()),
+        Err(Error::InvalidArgument(_))
+    ));
     let so = SavepointOptions { column_families: Some(vec!["nope".into()]), ..Default::default() };
     assert!(matches!(Savepoint::create(&db, "/sp2", &so), Err(Error::ColumnFamilyNotFound(_))));
     let so = SavepointOptions { chunk_bytes: Some(0), ..Default::default() };

@@ -32,7 +32,10 @@ fn split_and_check(sim: &SimFs, want: &State, bounds: &[Option<Vec<u8>>], tag: &
         let mut union = BTreeMap::new();
         for (i, s) in shards.iter().enumerate() {
             for (k, v) in &s[fam] {
-                assert!(union.insert(k.clone(), v.clone()).is_none(), "{tag}: {fam} key {k:?} in two shards (one is {i})");
+                assert!(
+                    union.insert(k.clone(), v.clone()).is_none(),
+                    "{tag}: {fam} key {k:?} in two shards (one is {i})"
+                );
             }
         }
         assert!(union == want[fam], "{tag}: the shards of {fam} do not add up to the whole");
@@ -74,7 +77,8 @@ fn shards_partition_the_savepoint() {
 fn a_narrow_range_reads_only_its_chunks() {
     let sim = SimFs::new();
     let db = source(&sim, 2000);
-    let info = Savepoint::create(&db, "/sp", &SavepointOptions { chunk_bytes: Some(1024), ..Default::default() }).unwrap();
+    let info =
+        Savepoint::create(&db, "/sp", &SavepointOptions { chunk_bytes: Some(1024), ..Default::default() }).unwrap();
     let o = Options { fs: Some(sim.arc()), ..Default::default() };
     let range = KeyRange { start: Some(key(500)), end: Some(key(520)) };
     let ro = SavepointRestoreOptions { key_range: Some(range), ..Default::default() };
@@ -82,6 +86,7 @@ fn a_narrow_range_reads_only_its_chunks() {
     assert!(r.chunks_read <= 4 && info.chunks > 40, "read {} of {} chunks", r.chunks_read, info.chunks);
     let got = state_at(sim.arc(), "/narrow");
     let want = state(&db, None);
-    let expect: BTreeMap<_, _> = want["default"].range(key(500)..key(520)).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let expect: BTreeMap<_, _> =
+        want["default"].range(key(500)..key(520)).map(|(k, v)| (k.clone(), v.clone())).collect();
     assert!(got["default"] == expect && !expect.is_empty());
 }

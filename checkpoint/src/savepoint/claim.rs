@@ -32,7 +32,12 @@ pub enum ClaimMode {
 
 /// Opens the native checkpoint in `checkpoint` as a writable database at `target` (which must
 /// not exist; with `Claim` it may equal `checkpoint`, to open it in place).
-pub fn open_checkpoint(checkpoint: impl AsRef<Path>, target: impl AsRef<Path>, mode: ClaimMode, opts: Options) -> Result<Db> {
+pub fn open_checkpoint(
+    checkpoint: impl AsRef<Path>,
+    target: impl AsRef<Path>,
+    mode: ClaimMode,
+    opts: Options,
+) -> Result<Db> {
     let fs = super::fs_of(&opts);
     let (src, target) = (normalize(checkpoint.as_ref()), normalize(target.as_ref()));
     if !fs.is_dir(&src) {

@@ -69,9 +69,14 @@ const _: () = assert!(HEADER_PAYLOAD_MAX <= INDEX_PAYLOAD_MAX);
 /// What was wrong with bytes of a savepoint, and where (an offset in the file).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FormatError {
-    Corrupt { offset: u64, reason: String },
+    Corrupt {
+        offset: u64,
+        reason: String,
+    },
     /// Written for a newer reader than this build.
-    Unsupported { min_reader_version: u16 },
+    Unsupported {
+        min_reader_version: u16,
+    },
 }
 
 pub type FormatResult<T> = std::result::Result<T, FormatError>;
@@ -118,7 +123,10 @@ impl Preamble {
         let version = u16::from_le_bytes([b[8], b[9]]);
         let min_reader_version = u16::from_le_bytes([b[10], b[11]]);
         if min_reader_version == 0 || version < min_reader_version {
-            return corrupt(8, format!("impossible versions: version {version}, min_reader_version {min_reader_version}"));
+            return corrupt(
+                8,
+                format!("impossible versions: version {version}, min_reader_version {min_reader_version}"),
+            );
         }
         if min_reader_version > READER_VERSION {
             return Err(FormatError::Unsupported { min_reader_version });
@@ -407,7 +415,13 @@ pub fn decode_chunk(b: &[u8], base: u64, meta: &ChunkMeta) -> FormatResult<Entry
     let at = d.offset();
     let n = d.varint32()?;
     if family != meta.family || n != meta.entries {
-        return corrupt(base, format!("chunk holds family {family} with {n} entries, the index says {} with {}", meta.family, meta.entries));
+        return corrupt(
+            base,
+            format!(
+                "chunk holds family {family} with {n} entries, the index says {} with {}",
+                meta.family, meta.entries
+            ),
+        );
     }
     // Each entry takes at least 2 bytes.
     if n as usize > b.len() / 2 {
@@ -448,7 +462,8 @@ pub fn validate_index(header: &Header, index: &Index, data_start: u64, index_off
     let mut sums = vec![FamilyStats::default(); index.families.len()];
     let mut prev: Option<&ChunkMeta> = None;
     for (i, c) in index.chunks.iter().enumerate() {
-        if c.offset != at || (c.len as usize) < RECORD_OVERHEAD || c.len as usize > CHUNK_PAYLOAD_MAX + RECORD_OVERHEAD {
+        if c.offset != at || (c.len as usize) < RECORD_OVERHEAD || c.len as usize > CHUNK_PAYLOAD_MAX + RECORD_OVERHEAD
+        {
             return bad(format!("chunk {i} at {} of {} bytes does not follow the one before it", c.offset, c.len));
         }
         at += u64::from(c.len);

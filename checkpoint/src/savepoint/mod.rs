@@ -215,7 +215,9 @@ impl Savepoint {
 /// Calls the progress callback, turning a `Break` into `Error::Cancelled`.
 pub(crate) fn report(progress: Option<&Arc<ProgressFn>>, p: &SavepointProgress, what: &str) -> Result<()> {
     match progress.map(|f| f(p)) {
-        Some(ControlFlow::Break(())) => Err(strata::Error::Cancelled(format!("{what} cancelled by its progress callback"))),
+        Some(ControlFlow::Break(())) => {
+            Err(strata::Error::Cancelled(format!("{what} cancelled by its progress callback")))
+        }
         _ => Ok(()),
     }
 }

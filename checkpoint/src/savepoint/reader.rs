@@ -105,7 +105,9 @@ impl SavepointReader {
     /// `len` bytes at `offset`, or `Corruption` if they are not all in the file.
     fn read(&self, offset: u64, len: usize) -> Result<Bytes> {
         if offset.checked_add(len as u64).is_none_or(|end| end > self.len) {
-            return Err(self.corrupt(offset, format!("{len} bytes at {offset} run past the end of the file (truncated)")));
+            return Err(
+                self.corrupt(offset, format!("{len} bytes at {offset} run past the end of the file (truncated)"))
+            );
         }
         self.file.read_at(offset, len).map_err(|e| Error::io(&self.path, e))
     }
@@ -142,7 +144,8 @@ impl SavepointReader {
             return Err(Error::InvalidArgument(format!("chunk {i} of {}", self.index.chunks.len())));
         };
         let rec = self.read(meta.offset, meta.len as usize)?;
-        let payload = format::decode_record(&rec, meta.offset, RECORD_CHUNK, CHUNK_PAYLOAD_MAX).map_err(|e| self.err(e))?;
+        let payload =
+            format::decode_record(&rec, meta.offset, RECORD_CHUNK, CHUNK_PAYLOAD_MAX).map_err(|e| self.err(e))?;
         let base = meta.offset + RECORD_HEADER_LEN as u64;
         let spans = format::decode_chunk(payload, base, meta).map_err(|e| self.err(e))?;
         let buf = rec.slice(RECORD_HEADER_LEN..RECORD_HEADER_LEN + payload.len());
@@ -199,7 +202,9 @@ impl SavepointReader {
         for (i, (s, d)) in self.index.families.iter().zip(&data_bytes).enumerate() {
             if s.data_bytes != *d {
                 let at = self.footer.index_offset;
-                return Err(self.corrupt(at, format!("family {i}: index says {} data bytes, chunks hold {d}", s.data_bytes)));
+                return Err(
+                    self.corrupt(at, format!("family {i}: index says {} data bytes, chunks hold {d}", s.data_bytes))
+                );
             }
         }
         let mut info = self.info();

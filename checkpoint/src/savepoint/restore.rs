@@ -92,10 +92,13 @@ pub(super) fn restore(
     let plan = plan_families(&sources, ropts.column_families.as_deref())?;
     for (f, p) in reader.header().families.iter().zip(&plan) {
         if p.is_some() && f.comparator != BytewiseComparator::NAME {
-            return Err(Error::InvalidArgument(format!("family {} uses comparator {}, not supported", f.name, f.comparator)));
+            return Err(Error::InvalidArgument(format!(
+                "family {} uses comparator {}, not supported",
+                f.name, f.comparator
+            )));
         }
     }
-    let (parent, name) = check_new_target(&*fs, target)?;
+    let (parent, name) = check_new_target(&*fs, target, "restore target")?;
     let tmp = parent.join(format!(".{name}.strata-restore.tmp"));
     if fs.exists(&tmp) {
         fs.remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
@@ -118,18 +121,19 @@ pub(super) fn restore(
     Ok(info)
 }
 
-/// `target` must not exist and its parent must; returns `(parent, name)`.
-fn check_new_target(fs: &dyn strata::FileSystem, target: &Path) -> Result<(PathBuf, String)> {
+/// `target` (a `what`, for messages) must not exist and its parent must; returns
+/// `(parent, name)`.
+pub(super) fn check_new_target(fs: &dyn strata::FileSystem, target: &Path, what: &str) -> Result<(PathBuf, String)> {
     let norm = crate::paths::normalize(target);
     let Some(name) = norm.file_name().and_then(|n| n.to_str()).map(str::to_string) else {
-        return Err(Error::InvalidArgument(format!("restore target {} has no usable name", target.display())));
+        return Err(Error::InvalidArgument(format!("{what} {} has no usable name", target.display())));
     };
     let parent = norm.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/"));
     if fs.exists(&norm) {
         return Err(Error::AlreadyExists(target.to_path_buf()));
     }
     if !fs.is_dir(&parent) {
-        return Err(Error::InvalidArgument(format!("the parent of restore target {} does not exist", target.display())));
+        return Err(Error::InvalidArgument(format!("the parent of {what} {} does not exist", target.display())));
     }
     Ok((parent, name))
 }

@@ -14,7 +14,6 @@ use super::format::{
     RECORD_HEADER, RECORD_INDEX, encode_entry, encode_record, entry_len,
 };
 use super::{DEFAULT_CHUNK_BYTES, SavepointInfo, SavepointOptions, SavepointProgress, SavepointReader, report};
-use crate::paths::check_target;
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use strata::{Db, Error, ReadOptions, Result};
@@ -190,7 +189,10 @@ fn describe_options(o: &strata::Options) -> Vec<(String, String)> {
 pub(super) fn create(db: &Db, dir: &Path, opts: &SavepointOptions<'_>) -> Result<SavepointInfo> {
     let start = Instant::now();
     let fs = opts.fs.clone().unwrap_or_else(|| db.file_system());
-    let (parent, name) = check_target(&*fs, db.path(), dir)?;
+    let (parent, name) = super::restore::check_new_target(&*fs, dir, "savepoint directory")?;
+    if crate::paths::normalize(&parent.join(&name)).starts_with(crate::paths::normalize(db.path())) {
+        return Err(Error::InvalidArgument(format!("savepoint directory {} is inside the database", dir.display())));
+    }
     let names = match &opts.column_families {
         Some(list) => list.clone(),
         None => db.cf_names(),
