@@ -49,8 +49,12 @@ fn create_interrupted_at_every_operation_leaves_nothing_or_a_whole_savepoint() {
         sim.crash();
         let ctx = format!("failing operation {k} of {ops} ({r:?})");
         if sim.exists(Path::new("/sp")) {
-            let info = Savepoint::verify_with(sim.arc(), "/sp").unwrap_or_else(|e| panic!("{ctx}: torn savepoint: {e}"));
-            assert_eq!(info.families.iter().map(|f| f.entries).sum::<u64>(), want.values().map(|m| m.len() as u64).sum());
+            let info =
+                Savepoint::verify_with(sim.arc(), "/sp").unwrap_or_else(|e| panic!("{ctx}: torn savepoint: {e}"));
+            assert_eq!(
+                info.families.iter().map(|f| f.entries).sum::<u64>(),
+                want.values().map(|m| m.len() as u64).sum()
+            );
             whole += 1;
         } else {
             assert!(r.is_err(), "{ctx}: create returned Ok but the savepoint did not survive");

@@ -70,6 +70,23 @@ fn worked_example_matches_the_document_byte_for_byte() {
     );
 }
 
+/// The document's bytes are a frozen version-1 savepoint: every build restores them.
+#[test]
+fn the_documented_version_1_file_restores() {
+    let fs = SimFs::new();
+    fs.create_dir_all(Path::new("/sp")).unwrap();
+    let mut w = fs.create(Path::new("/sp/SAVEPOINT")).unwrap();
+    w.append(&doc_bytes()).unwrap();
+    w.sync().unwrap();
+    drop(w);
+    let o = strata::Options { fs: Some(fs.arc()), ..Default::default() };
+    let r = strata_checkpoint::Savepoint::restore("/sp", "/db", &o, &Default::default()).unwrap();
+    assert_eq!((r.sequence, r.entries), (42, 3));
+    let db = strata::Db::open_read_only("/db", o).unwrap();
+    assert_eq!(db.get(b"banana").unwrap().as_deref(), Some(&b"yellow"[..]));
+    assert_eq!(db.get_cf(&db.cf("meta").unwrap(), b"k").unwrap().as_deref(), Some(&b"v"[..]));
+}
+
 #[test]
 fn worked_example_fields_are_where_the_document_says() {
     let b = example_bytes();

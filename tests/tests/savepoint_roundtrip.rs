@@ -150,6 +150,27 @@ fn cancelled_create_and_restore_leave_nothing() {
 }
 
 #[test]
+fn a_moved_savepoint_restores_from_its_new_place() {
+    let sim = SimFs::new();
+    let db = source(&sim, 300);
+    let want = state(&db, None);
+    Savepoint::create(&db, "/sp", &SavepointOptions::default()).unwrap();
+    drop(db);
+    // Relocatable: no path inside, so renaming the directory or copying its one file works.
+    sim.create_dir_all(std::path::Path::new("/elsewhere")).unwrap();
+    sim.rename(std::path::Path::new("/sp"), std::path::Path::new("/elsewhere/moved")).unwrap();
+    sim.create_dir_all(std::path::Path::new("/copy")).unwrap();
+    let from = std::path::Path::new("/elsewhere/moved/SAVEPOINT");
+    strata_base::fs::copy_file(&sim, from, std::path::Path::new("/copy/SAVEPOINT")).unwrap();
+    sim.remove_dir_all(std::path::Path::new("/db")).unwrap();
+    let o = Options { fs: Some(sim.arc()), ..Default::default() };
+    for (dir, target) in [("/elsewhere/moved", "/t1"), ("/copy", "/t2")] {
+        Savepoint::restore(dir, target, &o, &SavepointRestoreOptions::default()).unwrap();
+        assert!(state_at(sim.arc(), target) == want, "{dir}");
+    }
+}
+
+#[test]
 fn savepoint_and_restored_database_survive_a_crash() {
     let sim = SimFs::new();
     let db = source(&sim, 600);
