@@ -31,6 +31,6 @@ pub mod savepoint;
 
 pub use create::{Checkpoint, CheckpointInfo, CheckpointOptions};
 pub use savepoint::{
-    ClaimMode, FamilyInfo, KeyRange, Savepoint, SavepointInfo, SavepointOptions, SavepointProgress,
+    ClaimMode, FamilyInfo, KeyRange, RestoreMethod, Savepoint, SavepointInfo, SavepointOptions, SavepointProgress,
     SavepointRestoreInfo, SavepointRestoreOptions, open_checkpoint,
 };

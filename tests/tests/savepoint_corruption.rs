@@ -11,7 +11,7 @@ use savepoint_common::*;
 use std::path::Path;
 use strata::{Db, Error, FileSystem, Options, SimFs};
 use strata_checkpoint::savepoint::format::{self, PREAMBLE_LEN, Preamble};
-use strata_checkpoint::{Savepoint, SavepointOptions, SavepointRestoreOptions};
+use strata_checkpoint::{RestoreMethod, Savepoint, SavepointOptions, SavepointRestoreOptions};
 use strata_tests::fault_fs::overwrite_file;
 
 const FILE: &str = "/sp/SAVEPOINT";
@@ -38,10 +38,13 @@ fn assert_refused(sim: &SimFs, len: usize, ctx: &str) {
     let (file, offset) = corruption(Savepoint::verify_with(sim.arc(), "/sp"), &format!("verify, {ctx}"));
     assert_eq!(file, Path::new(FILE), "{ctx}");
     assert!(offset <= len as u64, "{ctx}: offset {offset} outside the {len}-byte file");
-    let r = Savepoint::restore("/sp", "/t", &restore_opts(sim), &SavepointRestoreOptions::default());
-    let (file, _) = corruption(r, &format!("restore, {ctx}"));
-    assert_eq!(file, Path::new(FILE), "{ctx}");
-    assert!(!sim.exists(Path::new("/t")), "{ctx}: a failed restore left its target");
+    for method in [RestoreMethod::Tables, RestoreMethod::Writes] {
+        let ro = SavepointRestoreOptions { method, threads: 2, ..Default::default() };
+        let r = Savepoint::restore("/sp", "/t", &restore_opts(sim), &ro);
+        let (file, _) = corruption(r, &format!("restore ({method:?}), {ctx}"));
+        assert_eq!(file, Path::new(FILE), "{ctx}");
+        assert!(!sim.exists(Path::new("/t")), "{ctx}: a failed restore left its target");
+    }
     assert!(!sim.list(Path::new("/")).unwrap().iter().any(|n| n.contains("tmp")), "{ctx}: temporary left");
 }
 

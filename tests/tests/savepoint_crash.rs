@@ -11,7 +11,7 @@ mod savepoint_common;
 use savepoint_common::*;
 use std::path::Path;
 use strata::{Db, FileSystem, Options, SimFs};
-use strata_checkpoint::{Savepoint, SavepointOptions, SavepointRestoreOptions};
+use strata_checkpoint::{RestoreMethod, Savepoint, SavepointOptions, SavepointRestoreOptions};
 
 /// A quiet source (no background work pending) on a fresh `SimFs`, and its state.
 fn setup() -> (SimFs, Db, State) {
@@ -68,23 +68,29 @@ fn create_interrupted_at_every_operation_leaves_nothing_or_a_whole_savepoint() {
 
 #[test]
 fn restore_interrupted_at_every_operation_leaves_nothing_or_a_whole_database() {
+    for method in [RestoreMethod::Tables, RestoreMethod::Writes] {
+        restore_interrupted(method);
+    }
+}
+
+fn restore_interrupted(method: RestoreMethod) {
     let (sim, db, _) = setup();
     Savepoint::create(&db, "/sp", &sp_opts()).unwrap();
     let before = sim.op_count();
-    Savepoint::restore("/sp", "/t", &restore_opts(&sim), &SavepointRestoreOptions { threads: 1, ..Default::default() })
-        .unwrap();
+    let ro = SavepointRestoreOptions { threads: 1, method, ..Default::default() };
+    Savepoint::restore("/sp", "/t", &restore_opts(&sim), &ro).unwrap();
     let ops = sim.op_count() - before;
     assert!(ops >= 10, "restore did {ops} operations");
     for k in (0..ops + 3).step_by(if ops > 300 { 3 } else { 1 }) {
         let (sim, db, want) = setup();
         Savepoint::create(&db, "/sp", &sp_opts()).unwrap();
         drop(db);
-        let ro = SavepointRestoreOptions { threads: 1 + (k % 2) as usize, ..Default::default() };
+        let ro = SavepointRestoreOptions { threads: 1 + (k % 2) as usize, method, ..Default::default() };
         sim.fail_after(Some(sim.op_count() + k));
         let r = Savepoint::restore("/sp", "/t", &restore_opts(&sim), &ro);
         sim.fail_after(None);
         sim.crash();
-        let ctx = format!("failing operation {k} of {ops} ({r:?})");
+        let ctx = format!("{method:?}: failing operation {k} of {ops} ({r:?})");
         Savepoint::verify_with(sim.arc(), "/sp").unwrap_or_else(|e| panic!("{ctx}: the savepoint was harmed: {e}"));
         if sim.exists(Path::new("/t")) {
             assert!(state_at(sim.arc(), "/t") == want, "{ctx}: a restored database that is not whole");

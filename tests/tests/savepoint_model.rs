@@ -10,7 +10,7 @@ use proptest::prelude::*;
 use savepoint_common::*;
 use std::collections::BTreeMap;
 use strata::{Compression, Db, Options, SimFs};
-use strata_checkpoint::{KeyRange, Savepoint, SavepointOptions, SavepointRestoreOptions};
+use strata_checkpoint::{KeyRange, RestoreMethod, Savepoint, SavepointOptions, SavepointRestoreOptions};
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -55,23 +55,21 @@ struct Restore {
     threads: usize,
     range: (Option<u8>, Option<u8>),
     rename: bool,
+    tables: bool,
 }
 
 fn restore_strategy() -> impl Strategy<Value = Restore> {
-    (
-        prop_oneof![Just(128usize), Just(4096)],
-        any::<bool>(),
-        1usize..4,
-        any::<(Option<u8>, Option<u8>)>(),
-        any::<bool>(),
-    )
-        .prop_map(|(block_size, zstd, threads, range, rename)| Restore {
+    let shape = (prop_oneof![Just(128usize), Just(4096)], any::<bool>(), 1usize..4);
+    (shape, any::<(Option<u8>, Option<u8>)>(), any::<bool>(), any::<bool>()).prop_map(
+        |((block_size, zstd, threads), range, rename, tables)| Restore {
             block_size,
             zstd,
             threads,
             range,
             rename,
-        })
+            tables,
+        },
+    )
 }
 
 type Model = BTreeMap<String, BTreeMap<Vec<u8>, Vec<u8>>>;
@@ -129,11 +127,12 @@ proptest! {
         for (n, (dir, at)) in saved.iter().enumerate() {
             let r = &restores[n % restores.len()];
             let compression = if r.zstd { Compression::Zstd { level: 1 } } else { Compression::None };
-            let o = Options { fs: Some(sim.arc()), block_size: r.block_size, compression, write_buffer_size: 8 << 10, ..Default::default() };
+            let o = Options { fs: Some(sim.arc()), block_size: r.block_size, compression, write_buffer_size: 8 << 10, target_file_size: 2 << 10, ..Default::default() };
             let (lo, hi) = (r.range.0.map(k), r.range.1.map(k));
             let range = KeyRange { start: lo, end: hi };
             let families = r.rename.then(|| vec![("default".to_string(), "d2".to_string()), ("meta".to_string(), "default".to_string())]);
-            let ro = SavepointRestoreOptions { key_range: Some(range.clone()), threads: r.threads, column_families: families, ..Default::default() };
+            let method = if r.tables { RestoreMethod::Tables } else { RestoreMethod::Writes };
+            let ro = SavepointRestoreOptions { key_range: Some(range.clone()), threads: r.threads, column_families: families, method, ..Default::default() };
             let target = format!("{dir}-restored");
             Savepoint::restore(dir, &target, &o, &ro).unwrap();
             let got = state_at(sim.arc(), &target);

@@ -10,7 +10,7 @@ use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use strata::{Compression, Error, FileSystem, Options, SimFs};
-use strata_checkpoint::{Savepoint, SavepointOptions, SavepointRestoreOptions};
+use strata_checkpoint::{RestoreMethod, Savepoint, SavepointOptions, SavepointRestoreOptions};
 
 #[test]
 fn restore_under_every_option_combination_equals_the_state_at_the_sequence() {
@@ -34,26 +34,30 @@ fn restore_under_every_option_combination_equals_the_state_at_the_sequence() {
     }
     assert!(info.source_options.iter().any(|(k, v)| k == "block_size" && v == "512"));
     let mut n = 0;
-    for block_size in [256usize, 16 << 10] {
-        for compression in [Compression::None, Compression::Zstd { level: 3 }] {
-            for bloom_bits_per_key in [0u32, 14] {
-                for target_file_size in [8u64 << 10, 64 << 20] {
-                    let target = format!("/restored-{n}");
-                    n += 1;
-                    let o = Options {
-                        fs: Some(sim.arc()),
-                        block_size,
-                        compression,
-                        bloom_bits_per_key,
-                        target_file_size,
-                        write_buffer_size: 32 << 10,
-                        ..Default::default()
-                    };
-                    let ctx = format!("{o:?}");
-                    let r = Savepoint::restore("/sp", &target, &o, &SavepointRestoreOptions::default()).expect(&ctx);
-                    assert_eq!(r.sequence, snap.sequence());
-                    assert_eq!(r.entries, want.values().map(|m| m.len() as u64).sum::<u64>(), "{ctx}");
-                    assert!(state_at(sim.arc(), &target) == want, "contents differ under {ctx}");
+    for method in [RestoreMethod::Tables, RestoreMethod::Writes] {
+        for block_size in [256usize, 16 << 10] {
+            for compression in [Compression::None, Compression::Zstd { level: 3 }] {
+                for bloom_bits_per_key in [0u32, 14] {
+                    for target_file_size in [8u64 << 10, 64 << 20] {
+                        let target = format!("/restored-{n}");
+                        n += 1;
+                        let o = Options {
+                            fs: Some(sim.arc()),
+                            block_size,
+                            compression,
+                            bloom_bits_per_key,
+                            target_file_size,
+                            write_buffer_size: 32 << 10,
+                            ..Default::default()
+                        };
+                        // Both methods under every combination.
+                        let ctx = format!("{method:?} {o:?}");
+                        let ro = SavepointRestoreOptions { method, ..Default::default() };
+                        let r = Savepoint::restore("/sp", &target, &o, &ro).expect(&ctx);
+                        assert_eq!(r.sequence, snap.sequence());
+                        assert_eq!(r.entries, want.values().map(|m| m.len() as u64).sum::<u64>(), "{ctx}");
+                        assert!(state_at(sim.arc(), &target) == want, "contents differ under {ctx}");
+                    }
                 }
             }
         }
@@ -147,6 +151,38 @@ fn cancelled_create_and_restore_leave_nothing() {
     let r = Savepoint::restore("/sp", "/t", &o, &ro).unwrap();
     let (done, total) = last.get();
     assert!(total > 1 && done == total && r.chunks_read == total, "{done}/{total}");
+}
+
+#[test]
+fn tables_built_by_a_restore_form_a_live_database() {
+    let sim = SimFs::new();
+    let db = source(&sim, 3000);
+    let mut want = state(&db, None);
+    Savepoint::create(&db, "/sp", &SavepointOptions { chunk_bytes: Some(4096), ..Default::default() }).unwrap();
+    let o = Options { fs: Some(sim.arc()), target_file_size: 32 << 10, ..strata_tests::small_options() };
+    let ro = SavepointRestoreOptions { threads: 3, ..Default::default() };
+    Savepoint::restore("/sp", "/t", &o, &ro).unwrap();
+    let t = strata::Db::open("/t", o.clone()).unwrap();
+    // Straight to the bottom level, several tables, nothing in L0 (no memtable, no flush).
+    let levels = strata_tests::level_file_counts(&t);
+    assert!(levels[0] == 0 && levels[6] > 3, "levels {levels:?}");
+    assert!(state(&t, None) == want);
+    // The restored tables take part in writes, flushes and compactions like any others.
+    let meta = t.cf("meta").unwrap();
+    for i in (0..3000).step_by(3) {
+        t.put(key(i), b"new").unwrap();
+        want.get_mut("default").unwrap().insert(key(i), b"new".to_vec());
+        t.delete_cf(&meta, key(i)).unwrap();
+        want.get_mut("meta").unwrap().remove(&key(i));
+    }
+    t.flush().unwrap();
+    t.compact_range(&t.default_cf(), None, None).unwrap();
+    t.compact_range(&meta, None, None).unwrap();
+    assert!(state(&t, None) == want);
+    drop(t);
+    let t = strata::Db::open("/t", o).unwrap();
+    assert!(state(&t, None) == want);
+    assert!(t.sequence() > 0);
 }
 
 #[test]

@@ -29,9 +29,11 @@ pub mod format;
 pub mod fuzzing;
 mod reader;
 mod restore;
+mod tables;
 mod writer;
 
 pub use claim::{ClaimMode, open_checkpoint};
+
 pub use reader::SavepointReader;
 pub use writer::SavepointWriter;
 
@@ -115,6 +117,8 @@ pub struct SavepointRestoreOptions {
     pub key_range: Option<KeyRange>,
     /// Threads reading, checking and applying chunks (default 0 = up to 4, by cores).
     pub threads: usize,
+    /// How entries reach the new database (default: tables built directly).
+    pub method: RestoreMethod,
     pub progress: Option<Arc<ProgressFn>>,
 }
 
@@ -124,9 +128,23 @@ impl std::fmt::Debug for SavepointRestoreOptions {
             .field("column_families", &self.column_families)
             .field("key_range", &self.key_range)
             .field("threads", &self.threads)
+            .field("method", &self.method)
             .field("progress", &self.progress.is_some())
             .finish()
     }
+}
+
+/// How a restore writes the new database.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RestoreMethod {
+    /// Build bottom-level tables straight from the chunks, in parallel, under the target's
+    /// table options, and describe them in a fresh manifest: no WAL, memtable, flush or
+    /// compaction (the target is a new database, so nothing needs ingesting).
+    #[default]
+    Tables,
+    /// Write each chunk as a `WriteBatch` without the WAL, then flush: the engine's own write
+    /// path (slower; kept for comparison and as a cross-check of the table path).
+    Writes,
 }
 
 /// One family of a savepoint.

@@ -1,11 +1,11 @@
 //! `Savepoint::restore`: a new database, built in a temporary sibling from a savepoint's
 //! chunks, under any options, with families renamed or left out and optionally one key range.
 //!
-//! The chunks are read, checked and applied by N threads, each taking the next chunk. Entries
-//! reach the database through a [`RestoreSink`]; today's sink writes `WriteBatch`es without
-//! the WAL and flushes at the end (the fastest path the public API offers). The planned fast
-//! path (bottom-level tables built by `SstFileWriter` and added with `Db::ingest_external_files`)
-//! is another sink: chunks are already sorted, disjoint runs per family.
+//! Two methods (`RestoreMethod`). `Tables` (the default, `tables.rs`) builds the new
+//! database's bottom-level tables straight from the chunks on N threads and writes a fresh
+//! manifest naming them: the target is new and empty, so nothing needs ingesting. `Writes`
+//! sends each chunk through a [`RestoreSink`] that writes `WriteBatch`es without the WAL and
+//! flushes at the end: the engine's own write path, kept as a cross-check.
 //!
 //! Invariants: `target` appears only when the whole restore is flushed and synced (temporary
 //! sibling, fsync, rename, fsync of the parent); on any error or cancellation the temporary
@@ -16,7 +16,10 @@
 
 use super::format::ChunkMeta;
 use super::reader::Chunk;
-use super::{KeyRange, SavepointProgress, SavepointReader, SavepointRestoreInfo, SavepointRestoreOptions, fs_of};
+use super::tables::build_tables;
+use super::{
+    KeyRange, RestoreMethod, SavepointProgress, SavepointReader, SavepointRestoreInfo, SavepointRestoreOptions, fs_of,
+};
 use parking_lot::Mutex;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -146,22 +149,35 @@ fn build(
     ropts: &SavepointRestoreOptions,
     plan: &[Option<String>],
 ) -> Result<SavepointRestoreInfo> {
-    let db_opts = Options { create_if_missing: true, error_if_exists: true, ..opts.clone() };
-    let db = Db::open(tmp, db_opts)?;
-    let mut cfs: Vec<Option<ColumnFamily>> = Vec::with_capacity(plan.len());
-    for p in plan {
-        cfs.push(match p.as_deref() {
-            None => None,
-            Some("default") => Some(db.default_cf()),
-            Some(n) => Some(db.create_cf(n)?),
-        });
-    }
     let chosen: Vec<Option<usize>> = plan.iter().enumerate().map(|(i, p)| p.as_ref().map(|_| i)).collect();
     let chunks = select_chunks(&reader.index().chunks, &chosen, ropts.key_range.as_ref());
-    let sink = BatchSink { db: &db };
-    let counts = apply_chunks(reader, &chunks, &cfs, &sink, ropts)?;
-    sink.finish()?;
-    db.close()?;
+    let threads = thread_count(ropts.threads, chunks.len());
+    let counts = match ropts.method {
+        RestoreMethod::Tables => {
+            let ids = table_cf_ids(plan);
+            let (per_family, bytes) = build_tables(reader, tmp, opts, ropts, plan, &ids, &chunks, threads)?;
+            // The engine opens the result once before anyone can see it: a check of the
+            // directory just built, and the engine's own first-open work.
+            Db::open(tmp, Options { create_if_missing: false, ..opts.clone() })?.close()?;
+            Counts { per_family, bytes }
+        }
+        RestoreMethod::Writes => {
+            let db = Db::open(tmp, Options { create_if_missing: true, error_if_exists: true, ..opts.clone() })?;
+            let mut cfs: Vec<Option<ColumnFamily>> = Vec::with_capacity(plan.len());
+            for p in plan {
+                cfs.push(match p.as_deref() {
+                    None => None,
+                    Some("default") => Some(db.default_cf()),
+                    Some(n) => Some(db.create_cf(n)?),
+                });
+            }
+            let sink = BatchSink { db: &db };
+            let counts = apply_chunks(reader, &chunks, &cfs, &sink, ropts, threads)?;
+            sink.finish()?;
+            db.close()?;
+            counts
+        }
+    };
     let fs = fs_of(opts);
     fs.sync_dir(tmp).map_err(|e| Error::io(tmp, e))?;
     let families: Vec<(String, u64)> =
@@ -177,6 +193,33 @@ fn build(
     })
 }
 
+/// Pure: the column family id each restored family gets in a new database: `default` keeps
+/// id 0, the others take 1, 2, ... in savepoint order.
+pub(crate) fn table_cf_ids(plan: &[Option<String>]) -> Vec<Option<u32>> {
+    let mut next = 1;
+    plan.iter()
+        .map(|p| {
+            p.as_deref().map(|n| {
+                if n == strata::cf::DEFAULT_CF_NAME {
+                    strata::cf::DEFAULT_CF_ID
+                } else {
+                    next += 1;
+                    next - 1
+                }
+            })
+        })
+        .collect()
+}
+
+/// Threads to use: `asked`, or up to 4 by cores when 0; never more than there is work.
+fn thread_count(asked: usize, work: usize) -> usize {
+    match asked {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()).min(4),
+        n => n,
+    }
+    .clamp(1, work.max(1))
+}
+
 struct Counts {
     per_family: Vec<u64>,
     bytes: u64,
@@ -190,12 +233,8 @@ fn apply_chunks(
     cfs: &[Option<ColumnFamily>],
     sink: &dyn RestoreSink,
     ropts: &SavepointRestoreOptions,
+    threads: usize,
 ) -> Result<Counts> {
-    let threads = match ropts.threads {
-        0 => std::thread::available_parallelism().map_or(1, |n| n.get()).min(4),
-        n => n,
-    }
-    .clamp(1, chunks.len().max(1));
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let failure: Mutex<Option<Error>> = Mutex::new(None);
@@ -280,6 +319,12 @@ mod tests {
         assert_eq!(select_chunks(&chunks, &[Some(0), None], Some(&r)), vec![1]);
         let r = KeyRange { start: None, end: Some(b"d".to_vec()) };
         assert_eq!(select_chunks(&chunks, &[Some(0), None], Some(&r)), vec![0]);
+    }
+
+    #[test]
+    fn table_ids_keep_default_at_zero() {
+        let plan = vec![Some("a".to_string()), None, Some("default".to_string()), Some("b".to_string())];
+        assert_eq!(table_cf_ids(&plan), vec![Some(1), None, Some(0), Some(2)]);
     }
 
     #[test]
