@@ -199,7 +199,8 @@ fn a_moved_savepoint_restores_from_its_new_place() {
     let from = std::path::Path::new("/elsewhere/moved/SAVEPOINT");
     strata_base::fs::copy_file(&sim, from, std::path::Path::new("/copy/SAVEPOINT")).unwrap();
     sim.remove_dir_all(std::path::Path::new("/db")).unwrap();
-    let o = Options { fs: Some(sim.arc()), ..Default::default() };
+    // `error_if_exists` is about the target, which a restore always creates: no conflict.
+    let o = Options { fs: Some(sim.arc()), error_if_exists: true, ..Default::default() };
     for (dir, target) in [("/elsewhere/moved", "/t1"), ("/copy", "/t2")] {
         Savepoint::restore(dir, target, &o, &SavepointRestoreOptions::default()).unwrap();
         assert!(state_at(sim.arc(), target) == want, "{dir}");

@@ -44,7 +44,7 @@ pub fn open_checkpoint(
         return Err(Error::NotFound(format!("checkpoint directory {}", src.display())));
     }
     if mode == ClaimMode::Claim && src == target {
-        return Db::open(&target, Options { create_if_missing: false, ..opts });
+        return Db::open(&target, Options { create_if_missing: false, error_if_exists: false, ..opts });
     }
     if fs.exists(&target) {
         return Err(Error::AlreadyExists(target));
@@ -80,7 +80,7 @@ pub fn open_checkpoint(
             fs.sync_dir(&parent).map_err(|e| Error::io(&parent, e))?;
         }
     }
-    Db::open(&target, Options { create_if_missing: false, ..opts })
+    Db::open(&target, Options { create_if_missing: false, error_if_exists: false, ..opts })
 }
 
 /// What to do with one entry of a checkpoint directory under `NoClaim`.

@@ -15,7 +15,8 @@
 //!
 //! Layout: `format.rs` (every constant, encode/decode, beside `docs/format/savepoint.md`),
 //! `writer.rs` (`SavepointWriter` and `create`), `reader.rs` (`SavepointReader` and `verify`),
-//! `restore.rs`, `claim.rs` (opening a native checkpoint as a live database, claim modes).
+//! `restore.rs` (planning, the `WriteBatch` path), `tables.rs` (the table-building path),
+//! `claim.rs` (opening a native checkpoint as a live database, claim modes), `fuzzing.rs`.
 //!
 //! Invariants: a savepoint directory appears whole or not at all (built in a temporary sibling,
 //! fsynced, renamed); once renamed nothing in Strata writes to or deletes it; it holds no path,

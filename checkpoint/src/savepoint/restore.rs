@@ -158,7 +158,7 @@ fn build(
             let (per_family, bytes) = build_tables(reader, tmp, opts, ropts, plan, &ids, &chunks, threads)?;
             // The engine opens the result once before anyone can see it: a check of the
             // directory just built, and the engine's own first-open work.
-            Db::open(tmp, Options { create_if_missing: false, ..opts.clone() })?.close()?;
+            Db::open(tmp, Options { create_if_missing: false, error_if_exists: false, ..opts.clone() })?.close()?;
             Counts { per_family, bytes }
         }
         RestoreMethod::Writes => {

@@ -58,6 +58,8 @@ pub(crate) fn plan_units(selected: &[(usize, u32, u64)], unit_bytes: u64) -> Vec
 /// What the workers produced: per family, its tables.
 struct Built {
     tables: Vec<Vec<FileMeta>>,
+    /// The first file number no table took.
+    next_number: u64,
     entries: Vec<u64>,
     bytes: u64,
 }
@@ -82,9 +84,8 @@ pub(crate) fn build_tables(
         selected.iter().map(|&i| (i, chunks[i].family, u64::from(chunks[i].len))).collect();
     let units = plan_units(&sel, opts.target_file_size);
     let built = run_units(reader, &fs, tmp, opts, ropts, cf_ids, &units, threads, selected.len())?;
-    // Numbers 1..=n are tables; the manifest takes the next one.
-    let tables_made: u64 = built.tables.iter().map(|t| t.len() as u64).sum();
-    let manifest_number = tables_made + 1;
+    // Tables took numbers from 1 up; the manifest takes the next one.
+    let manifest_number = built.next_number;
     let icmp = InternalKeyComparator::new(Arc::new(BytewiseComparator));
     let mut edit = VersionEdit {
         comparator: Some(strata_base::Comparator::name(&icmp).to_string()),
@@ -164,6 +165,7 @@ fn run_units(
     }
     Ok(Built {
         tables: tables.into_inner(),
+        next_number: next_number.load(Ordering::Relaxed),
         entries: entries.iter().map(|a| a.load(Ordering::Relaxed)).collect(),
         bytes: bytes.into_inner(),
     })
