@@ -24,12 +24,21 @@
 //! Invariants: a crash at any instant leaves either no `dir` at all or a whole checkpoint; the
 //! source is never modified (tables are only linked or read, the live WAL only read).
 //!
+//! Savepoints (`savepoint/`): a canonical, self-contained format of the key/value state,
+//! restorable under other options, with families renamed or left out and one key range only;
+//! and claim modes for opening a checkpoint as a live database. See `docs/savepoints.md`.
+//!
 //! Thread safety: `create` may run while other threads read and write the source database.
 
 mod create;
 mod paths;
 pub mod repo;
+pub mod savepoint;
 pub mod store;
 
 pub use create::{Checkpoint, CheckpointInfo, CheckpointOptions};
 pub use repo::{Repository, SnapshotId, SnapshotInfo, SnapshotOptions};
+pub use savepoint::{
+    ClaimMode, FamilyInfo, KeyRange, RestoreMethod, Savepoint, SavepointInfo, SavepointOptions, SavepointProgress,
+    SavepointRestoreInfo, SavepointRestoreOptions, open_checkpoint,
+};

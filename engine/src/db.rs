@@ -77,6 +77,11 @@ impl Db {
         Arc::clone(&self.inner.fs)
     }
 
+    /// The options this database was opened with (savepoints record them for information).
+    pub fn options(&self) -> &Options {
+        &self.inner.opts
+    }
+
     /// What the open found on disk and did about it: the manifest recovered from, whether
     /// `CURRENT` had to be recovered by listing, torn tails dropped, files kept because they
     /// could not be proven Strata's. Also the `strata.recovery` property.
