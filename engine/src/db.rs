@@ -336,9 +336,11 @@ impl Db {
 
     /// Waits until no background compaction is needed (test and benchmark helper).
     pub fn wait_for_compactions(&self) -> Result<()> {
+        // Exclusive: running background compactions finish first, and none starts meanwhile.
+        let _exclusive = self.inner.bg.compaction.write();
         loop {
             self.inner.check_writable()?;
-            if !self.inner.maybe_compact()? {
+            if !self.inner.compact_once()? {
                 return Ok(());
             }
         }

@@ -92,7 +92,7 @@ fn stray_tables(db: &Db, sim: &SimFs) -> Vec<String> {
         .list(Path::new(DB))
         .unwrap()
         .into_iter()
-        .filter(|n| n.ends_with(".sst") || n.ends_with(".tmp"))
+        .filter(|n| n.ends_with(".sst") || n.ends_with(".strata-tmp"))
         .filter(|n| !used.contains(&Path::new(DB).join(n)))
         .collect();
     stray.sort();
@@ -211,7 +211,7 @@ fn full_disk_during_the_copy_fails_cleanly_and_can_be_retried() {
         v.sort();
         v
     };
-    faulty.set_rule(Some(FaultRule { suffix: ".sst.tmp".into(), kind: std::io::ErrorKind::StorageFull }));
+    faulty.set_rule(Some(FaultRule { suffix: ".sst.strata-tmp".into(), kind: std::io::ErrorKind::StorageFull }));
     let e = ingest(&db, &files, &IngestOptions::default()).unwrap_err();
     assert!(matches!(e, strata::Error::Io { .. }), "{e}");
     assert!(e.to_string().contains("a.sst"), "{e}");

@@ -153,7 +153,7 @@ fn failed_writer_removes_its_partial_file_and_refuses_more() {
     let opts = Options { block_size: 64, fs: Some(faulty.arc()), ..Default::default() };
     let mut w = SstFileWriter::create(dir.path().join("a.sst"), &opts).unwrap();
     w.put(key(0), [1u8; 100]).unwrap();
-    faulty.set_rule(Some(FaultRule { suffix: ".sst.tmp".into(), kind: io::ErrorKind::StorageFull }));
+    faulty.set_rule(Some(FaultRule { suffix: ".sst.strata-tmp".into(), kind: io::ErrorKind::StorageFull }));
     let mut failed = None;
     for i in 1..100 {
         if let Err(e) = w.put(key(i), [1u8; 100]) {
@@ -172,7 +172,7 @@ fn failed_writer_removes_its_partial_file_and_refuses_more() {
     // A failing fsync in finish leaves nothing either.
     let mut w = SstFileWriter::create(dir.path().join("b.sst"), &opts).unwrap();
     w.put(key(0), b"x").unwrap();
-    faulty.set_rule(Some(FaultRule { suffix: ".sst.tmp".into(), kind: io::ErrorKind::StorageFull }));
+    faulty.set_rule(Some(FaultRule { suffix: ".sst.strata-tmp".into(), kind: io::ErrorKind::StorageFull }));
     assert!(w.finish().is_err());
     faulty.set_rule(None);
     assert!(names(dir.path()).is_empty(), "{:?}", names(dir.path()));

@@ -59,6 +59,11 @@ impl DbInner {
     /// Picks and runs one background compaction. Returns `false` when nothing needs doing.
     pub(crate) fn maybe_compact(&self) -> Result<bool> {
         let _running = self.bg.compaction.read();
+        self.compact_once()
+    }
+
+    /// Picks and runs one compaction; the caller holds `bg.compaction` (shared or exclusive).
+    pub(crate) fn compact_once(&self) -> Result<bool> {
         let (cf_id, pick, version) = {
             let mut st = self.state.lock();
             if st.manual_compaction || st.shutting_down {

@@ -1,6 +1,6 @@
 //! The first half of ingestion, without the database's locks: open and check every external
 //! file, then bring it into the database directory under a freshly allocated table number
-//! (hard link, or a copy built as `NNNNNN.sst.tmp`, fsynced and renamed), and fsync the
+//! (hard link, or a copy built as `NNNNNN.sst.strata-tmp`, fsynced and renamed), and fsync the
 //! directory.
 //!
 //! Invariants: a staged file's number is in `State::pending_outputs` until the caller installs

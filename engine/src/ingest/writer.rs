@@ -3,13 +3,13 @@
 //! The table is an ordinary Strata table (docs/format/sst.md) under the database's internal-key
 //! comparator, every entry at sequence number 0, with the user properties of
 //! [`format`](super::format) saying it is external and, with [`SstFileWriter::for_cf`], which
-//! column family it was written for. It is written to `<path>.tmp` and renamed to `<path>` by
+//! column family it was written for. It is written to `<path>.strata-tmp` and renamed to `<path>` by
 //! [`SstFileWriter::finish`] (file and directory fsynced), so `<path>` is either absent, a
 //! complete table, or what was there before.
 //!
 //! Invariants: user keys are strictly increasing (checked before anything is written: equal
 //! keys are refused too); a writer that failed, or was dropped before `finish`, leaves no
-//! file behind (the partial `<path>.tmp` is removed).
+//! file behind (the partial `<path>.strata-tmp` is removed).
 //!
 //! Thread safety: one owner (`Send`), like RocksDB's writer.
 
