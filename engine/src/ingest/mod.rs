@@ -3,7 +3,7 @@
 //! - [`writer`]: [`SstFileWriter`] builds a table outside any database (every entry at
 //!   sequence number 0).
 //! - [`reader`]: [`SstFileReader`] reads any table (external or written by a database).
-//! - [`format`]: the user properties that mark a table as external.
+//! - [`format`](mod@format): the user properties that mark a table as external.
 //! - `file_iter`: reading an ingested table at its global sequence number.
 //! - [`placement`]: the pure choice of level and sequence number for each ingested file.
 //! - `prepare`: checking external files and staging them in the database directory.
