@@ -2,9 +2,10 @@
 //! places every file (`placement.rs`), assigns sequence numbers and logs one manifest edit for
 //! every column family.
 //!
-//! The commit holds, in this order, `compaction_lock` (no compaction can install outputs that
-//! would overlap a placed file), `commit` (writes wait: no sequence number is handed out and no
-//! memtable changes under the placement), and `state`. A memtable overlapping a file is
+//! The commit holds, in this order, `commit` (writes wait: no sequence number is handed out and
+//! no memtable changes under the placement), `compaction_lock` (no compaction can install
+//! outputs that would overlap a placed file), and `state`. Never the other way round: a writer
+//! stalled on too many L0 tables holds `commit` while it waits for a compaction. A memtable overlapping a file is
 //! flushed first while writes wait (`allow_blocking_flush`). The edit carries the raised last
 //! sequence number, so it is durable with the files; readers see the files and the new last
 //! sequence number together (one read-state install, then the sequence store, both before
@@ -185,8 +186,10 @@ impl DbInner {
     }
 
     fn commit_ingest(&self, files: &[PreparedFile], opts: &IngestOptions) -> Result<IngestResult> {
-        let _no_compactions = self.compaction_lock.lock();
+        // `commit` before `compaction_lock`: a writer stalled on too many L0 tables holds
+        // `commit` while it waits for a compaction, which needs `compaction_lock`.
         let mut commit = self.commit.lock();
+        let _no_compactions = self.compaction_lock.lock();
         self.check_writable()?;
         let overlaps = Self::memtable_overlaps(&self.state.lock(), files);
         if let Some(i) = overlaps.iter().position(|&o| o) {
