@@ -12,6 +12,20 @@
 //!   numbers.
 //! - [`options`]: options and results.
 //!
+//! ```no_run
+//! use strata::{Db, IngestOptions, Options, SstFileReader, SstFileWriter};
+//! # fn main() -> strata::Result<()> {
+//! let mut w = SstFileWriter::create("/tmp/bulk.sst", &Options::default())?;
+//! w.put(b"a", b"1")?;
+//! w.delete(b"b")?;
+//! let info = w.finish()?;
+//! SstFileReader::open(&info.path)?.verify_checksums()?;
+//! let db = Db::open("/tmp/strata-ingest-doc", Options::default())?;
+//! let r = db.ingest_external_files(&db.default_cf(), &[&info.path], &IngestOptions::default())?;
+//! println!("level {} sequence {}", r.files[0].level, r.files[0].sequence);
+//! # Ok(()) }
+//! ```
+//!
 //! Invariants: an external table holds every entry at sequence 0; the sequence number it is
 //! read at lives only in the manifest. Details in each module.
 //!
