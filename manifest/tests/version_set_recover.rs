@@ -416,3 +416,36 @@ fn absurd_counters_on_disk_are_corruption_not_overflow() {
     e.add_cf(rw.next_cf_id(), "x", "c");
     assert!(matches!(rw.log_and_apply(e), Err(Error::InvalidArgument(_))));
 }
+
+/// A manifest from before epochs (no EPOCH sub-field): recovery gives its tables epochs from
+/// the recovered L0 order (newest L0 table the largest epoch, deeper tables 1), the rollover
+/// writes them, and the next recovery reads the same version back.
+#[test]
+fn tables_without_epochs_get_them_from_their_recovered_order() {
+    let fs = sim();
+    let mut set = VersionSet::create_new(fs.arc(), dir(), opts(1 << 20)).unwrap();
+    let mut numbers = Vec::new();
+    for seq in [5, 9, 7] {
+        let n = set.new_file_number();
+        touch_table(&fs, n);
+        let mut e = VersionEdit::new();
+        e.add_file(0, 0, FileMeta { epoch: 0, ..meta(n, seq) });
+        set.log_and_apply(e).unwrap();
+        numbers.push(n);
+    }
+    let deep = set.new_file_number();
+    touch_table(&fs, deep);
+    let mut e = VersionEdit::new();
+    e.add_file(0, 3, FileMeta { epoch: 0, ..meta(deep, 1) });
+    set.log_and_apply(e).unwrap();
+    drop(set);
+    let rec = VersionSet::recover(fs.arc(), dir(), opts(1 << 20), false).unwrap();
+    let cf = rec.current().cf(0).unwrap().clone();
+    let l0: Vec<(u64, u64)> = cf.levels[0].iter().map(|f| (f.largest_seq, f.epoch)).collect();
+    assert_eq!(l0, vec![(9, 4), (7, 3), (5, 2)], "old order (largest sequence first) kept");
+    assert_eq!(cf.levels[3][0].epoch, 1);
+    assert_eq!(cf.next_epoch(), 5);
+    drop(rec);
+    let again = VersionSet::recover(fs.arc(), dir(), opts(1 << 20), true).unwrap();
+    assert_eq!(**again.current().cf(0).unwrap(), *cf, "the rollover wrote the epochs");
+}

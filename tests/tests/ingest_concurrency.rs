@@ -106,6 +106,46 @@ fn ingest_races_writes_flushes_compactions_and_readers() {
     assert_eq!(strata_tests::dump(&db), before);
 }
 
+/// Writers stalled on too many L0 tables hold the commit lock while they wait for a
+/// compaction; an ingestion (which also stops compactions while it commits) must not wait for
+/// them while holding the compaction lock. Tight L0 triggers make the stall frequent.
+#[test]
+fn ingest_with_writers_stalled_on_l0_does_not_deadlock() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = dir.path().join("files");
+    std::fs::create_dir_all(&files).unwrap();
+    let opts = strata::Options {
+        level0_compaction_trigger: 2,
+        level0_slowdown_writes_trigger: 2,
+        level0_stop_writes_trigger: 3,
+        write_buffer_size: 8 * 1024,
+        ..small_options()
+    };
+    let db = Arc::new(Db::open(dir.path().join("db"), opts).unwrap());
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..2)
+        .map(|t| {
+            let (db, stop) = (Arc::clone(&db), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    db.put(format!("w{t}-{:04}", n % 3000), vec![b'v'; 300]).unwrap();
+                    n += 1;
+                }
+            })
+        })
+        .collect();
+    for v in 1..=20 {
+        let f = versioned_file(&files, v);
+        db.ingest_external_files(&db.default_cf(), &[&f], &IngestOptions::default()).unwrap();
+        assert_eq!(db.get("b042").unwrap().unwrap(), format!("{v:06}").as_bytes());
+    }
+    stop.store(true, Ordering::Relaxed);
+    for w in writers {
+        w.join().unwrap();
+    }
+}
+
 #[test]
 fn ingest_racing_a_column_family_drop_is_all_or_nothing() {
     for round in 0..20 {

@@ -2,9 +2,10 @@
 //! places every file (`placement.rs`), assigns sequence numbers and logs one manifest edit for
 //! every column family.
 //!
-//! The commit holds, in this order, `compaction_lock` (no compaction can install outputs that
-//! would overlap a placed file), `commit` (writes wait: no sequence number is handed out and no
-//! memtable changes under the placement), and `state`. A memtable overlapping a file is
+//! The commit holds, in this order, `commit` (writes wait: no sequence number is handed out and
+//! no memtable changes under the placement), `compaction_lock` (no compaction can install
+//! outputs that would overlap a placed file), and `state`. Never the other way round: a writer
+//! stalled on too many L0 tables holds `commit` while it waits for a compaction. A memtable overlapping a file is
 //! flushed first while writes wait (`allow_blocking_flush`). The edit carries the raised last
 //! sequence number, so it is durable with the files; readers see the files and the new last
 //! sequence number together (one read-state install, then the sequence store, both before

@@ -2,7 +2,7 @@
 //!
 //! The table is an ordinary Strata table (docs/format/sst.md) under the database's internal-key
 //! comparator, every entry at sequence number 0, with the user properties of
-//! [`format`](super::format) saying it is external and, with [`SstFileWriter::for_cf`], which
+//! [`format`](mod@super::format) saying it is external and, with [`SstFileWriter::for_cf`], which
 //! column family it was written for. It is written to `<path>.strata-tmp` and renamed to `<path>` by
 //! [`SstFileWriter::finish`] (file and directory fsynced), so `<path>` is either absent, a
 //! complete table, or what was there before.
