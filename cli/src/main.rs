@@ -14,7 +14,7 @@ mod cmd;
 mod output;
 mod progress;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use output::{BytesFormat, CliError, EXIT_FAILURE, EXIT_OK, Report};
 use progress::{Progress, ProgressMode};
 use std::io::Write;
@@ -90,8 +90,29 @@ fn run(cli: Cli) -> Result<Report, CliError> {
     }
 }
 
+/// Bad usage: clap's message, then a usage line when clap gave none, exit 2. `--help` and
+/// `--version` go to stdout with exit 0, as clap does.
+fn usage_error(e: clap::Error) -> ! {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        e.exit();
+    }
+    let rendered = e.render().to_string();
+    eprint!("{rendered}");
+    if !rendered.contains("Usage:") {
+        eprintln!("\n{}", Cli::command().render_usage());
+    }
+    std::process::exit(output::EXIT_USAGE);
+}
+
 fn main() {
-    let cli = Cli::parse(); // bad usage: clap prints the usage line and exits 2
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => usage_error(e),
+    };
     output::install_interrupt_handler();
     let json = cli.json;
     let code = match run(cli) {
