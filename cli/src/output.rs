@@ -251,6 +251,8 @@ pub fn install_interrupt_handler() {
         if INTERRUPTED.swap(true, Ordering::SeqCst) {
             std::process::exit(EXIT_INTERRUPTED);
         }
+        // Runs on ctrlc's thread, after the flag is set: a test waits for this line.
+        eprintln!("strata: stopping at the next safe point (Ctrl-C again to quit at once)");
     });
 }
 

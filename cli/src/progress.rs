@@ -69,10 +69,13 @@ impl Progress {
                 Unit::Bytes => {
                     "{msg:.bold} [{bar:30}] {percent:>3}% {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}"
                 }
-                Unit::Items => "{msg:.bold} [{bar:30}] {percent:>3}% {human_pos}/{human_len} {per_sec} ETA {eta}",
+                Unit::Items => "{msg:.bold} [{bar:30}] {percent:>3}% {human_pos}/{human_len} {rate} ETA {eta}",
             };
             let style = ProgressStyle::with_template(template)
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .with_key("rate", |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{:.0}/s", s.per_sec());
+                })
                 .progress_chars("=> ");
             let pb = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr()).with_style(style);
             pb.set_message(label.to_string());

@@ -138,6 +138,12 @@ fn stats_flush_compact_and_checkpoint() {
     assert_eq!(j["from_read_only_open"], false);
     assert!(j["sequence"].as_u64().unwrap() >= USERS as u64);
     assert_eq!(ok(&["db", "get", p(&cp), "late:1"]).stdout, "unflushed\n");
+    // --read-only never takes the lock: the checkpoint carries the unflushed WAL instead.
+    ok(&["db", "put", d, "after:1", "x", "--no-sync"]);
+    let ro = out.path().join("ro");
+    let j = ok(&["--json", "db", "checkpoint", d, p(&ro), "--read-only"]).json();
+    assert_eq!(j["from_read_only_open"], true);
+    assert_eq!(ok(&["db", "get", p(&ro), "after:1"]).stdout, "x\n");
     let r = strata(&["db", "checkpoint", d, p(&cp)]);
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("already exists"), "{}", r.stderr);

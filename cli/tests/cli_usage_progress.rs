@@ -117,3 +117,41 @@ fn a_terminal_gets_a_bar_that_ends_at_100_percent_and_a_pipe_gets_no_escape_code
     let screen = under_pty(&["--progress", "none", "sst", "write", p(&quiet), "--from", p(&input)]);
     assert!(!screen.contains('\x1b') && !screen.contains('%'), "{screen:?}");
 }
+
+/// Ctrl-C during `sst write`: exit 130, no table and no temporary file left. Deterministic: the
+/// input is a FIFO, so the command is blocked reading it while the test interrupts it and
+/// waits for the handler's acknowledgement; only then is the input completed.
+#[test]
+fn ctrl_c_stops_sst_write_and_leaves_nothing_behind() {
+    use std::io::{BufRead, BufReader, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("in.jsonl");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let out = dir.path().join("out.sst");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(["sst", "write", p(&out), "--from", p(&fifo)])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Opening a FIFO for writing returns once the reader opened it, which the command does
+    // after installing its Ctrl-C handler.
+    let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    w.write_all(b"{\"key\":\"a\",\"value\":\"1\"}\n").unwrap();
+    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    assert!(line.contains("stopping at the next safe point"), "{line}");
+    for i in 0..5000 {
+        w.write_all(format!("{{\"key\":\"k{i}\",\"value\":\"v\"}}\n").as_bytes()).unwrap();
+    }
+    drop(w);
+    let status = child.wait().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    assert_eq!(status.code(), Some(130), "{rest}");
+    assert!(rest.contains("interrupted"), "{rest}");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left, vec![std::ffi::OsString::from("in.jsonl")], "nothing but the input is left");
+}

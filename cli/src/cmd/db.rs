@@ -122,7 +122,8 @@ pub enum DbCommand {
         process has the database open for writing, the checkpoint is taken from a read-only open \
         (the state at the command's open, WAL copied).\n\nExamples:\n  \
         strata db checkpoint /tmp/my-db /tmp/my-db-cp\n  \
-        strata db checkpoint /tmp/my-db /backup/my-db-cp --copy")]
+        strata db checkpoint /tmp/my-db /backup/my-db-cp --copy\n  \
+        strata db checkpoint /tmp/my-db /tmp/my-db-cp --read-only")]
     Checkpoint {
         dir: PathBuf,
         /// The new directory.
@@ -133,6 +134,11 @@ pub enum DbCommand {
         /// Copy tables instead of hard-linking them.
         #[arg(long)]
         copy: bool,
+        /// Never take the writer's lock: checkpoint the state at open from a read-only open
+        /// (unflushed writes are carried by copying the WAL). The default tries a writable
+        /// open first and falls back to this when another process holds the lock.
+        #[arg(long)]
+        read_only: bool,
     },
 }
 
@@ -174,7 +180,9 @@ pub fn run(cmd: DbCommand, ctx: &Ctx) -> Result<Report, CliError> {
         DbCommand::Count { dir, cf, range, formats } => scan(&dir, &cf.cf, &range, formats, false),
         DbCommand::Compact { dir, cf, from, to, formats } => compact(&dir, cf.as_deref(), from, to, formats, ctx),
         DbCommand::Flush { dir } => flush(&dir),
-        DbCommand::Checkpoint { dir, target, no_flush, copy } => checkpoint(&dir, &target, no_flush, copy, ctx),
+        DbCommand::Checkpoint { dir, target, no_flush, copy, read_only } => {
+            checkpoint(&dir, &target, CheckpointArgs { no_flush, copy, read_only }, ctx)
+        }
     }
 }
 
@@ -458,12 +466,22 @@ fn flush(dir: &Path) -> Result<Report, CliError> {
     Ok(Report::ok(doc, format!("flushed {}: sequence {seq}, {l0} tables in L0\n", dir.display())))
 }
 
-fn checkpoint(dir: &Path, target: &Path, no_flush: bool, copy: bool, ctx: &Ctx) -> Result<Report, CliError> {
+/// The options of `db checkpoint`.
+#[derive(Debug, Clone, Copy)]
+struct CheckpointArgs {
+    no_flush: bool,
+    copy: bool,
+    read_only: bool,
+}
+
+fn checkpoint(dir: &Path, target: &Path, args: CheckpointArgs, ctx: &Ctx) -> Result<Report, CliError> {
+    let CheckpointArgs { no_flush, copy, read_only } = args;
     if target.exists() {
         return Err(engine_error(target, strata::Error::AlreadyExists(target.to_path_buf())));
     }
-    let (db, read_only) = match open_write(dir) {
-        Ok(db) => (db, false),
+    let opened = if read_only { open_read(dir).map(|db| (db, true)) } else { open_write(dir).map(|db| (db, false)) };
+    let (db, read_only) = match opened {
+        Ok(opened) => opened,
         Err(CliError::Failed { message, .. }) if message.contains("open for writing by another process") => {
             (open_read(dir)?, true)
         }
