@@ -80,7 +80,7 @@ pub fn decode_bytes(s: &str, fmt: BytesFormat) -> Result<Vec<u8>, String> {
     match fmt {
         BytesFormat::Hex => {
             let digits = s.as_bytes();
-            if digits.len() % 2 != 0 {
+            if !digits.len().is_multiple_of(2) {
                 return Err(format!("{s:?} is not hex: odd number of digits"));
             }
             digits
@@ -218,9 +218,7 @@ pub fn engine_error(subject: &Path, e: strata::Error) -> CliError {
             offset: None,
         },
         E::ColumnFamilyNotFound(cf) => CliError::Failed {
-            message: format!(
-                "{shown}: no column family {cf:?}; `strata db stats {shown}` lists the column families"
-            ),
+            message: format!("{shown}: no column family {cf:?}; `strata db stats {shown}` lists the column families"),
             file: Some(shown.to_string()),
             offset: None,
         },
@@ -234,11 +232,7 @@ pub fn engine_error(subject: &Path, e: strata::Error) -> CliError {
             file: Some(shown.to_string()),
             offset: None,
         },
-        other => CliError::Failed {
-            message: format!("{shown}: {other}"),
-            file: Some(shown.to_string()),
-            offset: None,
-        },
+        other => CliError::Failed { message: format!("{shown}: {other}"), file: Some(shown.to_string()), offset: None },
     }
 }
 
@@ -266,7 +260,7 @@ pub fn check_interrupt() -> Result<(), CliError> {
 pub fn table(headers: &[&str], right: &[&str], rows: Vec<Vec<String>>) -> String {
     let mut t = Table::new();
     t.load_preset(presets::NOTHING);
-    t.set_header(headers.iter().map(|h| Cell::new(h)).collect::<Vec<_>>());
+    t.set_header(headers.iter().map(Cell::new).collect::<Vec<_>>());
     for row in rows {
         t.add_row(row);
     }
@@ -325,7 +319,8 @@ mod tests {
 
     #[test]
     fn tables_align_columns() {
-        let t = table(&["key", "size"], &["size"], vec![vec!["a".into(), "1".into()], vec!["bbb".into(), "100".into()]]);
+        let t =
+            table(&["key", "size"], &["size"], vec![vec!["a".into(), "1".into()], vec!["bbb".into(), "100".into()]]);
         let lines: Vec<&str> = t.lines().collect();
         assert_eq!(lines.len(), 3);
         assert!(lines.iter().all(|l| l.len() == lines[0].len()), "{t}");

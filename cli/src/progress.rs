@@ -66,9 +66,7 @@ impl Progress {
     pub fn task(&self, label: &str, total: u64, unit: Unit) -> Task {
         let bar = (self.shown == Shown::Bar).then(|| {
             let template = match unit {
-                Unit::Bytes => {
-                    "{msg:.bold} [{bar:30}] {percent:>3}% {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}"
-                }
+                Unit::Bytes => "{msg:.bold} [{bar:30}] {percent:>3}% {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
                 Unit::Items => "{msg:.bold} [{bar:30}] {percent:>3}% {human_pos}/{human_len} {rate} ETA {eta}",
             };
             let style = ProgressStyle::with_template(template)
@@ -97,7 +95,8 @@ impl Progress {
             pb.enable_steady_tick(Duration::from_millis(100));
             pb
         });
-        let task = Task { bar, plain: self.shown == Shown::Plain, label: label.to_string(), total: 0, unit: Unit::Items };
+        let task =
+            Task { bar, plain: self.shown == Shown::Plain, label: label.to_string(), total: 0, unit: Unit::Items };
         task.line("started");
         task
     }

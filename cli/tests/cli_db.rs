@@ -30,7 +30,10 @@ fn get_finds_flushed_unflushed_and_cf_values_and_exits_1_when_absent() {
     assert!(j["value"].is_null());
 
     let j = ok(&["--json", "db", "get", d, "user:001"]).json();
-    assert_eq!((j["cf"].as_str(), j["key"].as_str(), j["found"].as_bool()), (Some("default"), Some("user:001"), Some(true)));
+    assert_eq!(
+        (j["cf"].as_str(), j["key"].as_str(), j["found"].as_bool()),
+        (Some("default"), Some("user:001"), Some(true))
+    );
     assert_eq!(j["value"], "value-1");
     assert!(j["sequence"].as_u64().unwrap() >= USERS as u64);
 
@@ -94,7 +97,10 @@ fn scan_and_count_honour_ranges_prefixes_and_limits() {
     let r = ok(&["db", "scan", d, "--from", "user:010", "--to", "user:013"]);
     assert_eq!(r.stdout, "user:010\tvalue-10\nuser:011\tvalue-11\nuser:012\tvalue-12\n");
     let r = ok(&["db", "scan", d, "--prefix", "user:19", "--limit", "3"]);
-    assert_eq!(r.stdout.lines().collect::<Vec<_>>(), vec!["user:190\tvalue-190", "user:191\tvalue-191", "user:192\tvalue-192"]);
+    assert_eq!(
+        r.stdout.lines().collect::<Vec<_>>(),
+        vec!["user:190\tvalue-190", "user:191\tvalue-191", "user:192\tvalue-192"]
+    );
     assert_eq!(ok(&["db", "count", d, "--prefix", "user:"]).stdout, format!("{USERS}\n"));
     assert_eq!(ok(&["db", "count", d, "--prefix", "user:1", "--from", "user:150"]).stdout, "50\n");
     assert_eq!(ok(&["db", "count", d, "--cf", "meta"]).stdout, "1\n");

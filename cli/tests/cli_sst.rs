@@ -13,7 +13,8 @@ use strata_sst::{Table, TableReadOptions};
 
 fn open(path: &std::path::Path) -> Arc<Table> {
     let cmp = Arc::new(InternalKeyComparator::new(Arc::new(BytewiseComparator)));
-    Table::open_path(&strata_base::RealFs::new(), path, TableReadOptions { comparator: cmp, ..Default::default() }).unwrap()
+    Table::open_path(&strata_base::RealFs::new(), path, TableReadOptions { comparator: cmp, ..Default::default() })
+        .unwrap()
 }
 
 #[test]
@@ -61,7 +62,10 @@ fn write_from_csv_with_deletes_from_jsonl_and_formats() {
     let j = ok(&["--json", "sst", "dump", p(&out), "--entries"]).json();
     let e = j["entries"].as_array().unwrap();
     assert_eq!(e.len(), 2);
-    assert_eq!((e[0]["key"].as_str(), e[0]["value"].as_str(), e[0]["sequence"].as_u64()), (Some("a"), Some("1,one"), Some(0)));
+    assert_eq!(
+        (e[0]["key"].as_str(), e[0]["value"].as_str(), e[0]["sequence"].as_u64()),
+        (Some("a"), Some("1,one"), Some(0))
+    );
     assert_eq!(j["properties"]["compression"], "zstd (level 3)");
 
     let jsonl = dir.path().join("d.jsonl");
@@ -80,7 +84,11 @@ fn write_refuses_duplicates_and_bad_input_naming_the_lines_and_writes_nothing() 
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.sst");
     let dup = dir.path().join("dup.jsonl");
-    std::fs::write(&dup, "{\"key\":\"b\",\"value\":\"1\"}\n{\"key\":\"a\",\"value\":\"1\"}\n{\"key\":\"b\",\"value\":\"2\"}\n").unwrap();
+    std::fs::write(
+        &dup,
+        "{\"key\":\"b\",\"value\":\"1\"}\n{\"key\":\"a\",\"value\":\"1\"}\n{\"key\":\"b\",\"value\":\"2\"}\n",
+    )
+    .unwrap();
     let r = strata(&["sst", "write", p(&out), "--from", p(&dup)]);
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("duplicate key \"b\" at lines 1 and 3"), "{}", r.stderr);
@@ -105,7 +113,10 @@ fn dump_shows_properties_index_and_entries_of_a_database_table() {
     make_db(dir.path());
     let t = &tables(dir.path())[0];
     let text = ok(&["sst", "dump", p(t)]).stdout;
-    assert!(text.contains("entries:") && text.contains("index:") && text.contains("strata.InternalKeyComparator"), "{text}");
+    assert!(
+        text.contains("entries:") && text.contains("index:") && text.contains("strata.InternalKeyComparator"),
+        "{text}"
+    );
     let j = ok(&["--json", "sst", "dump", p(t), "--entries", "--limit", "5"]).json();
     assert_eq!(j["internal_keys"], true);
     assert_eq!(j["properties"]["num_entries"], USERS);

@@ -108,7 +108,10 @@ fn a_terminal_gets_a_bar_that_ends_at_100_percent_and_a_pipe_gets_no_escape_code
     let plain = dir.path().join("plain.sst");
     let screen = under_pty(&["--progress", "plain", "sst", "write", p(&plain), "--from", p(&input)]);
     assert!(!screen.contains('\x1b'), "{screen:?}");
-    assert!(screen.contains("write table: started (50000 items)") && screen.contains("write table: done"), "{screen:?}");
+    assert!(
+        screen.contains("write table: started (50000 items)") && screen.contains("write table: done"),
+        "{screen:?}"
+    );
     let r = ok(&["--progress", "plain", "sst", "verify", p(&plain), p(&piped)]);
     assert!(!r.stderr.contains('\x1b'));
     assert_eq!(r.stderr.lines().filter(|l| l.ends_with(": ok")).count(), 2, "{}", r.stderr);

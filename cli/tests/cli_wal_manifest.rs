@@ -113,12 +113,13 @@ fn manifest_dump_shows_edits_versions_and_live_tables() {
     assert_eq!(j["chosen"], "named by CURRENT");
     let edits = j["edits"].as_array().unwrap();
     assert!(!edits.is_empty());
-    assert!(edits[0]["comparator"].as_str().unwrap().starts_with("strata.InternalKeyComparator"), "first edit is a snapshot");
+    assert!(
+        edits[0]["comparator"].as_str().unwrap().starts_with("strata.InternalKeyComparator"),
+        "first edit is a snapshot"
+    );
     let live = j["live_files"].as_array().unwrap();
-    let on_disk: Vec<u64> = tables(dir.path())
-        .iter()
-        .map(|t| t.file_stem().unwrap().to_str().unwrap().parse().unwrap())
-        .collect();
+    let on_disk: Vec<u64> =
+        tables(dir.path()).iter().map(|t| t.file_stem().unwrap().to_str().unwrap().parse().unwrap()).collect();
     let mut listed: Vec<u64> = live.iter().map(|f| f["number"].as_u64().unwrap()).collect();
     listed.sort_unstable();
     assert_eq!(listed, on_disk);

@@ -223,11 +223,7 @@ fn close(db: Db) -> Result<(), CliError> {
 
 fn column_family(db: &Db, name: &str) -> Result<ColumnFamily, CliError> {
     db.cf(name).ok_or_else(|| CliError::Failed {
-        message: format!(
-            "{}: no column family {name:?}; it has: {}",
-            db.path().display(),
-            db.cf_names().join(", ")
-        ),
+        message: format!("{}: no column family {name:?}; it has: {}", db.path().display(), db.cf_names().join(", ")),
         file: Some(db.path().display().to_string()),
         offset: None,
     })
@@ -250,7 +246,8 @@ fn stats(dir: &Path) -> Result<Report, CliError> {
                 rows.push(vec![name.clone(), format!("L{level}"), files.len().to_string(), bytes.to_string()]);
             }
         }
-        let (files, bytes) = live.tables.iter().filter(|t| t.cf_id == *id).fold((0u64, 0u64), |(n, b), t| (n + 1, b + t.meta.size));
+        let (files, bytes) =
+            live.tables.iter().filter(|t| t.cf_id == *id).fold((0u64, 0u64), |(n, b), t| (n + 1, b + t.meta.size));
         if levels.is_empty() {
             rows.push(vec![name.clone(), "-".into(), "0".into(), "0".into()]);
         }
@@ -272,7 +269,10 @@ fn stats(dir: &Path) -> Result<Report, CliError> {
         ("database", dir.display().to_string()),
         ("last sequence", live.sequence.to_string()),
         ("tables", format!("{} ({total} bytes)", live.tables.len())),
-        ("unflushed WALs", live.wals.iter().map(|w| format!("{:06}.log ({} bytes)", w.number, w.size)).collect::<Vec<_>>().join(", ")),
+        (
+            "unflushed WALs",
+            live.wals.iter().map(|w| format!("{:06}.log ({} bytes)", w.number, w.size)).collect::<Vec<_>>().join(", "),
+        ),
         ("comparator", live.comparator.clone()),
     ]);
     text.push('\n');
@@ -363,7 +363,7 @@ fn scan(dir: &Path, cf: &str, r: &RangeArgs, f: Formats, list: bool) -> Result<R
             truncated = true;
             break;
         }
-        if count % 4096 == 0 {
+        if count.is_multiple_of(4096) {
             check_interrupt()?;
         }
         count += 1;
@@ -515,7 +515,10 @@ fn checkpoint(dir: &Path, target: &Path, args: CheckpointArgs, ctx: &Ctx) -> Res
         ("tables linked", info.linked_files.to_string()),
         ("files copied", format!("{} ({} bytes)", info.copied_files, info.copied_bytes)),
         ("column families", info.column_families.join(", ")),
-        ("source", if read_only { "read-only open (a writer holds the lock)".into() } else { "writable open".to_string() }),
+        (
+            "source",
+            if read_only { "read-only open (a writer holds the lock)".into() } else { "writable open".to_string() },
+        ),
     ]);
     Ok(Report::ok(doc, text))
 }

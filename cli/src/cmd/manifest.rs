@@ -11,8 +11,8 @@
 //!
 //! Thread safety: runs on the main thread.
 
-use crate::output::{self, BytesFormat, CliError, Report, encode_bytes};
 use crate::Ctx;
+use crate::output::{self, BytesFormat, CliError, Report, encode_bytes};
 use clap::Subcommand;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -54,7 +54,11 @@ fn locate(db: &Path) -> Result<(PathBuf, String), CliError> {
         return Ok((db.to_path_buf(), "given".into()));
     }
     if !db.is_dir() {
-        return Err(failed(db, None, format!("{}: no such file or directory; give a database directory", db.display())));
+        return Err(failed(
+            db,
+            None,
+            format!("{}: no such file or directory; give a database directory", db.display()),
+        ));
     }
     let fs = RealFs::new();
     let why = match read_current(&fs, db) {
@@ -89,7 +93,8 @@ fn file_json(cf: u32, level: usize, m: &FileMeta, fmt: BytesFormat) -> Value {
 }
 
 fn edit_json(e: &VersionEdit, offset: u64, files_after: usize, fmt: BytesFormat) -> Value {
-    let adds: Vec<Value> = e.cf_adds.iter().map(|a| json!({ "id": a.id, "name": a.name, "comparator": a.comparator })).collect();
+    let adds: Vec<Value> =
+        e.cf_adds.iter().map(|a| json!({ "id": a.id, "name": a.name, "comparator": a.comparator })).collect();
     let deleted: Vec<Value> =
         e.deleted_files.iter().map(|d| json!({ "cf": d.cf, "level": d.level, "number": d.number })).collect();
     let new: Vec<Value> = e.new_files.iter().map(|n| file_json(n.cf, n.level, &n.meta, fmt)).collect();
@@ -138,17 +143,30 @@ fn dump(db: &Path, fmt: BytesFormat) -> Result<Report, CliError> {
     let (mut last_seq, mut log, mut next) = (None, None, None);
     while let Some(rec) = reader.read_record().map_err(|e| output::engine_error(&path, strata::Error::from(e)))? {
         let edit = VersionEdit::decode_from(&rec.payload).map_err(|e| {
-            let reason = format!("{}: edit at offset {} does not decode: {e}; the manifest is damaged", path.display(), rec.offset);
+            let reason = format!(
+                "{}: edit at offset {} does not decode: {e}; the manifest is damaged",
+                path.display(),
+                rec.offset
+            );
             failed(&path, Some(rec.offset), reason)
         })?;
         version = version.apply(&edit, &cmp).map_err(|why| {
-            let reason = format!("{}: edit at offset {} cannot be applied: {why}; the manifest is damaged", path.display(), rec.offset);
+            let reason = format!(
+                "{}: edit at offset {} cannot be applied: {why}; the manifest is damaged",
+                path.display(),
+                rec.offset
+            );
             failed(&path, Some(rec.offset), reason)
         })?;
         last_seq = edit.last_sequence.or(last_seq);
         log = edit.log_number.or(log);
         next = edit.next_file_number.or(next);
-        rows.push(vec![edits.len().to_string(), rec.offset.to_string(), edit_summary(&edit), version.num_files().to_string()]);
+        rows.push(vec![
+            edits.len().to_string(),
+            rec.offset.to_string(),
+            edit_summary(&edit),
+            version.num_files().to_string(),
+        ]);
         edits.push(edit_json(&edit, rec.offset, version.num_files(), fmt));
     }
     let torn = reader.report().dropped_tail.clone();
@@ -176,7 +194,8 @@ fn dump(db: &Path, fmt: BytesFormat) -> Result<Report, CliError> {
         &["level", "table", "bytes"],
         live_rows,
     ));
-    let failed = (missing > 0).then(|| format!("{}: {missing} live tables are missing or have the wrong size", dir.display()));
+    let failed =
+        (missing > 0).then(|| format!("{}: {missing} live tables are missing or have the wrong size", dir.display()));
     Ok(Report { json: doc, text, failed })
 }
 
@@ -186,7 +205,8 @@ fn live_files(version: &Version, dir: &Path, fmt: BytesFormat) -> (Vec<Value>, V
     let (mut out, mut rows, mut missing) = (Vec::new(), Vec::new(), 0);
     for cf in version.cfs() {
         for (level, m) in cf.files() {
-            let on_disk = std::fs::metadata(dir.join(strata_manifest::table_file_name(m.number))).ok().map(|md| md.len());
+            let on_disk =
+                std::fs::metadata(dir.join(strata_manifest::table_file_name(m.number))).ok().map(|md| md.len());
             let state = match on_disk {
                 Some(n) if n == m.size => "ok".to_string(),
                 Some(n) => format!("WRONG SIZE ({n} bytes)"),

@@ -60,12 +60,14 @@ pub enum SstCommand {
     },
     /// Write a new table from JSON lines or CSV, sorting on the way (duplicate keys are an
     /// error naming both lines).
-    #[command(after_help = "Input: JSON lines {\"key\": \"k\", \"value\": \"v\"} or {\"key\": \"k\", \"delete\": true}; \
+    #[command(
+        after_help = "Input: JSON lines {\"key\": \"k\", \"value\": \"v\"} or {\"key\": \"k\", \"delete\": true}; \
         or CSV rows key,value. Keys and values are read in --key-format/--value-format. Every entry \
         gets sequence number 0.\n\nExamples:\n  \
         strata sst write data.sst --from data.jsonl\n  \
         strata sst write data.sst --from data.csv --csv-header --compression zstd\n  \
-        strata sst write data.sst --from dump.jsonl --key-format hex --value-format base64")]
+        strata sst write data.sst --from dump.jsonl --key-format hex --value-format base64"
+    )]
     Write {
         /// The table to create (must not exist).
         file: PathBuf,
@@ -204,9 +206,19 @@ fn dump(file: &Path, entries: bool, limit: Option<u64>, with_index: bool, f: For
         ("table", file.display().to_string()),
         ("file size", format!("{} bytes (checksum {:08x})", t.file_size(), t.file_checksum())),
         ("entries", format!("{} ({} deletions)", p.num_entries, p.num_deletions)),
-        ("keys", format!("{} .. {}", shown_key(&p.smallest_key, internal, f.key_format), shown_key(&p.largest_key, internal, f.key_format))),
+        (
+            "keys",
+            format!(
+                "{} .. {}",
+                shown_key(&p.smallest_key, internal, f.key_format),
+                shown_key(&p.largest_key, internal, f.key_format)
+            ),
+        ),
         ("data", format!("{} blocks, {} bytes ({} raw)", p.num_data_blocks, p.data_bytes, p.raw_data_bytes)),
-        ("index / filter", format!("{} / {} bytes ({} bits per key)", p.index_bytes, p.filter_bytes, p.bloom_bits_per_key)),
+        (
+            "index / filter",
+            format!("{} / {} bytes ({} bits per key)", p.index_bytes, p.filter_bytes, p.bloom_bits_per_key),
+        ),
         ("compression", compression),
         ("comparator", p.comparator.clone()),
         ("format version", p.format_version.to_string()),
@@ -222,7 +234,9 @@ fn dump(file: &Path, entries: bool, limit: Option<u64>, with_index: bool, f: For
         let rows: Vec<Vec<String>> = index
             .iter()
             .enumerate()
-            .map(|(i, (k, h))| vec![i.to_string(), h.offset.to_string(), h.size.to_string(), shown_key(k, internal, f.key_format)])
+            .map(|(i, (k, h))| {
+                vec![i.to_string(), h.offset.to_string(), h.size.to_string(), shown_key(k, internal, f.key_format)]
+            })
             .collect();
         text.push_str("\nindex:\n");
         text.push_str(&output::table(&["block", "offset", "size", "separator"], &["block", "offset", "size"], rows));
@@ -240,7 +254,12 @@ fn dump(file: &Path, entries: bool, limit: Option<u64>, with_index: bool, f: For
     Ok(Report::ok(doc, text))
 }
 
-fn list_entries(t: &Arc<Table>, internal: bool, limit: Option<u64>, f: Formats) -> strata_sst::Result<(Vec<Value>, String)> {
+fn list_entries(
+    t: &Arc<Table>,
+    internal: bool,
+    limit: Option<u64>,
+    f: Formats,
+) -> strata_sst::Result<(Vec<Value>, String)> {
     let mut it = t.iter();
     it.seek_to_first();
     let (mut out, mut rows) = (Vec::new(), Vec::new());
@@ -271,7 +290,14 @@ fn verify_one(file: &Path) -> Result<u64, CliError> {
     let (mut n, mut last): (u64, Option<Vec<u8>>) = (0, None);
     while it.valid() {
         if last.as_deref().is_some_and(|l| cmp.compare(l, it.key()) != std::cmp::Ordering::Less) {
-            return Err(sst_error(file, strata_sst::Error::Corruption { file: file.to_path_buf(), offset: 0, reason: format!("entry {n} is out of order") }));
+            return Err(sst_error(
+                file,
+                strata_sst::Error::Corruption {
+                    file: file.to_path_buf(),
+                    offset: 0,
+                    reason: format!("entry {n} is out of order"),
+                },
+            ));
         }
         last = Some(it.key().to_vec());
         n += 1;
@@ -339,8 +365,7 @@ fn write(
             offset: None,
         });
     }
-    let input = std::fs::File::open(from)
-        .map_err(|e| output::engine_error(from, strata::Error::io(from, e)))?;
+    let input = std::fs::File::open(from).map_err(|e| output::engine_error(from, strata::Error::io(from, e)))?;
     let size = input.metadata().map_or(0, |m| m.len());
     let reading = ctx.progress.task("read input", size, Unit::Bytes);
     let parsed = match format {
@@ -385,7 +410,12 @@ fn input_error(from: &Path, why: &str) -> CliError {
 }
 
 /// Builds the table in a temporary sibling and renames it into place.
-fn build(file: &Path, entries: &[InputEntry], opts: TableOptions, ctx: &Ctx) -> Result<strata_sst::TableMeta, CliError> {
+fn build(
+    file: &Path,
+    entries: &[InputEntry],
+    opts: TableOptions,
+    ctx: &Ctx,
+) -> Result<strata_sst::TableMeta, CliError> {
     let fs: Arc<dyn FileSystem> = Arc::new(RealFs::new());
     let tmp = tmp_sibling(file);
     let task = ctx.progress.task("write table", entries.len() as u64, Unit::Items);
@@ -400,7 +430,7 @@ fn build(file: &Path, entries: &[InputEntry], opts: TableOptions, ctx: &Ctx) -> 
     };
     let mut key = Vec::new();
     for (i, e) in entries.iter().enumerate() {
-        if i % 1024 == 0
+        if i.is_multiple_of(1024)
             && let Err(stop) = check_interrupt()
         {
             drop(b); // an unfinished builder removes its file

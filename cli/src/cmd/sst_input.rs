@@ -61,11 +61,13 @@ pub fn parse_jsonl(input: impl BufRead, f: Formats, mut progress: impl FnMut(u64
             continue;
         }
         let v: serde_json::Value = serde_json::from_str(&line).map_err(|e| format!("line {n}: not JSON: {e}"))?;
-        let obj = v.as_object().ok_or_else(|| format!("line {n}: expected an object {{\"key\": .., \"value\": ..}}"))?;
+        let obj =
+            v.as_object().ok_or_else(|| format!("line {n}: expected an object {{\"key\": .., \"value\": ..}}"))?;
         if let Some(unknown) = obj.keys().find(|k| !["key", "value", "delete"].contains(&k.as_str())) {
             return Err(format!("line {n}: unknown field {unknown:?} (expected key, value, delete)"));
         }
-        let key = obj.get("key").and_then(|k| k.as_str()).ok_or_else(|| format!("line {n}: \"key\" must be a string"))?;
+        let key =
+            obj.get("key").and_then(|k| k.as_str()).ok_or_else(|| format!("line {n}: \"key\" must be a string"))?;
         let delete = match obj.get("delete") {
             None => false,
             Some(serde_json::Value::Bool(b)) => *b,
@@ -144,7 +146,10 @@ mod tests {
         let e = parse_jsonl(input.as_bytes(), TEXT, |n| bytes += n).unwrap();
         assert_eq!(bytes, input.len() as u64);
         assert_eq!(e.len(), 2);
-        assert_eq!((e[0].key.as_slice(), e[0].kind, e[0].value.as_slice(), e[0].line), (&b"b"[..], ValueKind::Put, &b"2"[..], 1));
+        assert_eq!(
+            (e[0].key.as_slice(), e[0].kind, e[0].value.as_slice(), e[0].line),
+            (&b"b"[..], ValueKind::Put, &b"2"[..], 1)
+        );
         assert_eq!((e[1].key.as_slice(), e[1].kind, e[1].line), (&b"a"[..], ValueKind::Delete, 3));
     }
 

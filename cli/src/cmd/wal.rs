@@ -112,7 +112,8 @@ fn replay(file: &Path, mode: RecoveryMode) -> Result<ModeResult, CliError> {
 
 fn dump(file: &Path, with_ops: bool, limit: Option<u64>, f: Formats) -> Result<Report, CliError> {
     let bytes = std::fs::read(file).map_err(|e| output::engine_error(file, strata::Error::io(file, e)))?;
-    let mut reader = LogReader::open(&RealFs::new(), file, RecoveryMode::SkipCorrupted).map_err(|e| wal_error(file, e))?;
+    let mut reader =
+        LogReader::open(&RealFs::new(), file, RecoveryMode::SkipCorrupted).map_err(|e| wal_error(file, e))?;
     let (mut records, mut rows, mut op_rows) = (Vec::new(), Vec::new(), Vec::new());
     let mut total = 0u64;
     while let Some(rec) = reader.read_record().map_err(|e| wal_error(file, e))? {
@@ -145,38 +146,18 @@ fn dump(file: &Path, with_ops: bool, limit: Option<u64>, f: Formats) -> Result<R
             }
             Err(e) => {
                 doc["error"] = json!(e.to_string());
-                rows.push(vec![rec.offset.to_string(), len.to_string(), "-".into(), "-".into(), format!("not a write batch: {e}")]);
+                rows.push(vec![
+                    rec.offset.to_string(),
+                    len.to_string(),
+                    "-".into(),
+                    "-".into(),
+                    format!("not a write batch: {e}"),
+                ]);
             }
         }
         records.push(doc);
     }
-    let mut modes = Vec::new();
-    let mut mode_rows = Vec::new();
-    for (mode, name) in MODES {
-        let m = replay(file, mode)?;
-        let dropped = total.saturating_sub(m.records);
-        let zero_tail = m.dropped_tail.as_ref().is_some_and(|(off, _)| all_zero(&bytes, *off));
-        let outcome = match (&m.error, &m.dropped_tail) {
-            (Some((off, why)), _) => format!("open fails: offset {off}: {why}"),
-            (None, Some((off, why))) if zero_tail => format!("drops zero-filled tail from offset {off} (no data): {why}"),
-            (None, Some((off, why))) => format!("drops tail from offset {off}: {why}"),
-            (None, None) if !m.skipped.is_empty() => {
-                let bytes: u64 = m.skipped.iter().map(|s| s.len).sum();
-                format!("skips {} regions ({bytes} bytes)", m.skipped.len())
-            }
-            (None, None) => "reads everything".into(),
-        };
-        mode_rows.push(vec![name.into(), m.records.to_string(), dropped.to_string(), m.last_sequence.map_or("-".into(), |s| s.to_string()), outcome]);
-        let skipped: Vec<Value> =
-            m.skipped.iter().map(|s| json!({ "offset": s.offset, "len": s.len, "reason": s.reason })).collect();
-        modes.push(json!({
-            "mode": name, "records": m.records, "records_dropped": dropped, "last_sequence": m.last_sequence,
-            "valid_end_offset": m.valid_end, "opens": m.error.is_none(),
-            "error": m.error.as_ref().map(|(o, r)| json!({ "offset": o, "reason": r })),
-            "dropped_tail": m.dropped_tail.as_ref().map(|(o, r)| json!({ "offset": o, "reason": r, "zero_filled": zero_tail })),
-            "skipped": skipped,
-        }));
-    }
+    let (modes, mode_rows) = modes(file, &bytes, total)?;
     let doc = json!({
         "file": file.display().to_string(), "size_bytes": bytes.len(), "records_total": total,
         "truncated": (records.len() as u64) < total, "records": records, "modes": modes,
@@ -187,14 +168,59 @@ fn dump(file: &Path, with_ops: bool, limit: Option<u64>, f: Formats) -> Result<R
         ("records", format!("{total} valid")),
     ]);
     text.push_str("\nrecords:\n");
-    text.push_str(&output::table(&["offset", "bytes", "sequences", "ops", "problem"], &["offset", "bytes", "ops"], rows));
+    text.push_str(&output::table(
+        &["offset", "bytes", "sequences", "ops", "problem"],
+        &["offset", "bytes", "ops"],
+        rows,
+    ));
     if with_ops {
         text.push_str("\noperations:\n");
         text.push_str(&output::table(&["seq", "cf", "kind", "key", "value"], &["seq", "cf"], op_rows));
     }
     text.push_str("\nrecovery modes:\n");
-    text.push_str(&output::table(&["mode", "records", "dropped", "last seq", "outcome"], &["records", "dropped", "last seq"], mode_rows));
+    text.push_str(&output::table(
+        &["mode", "records", "dropped", "last seq", "outcome"],
+        &["records", "dropped", "last seq"],
+        mode_rows,
+    ));
     Ok(Report::ok(doc, text))
+}
+
+/// A one-line verdict of what `mode` does with the file.
+fn outcome(m: &ModeResult, zero_tail: bool) -> String {
+    match (&m.error, &m.dropped_tail) {
+        (Some((off, why)), _) => format!("open fails: offset {off}: {why}"),
+        (None, Some((off, why))) if zero_tail => format!("drops zero-filled tail from offset {off} (no data): {why}"),
+        (None, Some((off, why))) => format!("drops tail from offset {off}: {why}"),
+        (None, None) if !m.skipped.is_empty() => {
+            let bytes: u64 = m.skipped.iter().map(|s| s.len).sum();
+            format!("skips {} regions ({bytes} bytes)", m.skipped.len())
+        }
+        (None, None) => "reads everything".into(),
+    }
+}
+
+/// Replays the file under every recovery mode: the JSON and the table rows. `total` is the
+/// number of records the listing (skip-corrupted) found.
+fn modes(file: &Path, bytes: &[u8], total: u64) -> Result<(Vec<Value>, Vec<Vec<String>>), CliError> {
+    let (mut modes, mut rows) = (Vec::new(), Vec::new());
+    for (mode, name) in MODES {
+        let m = replay(file, mode)?;
+        let dropped = total.saturating_sub(m.records);
+        let zero_tail = m.dropped_tail.as_ref().is_some_and(|(off, _)| all_zero(bytes, *off));
+        let last_seq = m.last_sequence.map_or("-".into(), |s| s.to_string());
+        rows.push(vec![name.into(), m.records.to_string(), dropped.to_string(), last_seq, outcome(&m, zero_tail)]);
+        let skipped: Vec<Value> =
+            m.skipped.iter().map(|s| json!({ "offset": s.offset, "len": s.len, "reason": s.reason })).collect();
+        let tail = m.dropped_tail.as_ref().map(|(o, r)| json!({ "offset": o, "reason": r, "zero_filled": zero_tail }));
+        modes.push(json!({
+            "mode": name, "records": m.records, "records_dropped": dropped, "last_sequence": m.last_sequence,
+            "valid_end_offset": m.valid_end, "opens": m.error.is_none(),
+            "error": m.error.as_ref().map(|(o, r)| json!({ "offset": o, "reason": r })),
+            "dropped_tail": tail, "skipped": skipped,
+        }));
+    }
+    Ok((modes, rows))
 }
 
 /// Whether every byte from `offset` to the end is zero (a preallocated or unwritten tail).
@@ -205,6 +231,29 @@ fn all_zero(bytes: &[u8], offset: u64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn result(error: Option<(u64, &str)>, tail: Option<(u64, &str)>, skipped: usize) -> ModeResult {
+        let skip = strata_wal::Skipped { offset: 7, len: 10, reason: "bad".into() };
+        ModeResult {
+            records: 1,
+            last_sequence: Some(3),
+            valid_end: 9,
+            dropped_tail: tail.map(|(o, r)| (o, r.to_string())),
+            skipped: vec![skip; skipped],
+            error: error.map(|(o, r)| (o, r.to_string())),
+        }
+    }
+
+    #[test]
+    fn outcomes_say_what_is_lost() {
+        assert_eq!(outcome(&result(Some((5, "crc")), Some((1, "x")), 0), false), "open fails: offset 5: crc");
+        assert!(
+            outcome(&result(None, Some((9, "zeros")), 0), true).starts_with("drops zero-filled tail from offset 9")
+        );
+        assert_eq!(outcome(&result(None, Some((9, "torn")), 0), false), "drops tail from offset 9: torn");
+        assert_eq!(outcome(&result(None, None, 2), false), "skips 2 regions (20 bytes)");
+        assert_eq!(outcome(&result(None, None, 0), false), "reads everything");
+    }
 
     #[test]
     fn zero_tails_are_told_apart_from_garbage() {
