@@ -50,16 +50,27 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Read and maintain a database directory (get, scan, put, compact, checkpoint, ...).
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        long_about = "Read and maintain a database directory.\n\n\
+            Read commands (stats, get, scan, count) open the database read-only: they take no lock \
+            and write nothing, so they run beside a live writer. Each sees the database as it was \
+            when the command opened it (snapshot at open): every write acknowledged before that \
+            moment, including writes still only in the write-ahead log, and none after. Write \
+            commands (put, delete, compact, flush) take the writer's lock and fail while another \
+            process holds it. No command creates a database.",
+        after_help = "Examples:\n  strata db stats /tmp/my-db\n  strata db get /tmp/my-db user:1\n  \
+            strata db scan /tmp/my-db --prefix user: --limit 10"
+    )]
     Db(cmd::db::DbCommand),
     /// Dump, verify and write table (SST) files.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = "Examples:\n  strata sst dump /tmp/my-db/000004.sst\n  strata sst verify /tmp/my-db/*.sst\n  strata sst write data.sst --from data.jsonl")]
     Sst(cmd::sst::SstCommand),
     /// Inspect write-ahead log files.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = "Examples:\n  strata wal dump /tmp/my-db/000006.log")]
     Wal(cmd::wal::WalCommand),
     /// Inspect a database's manifest.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = "Examples:\n  strata manifest dump /tmp/my-db")]
     Manifest(cmd::manifest::ManifestCommand),
 }
 

@@ -41,6 +41,10 @@ fn bad_arguments_exit_2_with_a_usage_line() {
 fn every_command_has_help_with_examples() {
     let commands: &[&[&str]] = &[
         &[],
+        &["db"],
+        &["sst"],
+        &["wal"],
+        &["manifest"],
         &["db", "stats"],
         &["db", "get"],
         &["db", "put"],

@@ -35,6 +35,7 @@ pub enum DbCommand {
         strata db get /tmp/my-db --cf meta user:1\n  \
         strata db get /tmp/my-db --key-format hex 75736572 --value-format base64")]
     Get {
+        /// The database directory.
         dir: PathBuf,
         /// The key, in --key-format.
         key: String,
@@ -47,6 +48,7 @@ pub enum DbCommand {
     #[command(after_help = "Examples:\n  strata db put /tmp/my-db user:1 ada\n  \
         strata db put /tmp/my-db --cf meta --value-format hex user:1 00ff")]
     Put {
+        /// The database directory.
         dir: PathBuf,
         key: String,
         value: String,
@@ -61,6 +63,7 @@ pub enum DbCommand {
     /// Delete a key (takes the writer's lock).
     #[command(after_help = "Examples:\n  strata db delete /tmp/my-db user:1")]
     Delete {
+        /// The database directory.
         dir: PathBuf,
         key: String,
         #[command(flatten)]
@@ -73,10 +76,11 @@ pub enum DbCommand {
     },
     /// Print the keys and values of a range, in key order (tab-separated in text).
     #[command(after_help = "Examples:\n  strata db scan /tmp/my-db --limit 20\n  \
-        strata db scan /tmp/my-db --prefix user: \n  \
-        strata db scan /tmp/my-db --from a --to m --key-format hex\n  \
+        strata db scan /tmp/my-db --prefix user:\n  \
+        strata db scan /tmp/my-db --from 61 --to 6d --key-format hex\n  \
         strata --json db scan /tmp/my-db --cf meta")]
     Scan {
+        /// The database directory.
         dir: PathBuf,
         #[command(flatten)]
         cf: CfArg,
@@ -88,6 +92,7 @@ pub enum DbCommand {
     /// Count the keys (and their bytes) of a range.
     #[command(after_help = "Examples:\n  strata db count /tmp/my-db\n  strata db count /tmp/my-db --prefix user:")]
     Count {
+        /// The database directory.
         dir: PathBuf,
         #[command(flatten)]
         cf: CfArg,
@@ -100,6 +105,7 @@ pub enum DbCommand {
     #[command(after_help = "Examples:\n  strata db compact /tmp/my-db\n  \
         strata db compact /tmp/my-db --cf meta --from a --to m")]
     Compact {
+        /// The database directory.
         dir: PathBuf,
         /// Only this column family (default: every one).
         #[arg(long, value_name = "NAME")]
@@ -115,7 +121,10 @@ pub enum DbCommand {
     },
     /// Write every column family's memtables to tables (after replaying the WAL).
     #[command(after_help = "Examples:\n  strata db flush /tmp/my-db")]
-    Flush { dir: PathBuf },
+    Flush {
+        /// The database directory.
+        dir: PathBuf,
+    },
     /// Make a checkpoint: a consistent copy in TARGET (which must not exist) that opens as a
     /// database of its own.
     #[command(after_help = "Tables are hard-linked when TARGET is on the same file system. If another \
@@ -125,6 +134,7 @@ pub enum DbCommand {
         strata db checkpoint /tmp/my-db /backup/my-db-cp --copy\n  \
         strata db checkpoint /tmp/my-db /tmp/my-db-cp --read-only")]
     Checkpoint {
+        /// The database directory.
         dir: PathBuf,
         /// The new directory.
         target: PathBuf,
@@ -271,7 +281,11 @@ fn stats(dir: &Path) -> Result<Report, CliError> {
         ("tables", format!("{} ({total} bytes)", live.tables.len())),
         (
             "unflushed WALs",
-            live.wals.iter().map(|w| format!("{:06}.log ({} bytes)", w.number, w.size)).collect::<Vec<_>>().join(", "),
+            if live.wals.is_empty() {
+                "none (everything is in tables)".to_string()
+            } else {
+                live.wals.iter().map(|w| format!("{:06}.log ({} bytes)", w.number, w.size)).collect::<Vec<_>>().join(", ")
+            },
         ),
         ("comparator", live.comparator.clone()),
     ]);

@@ -202,7 +202,7 @@ fn dump(file: &Path, entries: bool, limit: Option<u64>, with_index: bool, f: For
         "bloom_bits_per_key": p.bloom_bits_per_key, "block_size": p.block_size,
         "restart_interval": p.restart_interval, "user": user,
     });
-    let mut text = output::fields(&[
+    let mut pairs = vec![
         ("table", file.display().to_string()),
         ("file size", format!("{} bytes (checksum {:08x})", t.file_size(), t.file_checksum())),
         ("entries", format!("{} ({} deletions)", p.num_entries, p.num_deletions)),
@@ -223,10 +223,9 @@ fn dump(file: &Path, entries: bool, limit: Option<u64>, with_index: bool, f: For
         ("comparator", p.comparator.clone()),
         ("format version", p.format_version.to_string()),
         ("created", format!("{} (seconds since the epoch)", p.creation_time)),
-    ]);
-    for (k, v) in &user {
-        text.push_str(&output::fields(&[(k.as_str(), v.as_str().unwrap_or_default().to_string())]));
-    }
+    ];
+    pairs.extend(user.iter().map(|(k, v)| (k.as_str(), v.as_str().unwrap_or_default().to_string())));
+    let mut text = output::fields(&pairs);
     let mut doc = json!({ "file": file.display().to_string(), "size_bytes": t.file_size(),
                           "file_checksum": t.file_checksum(), "internal_keys": internal, "properties": props });
     if with_index {
