@@ -64,7 +64,10 @@ enum Command {
     )]
     Db(cmd::db::DbCommand),
     /// Dump, verify and write table (SST) files.
-    #[command(subcommand, after_help = "Examples:\n  strata sst dump /tmp/my-db/000004.sst\n  strata sst verify /tmp/my-db/*.sst\n  strata sst write data.sst --from data.jsonl")]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  strata sst dump /tmp/my-db/000004.sst\n  strata sst verify /tmp/my-db/*.sst\n  strata sst write data.sst --from data.jsonl"
+    )]
     Sst(cmd::sst::SstCommand),
     /// Inspect write-ahead log files.
     #[command(subcommand, after_help = "Examples:\n  strata wal dump /tmp/my-db/000006.log")]

@@ -284,7 +284,11 @@ fn stats(dir: &Path) -> Result<Report, CliError> {
             if live.wals.is_empty() {
                 "none (everything is in tables)".to_string()
             } else {
-                live.wals.iter().map(|w| format!("{:06}.log ({} bytes)", w.number, w.size)).collect::<Vec<_>>().join(", ")
+                live.wals
+                    .iter()
+                    .map(|w| format!("{:06}.log ({} bytes)", w.number, w.size))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             },
         ),
         ("comparator", live.comparator.clone()),
@@ -493,13 +497,16 @@ fn checkpoint(dir: &Path, target: &Path, args: CheckpointArgs, ctx: &Ctx) -> Res
     if target.exists() {
         return Err(engine_error(target, strata::Error::AlreadyExists(target.to_path_buf())));
     }
-    let opened = if read_only { open_read(dir).map(|db| (db, true)) } else { open_write(dir).map(|db| (db, false)) };
-    let (db, read_only) = match opened {
-        Ok(opened) => opened,
-        Err(CliError::Failed { message, .. }) if message.contains("open for writing by another process") => {
-            (open_read(dir)?, true)
+    let (db, read_only) = if read_only {
+        (open_read(dir)?, true)
+    } else {
+        check_dir(dir)?;
+        match Db::open(dir, options()) {
+            Ok(db) => (db, false),
+            // Another process writes: checkpoint the state at a read-only open instead.
+            Err(strata::Error::Locked(_)) => (open_read(dir)?, true),
+            Err(e) => return Err(engine_error(dir, e)),
         }
-        Err(e) => return Err(e),
     };
     let opts = CheckpointOptions { flush: !no_flush && !read_only, copy_files: copy, ..Default::default() };
     let task = ctx.progress.spinner("checkpoint");
