@@ -92,10 +92,12 @@ pub struct Formats {
 #[derive(Debug, Clone, Copy)]
 pub struct Ctx {
     pub progress: Progress,
+    /// `--json`: commands that stream text (`db scan`) collect into the document instead.
+    pub json: bool,
 }
 
 fn run(cli: Cli) -> Result<Report, CliError> {
-    let ctx = Ctx { progress: Progress::new(cli.progress) };
+    let ctx = Ctx { progress: Progress::new(cli.progress), json: cli.json };
     match cli.command {
         Command::Db(c) => cmd::db::run(c, &ctx),
         Command::Sst(c) => cmd::sst::run(c, &ctx),

@@ -175,3 +175,32 @@ fn no_command_creates_a_database_at_a_mistyped_path() {
     assert_eq!(r.code, 1);
     assert_eq!(r.json()["error"]["kind"], "failed");
 }
+
+/// `db scan` streams its text: a reader that stops early (`| head -1`) ends the scan quietly
+/// with exit 0, and the output never has to fit in memory.
+#[test]
+fn scan_streams_and_stops_quietly_when_the_reader_goes_away() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    let mut batch = strata::WriteBatch::new();
+    for i in 0..20_000 {
+        batch.put(format!("key{i:06}"), vec![b'v'; 100]);
+    }
+    db.write(batch, &strata::WriteOptions::default()).unwrap();
+    db.close().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(["db", "scan", p(dir.path())])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    assert!(first.starts_with("key000000\tvvv"), "{first}");
+    // The read end is closed now (dropped with the BufReader); 2 MB of output cannot fit in
+    // the pipe, so the scan meets the closed pipe.
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+}

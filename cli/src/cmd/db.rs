@@ -186,8 +186,11 @@ pub fn run(cmd: DbCommand, ctx: &Ctx) -> Result<Report, CliError> {
             write(&dir, &key, Some(&value), &cf.cf, formats, no_sync)
         }
         DbCommand::Delete { dir, key, cf, formats, no_sync } => write(&dir, &key, None, &cf.cf, formats, no_sync),
-        DbCommand::Scan { dir, cf, range, formats } => scan(&dir, &cf.cf, &range, formats, true),
-        DbCommand::Count { dir, cf, range, formats } => scan(&dir, &cf.cf, &range, formats, false),
+        DbCommand::Scan { dir, cf, range, formats } => {
+            let listing = if ctx.json { Listing::Collect(Vec::new()) } else { Listing::Stream(stdout_writer()) };
+            scan(&dir, &cf.cf, &range, formats, listing)
+        }
+        DbCommand::Count { dir, cf, range, formats } => scan(&dir, &cf.cf, &range, formats, Listing::CountOnly),
         DbCommand::Compact { dir, cf, from, to, formats } => compact(&dir, cf.as_deref(), from, to, formats, ctx),
         DbCommand::Flush { dir } => flush(&dir),
         DbCommand::Checkpoint { dir, target, no_flush, copy, read_only } => {
@@ -361,7 +364,29 @@ pub fn bounds(from: Option<Vec<u8>>, to: Option<Vec<u8>>, prefix: Option<&[u8]>)
     (Some(lower), upper)
 }
 
-fn scan(dir: &Path, cf: &str, r: &RangeArgs, f: Formats, list: bool) -> Result<Report, CliError> {
+/// Where `scan` puts the entries: text streams to stdout as the scan goes (a scan of a whole
+/// database needs no memory for its output); `--json` collects them into its one document;
+/// `count` keeps none.
+enum Listing {
+    Stream(std::io::BufWriter<std::io::StdoutLock<'static>>),
+    Collect(Vec<Value>),
+    CountOnly,
+}
+
+fn stdout_writer() -> std::io::BufWriter<std::io::StdoutLock<'static>> {
+    std::io::BufWriter::new(std::io::stdout().lock())
+}
+
+/// Writes one text line; `Ok(false)` when the reader went away (`| head`): stop quietly.
+fn emit(out: &mut impl std::io::Write, k: &str, v: &str) -> Result<bool, CliError> {
+    match writeln!(out, "{k}\t{v}") {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
+        Err(e) => Err(CliError::Failed { message: format!("cannot write to stdout: {e}"), file: None, offset: None }),
+    }
+}
+
+fn scan(dir: &Path, cf: &str, r: &RangeArgs, f: Formats, mut listing: Listing) -> Result<Report, CliError> {
     let key = |s: &Option<String>, what| s.as_deref().map(|s| parse(s, f.key_format, what)).transpose();
     let (from, to, prefix) = (key(&r.from, "--from")?, key(&r.to, "--to")?, key(&r.prefix, "--prefix")?);
     let (lower_bound, upper_bound) = bounds(from, to, prefix.as_deref());
@@ -371,7 +396,6 @@ fn scan(dir: &Path, cf: &str, r: &RangeArgs, f: Formats, list: bool) -> Result<R
     let mut it = db.iter_cf(&handle, &opts).map_err(|e| engine_error(dir, e))?;
     it.seek_to_first();
     let (mut count, mut key_bytes, mut value_bytes) = (0u64, 0u64, 0u64);
-    let (mut entries, mut text) = (Vec::new(), String::new());
     let mut truncated = false;
     while it.valid() {
         if prefix.as_deref().is_some_and(|p| !it.key().starts_with(p)) {
@@ -387,10 +411,19 @@ fn scan(dir: &Path, cf: &str, r: &RangeArgs, f: Formats, list: bool) -> Result<R
         count += 1;
         key_bytes += it.key().len() as u64;
         value_bytes += it.value().len() as u64;
-        if list {
-            let (k, v) = (encode_bytes(it.key(), f.key_format), encode_bytes(it.value(), f.value_format));
-            text.push_str(&format!("{k}\t{v}\n"));
-            entries.push(json!({ "key": k, "value": v }));
+        let shown = || (encode_bytes(it.key(), f.key_format), encode_bytes(it.value(), f.value_format));
+        match &mut listing {
+            Listing::Stream(out) => {
+                let (k, v) = shown();
+                if !emit(out, &k, &v)? {
+                    break;
+                }
+            }
+            Listing::Collect(entries) => {
+                let (k, v) = shown();
+                entries.push(json!({ "key": k, "value": v }));
+            }
+            Listing::CountOnly => {}
         }
         it.next();
     }
@@ -398,15 +431,22 @@ fn scan(dir: &Path, cf: &str, r: &RangeArgs, f: Formats, list: bool) -> Result<R
     drop(it);
     let seq = db.sequence();
     close(db)?;
-    let doc = if list {
-        json!({ "cf": cf, "sequence": seq, "count": count, "truncated": truncated, "entries": entries })
-    } else {
-        json!({ "cf": cf, "sequence": seq, "count": count, "key_bytes": key_bytes, "value_bytes": value_bytes, "truncated": truncated })
-    };
-    if !list {
-        text = format!("{count}\n");
-    }
-    Ok(Report::ok(doc, text))
+    Ok(match listing {
+        Listing::Stream(mut out) => {
+            let _ = std::io::Write::flush(&mut out);
+            let doc = json!({ "cf": cf, "sequence": seq, "count": count, "truncated": truncated });
+            Report::ok(doc, String::new())
+        }
+        Listing::Collect(entries) => Report::ok(
+            json!({ "cf": cf, "sequence": seq, "count": count, "truncated": truncated, "entries": entries }),
+            String::new(),
+        ),
+        Listing::CountOnly => Report::ok(
+            json!({ "cf": cf, "sequence": seq, "count": count, "key_bytes": key_bytes,
+                    "value_bytes": value_bytes, "truncated": truncated }),
+            format!("{count}\n"),
+        ),
+    })
 }
 
 fn level_files(db: &Db) -> Result<Vec<(String, Vec<usize>)>, CliError> {
