@@ -213,7 +213,7 @@ impl WriteBatch {
     }
 
     /// The base sequence number: op `i` gets `sequence() + i`.
-    pub(crate) fn sequence(&self) -> SeqNo {
+    pub fn sequence(&self) -> SeqNo {
         let mut head = self.data.as_slice();
         coding::get_fixed64(&mut head).unwrap_or(0)
     }
@@ -225,7 +225,7 @@ impl WriteBatch {
     }
 
     /// Number of ops, as stored in the header.
-    pub(crate) fn count(&self) -> u32 {
+    pub fn count(&self) -> u32 {
         self.count
     }
 
@@ -235,13 +235,14 @@ impl WriteBatch {
     }
 
     /// The ops in order. Every batch is valid by construction, so decoding cannot fail here.
-    pub(crate) fn iter(&self) -> BatchIter<'_> {
+    pub fn iter(&self) -> BatchIter<'_> {
         BatchIter { rest: self.data.get(HEADER_LEN..).unwrap_or(&[]), remaining: self.count }
     }
 
     /// Decodes and fully validates a WAL record. `path` and `offset` (the record's offset in the
-    /// log) name the place in `Corruption` errors.
-    pub(crate) fn from_record(bytes: impl Into<Vec<u8>>, path: &Path, offset: u64) -> Result<WriteBatch> {
+    /// log) name the place in `Corruption` errors. Public so that tools (the `strata wal dump`
+    /// command) decode WAL records exactly as recovery does.
+    pub fn from_record(bytes: impl Into<Vec<u8>>, path: &Path, offset: u64) -> Result<WriteBatch> {
         let data = bytes.into();
         let fail = |at: usize, reason: &str| {
             Error::corruption(path, offset, format!("write batch: {reason} at byte {at} of the record"))
@@ -298,7 +299,7 @@ fn decode_record<'a>(cur: &mut &'a [u8]) -> std::result::Result<BatchOp<'a>, &'s
 
 /// Iterator over the ops of a [`WriteBatch`].
 #[derive(Debug, Clone)]
-pub(crate) struct BatchIter<'a> {
+pub struct BatchIter<'a> {
     rest: &'a [u8],
     remaining: u32,
 }

@@ -205,6 +205,20 @@ impl Table {
         Ok((handle, block))
     }
 
+    /// The index: for each data block in file order, its separator key (every key of the block
+    /// is `<=` it) and its handle. For tools (`strata sst dump`); reads no data block.
+    pub fn index_entries(&self) -> Result<Vec<(Vec<u8>, BlockHandle)>> {
+        let mut it = BlockIter::new(self.index.clone());
+        let index_err = |c| self.block_error(self.footer.index, c);
+        it.seek_to_first().map_err(index_err)?;
+        let mut out = Vec::with_capacity(self.index.num_restarts());
+        while it.valid() {
+            out.push((it.key().to_vec(), self.index_handle(&it)?));
+            it.next().map_err(index_err)?;
+        }
+        Ok(out)
+    }
+
     pub(crate) fn index_block(&self) -> Block {
         self.index.clone()
     }

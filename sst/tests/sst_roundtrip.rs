@@ -120,3 +120,36 @@ fn real_files_read_the_same_through_pread_and_mmap() {
         assert!(t.properties().data_bytes < t.properties().raw_data_bytes, "zstd saved nothing");
     }
 }
+
+/// `Table::index_entries` names every data block once, contiguous from offset 0, in key order,
+/// each separator at least the block's last key; the count matches the properties.
+#[test]
+fn index_entries_cover_the_data_blocks_in_order() {
+    let m = sample_model(3000, 40);
+    let dir = tempfile::tempdir().unwrap();
+    let fs: Arc<dyn strata_base::FileSystem> = Arc::new(strata_base::RealFs::new());
+    let path = dir.path().join("000009.sst");
+    let opts = TableOptions { block_size: 512, ..TableOptions::default() };
+    let mut b = strata_sst::TableBuilder::create(fs.clone(), &path, opts).unwrap();
+    for (k, (kind, v)) in &m {
+        b.add(k, *kind, v).unwrap();
+    }
+    b.finish().unwrap();
+    let t = strata_sst::Table::open_path(fs.as_ref(), &path, TableReadOptions::default()).unwrap();
+    let index = t.index_entries().unwrap();
+    assert!(index.len() > 10, "{} blocks", index.len());
+    assert_eq!(index.len() as u64, t.properties().num_data_blocks);
+    let mut expected_offset = 0;
+    for w in index.windows(2) {
+        assert!(w[0].0 < w[1].0, "separators increase");
+    }
+    for (_, handle) in &index {
+        assert_eq!(handle.offset, expected_offset);
+        expected_offset = handle.end().unwrap();
+    }
+    assert_eq!(expected_offset, t.properties().data_bytes);
+    // Each key lies in the first block whose separator is >= it: that block's range holds it.
+    let first_key = m.keys().next().unwrap();
+    assert!(index[0].0.as_slice() >= first_key.as_slice());
+    assert!(index.last().unwrap().0.as_slice() >= m.keys().last().unwrap().as_slice());
+}
