@@ -47,7 +47,19 @@ fn get_works_read_only_while_a_writer_holds_the_lock_and_writes_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     make_db(dir.path());
     let d = p(dir.path());
-    let writer = Db::open(dir.path(), Options::default()).unwrap();
+    // Another test's child process can hold an inherited copy of the LOCK descriptor between
+    // its fork and its exec (flock follows the descriptor), so a reopen right after `close`
+    // may briefly see the lock held: retry until the fork window has passed.
+    let mut attempts = 0;
+    let writer = loop {
+        match Db::open(dir.path(), Options::default()) {
+            Err(strata::Error::Locked(_)) if attempts < 200 => {
+                attempts += 1;
+                std::thread::sleep(std::time::Duration::from_millis(25));
+            }
+            r => break r.unwrap(),
+        }
+    };
     writer.put(b"live:1", b"from-the-writer").unwrap();
     assert!(matches!(Db::open(dir.path(), Options::default()), Err(strata::Error::Locked(_))), "the lock is held");
 
