@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 use strata::{Db, Options, SimFs};
 use strata_checkpoint::repo::{
-    LogOptions, Repository, RepositoryOptions, RestoreOptions, Retention, SnapshotId, SnapshotOptions,
-    SnapshotState, VerifyLevel,
+    LogOptions, Repository, RepositoryOptions, RestoreOptions, Retention, SnapshotId, SnapshotOptions, SnapshotState,
+    VerifyLevel,
 };
 use strata_tests::history::Rng;
 use strata_tests::{dump, small_options};
@@ -62,7 +62,8 @@ fn run(seed: u64, steps: u32) {
                         db.delete(format!("k{k:04}")).unwrap();
                     } else {
                         next_key += 1;
-                        db.put(format!("k{k:04}"), format!("{next_key}-{}", "v".repeat(rng.below(90) as usize))).unwrap();
+                        db.put(format!("k{k:04}"), format!("{next_key}-{}", "v".repeat(rng.below(90) as usize)))
+                            .unwrap();
                     }
                 }
                 if rng.chance(1, 3) {
