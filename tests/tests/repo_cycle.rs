@@ -315,3 +315,20 @@ fn bad_arguments_are_refused() {
     assert!(matches!(repo.restore(s.id, &inside, &RestoreOptions::default()), Err(Error::InvalidArgument(_))));
     assert!(matches!(repo.export(s.id, &inside), Err(Error::InvalidArgument(_))));
 }
+
+#[test]
+fn oversized_metadata_is_refused_before_it_is_read() {
+    let t = tempfile::tempdir().unwrap();
+    let repo_dir = t.path().join("repo");
+    Repository::create(&repo_dir).unwrap();
+    // A sparse 300 MiB "commit": refused by its size, without reading 300 MiB.
+    let commit = repo_dir.join("log").join(format!("{:020}.commit", 1));
+    std::fs::File::create(&commit).unwrap().set_len(300 << 20).unwrap();
+    match Repository::open(&repo_dir) {
+        Err(Error::Corruption { file, reason, .. }) => {
+            assert_eq!(file, commit);
+            assert!(reason.contains("METADATA_FILE_LEN_MAX"), "{reason}");
+        }
+        other => panic!("expected corruption: {other:?}"),
+    }
+}

@@ -148,6 +148,25 @@ pub trait FileSystem: Send + Sync + Debug {
         f.read_at(0, len)
     }
 
+    /// Copies `from` to a new file `to` (truncated if it exists) and fsyncs the copy (not its
+    /// directory entry: the caller syncs the directory); returns the bytes copied. The default reads and appends in chunks through this trait (so fault
+    /// injection sees every step); `RealFs` lets the kernel copy (`copy_file_range`).
+    fn copy(&self, from: &Path, to: &Path) -> io::Result<u64> {
+        const CHUNK: u64 = 1 << 20;
+        let src = self.open_unmapped(from)?;
+        let total = src.len();
+        let mut dst = self.create(to)?;
+        let mut off = 0;
+        while off < total {
+            let n = (total - off).min(CHUNK);
+            // n <= CHUNK, which fits in usize.
+            dst.append(&src.read_at(off, n as usize)?)?;
+            off += n;
+        }
+        dst.sync()?;
+        Ok(total)
+    }
+
     /// Writes a whole new file at `path` durably: write to the sibling [`tmp_sibling`]
     /// (`path.strata-tmp`), fsync, rename over `path`, fsync the directory.
     fn write_atomic(&self, path: &Path, data: &[u8]) -> io::Result<()> {

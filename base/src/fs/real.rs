@@ -225,6 +225,12 @@ impl FileSystem for RealFs {
         File::open(dir)?.sync_all()
     }
 
+    fn copy(&self, from: &Path, to: &Path) -> io::Result<u64> {
+        let n = fs::copy(from, to)?;
+        fs::File::open(to)?.sync_data()?;
+        Ok(n)
+    }
+
     fn link_count(&self, path: &Path) -> io::Result<u64> {
         use std::os::unix::fs::MetadataExt;
         Ok(fs::metadata(path)?.nlink())
@@ -265,6 +271,23 @@ mod tests {
         assert_eq!(fs.lock(&p).unwrap_err().kind(), io::ErrorKind::WouldBlock);
         drop(l);
         fs.lock(&p).unwrap();
+    }
+
+    #[test]
+    fn copy_makes_an_equal_independent_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let fs = RealFs::new();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        fs.write_atomic(&a, b"some bytes").unwrap();
+        assert_eq!(fs.copy(&a, &b).unwrap(), 10);
+        assert_eq!(fs.read_all(&b).unwrap().as_ref(), b"some bytes");
+        assert_eq!(fs.link_count(&a).unwrap(), 1, "a copy, not a link");
+        let sim = crate::SimFs::new();
+        sim.write_atomic(Path::new("/x"), b"sim bytes").unwrap();
+        assert_eq!(sim.copy(Path::new("/x"), Path::new("/y")).unwrap(), 9);
+        sim.sync_dir(Path::new("/")).unwrap(); // the caller makes the name durable
+        sim.crash();
+        assert_eq!(sim.read_all(Path::new("/y")).unwrap().as_ref(), b"sim bytes", "the bytes are synced");
     }
 
     #[test]

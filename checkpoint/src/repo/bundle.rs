@@ -18,7 +18,7 @@
 //! Thread safety: export may run beside any repository operation; import touches only the
 //! bundle (read) and the new directory.
 
-use super::format::{FileRecord, KIND_BUNDLE, SnapshotRecord, frame, unframe};
+use super::format::{FileRecord, KIND_BUNDLE, METADATA_FILE_LEN_MAX, SnapshotRecord, frame, unframe};
 use super::restore::build_database;
 use super::types::{ExportInfo, ImportOptions, Progress, RestoreInfo, SnapshotId, Tracker, VerifyLevel};
 use super::{Repository, new_dir_target};
@@ -36,6 +36,10 @@ pub(crate) fn read_bundle(fs: &dyn FileSystem, bundle: &Path) -> Result<Snapshot
     let path = bundle.join(BUNDLE_METADATA_NAME);
     if !fs.exists(&path) {
         return Err(Error::NotFound(format!("{} is not a bundle (no {BUNDLE_METADATA_NAME})", bundle.display())));
+    }
+    let size = fs.file_size(&path).map_err(|e| Error::io(&path, e))?;
+    if size > METADATA_FILE_LEN_MAX {
+        return Err(Error::corruption(&path, 0, format!("{size} bytes exceed METADATA_FILE_LEN_MAX")));
     }
     let bytes = fs.read_all(&path).map_err(|e| Error::io(&path, e))?;
     let record: SnapshotRecord = unframe(KIND_BUNDLE, &bytes, &path)?;

@@ -164,6 +164,26 @@ pub fn unframe<T: DeserializeOwned>(kind: &str, bytes: &[u8], file: &Path) -> Re
     serde_json::from_slice(body).map_err(|e| bad(nl + 1, format!("body does not decode as a {kind}: {e}")))
 }
 
+/// Largest metadata file accepted, in bytes: a header and a body of the largest size.
+pub const METADATA_FILE_LEN_MAX: u64 = (HEADER_LEN_MAX + METADATA_LEN_MAX) as u64;
+
+/// Reads metadata object `key` (a file named `file`), refusing one larger than
+/// [`METADATA_FILE_LEN_MAX`] before reading it; `None` if it does not exist.
+pub fn get_metadata(store: &dyn crate::store::Store, key: &str, file: &Path) -> Result<Option<bytes::Bytes>> {
+    match store.size(key)? {
+        None => return Ok(None),
+        Some(n) if n > METADATA_FILE_LEN_MAX => {
+            return Err(Error::corruption(
+                file,
+                0,
+                format!("{n} bytes exceed METADATA_FILE_LEN_MAX {METADATA_FILE_LEN_MAX}"),
+            ));
+        }
+        Some(_) => {}
+    }
+    store.get(key)
+}
+
 /// Lowercase hex of `bytes`.
 pub fn to_hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()

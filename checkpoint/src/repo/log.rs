@@ -22,7 +22,7 @@
 
 use super::format::{
     KIND_COMMIT, KIND_LAST_CHECKPOINT, KIND_LOG_CHECKPOINT, LOG_DIR, LastCheckpoint, LogName, commit_key, frame,
-    last_checkpoint_key, log_checkpoint_key, parse_log_name, unframe,
+    get_metadata, last_checkpoint_key, log_checkpoint_key, parse_log_name, unframe,
 };
 use super::record::{Action, Commit, LogState, apply};
 use crate::store::{Put, Store};
@@ -144,15 +144,15 @@ impl MetaLog {
     /// The hint, if it is there and intact (a damaged hint is ignored: it is only a hint).
     fn read_hint(&self) -> Option<LastCheckpoint> {
         let key = last_checkpoint_key();
-        let bytes = self.store.get(&key).ok()??;
+        let bytes = get_metadata(&*self.store, &key, &self.file(&key)).ok()??;
         unframe(KIND_LAST_CHECKPOINT, &bytes, &self.file(&key)).ok()
     }
 
     /// The log checkpoint at `version`: `None` if absent, an error if damaged.
     fn read_checkpoint(&self, version: u64) -> Result<Option<LogState>> {
         let key = log_checkpoint_key(version);
-        let Some(bytes) = self.store.get(&key)? else { return Ok(None) };
         let file = self.file(&key);
+        let Some(bytes) = get_metadata(&*self.store, &key, &file)? else { return Ok(None) };
         let state: LogState = unframe(KIND_LOG_CHECKPOINT, &bytes, &file)?;
         if state.version != version {
             return Err(Error::corruption(&file, 0, format!("holds version {}, named {version}", state.version)));
@@ -174,7 +174,8 @@ impl MetaLog {
                     format!("gap in the metadata log: commit {v} is missing, but commit {newest} exists"),
                 ));
             }
-            let bytes = self.store.get(&key)?.ok_or_else(|| Error::NotFound(format!("{} vanished", file.display())))?;
+            let bytes = get_metadata(&*self.store, &key, &file)?
+                .ok_or_else(|| Error::NotFound(format!("{} vanished", file.display())))?;
             let commit: Commit = unframe(KIND_COMMIT, &bytes, &file)?;
             if commit.version != v {
                 return Err(Error::corruption(&file, 0, format!("holds version {}, named {v}", commit.version)));

@@ -145,13 +145,16 @@ impl Repository {
         let root = path.as_ref().to_path_buf();
         let fs = opts.fs.clone().unwrap_or_else(|| Arc::new(RealFs::new()));
         let store: Arc<dyn Store> = Arc::new(LocalStore::new(Arc::clone(&fs), &root));
-        let Some(bytes) = (if fs.is_dir(&root) { store.get(REPOSITORY_KEY)? } else { None }) else {
+        let marker = root.join(REPOSITORY_KEY);
+        let Some(bytes) =
+            (if fs.is_dir(&root) { format::get_metadata(&*store, REPOSITORY_KEY, &marker)? } else { None })
+        else {
             return Err(Error::NotFound(format!(
                 "no snapshot repository at {} (no {REPOSITORY_KEY} file)",
                 root.display()
             )));
         };
-        let _: RepositoryMarker = unframe(KIND_REPOSITORY, &bytes, &root.join(REPOSITORY_KEY))?;
+        let _: RepositoryMarker = unframe(KIND_REPOSITORY, &bytes, &marker)?;
         let log = MetaLog::new(Arc::clone(&store), opts.log.clone());
         log.load()?;
         Ok(Self { root, fs, store, log, opts })
