@@ -101,3 +101,28 @@ fn restore_interrupted(method: RestoreMethod) {
         }
     }
 }
+
+/// The file-system steps of `create`, in order: everything goes into the temporary sibling,
+/// the file is synced before the directory, the directory before the rename, the parent after
+/// it; nothing is written in the source's directory.
+#[test]
+fn create_steps_are_in_commit_order() {
+    let (sim, db, _) = setup();
+    let start = sim.trace().len();
+    Savepoint::create(&db, "/sp", &sp_opts()).unwrap();
+    let trace: Vec<String> = sim.trace()[start..].to_vec();
+    let tmp = "/.sp.strata-savepoint.tmp";
+    let pos =
+        |line: String| trace.iter().position(|l| *l == line).unwrap_or_else(|| panic!("{line} missing: {trace:#?}"));
+    let steps = [
+        pos(format!("mkdir {tmp}")),
+        pos(format!("create {tmp}/SAVEPOINT")),
+        pos(format!("sync {tmp}/SAVEPOINT")),
+        pos(format!("sync_dir {tmp}")),
+        pos(format!("rename {tmp}")),
+        pos("sync_dir /".to_string()),
+    ];
+    assert!(steps.windows(2).all(|w| w[0] < w[1]), "steps out of order: {steps:?} in {trace:#?}");
+    assert!(trace.iter().all(|l| !l.contains("/db/")), "create wrote to the source: {trace:#?}");
+    assert_eq!(steps[5], trace.len() - 1, "the parent sync is the last step");
+}

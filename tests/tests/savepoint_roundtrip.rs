@@ -135,9 +135,13 @@ fn cancelled_create_and_restore_leave_nothing() {
     Savepoint::create(&db, "/sp", &so).unwrap();
     calls.store(0, Ordering::SeqCst);
     let o = Options { fs: Some(sim.arc()), ..Default::default() };
-    let ro = SavepointRestoreOptions { progress: Some(cancel_second), threads: 2, ..Default::default() };
-    assert!(matches!(Savepoint::restore("/sp", "/t", &o, &ro), Err(Error::Cancelled(_))));
-    assert_eq!(sim.list(std::path::Path::new("/")).unwrap(), ["db", "sp"], "a cancelled restore leaves nothing");
+    for method in [RestoreMethod::Tables, RestoreMethod::Writes] {
+        calls.store(0, Ordering::SeqCst);
+        let ro =
+            SavepointRestoreOptions { progress: Some(cancel_second.clone()), threads: 2, method, ..Default::default() };
+        assert!(matches!(Savepoint::restore("/sp", "/t", &o, &ro), Err(Error::Cancelled(_))), "{method:?}");
+        assert_eq!(sim.list(std::path::Path::new("/")).unwrap(), ["db", "sp"], "a cancelled restore leaves nothing");
+    }
     // Progress is reported per chunk, up to the total.
     let last = Arc::new(parking_lot_free::Last::default());
     let l = Arc::clone(&last);

@@ -14,6 +14,7 @@
 //!
 //! Thread safety: plain functions over plain data.
 
+use super::cursor::Dec;
 use strata_base::checksum::{crc32, mask, unmask};
 use strata_base::coding::{put_fixed32, put_fixed64, put_varint32, put_varint64};
 
@@ -81,7 +82,7 @@ pub enum FormatError {
 
 pub type FormatResult<T> = std::result::Result<T, FormatError>;
 
-fn corrupt<T>(offset: u64, reason: impl Into<String>) -> FormatResult<T> {
+pub(super) fn corrupt<T>(offset: u64, reason: impl Into<String>) -> FormatResult<T> {
     Err(FormatError::Corrupt { offset, reason: reason.into() })
 }
 
@@ -452,7 +453,7 @@ pub fn decode_chunk(b: &[u8], base: u64, meta: &ChunkMeta) -> FormatResult<Entry
 
 /// Checks that the index describes a well-formed file: chunks contiguous from `data_start`
 /// to `index_offset`, families in header order, keys ordered within and across chunks, totals
-/// matching. `index_at` is the index record's offset (where errors found here are reported).
+/// matching. Errors found here are reported at `index_offset`, the index record's offset.
 pub fn validate_index(header: &Header, index: &Index, data_start: u64, index_offset: u64) -> FormatResult<()> {
     let bad = |r: String| corrupt(index_offset, r);
     if index.families.len() != header.families.len() {
@@ -503,90 +504,6 @@ pub fn validate_index(header: &Header, index: &Index, data_start: u64, index_off
 fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
     put_varint32(out, b.len() as u32);
     out.extend_from_slice(b);
-}
-
-/// A bounds-checked cursor whose errors carry the file offset.
-struct Dec<'a> {
-    b: &'a [u8],
-    pos: usize,
-    base: u64,
-}
-
-impl Dec<'_> {
-    fn offset(&self) -> u64 {
-        self.base + self.pos as u64
-    }
-
-    fn take(&mut self, n: usize, what: &str) -> FormatResult<&[u8]> {
-        match self.pos.checked_add(n).and_then(|end| self.b.get(self.pos..end)) {
-            Some(s) => {
-                self.pos += n;
-                Ok(s)
-            }
-            None => corrupt(self.offset(), format!("truncated {what}")),
-        }
-    }
-
-    fn fixed32(&mut self) -> FormatResult<u32> {
-        let s = self.take(4, "fixed32")?;
-        Ok(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
-    }
-
-    fn fixed64(&mut self) -> FormatResult<u64> {
-        let s = self.take(8, "fixed64")?;
-        let mut a = [0u8; 8];
-        a.copy_from_slice(s);
-        Ok(u64::from_le_bytes(a))
-    }
-
-    fn varint64(&mut self) -> FormatResult<u64> {
-        let at = self.offset();
-        let mut src = &self.b[self.pos..];
-        let before = src.len();
-        match strata_base::coding::get_varint64(&mut src) {
-            Some(v) => {
-                self.pos += before - src.len();
-                Ok(v)
-            }
-            None => corrupt(at, "bad varint64"),
-        }
-    }
-
-    fn varint32(&mut self) -> FormatResult<u32> {
-        let at = self.offset();
-        u32::try_from(self.varint64()?).or_else(|_| corrupt(at, "varint32 out of range"))
-    }
-
-    fn count(&mut self, max: usize, what: &str) -> FormatResult<usize> {
-        let at = self.offset();
-        let n = self.varint32()? as usize;
-        if n > max {
-            return corrupt(at, format!("{n} {what} entries exceed the limit {max}"));
-        }
-        Ok(n)
-    }
-
-    fn span(&mut self, max: usize) -> FormatResult<std::ops::Range<usize>> {
-        let at = self.offset();
-        let n = self.varint32()? as usize;
-        if n > max {
-            return corrupt(at, format!("length {n} exceeds the limit {max}"));
-        }
-        let start = self.pos;
-        self.take(n, "bytes")?;
-        Ok(start..start + n)
-    }
-
-    fn bytes(&mut self, max: usize) -> FormatResult<&[u8]> {
-        let r = self.span(max)?;
-        Ok(&self.b[r])
-    }
-
-    fn string(&mut self) -> FormatResult<String> {
-        let at = self.offset();
-        let b = self.bytes(NAME_LEN_MAX)?;
-        String::from_utf8(b.to_vec()).or_else(|_| corrupt(at, "name is not UTF-8"))
-    }
 }
 
 #[cfg(test)]

@@ -26,6 +26,7 @@
 //! chunks on several threads; progress callbacks must be `Send + Sync`.
 
 mod claim;
+mod cursor;
 pub mod format;
 pub mod fuzzing;
 mod reader;
