@@ -41,6 +41,9 @@ struct Cli {
     /// The database directory (default: a fresh temporary directory).
     #[arg(long)]
     db: Option<PathBuf>,
+    /// Background compaction threads (`Options::max_background_compactions`).
+    #[arg(long, default_value_t = Options::default().max_background_compactions)]
+    compaction_threads: usize,
 }
 
 /// The benchmarks, named as in RocksDB's db_bench.
@@ -76,8 +79,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let keys = KeyGen::new(key_size, num);
     let value = vec![b'v'; value_size];
     println!("strata dbbench: num={num} key_size={key_size} value_size={value_size} dir={}", dir.display());
-    println!("options: {:?}", Options::default());
-    let mut db = Some(Db::open(&dir, Options::default())?);
+    let options = Options { max_background_compactions: args.compaction_threads, ..Options::default() };
+    println!("options: {options:?}");
+    let mut db = Some(Db::open(&dir, options.clone())?);
     let mut results = Vec::new();
     for bench in args.benchmarks {
         let d = db.as_ref().ok_or("database not open")?;
@@ -88,7 +92,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     // A fresh database for each fill.
                     drop(db.take());
                     let _ = std::fs::remove_dir_all(&dir);
-                    db = Some(Db::open(&dir, Options::default())?);
+                    db = Some(Db::open(&dir, options.clone())?);
                 }
                 let d = db.as_ref().ok_or("database not open")?;
                 fill(d, name, &keys, &value, num, bench != Bench::Fillseq)?
@@ -97,7 +101,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 // Reopen so reads go through the files, not just memtables.
                 d.flush()?;
                 drop(db.take());
-                db = Some(Db::open(&dir, Options::default())?);
+                db = Some(Db::open(&dir, options.clone())?);
                 let d = db.as_ref().ok_or("database not open")?;
                 read_random(d, &keys, num)?
             }
