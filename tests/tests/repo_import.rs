@@ -50,10 +50,10 @@ fn make_bundle(sim: &SimFs, flush: bool) -> BTreeMap<String, Map> {
     if !flush {
         src.put_cf(&users, k(9999), "unflushed").unwrap();
     }
-    let repo = Repository::create_with("/repo", strata_checkpoint::repo::RepositoryOptions {
-        fs: Some(sim.arc()),
-        ..Default::default()
-    })
+    let repo = Repository::create_with(
+        "/repo",
+        strata_checkpoint::repo::RepositoryOptions { fs: Some(sim.arc()), ..Default::default() },
+    )
     .unwrap();
     let s = repo.create_snapshot(&src, &SnapshotOptions { flush, ..Default::default() }).unwrap();
     let want: BTreeMap<String, Map> =
@@ -125,7 +125,10 @@ fn full_cycle_into_another_database_under_new_names() {
     assert!(info.tables >= 4, "{info:?}");
     assert_eq!(dump_named(&dst, "users_copy"), want["users"]);
     assert_eq!(dump_named(&dst, "o2"), want["orders"]);
-    assert!(!want["users"].contains_key(&k(20)) && !dump_named(&dst, "users_copy").contains_key(&k(20)), "the source deleted k20 last: the tombstone came along");
+    assert!(
+        !want["users"].contains_key(&k(20)) && !dump_named(&dst, "users_copy").contains_key(&k(20)),
+        "the source deleted k20 last: the tombstone came along"
+    );
     // The target's own data is untouched; its last sequence is raised above the imported data.
     assert_eq!(dump_named(&dst, "users").len(), 100);
     assert!(dst.sequence() > before_seq, "the last sequence number is raised to the imported tables'");
@@ -163,7 +166,8 @@ fn upsert_into_an_existing_family() {
         expect.insert(key.clone(), v.clone());
     }
     let snap = dst.snapshot();
-    let info = import(&dst, "/bundle", &opts(ImportMode::Upsert, &[("users", "users"), ("orders", "default")])).unwrap();
+    let info =
+        import(&dst, "/bundle", &opts(ImportMode::Upsert, &[("users", "users"), ("orders", "default")])).unwrap();
     assert_eq!(info.entries as usize, want["users"].len() + want["orders"].len());
     assert_eq!(dump_named(&dst, "users"), expect);
     assert_eq!(dst.get_cf(&users, k(20)).unwrap().unwrap(), &b"only in the target"[..]);
@@ -278,7 +282,11 @@ fn every_refusal_leaves_the_database_unchanged() {
             assert!(e.to_string().contains(name.as_str()), "{e} does not name {name}");
         }
         strata_tests::fault_fs::overwrite_file(&sim, &p, &b[..b.len() - 1]).unwrap();
-        check(import(&dst, "/bundle", &opts(new, &[("users", "a"), ("orders", "b"), ("default", "c")])), "short", &corrupt);
+        check(
+            import(&dst, "/bundle", &opts(new, &[("users", "a"), ("orders", "b"), ("default", "c")])),
+            "short",
+            &corrupt,
+        );
         restore_bundle();
     }
     // The bundle itself is never written.

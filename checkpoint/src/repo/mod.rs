@@ -39,8 +39,8 @@ pub use log::LogOptions;
 pub use record::SnapshotState;
 pub use retain::plan_retention;
 pub use types::{
-    ExportInfo, FileProblem, GcReport, ImportInfo, ImportMode, ImportOptions, Problem, Progress, ProgressEvent, RestoreInfo, RestoreOptions,
-    Retention, SnapshotId, SnapshotInfo, SnapshotOptions, VerifyLevel, VerifyReport,
+    ExportInfo, FileProblem, GcReport, ImportInfo, ImportMode, ImportOptions, Problem, Progress, ProgressEvent,
+    RestoreInfo, RestoreOptions, Retention, SnapshotId, SnapshotInfo, SnapshotOptions, VerifyLevel, VerifyReport,
 };
 
 use crate::store::{LocalStore, Store};
