@@ -37,7 +37,7 @@ pub mod savepoint;
 pub mod store;
 
 pub use create::{Checkpoint, CheckpointInfo, CheckpointOptions};
-pub use repo::{Repository, SnapshotId, SnapshotInfo, SnapshotOptions};
+pub use repo::{ImportInfo, ImportMode, ImportOptions, Repository, SnapshotId, SnapshotInfo, SnapshotOptions, import};
 pub use savepoint::{
     ClaimMode, FamilyInfo, KeyRange, RestoreMethod, Savepoint, SavepointInfo, SavepointOptions, SavepointProgress,
     SavepointRestoreInfo, SavepointRestoreOptions, open_checkpoint,

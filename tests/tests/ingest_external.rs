@@ -496,3 +496,41 @@ fn damaged_block_is_refused_with_verification() {
     assert_eq!(get(&db, "k0100"), None);
     assert_eq!(std::fs::read(&path).unwrap(), bytes, "source untouched");
 }
+
+/// `Db::import_column_families`: several families in one manifest edit; any bad family (or a
+/// name given twice, or taken) refuses the whole import, leaving no family and no file behind.
+#[test]
+fn import_column_families_is_all_or_nothing() {
+    let fx = fixture();
+    let a = sst(&fx.files, "a.sst", &[("a1", Some("1")), ("a2", None)]);
+    let b = sst(&fx.files, "b.sst", &[("b1", Some("2"))]);
+    let db = Db::open(&fx.db_path, opts()).unwrap();
+    db.put("x", "1").unwrap();
+    db.flush().unwrap();
+    drop(db);
+    let db = Db::open(&fx.db_path, opts()).unwrap();
+    let before = names(&fx.db_path);
+    let fa = [ImportFile { path: a.clone(), level: 6 }];
+    let fb = [ImportFile { path: b.clone(), level: 6 }];
+    let missing = [ImportFile { path: fx.files.join("nope.sst"), level: 6 }];
+    let io = ImportOptions::default();
+    for bad in [
+        vec![("fa", &fa[..]), ("fa", &fb[..])],
+        vec![("fa", &fa[..]), ("default", &fb[..])],
+        vec![("fa", &fa[..]), ("fb", &missing[..])],
+        vec![("fa", &fa[..]), ("fb", &[][..])],
+        vec![],
+    ] {
+        assert!(db.import_column_families(&bad, &io).is_err(), "{bad:?}");
+        assert_eq!(names(&fx.db_path), before);
+        assert_eq!(db.cf_names(), ["default"]);
+    }
+    let cfs = db.import_column_families(&[("fa", &fa[..]), ("fb", &fb[..])], &io).unwrap();
+    assert_eq!(cfs.iter().map(|c| c.name()).collect::<Vec<_>>(), ["fa", "fb"]);
+    assert_ne!(cfs[0].id(), cfs[1].id());
+    drop(db);
+    let db = Db::open(&fx.db_path, opts()).unwrap();
+    assert_eq!(db.get_cf(&db.cf("fa").unwrap(), "a1").unwrap().unwrap(), &b"1"[..]);
+    assert_eq!(db.get_cf(&db.cf("fb").unwrap(), "b1").unwrap().unwrap(), &b"2"[..]);
+    assert!(a.exists() && b.exists(), "sources are untouched without move_files");
+}

@@ -6,10 +6,8 @@
 //! turns a bundle into a new database directory.
 //!
 //! Import into an *open* database (as new column families, or as an upsert into an existing
-//! one) needs the engine's ingestion/import API, which is being built on another branch.
-//! TODO(ingestion): add `strata_checkpoint::import(&db, bundle, &ImportOptions)` here once
-//! `Db::ingest_external_files` / a column-family import lands: read and check the bundle with
-//! [`read_bundle`] exactly as below, then hand its tables to the engine.
+//! one) is `import.rs`; it reads and checks the bundle with [`read_bundle`] and
+//! [`check_bundle_files`] exactly as the import into a new directory does.
 //!
 //! Invariants: a bundle's metadata is untrusted when read back: the framing is checked, the
 //! record validated (file names are derived from file numbers, never taken as paths), every
@@ -48,7 +46,7 @@ pub(crate) fn read_bundle(fs: &dyn FileSystem, bundle: &Path) -> Result<Snapshot
 }
 
 /// A bundle's file as a store object, so the repository's checks apply unchanged.
-fn as_bundle_object(f: &FileRecord) -> FileRecord {
+pub(crate) fn as_bundle_object(f: &FileRecord) -> FileRecord {
     FileRecord { key: f.name.clone(), ..f.clone() }
 }
 
@@ -117,16 +115,27 @@ pub fn import_into_new_database(
     let record = read_bundle(&*fs, bundle)?;
     let names = renames(&record, &opts.column_families)?;
     let store = LocalStore::new(Arc::clone(&fs), bundle);
-    for f in &record.files {
-        if let Some(problem) = super::verify::check_file(&store, &as_bundle_object(f), VerifyLevel::Checksums)? {
-            return Err(Error::corruption(bundle.join(&f.name), 0, format!("bundle file is damaged: {problem:?}")));
-        }
-    }
+    check_bundle_files(&store, bundle, record.files.iter())?;
     let total = record.files.iter().map(|f| f.size).sum();
     let mut tracker = Tracker::new(opts.progress.as_ref(), "import", record.files.len(), total);
     let fetch =
         |f: &FileRecord, dst: &Path| -> Result<Transfer> { store.get_file(&f.name, &*fs, dst, opts.copy_files) };
     build_database(&*fs, dir.as_ref(), "strata-import", &record, &names, fetch, &mut tracker)
+}
+
+/// Checks the size and whole-file checksum of every one of `files` in the bundle at `bundle`
+/// (`store` is a [`LocalStore`] rooted there): `Corruption` naming the first damaged file.
+pub(crate) fn check_bundle_files<'a>(
+    store: &dyn Store,
+    bundle: &Path,
+    files: impl Iterator<Item = &'a FileRecord>,
+) -> Result<()> {
+    for f in files {
+        if let Some(problem) = super::verify::check_file(store, &as_bundle_object(f), VerifyLevel::Checksums)? {
+            return Err(Error::corruption(bundle.join(&f.name), 0, format!("bundle file is damaged: {problem:?}")));
+        }
+    }
+    Ok(())
 }
 
 /// The new names of `record`'s column families under `renames`, checked: every source exists,

@@ -10,7 +10,8 @@
 //! Files: `mod.rs` (the [`Repository`] type: create, open, list), `types.rs` (public values),
 //! `format.rs` (names, framing, records), `record.rs` (the pure state machine), `log.rs` (the
 //! commit log), `snapshot.rs` (create), `verify.rs`, `restore.rs`, `retain.rs` (delete,
-//! retain, gc), `bundle.rs` (export, import into a new directory).
+//! retain, gc), `bundle.rs` (export, import into a new directory), `import.rs` (import into
+//! an open database).
 //!
 //! Invariants: every change to the repository's state is one exclusive, durable commit; tables
 //! are stored once under names that two different tables never share; nothing a complete
@@ -23,6 +24,7 @@
 
 mod bundle;
 pub mod format;
+mod import;
 mod log;
 pub mod record;
 mod restore;
@@ -32,12 +34,13 @@ mod types;
 mod verify;
 
 pub use bundle::import_into_new_database;
+pub use import::import;
 pub use log::LogOptions;
 pub use record::SnapshotState;
 pub use retain::plan_retention;
 pub use types::{
-    ExportInfo, FileProblem, GcReport, ImportOptions, Problem, Progress, ProgressEvent, RestoreInfo, RestoreOptions,
-    Retention, SnapshotId, SnapshotInfo, SnapshotOptions, VerifyLevel, VerifyReport,
+    ExportInfo, FileProblem, GcReport, ImportInfo, ImportMode, ImportOptions, Problem, Progress, ProgressEvent,
+    RestoreInfo, RestoreOptions, Retention, SnapshotId, SnapshotInfo, SnapshotOptions, VerifyLevel, VerifyReport,
 };
 
 use crate::store::{LocalStore, Store};

@@ -283,12 +283,49 @@ pub struct ExportInfo {
     pub bytes: u64,
 }
 
-/// How a bundle is imported into a new database directory.
+/// How a bundle is imported: into a new database directory
+/// ([`import_into_new_database`](super::import_into_new_database)) or into an open database
+/// ([`import`](super::import)).
 #[derive(Debug, Clone, Default)]
 pub struct ImportOptions {
-    /// Column families renamed on the way in, `(name in the bundle, new name)`; `default`
-    /// cannot be renamed.
+    /// `(name in the bundle, name in the database)`. Into a new directory: renames, every
+    /// family is imported, `default` cannot be renamed. Into an open database: exactly the
+    /// families listed are imported (empty: every family of the bundle under its own name).
     pub column_families: Vec<(String, String)>,
+    /// Into an open database: new families or an upsert (ignored for a new directory).
+    pub mode: ImportMode,
+    /// Into a new directory: copy even where hard links are possible (an import into an open
+    /// database always copies: the engine owns its files).
     pub copy_files: bool,
     pub progress: Option<Progress>,
+}
+
+/// How [`import`](super::import) brings a bundle's families into an open database.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ImportMode {
+    /// Each family becomes a NEW family (its name must be free) made of the bundle's tables,
+    /// which keep their levels and sequence numbers; the database's last sequence number is
+    /// raised to at least the bundle's, in the same manifest edit.
+    #[default]
+    NewColumnFamilies,
+    /// Each family is written into an EXISTING family: the bundle's visible entries (latest
+    /// version per key at the bundle's sequence, tombstones dropped) overwrite the target's
+    /// values for the same keys; keys only in the target stay.
+    Upsert,
+}
+
+/// What [`import`](super::import) did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ImportInfo {
+    /// The families written, by their names in the database, in the order given.
+    pub column_families: Vec<String>,
+    /// The bundle's sequence number (the state imported).
+    pub sequence: SeqNo,
+    /// Tables handed to the engine (bundle tables, or rewritten tables for an upsert).
+    pub tables: usize,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Entries rewritten (upsert only; 0 for new families).
+    pub entries: u64,
 }

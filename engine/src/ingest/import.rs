@@ -1,9 +1,10 @@
-//! `Db::import_column_family`: a new column family made of existing tables that keep their
-//! own sequence numbers and levels (RocksDB's `CreateColumnFamilyWithImport`).
+//! `Db::import_column_family(ies)`: new column families made of existing tables that keep
+//! their own sequence numbers and levels (RocksDB's `CreateColumnFamilyWithImport`; several
+//! families in one manifest edit, which RocksDB cannot do).
 //!
 //! Each table is opened and checked (comparator, levels, no overlap within a level >= 1, and
 //! tables overlapping in keys have disjoint sequence ranges with the newer one not below),
-//! staged like an ingested file (`prepare.rs`), and one manifest edit adds the family, its
+//! staged like an ingested file (`prepare.rs`), and one manifest edit adds the families, their
 //! tables and the database's last sequence number raised to at least the largest imported
 //! one. L0 tables get epochs in the order of their largest sequence numbers (oldest first);
 //! deeper tables epoch 1.
@@ -39,7 +40,20 @@ impl Db {
     /// Creates column family `name` from `files`, each at its given level with its own
     /// sequence numbers; see the module docs. The family must not exist.
     pub fn import_column_family(&self, name: &str, files: &[ImportFile], opts: &ImportOptions) -> Result<ColumnFamily> {
-        self.inner.import_column_family(name, files, opts)
+        let mut cfs = self.inner.import_column_families(&[(name, files)], opts)?;
+        cfs.pop().ok_or_else(|| Error::InvalidArgument("import made no column family".into()))
+    }
+
+    /// Creates several column families at once, each from its own tables, in ONE manifest
+    /// edit: after a crash either every family is present with all its tables or none is.
+    /// Each family is checked as by [`import_column_family`](Self::import_column_family);
+    /// two families with one name are `InvalidArgument`.
+    pub fn import_column_families(
+        &self,
+        families: &[(&str, &[ImportFile])],
+        opts: &ImportOptions,
+    ) -> Result<Vec<ColumnFamily>> {
+        self.inner.import_column_families(families, opts)
     }
 }
 
@@ -50,38 +64,63 @@ fn seq_property(r: &SstFileReader, name: &str) -> Result<Option<SeqNo>> {
     s.map(Some).ok_or_else(|| Error::corruption(r.path(), 0, format!("table property {name} is malformed")))
 }
 
-impl DbInner {
-    fn import_column_family(&self, name: &str, files: &[ImportFile], opts: &ImportOptions) -> Result<ColumnFamily> {
-        self.check_writable()?;
+/// Argument checks that need no I/O: names valid and distinct, no empty file list.
+fn check_import_args(families: &[(&str, &[ImportFile])]) -> Result<()> {
+    if families.is_empty() {
+        return Err(Error::InvalidArgument("import: no column family given".into()));
+    }
+    for (i, (name, files)) in families.iter().enumerate() {
         if name.is_empty() || name.len() > 255 {
             return Err(Error::InvalidArgument("column family names are 1 to 255 bytes".into()));
         }
         if files.is_empty() {
             return Err(Error::InvalidArgument(format!("import into {name:?}: the list of files is empty")));
         }
-        if self.state.lock().cf_names.values().any(|n| n == name) {
-            return Err(Error::InvalidArgument(format!("column family {name:?} already exists")));
+        if families[..i].iter().any(|(n, _)| n == name) {
+            return Err(Error::InvalidArgument(format!("column family {name:?} appears twice in one import")));
         }
-        let (mut staged, mut imported) = (Vec::with_capacity(files.len()), Vec::with_capacity(files.len()));
-        for f in files {
-            let (file, info) = self.check_import(f)?;
-            staged.push(file);
-            imported.push(info);
+    }
+    Ok(())
+}
+
+impl DbInner {
+    fn import_column_families(
+        &self,
+        families: &[(&str, &[ImportFile])],
+        opts: &ImportOptions,
+    ) -> Result<Vec<ColumnFamily>> {
+        self.check_writable()?;
+        check_import_args(families)?;
+        {
+            let st = self.state.lock();
+            if let Some((name, _)) = families.iter().find(|(n, _)| st.cf_names.values().any(|x| x == n)) {
+                return Err(Error::InvalidArgument(format!("column family {name:?} already exists")));
+            }
         }
-        check_levels_disjoint(&staged, &imported)?;
-        check_overlaps_ordered(&staged, &imported)?;
+        let (mut staged, mut imported, mut bounds) = (Vec::new(), Vec::new(), Vec::new());
+        for (_, files) in families {
+            let first = staged.len();
+            for f in *files {
+                let (file, info) = self.check_import(f)?;
+                staged.push(file);
+                imported.push(info);
+            }
+            check_levels_disjoint(&staged[first..], &imported[first..])?;
+            check_overlaps_ordered(&staged[first..], &imported[first..])?;
+            bounds.push(first..staged.len());
+        }
         if let Err(e) = self.stage(&mut staged, opts.move_files) {
             self.unstage(&staged);
             return Err(e);
         }
-        match self.commit_import(name, &staged, &imported) {
-            Ok(cf) => {
+        match self.commit_import(families, &bounds, &staged, &imported) {
+            Ok(cfs) => {
                 if opts.move_files {
                     for f in &staged {
                         let _ = self.fs.remove_file(&f.source);
                     }
                 }
-                Ok(cf)
+                Ok(cfs)
             }
             Err(e) => {
                 if self.state.lock().versions.poisoned().is_none() {
@@ -128,40 +167,52 @@ impl DbInner {
         Ok((file, Imported { level: f.level, smallest_seq, largest_seq }))
     }
 
-    fn commit_import(&self, name: &str, files: &[PreparedFile], imported: &[Imported]) -> Result<ColumnFamily> {
+    fn commit_import(
+        &self,
+        families: &[(&str, &[ImportFile])],
+        bounds: &[std::ops::Range<usize>],
+        files: &[PreparedFile],
+        imported: &[Imported],
+    ) -> Result<Vec<ColumnFamily>> {
         let _commit = self.writes.commit.lock();
         let mut st = self.state.lock();
-        if st.cf_names.values().any(|n| n == name) {
+        if let Some((name, _)) = families.iter().find(|(n, _)| st.cf_names.values().any(|x| x == n)) {
             return Err(Error::InvalidArgument(format!("column family {name:?} already exists")));
         }
-        let id = st.versions.next_cf_id();
+        let first_id = st.versions.next_cf_id();
         let mut edit = VersionEdit::default();
-        edit.add_cf(id, name, Comparator::name(&*self.icmp));
-        // L0: epochs by largest sequence number, oldest first, from 2; deeper levels 1.
-        let mut l0: Vec<&Imported> = imported.iter().filter(|i| i.level == 0).collect();
-        l0.sort_by_key(|i| i.largest_seq);
-        let epoch_of = |i: &Imported| -> u64 {
-            if i.level != 0 {
-                return 1;
-            }
-            2 + l0.iter().position(|x| std::ptr::eq(*x, i)).unwrap_or(0) as u64
-        };
         let mut max_seq = 0;
-        for (f, i) in files.iter().zip(imported) {
-            let number = f.number.ok_or_else(|| Error::InvalidArgument("file was not staged".into()))?;
-            max_seq = max_seq.max(i.largest_seq);
-            let meta = FileMeta {
-                number,
-                size: f.size,
-                smallest: f.smallest.clone(),
-                largest: f.largest.clone(),
-                smallest_seq: i.smallest_seq,
-                largest_seq: i.largest_seq,
-                checksum: f.checksum,
-                epoch: epoch_of(i),
-                global_seq: 0,
+        let mut made = Vec::with_capacity(families.len());
+        for (k, ((name, _), range)) in families.iter().zip(bounds).enumerate() {
+            let id = first_id + k as u32;
+            edit.add_cf(id, *name, Comparator::name(&*self.icmp));
+            let (files, imported) = (&files[range.clone()], &imported[range.clone()]);
+            // L0: epochs by largest sequence number, oldest first, from 2; deeper levels 1.
+            let mut l0: Vec<&Imported> = imported.iter().filter(|i| i.level == 0).collect();
+            l0.sort_by_key(|i| i.largest_seq);
+            let epoch_of = |i: &Imported| -> u64 {
+                if i.level != 0 {
+                    return 1;
+                }
+                2 + l0.iter().position(|x| std::ptr::eq(*x, i)).unwrap_or(0) as u64
             };
-            edit.add_file(id, i.level, meta);
+            for (f, i) in files.iter().zip(imported) {
+                let number = f.number.ok_or_else(|| Error::InvalidArgument("file was not staged".into()))?;
+                max_seq = max_seq.max(i.largest_seq);
+                let meta = FileMeta {
+                    number,
+                    size: f.size,
+                    smallest: f.smallest.clone(),
+                    largest: f.largest.clone(),
+                    smallest_seq: i.smallest_seq,
+                    largest_seq: i.largest_seq,
+                    checksum: f.checksum,
+                    epoch: epoch_of(i),
+                    global_seq: 0,
+                };
+                edit.add_file(id, i.level, meta);
+            }
+            made.push((id, name.to_string()));
         }
         let last = self.last_sequence().max(max_seq);
         edit.last_sequence = Some(last);
@@ -169,13 +220,15 @@ impl DbInner {
         for n in files.iter().filter_map(|f| f.number) {
             st.pending_outputs.remove(&n);
         }
-        st.cf_names.insert(id, name.to_string());
-        st.active.mems.insert(id, Arc::new(crate::memtable::MemTable::new()));
+        for (id, name) in &made {
+            st.cf_names.insert(*id, name.clone());
+            st.active.mems.insert(*id, Arc::new(crate::memtable::MemTable::new()));
+        }
         self.install_read_state(&st);
         if last > self.last_sequence() {
             self.last_seq.store(last, Ordering::Release);
         }
-        Ok(ColumnFamily::new(id, name))
+        Ok(made.into_iter().map(|(id, name)| ColumnFamily::new(id, &name)).collect())
     }
 }
 
