@@ -33,7 +33,7 @@ pub struct IngestArgs {
     pub cf: String,
     /// Hard-link each file into the database and remove the source after success (copy where
     /// linking is impossible).
-    #[arg(long = "move", conflicts_with = "link")]
+    #[arg(long = "move", conflicts_with = "link_files")]
     pub move_files: bool,
     /// Hard-link each file and keep the source (copy where linking is impossible).
     #[arg(long = "link")]
