@@ -235,11 +235,9 @@ pub fn engine_error(subject: &Path, e: strata::Error) -> CliError {
         // A library call stopped by its progress callback: after Ctrl-C that is the
         // interruption (the library removed what it had half made).
         E::Cancelled(_) if INTERRUPTED.load(Ordering::SeqCst) => CliError::Interrupted,
-        E::InvalidArgument(why) => CliError::Failed {
-            message: format!("{shown}: {why}"),
-            file: Some(shown.to_string()),
-            offset: None,
-        },
+        E::InvalidArgument(why) => {
+            CliError::Failed { message: format!("{shown}: {why}"), file: Some(shown.to_string()), offset: None }
+        }
         other => CliError::Failed { message: format!("{shown}: {other}"), file: Some(shown.to_string()), offset: None },
     }
 }

@@ -109,8 +109,18 @@ fn savepoint_create_inspect_verify_restore() {
     // One family renamed, one key range, the write path.
     let part = work.path().join("part");
     ok(&[
-        "savepoint", "restore", p(&sp), p(&part), "--cf", "default=users", "--from", "user:050", "--to", "user:060",
-        "--method", "writes",
+        "savepoint",
+        "restore",
+        p(&sp),
+        p(&part),
+        "--cf",
+        "default=users",
+        "--from",
+        "user:050",
+        "--to",
+        "user:060",
+        "--method",
+        "writes",
     ]);
     assert_eq!(ok(&["db", "count", p(&part), "--cf", "users"]).stdout, "10\n");
     assert_eq!(strata(&["db", "get", p(&part), "--cf", "meta", "m:1"]).code, 1);

@@ -80,8 +80,11 @@ fn every_json_document_has_the_documented_fields() {
     let sp_verified = format!("ok, {savepoint_fields}");
     let sp_inspected = format!("source_options, {savepoint_fields}");
     let later: Vec<(Vec<&str>, &str)> = vec![
-        (vec!["sst", "write", p(&ext), "--from", p(&input)], "file, input, entries, deletions, size_bytes, \
-            file_checksum, input_was_sorted, sequence, smallest_key, largest_key"),
+        (
+            vec!["sst", "write", p(&ext), "--from", p(&input)],
+            "file, input, entries, deletions, size_bytes, \
+            file_checksum, input_was_sorted, sequence, smallest_key, largest_key",
+        ),
         (vec!["ingest", d, p(&ext), "--cf", "meta"], "dir, cf, mode, files, sequence_before, sequence_after"),
         (vec!["repo", "init", p(&repo)], "repo, created"),
         (vec!["repo", "snapshot", p(&repo), d, "--name", "n"], &taken),
@@ -132,10 +135,7 @@ fn every_json_document_has_the_documented_fields() {
     let doc = ok(&["--json", "repo", "verify", p(&repo)]).json();
     assert_eq!(doc["snapshots"], serde_json::json!([]), "snapshot 1 was deleted above");
     let doc = ok(&["--json", "savepoint", "inspect", p(&sp)]).json();
-    assert_eq!(
-        keys(&doc["families"][0]),
-        set("name, comparator, entries, data_bytes, chunks, first_key, last_key")
-    );
+    assert_eq!(keys(&doc["families"][0]), set("name, comparator, entries, data_bytes, chunks, first_key, last_key"));
     let doc = ok(&["--json", "savepoint", "restore", p(&sp), p(&work.path().join("sp2"))]).json();
     assert_eq!(keys(&doc["families"][0]), set("name, entries"));
     let doc = ok(&["--json", "ingest", d, p(&ext), "--cf", "meta"]).json();

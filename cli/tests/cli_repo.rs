@@ -30,7 +30,8 @@ fn walkthrough_init_snapshot_list_verify_restore_get() {
     assert!(r.stdout.contains("created an empty snapshot repository"), "{}", r.stdout);
     assert!(repo.join("REPOSITORY").is_file());
 
-    let snap = ok(&["--json", "repo", "snapshot", p(&repo), p(db.path()), "--name", "nightly", "--label", "env=test"]).json();
+    let snap =
+        ok(&["--json", "repo", "snapshot", p(&repo), p(db.path()), "--name", "nightly", "--label", "env=test"]).json();
     assert_eq!(snap["id"], 1);
     assert_eq!(snap["name"], "nightly");
     assert_eq!(snap["state"], "complete");

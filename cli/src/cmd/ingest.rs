@@ -123,7 +123,12 @@ pub fn run(a: IngestArgs, ctx: &Ctx) -> Result<Report, CliError> {
         .files
         .iter()
         .map(|f| {
-            vec![f.path.display().to_string(), format!("{:06}.sst", f.number), format!("L{}", f.level), f.sequence.to_string()]
+            vec![
+                f.path.display().to_string(),
+                format!("{:06}.sst", f.number),
+                format!("L{}", f.level),
+                f.sequence.to_string(),
+            ]
         })
         .collect();
     let mut text = format!(

@@ -60,10 +60,7 @@ pub fn repo(task: &Task) -> RepoProgress {
     let task = task.clone();
     let gate = Gate::new();
     RepoProgress::new(move |e: &ProgressEvent| {
-        let what = format!(
-            "{}/{} files, {}/{} bytes",
-            e.files_done, e.files_total, e.bytes_done, e.bytes_total
-        );
+        let what = format!("{}/{} files, {}/{} bytes", e.files_done, e.files_total, e.bytes_done, e.bytes_total);
         task.report(e.bytes_done, e.bytes_total, &what);
         gate.go_on()
     })

@@ -194,9 +194,13 @@ pub fn run(cmd: RepoCommand, ctx: &Ctx) -> Result<Report, CliError> {
         RepoCommand::Verify { repo, snapshots, sizes_only } => {
             verify(&repo, &snapshots, if sizes_only { VerifyLevel::Sizes } else { VerifyLevel::Checksums }, ctx)
         }
-        RepoCommand::Restore { repo, snapshot, target, copy, verify_checksums } => {
-            restore(&repo, &snapshot, &target, RestoreOptions { copy_files: copy, verify_checksums, progress: None }, ctx)
-        }
+        RepoCommand::Restore { repo, snapshot, target, copy, verify_checksums } => restore(
+            &repo,
+            &snapshot,
+            &target,
+            RestoreOptions { copy_files: copy, verify_checksums, progress: None },
+            ctx,
+        ),
         RepoCommand::Export { repo, snapshot, dir } => export(&repo, &snapshot, &dir, ctx),
         RepoCommand::Import { bundle, target, renames, copy } => import(&bundle, &target, renames, copy, ctx),
         RepoCommand::Delete { repo, snapshot } => {
@@ -213,7 +217,8 @@ pub fn run(cmd: RepoCommand, ctx: &Ctx) -> Result<Report, CliError> {
                 ));
             }
             let r = open(&repo)?;
-            let deleted = r.retain(&Retention { keep_last, keep_within, keep_named }).map_err(|e| engine_error(&repo, e))?;
+            let deleted =
+                r.retain(&Retention { keep_last, keep_within, keep_named }).map_err(|e| engine_error(&repo, e))?;
             let ids: Vec<u64> = deleted.iter().map(|i| i.0).collect();
             let shown: Vec<String> = ids.iter().map(u64::to_string).collect();
             let doc = json!({ "repo": repo.display().to_string(), "deleted": ids });
@@ -422,10 +427,19 @@ fn export(repo: &Path, which: &str, dir: &Path, ctx: &Ctx) -> Result<Report, Cli
         "files": info.files,
         "bytes": info.bytes,
     });
-    Ok(Report::ok(doc, format!("exported snapshot {} to {}: {} files, {} bytes\n", s.id, info.dir.display(), info.files, info.bytes)))
+    Ok(Report::ok(
+        doc,
+        format!("exported snapshot {} to {}: {} files, {} bytes\n", s.id, info.dir.display(), info.files, info.bytes),
+    ))
 }
 
-fn import(bundle: &Path, target: &Path, renames: Vec<(String, String)>, copy: bool, ctx: &Ctx) -> Result<Report, CliError> {
+fn import(
+    bundle: &Path,
+    target: &Path,
+    renames: Vec<(String, String)>,
+    copy: bool,
+    ctx: &Ctx,
+) -> Result<Report, CliError> {
     local_path(bundle, "bundle")?;
     local_path(target, "target")?;
     let task = ctx.progress.task("import", 0, Unit::Bytes);

@@ -206,7 +206,10 @@ pub fn gc_fields(g: &GcReport) -> Vec<(&'static str, Value)> {
         ("objects_deleted", json!(g.objects_deleted)),
         ("objects_restored", json!(g.objects_restored)),
         ("temporaries_removed", json!(g.temporaries_removed)),
-        ("damaged", json!(g.damaged.iter().map(|(id, files)| json!({ "id": id.0, "missing": files })).collect::<Vec<_>>())),
+        (
+            "damaged",
+            json!(g.damaged.iter().map(|(id, files)| json!({ "id": id.0, "missing": files })).collect::<Vec<_>>()),
+        ),
     ]
 }
 
