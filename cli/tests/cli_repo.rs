@@ -218,3 +218,29 @@ fn ctrl_c_cancels_restore_and_snapshot_through_the_progress_callback() {
     // The database still opens for writing: the cancelled command released its lock.
     ok(&["db", "put", p(db.path()), "after", "1"]);
 }
+
+/// Beside a live writer: `repo snapshot` and `savepoint create` fall back to a read-only open
+/// and still hold every write acknowledged before they opened, including WAL-only ones.
+#[test]
+fn snapshots_beside_a_writer_hold_its_acknowledged_writes() {
+    let db = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    make_db(db.path());
+    let writer = open_writer(db.path());
+    writer.put_opt(&strata::WriteOptions { sync: true, ..Default::default() }, b"live:1", b"from-the-writer").unwrap();
+    let repo = work.path().join("repo");
+    ok(&["repo", "init", p(&repo)]);
+    let s = ok(&["--json", "repo", "snapshot", p(&repo), p(db.path())]).json();
+    assert_eq!(s["from_read_only_open"], true);
+    let sp = work.path().join("sp");
+    let c = ok(&["--json", "savepoint", "create", p(db.path()), p(&sp)]).json();
+    assert_eq!(c["from_read_only_open"], true);
+    drop(writer);
+    let restored = work.path().join("restored");
+    ok(&["repo", "restore", p(&repo), "1", p(&restored)]);
+    assert_eq!(ok(&["db", "get", p(&restored), "live:1"]).stdout, "from-the-writer\n");
+    assert_eq!(ok(&["db", "get", p(&restored), "late:1"]).stdout, "unflushed\n");
+    let from_sp = work.path().join("from-sp");
+    ok(&["savepoint", "restore", p(&sp), p(&from_sp)]);
+    assert_eq!(ok(&["db", "get", p(&from_sp), "live:1"]).stdout, "from-the-writer\n");
+}

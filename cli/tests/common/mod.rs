@@ -133,3 +133,19 @@ pub fn interrupted_at_first_step(args: &[&str]) -> (i32, String) {
     stderr.read_to_string(&mut seen).unwrap();
     (status.code().expect("exited, not killed"), seen)
 }
+
+/// Opens `dir` for writing in this process. Another test's child process can hold an inherited
+/// copy of the LOCK descriptor between its fork and its exec (flock follows the descriptor), so
+/// a reopen right after `close` may briefly see the lock held: retry until that window passed.
+pub fn open_writer(dir: &Path) -> Db {
+    let mut attempts = 0;
+    loop {
+        match Db::open(dir, Options::default()) {
+            Err(strata::Error::Locked(_)) if attempts < 200 => {
+                attempts += 1;
+                std::thread::sleep(std::time::Duration::from_millis(25));
+            }
+            r => break r.unwrap(),
+        }
+    }
+}
