@@ -1,4 +1,5 @@
-//! `strata`: the command-line tool for Strata databases, tables, WALs and manifests.
+//! `strata`: the command-line tool for Strata databases, tables, WALs, manifests, ingestion,
+//! snapshot repositories and savepoints.
 //!
 //! This file is the `clap` tree and the dispatch; each command family lives in `cmd/`, what
 //! is printed in `output.rs`, progress in `progress.rs`. The reference is `docs/cli.md`.
@@ -32,7 +33,8 @@ use std::io::Write;
         strata db get /tmp/my-db user:1\n  \
         strata db scan /tmp/my-db --prefix user: --limit 10\n  \
         strata sst verify /tmp/my-db/*.sst\n  \
-        strata --json wal dump /tmp/my-db/000003.log\n\n\
+        strata --json wal dump /tmp/my-db/000003.log\n  \
+        strata repo snapshot /backups/my-db /tmp/my-db --name nightly\n\n\
         Exit codes: 0 success, 1 the operation failed, 2 bad usage, 130 interrupted (Ctrl-C)."
 )]
 struct Cli {
@@ -75,6 +77,38 @@ enum Command {
     /// Inspect a database's manifest.
     #[command(subcommand, after_help = "Examples:\n  strata manifest dump /tmp/my-db")]
     Manifest(cmd::manifest::ManifestCommand),
+    /// Bring tables written by `strata sst write` (or `SstFileWriter`) into a column family,
+    /// atomically.
+    #[command(
+        long_about = "Bring tables written by `strata sst write` (or `SstFileWriter`) into a column \
+            family, atomically: one manifest edit, so after a crash every file is in or none is. \
+            Takes the writer's lock. The files are copied by default; --move hard-links them and \
+            removes the sources, --link hard-links and keeps them.",
+        after_help = "Examples:\n  strata sst write /tmp/users.sst --from users.jsonl\n  \
+            strata ingest /tmp/my-db /tmp/users.sst --cf users\n  \
+            strata ingest /tmp/my-db a.sst b.sst --move --verify-checksums"
+    )]
+    Ingest(cmd::ingest::IngestArgs),
+    /// Snapshot repositories: durable, incremental snapshots of databases (local directories).
+    #[command(
+        subcommand,
+        long_about = "Snapshot repositories: named, durable, point-in-time snapshots of one or more \
+            databases in a directory, sharing unchanged tables between snapshots. Snapshots are \
+            named by id or by name. Local paths only for now: s3:// URLs are refused.",
+        after_help = "Examples:\n  strata repo init /backups/app\n  \
+            strata repo snapshot /backups/app /data/app --name nightly\n  \
+            strata repo list /backups/app\n  strata repo verify /backups/app\n  \
+            strata repo restore /backups/app nightly /data/app-restored"
+    )]
+    Repo(cmd::repo::RepoCommand),
+    /// Savepoints: a database's state in a canonical form that restores under any options.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  strata savepoint create /data/app /backups/app-sp1\n  \
+            strata savepoint verify /backups/app-sp1\n  strata savepoint inspect /backups/app-sp1\n  \
+            strata savepoint restore /backups/app-sp1 /data/app-new"
+    )]
+    Savepoint(cmd::savepoint::SavepointCommand),
 }
 
 /// How keys and values are shown and given on the command line.
@@ -103,6 +137,9 @@ fn run(cli: Cli) -> Result<Report, CliError> {
         Command::Sst(c) => cmd::sst::run(c, &ctx),
         Command::Wal(c) => cmd::wal::run(c, &ctx),
         Command::Manifest(c) => cmd::manifest::run(c, &ctx),
+        Command::Ingest(a) => cmd::ingest::run(a, &ctx),
+        Command::Repo(c) => cmd::repo::run(c, &ctx),
+        Command::Savepoint(c) => cmd::savepoint::run(c, &ctx),
     }
 }
 

@@ -232,6 +232,12 @@ pub fn engine_error(subject: &Path, e: strata::Error) -> CliError {
             file: Some(shown.to_string()),
             offset: None,
         },
+        // A library call stopped by its progress callback: after Ctrl-C that is the
+        // interruption (the library removed what it had half made).
+        E::Cancelled(_) if INTERRUPTED.load(Ordering::SeqCst) => CliError::Interrupted,
+        E::InvalidArgument(why) => {
+            CliError::Failed { message: format!("{shown}: {why}"), file: Some(shown.to_string()), offset: None }
+        }
         other => CliError::Failed { message: format!("{shown}: {other}"), file: Some(shown.to_string()), offset: None },
     }
 }
@@ -248,6 +254,28 @@ pub fn install_interrupt_handler() {
         // Runs on ctrlc's thread, after the flag is set: a test waits for this line.
         eprintln!("strata: stopping at the next safe point (Ctrl-C again to quit at once)");
     });
+}
+
+/// Whether Ctrl-C was pressed: progress callbacks return "stop" once it was.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+/// Refuses an object-store URL (`s3://...`): this build works on local paths only.
+pub fn local_path(arg: &Path, what: &str) -> Result<(), CliError> {
+    let s = arg.to_string_lossy();
+    match s.split_once("://") {
+        Some((scheme, _)) if !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric()) => {
+            Err(CliError::Failed {
+                message: format!(
+                    "{s}: {scheme}:// URLs are not supported by this build yet; give the {what} as a local path"
+                ),
+                file: Some(s.into_owned()),
+                offset: None,
+            })
+        }
+        _ => Ok(()),
+    }
 }
 
 /// `Err(Interrupted)` once Ctrl-C was pressed. Long loops call it between steps.

@@ -80,7 +80,11 @@ impl Progress {
             pb
         });
         let task = Task { bar, plain: self.shown == Shown::Plain, label: label.to_string(), total, unit };
-        task.line(&format!("started ({})", task.amount(total)));
+        if total > 0 {
+            task.line(&format!("started ({})", task.amount(total)));
+        } else {
+            task.line("started");
+        }
         task
     }
 
@@ -102,8 +106,9 @@ impl Progress {
     }
 }
 
-/// One long piece of work.
-#[derive(Debug)]
+/// One long piece of work. Clones share the bar, so a library's progress callback (which must
+/// be `'static`) can hold one while the command keeps another to finish it.
+#[derive(Debug, Clone)]
 pub struct Task {
     bar: Option<ProgressBar>,
     plain: bool,
@@ -134,6 +139,18 @@ impl Task {
         }
     }
 
+    /// Moves the bar to `done` of `total` (a library's callback reports absolute counts); in
+    /// plain mode, one line.
+    pub fn report(&self, done: u64, total: u64, what: &str) {
+        if let Some(b) = &self.bar {
+            if b.length() != Some(total) {
+                b.set_length(total);
+            }
+            b.set_position(done);
+        }
+        self.line(what);
+    }
+
     /// A step worth a line in plain mode (a file verified, a phase begun); the bar shows it as
     /// its message.
     pub fn step(&self, what: &str) {
@@ -146,8 +163,8 @@ impl Task {
     /// Ends the task: the bar is drawn once more at its final position and left on screen.
     pub fn finish(self, what: &str) {
         if let Some(b) = &self.bar {
-            if b.length().is_some() {
-                b.set_position(self.total);
+            if let Some(len) = b.length() {
+                b.set_position(len.max(self.total));
             }
             b.set_message(format!("{}: {what}", self.label));
             b.finish();

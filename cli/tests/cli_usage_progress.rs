@@ -19,6 +19,14 @@ fn bad_arguments_exit_2_with_a_usage_line() {
         vec!["db", "get", "/tmp", "k", "--key-format", "octal"],
         vec!["--progress", "sometimes", "db", "stats", "/tmp"],
         vec!["sst", "write", "x.sst"],
+        vec!["ingest", "/tmp"],
+        vec!["ingest", "/tmp", "a.sst", "--move", "--link"],
+        vec!["repo"],
+        vec!["repo", "restore", "/tmp/r", "1"],
+        vec!["repo", "snapshot", "/tmp/r", "/tmp/d", "--label", "novalue"],
+        vec!["repo", "retain", "/tmp/r", "--keep-within", "forever"],
+        vec!["savepoint"],
+        vec!["savepoint", "restore", "/tmp/sp", "/tmp/t", "--method", "magic"],
     ] {
         let r = strata(&args);
         assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
@@ -59,6 +67,24 @@ fn every_command_has_help_with_examples() {
         &["sst", "write"],
         &["wal", "dump"],
         &["manifest", "dump"],
+        &["ingest"],
+        &["repo"],
+        &["repo", "init"],
+        &["repo", "snapshot"],
+        &["repo", "list"],
+        &["repo", "show"],
+        &["repo", "verify"],
+        &["repo", "restore"],
+        &["repo", "export"],
+        &["repo", "import"],
+        &["repo", "delete"],
+        &["repo", "retain"],
+        &["repo", "gc"],
+        &["savepoint"],
+        &["savepoint", "create"],
+        &["savepoint", "verify"],
+        &["savepoint", "inspect"],
+        &["savepoint", "restore"],
     ];
     for c in commands {
         let mut args = c.to_vec();
@@ -123,6 +149,29 @@ fn a_terminal_gets_a_bar_that_ends_at_100_percent_and_a_pipe_gets_no_escape_code
     let quiet = dir.path().join("quiet.sst");
     let screen = under_pty(&["--progress", "none", "sst", "write", p(&quiet), "--from", p(&input)]);
     assert!(!screen.contains('\x1b') && !screen.contains('%'), "{screen:?}");
+}
+
+/// The library's progress callback drives the bar: `repo verify` and `repo restore` under a
+/// terminal end at 100%; on a pipe nothing is drawn; plain mode prints lines without escapes.
+#[test]
+fn repository_commands_draw_a_bar_through_the_library_callback() {
+    let db = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    make_db(db.path());
+    let repo = work.path().join("repo");
+    ok(&["repo", "init", p(&repo)]);
+    ok(&["repo", "snapshot", p(&repo), p(db.path())]);
+    let screen = under_pty(&["repo", "verify", p(&repo)]);
+    assert!(screen.contains('\x1b') && screen.contains("verify snapshot 1"), "{screen:?}");
+    assert!(screen.contains("100%"), "{screen:?}");
+    let screen = under_pty(&["repo", "restore", p(&repo), "1", p(&work.path().join("r1"))]);
+    assert!(screen.contains("restore") && screen.contains("100%"), "{screen:?}");
+    let r = ok(&["repo", "restore", p(&repo), "1", p(&work.path().join("r2"))]);
+    assert!(r.stderr.is_empty() && !r.stdout.contains('\x1b'), "{r:?}");
+    let r = ok(&["--progress", "plain", "repo", "restore", p(&repo), "1", p(&work.path().join("r3"))]);
+    assert!(!r.stderr.contains('\x1b'), "{:?}", r.stderr);
+    assert!(r.stderr.contains("restore: started") && r.stderr.contains("restore: done"), "{}", r.stderr);
+    assert!(r.stderr.lines().any(|l| l.starts_with("restore: ") && l.contains(" files, ")), "{}", r.stderr);
 }
 
 /// Ctrl-C during `sst write`: exit 130, no table and no temporary file left. Deterministic: the

@@ -203,11 +203,11 @@ fn parse(s: &str, fmt: BytesFormat, what: &str) -> Result<Vec<u8>, CliError> {
     decode_bytes(s, fmt).map_err(|e| CliError::Usage(format!("bad {what}: {e}")))
 }
 
-fn options() -> Options {
+pub(crate) fn options() -> Options {
     Options { create_if_missing: false, block_cache_capacity: 8 << 20, ..Options::default() }
 }
 
-fn check_dir(dir: &Path) -> Result<(), CliError> {
+pub(crate) fn check_dir(dir: &Path) -> Result<(), CliError> {
     if dir.is_dir() {
         return Ok(());
     }
@@ -224,17 +224,33 @@ pub fn open_read(dir: &Path) -> Result<Db, CliError> {
     Db::open_read_only(dir, options()).map_err(|e| engine_error(dir, e))
 }
 
-fn open_write(dir: &Path) -> Result<Db, CliError> {
+pub(crate) fn open_write(dir: &Path) -> Result<Db, CliError> {
     check_dir(dir)?;
     Db::open(dir, options()).map_err(|e| engine_error(dir, e))
 }
 
-fn close(db: Db) -> Result<(), CliError> {
+/// Opens `dir` to copy its state (checkpoint, repository snapshot, savepoint): writable when
+/// possible (so it can flush first), read-only when `read_only` or when another process holds
+/// the writer's lock (the state at open, unflushed writes read from the WAL). The flag says
+/// which it got.
+pub(crate) fn open_to_copy(dir: &Path, read_only: bool) -> Result<(Db, bool), CliError> {
+    if read_only {
+        return Ok((open_read(dir)?, true));
+    }
+    check_dir(dir)?;
+    match Db::open(dir, options()) {
+        Ok(db) => Ok((db, false)),
+        Err(strata::Error::Locked(_)) => Ok((open_read(dir)?, true)),
+        Err(e) => Err(engine_error(dir, e)),
+    }
+}
+
+pub(crate) fn close(db: Db) -> Result<(), CliError> {
     let dir = db.path().to_path_buf();
     db.close().map_err(|e| engine_error(&dir, e))
 }
 
-fn column_family(db: &Db, name: &str) -> Result<ColumnFamily, CliError> {
+pub(crate) fn column_family(db: &Db, name: &str) -> Result<ColumnFamily, CliError> {
     db.cf(name).ok_or_else(|| CliError::Failed {
         message: format!("{}: no column family {name:?}; it has: {}", db.path().display(), db.cf_names().join(", ")),
         file: Some(db.path().display().to_string()),
@@ -537,17 +553,7 @@ fn checkpoint(dir: &Path, target: &Path, args: CheckpointArgs, ctx: &Ctx) -> Res
     if target.exists() {
         return Err(engine_error(target, strata::Error::AlreadyExists(target.to_path_buf())));
     }
-    let (db, read_only) = if read_only {
-        (open_read(dir)?, true)
-    } else {
-        check_dir(dir)?;
-        match Db::open(dir, options()) {
-            Ok(db) => (db, false),
-            // Another process writes: checkpoint the state at a read-only open instead.
-            Err(strata::Error::Locked(_)) => (open_read(dir)?, true),
-            Err(e) => return Err(engine_error(dir, e)),
-        }
-    };
+    let (db, read_only) = open_to_copy(dir, read_only)?;
     let opts = CheckpointOptions { flush: !no_flush && !read_only, copy_files: copy, ..Default::default() };
     let task = ctx.progress.spinner("checkpoint");
     let info = match Checkpoint::new(&db).options(opts).create(target) {

@@ -63,7 +63,8 @@ pub enum SstCommand {
     #[command(
         after_help = "Input: JSON lines {\"key\": \"k\", \"value\": \"v\"} or {\"key\": \"k\", \"delete\": true}; \
         or CSV rows key,value. Keys and values are read in --key-format/--value-format. Every entry \
-        gets sequence number 0.\n\nExamples:\n  \
+        gets sequence number 0, and the table carries the properties of `SstFileWriter`'s external \
+        files, so `strata ingest` takes it.\n\nExamples:\n  \
         strata sst write data.sst --from data.jsonl\n  \
         strata sst write data.sst --from data.csv --csv-header --compression zstd\n  \
         strata sst write data.sst --from dump.jsonl --key-format hex --value-format base64"
@@ -427,6 +428,14 @@ fn build(
         Ok(b) => b,
         Err(e) => return Err(fail(task, sst_error(&tmp, e))),
     };
+    // The properties `SstFileWriter` writes: the table is an external file that
+    // `strata ingest` accepts (every entry is at sequence number 0).
+    {
+        use strata::ingest::format::{EXTERNAL_VERSION, PROP_EXTERNAL_VERSION, PROP_LARGEST_SEQ, PROP_SMALLEST_SEQ};
+        b.set_user_property(PROP_EXTERNAL_VERSION, EXTERNAL_VERSION.as_bytes());
+        b.set_user_property(PROP_SMALLEST_SEQ, b"0");
+        b.set_user_property(PROP_LARGEST_SEQ, b"0");
+    }
     let mut key = Vec::new();
     for (i, e) in entries.iter().enumerate() {
         if i.is_multiple_of(1024)

@@ -103,3 +103,49 @@ pub fn write_jsonl(path: &Path, n: usize) {
     }
     std::fs::write(path, s).unwrap();
 }
+
+/// Runs `strata ARGS` with the progress test hook pausing at the library's first progress call,
+/// sends SIGINT once it paused, and returns the exit code and stderr. Deterministic: the
+/// command waits in its callback until the Ctrl-C handler has set its flag.
+pub fn interrupted_at_first_step(args: &[&str]) -> (i32, String) {
+    use std::io::{BufRead, BufReader, Read};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(args)
+        .env("STRATA_CLI_TEST_PAUSE_AT", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run strata");
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        let n = stderr.read_line(&mut line).unwrap();
+        seen.push_str(&line);
+        assert!(n > 0, "{args:?} ended before pausing:\n{seen}");
+        if line.contains("test hook: paused") {
+            break;
+        }
+    }
+    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    let status = child.wait().unwrap();
+    stderr.read_to_string(&mut seen).unwrap();
+    (status.code().expect("exited, not killed"), seen)
+}
+
+/// Opens `dir` for writing in this process. Another test's child process can hold an inherited
+/// copy of the LOCK descriptor between its fork and its exec (flock follows the descriptor), so
+/// a reopen right after `close` may briefly see the lock held: retry until that window passed.
+pub fn open_writer(dir: &Path) -> Db {
+    let mut attempts = 0;
+    loop {
+        match Db::open(dir, Options::default()) {
+            Err(strata::Error::Locked(_)) if attempts < 200 => {
+                attempts += 1;
+                std::thread::sleep(std::time::Duration::from_millis(25));
+            }
+            r => break r.unwrap(),
+        }
+    }
+}
