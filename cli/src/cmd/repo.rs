@@ -443,8 +443,12 @@ fn import(
     local_path(bundle, "bundle")?;
     local_path(target, "target")?;
     let task = ctx.progress.task("import", 0, Unit::Bytes);
-    let opts =
-        ImportOptions { column_families: renames, copy_files: copy, progress: Some(library_progress::repo(&task)) };
+    let opts = ImportOptions {
+        column_families: renames,
+        copy_files: copy,
+        progress: Some(library_progress::repo(&task)),
+        mode: strata_checkpoint::ImportMode::default(),
+    };
     let info = import_into_new_database(RealFs::arc(), bundle, target, &opts).map_err(|e| {
         task.clone().abandon();
         engine_error(bundle, e)
