@@ -55,7 +55,7 @@ pub struct Options {
     pub disable_auto_compactions: bool,
     /// Background compactions that may run at once, on files the others are not compacting
     /// (an L0->L1 compaction beside deeper ones). Default 1: on the 2-core machine the
-    /// benchmarks run on, a second compaction thread did not raise fill throughput
+    /// benchmarks run on, a second compaction thread lowered fillrandom throughput to 0.74x
     /// (docs/performance.md, "Parallel compactions"); raise it on machines with more cores.
     /// At most [`MAX_BACKGROUND_COMPACTIONS_LIMIT`].
     pub max_background_compactions: usize,
