@@ -39,9 +39,9 @@ pub mod store;
 
 pub use create::{Checkpoint, CheckpointInfo, CheckpointOptions};
 pub use repo::{Repository, SnapshotId, SnapshotInfo, SnapshotOptions};
-#[cfg(feature = "s3")]
-pub use store::StoreOptions;
 pub use savepoint::{
     ClaimMode, FamilyInfo, KeyRange, RestoreMethod, Savepoint, SavepointInfo, SavepointOptions, SavepointProgress,
     SavepointRestoreInfo, SavepointRestoreOptions, open_checkpoint,
 };
+#[cfg(feature = "s3")]
+pub use store::StoreOptions;

@@ -116,10 +116,10 @@ fn cycle(b: &Backend, t: &Path) {
     assert!(s2.bytes_added > 0 && s2.bytes_added * 5 < s1.bytes_total, "incremental: {s2:?} after {s1:?}");
     let reopened = b.open().unwrap();
     let list = reopened.list().unwrap();
-    assert_eq!(list.iter().map(|s| (s.id, s.state)).collect::<Vec<_>>(), vec![
-        (SnapshotId(1), SnapshotState::Complete),
-        (SnapshotId(2), SnapshotState::Complete)
-    ]);
+    assert_eq!(
+        list.iter().map(|s| (s.id, s.state)).collect::<Vec<_>>(),
+        vec![(SnapshotId(1), SnapshotState::Complete), (SnapshotId(2), SnapshotState::Complete)]
+    );
     assert_eq!(list[0].name.as_deref(), Some("one"));
     for s in [&s1, &s2] {
         let report = reopened.verify(s.id, VerifyLevel::Checksums).unwrap();
@@ -177,7 +177,9 @@ fn two_writers(b: &Backend, t: &Path) {
                 s.spawn(move || {
                     let repo = b.open().unwrap();
                     barrier.wait();
-                    (0..3).map(|_| repo.create_snapshot(db, &SnapshotOptions::default()).unwrap().id).collect::<Vec<_>>()
+                    (0..3)
+                        .map(|_| repo.create_snapshot(db, &SnapshotOptions::default()).unwrap().id)
+                        .collect::<Vec<_>>()
                 })
             })
             .collect();

@@ -184,8 +184,7 @@ impl Repository {
         opts: RepositoryOptions,
     ) -> Result<Self> {
         let marker = root.join(REPOSITORY_KEY);
-        let Some(bytes) = (if exists { format::get_metadata(&*store, REPOSITORY_KEY, &marker)? } else { None })
-        else {
+        let Some(bytes) = (if exists { format::get_metadata(&*store, REPOSITORY_KEY, &marker)? } else { None }) else {
             return Err(Error::NotFound(format!(
                 "no snapshot repository at {} (no {REPOSITORY_KEY} file)",
                 root.display()

@@ -156,7 +156,8 @@ impl Repository {
         let problem = if level == VerifyLevel::Checksums {
             super::verify::check_contents(&*file, f)
         } else {
-            (file.len() != f.size).then_some(super::types::Problem::SizeMismatch { expected: f.size, actual: file.len() })
+            (file.len() != f.size)
+                .then_some(super::types::Problem::SizeMismatch { expected: f.size, actual: file.len() })
         };
         if let Some(problem) = problem {
             return Err(Error::corruption(

@@ -25,10 +25,10 @@ use super::format::{FileKind, LOG_DIR, TABLES_DIR, TRASH_DIR, WALS_DIR};
 use super::now_ms;
 use super::record::{Action, Entry, LogState, SnapshotState};
 use super::types::{GcReport, Retention, SnapshotId};
-use std::collections::{BTreeMap, BTreeSet};
-use strata::{Error, Result};
 use crate::store::{Put, Store};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+use strata::{Error, Result};
 use strata_base::FileLock;
 
 /// The name of the lock file `gc` and sweeps hold.

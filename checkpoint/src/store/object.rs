@@ -202,7 +202,9 @@ impl ObjectStore {
             .enable_all()
             .build()
             .map_err(|e| Error::io(url, e))?;
-        let rate = opts.rate_limit_bytes_per_sec.map(|r| RateLimit { rate_bytes_per_sec: r, state: Mutex::new((Instant::now(), 0)) });
+        let rate = opts
+            .rate_limit_bytes_per_sec
+            .map(|r| RateLimit { rate_bytes_per_sec: r, state: Mutex::new((Instant::now(), 0)) });
         let url = if prefix.is_empty() { format!("s3://{bucket}") } else { format!("s3://{bucket}/{prefix}") };
         Ok(Self { rt, s3: Arc::new(s3), url, prefix, opts, rate })
     }
@@ -257,7 +259,8 @@ impl ObjectStore {
     async fn download(&self, obj: &ObjPath, size: u64, dst_fs: &dyn FileSystem, dst: &Path, url: &str) -> Result<u64> {
         let mut out = dst_fs.create(dst).map_err(|e| Error::io(dst, e))?;
         let part = self.opts.part_bytes as u64;
-        let ranges: Vec<std::ops::Range<u64>> = (0..size.div_ceil(part)).map(|i| i * part..((i + 1) * part).min(size)).collect();
+        let ranges: Vec<std::ops::Range<u64>> =
+            (0..size.div_ceil(part)).map(|i| i * part..((i + 1) * part).min(size)).collect();
         let s3 = &self.s3;
         let rate = self.rate.as_ref();
         let mut parts = futures::stream::iter(ranges)
@@ -272,7 +275,11 @@ impl ObjectStore {
             done += data.len() as u64;
         }
         if done != size {
-            return Err(Error::corruption(url, done, format!("object store get returned {done} bytes, expected {size}")));
+            return Err(Error::corruption(
+                url,
+                done,
+                format!("object store get returned {done} bytes, expected {size}"),
+            ));
         }
         out.sync().map_err(|e| Error::io(dst, e))?;
         Ok(done)
@@ -292,7 +299,10 @@ struct RemoteFile {
 impl RandomAccessFile for RemoteFile {
     fn read_at(&self, offset: u64, len: usize) -> io::Result<Bytes> {
         let end = offset.checked_add(len as u64).filter(|&e| e <= self.len).ok_or_else(|| {
-            io::Error::new(io::ErrorKind::UnexpectedEof, format!("{}: read of {len} at {offset} past {}", self.url, self.len))
+            io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("{}: read of {len} at {offset} past {}", self.url, self.len),
+            )
         })?;
         if len == 0 {
             return Ok(Bytes::new());
@@ -320,7 +330,9 @@ impl Store for ObjectStore {
         match self.rt.block_on(self.s3.put_opts(&obj, payload, opts)) {
             Ok(_) => Ok(Put::Created),
             // 412 Precondition Failed (or 409 from servers that say so): the key is taken.
-            Err(object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. }) => Ok(Put::Exists),
+            Err(object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. }) => {
+                Ok(Put::Exists)
+            }
             Err(e) => Err(obj_err("conditional put", &url, e)),
         }
     }
@@ -387,12 +399,13 @@ impl Store for ObjectStore {
 
     fn put_file(&self, key: &str, src_fs: &dyn FileSystem, src: &Path, _copy: bool) -> Result<(Put, Transfer)> {
         let (obj, url) = (self.obj(key)?, self.url_of(key));
-        if self.size(key)?.is_some() {
-            return Ok((Put::Exists, Transfer::None));
-        }
         let file = src_fs.open_unmapped(src).map_err(|e| Error::io(src, e))?;
         let total = file.len();
         if total >= self.opts.multipart_bytes {
+            // A multipart upload is not conditional: look first (a small PUT is, and needs no HEAD).
+            if self.size(key)?.is_some() {
+                return Ok((Put::Exists, Transfer::None));
+            }
             // A multipart completion cannot be made conditional on every server; the key names
             // the table's content (number, size, checksum), so a racing writer's copy is identical.
             self.rt.block_on(self.upload_multipart(&obj, &*file, &url))?;
