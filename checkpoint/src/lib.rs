@@ -4,7 +4,8 @@
 //!   new directory that opens as a database of its own (read-only or read-write).
 //! - [`repo`]: snapshot repositories: named, durable snapshots of one or more databases that
 //!   share unchanged tables, with a Delta-style metadata log (`docs/repository.md`).
-//! - [`store`]: the storage trait repositories live on, and its local backend.
+//! - [`store`]: the storage trait repositories live on, its local backend and (feature `s3`)
+//!   its object-store backend.
 //!
 //! ```no_run
 //! # fn main() -> strata::Result<()> {
@@ -42,3 +43,5 @@ pub use savepoint::{
     ClaimMode, FamilyInfo, KeyRange, RestoreMethod, Savepoint, SavepointInfo, SavepointOptions, SavepointProgress,
     SavepointRestoreInfo, SavepointRestoreOptions, open_checkpoint,
 };
+#[cfg(feature = "s3")]
+pub use store::StoreOptions;

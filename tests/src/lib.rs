@@ -4,6 +4,7 @@
 
 pub mod fault_fs;
 pub mod history;
+pub mod s3_server;
 
 use std::collections::BTreeMap;
 use strata::{Db, ReadOptions};

@@ -148,10 +148,46 @@ impl Repository {
         let root = path.as_ref().to_path_buf();
         let fs = opts.fs.clone().unwrap_or_else(|| Arc::new(RealFs::new()));
         let store: Arc<dyn Store> = Arc::new(LocalStore::new(Arc::clone(&fs), &root));
+        let exists = fs.is_dir(&root);
+        Self::open_store(root, fs, store, exists, opts)
+    }
+
+    /// Creates a new, empty repository at `url` (`s3://bucket/prefix`) on object storage;
+    /// `AlreadyExists` if one is there. The bucket must exist. Databases to snapshot and restore
+    /// targets are on `opts.fs` (default: the real file system).
+    #[cfg(feature = "s3")]
+    pub fn create_url(url: &str, store_opts: crate::store::StoreOptions, opts: RepositoryOptions) -> Result<Self> {
+        let store = crate::store::ObjectStore::new(url, store_opts)?;
+        let marker = RepositoryMarker { format_version: format::FORMAT_VERSION, created_at_ms: now_ms() };
+        if store.put_if_absent(REPOSITORY_KEY, &frame(KIND_REPOSITORY, &marker)?)? == crate::store::Put::Exists {
+            return Err(Error::AlreadyExists(PathBuf::from(store.location())));
+        }
+        Self::from_object_store(store, opts)
+    }
+
+    /// Opens the repository at `url` (`s3://bucket/prefix`): `NotFound` if there is none.
+    #[cfg(feature = "s3")]
+    pub fn open_url(url: &str, store_opts: crate::store::StoreOptions, opts: RepositoryOptions) -> Result<Self> {
+        Self::from_object_store(crate::store::ObjectStore::new(url, store_opts)?, opts)
+    }
+
+    #[cfg(feature = "s3")]
+    fn from_object_store(store: crate::store::ObjectStore, opts: RepositoryOptions) -> Result<Self> {
+        let fs = opts.fs.clone().unwrap_or_else(|| Arc::new(RealFs::new()));
+        let root = PathBuf::from(store.location());
+        Self::open_store(root, fs, Arc::new(store), true, opts)
+    }
+
+    /// Opens the repository in `store` (at `root`, for messages); `exists` false: `NotFound`.
+    fn open_store(
+        root: PathBuf,
+        fs: Arc<dyn FileSystem>,
+        store: Arc<dyn Store>,
+        exists: bool,
+        opts: RepositoryOptions,
+    ) -> Result<Self> {
         let marker = root.join(REPOSITORY_KEY);
-        let Some(bytes) =
-            (if fs.is_dir(&root) { format::get_metadata(&*store, REPOSITORY_KEY, &marker)? } else { None })
-        else {
+        let Some(bytes) = (if exists { format::get_metadata(&*store, REPOSITORY_KEY, &marker)? } else { None }) else {
             return Err(Error::NotFound(format!(
                 "no snapshot repository at {} (no {REPOSITORY_KEY} file)",
                 root.display()
@@ -163,7 +199,7 @@ impl Repository {
         Ok(Self { root, fs, store, log, opts })
     }
 
-    /// The repository's directory.
+    /// The repository's directory (its URL for an object store).
     pub fn path(&self) -> &Path {
         &self.root
     }
@@ -197,7 +233,7 @@ impl Repository {
 
     /// Refuses a target directory inside the repository (`gc` and people would trip over it).
     pub(crate) fn check_outside(&self, dir: &Path) -> Result<()> {
-        if crate::paths::normalize(dir).starts_with(crate::paths::normalize(&self.root)) {
+        if !self.store.is_remote() && crate::paths::normalize(dir).starts_with(crate::paths::normalize(&self.root)) {
             return Err(Error::InvalidArgument(format!(
                 "{} is inside the snapshot repository {}",
                 dir.display(),

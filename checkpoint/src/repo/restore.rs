@@ -130,7 +130,12 @@ impl Repository {
         let level = if opts.verify_checksums { VerifyLevel::Checksums } else { VerifyLevel::Sizes };
         let total = record.files.iter().map(|f| f.size).sum();
         let mut tracker = Tracker::new(opts.progress.as_ref(), "restore", record.files.len(), total);
+        let remote = self.store.is_remote();
         let fetch = |f: &FileRecord, dst: &Path| {
+            if remote {
+                // Every read of an object store is a transfer: download once, check the copy.
+                return self.fetch_and_check(f, dst, level, id);
+            }
             if let Some(problem) = super::verify::check_file(&*self.store, f, level)? {
                 return Err(Error::corruption(
                     self.object_path(&f.key),
@@ -141,5 +146,26 @@ impl Repository {
             self.store.get_file(&f.key, &*self.fs, dst, opts.copy_files)
         };
         build_database(&*self.fs, dir.as_ref(), "strata-restore", &record, &[], fetch, &mut tracker)
+    }
+
+    /// Downloads `f` to `dst` and checks the local copy at `level`: the size always, the
+    /// checksum at `VerifyLevel::Checksums`. A damaged object is `Corruption` naming it.
+    fn fetch_and_check(&self, f: &FileRecord, dst: &Path, level: VerifyLevel, id: SnapshotId) -> Result<Transfer> {
+        let transfer = self.store.get_file(&f.key, &*self.fs, dst, true)?;
+        let file = self.fs.open_unmapped(dst).map_err(|e| Error::io(dst, e))?;
+        let problem = if level == VerifyLevel::Checksums {
+            super::verify::check_contents(&*file, f)
+        } else {
+            (file.len() != f.size)
+                .then_some(super::types::Problem::SizeMismatch { expected: f.size, actual: file.len() })
+        };
+        if let Some(problem) = problem {
+            return Err(Error::corruption(
+                self.object_path(&f.key),
+                0,
+                format!("repository snapshot {id} is damaged, not restored: {problem:?}"),
+            ));
+        }
+        Ok(transfer)
     }
 }

@@ -25,7 +25,9 @@ use super::format::{FileKind, LOG_DIR, TABLES_DIR, TRASH_DIR, WALS_DIR};
 use super::now_ms;
 use super::record::{Action, Entry, LogState, SnapshotState};
 use super::types::{GcReport, Retention, SnapshotId};
+use crate::store::{Put, Store};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use strata::{Error, Result};
 use strata_base::FileLock;
 
@@ -63,14 +65,64 @@ fn wal_snapshot_id(name: &str) -> Option<u64> {
     rest.split_once('-')?.0.parse().ok()
 }
 
+/// The first word of a gc lease object; the creation time in ms follows.
+const GC_LEASE_MAGIC: &str = "strata-gc-lease-v1";
+
+/// Whether lease object `body` (untrusted) was taken less than `grace_ms` before `now_ms`. An
+/// unreadable lease counts as stale: it was not written by this code.
+fn lease_is_live(body: &[u8], now_ms: u64, grace_ms: u64) -> bool {
+    let text = std::str::from_utf8(body).unwrap_or("");
+    match text.strip_prefix(GC_LEASE_MAGIC).and_then(|t| t.trim().parse::<u64>().ok()) {
+        Some(at) => now_ms.saturating_sub(at) < grace_ms,
+        None => false,
+    }
+}
+
+/// A held gc lease; released (deleted) on drop.
+#[derive(Debug)]
+struct GcLease {
+    store: Arc<dyn Store>,
+}
+
+impl FileLock for GcLease {}
+
+impl Drop for GcLease {
+    fn drop(&mut self) {
+        // A failed delete leaves a lease that goes stale after the grace period.
+        let _ = self.store.delete(GC_LOCK_NAME);
+    }
+}
+
 impl Repository {
     fn gc_lock(&self) -> Result<Option<Box<dyn FileLock>>> {
+        if self.store.is_remote() {
+            return self.gc_lease();
+        }
         let path = self.root.join(GC_LOCK_NAME);
         match self.fs.lock(&path) {
             Ok(l) => Ok(Some(l)),
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(None),
             Err(e) => Err(Error::io(path, e)),
         }
+    }
+
+    /// The gc lock on an object store, which has no lock files: the object `GC.lock`, created
+    /// by a conditional put (so one holder at a time) and deleted on release. A lease older than
+    /// `creating_grace` (its holder crashed) is removed and taken over.
+    fn gc_lease(&self) -> Result<Option<Box<dyn FileLock>>> {
+        for _ in 0..2 {
+            let body = format!("{GC_LEASE_MAGIC} {}", now_ms());
+            if self.store.put_if_absent(GC_LOCK_NAME, body.as_bytes())? == Put::Created {
+                return Ok(Some(Box::new(GcLease { store: Arc::clone(&self.store) })));
+            }
+            let grace_ms = u64::try_from(self.opts.creating_grace.as_millis()).unwrap_or(u64::MAX);
+            let held = self.store.get(GC_LOCK_NAME)?.is_some_and(|b| lease_is_live(&b, now_ms(), grace_ms));
+            if held {
+                return Ok(None);
+            }
+            self.store.delete(GC_LOCK_NAME)?;
+        }
+        Ok(None)
     }
 
     /// Deletes snapshot `id` (complete or failed). See the module docs.
@@ -168,7 +220,7 @@ impl Repository {
     /// Collects garbage. See the module docs.
     pub fn gc(&self) -> Result<GcReport> {
         let Some(_lock) = self.gc_lock()? else {
-            return Err(Error::TryAgain(format!("another gc holds {}", self.root.join(GC_LOCK_NAME).display())));
+            return Err(Error::TryAgain(format!("another gc holds {}", self.object_path(GC_LOCK_NAME).display())));
         };
         let mut report = GcReport::default();
         let now = now_ms();
@@ -272,6 +324,17 @@ impl Repository {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn gc_leases_go_stale_after_the_grace_period() {
+        let lease = format!("{GC_LEASE_MAGIC} 1000");
+        assert!(lease_is_live(lease.as_bytes(), 1500, 1000));
+        assert!(!lease_is_live(lease.as_bytes(), 2000, 1000));
+        assert!(lease_is_live(lease.as_bytes(), 0, 1), "a clock behind the lease keeps it");
+        for junk in [&b""[..], b"strata-gc-lease-v1", b"strata-gc-lease-v1 x", b"other 5", b"\xff\xfe"] {
+            assert!(!lease_is_live(junk, 1500, 1000), "{junk:?}");
+        }
+    }
 
     fn entry(id: u64, db: &str, created_at_ms: u64, named: bool) -> Entry {
         Entry {

@@ -35,24 +35,32 @@ pub(crate) fn check_file(store: &dyn Store, f: &FileRecord, level: VerifyLevel) 
         Ok(file) => file,
         Err(e) => return Ok(Some(Problem::Unreadable(e.to_string()))),
     };
+    Ok(check_contents(&*file, f))
+}
+
+/// What is wrong with the bytes of `file` (of the recorded size) as a copy of `f`'s checksum.
+pub(crate) fn check_contents(file: &dyn RandomAccessFile, f: &FileRecord) -> Option<Problem> {
+    if file.len() != f.size {
+        return Some(Problem::SizeMismatch { expected: f.size, actual: file.len() });
+    }
     let covered = match f.kind {
         FileKind::Table => match f.size.checked_sub(FOOTER_LEN as u64) {
             Some(n) => n,
-            None => return Ok(Some(Problem::Corrupt("shorter than a table footer".into()))),
+            None => return Some(Problem::Corrupt("shorter than a table footer".into())),
         },
         FileKind::Wal => f.size,
     };
-    let actual = match crc_of(&*file, covered) {
+    let actual = match crc_of(file, covered) {
         Ok(crc) => crc,
-        Err(e) => return Ok(Some(Problem::Unreadable(e.to_string()))),
+        Err(e) => return Some(Problem::Unreadable(e.to_string())),
     };
     if actual != f.checksum {
-        return Ok(Some(Problem::ChecksumMismatch { expected: f.checksum, actual }));
+        return Some(Problem::ChecksumMismatch { expected: f.checksum, actual });
     }
     if f.kind == FileKind::Table {
-        return Ok(footer_problem(&*file, covered, actual));
+        return footer_problem(file, covered, actual);
     }
-    Ok(None)
+    None
 }
 
 /// CRC32 of the first `len` bytes of `file`.

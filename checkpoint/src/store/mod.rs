@@ -18,8 +18,12 @@
 //! commit log above it does.
 
 mod local;
+#[cfg(feature = "s3")]
+mod object;
 
 pub use local::LocalStore;
+#[cfg(feature = "s3")]
+pub use object::{ObjectStore, StoreOptions, parse_s3_url};
 
 use bytes::Bytes;
 use std::fmt::Debug;
@@ -92,6 +96,11 @@ pub trait Store: Send + Sync + Debug {
     fn remove_temporaries(&self, dir: &str, older_than_ms: u64) -> Result<usize>;
     /// Where the store is, for messages (a directory or a URL).
     fn location(&self) -> String;
+    /// Whether the objects are remote (an object store): no hard links, no lock files, every
+    /// read is a transfer. The repository then verifies restored files after download.
+    fn is_remote(&self) -> bool {
+        false
+    }
 }
 
 /// Longest key accepted, in bytes.
