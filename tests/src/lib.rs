@@ -4,6 +4,7 @@
 
 pub mod fault_fs;
 pub mod history;
+pub mod stress;
 
 use std::collections::BTreeMap;
 use strata::{Db, ReadOptions};
