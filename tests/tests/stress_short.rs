@@ -41,10 +41,15 @@ fn stress_run_with_oracle_then_continue_with_other_options() {
     // The second run verified the first's final state and its checkpoints on start, and
     // continued the same streams.
     let out = run(
-        Command::new(env!("CARGO_BIN_EXE_strata-stress"))
-            .arg("--db")
-            .arg(&db)
-            .args(["--seed", "5", "--threads", "3", "--keys", "100", "--verify-only"]),
+        Command::new(env!("CARGO_BIN_EXE_strata-stress")).arg("--db").arg(&db).args([
+            "--seed",
+            "5",
+            "--threads",
+            "3",
+            "--keys",
+            "100",
+            "--verify-only",
+        ]),
         "ready",
     );
     assert!(out.contains("markers=[1200, 1200, 1200]"), "{out}");

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
-use strata_tests::stress::rng::{hash, Rng};
+use strata_tests::stress::rng::{Rng, hash};
 
 /// Kill-and-restart driver for strata-stress.
 #[derive(Parser, Debug)]
@@ -100,7 +100,11 @@ fn main() {
         std::thread::sleep(Duration::from_millis(run_ms));
         if let Ok(Some(status)) = child.try_wait() {
             let err = read_stderr(&mut child);
-            die(&args, cycle, &format!("stress exited by itself ({status}) before the kill:\n{err}\ncommand: {printable}"));
+            die(
+                &args,
+                cycle,
+                &format!("stress exited by itself ({status}) before the kill:\n{err}\ncommand: {printable}"),
+            );
         }
         let _ = child.kill(); // SIGKILL on Unix
         let _ = child.wait();

@@ -27,9 +27,9 @@ use strata::{
     ColumnFamily, Db, IngestOptions, IngestSpec, Options, ReadOptions, SstFileWriter, WriteBatch, WriteOptions,
 };
 use strata_checkpoint::{Checkpoint, CheckpointOptions};
-use strata_tests::stress::config::{describe, random_options, Knobs};
-use strata_tests::stress::ops::{key, marker_key, op_at, value, Model, Op, Shape, CFS, META_CF};
-use strata_tests::stress::rng::{hash, Rng};
+use strata_tests::stress::config::{Knobs, describe, random_options};
+use strata_tests::stress::ops::{CFS, META_CF, Model, Op, Shape, key, marker_key, op_at, value};
+use strata_tests::stress::rng::{Rng, hash};
 use strata_tests::stress::verify::{cf_handles, check_range, show, verify_db};
 
 /// Randomized stress test of a Strata database with an expected-state oracle.
@@ -174,7 +174,9 @@ fn main() {
     std::fs::create_dir_all(&ckpt_root).unwrap_or_else(|e| fail_now(format!("{}: {e}", ckpt_root.display())));
     let cfs = cf_handles(&db).unwrap_or_else(|e| fail_now(e));
     let meta = db.cf(META_CF).unwrap_or_else(|| fail_now("meta missing".into()));
-    let models = (0..shape.threads).map(|t| Mutex::new(strata_tests::stress::ops::replay(&shape, t, markers[t as usize]))).collect();
+    let models = (0..shape.threads)
+        .map(|t| Mutex::new(strata_tests::stress::ops::replay(&shape, t, markers[t as usize])))
+        .collect();
     let ctx = Arc::new(Ctx {
         args: args.clone(),
         shape,
@@ -315,7 +317,10 @@ fn ingest(ctx: &Ctx, t: u32, n: u64, cf: usize, entries: &[(u32, bool)], rng: &m
     w.put(marker_key(t), n.to_string())?;
     w.finish()?;
     let opts = IngestOptions { move_files: rng.percent(50), ..Default::default() };
-    let specs = [IngestSpec { cf: &ctx.cfs[cf], files: vec![data.clone()] }, IngestSpec { cf: &ctx.meta, files: vec![mark.clone()] }];
+    let specs = [
+        IngestSpec { cf: &ctx.cfs[cf], files: vec![data.clone()] },
+        IngestSpec { cf: &ctx.meta, files: vec![mark.clone()] },
+    ];
     ctx.db.ingest_external_files_multi(&specs, &opts)?;
     let _ = std::fs::remove_file(&data);
     let _ = std::fs::remove_file(&mark);
@@ -374,7 +379,8 @@ fn read_check(ctx: &Ctx, t: u32, rng: &mut Rng) -> Result<(), String> {
                     ));
                 }
             }
-            check_range(&ctx.db, cf, cfi, &ro, t2, (lo, hi), &model, rng.percent(50)).map_err(|e| format!("snapshot {e}"))
+            check_range(&ctx.db, cf, cfi, &ro, t2, (lo, hi), &model, rng.percent(50))
+                .map_err(|e| format!("snapshot {e}"))
         }
     }
 }
@@ -408,7 +414,8 @@ fn checkpoint(ctx: &Ctx, n: u64, rng: &mut Rng) -> Result<(), String> {
     }
     let copts = CheckpointOptions { flush: rng.percent(50), ..Default::default() };
     Checkpoint::new(&ctx.db).options(copts).create(&dir).map_err(|e| format!("checkpoint {}: {e}", dir.display()))?;
-    let cp = Db::open_read_only(&dir, Options::default()).map_err(|e| format!("open checkpoint {}: {e}", dir.display()))?;
+    let cp =
+        Db::open_read_only(&dir, Options::default()).map_err(|e| format!("open checkpoint {}: {e}", dir.display()))?;
     verify_db(&cp, &ctx.shape, &[]).map_err(|e| format!("checkpoint {}: {e}", dir.display()))?;
     drop(cp);
     ctx.stats[S_CHECKPOINTS].fetch_add(1, Ordering::Relaxed);

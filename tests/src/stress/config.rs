@@ -37,11 +37,7 @@ pub fn random_options(opts_seed: u64) -> (Options, Knobs) {
         use_mmap_reads: r.percent(50),
         max_background_compactions: 1 + r.below(2) as usize,
         max_open_files: *r.pick(&[0, 20, 1000]),
-        wal_recovery_mode: if r.percent(50) {
-            RecoveryMode::TolerateCorruptedTail
-        } else {
-            RecoveryMode::PointInTime
-        },
+        wal_recovery_mode: if r.percent(50) { RecoveryMode::TolerateCorruptedTail } else { RecoveryMode::PointInTime },
         ..Default::default()
     };
     let knobs = Knobs { sync_pct: *r.pick(&[5, 20, 50, 90]), read_pct: *r.pick(&[10, 30, 60]) };

@@ -9,7 +9,7 @@
 //!
 //! Thread safety: plain data.
 
-use super::rng::{hash, Rng};
+use super::rng::{Rng, hash};
 use std::collections::BTreeMap;
 
 /// The stressed column families (the marker family [`META_CF`] is apart).

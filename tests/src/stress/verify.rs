@@ -6,7 +6,7 @@
 //!
 //! Thread safety: reads only; may run beside writers (through the snapshot).
 
-use super::ops::{key, replay, Model, Shape, CFS, META_CF};
+use super::ops::{CFS, META_CF, Model, Shape, key, replay};
 use strata::{ColumnFamily, Db, ReadOptions};
 
 /// Shows a value briefly for messages.
@@ -85,8 +85,7 @@ pub fn check_range(
         let (g, w) = (got.get(i), want.get(i));
         if g != w {
             let name = |e: Option<&(Vec<u8>, Vec<u8>)>| {
-                e.map(|(k, v)| format!("{} = {}", String::from_utf8_lossy(k), show(Some(v))))
-                    .unwrap_or("<end>".into())
+                e.map(|(k, v)| format!("{} = {}", String::from_utf8_lossy(k), show(Some(v)))).unwrap_or("<end>".into())
             };
             return Err(format!(
                 "{dir} scan of cf {} thread {t} keys {lo}..{hi}: entry {i} is {}, expected {}",
