@@ -76,7 +76,7 @@ fn main() {
         let acked_file = args.dir.join(format!("db-{db_no}.acked"));
         if cycle % args.cycles_per_db == 0 {
             if db_no > 0 {
-                verify_final(&args, &bin, db_seed_of(&args, db_no - 1), db_no - 1);
+                verify_final(&args, &bin, db_seed_of(&args, db_no - 1), db_no - 1, cycle);
                 remove_db(&args.dir, db_no - 1);
             }
             acked.iter_mut().for_each(|a| *a = 0);
@@ -121,7 +121,7 @@ fn main() {
         println!("cycle {cycle} db-{db_no} killed after {run_ms} ms; acked {acked:?}");
     }
     let last = (args.cycles.max(1) - 1) / args.cycles_per_db;
-    verify_final(&args, &bin, db_seed_of(&args, last), last);
+    verify_final(&args, &bin, db_seed_of(&args, last), last, args.cycles);
     println!("crashtest ok: {} kill cycles, {total_acks} acknowledged synced writes checked", args.cycles);
 }
 
@@ -160,14 +160,14 @@ fn wait_ready(args: &Args, cycle: u64, child: &mut Child, rx: &mpsc::Receiver<St
 }
 
 /// Runs the stress tool in verify-only mode on database `db_no` with the final acked counts.
-fn verify_final(args: &Args, bin: &Path, seed: u64, db_no: u64) {
+fn verify_final(args: &Args, bin: &Path, seed: u64, db_no: u64, cycle: u64) {
     let db = args.dir.join(format!("db-{db_no}"));
     let acked = args.dir.join(format!("db-{db_no}.acked"));
     let mut cmd = stress_command(args, bin, &db, seed, seed, &acked);
     cmd.arg("--verify-only");
-    let out = cmd.output().unwrap_or_else(|e| die(args, 0, &format!("spawn: {e}")));
+    let out = cmd.output().unwrap_or_else(|e| die(args, cycle, &format!("spawn: {e}")));
     if !out.status.success() {
-        die(args, 0, &format!("final verification of db-{db_no} failed:\n{}", String::from_utf8_lossy(&out.stderr)));
+        die(args, cycle, &format!("final verification of db-{db_no} failed:\n{}", String::from_utf8_lossy(&out.stderr)));
     }
 }
 
