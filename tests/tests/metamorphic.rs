@@ -11,6 +11,8 @@
 //!
 //! Thread safety: single-threaded (concurrency is `strata-stress`'s job).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a failure is the test failing")]
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use strata::{Compression, Db, IngestOptions, Options, ReadOptions, SstFileWriter, WriteBatch, WriteOptions};

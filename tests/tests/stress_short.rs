@@ -9,6 +9,8 @@
 //!
 //! Thread safety: each test uses its own temporary directory and child processes.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a failure is the test failing")]
+
 use std::process::Command;
 
 fn run(cmd: &mut Command, success_line: &str) -> String {

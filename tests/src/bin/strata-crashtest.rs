@@ -59,7 +59,7 @@ struct Args {
 fn main() {
     let args = Args::parse();
     let bin = args.stress_bin.clone().unwrap_or_else(|| {
-        let me = std::env::current_exe().expect("current_exe");
+        let me = std::env::current_exe().unwrap_or_else(|e| die(&args, 0, &format!("current_exe: {e}")));
         me.with_file_name(format!("strata-stress{}", std::env::consts::EXE_SUFFIX))
     });
     if let Err(e) = std::fs::create_dir_all(&args.dir) {
@@ -87,7 +87,7 @@ fn main() {
         let printable = format!("{cmd:?}");
         let mut child = cmd.spawn().unwrap_or_else(|e| die(&args, cycle, &format!("spawn {}: {e}", bin.display())));
         let (tx, rx) = mpsc::channel();
-        let stdout = child.stdout.take().expect("piped stdout");
+        let Some(stdout) = child.stdout.take() else { die(&args, cycle, "no piped stdout") };
         let reader = std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if tx.send(line).is_err() {
@@ -110,11 +110,11 @@ fn main() {
         let _ = child.wait();
         let _ = reader.join();
         for line in rx.try_iter() {
-            if let Some((t, n)) = parse_ack(&line) {
-                if (t as usize) < acked.len() {
-                    acked[t as usize] = acked[t as usize].max(n);
-                    total_acks += 1;
-                }
+            if let Some((t, n)) = parse_ack(&line)
+                && (t as usize) < acked.len()
+            {
+                acked[t as usize] = acked[t as usize].max(n);
+                total_acks += 1;
             }
         }
         write_acked(&acked_file, &acked).unwrap_or_else(|e| die(&args, cycle, &e));
@@ -167,7 +167,11 @@ fn verify_final(args: &Args, bin: &Path, seed: u64, db_no: u64, cycle: u64) {
     cmd.arg("--verify-only");
     let out = cmd.output().unwrap_or_else(|e| die(args, cycle, &format!("spawn: {e}")));
     if !out.status.success() {
-        die(args, cycle, &format!("final verification of db-{db_no} failed:\n{}", String::from_utf8_lossy(&out.stderr)));
+        die(
+            args,
+            cycle,
+            &format!("final verification of db-{db_no} failed:\n{}", String::from_utf8_lossy(&out.stderr)),
+        );
     }
 }
 

@@ -355,7 +355,7 @@ fn read_check(ctx: &Ctx, t: u32, rng: &mut Rng) -> Result<(), String> {
         }
         1 | 2 => {
             let model = lock(&ctx.models[t2 as usize]);
-            check_range(&ctx.db, cf, cfi, &ReadOptions::default(), t2, (lo, hi), &model, rng.percent(50))
+            check_range(&ctx.db, (cf, cfi), &ReadOptions::default(), t2, (lo, hi), &model, rng.percent(50))
         }
         _ => {
             let (snap, model) = {
@@ -379,7 +379,7 @@ fn read_check(ctx: &Ctx, t: u32, rng: &mut Rng) -> Result<(), String> {
                     ));
                 }
             }
-            check_range(&ctx.db, cf, cfi, &ro, t2, (lo, hi), &model, rng.percent(50))
+            check_range(&ctx.db, (cf, cfi), &ro, t2, (lo, hi), &model, rng.percent(50))
                 .map_err(|e| format!("snapshot {e}"))
         }
     }

@@ -43,8 +43,7 @@ pub fn read_marker(db: &Db, ro: &ReadOptions<'_>, t: u32) -> Result<u64, String>
 /// model.
 pub fn check_range(
     db: &Db,
-    cf: &ColumnFamily,
-    cfi: usize,
+    (cf, cfi): (&ColumnFamily, usize),
     ro: &ReadOptions<'_>,
     t: u32,
     (lo, hi): (u32, u32),
@@ -116,7 +115,7 @@ pub fn verify_db(db: &Db, shape: &Shape, min_acked: &[u64]) -> Result<Vec<u64>, 
         }
         let model = replay(shape, t, r);
         for (i, cf) in cfs.iter().enumerate() {
-            check_range(db, cf, i, &ro, t, (0, shape.keys), &model, false)
+            check_range(db, (cf, i), &ro, t, (0, shape.keys), &model, false)
                 .map_err(|e| format!("state after write {r} of thread {t} (a hole or extra write?): {e}"))?;
         }
         markers.push(r);
