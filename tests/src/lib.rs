@@ -5,6 +5,7 @@
 pub mod fault_fs;
 pub mod history;
 pub mod s3_server;
+pub mod stress;
 
 use std::collections::BTreeMap;
 use strata::{Db, ReadOptions};

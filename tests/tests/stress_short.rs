@@ -1,0 +1,74 @@
+//! The short CI version of the reliability program: a few thousand writes of `strata-stress`
+//! with its expected-state oracle (reads, scans both ways, snapshot reads, flushes, range
+//! compactions, ingestion and checkpoints among them), then ten SIGKILL/restart cycles of
+//! `strata-crashtest` over two databases. The long runs use the same binaries
+//! (docs/reliability.md).
+//!
+//! Invariants: each test passes only if the tool exits successfully and printed its success
+//! line; a failure shows the tool's output, which names the seed and the command reproducing it.
+//!
+//! Thread safety: each test uses its own temporary directory and child processes.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a failure is the test failing")]
+
+use std::process::Command;
+
+fn run(cmd: &mut Command, success_line: &str) -> String {
+    let out = cmd.output().expect("spawn");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{cmd:?} failed ({})\nstdout:\n{stdout}\nstderr:\n{stderr}", out.status);
+    assert!(stdout.lines().any(|l| l.starts_with(success_line)), "no {success_line:?} line in:\n{stdout}");
+    stdout
+}
+
+#[test]
+fn stress_run_with_oracle_then_continue_with_other_options() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("db");
+    for opts_seed in ["11", "12"] {
+        let out = run(
+            Command::new(env!("CARGO_BIN_EXE_strata-stress"))
+                .arg("--db")
+                .arg(&db)
+                .args(["--seed", "5", "--opts-seed", opts_seed, "--threads", "3", "--keys", "100"])
+                .args(["--ops", "600", "--checkpoint-every", "200"]),
+            "ok ",
+        );
+        // The tool took checkpoints and ingested tables, not just puts.
+        let ok = out.lines().find(|l| l.starts_with("ok ")).expect("ok line");
+        assert!(!ok.contains("checkpoints=0 "), "{ok}");
+        assert!(!ok.contains("ingests=0 "), "{ok}");
+    }
+    // The second run verified the first's final state and its checkpoints on start, and
+    // continued the same streams.
+    let out = run(
+        Command::new(env!("CARGO_BIN_EXE_strata-stress")).arg("--db").arg(&db).args([
+            "--seed",
+            "5",
+            "--threads",
+            "3",
+            "--keys",
+            "100",
+            "--verify-only",
+        ]),
+        "ready",
+    );
+    assert!(out.contains("markers=[1200, 1200, 1200]"), "{out}");
+}
+
+#[test]
+fn ten_kill_cycles_lose_no_acknowledged_write() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = run(
+        Command::new(env!("CARGO_BIN_EXE_strata-crashtest"))
+            .arg("--dir")
+            .arg(dir.path())
+            .args(["--seed", "3", "--cycles", "10", "--cycles-per-db", "5", "--threads", "3", "--keys", "100"])
+            .args(["--min-ms", "50", "--max-ms", "600", "--checkpoint-every", "150"])
+            .arg("--stress-bin")
+            .arg(env!("CARGO_BIN_EXE_strata-stress")),
+        "crashtest ok",
+    );
+    assert_eq!(out.lines().filter(|l| l.starts_with("cycle ")).count(), 10, "{out}");
+}
