@@ -91,7 +91,24 @@ fn stats(inner: &DbInner, rs: &crate::state::ReadState) -> String {
             cache.misses()
         );
     }
+    // What went wrong, without reading logs: the background error that stopped writes, and
+    // what the open had to recover.
+    match inner.bg.error.lock().as_ref() {
+        Some(e) => {
+            let _ = writeln!(out, "background error: {e} (writes refused until reopen)");
+        }
+        None => {
+            let _ = writeln!(out, "background error: none");
+        }
+    }
     let r = &inner.recovery;
+    let _ = writeln!(
+        out,
+        "recovery at open: wal files replayed {}, torn tails dropped {}, CURRENT recovered {}",
+        r.wals_replayed,
+        usize::from(r.wal_tail_dropped.is_some()) + usize::from(r.manifest_tail_dropped_at.is_some()),
+        if r.current_recovered.is_some() { "yes" } else { "no" }
+    );
     if r.current_recovered.is_some() || !r.unrecognised_files.is_empty() {
         let _ = writeln!(out, "** recovery at open (strata.recovery) **");
         let _ = write!(out, "{r}");

@@ -107,6 +107,9 @@ fn failed_fsync_poisons_writes_and_reopen_recovers() {
         // The fault going away does not make the database writable again.
         sim.set_fault(None);
         assert_poisoned(&db, &side, &h, 121, &format!("{ctx}, fault cleared"));
+        // An operator sees it without reading logs.
+        let stats = db.property("strata.stats").expect("stats");
+        assert!(stats.contains("background error: I/O error"), "{ctx}: {stats}");
         // Reads: exactly the 120 acknowledged batches (the failed one was never applied).
         check_prefix(&db, &h, Acked { durable: 120, attempted: 120 }, &format!("{ctx}: reads while poisoned"));
         drop(db);
@@ -114,6 +117,9 @@ fn failed_fsync_poisons_writes_and_reopen_recovers() {
             sim.crash();
         }
         let (db, side) = open_with(wal_only_opts(sim.arc()));
+        let stats = db.property("strata.stats").expect("stats");
+        assert!(stats.contains("background error: none"), "{ctx}: {stats}");
+        assert!(stats.contains("recovery at open: wal files replayed"), "{ctx}: {stats}");
         // Without a power loss the unsynced writes reached the OS and must be back too.
         let durable = if power_loss { 99 } else { 120 };
         let n = check_prefix(&db, &h, Acked { durable, attempted: 121 }, &format!("{ctx}: after reopen"));
