@@ -8,7 +8,8 @@
 //! opened every table at open so that a writer elsewhere deleting one cannot break its view.
 //!
 //! Thread safety: a read-mostly `RwLock` around the map; opening happens outside the lock
-//! and the first opener wins; use stamps are atomics, so hits take only the read lock.
+//! and the first opener wins; use stamps are atomics, so hits take only the read lock and
+//! write no shared counter.
 
 use crate::error::Result;
 use parking_lot::RwLock;
@@ -48,11 +49,13 @@ impl TableCache {
 
     /// The open table with this file number, opening it on first use.
     pub(crate) fn get(&self, number: u64) -> Result<Arc<Table>> {
-        let now = self.clock.fetch_add(1, Ordering::Relaxed);
+        // A hit only reads the clock (no shared write on the read path); the clock advances on
+        // misses, so recency is kept at the granularity of opens, which is what eviction needs.
         if let Some(e) = self.tables.read().get(&number) {
-            e.last_used.store(now, Ordering::Relaxed);
+            e.last_used.store(self.clock.load(Ordering::Relaxed), Ordering::Relaxed);
             return Ok(Arc::clone(&e.table));
         }
+        let now = self.clock.fetch_add(1, Ordering::Relaxed) + 1;
         let path = self.path(number);
         let file = self.fs.open(&path).map_err(|e| crate::Error::io(&path, e))?;
         let mut opts = self.read_opts.clone();

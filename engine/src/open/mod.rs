@@ -155,6 +155,7 @@ fn open_once(path: &Path, opts: Options, read_only: bool) -> Result<Db> {
 /// created version set, and the files the open could not prove are Strata's.
 struct Directory {
     lock: Option<Box<dyn FileLock>>,
+    icmp: Arc<InternalKeyComparator>,
     names: Vec<String>,
     versions: VersionSet,
     unrecognised: Vec<String>,
@@ -189,10 +190,10 @@ fn take_directory(fs: &Arc<dyn FileSystem>, path: &Path, opts: &Options, read_on
     };
     let names = if read_only { early } else { list_dir(&**fs, path)? };
     let icmp = Arc::new(InternalKeyComparator::new(Arc::new(BytewiseComparator)));
-    let vopts = VersionSetOptions { comparator: icmp, manifest_size_limit: opts.manifest_size_limit };
+    let vopts = VersionSetOptions { comparator: icmp.clone(), manifest_size_limit: opts.manifest_size_limit };
     if !holds_database(&names) {
         let versions = VersionSet::create_new(Arc::clone(fs), path, vopts)?;
-        return Ok(Directory { lock, names, versions, unrecognised: Vec::new() });
+        return Ok(Directory { lock, icmp, names, versions, unrecognised: Vec::new() });
     }
     let mut versions = VersionSet::recover_read(Arc::clone(fs), path, vopts)?;
     let mut unrecognised = Vec::new();
@@ -200,7 +201,7 @@ fn take_directory(fs: &Arc<dyn FileSystem>, path: &Path, opts: &Options, read_on
         unrecognised = recovery::unprovable_files(&**fs, path, &names, &versions);
         versions.start_writing()?;
     }
-    Ok(Directory { lock, names, versions, unrecognised })
+    Ok(Directory { lock, icmp, names, versions, unrecognised })
 }
 
 /// One memtable per column family id.
@@ -218,8 +219,7 @@ fn build_inner(
     mut wals: wal::Recovered,
     report: RecoveryReport,
 ) -> Result<(Arc<DbInner>, Memtables)> {
-    let Directory { lock, names, mut versions, .. } = dir;
-    let icmp = Arc::new(InternalKeyComparator::new(Arc::new(BytewiseComparator)));
+    let Directory { lock, icmp, names, mut versions, .. } = dir;
     let cf_names: BTreeMap<u32, String> = versions.current().cfs().map(|c| (c.id, c.name.clone())).collect();
     let table_cache = Arc::new(TableCache::new(
         path.to_path_buf(),
