@@ -37,7 +37,7 @@ pub use filename::{
 };
 pub use format::NUM_LEVELS;
 pub use identity::DbId;
-pub use locate::{ManifestRecovery, ManifestSource};
+pub use locate::{ManifestRecovery, ManifestSource, live_manifest_number};
 pub use manifest::{read_current, set_current, snapshot_edit, write_current_unpublished, write_manifest};
 pub use version::{CfVersion, FileMeta, Version};
 pub use version_set::{VersionSet, VersionSetOptions};

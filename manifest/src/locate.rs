@@ -89,6 +89,13 @@ pub(crate) fn locate_manifest(fs: &dyn FileSystem, dir: &Path, names: &[String])
     Ok((newest, ManifestSource::Listed { reason, others: manifests }))
 }
 
+/// The number of the manifest recovery would replay in `dir` (the one `CURRENT` names, or the
+/// newest by listing), without replaying it: what a read-only open watches for changes.
+pub fn live_manifest_number(fs: &dyn FileSystem, dir: &Path) -> Result<u64> {
+    let names = fs.list(dir).map_err(|e| Error::io(dir, e))?;
+    locate_manifest(fs, dir, &names).map(|(n, _)| n)
+}
+
 /// The manual fix printed with every refusal of a listed manifest.
 pub(crate) fn manual_fix(dir: &Path, newest: u64) -> String {
     format!(

@@ -48,22 +48,9 @@ const READ_ONLY_OPEN_ATTEMPTS: u32 = 64;
 /// file of the recovered state can have been deleted.
 /// When `CURRENT` cannot be used, the newest manifest stands in for it, as in recovery.
 fn manifest_identity(fs: &dyn FileSystem, path: &Path) -> Option<(u64, u64)> {
-    let size = |n: u64| fs.file_size(&path.join(strata_manifest::manifest_file_name(n))).ok();
-    if let Ok(number) = strata_manifest::read_current(fs, path)
-        && let Some(len) = size(number)
-    {
-        return Some((number, len));
-    }
-    let newest = fs
-        .list(path)
-        .ok()?
-        .iter()
-        .filter_map(|n| match strata_manifest::parse_file_name(n) {
-            Some(FileKind::Manifest(m)) => Some(m),
-            _ => None,
-        })
-        .max()?;
-    Some((newest, size(newest)?))
+    let number = strata_manifest::live_manifest_number(fs, path).ok()?;
+    let size = fs.file_size(&path.join(strata_manifest::manifest_file_name(number))).ok()?;
+    Some((number, size))
 }
 
 /// A read-only open beside a live writer reads the manifest, lists the directory, replays WAL
