@@ -433,6 +433,34 @@ mod tests {
     }
 
     #[test]
+    fn typed_ids_are_plain_json_numbers() {
+        // The JSON shape from before file numbers and column-family ids had types.
+        let f = FileRecord {
+            kind: FileKind::Table,
+            key: "k".into(),
+            name: "000012.sst".into(),
+            cf: CfId::new(3),
+            level: 1,
+            number: FileNumber::new(12),
+            size: 5,
+            checksum: 6,
+            smallest: String::new(),
+            largest: String::new(),
+            smallest_seq: 1,
+            largest_seq: 2,
+            epoch: 0,
+            global_seq: 0,
+        };
+        let json = serde_json::to_value(&f).unwrap();
+        assert_eq!((&json["cf"], &json["number"]), (&serde_json::json!(3), &serde_json::json!(12)));
+        let back: FileRecord = serde_json::from_value(json).unwrap();
+        assert_eq!(back, f);
+        let c: CfRecord = serde_json::from_str(r#"{"id": 4, "name": "x", "comparator": "c"}"#).unwrap();
+        assert_eq!(c.id, CfId::new(4));
+        assert!(serde_json::from_str::<CfRecord>(r#"{"id": -1, "name": "x", "comparator": "c"}"#).is_err());
+    }
+
+    #[test]
     fn hex_round_trips() {
         assert_eq!(from_hex(&to_hex(b"\x00\xffab")).unwrap(), b"\x00\xffab");
         assert_eq!(from_hex("abc"), None);
