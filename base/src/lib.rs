@@ -3,8 +3,8 @@
 //! Everything the format crates (`strata-sst`, `strata-wal`, `strata-manifest`) and the engine
 //! have in common lives here, and nothing else: the file-system trait every byte of I/O goes
 //! through ([`fs`]), checked little-endian and varint coding ([`coding`]), checksums
-//! ([`checksum`]), key comparators ([`comparator`]), internal keys ([`ikey`]) and the limits
-//! several crates check ([`limits`]).
+//! ([`checksum`]), key comparators ([`comparator`]), internal keys ([`ikey`]), the typed file
+//! numbers and column-family ids ([`ids`]) and the limits several crates check ([`limits`]).
 //!
 //! Invariants: decoders in [`coding`] never panic and never read out of bounds; they return
 //! `None` on short input and let the caller turn that into a `Corruption` error naming the file.
@@ -15,8 +15,10 @@ pub mod checksum;
 pub mod coding;
 pub mod comparator;
 pub mod fs;
+pub mod ids;
 pub mod ikey;
 pub mod limits;
 
 pub use comparator::{BytewiseComparator, Comparator};
 pub use fs::{FileLock, FileSystem, MemFile, RandomAccessFile, RealFs, SimFs, WritableFile};
+pub use ids::{CfId, FileNumber};

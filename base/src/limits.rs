@@ -10,6 +10,7 @@
 //!
 //! Thread safety: constants only.
 
+use crate::ids::CfId;
 use crate::ikey::TRAILER_LEN;
 
 /// The longest user key a write accepts, in bytes.
@@ -21,7 +22,8 @@ pub const VALUE_LEN_MAX: usize = 64 << 20;
 pub const INTERNAL_KEY_LEN_MAX: usize = KEY_LEN_MAX + TRAILER_LEN;
 
 /// Id of the column family every database has. DO NOT CHANGE: stored in WALs and manifests.
-pub const DEFAULT_CF_ID: u32 = 0;
+/// [`CfId::DEFAULT`] is this constant.
+pub const DEFAULT_CF_ID: CfId = CfId::new(0);
 /// Name of the column family every database has.
 pub const DEFAULT_CF_NAME: &str = "default";
 /// The longest column-family name, in bytes (names are 1 to this many bytes of UTF-8).
@@ -30,6 +32,8 @@ pub const CF_NAME_LEN_MAX: usize = 255;
 // Lengths are stored as varint32 in blocks, batches and edits.
 const _: () = assert!(INTERNAL_KEY_LEN_MAX <= u32::MAX as usize);
 const _: () = assert!(VALUE_LEN_MAX <= u32::MAX as usize);
+// The default id is the id a zeroed (`Default`) `CfId` holds.
+const _: () = assert!(DEFAULT_CF_ID.get() == 0);
 // The default name is itself a valid name.
 const _: () = assert!(!DEFAULT_CF_NAME.is_empty());
 const _: () = assert!(DEFAULT_CF_NAME.len() <= CF_NAME_LEN_MAX);

@@ -8,6 +8,7 @@ use strata::{Db, Error, LiveFiles, Result, SeqNo};
 use strata_base::FileSystem;
 use strata_base::fs::{copy_file, copy_file_prefix};
 use strata_base::limits::DEFAULT_CF_NAME;
+use strata_manifest::CfId;
 use strata_manifest::{VersionEdit, snapshot_edit, write_current_unpublished, write_manifest};
 
 /// How a checkpoint is made.
@@ -133,7 +134,7 @@ impl<'a> Checkpoint<'a> {
         wanted: Option<&[String]>,
         info: &mut CheckpointInfo,
     ) -> Result<()> {
-        let keep: Vec<u32> = live
+        let keep: Vec<CfId> = live
             .column_families
             .iter()
             .filter(|(_, n)| wanted.is_none_or(|w| w.contains(n)))
@@ -161,7 +162,7 @@ impl<'a> Checkpoint<'a> {
         }
         let manifest_number = live.next_file_number;
         let mut edit: VersionEdit =
-            snapshot_edit(live.version(), &live.comparator, live.log_number(), manifest_number + 1, live.sequence);
+            snapshot_edit(live.version(), &live.comparator, live.log_number(), manifest_number.next(), live.sequence);
         filter_edit(&mut edit, &keep);
         // The checkpoint's history diverges from the source's from here on: a new identity that
         // records where it came from.
@@ -176,7 +177,7 @@ impl<'a> Checkpoint<'a> {
 }
 
 /// Keeps only the column families in `keep`.
-fn filter_edit(edit: &mut VersionEdit, keep: &[u32]) {
+fn filter_edit(edit: &mut VersionEdit, keep: &[CfId]) {
     edit.cf_adds.retain(|c| keep.contains(&c.id));
     edit.new_files.retain(|f| keep.contains(&f.cf));
 }

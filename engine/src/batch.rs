@@ -15,6 +15,7 @@
 use crate::cf::{ColumnFamily, DEFAULT_CF_ID};
 use crate::error::{Error, Result};
 use std::path::Path;
+use strata_base::CfId;
 use strata_base::coding::{self, VARINT32_LEN_MAX};
 use strata_base::ikey::{SEQ_MAX, SeqNo, ValueKind};
 
@@ -69,7 +70,7 @@ const _: () = assert!(VALUE_LEN_MAX <= strata_sst::VALUE_LEN_MAX);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchOp<'a> {
     pub kind: ValueKind,
-    pub cf: u32,
+    pub cf: CfId,
     pub key: &'a [u8],
     /// Empty for deletes.
     pub value: &'a [u8],
@@ -162,7 +163,7 @@ impl WriteBatch {
         }
     }
 
-    pub(crate) fn append(&mut self, kind: ValueKind, cf: u32, key: &[u8], value: &[u8]) {
+    pub(crate) fn append(&mut self, kind: ValueKind, cf: CfId, key: &[u8], value: &[u8]) {
         if self.error.is_some() {
             return;
         }
@@ -178,7 +179,7 @@ impl WriteBatch {
         let has_value = kind == ValueKind::Put;
         let mut record_len = 1 + coding::varint_len(key.len() as u64) + key.len();
         if cf != DEFAULT_CF_ID {
-            record_len += coding::varint_len(u64::from(cf));
+            record_len += coding::varint_len(u64::from(cf.get()));
         }
         if has_value {
             record_len += coding::varint_len(value.len() as u64) + value.len();
@@ -195,7 +196,7 @@ impl WriteBatch {
             self.data.push(kind as u8);
         } else {
             self.data.push(TAG_CF_BIT | kind as u8);
-            coding::put_varint32(&mut self.data, cf);
+            coding::put_varint32(&mut self.data, cf.get());
         }
         coding::put_length_prefixed(&mut self.data, key);
         if has_value {
@@ -281,8 +282,11 @@ fn decode_record<'a>(cur: &mut &'a [u8]) -> std::result::Result<BatchOp<'a>, &'s
         return Err("unknown tag");
     }
     let kind = if tag & TAG_KIND_BIT == 0 { ValueKind::Delete } else { ValueKind::Put };
-    let cf =
-        if tag & TAG_CF_BIT == 0 { DEFAULT_CF_ID } else { coding::get_varint32(cur).ok_or("bad column family id")? };
+    let cf = if tag & TAG_CF_BIT == 0 {
+        DEFAULT_CF_ID
+    } else {
+        CfId::new(coding::get_varint32(cur).ok_or("bad column family id")?)
+    };
     let key = coding::get_length_prefixed(cur).ok_or("bad key length")?;
     if key.len() > KEY_LEN_MAX {
         return Err("key longer than KEY_LEN_MAX");
@@ -358,8 +362,8 @@ mod tests {
     fn worked_example_matches_doc() {
         let mut b = WriteBatch::new();
         b.put(b"a", b"1");
-        b.delete_cf(&ColumnFamily::new(5, "five"), b"bc");
-        b.put_cf(&ColumnFamily::new(300, "big"), b"k", b"v");
+        b.delete_cf(&ColumnFamily::new(CfId::new(5), "five"), b"bc");
+        b.put_cf(&ColumnFamily::new(CfId::new(300), "big"), b"k", b"v");
         b.set_sequence(100);
         let (expected, doc_len) = doc_example();
         let expected = &expected[..];
@@ -372,9 +376,9 @@ mod tests {
         assert_eq!(
             ops,
             vec![
-                BatchOp { kind: ValueKind::Put, cf: 0, key: b"a", value: b"1" },
-                BatchOp { kind: ValueKind::Delete, cf: 5, key: b"bc", value: b"" },
-                BatchOp { kind: ValueKind::Put, cf: 300, key: b"k", value: b"v" },
+                BatchOp { kind: ValueKind::Put, cf: CfId::new(0), key: b"a", value: b"1" },
+                BatchOp { kind: ValueKind::Delete, cf: CfId::new(5), key: b"bc", value: b"" },
+                BatchOp { kind: ValueKind::Put, cf: CfId::new(300), key: b"k", value: b"v" },
             ]
         );
     }
@@ -473,7 +477,7 @@ mod tests {
     fn build(seq: u64, ops: &[Op]) -> WriteBatch {
         let mut b = WriteBatch::new();
         for o in ops {
-            let cf = ColumnFamily::new(o.cf, "cf");
+            let cf = ColumnFamily::new(CfId::new(o.cf), "cf");
             match (o.put, o.cf) {
                 (true, 0) => b.put(&o.key, &o.value),
                 (false, 0) => b.delete(&o.key),
@@ -499,7 +503,7 @@ mod tests {
             prop_assert_eq!(got.len(), ops.len());
             for (g, o) in got.iter().zip(&ops) {
                 prop_assert_eq!(g.kind, if o.put { ValueKind::Put } else { ValueKind::Delete });
-                prop_assert_eq!(g.cf, o.cf);
+                prop_assert_eq!(g.cf, CfId::new(o.cf));
                 prop_assert_eq!(g.key, o.key.as_slice());
                 prop_assert_eq!(g.value, if o.put { o.value.as_slice() } else { &[][..] });
             }

@@ -7,6 +7,7 @@
 //! a dropped column family is `Error::ColumnFamilyNotFound`.
 
 use std::sync::Arc;
+use strata_base::CfId;
 
 pub use strata_base::limits::{CF_NAME_LEN_MAX, DEFAULT_CF_ID, DEFAULT_CF_NAME};
 
@@ -18,12 +19,12 @@ pub struct ColumnFamily {
 
 #[derive(Debug, PartialEq, Eq)]
 struct CfName {
-    id: u32,
+    id: CfId,
     name: String,
 }
 
 impl ColumnFamily {
-    pub(crate) fn new(id: u32, name: impl Into<String>) -> Self {
+    pub(crate) fn new(id: CfId, name: impl Into<String>) -> Self {
         Self { inner: Arc::new(CfName { id, name: name.into() }) }
     }
 
@@ -33,7 +34,7 @@ impl ColumnFamily {
     }
 
     /// The id stored in write batches, logs and the manifest.
-    pub fn id(&self) -> u32 {
+    pub fn id(&self) -> CfId {
         self.inner.id
     }
 

@@ -16,6 +16,7 @@ use std::cmp::Ordering;
 use std::ops::{Bound, RangeBounds};
 use std::path::Path;
 use std::sync::Arc;
+use strata_base::CfId;
 use strata_base::Comparator;
 use strata_base::ikey::{self, SeqNo, ValueKind};
 use strata_manifest::VersionEdit;
@@ -140,7 +141,7 @@ impl Db {
     }
 
     /// A batch of one operation, sized up front so that filling it does not reallocate.
-    fn write_one(&self, opts: &WriteOptions, kind: ValueKind, cf: u32, key: &[u8], value: &[u8]) -> Result<()> {
+    fn write_one(&self, opts: &WriteOptions, kind: ValueKind, cf: CfId, key: &[u8], value: &[u8]) -> Result<()> {
         let mut b = WriteBatch::with_capacity(key.len() + value.len());
         b.append(kind, cf, key, value);
         self.write(b, opts)
@@ -372,12 +373,12 @@ fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
 }
 
 impl DbInner {
-    pub(crate) fn get(&self, cf_id: u32, key: &[u8], seq: Option<SeqNo>) -> Result<Option<Bytes>> {
+    pub(crate) fn get(&self, cf_id: CfId, key: &[u8], seq: Option<SeqNo>) -> Result<Option<Bytes>> {
         let (seq, rs) = self.read_point(seq);
         self.get_in(&rs, cf_id, key, seq)
     }
 
-    pub(crate) fn get_in(&self, rs: &ReadState, cf_id: u32, key: &[u8], seq: SeqNo) -> Result<Option<Bytes>> {
+    pub(crate) fn get_in(&self, rs: &ReadState, cf_id: CfId, key: &[u8], seq: SeqNo) -> Result<Option<Bytes>> {
         let cf = rs.cfs.get(&cf_id).ok_or_else(|| Error::ColumnFamilyNotFound(format!("id {cf_id}")))?;
         for mem in &cf.mems {
             match mem.get(key, seq) {

@@ -12,6 +12,7 @@ use crate::memtable::MemTable;
 use crate::state::{DbInner, Generation};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use strata_base::CfId;
 use strata_base::ikey;
 use strata_manifest::{FileMeta, VersionEdit};
 use strata_sst::TableOptions;
@@ -29,7 +30,7 @@ impl DbInner {
 
     /// Writes one memtable as an L0 table with a freshly allocated number; `None` (and no
     /// file) if it is empty.
-    pub(crate) fn flush_memtable(&self, cf_id: u32, mem: &Arc<MemTable>) -> Result<Option<FileMeta>> {
+    pub(crate) fn flush_memtable(&self, cf_id: CfId, mem: &Arc<MemTable>) -> Result<Option<FileMeta>> {
         let mut out = self.new_table_output()?;
         let number = out.number;
         let mut it = mem.iter();

@@ -59,6 +59,6 @@ pub use iter::{DbIterator, RangeIter};
 pub use open::RecoveryReport;
 pub use options::{Compression, Options, ReadOptions, RecoveryMode, WriteOptions};
 pub use snapshot::Snapshot;
-pub use strata_base::{FileSystem, RealFs, SimFs, ikey::SeqNo};
+pub use strata_base::{CfId, FileNumber, FileSystem, RealFs, SimFs, ikey::SeqNo};
 pub use strata_manifest::DbId;
 pub use strata_sst::{EntryKind, Properties as TableProperties};

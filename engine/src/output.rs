@@ -12,11 +12,12 @@ use crate::error::Result;
 use crate::state::DbInner;
 use std::sync::Arc;
 use strata_base::ikey::{SeqNo, ValueKind};
+use strata_base::{CfId, FileNumber};
 use strata_manifest::FileMeta;
 use strata_sst::TableBuilder;
 
 pub(crate) struct TableOutput {
-    pub(crate) number: u64,
+    pub(crate) number: FileNumber,
     builder: TableBuilder,
     smallest_seq: SeqNo,
     largest_seq: SeqNo,
@@ -64,7 +65,7 @@ impl TableOutput {
     }
 
     /// Writes the properties, finishes (and fsyncs) the table and describes it.
-    pub(crate) fn finish(mut self, cf_id: u32) -> Result<FileMeta> {
+    pub(crate) fn finish(mut self, cf_id: CfId) -> Result<FileMeta> {
         let (lo, hi) = (self.smallest_seq, self.largest_seq);
         self.builder.set_user_property("strata.cf_id", cf_id.to_string().as_bytes());
         self.builder.set_user_property("strata.smallest_seq", lo.to_string().as_bytes());

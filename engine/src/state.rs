@@ -39,6 +39,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use strata_base::ikey::{InternalKeyComparator, SeqNo};
+use strata_base::{CfId, FileNumber};
 use strata_base::{FileLock, FileSystem};
 use strata_manifest::{Version, VersionSet};
 use strata_wal::LogWriter;
@@ -46,12 +47,12 @@ use strata_wal::LogWriter;
 /// One WAL file and the memtables (one per column family) whose writes it holds.
 #[derive(Debug)]
 pub(crate) struct Generation {
-    pub(crate) log_number: u64,
-    pub(crate) mems: BTreeMap<u32, Arc<MemTable>>,
+    pub(crate) log_number: FileNumber,
+    pub(crate) mems: BTreeMap<CfId, Arc<MemTable>>,
 }
 
 impl Generation {
-    pub(crate) fn new(log_number: u64, cf_ids: impl IntoIterator<Item = u32>) -> Self {
+    pub(crate) fn new(log_number: FileNumber, cf_ids: impl IntoIterator<Item = CfId>) -> Self {
         Self { log_number, mems: cf_ids.into_iter().map(|id| (id, Arc::new(MemTable::new()))).collect() }
     }
 
@@ -64,9 +65,9 @@ impl Generation {
 #[derive(Debug)]
 pub(crate) struct ReadState {
     pub(crate) version: Arc<Version>,
-    pub(crate) cfs: BTreeMap<u32, CfRead>,
+    pub(crate) cfs: BTreeMap<CfId, CfRead>,
     /// WAL numbers of the generations not yet flushed, oldest first.
-    pub(crate) log_numbers: Vec<u64>,
+    pub(crate) log_numbers: Vec<FileNumber>,
 }
 
 #[derive(Debug)]
@@ -80,13 +81,13 @@ pub(crate) struct CfRead {
 #[derive(Debug)]
 pub(crate) struct State {
     pub(crate) versions: VersionSet,
-    pub(crate) cf_names: BTreeMap<u32, String>,
+    pub(crate) cf_names: BTreeMap<CfId, String>,
     pub(crate) active: Generation,
     pub(crate) imm: VecDeque<Arc<Generation>>,
     /// File numbers being written by a flush or compaction; never deleted as obsolete.
-    pub(crate) pending_outputs: BTreeSet<u64>,
+    pub(crate) pending_outputs: BTreeSet<FileNumber>,
     /// Files that are inputs of a running compaction.
-    pub(crate) compacting: BTreeSet<u64>,
+    pub(crate) compacting: BTreeSet<FileNumber>,
     pub(crate) shutting_down: bool,
     /// Set while a manual `compact_range` runs, so background compactions pause.
     pub(crate) manual_compaction: bool,
@@ -96,7 +97,7 @@ pub(crate) struct State {
 #[derive(Debug)]
 pub(crate) struct CommitState {
     pub(crate) log: Option<LogWriter>,
-    pub(crate) log_number: u64,
+    pub(crate) log_number: FileNumber,
 }
 
 /// Writers waiting for a leader, and whether a leader is committing a group right now.
@@ -159,13 +160,13 @@ impl WritePath {
 #[derive(Debug)]
 pub(crate) struct FileLifecycle {
     /// WAL files pinned by `LiveFiles`, by number, with a count.
-    pub(crate) wal_pins: OrderedMutex<BTreeMap<u64, usize>>,
+    pub(crate) wal_pins: OrderedMutex<BTreeMap<FileNumber, usize>>,
     /// Never deleted by this process: files with Strata's names that the open could not prove
     /// are Strata's, and, after `CURRENT` was recovered by listing, every file present then.
     pub(crate) kept: BTreeSet<String>,
     /// Read-only databases: the WAL files replayed at open and their valid lengths, which is
     /// what `live_files` pins (a writer elsewhere may still be appending to them).
-    pub(crate) recovered_logs: Vec<(u64, u64)>,
+    pub(crate) recovered_logs: Vec<(FileNumber, u64)>,
 }
 
 /// Background jobs: the flush and compaction threads and what stops them.
@@ -236,7 +237,7 @@ impl DbInner {
             }
             cfs.insert(id, CfRead { name: name.clone(), mems });
         }
-        let mut log_numbers: Vec<u64> = st.imm.iter().map(|g| g.log_number).collect();
+        let mut log_numbers: Vec<FileNumber> = st.imm.iter().map(|g| g.log_number).collect();
         log_numbers.push(st.active.log_number);
         let rs = ReadState { version: st.versions.current(), cfs, log_numbers };
         *self.read_state.write() = Arc::new(rs);
@@ -287,11 +288,11 @@ impl DbInner {
         copy
     }
 
-    pub(crate) fn table_path(&self, number: u64) -> PathBuf {
+    pub(crate) fn table_path(&self, number: FileNumber) -> PathBuf {
         self.path.join(strata_manifest::table_file_name(number))
     }
 
-    pub(crate) fn log_path(&self, number: u64) -> PathBuf {
+    pub(crate) fn log_path(&self, number: FileNumber) -> PathBuf {
         self.path.join(strata_manifest::log_file_name(number))
     }
 

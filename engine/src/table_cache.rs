@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use strata_base::FileNumber;
 use strata_base::FileSystem;
 use strata_sst::{BlockCache, Table, TableReadOptions};
 
@@ -32,7 +33,7 @@ pub(crate) struct TableCache {
     dir: PathBuf,
     fs: Arc<dyn FileSystem>,
     read_opts: TableReadOptions,
-    tables: RwLock<HashMap<u64, Entry>>,
+    tables: RwLock<HashMap<FileNumber, Entry>>,
     /// At most this many open tables; 0 for no limit.
     capacity: usize,
     clock: AtomicU64,
@@ -43,12 +44,12 @@ impl TableCache {
         Self { dir, fs, read_opts, tables: RwLock::new(HashMap::new()), capacity, clock: AtomicU64::new(0) }
     }
 
-    pub(crate) fn path(&self, number: u64) -> PathBuf {
+    pub(crate) fn path(&self, number: FileNumber) -> PathBuf {
         self.dir.join(strata_manifest::table_file_name(number))
     }
 
     /// The open table with this file number, opening it on first use.
-    pub(crate) fn get(&self, number: u64) -> Result<Arc<Table>> {
+    pub(crate) fn get(&self, number: FileNumber) -> Result<Arc<Table>> {
         // A hit only reads the clock (no shared write on the read path); the clock advances on
         // misses, so recency is kept at the granularity of opens, which is what eviction needs.
         if let Some(e) = self.tables.read().get(&number) {
@@ -59,7 +60,8 @@ impl TableCache {
         let path = self.path(number);
         let file = self.fs.open(&path).map_err(|e| crate::Error::io(&path, e))?;
         let mut opts = self.read_opts.clone();
-        opts.cache_id = number;
+        // The block cache keys blocks by a plain id: the file number's raw value.
+        opts.cache_id = number.get();
         let table = Table::open(file, &path, opts)?;
         let mut tables = self.tables.write();
         let entry = tables.entry(number).or_insert(Entry { table, last_used: AtomicU64::new(now) });
@@ -78,7 +80,7 @@ impl TableCache {
         Ok(table)
     }
 
-    pub(crate) fn evict(&self, number: u64) {
+    pub(crate) fn evict(&self, number: FileNumber) {
         self.tables.write().remove(&number);
     }
 

@@ -20,6 +20,7 @@ use strata::compaction::{
     CompactionPick, LevelFile, PickerOptions, level_scores, pick_compaction, pick_compaction_round_robin,
     pick_range_compaction,
 };
+use strata_base::FileNumber;
 
 const MIB: u64 = 1 << 20;
 const KEY_SPACE: u64 = 1 << 40;
@@ -56,7 +57,7 @@ struct Frag {
 
 #[derive(Debug, Clone)]
 struct SimFile {
-    number: u64,
+    number: FileNumber,
     frags: Vec<Frag>,
     busy: bool,
 }
@@ -88,7 +89,7 @@ struct Sim {
     rng: Rng,
     levels: Vec<Vec<SimFile>>,
     flushes: Vec<Frag>,
-    next_number: u64,
+    next_number: FileNumber,
     /// Running compactions and the step at which each is installed.
     in_flight: Vec<(CompactionPick, usize)>,
     pointers: Vec<Option<Vec<u8>>>,
@@ -124,7 +125,7 @@ impl Sim {
             opts,
             rng: Rng(cfg.seed),
             flushes: Vec::new(),
-            next_number: 1,
+            next_number: FileNumber::new(1),
             in_flight: Vec::new(),
             bytes_flushed: 0,
             bytes_compacted: 0,
@@ -155,7 +156,7 @@ impl Sim {
         self.flushes.push(frag);
         self.bytes_flushed += MIB;
         self.levels[0].insert(0, SimFile { number: self.next_number, frags: vec![frag], busy: false });
-        self.next_number += 1;
+        self.next_number = self.next_number.next();
     }
 
     fn pick(&self) -> Option<CompactionPick> {
@@ -216,7 +217,7 @@ impl Sim {
         }
     }
 
-    fn take(&mut self, level: usize, numbers: &[u64]) -> Vec<SimFile> {
+    fn take(&mut self, level: usize, numbers: &[FileNumber]) -> Vec<SimFile> {
         numbers
             .iter()
             .map(|n| {
@@ -283,7 +284,7 @@ impl Sim {
             let parts: Vec<Frag> = merge_adjacent(frags.iter().filter_map(|f| clip(f, w[0], w[1] - 1)));
             if !parts.is_empty() {
                 out.push(SimFile { number: self.next_number, frags: parts, busy: false });
-                self.next_number += 1;
+                self.next_number = self.next_number.next();
             }
         }
         out

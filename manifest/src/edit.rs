@@ -24,11 +24,12 @@ use strata_base::coding::{
     get_fixed32, get_length_prefixed, get_varint32, get_varint64, put_fixed32, put_length_prefixed, put_varint32,
     put_varint64,
 };
+use strata_base::{CfId, FileNumber};
 
 /// A column family joins the database.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CfAdd {
-    pub id: u32,
+    pub id: CfId,
     pub name: String,
     /// Name of the comparator the family's tables are sorted by.
     pub comparator: String,
@@ -37,7 +38,7 @@ pub struct CfAdd {
 /// A table joins `level` of column family `cf`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewFile {
-    pub cf: u32,
+    pub cf: CfId,
     pub level: usize,
     pub meta: FileMeta,
 }
@@ -45,9 +46,9 @@ pub struct NewFile {
 /// Table `number` leaves `level` of column family `cf`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DeletedFile {
-    pub cf: u32,
+    pub cf: CfId,
     pub level: usize,
-    pub number: u64,
+    pub number: FileNumber,
 }
 
 /// One change to the database's set of tables and counters. Applied as: column families
@@ -55,12 +56,12 @@ pub struct DeletedFile {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct VersionEdit {
     pub comparator: Option<String>,
-    pub log_number: Option<u64>,
-    pub next_file_number: Option<u64>,
+    pub log_number: Option<FileNumber>,
+    pub next_file_number: Option<FileNumber>,
     pub last_sequence: Option<u64>,
-    pub max_cf_id: Option<u32>,
+    pub max_cf_id: Option<CfId>,
     pub cf_adds: Vec<CfAdd>,
-    pub cf_drops: Vec<u32>,
+    pub cf_drops: Vec<CfId>,
     pub deleted_files: Vec<DeletedFile>,
     pub new_files: Vec<NewFile>,
     /// The database's identity (safe-to-ignore tag 65).
@@ -74,22 +75,22 @@ impl VersionEdit {
         Self::default()
     }
 
-    pub fn add_file(&mut self, cf: u32, level: usize, meta: FileMeta) -> &mut Self {
+    pub fn add_file(&mut self, cf: CfId, level: usize, meta: FileMeta) -> &mut Self {
         self.new_files.push(NewFile { cf, level, meta });
         self
     }
 
-    pub fn delete_file(&mut self, cf: u32, level: usize, number: u64) -> &mut Self {
+    pub fn delete_file(&mut self, cf: CfId, level: usize, number: FileNumber) -> &mut Self {
         self.deleted_files.push(DeletedFile { cf, level, number });
         self
     }
 
-    pub fn add_cf(&mut self, id: u32, name: impl Into<String>, comparator: impl Into<String>) -> &mut Self {
+    pub fn add_cf(&mut self, id: CfId, name: impl Into<String>, comparator: impl Into<String>) -> &mut Self {
         self.cf_adds.push(CfAdd { id, name: name.into(), comparator: comparator.into() });
         self
     }
 
-    pub fn drop_cf(&mut self, id: u32) -> &mut Self {
+    pub fn drop_cf(&mut self, id: CfId) -> &mut Self {
         self.cf_drops.push(id);
         self
     }
@@ -101,8 +102,8 @@ impl VersionEdit {
             put_field(dst, TAG_COMPARATOR, c.as_bytes());
         }
         for (tag, v) in [
-            (TAG_LOG_NUMBER, self.log_number),
-            (TAG_NEXT_FILE_NUMBER, self.next_file_number),
+            (TAG_LOG_NUMBER, self.log_number.map(FileNumber::get)),
+            (TAG_NEXT_FILE_NUMBER, self.next_file_number.map(FileNumber::get)),
             (TAG_LAST_SEQUENCE, self.last_sequence),
         ] {
             if let Some(v) = v {
@@ -113,34 +114,34 @@ impl VersionEdit {
         }
         if let Some(v) = self.max_cf_id {
             p.clear();
-            put_varint32(&mut p, v);
+            put_varint32(&mut p, v.get());
             put_field(dst, TAG_MAX_CF_ID, &p);
         }
         for a in &self.cf_adds {
             p.clear();
-            put_varint32(&mut p, a.id);
+            put_varint32(&mut p, a.id.get());
             put_length_prefixed(&mut p, a.name.as_bytes());
             put_length_prefixed(&mut p, a.comparator.as_bytes());
             put_field(dst, TAG_CF_ADD, &p);
         }
         for &id in &self.cf_drops {
             p.clear();
-            put_varint32(&mut p, id);
+            put_varint32(&mut p, id.get());
             put_field(dst, TAG_CF_DROP, &p);
         }
         for d in &self.deleted_files {
             p.clear();
-            put_varint32(&mut p, d.cf);
+            put_varint32(&mut p, d.cf.get());
             put_level(&mut p, d.level);
-            put_varint64(&mut p, d.number);
+            put_varint64(&mut p, d.number.get());
             put_field(dst, TAG_DELETED_FILE, &p);
         }
         for f in &self.new_files {
             p.clear();
-            put_varint32(&mut p, f.cf);
+            put_varint32(&mut p, f.cf.get());
             put_level(&mut p, f.level);
             let m = &f.meta;
-            put_varint64(&mut p, m.number);
+            put_varint64(&mut p, m.number.get());
             put_varint64(&mut p, m.size);
             put_length_prefixed(&mut p, &m.smallest);
             put_length_prefixed(&mut p, &m.largest);
@@ -194,11 +195,11 @@ impl VersionEdit {
                 return Ok(());
             }
             TAG_LOG_NUMBER => {
-                let v = r.varint64("log number")?;
+                let v = r.file_number("log number")?;
                 set_once(&mut self.log_number, v, "log number", field_start)?;
             }
             TAG_NEXT_FILE_NUMBER => {
-                let v = r.varint64("next file number")?;
+                let v = r.file_number("next file number")?;
                 set_once(&mut self.next_file_number, v, "next file number", field_start)?;
             }
             TAG_LAST_SEQUENCE => {
@@ -206,30 +207,30 @@ impl VersionEdit {
                 set_once(&mut self.last_sequence, v, "last sequence", field_start)?;
             }
             TAG_MAX_CF_ID => {
-                let v = r.varint32("max column family id")?;
+                let v = r.cf_id("max column family id")?;
                 set_once(&mut self.max_cf_id, v, "max column family id", field_start)?;
             }
             TAG_CF_ADD => {
-                let id = r.varint32("column family id")?;
+                let id = r.cf_id("column family id")?;
                 let name = r.string("column family name")?;
                 let comparator = r.string("column family comparator")?;
                 self.cf_adds.push(CfAdd { id, name, comparator });
             }
             TAG_CF_DROP => {
-                let id = r.varint32("column family id")?;
+                let id = r.cf_id("column family id")?;
                 self.cf_drops.push(id);
             }
             TAG_DELETED_FILE => {
-                let cf = r.varint32("column family id")?;
+                let cf = r.cf_id("column family id")?;
                 let level = r.level()?;
-                let number = r.varint64("file number")?;
+                let number = r.file_number("file number")?;
                 self.deleted_files.push(DeletedFile { cf, level, number });
             }
             TAG_NEW_FILE => {
-                let cf = r.varint32("column family id")?;
+                let cf = r.cf_id("column family id")?;
                 let level = r.level()?;
                 let mut meta = FileMeta {
-                    number: r.varint64("file number")?,
+                    number: r.file_number("file number")?,
                     size: r.varint64("file size")?,
                     smallest: r.bytes("smallest key")?.to_vec(),
                     largest: r.bytes("largest key")?.to_vec(),
@@ -314,6 +315,14 @@ impl<'a> Reader<'a> {
     fn varint32(&mut self, what: &str) -> Result<u32, DecodeError> {
         let at = self.at();
         get_varint32(&mut self.rest).ok_or_else(|| err(at, format!("{what}: truncated or malformed varint32")))
+    }
+
+    fn file_number(&mut self, what: &str) -> Result<FileNumber, DecodeError> {
+        self.varint64(what).map(FileNumber::new)
+    }
+
+    fn cf_id(&mut self, what: &str) -> Result<CfId, DecodeError> {
+        self.varint32(what).map(CfId::new)
     }
 
     fn fixed32(&mut self, what: &str) -> Result<u32, DecodeError> {
@@ -413,7 +422,7 @@ mod tests {
 
     fn meta(number: u64) -> FileMeta {
         FileMeta {
-            number,
+            number: FileNumber::new(number),
             size: 4096,
             smallest: b"a\x01\0\0\0\0\0\0\0".to_vec(),
             largest: b"z\x01\0\0\0\0\0\0\0".to_vec(),
@@ -428,16 +437,19 @@ mod tests {
     fn full_edit() -> VersionEdit {
         let mut e = VersionEdit {
             comparator: Some("strata.InternalKeyComparator:strata.BytewiseComparator".into()),
-            log_number: Some(4),
-            next_file_number: Some(1 << 40),
+            log_number: Some(FileNumber::new(4)),
+            next_file_number: Some(FileNumber::new(1 << 40)),
             last_sequence: Some(12345),
-            max_cf_id: Some(3),
+            max_cf_id: Some(CfId::new(3)),
             db_id: Some(DbId::from_bytes([7; DB_ID_LEN])),
             parent_db_id: Some(DbId::from_bytes([9; DB_ID_LEN])),
             ..VersionEdit::default()
         };
-        e.add_cf(3, "users", "cmp").drop_cf(2).delete_file(0, 1, 77).add_file(3, 6, meta(78));
-        e.add_file(3, 0, FileMeta { epoch: 5, global_seq: 9, smallest_seq: 9, ..meta(79) });
+        e.add_cf(CfId::new(3), "users", "cmp")
+            .drop_cf(CfId::new(2))
+            .delete_file(CfId::DEFAULT, 1, FileNumber::new(77))
+            .add_file(CfId::new(3), 6, meta(78));
+        e.add_file(CfId::new(3), 0, FileMeta { epoch: 5, global_seq: 9, smallest_seq: 9, ..meta(79) });
         e
     }
 
@@ -472,7 +484,7 @@ mod tests {
         put_field(&mut p, TAG_SAFE_TO_IGNORE | 1, b"x");
         let mut bytes = Vec::new();
         put_field(&mut bytes, TAG_CF_DROP, &p);
-        assert_eq!(VersionEdit::decode_from(&bytes).map(|e| e.cf_drops), Ok(vec![9]));
+        assert_eq!(VersionEdit::decode_from(&bytes).map(|e| e.cf_drops), Ok(vec![CfId::new(9)]));
 
         let mut p = Vec::new();
         put_varint32(&mut p, 9);
@@ -486,7 +498,7 @@ mod tests {
     /// A new-file field with the given sub-field bytes appended.
     fn new_file_with(sub: &[u8]) -> Vec<u8> {
         let mut one = VersionEdit::new();
-        one.add_file(0, 0, meta(5));
+        one.add_file(CfId::DEFAULT, 0, meta(5));
         let mut bytes = one.encode();
         // Re-frame: the payload grows by the sub-field.
         let mut rest = bytes.as_slice();
@@ -501,11 +513,11 @@ mod tests {
     #[test]
     fn new_file_subfields_round_trip_and_are_must_understand() {
         let mut e = VersionEdit::new();
-        e.add_file(0, 0, FileMeta { epoch: 300, ..meta(5) });
+        e.add_file(CfId::DEFAULT, 0, FileMeta { epoch: 300, ..meta(5) });
         assert_eq!(VersionEdit::decode_from(&e.encode()), Ok(e.clone()));
         // No sub-field is written for zero values: tables from before epochs encode as before.
         let mut plain = VersionEdit::new();
-        plain.add_file(0, 0, meta(5));
+        plain.add_file(CfId::DEFAULT, 0, meta(5));
         assert_eq!(e.encode().len(), plain.encode().len() + 4);
 
         let mut sub = Vec::new();
@@ -570,7 +582,7 @@ mod tests {
 
     #[test]
     fn duplicate_singleton_is_refused() {
-        let e = VersionEdit { log_number: Some(1), ..VersionEdit::default() };
+        let e = VersionEdit { log_number: Some(FileNumber::new(1)), ..VersionEdit::default() };
         let mut bytes = e.encode();
         bytes.extend_from_slice(&e.encode());
         assert!(VersionEdit::decode_from(&bytes).unwrap_err().reason.contains("twice"));

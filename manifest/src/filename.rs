@@ -10,16 +10,17 @@ use crate::format::{
     TEMP_SUFFIX,
 };
 use std::collections::BTreeSet;
+use strata_base::FileNumber;
 
 /// What a file in a database directory is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FileKind {
     /// `NNNNNN.sst`
-    Table(u64),
+    Table(FileNumber),
     /// `NNNNNN.log`
-    Log(u64),
+    Log(FileNumber),
     /// `MANIFEST-NNNNNN`
-    Manifest(u64),
+    Manifest(FileNumber),
     /// `CURRENT`
     Current,
     /// `LOCK`
@@ -32,17 +33,17 @@ pub enum FileKind {
 }
 
 /// `000123.sst`
-pub fn table_file_name(number: u64) -> String {
+pub fn table_file_name(number: FileNumber) -> String {
     format!("{number:0FILE_NUMBER_WIDTH$}{TABLE_SUFFIX}")
 }
 
 /// `000123.log`
-pub fn log_file_name(number: u64) -> String {
+pub fn log_file_name(number: FileNumber) -> String {
     format!("{number:0FILE_NUMBER_WIDTH$}{LOG_SUFFIX}")
 }
 
 /// `MANIFEST-000123`
-pub fn manifest_file_name(number: u64) -> String {
+pub fn manifest_file_name(number: FileNumber) -> String {
     format!("{MANIFEST_PREFIX}{number:0FILE_NUMBER_WIDTH$}")
 }
 
@@ -52,11 +53,11 @@ pub fn temp_file_name(final_name: &str) -> String {
 }
 
 /// Parses a decimal file number: ASCII digits only (no sign, no spaces), fits in a `u64`.
-fn parse_number(s: &str) -> Option<u64> {
+fn parse_number(s: &str) -> Option<FileNumber> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    s.parse().ok()
+    s.parse().ok().map(FileNumber::new)
 }
 
 /// What `name` (a bare file name, not a path) is, or `None` if it is not one of Strata's.
@@ -90,19 +91,19 @@ pub fn parse_file_name(name: &str) -> Option<FileKind> {
 #[derive(Debug, Clone, Copy)]
 pub struct LiveState<'a> {
     /// Tables referenced by the current version or any version still held.
-    pub live_tables: &'a BTreeSet<u64>,
+    pub live_tables: &'a BTreeSet<FileNumber>,
     /// Logs below this number are no longer needed.
-    pub log_number: u64,
+    pub log_number: FileNumber,
     /// The manifest `CURRENT` names.
-    pub manifest_number: u64,
+    pub manifest_number: FileNumber,
     /// Numbers of files being written right now (flush and compaction outputs, new logs).
-    pub pending_outputs: &'a BTreeSet<u64>,
+    pub pending_outputs: &'a BTreeSet<FileNumber>,
     /// Files numbered at or above this may be being created right now (their number was
-    /// allocated after this state was taken): never deleted. `u64::MAX` disables the guard.
-    pub next_file_number: u64,
+    /// allocated after this state was taken): never deleted. `FileNumber::MAX` disables the guard.
+    pub next_file_number: FileNumber,
     /// Logs numbered at or above this are pinned by a reader (a checkpoint copying them):
-    /// never deleted. `u64::MAX` when nothing is pinned.
-    pub logs_pinned_from: u64,
+    /// never deleted. `FileNumber::MAX` when nothing is pinned.
+    pub logs_pinned_from: FileNumber,
     /// Delete temporary leftovers ([`FileKind::Temp`]). Only safe when nothing can be writing
     /// one (at open).
     pub delete_temp: bool,
@@ -113,7 +114,7 @@ pub struct LiveState<'a> {
 /// `delete_temp`) temporary leftovers (`*.strata-tmp` with a Strata stem). A file whose number is in `pending_outputs` or at or
 /// above `next_file_number` is never chosen, nor is any name Strata does not know.
 pub fn obsolete_files(names: &[String], live: &LiveState<'_>) -> Vec<String> {
-    let protected = |n: u64| live.pending_outputs.contains(&n) || n >= live.next_file_number;
+    let protected = |n: FileNumber| live.pending_outputs.contains(&n) || n >= live.next_file_number;
     names
         .iter()
         .filter(|name| match parse_file_name(name) {
@@ -133,14 +134,15 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for n in [0, 1, 123, 999_999, 1_000_000, u64::MAX] {
+        for n in [0, 1, 123, 999_999, 1_000_000, u64::MAX].map(FileNumber::new) {
             assert_eq!(parse_file_name(&table_file_name(n)), Some(FileKind::Table(n)));
             assert_eq!(parse_file_name(&log_file_name(n)), Some(FileKind::Log(n)));
             assert_eq!(parse_file_name(&manifest_file_name(n)), Some(FileKind::Manifest(n)));
         }
-        assert_eq!(table_file_name(123), "000123.sst");
-        assert_eq!(log_file_name(123), "000123.log");
-        assert_eq!(manifest_file_name(5), "MANIFEST-000005");
+        assert_eq!(table_file_name(FileNumber::new(123)), "000123.sst");
+        assert_eq!(log_file_name(FileNumber::new(123)), "000123.log");
+        assert_eq!(manifest_file_name(FileNumber::new(5)), "MANIFEST-000005");
+        assert_eq!(table_file_name(FileNumber::new(1_234_567)), "1234567.sst");
     }
 
     #[test]
@@ -195,15 +197,16 @@ mod tests {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        let live_tables = BTreeSet::from([6]);
-        let pending_outputs = BTreeSet::from([13]);
+        let n = FileNumber::new;
+        let live_tables = BTreeSet::from([n(6)]);
+        let pending_outputs = BTreeSet::from([n(13)]);
         let live = LiveState {
             live_tables: &live_tables,
-            log_number: 10,
-            manifest_number: 9,
+            log_number: n(10),
+            manifest_number: n(9),
             pending_outputs: &pending_outputs,
-            next_file_number: u64::MAX,
-            logs_pinned_from: u64::MAX,
+            next_file_number: FileNumber::MAX,
+            logs_pinned_from: FileNumber::MAX,
             delete_temp: true,
         };
         let got = obsolete_files(&names, &live);
@@ -213,7 +216,7 @@ mod tests {
         );
         // Files at or above the next file number may be being created; pinned logs stay;
         // temp files stay unless asked for.
-        let guarded = LiveState { next_file_number: 11, logs_pinned_from: 4, delete_temp: false, ..live };
+        let guarded = LiveState { next_file_number: n(11), logs_pinned_from: n(4), delete_temp: false, ..live };
         assert_eq!(obsolete_files(&names, &guarded), vec!["MANIFEST-000003", "000005.sst"]);
     }
 }

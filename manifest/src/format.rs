@@ -61,6 +61,7 @@ pub const TAG_INVALID: u32 = 0;
 /// bytes. Column-family names are further limited to [`CF_NAME_LEN_MAX`].
 pub const NAME_LEN_MAX: usize = 1024;
 
+use strata_base::FileNumber;
 pub use strata_base::limits::{CF_NAME_LEN_MAX, DEFAULT_CF_ID, DEFAULT_CF_NAME};
 
 const _: () = assert!(CF_NAME_LEN_MAX <= NAME_LEN_MAX);
@@ -87,7 +88,7 @@ pub const FILE_NUMBER_WIDTH: usize = 6;
 
 /// File numbers (and so `next_file_number`) stay below this; a manifest claiming more is
 /// corrupt. Leaves room for `+ 1` everywhere without overflow.
-pub const FILE_NUMBER_MAX: u64 = 1 << 62;
+pub const FILE_NUMBER_MAX: FileNumber = FileNumber::new(1 << 62);
 
 /// Default size at which a manifest is rolled over into a fresh one.
 pub const MANIFEST_SIZE_LIMIT_DEFAULT: u64 = 64 << 20;
@@ -101,5 +102,5 @@ const _: () =
     assert!(SUB_NEW_FILE_EPOCH & TAG_SAFE_TO_IGNORE == 0 && SUB_NEW_FILE_GLOBAL_SEQ & TAG_SAFE_TO_IGNORE == 0);
 const _: () = assert!(TAG_DB_ID == 65 && TAG_PARENT_DB_ID == 66);
 const _: () = assert!(FILE_NUMBER_WIDTH == 6);
-const _: () = assert!(FILE_NUMBER_MAX < u64::MAX / 2);
+const _: () = assert!(FILE_NUMBER_MAX.get() < u64::MAX / 2);
 const _: () = assert!(MANIFEST_SIZE_LIMIT_DEFAULT == 64 * 1024 * 1024);

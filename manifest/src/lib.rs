@@ -41,3 +41,5 @@ pub use locate::{ManifestRecovery, ManifestSource, live_manifest_number};
 pub use manifest::{read_current, set_current, snapshot_edit, write_current_unpublished, write_manifest};
 pub use version::{CfVersion, FileMeta, Version};
 pub use version_set::{VersionSet, VersionSetOptions};
+// The typed ids every signature here uses, so a user of this crate alone can name them.
+pub use strata_base::{CfId, FileNumber};

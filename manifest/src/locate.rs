@@ -22,7 +22,7 @@ use crate::filename::{FileKind, manifest_file_name, parse_file_name};
 use crate::format::CURRENT_FILE_NAME;
 use crate::manifest::read_current;
 use std::path::Path;
-use strata_base::FileSystem;
+use strata_base::{FileNumber, FileSystem};
 
 /// How the manifest a recovery used was found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,21 +31,25 @@ pub enum ManifestSource {
     Current,
     /// `CURRENT` could not be used (`reason`), so the directory was listed and the newest
     /// manifest taken; `others` are the older manifests that were present (kept).
-    Listed { reason: String, others: Vec<u64> },
+    Listed { reason: String, others: Vec<FileNumber> },
 }
 
 /// What recovering the manifest found and did, for the open's report.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ManifestRecovery {
     /// The manifest replayed.
-    pub manifest_number: u64,
+    pub manifest_number: FileNumber,
     pub source: ManifestSource,
     /// Offset of a torn last edit that was dropped (a crash mid-append), if any.
     pub dropped_tail: Option<u64>,
 }
 
 /// The manifest to replay in `dir`, whose entries are `names`.
-pub(crate) fn locate_manifest(fs: &dyn FileSystem, dir: &Path, names: &[String]) -> Result<(u64, ManifestSource)> {
+pub(crate) fn locate_manifest(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    names: &[String],
+) -> Result<(FileNumber, ManifestSource)> {
     let has = |name: &str| names.iter().any(|n| n == name);
     let reason = match read_current(fs, dir) {
         Ok(n) if has(&manifest_file_name(n)) => return Ok((n, ManifestSource::Current)),
@@ -54,7 +58,7 @@ pub(crate) fn locate_manifest(fs: &dyn FileSystem, dir: &Path, names: &[String])
         Err(e @ Error::Corruption { .. }) => format!("CURRENT is damaged ({e})"),
         Err(e) => return Err(e),
     };
-    let mut manifests: Vec<u64> = names
+    let mut manifests: Vec<FileNumber> = names
         .iter()
         .filter_map(|n| match parse_file_name(n) {
             Some(FileKind::Manifest(m)) => Some(m),
@@ -91,13 +95,13 @@ pub(crate) fn locate_manifest(fs: &dyn FileSystem, dir: &Path, names: &[String])
 
 /// The number of the manifest recovery would replay in `dir` (the one `CURRENT` names, or the
 /// newest by listing), without replaying it: what a read-only open watches for changes.
-pub fn live_manifest_number(fs: &dyn FileSystem, dir: &Path) -> Result<u64> {
+pub fn live_manifest_number(fs: &dyn FileSystem, dir: &Path) -> Result<FileNumber> {
     let names = fs.list(dir).map_err(|e| Error::io(dir, e))?;
     locate_manifest(fs, dir, &names).map(|(n, _)| n)
 }
 
 /// The manual fix printed with every refusal of a listed manifest.
-pub(crate) fn manual_fix(dir: &Path, newest: u64) -> String {
+pub(crate) fn manual_fix(dir: &Path, newest: FileNumber) -> String {
     format!(
         "nothing was changed; if you know which manifest is the live one, write its name and a \
          newline into {} (for example `printf '{}\\n' > CURRENT`) and open again",

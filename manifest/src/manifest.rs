@@ -18,15 +18,15 @@ use crate::format::CURRENT_FILE_NAME;
 use crate::log::{RecordReader, RecordWriter};
 use crate::version::Version;
 use std::path::Path;
-use strata_base::FileSystem;
+use strata_base::{FileNumber, FileSystem};
 
 /// An edit that recreates `version` from nothing, with the given counters. `max_cf_id` is set
 /// to the largest id in `version`; a version set that has dropped larger ids overrides it.
 pub fn snapshot_edit(
     version: &Version,
     comparator_name: &str,
-    log_number: u64,
-    next_file_number: u64,
+    log_number: FileNumber,
+    next_file_number: FileNumber,
     last_sequence: u64,
 ) -> VersionEdit {
     let mut edit = VersionEdit {
@@ -55,7 +55,7 @@ pub fn snapshot_edit(
 pub(crate) fn create_manifest(
     fs: &dyn FileSystem,
     dir: &Path,
-    manifest_number: u64,
+    manifest_number: FileNumber,
     edits: &[VersionEdit],
     via_temp: bool,
 ) -> Result<RecordWriter> {
@@ -80,12 +80,17 @@ pub(crate) fn create_manifest(
 
 /// Writes a new manifest `dir/MANIFEST-<number>` holding `edits`, synced. Its directory entry
 /// becomes durable with the directory fsync of [`set_current`].
-pub fn write_manifest(fs: &dyn FileSystem, dir: &Path, manifest_number: u64, edits: &[VersionEdit]) -> Result<()> {
+pub fn write_manifest(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    manifest_number: FileNumber,
+    edits: &[VersionEdit],
+) -> Result<()> {
     create_manifest(fs, dir, manifest_number, edits, false).map(drop)
 }
 
 /// Points `dir/CURRENT` at `MANIFEST-<number>`: temp file, fsync, rename, directory fsync.
-pub fn set_current(fs: &dyn FileSystem, dir: &Path, manifest_number: u64) -> Result<()> {
+pub fn set_current(fs: &dyn FileSystem, dir: &Path, manifest_number: FileNumber) -> Result<()> {
     let path = dir.join(CURRENT_FILE_NAME);
     let contents = format!("{}\n", manifest_file_name(manifest_number));
     fs.write_atomic(&path, contents.as_bytes()).map_err(|e| Error::io(&path, e))
@@ -95,7 +100,7 @@ pub fn set_current(fs: &dyn FileSystem, dir: &Path, manifest_number: u64) -> Res
 /// synced. Only for a directory no reader can see yet, such as a checkpoint being built in a
 /// temporary directory that is renamed into place afterwards: there a torn `CURRENT` can never
 /// be observed. The caller fsyncs the directory.
-pub fn write_current_unpublished(fs: &dyn FileSystem, dir: &Path, manifest_number: u64) -> Result<()> {
+pub fn write_current_unpublished(fs: &dyn FileSystem, dir: &Path, manifest_number: FileNumber) -> Result<()> {
     let path = dir.join(CURRENT_FILE_NAME);
     let contents = format!("{}\n", manifest_file_name(manifest_number));
     let mut f = fs.create(&path).map_err(|e| Error::io(&path, e))?;
@@ -105,7 +110,7 @@ pub fn write_current_unpublished(fs: &dyn FileSystem, dir: &Path, manifest_numbe
 
 /// The manifest number `dir/CURRENT` names. A missing `CURRENT` is `NotFound`; anything but
 /// `MANIFEST-NNNNNN\n` is `Corruption`.
-pub fn read_current(fs: &dyn FileSystem, dir: &Path) -> Result<u64> {
+pub fn read_current(fs: &dyn FileSystem, dir: &Path) -> Result<FileNumber> {
     let path = dir.join(CURRENT_FILE_NAME);
     if !fs.exists(&path) {
         return Err(Error::NotFound { file: path, reason: "no CURRENT file: not a database directory".into() });
@@ -135,7 +140,7 @@ pub(crate) struct EditsRead {
 pub(crate) fn read_edits(
     fs: &dyn FileSystem,
     dir: &Path,
-    manifest_number: u64,
+    manifest_number: FileNumber,
     mut f: impl FnMut(VersionEdit, u64) -> Result<()>,
 ) -> Result<EditsRead> {
     let path = dir.join(manifest_file_name(manifest_number));

@@ -22,17 +22,17 @@ use crate::format::{DEFAULT_CF_ID, NUM_LEVELS};
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
-use strata_base::Comparator;
+use strata_base::{CfId, Comparator, FileNumber};
 
 /// The levels of one column family, as a list of tables per level.
 type Levels = Vec<Vec<Arc<FileMeta>>>;
 /// Levels being edited, with a bitmask of the levels that need sorting again.
-type Touched = BTreeMap<u32, (Levels, u64)>;
+type Touched = BTreeMap<CfId, (Levels, u64)>;
 
 /// What the manifest knows about one table. Keys are internal keys.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct FileMeta {
-    pub number: u64,
+    pub number: FileNumber,
     pub size: u64,
     pub smallest: Vec<u8>,
     pub largest: Vec<u8>,
@@ -52,7 +52,7 @@ pub struct FileMeta {
 /// The tables of one column family.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CfVersion {
-    pub id: u32,
+    pub id: CfId,
     pub name: String,
     /// Name of the comparator the family's tables are sorted by.
     pub comparator: String,
@@ -61,7 +61,7 @@ pub struct CfVersion {
 }
 
 impl CfVersion {
-    pub fn new(id: u32, name: impl Into<String>, comparator: impl Into<String>) -> Self {
+    pub fn new(id: CfId, name: impl Into<String>, comparator: impl Into<String>) -> Self {
         Self { id, name: name.into(), comparator: comparator.into(), levels: vec![Vec::new(); NUM_LEVELS] }
     }
 
@@ -106,7 +106,7 @@ impl CfVersion {
 /// One consistent state of every column family.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Version {
-    cfs: BTreeMap<u32, Arc<CfVersion>>,
+    cfs: BTreeMap<CfId, Arc<CfVersion>>,
 }
 
 impl Version {
@@ -115,7 +115,7 @@ impl Version {
         Self::default()
     }
 
-    pub fn cf(&self, id: u32) -> Option<&Arc<CfVersion>> {
+    pub fn cf(&self, id: CfId) -> Option<&Arc<CfVersion>> {
         self.cfs.get(&id)
     }
 
@@ -125,7 +125,7 @@ impl Version {
     }
 
     /// Numbers of every table of every column family.
-    pub fn table_numbers(&self) -> BTreeSet<u64> {
+    pub fn table_numbers(&self) -> BTreeSet<FileNumber> {
         self.cfs.values().flat_map(|c| c.files().map(|(_, f)| f.number)).collect()
     }
 
@@ -166,13 +166,13 @@ impl Version {
         if !edit.new_files.is_empty() {
             // The added numbers, sorted, checked against each other and then, in one pass,
             // against every table left after the deletions: O(files * log(added)), no hashing.
-            let mut added: Vec<u64> = edit.new_files.iter().map(|n| n.meta.number).collect();
+            let mut added: Vec<FileNumber> = edit.new_files.iter().map(|n| n.meta.number).collect();
             added.sort_unstable();
             if let Some(w) = added.windows(2).find(|w| w[0] == w[1]) {
                 return Err(format!("adds table {} twice", w[0]));
             }
             for (id, cf) in &cfs {
-                let in_use = |n: u64| added.binary_search(&n).is_ok();
+                let in_use = |n: FileNumber| added.binary_search(&n).is_ok();
                 let clash = match touched.get(id) {
                     Some((levels, _)) => levels.iter().flatten().map(|f| f.number).find(|&n| in_use(n)),
                     None => cf.files().map(|(_, f)| f.number).find(|&n| in_use(n)),
@@ -240,7 +240,7 @@ impl Version {
     }
 
     /// Checks every invariant listed in the module docs; `Err` says which one broke and where.
-    pub fn check_invariants(&self, next_file_number: u64, cmp: &dyn Comparator) -> Result<(), String> {
+    pub fn check_invariants(&self, next_file_number: FileNumber, cmp: &dyn Comparator) -> Result<(), String> {
         let mut numbers = HashSet::new();
         for (&id, cf) in &self.cfs {
             if cf.id != id {
@@ -287,8 +287,8 @@ impl Version {
 
 fn touch<'a>(
     touched: &'a mut Touched,
-    cfs: &BTreeMap<u32, Arc<CfVersion>>,
-    id: u32,
+    cfs: &BTreeMap<CfId, Arc<CfVersion>>,
+    id: CfId,
 ) -> Result<(&'a mut Levels, &'a mut u64), String> {
     use std::collections::btree_map::Entry;
     let entry = match touched.entry(id) {
@@ -317,7 +317,7 @@ fn sort_level(level: usize, files: &mut [Arc<FileMeta>], cmp: &dyn Comparator) {
 }
 
 /// Sorted by smallest key and each table's largest key strictly below the next one's smallest.
-fn check_no_overlap(cf: u32, level: usize, files: &[Arc<FileMeta>], cmp: &dyn Comparator) -> Result<(), String> {
+fn check_no_overlap(cf: CfId, level: usize, files: &[Arc<FileMeta>], cmp: &dyn Comparator) -> Result<(), String> {
     for w in files.windows(2) {
         if cmp.compare(&w[0].largest, &w[1].smallest) != Ordering::Less {
             return Err(format!(
@@ -336,7 +336,7 @@ mod tests {
 
     fn f(number: u64, lo: &str, hi: &str, seq: u64) -> FileMeta {
         FileMeta {
-            number,
+            number: FileNumber::new(number),
             size: 100,
             smallest: lo.as_bytes().to_vec(),
             largest: hi.as_bytes().to_vec(),
@@ -350,7 +350,7 @@ mod tests {
 
     fn base() -> Version {
         let mut e = VersionEdit::new();
-        e.add_cf(0, "default", "c");
+        e.add_cf(CfId::DEFAULT, "default", "c");
         Version::empty().apply(&e, &BytewiseComparator).unwrap()
     }
 
@@ -358,16 +358,20 @@ mod tests {
     fn levels_sorted_and_l0_newest_first() {
         let c = BytewiseComparator;
         let mut e = VersionEdit::new();
-        e.add_file(0, 1, f(5, "m", "p", 1)).add_file(0, 1, f(6, "a", "c", 1));
-        e.add_file(0, 0, f(7, "a", "z", 3)).add_file(0, 0, f(8, "a", "z", 9)).add_file(0, 0, f(9, "a", "z", 3));
+        e.add_file(CfId::DEFAULT, 1, f(5, "m", "p", 1)).add_file(CfId::DEFAULT, 1, f(6, "a", "c", 1));
+        e.add_file(CfId::DEFAULT, 0, f(7, "a", "z", 3)).add_file(CfId::DEFAULT, 0, f(8, "a", "z", 9)).add_file(
+            CfId::DEFAULT,
+            0,
+            f(9, "a", "z", 3),
+        );
         let v = base().apply(&e, &c).unwrap();
-        let cf = v.cf(0).unwrap();
-        let l1: Vec<u64> = cf.levels[1].iter().map(|f| f.number).collect();
-        let l0: Vec<u64> = cf.levels[0].iter().map(|f| f.number).collect();
+        let cf = v.cf(CfId::DEFAULT).unwrap();
+        let l1: Vec<u64> = cf.levels[1].iter().map(|f| f.number.get()).collect();
+        let l0: Vec<u64> = cf.levels[0].iter().map(|f| f.number.get()).collect();
         assert_eq!(l1, vec![6, 5]);
         assert_eq!(l0, vec![8, 9, 7]);
-        v.check_invariants(10, &c).unwrap();
-        assert!(v.check_invariants(9, &c).unwrap_err().contains("next_file_number"));
+        v.check_invariants(FileNumber::new(10), &c).unwrap();
+        assert!(v.check_invariants(FileNumber::new(9), &c).unwrap_err().contains("next_file_number"));
     }
 
     #[test]
@@ -376,53 +380,57 @@ mod tests {
         let mut e = VersionEdit::new();
         // Table 5 entered last (epoch 3) but holds the oldest sequence numbers, as an import
         // or an ingestion without a global sequence number can produce.
-        e.add_file(0, 0, FileMeta { epoch: 3, ..f(5, "a", "z", 1) });
-        e.add_file(0, 0, FileMeta { epoch: 2, ..f(6, "a", "z", 9) });
-        e.add_file(0, 0, FileMeta { epoch: 1, ..f(7, "a", "z", 20) });
+        e.add_file(CfId::DEFAULT, 0, FileMeta { epoch: 3, ..f(5, "a", "z", 1) });
+        e.add_file(CfId::DEFAULT, 0, FileMeta { epoch: 2, ..f(6, "a", "z", 9) });
+        e.add_file(CfId::DEFAULT, 0, FileMeta { epoch: 1, ..f(7, "a", "z", 20) });
         let v = base().apply(&e, &c).unwrap();
-        let l0: Vec<u64> = v.cf(0).unwrap().levels[0].iter().map(|f| f.number).collect();
+        let l0: Vec<u64> = v.cf(CfId::DEFAULT).unwrap().levels[0].iter().map(|f| f.number.get()).collect();
         assert_eq!(l0, vec![5, 6, 7]);
-        v.check_invariants(10, &c).unwrap();
-        assert_eq!(v.cf(0).unwrap().next_epoch(), 4);
+        v.check_invariants(FileNumber::new(10), &c).unwrap();
+        assert_eq!(v.cf(CfId::DEFAULT).unwrap().next_epoch(), 4);
     }
 
     #[test]
     fn recovered_epochs_keep_the_old_l0_order() {
         let c = BytewiseComparator;
         let mut e = VersionEdit::new();
-        e.add_file(0, 0, f(7, "a", "z", 3)).add_file(0, 0, f(8, "a", "z", 9)).add_file(0, 0, f(9, "a", "z", 5));
-        e.add_file(0, 2, f(10, "a", "b", 1));
+        e.add_file(CfId::DEFAULT, 0, f(7, "a", "z", 3)).add_file(CfId::DEFAULT, 0, f(8, "a", "z", 9)).add_file(
+            CfId::DEFAULT,
+            0,
+            f(9, "a", "z", 5),
+        );
+        e.add_file(CfId::DEFAULT, 2, f(10, "a", "b", 1));
         let v = base().apply(&e, &c).unwrap();
-        let before: Vec<u64> = v.cf(0).unwrap().levels[0].iter().map(|f| f.number).collect();
+        let before: Vec<u64> = v.cf(CfId::DEFAULT).unwrap().levels[0].iter().map(|f| f.number.get()).collect();
         let r = v.with_recovered_epochs();
-        let cf = r.cf(0).unwrap();
-        let after: Vec<(u64, u64)> = cf.levels[0].iter().map(|f| (f.number, f.epoch)).collect();
+        let cf = r.cf(CfId::DEFAULT).unwrap();
+        let after: Vec<(u64, u64)> = cf.levels[0].iter().map(|f| (f.number.get(), f.epoch)).collect();
         assert_eq!(before, vec![8, 9, 7]);
         assert_eq!(after, vec![(8, 4), (9, 3), (7, 2)]);
         assert_eq!(cf.levels[2][0].epoch, 1);
-        r.check_invariants(11, &c).unwrap();
+        r.check_invariants(FileNumber::new(11), &c).unwrap();
         // Re-applying the recovered files as a snapshot keeps the order; a family that already
         // has epochs is shared unchanged.
         let again = r.with_recovered_epochs();
-        assert!(Arc::ptr_eq(again.cf(0).unwrap(), r.cf(0).unwrap()));
+        assert!(Arc::ptr_eq(again.cf(CfId::DEFAULT).unwrap(), r.cf(CfId::DEFAULT).unwrap()));
         // An L0 table without an epoch is refused once the family's tables have epochs.
         let mut e = VersionEdit::new();
-        e.add_file(0, 0, f(12, "a", "z", 2));
+        e.add_file(CfId::DEFAULT, 0, f(12, "a", "z", 2));
         assert!(r.apply(&e, &c).unwrap_err().contains("without an epoch"));
         // A new flush (next epoch) goes in front even with smaller sequence numbers.
         let mut e = VersionEdit::new();
-        e.add_file(0, 0, FileMeta { epoch: cf.next_epoch(), ..f(11, "a", "z", 2) });
+        e.add_file(CfId::DEFAULT, 0, FileMeta { epoch: cf.next_epoch(), ..f(11, "a", "z", 2) });
         let v2 = r.apply(&e, &c).unwrap();
-        assert_eq!(v2.cf(0).unwrap().levels[0][0].number, 11);
+        assert_eq!(v2.cf(CfId::DEFAULT).unwrap().levels[0][0].number, FileNumber::new(11));
     }
 
     #[test]
     fn overlap_in_level_one_is_refused() {
         let mut e = VersionEdit::new();
-        e.add_file(0, 1, f(5, "a", "m", 1)).add_file(0, 1, f(6, "m", "z", 1));
+        e.add_file(CfId::DEFAULT, 1, f(5, "a", "m", 1)).add_file(CfId::DEFAULT, 1, f(6, "m", "z", 1));
         assert!(base().apply(&e, &BytewiseComparator).unwrap_err().contains("overlap"));
         let mut e = VersionEdit::new();
-        e.add_file(0, 0, f(5, "a", "m", 1)).add_file(0, 0, f(6, "m", "z", 1));
+        e.add_file(CfId::DEFAULT, 0, f(5, "a", "m", 1)).add_file(CfId::DEFAULT, 0, f(6, "m", "z", 1));
         assert!(base().apply(&e, &BytewiseComparator).is_ok(), "L0 may overlap");
     }
 
@@ -430,47 +438,54 @@ mod tests {
     fn delete_missing_and_duplicate_add_are_refused() {
         let c = BytewiseComparator;
         let mut e = VersionEdit::new();
-        e.add_file(0, 2, f(5, "a", "b", 1));
+        e.add_file(CfId::DEFAULT, 2, f(5, "a", "b", 1));
         let v = base().apply(&e, &c).unwrap();
         let mut dup = VersionEdit::new();
-        dup.add_file(0, 3, f(5, "x", "y", 1));
+        dup.add_file(CfId::DEFAULT, 3, f(5, "x", "y", 1));
         assert!(v.apply(&dup, &c).unwrap_err().contains("already in use"));
         let mut wrong_level = VersionEdit::new();
-        wrong_level.delete_file(0, 3, 5);
+        wrong_level.delete_file(CfId::DEFAULT, 3, FileNumber::new(5));
         assert!(v.apply(&wrong_level, &c).unwrap_err().contains("not in level 3"));
         // Moving a table down a level in one edit is allowed (a trivial move).
         let mut mv = VersionEdit::new();
-        mv.delete_file(0, 2, 5).add_file(0, 3, f(5, "a", "b", 1));
+        mv.delete_file(CfId::DEFAULT, 2, FileNumber::new(5)).add_file(CfId::DEFAULT, 3, f(5, "a", "b", 1));
         let moved = v.apply(&mv, &c).unwrap();
-        assert_eq!(moved.cf(0).unwrap().levels[3].len(), 1);
-        assert!(moved.cf(0).unwrap().levels[2].is_empty());
+        assert_eq!(moved.cf(CfId::DEFAULT).unwrap().levels[3].len(), 1);
+        assert!(moved.cf(CfId::DEFAULT).unwrap().levels[2].is_empty());
     }
 
     #[test]
     fn column_families_share_structure() {
         let c = BytewiseComparator;
         let mut e = VersionEdit::new();
-        e.add_cf(1, "one", "c").add_file(0, 1, f(5, "a", "b", 1)).add_file(1, 1, f(6, "a", "b", 1));
+        e.add_cf(CfId::new(1), "one", "c").add_file(CfId::DEFAULT, 1, f(5, "a", "b", 1)).add_file(
+            CfId::new(1),
+            1,
+            f(6, "a", "b", 1),
+        );
         let v1 = base().apply(&e, &c).unwrap();
         let mut e = VersionEdit::new();
-        e.add_file(1, 2, f(7, "c", "d", 2));
+        e.add_file(CfId::new(1), 2, f(7, "c", "d", 2));
         let v2 = v1.apply(&e, &c).unwrap();
-        assert!(Arc::ptr_eq(v1.cf(0).unwrap(), v2.cf(0).unwrap()), "untouched CF is shared");
-        assert!(Arc::ptr_eq(&v1.cf(1).unwrap().levels[1][0], &v2.cf(1).unwrap().levels[1][0]), "file shared");
-        assert_eq!(v2.table_numbers().into_iter().collect::<Vec<_>>(), vec![5, 6, 7]);
+        assert!(Arc::ptr_eq(v1.cf(CfId::DEFAULT).unwrap(), v2.cf(CfId::DEFAULT).unwrap()), "untouched CF is shared");
+        assert!(
+            Arc::ptr_eq(&v1.cf(CfId::new(1)).unwrap().levels[1][0], &v2.cf(CfId::new(1)).unwrap().levels[1][0]),
+            "file shared"
+        );
+        assert_eq!(v2.table_numbers().into_iter().map(FileNumber::get).collect::<Vec<_>>(), vec![5, 6, 7]);
         let mut drop = VersionEdit::new();
-        drop.drop_cf(1);
+        drop.drop_cf(CfId::new(1));
         let v3 = v2.apply(&drop, &c).unwrap();
-        assert!(v3.cf(1).is_none());
+        assert!(v3.cf(CfId::new(1)).is_none());
         assert_eq!(v3.table_numbers().len(), 1);
         let mut bad = VersionEdit::new();
-        bad.drop_cf(0);
+        bad.drop_cf(CfId::DEFAULT);
         assert!(v3.apply(&bad, &c).is_err());
         let mut bad = VersionEdit::new();
-        bad.add_cf(4, "default", "c");
+        bad.add_cf(CfId::new(4), "default", "c");
         assert!(v3.apply(&bad, &c).unwrap_err().contains("name is taken"));
         let mut bad = VersionEdit::new();
-        bad.add_file(9, 1, f(8, "a", "b", 1));
+        bad.add_file(CfId::new(9), 1, f(8, "a", "b", 1));
         assert!(v3.apply(&bad, &c).unwrap_err().contains("does not exist"));
     }
 }

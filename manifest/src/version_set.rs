@@ -32,7 +32,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
 use strata_base::ikey::InternalKeyComparator;
-use strata_base::{BytewiseComparator, Comparator, FileSystem};
+use strata_base::{BytewiseComparator, CfId, Comparator, FileNumber, FileSystem};
 
 /// How a version set orders keys and when it rolls its manifest over.
 #[derive(Debug, Clone)]
@@ -56,10 +56,10 @@ impl Default for VersionSetOptions {
 /// The counters persisted with every edit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Counters {
-    next_file_number: u64,
+    next_file_number: FileNumber,
     last_sequence: u64,
-    log_number: u64,
-    max_cf_id: u32,
+    log_number: FileNumber,
+    max_cf_id: CfId,
 }
 
 /// The live version, its history still in use, and the manifest.
@@ -73,7 +73,7 @@ pub struct VersionSet {
     live: Vec<Weak<Version>>,
     prune_at: usize,
     counters: Counters,
-    manifest_number: u64,
+    manifest_number: FileNumber,
     /// `None` for a read-only set.
     manifest: Option<RecordWriter>,
     manifest_size: u64,
@@ -143,10 +143,15 @@ impl VersionSet {
             });
         }
         let mut seed = VersionEdit::new();
-        seed.add_cf(DEFAULT_CF_ID, DEFAULT_CF_NAME, opts.comparator.name());
+        seed.add_cf(CfId::DEFAULT, DEFAULT_CF_NAME, opts.comparator.name());
         let version = Version::empty().apply(&seed, opts.comparator.as_ref()).map_err(Error::InvalidArgument)?;
-        let counters = Counters { next_file_number: 1, last_sequence: 0, log_number: 0, max_cf_id: DEFAULT_CF_ID };
-        let mut set = Self::assemble(fs, dir, opts, version, counters, 0, 0);
+        let counters = Counters {
+            next_file_number: FileNumber::new(1),
+            last_sequence: 0,
+            log_number: FileNumber::new(0),
+            max_cf_id: DEFAULT_CF_ID,
+        };
+        let mut set = Self::assemble(fs, dir, opts, version, counters, FileNumber::new(0), 0);
         set.db_id = Some(DbId::generate());
         set.roll_over(None, true)?;
         Ok(set)
@@ -183,7 +188,7 @@ impl VersionSet {
             |what: String| Error::corruption(&path, 0, format!("{what}; {}", manual_fix(dir, manifest_number)));
         let cmp = opts.comparator.clone();
         let mut version = Version::empty();
-        let (mut next, mut last, mut log, mut max_cf) = (None, None, None, None::<u32>);
+        let (mut next, mut last, mut log, mut max_cf) = (None, None, None, None::<CfId>);
         let mut records = 0u64;
         let (mut db_id, mut parent_db_id) = (None, None);
         let read = read_edits(fs.as_ref(), dir, manifest_number, |edit, offset| {
@@ -243,7 +248,7 @@ impl VersionSet {
             return Err(Error::corruption(&path, 0, reason));
         }
         let mut counters = Counters {
-            next_file_number: next.max(manifest_number + 1),
+            next_file_number: next.max(manifest_number.next()),
             last_sequence: last.ok_or_else(|| missing("last sequence"))?,
             log_number: log.ok_or_else(|| missing("log number"))?,
             max_cf_id: max_cf.unwrap_or(DEFAULT_CF_ID),
@@ -276,7 +281,7 @@ impl VersionSet {
         if let Some(max_used) = max_used
             && max_used < FILE_NUMBER_MAX
         {
-            counters.next_file_number = counters.next_file_number.max(max_used + 1);
+            counters.next_file_number = counters.next_file_number.max(max_used.next());
         }
         let mut set = Self::assemble(fs, dir, opts, version, counters, manifest_number, read.size);
         set.recovery = Some(ManifestRecovery { manifest_number, source, dropped_tail: read.dropped_tail });
@@ -308,7 +313,7 @@ impl VersionSet {
         opts: VersionSetOptions,
         version: Version,
         counters: Counters,
-        manifest_number: u64,
+        manifest_number: FileNumber,
         manifest_size: u64,
     ) -> Self {
         let current = Arc::new(version);
@@ -339,7 +344,7 @@ impl VersionSet {
             None => ((*self.current).clone(), self.counters),
         };
         let number = counters.next_file_number;
-        counters.next_file_number += 1;
+        counters.next_file_number = number.next();
         let mut snap = snapshot_edit(
             &version,
             self.opts.comparator.name(),
@@ -436,7 +441,7 @@ impl VersionSet {
         {
             return bad(format!("last sequence {s} is below the current {}", c.last_sequence));
         }
-        let next_file_number = edit.next_file_number.unwrap_or(0).max(c.next_file_number);
+        let next_file_number = edit.next_file_number.unwrap_or_default().max(c.next_file_number);
         if next_file_number >= FILE_NUMBER_MAX {
             return bad(format!("next file number {next_file_number} exceeds FILE_NUMBER_MAX {FILE_NUMBER_MAX}"));
         }
@@ -455,7 +460,7 @@ impl VersionSet {
                 return bad(format!("column family {}: comparator name longer than {NAME_LEN_MAX} bytes", a.id));
             }
             if a.id <= max_cf_id {
-                let next = max_cf_id.saturating_add(1);
+                let next = max_cf_id.next();
                 return bad(format!("column family id {} was already used (next is {next})", a.id));
             }
             max_cf_id = a.id;
@@ -469,13 +474,13 @@ impl VersionSet {
     }
 
     /// Allocates a file number; it is persisted by the next edit.
-    pub fn new_file_number(&mut self) -> u64 {
+    pub fn new_file_number(&mut self) -> FileNumber {
         let n = self.counters.next_file_number;
-        self.counters.next_file_number += 1;
+        self.counters.next_file_number = n.next();
         n
     }
 
-    pub fn next_file_number(&self) -> u64 {
+    pub fn next_file_number(&self) -> FileNumber {
         self.counters.next_file_number
     }
 
@@ -483,13 +488,13 @@ impl VersionSet {
         self.counters.last_sequence
     }
 
-    pub fn log_number(&self) -> u64 {
+    pub fn log_number(&self) -> FileNumber {
         self.counters.log_number
     }
 
     /// The id the next column family added should get; ids are never reused.
-    pub fn next_cf_id(&self) -> u32 {
-        self.counters.max_cf_id.saturating_add(1)
+    pub fn next_cf_id(&self) -> CfId {
+        self.counters.max_cf_id.next()
     }
 
     /// The database's identity; `None` only for a database from before identities that was
@@ -503,7 +508,7 @@ impl VersionSet {
         self.parent_db_id
     }
 
-    pub fn manifest_number(&self) -> u64 {
+    pub fn manifest_number(&self) -> FileNumber {
         self.manifest_number
     }
 
@@ -527,7 +532,7 @@ impl VersionSet {
 
     /// Tables of the current version and of every version still referenced: none of these may
     /// be deleted.
-    pub fn live_table_numbers(&self) -> BTreeSet<u64> {
+    pub fn live_table_numbers(&self) -> BTreeSet<FileNumber> {
         // `live` holds the current version too (every installed version is pushed).
         let mut out = BTreeSet::new();
         for v in self.live.iter().filter_map(Weak::upgrade) {
@@ -538,12 +543,12 @@ impl VersionSet {
 
     /// The names among `names` (the directory's entries) that can be deleted now: the pure
     /// [`obsolete_files`] applied to this set's live state and the caller's pending outputs,
-    /// WAL pins (`logs_pinned_from`, `u64::MAX` for none) and temp-file switch.
+    /// WAL pins (`logs_pinned_from`, `FileNumber::MAX` for none) and temp-file switch.
     pub fn obsolete_files(
         &self,
         names: &[String],
-        pending_outputs: &BTreeSet<u64>,
-        logs_pinned_from: u64,
+        pending_outputs: &BTreeSet<FileNumber>,
+        logs_pinned_from: FileNumber,
         delete_temp: bool,
     ) -> Vec<String> {
         let live_tables = self.live_table_numbers();

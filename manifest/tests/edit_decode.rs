@@ -4,6 +4,7 @@
 
 use proptest::prelude::*;
 use strata_manifest::format::NUM_LEVELS;
+use strata_manifest::{CfId, FileNumber};
 use strata_manifest::{FileMeta, VersionEdit};
 
 fn name() -> impl Strategy<Value = String> {
@@ -28,7 +29,7 @@ fn file_meta() -> impl Strategy<Value = FileMeta> {
     )
         .prop_map(|(number, size, smallest, largest, smallest_seq, largest_seq, checksum, epoch, ingested)| {
             FileMeta {
-                number,
+                number: FileNumber::new(number),
                 size,
                 smallest,
                 largest,
@@ -59,23 +60,23 @@ fn edit() -> impl Strategy<Value = VersionEdit> {
     (counters, lists).prop_map(|((cmp, log, next, last, max_cf), (adds, drops, dels, news))| {
         let mut e = VersionEdit {
             comparator: cmp,
-            log_number: log,
-            next_file_number: next,
+            log_number: log.map(FileNumber::new),
+            next_file_number: next.map(FileNumber::new),
             last_sequence: last,
-            max_cf_id: max_cf,
+            max_cf_id: max_cf.map(CfId::new),
             ..VersionEdit::default()
         };
         for (id, n, c) in adds {
-            e.add_cf(id, n, c);
+            e.add_cf(CfId::new(id), n, c);
         }
         for id in drops {
-            e.drop_cf(id);
+            e.drop_cf(CfId::new(id));
         }
         for (cf, level, number) in dels {
-            e.delete_file(cf, level, number);
+            e.delete_file(CfId::new(cf), level, FileNumber::new(number));
         }
         for (cf, level, meta) in news {
-            e.add_file(cf, level, meta);
+            e.add_file(CfId::new(cf), level, meta);
         }
         e
     })

@@ -7,6 +7,7 @@ use strata_manifest::format::{
     TAG_LAST_SEQUENCE, TAG_LOG_NUMBER, TAG_MAX_CF_ID, TAG_NEW_FILE, TAG_NEXT_FILE_NUMBER, TAG_PARENT_DB_ID,
     TAG_SAFE_TO_IGNORE,
 };
+use strata_manifest::{CfId, FileNumber};
 use strata_manifest::{DbId, FileMeta, VersionEdit};
 
 const DOC: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/format/manifest.md"));
@@ -29,32 +30,35 @@ fn doc_example_bytes() -> Vec<u8> {
 fn example_edit() -> VersionEdit {
     let mut e = VersionEdit {
         comparator: Some("cmp".into()),
-        log_number: Some(4),
-        next_file_number: Some(300),
+        log_number: Some(FileNumber::new(4)),
+        next_file_number: Some(FileNumber::new(300)),
         last_sequence: Some(7),
-        max_cf_id: Some(1),
+        max_cf_id: Some(CfId::new(1)),
         ..VersionEdit::default()
     };
-    e.add_cf(1, "a", "cmp").drop_cf(2).delete_file(0, 0, 5).add_file(
-        1,
-        1,
-        FileMeta {
-            number: 6,
-            size: 100,
-            smallest: b"b".to_vec(),
-            largest: b"c".to_vec(),
-            smallest_seq: 1,
-            largest_seq: 7,
-            checksum: 0x1122_3344,
-            epoch: 0,
-            global_seq: 0,
-        },
-    );
+    e.add_cf(CfId::new(1), "a", "cmp")
+        .drop_cf(CfId::new(2))
+        .delete_file(CfId::DEFAULT, 0, FileNumber::new(5))
+        .add_file(
+            CfId::new(1),
+            1,
+            FileMeta {
+                number: FileNumber::new(6),
+                size: 100,
+                smallest: b"b".to_vec(),
+                largest: b"c".to_vec(),
+                smallest_seq: 1,
+                largest_seq: 7,
+                checksum: 0x1122_3344,
+                epoch: 0,
+                global_seq: 0,
+            },
+        );
     e.add_file(
-        1,
+        CfId::new(1),
         0,
         FileMeta {
-            number: 7,
+            number: FileNumber::new(7),
             size: 100,
             smallest: b"d".to_vec(),
             largest: b"e".to_vec(),

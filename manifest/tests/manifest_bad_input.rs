@@ -7,7 +7,7 @@ mod common;
 use common::{dir, meta, opts, sim, touch_table};
 use proptest::prelude::*;
 use strata_base::{FileSystem, SimFs};
-use strata_manifest::{Error, Version, VersionEdit, VersionSet, manifest_file_name};
+use strata_manifest::{CfId, Error, FileNumber, Version, VersionEdit, VersionSet, manifest_file_name};
 
 /// A database with a few edits; returns the manifest's path, its bytes and the offset at which
 /// its last record starts.
@@ -22,7 +22,7 @@ fn build() -> (SimFs, std::path::PathBuf, Vec<u8>, usize) {
         let n = set.new_file_number();
         touch_table(&fs, n);
         let mut e = VersionEdit::new();
-        e.add_file(seq as u32 % 2, 0, meta(n, seq));
+        e.add_file(CfId::new(seq as u32 % 2), 0, meta(n, seq));
         last_start = usize::try_from(set.manifest_size()).unwrap();
         set.log_and_apply(e).unwrap();
     }
@@ -36,10 +36,10 @@ fn build() -> (SimFs, std::path::PathBuf, Vec<u8>, usize) {
 #[derive(Debug, PartialEq)]
 struct State {
     version: Version,
-    next_file_number: u64,
+    next_file_number: FileNumber,
     last_sequence: u64,
-    log_number: u64,
-    next_cf_id: u32,
+    log_number: FileNumber,
+    next_cf_id: CfId,
 }
 
 fn recover_state(fs: &SimFs) -> Result<State, Error> {

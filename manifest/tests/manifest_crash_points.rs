@@ -6,6 +6,7 @@ mod common;
 
 use common::{dir, meta, opts, sim, touch_table};
 use strata_base::{FileSystem, SimFs};
+use strata_manifest::{CfId, FileNumber};
 use strata_manifest::{Error, Version, VersionEdit, VersionSet};
 
 /// What recovery must reproduce: the version and the counters an edit changes.
@@ -13,7 +14,7 @@ use strata_manifest::{Error, Version, VersionEdit, VersionSet};
 struct State {
     version: Version,
     last_sequence: u64,
-    log_number: u64,
+    log_number: FileNumber,
 }
 
 fn state(set: &VersionSet) -> State {
@@ -27,7 +28,7 @@ fn setup(fs: &SimFs, limit: u64) -> VersionSet {
     let mut e = VersionEdit::new();
     e.add_cf(id, "one", set.options().comparator.name());
     set.log_and_apply(e).unwrap();
-    for (seq, cf) in [(5, 0), (6, id), (7, 0)] {
+    for (seq, cf) in [(5, CfId::DEFAULT), (6, id), (7, CfId::DEFAULT)] {
         let n = set.new_file_number();
         touch_table(fs, n);
         let mut e = VersionEdit::new();
@@ -42,14 +43,14 @@ fn setup(fs: &SimFs, limit: u64) -> VersionSet {
 /// new counters, so a partial application would be visible.
 fn big_edit(set: &mut VersionSet, fs: &SimFs) -> VersionEdit {
     let cur = set.current();
-    let l0: Vec<u64> = cur.cf(0).unwrap().levels[0].iter().map(|f| f.number).collect();
+    let l0: Vec<FileNumber> = cur.cf(CfId::DEFAULT).unwrap().levels[0].iter().map(|f| f.number).collect();
     let out = set.new_file_number();
     touch_table(fs, out);
     let mut e = VersionEdit::new();
     for n in l0 {
-        e.delete_file(0, 0, n);
+        e.delete_file(CfId::DEFAULT, 0, n);
     }
-    e.add_file(0, 1, meta(out, 7)).drop_cf(1);
+    e.add_file(CfId::DEFAULT, 1, meta(out, 7)).drop_cf(CfId::new(1));
     e.last_sequence = Some(9);
     e.log_number = Some(out);
     e

@@ -10,7 +10,7 @@ use common::{dir, meta, opts, sim, touch_table};
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 use strata_base::{FileSystem, SimFs};
-use strata_manifest::{NUM_LEVELS, Version, VersionEdit, VersionSet};
+use strata_manifest::{CfId, FileNumber, NUM_LEVELS, Version, VersionEdit, VersionSet};
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -39,13 +39,13 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 /// Column family id -> (name, table numbers per level).
-type Shape = BTreeMap<u32, (String, Vec<BTreeSet<u64>>)>;
+type Shape = BTreeMap<CfId, (String, Vec<BTreeSet<FileNumber>>)>;
 
 #[derive(Debug, Default, Clone)]
 struct Model {
     shape: Shape,
     last_sequence: u64,
-    log_number: u64,
+    log_number: FileNumber,
 }
 
 fn shape_of(v: &Version) -> Shape {
@@ -55,13 +55,13 @@ fn shape_of(v: &Version) -> Shape {
 }
 
 /// The `l`-th (modulo) non-empty level of `cf` that has a level below it.
-fn pick_level(model: &Model, cf: u32, l: usize) -> Option<usize> {
+fn pick_level(model: &Model, cf: CfId, l: usize) -> Option<usize> {
     let full: Vec<usize> = (0..NUM_LEVELS - 1).filter(|&lv| !model.shape[&cf].1[lv].is_empty()).collect();
     full.get(l % full.len().max(1)).copied()
 }
 
-fn pick(model: &Model, i: usize) -> u32 {
-    let ids: Vec<u32> = model.shape.keys().copied().collect();
+fn pick(model: &Model, i: usize) -> CfId {
+    let ids: Vec<CfId> = model.shape.keys().copied().collect();
     ids[i % ids.len()]
 }
 
@@ -75,7 +75,7 @@ fn step(set: &mut VersionSet, fs: &SimFs, model: &mut Model, op: &Op, limit: u64
             model.shape.insert(id, (format!("cf{id}"), vec![BTreeSet::new(); NUM_LEVELS]));
         }
         Op::DropCf(i) => {
-            let ids: Vec<u32> = model.shape.keys().copied().filter(|&id| id != 0).collect();
+            let ids: Vec<CfId> = model.shape.keys().copied().filter(|&id| id != CfId::DEFAULT).collect();
             let Some(&id) = ids.get(i % ids.len().max(1)) else { return };
             e.drop_cf(id);
             model.shape.remove(&id);
@@ -94,7 +94,7 @@ fn step(set: &mut VersionSet, fs: &SimFs, model: &mut Model, op: &Op, limit: u64
         Op::Compact(i, l) => {
             let cf = pick(model, i);
             let Some(level) = pick_level(model, cf, l) else { return };
-            let inputs: Vec<u64> = model.shape[&cf].1[level].iter().take(2).copied().collect();
+            let inputs: Vec<FileNumber> = model.shape[&cf].1[level].iter().take(2).copied().collect();
             let out = set.new_file_number();
             touch_table(fs, out);
             let levels = &mut model.shape.get_mut(&cf).unwrap().1;
@@ -158,7 +158,7 @@ fn check(set: &VersionSet, fs: &SimFs, model: &Model, limit: u64) {
     fs.crash();
     // Delete what the engine would delete; recovery must not need any of it.
     let names = fs.list(dir()).unwrap();
-    for name in set.obsolete_files(&names, &BTreeSet::new(), u64::MAX, false) {
+    for name in set.obsolete_files(&names, &BTreeSet::new(), FileNumber::MAX, false) {
         fs.remove_file(&dir().join(name)).unwrap();
     }
     fs.sync_dir(dir()).unwrap();
@@ -167,7 +167,7 @@ fn check(set: &VersionSet, fs: &SimFs, model: &Model, limit: u64) {
     assert_eq!(shape_of(&rec.current()), model.shape);
     assert_eq!(rec.last_sequence(), model.last_sequence);
     assert_eq!(rec.log_number(), model.log_number);
-    assert!(rec.next_file_number() >= set.next_file_number() - 1);
+    assert!(rec.next_file_number().next() >= set.next_file_number());
     assert!(rec.next_cf_id() == set.next_cf_id());
     let on_disk = fs.list(dir()).unwrap().iter().filter(|n| n.starts_with("MANIFEST-")).count();
     assert_eq!(on_disk, 1, "only the live manifest survives obsolete-file deletion");
@@ -182,7 +182,7 @@ proptest! {
         let fs = sim();
         let mut set = VersionSet::create_new(fs.arc(), dir(), opts(limit)).unwrap();
         let mut model = Model::default();
-        model.shape.insert(0, ("default".into(), vec![BTreeSet::new(); NUM_LEVELS]));
+        model.shape.insert(CfId::DEFAULT, ("default".into(), vec![BTreeSet::new(); NUM_LEVELS]));
         check(&set, &fs, &model, limit);
         for op in &ops {
             step(&mut set, &fs, &mut model, op, limit);

@@ -8,6 +8,7 @@ mod common;
 use common::{dir, opts, sim};
 use std::sync::Arc;
 use strata_base::FileSystem;
+use strata_manifest::FileNumber;
 use strata_manifest::{DbId, VersionEdit, VersionSet, snapshot_edit, write_manifest};
 
 #[test]
@@ -37,11 +38,12 @@ fn legacy_manifest_gets_an_identity_at_first_read_write_open_only() {
     let fsa: Arc<dyn FileSystem> = fs.arc();
     let set = VersionSet::create_new(fsa.clone(), dir(), opts(1 << 20)).unwrap();
     // A manifest written before identities existed: the same snapshot edit without tag 65.
-    let edit = snapshot_edit(&set.current(), set.options().comparator.name(), 0, 100, 0);
+    let edit =
+        snapshot_edit(&set.current(), set.options().comparator.name(), FileNumber::new(0), FileNumber::new(100), 0);
     assert_eq!(edit.db_id, None);
     drop(set);
-    write_manifest(&fs, dir(), 50, &[edit]).unwrap();
-    strata_manifest::set_current(&fs, dir(), 50).unwrap();
+    write_manifest(&fs, dir(), FileNumber::new(50), &[edit]).unwrap();
+    strata_manifest::set_current(&fs, dir(), FileNumber::new(50)).unwrap();
 
     let ro = VersionSet::recover(fsa.clone(), dir(), opts(1 << 20), true).unwrap();
     assert_eq!(ro.db_id(), None, "a read-only open writes nothing, so it assigns nothing");
@@ -59,12 +61,13 @@ fn parent_identity_is_read_back_and_callers_cannot_set_identities() {
     let fsa: Arc<dyn FileSystem> = fs.arc();
     let set = VersionSet::create_new(fsa.clone(), dir(), opts(1 << 20)).unwrap();
     let (me, parent) = (DbId::generate(), DbId::generate());
-    let mut edit = snapshot_edit(&set.current(), set.options().comparator.name(), 0, 100, 0);
+    let mut edit =
+        snapshot_edit(&set.current(), set.options().comparator.name(), FileNumber::new(0), FileNumber::new(100), 0);
     edit.db_id = Some(me);
     edit.parent_db_id = Some(parent);
     drop(set);
-    write_manifest(&fs, dir(), 50, &[edit]).unwrap();
-    strata_manifest::set_current(&fs, dir(), 50).unwrap();
+    write_manifest(&fs, dir(), FileNumber::new(50), &[edit]).unwrap();
+    strata_manifest::set_current(&fs, dir(), FileNumber::new(50)).unwrap();
     let mut rw = VersionSet::recover(fsa, dir(), opts(1 << 20), false).unwrap();
     assert_eq!((rw.db_id(), rw.parent_db_id()), (Some(me), Some(parent)));
     let bad = VersionEdit { db_id: Some(DbId::generate()), ..VersionEdit::default() };

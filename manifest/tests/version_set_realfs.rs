@@ -8,6 +8,7 @@ use common::{meta, opts};
 use std::sync::Arc;
 use std::time::Instant;
 use strata_base::{FileSystem, RealFs};
+use strata_manifest::{CfId, FileNumber};
 use strata_manifest::{VersionEdit, VersionSet, table_file_name};
 
 #[test]
@@ -20,11 +21,11 @@ fn round_trip_on_real_fs() {
         let n = set.new_file_number();
         fs.write_atomic(&dir.join(table_file_name(n)), b"t").unwrap();
         let mut e = VersionEdit::new();
-        e.add_file(0, 0, meta(n, seq));
+        e.add_file(CfId::DEFAULT, 0, meta(n, seq));
         e.last_sequence = Some(seq);
         set.log_and_apply(e).unwrap();
     }
-    assert!(set.manifest_number() > 1, "the 2 KiB limit forced a rollover");
+    assert!(set.manifest_number() > FileNumber::new(1), "the 2 KiB limit forced a rollover");
     let current = std::fs::read_to_string(dir.join("CURRENT")).unwrap();
     assert_eq!(current, format!("MANIFEST-{:06}\n", set.manifest_number()));
     let rec = VersionSet::recover(fs, &dir, opts(2048), false).unwrap();
@@ -45,7 +46,7 @@ fn timing() {
         for i in 0..100 {
             let n = set.new_file_number();
             common::touch_table(&fs, n);
-            e.add_file(0, 1 + ((batch * 100 + i) % 6) as usize, meta(n, 1));
+            e.add_file(CfId::DEFAULT, 1 + ((batch * 100 + i) % 6) as usize, meta(n, 1));
         }
         let t = Instant::now();
         set.log_and_apply(e).unwrap();
@@ -56,7 +57,7 @@ fn timing() {
     let cmp = set.options().comparator.clone();
     let n = set.new_file_number();
     let mut e = VersionEdit::new();
-    e.add_file(0, 0, meta(n, 2));
+    e.add_file(CfId::DEFAULT, 0, meta(n, 2));
     let t = Instant::now();
     for _ in 0..100 {
         std::hint::black_box(version.apply(&e, cmp.as_ref()).unwrap());

@@ -27,7 +27,7 @@ use std::sync::Arc;
 use strata::{Db, Options, ReadOptions, WriteBatch};
 use strata_base::ikey::{self, ValueKind};
 use strata_base::{BytewiseComparator, FileSystem, RealFs};
-use strata_manifest::{FileMeta, VersionEdit, VersionSet, VersionSetOptions};
+use strata_manifest::{CfId, FileMeta, FileNumber, VersionEdit, VersionSet, VersionSetOptions};
 use strata_sst::{Compression, EntryKind, Table, TableBuilder, TableOptions, TableReadOptions};
 use strata_tests::dump_cf;
 use strata_wal::{LogReader, LogWriter, RecoveryMode};
@@ -296,9 +296,10 @@ fn v1_wal_reads_with_its_exact_records() {
 
 // ---- the manifest ----
 
-fn meta(number: u64, lo: &str, hi: &str, seq: u64) -> FileMeta {
+fn meta(file_number: FileNumber, lo: &str, hi: &str, seq: u64) -> FileMeta {
+    let number = file_number.get();
     FileMeta {
-        number,
+        number: file_number,
         size: 1000 + number,
         smallest: ikey::encode(lo.as_bytes(), seq, ValueKind::Put),
         largest: ikey::encode(hi.as_bytes(), seq, ValueKind::Delete),
@@ -323,21 +324,21 @@ fn manifest_edits(set: &mut VersionSet, dir: &Path, touch: bool) -> Vec<VersionE
     let cmp = set.options().comparator.name().to_string();
     let mut edits = Vec::new();
     let mut e = VersionEdit::new();
-    e.add_cf(1, SIDE, cmp);
+    e.add_cf(CfId::new(1), SIDE, cmp);
     edits.push(e);
-    let numbers: Vec<u64> = (0..3).map(|_| set.new_file_number()).collect();
+    let numbers: Vec<FileNumber> = (0..3).map(|_| set.new_file_number()).collect();
     if touch {
         for n in &numbers {
             fs().write_atomic(&dir.join(strata_manifest::table_file_name(*n)), b"placeholder").unwrap();
         }
     }
     let mut e = VersionEdit::new();
-    e.add_file(0, 0, meta(numbers[0], "a", "m", 5));
-    e.add_file(1, 0, meta(numbers[1], "k", "z", 6));
+    e.add_file(CfId::DEFAULT, 0, meta(numbers[0], "a", "m", 5));
+    e.add_file(CfId::new(1), 0, meta(numbers[1], "k", "z", 6));
     edits.push(e);
     let mut e = VersionEdit::new();
-    e.delete_file(0, 0, numbers[0]);
-    e.add_file(0, 1, meta(numbers[2], "a", "m", 5));
+    e.delete_file(CfId::DEFAULT, 0, numbers[0]);
+    e.add_file(CfId::DEFAULT, 1, meta(numbers[2], "a", "m", 5));
     edits.push(e);
     edits
 }
@@ -384,20 +385,20 @@ fn v1_manifest_recovers_its_exact_version() {
     assert_eq!(set.next_file_number(), model.next_file_number());
     assert_eq!(set.last_sequence(), model.last_sequence());
     assert_eq!(set.log_number(), model.log_number());
-    assert_eq!(set.next_cf_id(), 2);
-    let cfs: Vec<(u32, String)> = set.current().cfs().map(|c| (c.id, c.name.clone())).collect();
+    assert_eq!(set.next_cf_id(), CfId::new(2));
+    let cfs: Vec<(u32, String)> = set.current().cfs().map(|c| (c.id.get(), c.name.clone())).collect();
     assert_eq!(cfs, vec![(0, "default".to_string()), (1, SIDE.to_string())]);
     assert_eq!(set.live_table_numbers().len(), 2);
     // Pinned values, independent of what today's code would do with the same edits.
-    assert_eq!((set.next_file_number(), set.last_sequence(), set.log_number()), (5, 0, 0));
+    assert_eq!((set.next_file_number().get(), set.last_sequence(), set.log_number().get()), (5, 0, 0));
     let files: Vec<(u32, usize, u64, u64)> = set
         .current()
         .cfs()
-        .flat_map(|c| c.files().map(|(l, f)| (c.id, l, f.number, f.size)).collect::<Vec<_>>())
+        .flat_map(|c| c.files().map(|(l, f)| (c.id.get(), l, f.number.get(), f.size)).collect::<Vec<_>>())
         .collect();
     assert_eq!(files, vec![(0, 1, 4, 1004), (1, 0, 3, 1003)]);
-    let t4 = set.current().cf(0).unwrap().files().map(|(_, f)| Arc::clone(f)).next().unwrap();
-    assert_eq!(*t4, FileMeta { epoch: 1, ..meta(4, "a", "m", 5) });
+    let t4 = set.current().cf(CfId::DEFAULT).unwrap().files().map(|(_, f)| Arc::clone(f)).next().unwrap();
+    assert_eq!(*t4, FileMeta { epoch: 1, ..meta(FileNumber::new(4), "a", "m", 5) });
     // Read-write recovery works too (it rolls over to a new manifest in the copy).
     drop(set);
     let set = VersionSet::recover(RealFs::arc(), &dir, manifest_opts(), false).unwrap();

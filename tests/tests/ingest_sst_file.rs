@@ -206,7 +206,7 @@ fn reads_tables_a_database_wrote() {
     let table = names(dir.path()).into_iter().find(|n| n.ends_with(".sst")).unwrap();
     let r = SstFileReader::open(dir.path().join(table)).unwrap();
     assert!(!r.is_external());
-    assert_eq!(r.cf_id().unwrap(), Some(0));
+    assert_eq!(r.cf_id().unwrap(), Some(strata_base::CfId::DEFAULT));
     r.verify_num_entries().unwrap();
     assert_eq!(r.get(b"a").unwrap().as_deref(), Some(&b"2"[..]), "newest version");
     assert_eq!(r.get(b"b").unwrap(), None);

@@ -25,6 +25,7 @@ use std::path::Path;
 use std::sync::Arc;
 use strata::{Error, Result};
 use strata_base::FileSystem;
+use strata_manifest::CfId;
 
 /// The name of a bundle's metadata file.
 pub const BUNDLE_METADATA_NAME: &str = "snapshot.json";
@@ -140,13 +141,13 @@ pub(crate) fn check_bundle_files<'a>(
 
 /// The new names of `record`'s column families under `renames`, checked: every source exists,
 /// `default` is not renamed, no two families end up with one name.
-fn renames(record: &SnapshotRecord, renames: &[(String, String)]) -> Result<Vec<(u32, String)>> {
-    let mut out: Vec<(u32, String)> = record.column_families.iter().map(|c| (c.id, c.name.clone())).collect();
+fn renames(record: &SnapshotRecord, renames: &[(String, String)]) -> Result<Vec<(CfId, String)>> {
+    let mut out: Vec<(CfId, String)> = record.column_families.iter().map(|c| (c.id, c.name.clone())).collect();
     for (from, to) in renames {
         let Some(c) = record.column_families.iter().find(|c| &c.name == from) else {
             return Err(Error::ColumnFamilyNotFound(from.clone()));
         };
-        if c.id == 0 || to.is_empty() {
+        if c.id == CfId::DEFAULT || to.is_empty() {
             return Err(Error::InvalidArgument(format!("cannot rename column family {from:?} to {to:?}")));
         }
         if let Some(slot) = out.iter_mut().find(|(id, _)| *id == c.id) {

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
 use strata::{DbId, Error, Result};
-use strata_manifest::{NUM_LEVELS, log_file_name, table_file_name};
+use strata_manifest::{CfId, FileNumber, NUM_LEVELS, log_file_name, table_file_name};
 
 /// First word of every metadata file.
 pub const MAGIC: &str = "STRATA-REPO";
@@ -93,12 +93,12 @@ pub fn parse_log_name(name: &str) -> Option<LogName> {
 
 /// `tables/<db id>-<number:06>-<size>-<checksum:08x>.sst`: two different tables never share a
 /// key (a database never reuses a file number; another database has another identity).
-pub fn table_key(db_id: &DbId, number: u64, size: u64, checksum: u32) -> String {
+pub fn table_key(db_id: &DbId, number: FileNumber, size: u64, checksum: u32) -> String {
     format!("{TABLES_DIR}/{db_id}-{number:06}-{size}-{checksum:08x}.sst")
 }
 
 /// `wals/<db id>-s<snapshot id>-<number:06>.log`: a WAL prefix belongs to one snapshot.
-pub fn wal_key(db_id: &DbId, snapshot_id: u64, number: u64) -> String {
+pub fn wal_key(db_id: &DbId, snapshot_id: u64, number: FileNumber) -> String {
     format!("{WALS_DIR}/{db_id}-s{snapshot_id}-{number:06}.log")
 }
 
@@ -216,9 +216,11 @@ pub struct FileRecord {
     pub key: String,
     /// The file's name in a restored database (`000012.sst`, `000013.log`).
     pub name: String,
-    pub cf: u32,
+    #[serde(with = "plain::cf_id")]
+    pub cf: CfId,
     pub level: u32,
-    pub number: u64,
+    #[serde(with = "plain::file_number")]
+    pub number: FileNumber,
     pub size: u64,
     pub checksum: u32,
     /// Smallest and largest internal key, hex (empty for a WAL).
@@ -238,10 +240,41 @@ fn is_zero(v: &u64) -> bool {
     *v == 0
 }
 
+/// File numbers and column-family ids in records are plain JSON numbers (their raw values), as
+/// they were before they had types: `#[serde(with = "plain::file_number")]`.
+mod plain {
+    pub mod file_number {
+        use serde::{Deserialize, Deserializer, Serializer};
+        use strata_manifest::FileNumber;
+
+        pub fn serialize<S: Serializer>(n: &FileNumber, s: S) -> Result<S::Ok, S::Error> {
+            s.serialize_u64(n.get())
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<FileNumber, D::Error> {
+            u64::deserialize(d).map(FileNumber::new)
+        }
+    }
+
+    pub mod cf_id {
+        use serde::{Deserialize, Deserializer, Serializer};
+        use strata_manifest::CfId;
+
+        pub fn serialize<S: Serializer>(id: &CfId, s: S) -> Result<S::Ok, S::Error> {
+            s.serialize_u32(id.get())
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<CfId, D::Error> {
+            u32::deserialize(d).map(CfId::new)
+        }
+    }
+}
+
 /// A column family of a snapshot.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CfRecord {
-    pub id: u32,
+    #[serde(with = "plain::cf_id")]
+    pub id: CfId,
     pub name: String,
     /// The user-key comparator's name.
     pub comparator: String,
@@ -260,9 +293,12 @@ pub struct SnapshotRecord {
     pub labels: BTreeMap<String, String>,
     /// The manifest's (internal key) comparator name.
     pub comparator: String,
-    pub log_number: u64,
-    pub next_file_number: u64,
-    pub max_cf_id: u32,
+    #[serde(with = "plain::file_number")]
+    pub log_number: FileNumber,
+    #[serde(with = "plain::file_number")]
+    pub next_file_number: FileNumber,
+    #[serde(with = "plain::cf_id")]
+    pub max_cf_id: CfId,
     pub column_families: Vec<CfRecord>,
     pub files: Vec<FileRecord>,
     pub bytes_total: u64,
@@ -286,7 +322,7 @@ impl SnapshotRecord {
         if self.files.len() > FILES_MAX {
             return Err(format!("snapshot {}: {} files exceed {FILES_MAX}", self.id, self.files.len()));
         }
-        if self.column_families.iter().all(|c| c.id != 0) {
+        if self.column_families.iter().all(|c| c.id != CfId::DEFAULT) {
             return Err(format!("snapshot {}: no default column family (id 0)", self.id));
         }
         for c in &self.column_families {
@@ -394,6 +430,34 @@ mod tests {
         for bad in ["7.commit", "_last_checkpoint", "0000000000000000000a.commit", "00000000000000000007.json"] {
             assert_eq!(parse_log_name(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn typed_ids_are_plain_json_numbers() {
+        // The JSON shape from before file numbers and column-family ids had types.
+        let f = FileRecord {
+            kind: FileKind::Table,
+            key: "k".into(),
+            name: "000012.sst".into(),
+            cf: CfId::new(3),
+            level: 1,
+            number: FileNumber::new(12),
+            size: 5,
+            checksum: 6,
+            smallest: String::new(),
+            largest: String::new(),
+            smallest_seq: 1,
+            largest_seq: 2,
+            epoch: 0,
+            global_seq: 0,
+        };
+        let json = serde_json::to_value(&f).unwrap();
+        assert_eq!((&json["cf"], &json["number"]), (&serde_json::json!(3), &serde_json::json!(12)));
+        let back: FileRecord = serde_json::from_value(json).unwrap();
+        assert_eq!(back, f);
+        let c: CfRecord = serde_json::from_str(r#"{"id": 4, "name": "x", "comparator": "c"}"#).unwrap();
+        assert_eq!(c.id, CfId::new(4));
+        assert!(serde_json::from_str::<CfRecord>(r#"{"id": -1, "name": "x", "comparator": "c"}"#).is_err());
     }
 
     #[test]

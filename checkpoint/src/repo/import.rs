@@ -38,6 +38,7 @@ use strata::{
     ColumnFamily, Db, Error, ImportFile, IngestOptions, IngestSpec, Options, ReadOptions, Result, SstFileWriter,
 };
 use strata_base::FileSystem;
+use strata_manifest::CfId;
 
 /// Longest column family name the engine accepts.
 const CF_NAME_LEN_MAX: usize = 255;
@@ -53,7 +54,7 @@ pub(crate) struct DbView {
 /// One family to import: its id and name in the bundle, and its name in the database.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Planned {
-    pub bundle_cf: u32,
+    pub bundle_cf: CfId,
     pub from: String,
     pub to: String,
 }
@@ -308,9 +309,10 @@ mod tests {
     #![allow(clippy::unwrap_used, reason = "test code")]
     use super::*;
     use std::collections::BTreeMap;
+    use strata_manifest::FileNumber;
 
     fn cf(id: u32, name: &str, cmp: &str) -> CfRecord {
-        CfRecord { id, name: name.into(), comparator: cmp.into() }
+        CfRecord { id: CfId::new(id), name: name.into(), comparator: cmp.into() }
     }
 
     fn table(cf: u32, number: u64) -> FileRecord {
@@ -318,9 +320,9 @@ mod tests {
             kind: FileKind::Table,
             key: String::new(),
             name: format!("{number:06}.sst"),
-            cf,
+            cf: CfId::new(cf),
             level: 0,
-            number,
+            number: FileNumber::new(number),
             size: 1,
             checksum: 0,
             smallest: String::new(),
@@ -342,9 +344,9 @@ mod tests {
             created_at_ms: 0,
             labels: BTreeMap::new(),
             comparator: "bytewise".into(),
-            log_number: 1,
-            next_file_number: 10,
-            max_cf_id: 2,
+            log_number: FileNumber::new(1),
+            next_file_number: FileNumber::new(10),
+            max_cf_id: CfId::new(2),
             column_families: vec![cf(0, "default", "bytewise"), cf(1, "users", "bytewise"), cf(2, "empty", "bytewise")],
             files: vec![table(0, 3), table(1, 4)],
             bytes_total: 2,
@@ -368,7 +370,10 @@ mod tests {
     #[test]
     fn plans_renames_and_subsets() {
         let p = plan(&record(), &view(), &pairs(&[("users", "users_copy"), ("default", "d2")]), NEW).unwrap();
-        assert_eq!(p.iter().map(|p| (p.bundle_cf, p.to.as_str())).collect::<Vec<_>>(), [(1, "users_copy"), (0, "d2")]);
+        assert_eq!(
+            p.iter().map(|p| (p.bundle_cf.get(), p.to.as_str())).collect::<Vec<_>>(),
+            [(1, "users_copy"), (0, "d2")]
+        );
         let up = plan(&record(), &view(), &pairs(&[("users", "default")]), ImportMode::Upsert).unwrap();
         assert_eq!(up[0].to, "default");
     }

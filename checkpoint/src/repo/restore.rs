@@ -21,19 +21,20 @@ use crate::store::Transfer;
 use std::path::Path;
 use strata::{DbId, Error, Result};
 use strata_base::FileSystem;
+use strata_manifest::CfId;
 use strata_manifest::{FileMeta, VersionEdit, write_current_unpublished, write_manifest};
 
 /// The manifest edit that recreates `record`'s state, with column families named by `names`.
 pub(crate) fn snapshot_manifest_edit(
     record: &SnapshotRecord,
-    names: &[(u32, String)],
+    names: &[(CfId, String)],
     db_id: DbId,
 ) -> Result<VersionEdit> {
     let bad = |why: String| Error::InvalidArgument(format!("snapshot {}: {why}", record.id));
     let mut edit = VersionEdit {
         comparator: Some(record.comparator.clone()),
         log_number: Some(record.log_number),
-        next_file_number: Some(record.next_file_number + 1),
+        next_file_number: Some(record.next_file_number.next()),
         last_sequence: Some(record.sequence),
         max_cf_id: Some(record.max_cf_id),
         db_id: Some(db_id),
@@ -69,7 +70,7 @@ pub(crate) fn build_database(
     dir: &Path,
     tag: &str,
     record: &SnapshotRecord,
-    names: &[(u32, String)],
+    names: &[(CfId, String)],
     mut fetch: impl FnMut(&FileRecord, &Path) -> Result<Transfer>,
     tracker: &mut Tracker<'_>,
 ) -> Result<RestoreInfo> {

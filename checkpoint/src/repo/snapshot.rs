@@ -22,6 +22,7 @@ use super::{Repository, now_ms};
 use crate::store::{Put, Transfer};
 use std::path::PathBuf;
 use strata::{Db, DbId, Error, LiveFiles, Result};
+use strata_manifest::CfId;
 
 /// A table of the pinned state, and where it is in the source.
 struct Planned {
@@ -30,7 +31,7 @@ struct Planned {
 }
 
 /// The pure part of a snapshot: the records of the pinned tables of the families in `keep`.
-fn plan_tables(live: &LiveFiles, db_id: &DbId, keep: &[u32]) -> Vec<Planned> {
+fn plan_tables(live: &LiveFiles, db_id: &DbId, keep: &[CfId]) -> Vec<Planned> {
     live.tables
         .iter()
         .filter(|t| keep.contains(&t.cf_id))
@@ -60,7 +61,7 @@ fn plan_tables(live: &LiveFiles, db_id: &DbId, keep: &[u32]) -> Vec<Planned> {
 }
 
 /// Ids of the column families `wanted` names (all if `None`), plus `default`.
-fn keep_ids(live: &LiveFiles, wanted: Option<&[String]>) -> Result<Vec<u32>> {
+fn keep_ids(live: &LiveFiles, wanted: Option<&[String]>) -> Result<Vec<CfId>> {
     if let Some(w) = wanted {
         for n in w {
             if !live.column_families.iter().any(|(_, name)| name == n) {
@@ -71,7 +72,7 @@ fn keep_ids(live: &LiveFiles, wanted: Option<&[String]>) -> Result<Vec<u32>> {
     Ok(live
         .column_families
         .iter()
-        .filter(|(id, n)| *id == 0 || wanted.is_none_or(|w| w.contains(n)))
+        .filter(|(id, n)| *id == CfId::DEFAULT || wanted.is_none_or(|w| w.contains(n)))
         .map(|(id, _)| *id)
         .collect())
 }
@@ -126,7 +127,7 @@ impl Repository {
         live: &LiveFiles,
         id: u64,
         db_id: &DbId,
-        keep: &[u32],
+        keep: &[CfId],
         planned: &[Planned],
         opts: &SnapshotOptions,
         created_at_ms: u64,
@@ -154,7 +155,7 @@ impl Repository {
                 kind: FileKind::Wal,
                 key,
                 name: strata_manifest::log_file_name(w.number),
-                cf: 0,
+                cf: CfId::DEFAULT,
                 level: 0,
                 number: w.number,
                 size: w.size,
@@ -194,7 +195,7 @@ impl Repository {
             comparator: live.comparator.clone(),
             log_number: live.log_number(),
             next_file_number: live.next_file_number,
-            max_cf_id: column_families.iter().map(|c| c.id).max().unwrap_or(0),
+            max_cf_id: column_families.iter().map(|c| c.id).max().unwrap_or(CfId::DEFAULT),
             column_families,
             files,
             bytes_total,

@@ -26,6 +26,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 use strata::{ColumnFamily, Db, Error, Options, Result, WriteBatch, WriteOptions};
 use strata_base::BytewiseComparator;
+use strata_manifest::CfId;
 
 /// Where restored entries go.
 pub(crate) trait RestoreSink: Sync {
@@ -195,7 +196,7 @@ fn build(
 
 /// Pure: the column family id each restored family gets in a new database: `default` keeps
 /// id 0, the others take 1, 2, ... in savepoint order.
-pub(crate) fn table_cf_ids(plan: &[Option<String>]) -> Vec<Option<u32>> {
+pub(crate) fn table_cf_ids(plan: &[Option<String>]) -> Vec<Option<CfId>> {
     let mut next = 1;
     plan.iter()
         .map(|p| {
@@ -204,7 +205,7 @@ pub(crate) fn table_cf_ids(plan: &[Option<String>]) -> Vec<Option<u32>> {
                     strata::cf::DEFAULT_CF_ID
                 } else {
                     next += 1;
-                    next - 1
+                    CfId::new(next - 1)
                 }
             })
         })
@@ -324,7 +325,7 @@ mod tests {
     #[test]
     fn table_ids_keep_default_at_zero() {
         let plan = vec![Some("a".to_string()), None, Some("default".to_string()), Some("b".to_string())];
-        assert_eq!(table_cf_ids(&plan), vec![Some(1), None, Some(0), Some(2)]);
+        assert_eq!(table_cf_ids(&plan), [Some(1), None, Some(0), Some(2)].map(|i| i.map(CfId::new)).to_vec());
     }
 
     #[test]

@@ -24,6 +24,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use strata::{Error, FileSystem, Options, Result};
 use strata_base::BytewiseComparator;
 use strata_base::ikey::{self, InternalKeyComparator, ValueKind};
+use strata_manifest::{CfId, FileNumber};
 use strata_manifest::{FileMeta, NUM_LEVELS, VersionEdit, table_file_name, write_current_unpublished, write_manifest};
 use strata_sst::{TableBuilder, TableOptions};
 
@@ -59,7 +60,7 @@ pub(crate) fn plan_units(selected: &[(usize, u32, u64)], unit_bytes: u64) -> Vec
 struct Built {
     tables: Vec<Vec<FileMeta>>,
     /// The first file number no table took.
-    next_number: u64,
+    next_number: FileNumber,
     entries: Vec<u64>,
     bytes: u64,
 }
@@ -73,7 +74,7 @@ pub(crate) fn build_tables(
     opts: &Options,
     ropts: &SavepointRestoreOptions,
     plan: &[Option<String>],
-    cf_ids: &[Option<u32>],
+    cf_ids: &[Option<CfId>],
     selected: &[usize],
     threads: usize,
 ) -> Result<(Vec<u64>, u64)> {
@@ -89,10 +90,10 @@ pub(crate) fn build_tables(
     let icmp = InternalKeyComparator::new(Arc::new(BytewiseComparator));
     let mut edit = VersionEdit {
         comparator: Some(strata_base::Comparator::name(&icmp).to_string()),
-        log_number: Some(0),
-        next_file_number: Some(manifest_number + 1),
+        log_number: Some(FileNumber::new(0)),
+        next_file_number: Some(manifest_number.next()),
         last_sequence: Some(reader.header().sequence),
-        max_cf_id: cf_ids.iter().flatten().copied().max().or(Some(0)),
+        max_cf_id: cf_ids.iter().flatten().copied().max().or(Some(CfId::DEFAULT)),
         ..VersionEdit::default()
     };
     edit.add_cf(strata::cf::DEFAULT_CF_ID, strata::cf::DEFAULT_CF_NAME, BytewiseComparator::NAME);
@@ -119,7 +120,7 @@ fn run_units(
     tmp: &Path,
     opts: &Options,
     ropts: &SavepointRestoreOptions,
-    cf_ids: &[Option<u32>],
+    cf_ids: &[Option<CfId>],
     units: &[Unit],
     threads: usize,
     chunks_total: usize,
@@ -165,7 +166,7 @@ fn run_units(
     }
     Ok(Built {
         tables: tables.into_inner(),
-        next_number: next_number.load(Ordering::Relaxed),
+        next_number: FileNumber::new(next_number.load(Ordering::Relaxed)),
         entries: entries.iter().map(|a| a.load(Ordering::Relaxed)).collect(),
         bytes: bytes.into_inner(),
     })
@@ -176,7 +177,7 @@ struct UnitCtx<'a> {
     fs: &'a Arc<dyn FileSystem>,
     tmp: &'a Path,
     opts: &'a Options,
-    cf_ids: &'a [Option<u32>],
+    cf_ids: &'a [Option<CfId>],
     range: Option<&'a KeyRange>,
     next_number: &'a AtomicU64,
 }
@@ -192,8 +193,9 @@ impl UnitCtx<'_> {
         }
     }
 
-    fn new_table(&self) -> Result<(u64, TableBuilder)> {
-        let number = self.next_number.fetch_add(1, Ordering::Relaxed);
+    fn new_table(&self) -> Result<(FileNumber, TableBuilder)> {
+        // Numbers are allocated from a shared atomic counter of raw values.
+        let number = FileNumber::new(self.next_number.fetch_add(1, Ordering::Relaxed));
         let path = self.tmp.join(table_file_name(number));
         Ok((number, TableBuilder::create(Arc::clone(self.fs), &path, self.table_options())?))
     }
@@ -203,7 +205,7 @@ impl UnitCtx<'_> {
     fn build_unit(&self, unit: &Unit, mut after_chunk: impl FnMut(u64, u64) -> Result<()>) -> Result<Vec<FileMeta>> {
         let cf_id = self.cf_ids.get(unit.family as usize).copied().flatten().unwrap_or_default();
         let mut metas = Vec::new();
-        let mut current: Option<(u64, TableBuilder)> = None;
+        let mut current: Option<(FileNumber, TableBuilder)> = None;
         let mut key = Vec::new();
         for &i in &unit.chunks {
             let chunk = self.reader.read_chunk(i)?;
@@ -234,7 +236,7 @@ impl UnitCtx<'_> {
 }
 
 /// Finishes (and fsyncs) a table and describes it as the engine's flushes do.
-fn finish((number, mut b): (u64, TableBuilder), cf_id: u32) -> Result<FileMeta> {
+fn finish((number, mut b): (FileNumber, TableBuilder), cf_id: CfId) -> Result<FileMeta> {
     b.set_user_property("strata.cf_id", cf_id.to_string().as_bytes());
     b.set_user_property("strata.smallest_seq", b"0");
     b.set_user_property("strata.largest_seq", b"0");

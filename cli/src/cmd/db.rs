@@ -280,14 +280,15 @@ fn stats(dir: &Path) -> Result<Report, CliError> {
         if levels.is_empty() {
             rows.push(vec![name.clone(), "-".into(), "0".into(), "0".into()]);
         }
-        cfs.push(json!({ "id": id, "name": name, "files": files, "size_bytes": bytes, "levels": levels }));
+        cfs.push(json!({ "id": id.get(), "name": name, "files": files, "size_bytes": bytes, "levels": levels }));
     }
-    let wals: Vec<Value> = live.wals.iter().map(|w| json!({ "number": w.number, "size_bytes": w.size })).collect();
+    let wals: Vec<Value> =
+        live.wals.iter().map(|w| json!({ "number": w.number.get(), "size_bytes": w.size })).collect();
     let total: u64 = live.tables.iter().map(|t| t.meta.size).sum();
     let doc = json!({
         "dir": dir.display().to_string(),
         "sequence": live.sequence,
-        "next_file_number": live.next_file_number,
+        "next_file_number": live.next_file_number.get(),
         "comparator": live.comparator,
         "tables": live.tables.len(),
         "table_bytes": total,

@@ -20,7 +20,9 @@ use std::sync::Arc;
 use strata_base::comparator::BytewiseComparator;
 use strata_base::ikey::{self, InternalKeyComparator};
 use strata_base::{FileSystem, RealFs};
-use strata_manifest::{FileKind, FileMeta, Version, VersionEdit, manifest_file_name, parse_file_name, read_current};
+use strata_manifest::{
+    CfId, FileKind, FileMeta, FileNumber, Version, VersionEdit, manifest_file_name, parse_file_name, read_current,
+};
 use strata_wal::{LogReader, RecoveryMode};
 
 #[derive(Debug, Subcommand)]
@@ -86,21 +88,27 @@ fn key(k: &[u8], fmt: BytesFormat) -> String {
     }
 }
 
-fn file_json(cf: u32, level: usize, m: &FileMeta, fmt: BytesFormat) -> Value {
-    json!({ "cf": cf, "level": level, "number": m.number, "size_bytes": m.size,
+// JSON carries file numbers and column-family ids as their plain numbers (`.get()`).
+fn file_json(cf: CfId, level: usize, m: &FileMeta, fmt: BytesFormat) -> Value {
+    json!({ "cf": cf.get(), "level": level, "number": m.number.get(), "size_bytes": m.size,
             "smallest": key(&m.smallest, fmt), "largest": key(&m.largest, fmt),
             "smallest_seq": m.smallest_seq, "largest_seq": m.largest_seq, "checksum": m.checksum })
 }
 
 fn edit_json(e: &VersionEdit, offset: u64, files_after: usize, fmt: BytesFormat) -> Value {
     let adds: Vec<Value> =
-        e.cf_adds.iter().map(|a| json!({ "id": a.id, "name": a.name, "comparator": a.comparator })).collect();
-    let deleted: Vec<Value> =
-        e.deleted_files.iter().map(|d| json!({ "cf": d.cf, "level": d.level, "number": d.number })).collect();
+        e.cf_adds.iter().map(|a| json!({ "id": a.id.get(), "name": a.name, "comparator": a.comparator })).collect();
+    let deleted: Vec<Value> = e
+        .deleted_files
+        .iter()
+        .map(|d| json!({ "cf": d.cf.get(), "level": d.level, "number": d.number.get() }))
+        .collect();
     let new: Vec<Value> = e.new_files.iter().map(|n| file_json(n.cf, n.level, &n.meta, fmt)).collect();
-    json!({ "offset": offset, "comparator": e.comparator, "log_number": e.log_number,
-            "next_file_number": e.next_file_number, "last_sequence": e.last_sequence, "max_cf_id": e.max_cf_id,
-            "cf_adds": adds, "cf_drops": e.cf_drops, "deleted_files": deleted, "new_files": new,
+    let drops: Vec<u32> = e.cf_drops.iter().map(|d| d.get()).collect();
+    json!({ "offset": offset, "comparator": e.comparator, "log_number": e.log_number.map(FileNumber::get),
+            "next_file_number": e.next_file_number.map(FileNumber::get), "last_sequence": e.last_sequence,
+            "max_cf_id": e.max_cf_id.map(CfId::get), "cf_adds": adds, "cf_drops": drops,
+            "deleted_files": deleted, "new_files": new,
             "files_after": files_after })
 }
 
@@ -123,7 +131,11 @@ fn edit_summary(e: &VersionEdit) -> String {
         let nums: Vec<String> = e.deleted_files.iter().map(|d| format!("{}@L{}", d.number, d.level)).collect();
         parts.push(format!("-{}", nums.join(",")));
     }
-    for (name, v) in [("log", e.log_number), ("next file", e.next_file_number), ("last seq", e.last_sequence)] {
+    for (name, v) in [
+        ("log", e.log_number.map(FileNumber::get)),
+        ("next file", e.next_file_number.map(FileNumber::get)),
+        ("last seq", e.last_sequence),
+    ] {
         if let Some(v) = v {
             parts.push(format!("{name} {v}"));
         }
@@ -159,8 +171,8 @@ fn dump(db: &Path, fmt: BytesFormat) -> Result<Report, CliError> {
             failed(&path, Some(rec.offset), reason)
         })?;
         last_seq = edit.last_sequence.or(last_seq);
-        log = edit.log_number.or(log);
-        next = edit.next_file_number.or(next);
+        log = edit.log_number.map(FileNumber::get).or(log);
+        next = edit.next_file_number.map(FileNumber::get).or(next);
         rows.push(vec![
             edits.len().to_string(),
             rec.offset.to_string(),

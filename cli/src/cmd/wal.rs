@@ -134,7 +134,7 @@ fn dump(file: &Path, with_ops: bool, limit: Option<u64>, f: Formats) -> Result<R
                     let (k, v) = (encode_bytes(op.key, f.key_format), encode_bytes(op.value, f.value_format));
                     if with_ops {
                         op_rows.push(vec![seq.to_string(), op.cf.to_string(), kind.into(), k.clone(), v.clone()]);
-                        ops.push(json!({ "sequence": seq, "cf": op.cf, "kind": kind, "key": k, "value": v }));
+                        ops.push(json!({ "sequence": seq, "cf": op.cf.get(), "kind": kind, "key": k, "value": v }));
                     }
                 }
                 if with_ops {

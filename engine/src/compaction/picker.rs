@@ -42,6 +42,7 @@
 //! Thread safety: pure functions over borrowed data; call from any thread.
 
 /// Why a compaction was picked: L0 has too many files.
+use strata_base::FileNumber;
 pub const REASON_LEVEL0_FILES: &str = "level0 file count";
 /// Why a compaction was picked: a level exceeds its target size.
 pub const REASON_LEVEL_SIZE: &str = "level size";
@@ -57,7 +58,7 @@ pub const NUM_LEVELS_MAX: usize = 64;
 /// One table as the picker sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LevelFile {
-    pub number: u64,
+    pub number: FileNumber,
     pub size: u64,
     /// Smallest user key in the table.
     pub smallest: Vec<u8>,
@@ -95,9 +96,9 @@ pub struct CompactionPick {
     pub level: usize,
     pub output_level: usize,
     /// File numbers at `level`, in level order (L0: newest first).
-    pub inputs: Vec<u64>,
+    pub inputs: Vec<FileNumber>,
     /// File numbers at `output_level` overlapping the inputs, in level order.
-    pub next_inputs: Vec<u64>,
+    pub next_inputs: Vec<FileNumber>,
     /// One input and nothing to merge with: move the file without rewriting it.
     pub trivial_move: bool,
     /// No data for these keys below `output_level`: tombstones may be dropped.
@@ -377,12 +378,17 @@ mod tests {
 
     fn file(number: u64, size: u64, smallest: &str, largest: &str) -> LevelFile {
         LevelFile {
-            number,
+            number: FileNumber::new(number),
             size,
             smallest: smallest.as_bytes().to_vec(),
             largest: largest.as_bytes().to_vec(),
             being_compacted: false,
         }
+    }
+
+    /// File numbers from raw values, for comparing with picks.
+    fn nums(raw: &[u64]) -> Vec<FileNumber> {
+        raw.iter().copied().map(FileNumber::new).collect()
     }
 
     fn busy(mut f: LevelFile) -> LevelFile {
@@ -451,8 +457,8 @@ mod tests {
         ];
         let pick = pick_compaction(&levels, &opts()).expect("L0 is at its trigger");
         assert_eq!((pick.level, pick.output_level, pick.reason), (0, 1, REASON_LEVEL0_FILES));
-        assert_eq!(pick.inputs, vec![10, 9]);
-        assert_eq!(pick.next_inputs, vec![1, 2]);
+        assert_eq!(pick.inputs, nums(&[10, 9]));
+        assert_eq!(pick.next_inputs, nums(&[1, 2]));
         assert_eq!((pick.smallest.as_slice(), pick.largest.as_slice()), (&b"a"[..], &b"p"[..]));
         assert!(!pick.trivial_move);
         assert!(pick.bottommost);
@@ -466,7 +472,7 @@ mod tests {
         ];
         // L0 scores 1.0 but is held; L1 (1.1) is picked instead.
         let pick = pick_compaction(&levels, &opts()).expect("L1 is over target");
-        assert_eq!((pick.level, pick.inputs.clone()), (1, vec![1]));
+        assert_eq!((pick.level, pick.inputs.clone()), (1, nums(&[1])));
         levels[1][0].being_compacted = true;
         assert_eq!(pick_compaction(&levels, &opts()), None);
     }
@@ -491,7 +497,7 @@ mod tests {
         // With file 1 free, L0 goes.
         levels[1][0].being_compacted = false;
         levels[1][1].size = 5 * MIB;
-        assert_eq!(pick_compaction(&levels, &o).map(|p| (p.level, p.inputs)), Some((0, vec![30, 31, 32])));
+        assert_eq!(pick_compaction(&levels, &o).map(|p| (p.level, p.inputs)), Some((0, nums(&[30, 31, 32]))));
     }
 
     #[test]
@@ -508,7 +514,7 @@ mod tests {
             vec![vec![], vec![file(1, 11 * MIB, "k", "m")], vec![file(2, MIB, "a", "b"), file(3, MIB, "n", "z")]];
         let pick = pick_compaction(&levels, &opts()).expect("L1 over target");
         assert!(pick.trivial_move);
-        assert_eq!((pick.inputs, pick.next_inputs), (vec![1], vec![]));
+        assert_eq!((pick.inputs, pick.next_inputs), (nums(&[1]), vec![]));
     }
 
     #[test]
@@ -525,12 +531,12 @@ mod tests {
             vec![file(9, MIB, "i", "i")],
         ];
         let pick = pick_range_compaction(&levels, &opts(), 1, Some(b"d"), Some(b"d")).expect("file 2 is in range");
-        assert_eq!(pick.inputs, vec![1, 2, 3]);
+        assert_eq!(pick.inputs, nums(&[1, 2, 3]));
         assert!(pick.next_inputs.is_empty());
         assert!(!pick.trivial_move);
         // The automatic pick seeds at the file with no overlap below (1, 2 or 3) and expands too.
         let pick = pick_compaction(&levels, &opts()).expect("L1 over target");
-        assert_eq!(pick.inputs, vec![1, 2, 3]);
+        assert_eq!(pick.inputs, nums(&[1, 2, 3]));
     }
 
     #[test]
@@ -542,7 +548,7 @@ mod tests {
         ];
         // File 1 has the smaller overlap but file 7 below it is busy; file 3 is busy itself.
         let pick = pick_compaction(&levels, &opts()).expect("file 2 is free");
-        assert_eq!((pick.inputs, pick.next_inputs), (vec![2], vec![8]));
+        assert_eq!((pick.inputs, pick.next_inputs), (nums(&[2]), nums(&[8])));
         let mut levels = levels;
         levels[2][1].being_compacted = true;
         assert_eq!(pick_compaction(&levels, &opts()), None);
@@ -557,7 +563,7 @@ mod tests {
             vec![file(7, 9 * MIB, "a", "b"), file(8, MIB, "c", "d"), file(9, 3 * MIB, "e", "f")],
         ];
         let pick = pick_compaction(&levels, &opts()).expect("L1 over target");
-        assert_eq!((pick.inputs, pick.next_inputs), (vec![2], vec![8]));
+        assert_eq!((pick.inputs, pick.next_inputs), (nums(&[2]), nums(&[8])));
     }
 
     #[test]
@@ -567,11 +573,11 @@ mod tests {
             let pointers = vec![None, ptr.map(|p| p.as_bytes().to_vec())];
             pick_compaction_round_robin(&levels, &opts(), &pointers).expect("L1 over target").inputs
         };
-        assert_eq!(pick(None), vec![1]);
-        assert_eq!(pick(Some("b")), vec![2]);
-        assert_eq!(pick(Some("d")), vec![1]);
+        assert_eq!(pick(None), nums(&[1]));
+        assert_eq!(pick(Some("b")), nums(&[2]));
+        assert_eq!(pick(Some("d")), nums(&[1]));
         // A pointer slice shorter than the levels means no pointer.
-        assert_eq!(pick_compaction_round_robin(&levels, &opts(), &[]).map(|p| p.inputs), Some(vec![1]));
+        assert_eq!(pick_compaction_round_robin(&levels, &opts(), &[]).map(|p| p.inputs), Some(nums(&[1])));
     }
 
     #[test]
@@ -579,7 +585,7 @@ mod tests {
         let mut levels =
             vec![vec![], vec![file(1, 11 * MIB, "c", "f")], vec![file(2, MIB, "a", "d")], vec![file(3, MIB, "g", "z")]];
         let pick = pick_compaction(&levels, &opts()).expect("L1 over target");
-        assert_eq!(pick.next_inputs, vec![2]);
+        assert_eq!(pick.next_inputs, nums(&[2]));
         assert!(pick.bottommost, "L3 file starts at g, past the hull [a, f]");
         levels[3][0].smallest = b"f".to_vec();
         assert!(!pick_compaction(&levels, &opts()).expect("L1 over target").bottommost);
@@ -599,13 +605,13 @@ mod tests {
         let o = opts();
         // L0: [d, d] hits file 11; older file 10 overlaps it and must come along; 12 stays.
         let pick = pick_range_compaction(&levels, &o, 0, Some(b"d"), Some(b"d")).expect("in range");
-        assert_eq!((pick.inputs, pick.next_inputs, pick.reason), (vec![11, 10], vec![1], REASON_MANUAL));
+        assert_eq!((pick.inputs, pick.next_inputs, pick.reason), (nums(&[11, 10]), nums(&[1]), REASON_MANUAL));
         assert!(!pick.bottommost);
         let pick = pick_range_compaction(&levels, &o, 0, Some(b"w"), None).expect("in range");
-        assert_eq!((pick.inputs, pick.trivial_move), (vec![12], true));
+        assert_eq!((pick.inputs, pick.trivial_move), (nums(&[12]), true));
         assert_eq!(pick_range_compaction(&levels, &o, 1, Some(b"c"), Some(b"f")), None);
         let pick = pick_range_compaction(&levels, &o, 1, None, Some(b"g")).expect("in range");
-        assert_eq!((pick.inputs, pick.next_inputs), (vec![1, 2], vec![3]));
+        assert_eq!((pick.inputs, pick.next_inputs), (nums(&[1, 2]), nums(&[3])));
         assert!(pick.bottommost);
         // The last level has nowhere to go; a level past the slice has no files.
         assert_eq!(pick_range_compaction(&levels, &o, 3, None, None), None);
@@ -620,6 +626,6 @@ mod tests {
         let levels = vec![vec![], l1];
         let pick = pick_range_compaction(&levels, &o, 1, None, None).expect("files in range");
         assert_eq!(pick.inputs.len() as u64, MANUAL_INPUT_TARGET_FILES_MAX);
-        assert_eq!(pick.inputs, (0..MANUAL_INPUT_TARGET_FILES_MAX).collect::<Vec<u64>>());
+        assert_eq!(pick.inputs, nums(&(0..MANUAL_INPUT_TARGET_FILES_MAX).collect::<Vec<u64>>()));
     }
 }

@@ -24,6 +24,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use strata_base::ikey;
+use strata_base::{CfId, FileNumber};
 use strata_manifest::{FileMeta, Version, VersionEdit};
 
 impl DbInner {
@@ -37,7 +38,11 @@ impl DbInner {
         }
     }
 
-    fn level_files(version: &Version, cf_id: u32, compacting: &std::collections::BTreeSet<u64>) -> Vec<Vec<LevelFile>> {
+    fn level_files(
+        version: &Version,
+        cf_id: CfId,
+        compacting: &std::collections::BTreeSet<FileNumber>,
+    ) -> Vec<Vec<LevelFile>> {
         let Some(cf) = version.cf(cf_id) else { return Vec::new() };
         cf.levels
             .iter()
@@ -70,7 +75,7 @@ impl DbInner {
                 return Ok(false);
             }
             let version = st.versions.current();
-            let mut best: Option<(u32, CompactionPick)> = None;
+            let mut best: Option<(CfId, CompactionPick)> = None;
             for cf in version.cfs() {
                 let levels = Self::level_files(&version, cf.id, &st.compacting);
                 if let Some(p) = pick_compaction(&levels, &self.picker_options())
@@ -91,7 +96,7 @@ impl DbInner {
     }
 
     /// Compacts every level of `cf_id` overlapping `[begin, end]` (user keys) down the tree.
-    pub(crate) fn compact_range_impl(&self, cf_id: u32, begin: Option<&[u8]>, end: Option<&[u8]>) -> Result<()> {
+    pub(crate) fn compact_range_impl(&self, cf_id: CfId, begin: Option<&[u8]>, end: Option<&[u8]>) -> Result<()> {
         let _running = self.bg.compaction.write();
         let levels = strata_manifest::NUM_LEVELS;
         for level in 0..levels - 1 {
@@ -116,13 +121,13 @@ impl DbInner {
         Ok(())
     }
 
-    fn find_file(version: &Version, cf_id: u32, level: usize, number: u64) -> Option<Arc<FileMeta>> {
+    fn find_file(version: &Version, cf_id: CfId, level: usize, number: FileNumber) -> Option<Arc<FileMeta>> {
         version.cf(cf_id)?.levels.get(level)?.iter().find(|f| f.number == number).cloned()
     }
 
     /// Runs `pick` (its inputs reserved by [`reserve`]) and releases the reservation whatever
     /// the outcome.
-    fn run_compaction(&self, cf_id: u32, pick: &CompactionPick, version: &Version) -> Result<()> {
+    fn run_compaction(&self, cf_id: CfId, pick: &CompactionPick, version: &Version) -> Result<()> {
         let result = self.run_reserved(cf_id, pick, version);
         let mut st = self.state.lock();
         for n in pick.inputs.iter().chain(&pick.next_inputs) {
@@ -132,7 +137,7 @@ impl DbInner {
         result
     }
 
-    fn run_reserved(&self, cf_id: u32, pick: &CompactionPick, version: &Version) -> Result<()> {
+    fn run_reserved(&self, cf_id: CfId, pick: &CompactionPick, version: &Version) -> Result<()> {
         let inputs: Vec<(usize, Arc<FileMeta>)> = pick
             .inputs
             .iter()
@@ -189,7 +194,7 @@ impl DbInner {
     /// directory synced, numbers still in `pending_outputs`).
     fn compact_files(
         &self,
-        cf_id: u32,
+        cf_id: CfId,
         pick: &CompactionPick,
         inputs: &[(usize, Arc<FileMeta>)],
     ) -> Result<Vec<FileMeta>> {

@@ -14,12 +14,13 @@ use crate::{Db, Error};
 use std::path::PathBuf;
 use std::sync::Arc;
 use strata_base::ikey::SeqNo;
+use strata_base::{CfId, FileNumber};
 use strata_manifest::{FileMeta, Version};
 
 /// A table of a [`LiveFiles`] state.
 #[derive(Debug, Clone)]
 pub struct LiveTable {
-    pub cf_id: u32,
+    pub cf_id: CfId,
     pub level: usize,
     pub meta: Arc<FileMeta>,
     pub path: PathBuf,
@@ -28,7 +29,7 @@ pub struct LiveTable {
 /// A WAL file of a [`LiveFiles`] state, to be read only up to `size` bytes.
 #[derive(Debug, Clone)]
 pub struct LiveWal {
-    pub number: u64,
+    pub number: FileNumber,
     pub path: PathBuf,
     /// Bytes of the file that belong to the pinned state (whole records).
     pub size: u64,
@@ -46,9 +47,9 @@ pub struct LiveFiles {
     /// WAL files holding writes not yet flushed, oldest first (empty after a flush).
     pub wals: Vec<LiveWal>,
     /// Column families, `(id, name)`.
-    pub column_families: Vec<(u32, String)>,
+    pub column_families: Vec<(CfId, String)>,
     /// The manifest's next file number when pinned; every file in the state is below it.
-    pub next_file_number: u64,
+    pub next_file_number: FileNumber,
     /// The comparator name recorded in the manifest.
     pub comparator: String,
     /// The database's identity (`None` only for an old database opened read-only).
@@ -64,7 +65,7 @@ impl LiveFiles {
     }
 
     /// The smallest WAL number a database built from this state must replay.
-    pub fn log_number(&self) -> u64 {
+    pub fn log_number(&self) -> FileNumber {
         self.wals.first().map_or(self.next_file_number, |w| w.number)
     }
 }
@@ -72,7 +73,7 @@ impl LiveFiles {
 #[derive(Debug)]
 struct WalPin {
     inner: Arc<DbInner>,
-    numbers: Vec<u64>,
+    numbers: Vec<FileNumber>,
 }
 
 impl Drop for WalPin {
@@ -114,7 +115,7 @@ impl Db {
         let next_file_number = st.versions.next_file_number();
         let db_id = st.versions.db_id();
         let has_unflushed = rs.cfs.values().any(|c| c.mems.iter().any(|m| !m.is_empty()));
-        let numbers: Vec<u64> = match (has_unflushed, inner.read_only) {
+        let numbers: Vec<FileNumber> = match (has_unflushed, inner.read_only) {
             (false, _) => Vec::new(),
             (true, true) => inner.files.recovered_logs.iter().map(|&(n, _)| n).collect(),
             (true, false) => rs.log_numbers.clone(),

@@ -6,6 +6,7 @@
 //! not pinned by `LiveFiles`.
 
 use crate::state::DbInner;
+use strata_base::FileNumber;
 use strata_manifest::FileKind;
 
 impl DbInner {
@@ -27,7 +28,7 @@ impl DbInner {
         // compaction allocates the number under the state lock, then creates the file).
         let doomed = {
             let st = self.state.lock();
-            let logs_pinned_from = self.files.wal_pins.lock().keys().next().copied().unwrap_or(u64::MAX);
+            let logs_pinned_from = self.files.wal_pins.lock().keys().next().copied().unwrap_or(FileNumber::MAX);
             st.versions.obsolete_files(&names, &st.pending_outputs, logs_pinned_from, on_open)
         };
         for name in doomed.into_iter().filter(|n| !self.files.kept.contains(n)) {

@@ -25,6 +25,7 @@ use crate::error::{Error, Result};
 use crate::state::DbInner;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use strata_base::CfId;
 use strata_base::Comparator;
 use strata_base::ikey::{self, SeqNo};
 use strata_manifest::{FileMeta, NUM_LEVELS, VersionEdit};
@@ -156,7 +157,7 @@ impl DbInner {
         let p = reader.properties();
         let file = PreparedFile {
             source: path.clone(),
-            cf: 0,
+            cf: CfId::DEFAULT,
             range: KeyRange::new(ikey::user_key(&p.smallest_key), ikey::user_key(&p.largest_key)),
             smallest: p.smallest_key.clone(),
             largest: p.largest_key.clone(),
@@ -184,7 +185,7 @@ impl DbInner {
         let mut max_seq = 0;
         let mut made = Vec::with_capacity(families.len());
         for (k, ((name, _), range)) in families.iter().zip(bounds).enumerate() {
-            let id = first_id + k as u32;
+            let id = CfId::new(first_id.get() + k as u32);
             edit.add_cf(id, *name, Comparator::name(&*self.icmp));
             let (files, imported) = (&files[range.clone()], &imported[range.clone()]);
             // L0: epochs by largest sequence number, oldest first, from 2; deeper levels 1.

@@ -8,6 +8,7 @@
 use crate::cf::ColumnFamily;
 use std::path::PathBuf;
 use strata_base::ikey::SeqNo;
+use strata_base::{CfId, FileNumber};
 
 /// How `Db::ingest_external_files` brings files in. Defaults are RocksDB's
 /// (`IngestExternalFileOptions`, include/rocksdb/options.h).
@@ -62,9 +63,9 @@ pub struct IngestSpec<'a> {
 pub struct IngestedFile {
     /// The source path as given.
     pub path: PathBuf,
-    pub cf_id: u32,
+    pub cf_id: CfId,
     /// The table number it has in the database (`NNNNNN.sst`).
-    pub number: u64,
+    pub number: FileNumber,
     pub level: usize,
     /// The sequence number its entries are read at; 0 when none was needed.
     pub sequence: SeqNo,

@@ -17,12 +17,13 @@ use std::io;
 use std::path::{Path, PathBuf};
 use strata_base::fs::{copy_file, tmp_sibling};
 use strata_base::ikey;
+use strata_base::{CfId, FileNumber};
 
 /// One external file, checked and (once staged) present in the database directory.
 #[derive(Debug)]
 pub(crate) struct PreparedFile {
     pub(crate) source: PathBuf,
-    pub(crate) cf: u32,
+    pub(crate) cf: CfId,
     /// User keys.
     pub(crate) range: KeyRange,
     /// The stored smallest and largest internal keys (sequence 0).
@@ -31,7 +32,7 @@ pub(crate) struct PreparedFile {
     pub(crate) size: u64,
     pub(crate) checksum: u32,
     /// The table number once staged.
-    pub(crate) number: Option<u64>,
+    pub(crate) number: Option<FileNumber>,
 }
 
 /// Prefixes `e` with the file it concerns, unless its message names it already.
@@ -51,7 +52,7 @@ pub(crate) fn naming(path: &Path, e: Error) -> Error {
 impl DbInner {
     /// Opens `path` and makes the checks of an external file meant for column family
     /// `cf` (`cf_name`): external, every sequence number 0, comparator, family recorded.
-    pub(crate) fn prepare_external(&self, path: &Path, cf: u32, cf_name: &str, verify: bool) -> Result<PreparedFile> {
+    pub(crate) fn prepare_external(&self, path: &Path, cf: CfId, cf_name: &str, verify: bool) -> Result<PreparedFile> {
         let reader = SstFileReader::open_with_fs(self.fs.clone(), path).map_err(|e| naming(path, e))?;
         reader.check_external()?;
         let bad = |m: String| Error::InvalidArgument(format!("{}: {m}", path.display()));
@@ -116,7 +117,7 @@ impl DbInner {
         self.sync_dir()
     }
 
-    fn stage_one(&self, source: &Path, number: u64, link: bool) -> Result<()> {
+    fn stage_one(&self, source: &Path, number: FileNumber, link: bool) -> Result<()> {
         let target = self.table_path(number);
         if link {
             match self.fs.link(source, &target) {
@@ -136,7 +137,7 @@ impl DbInner {
 
     /// Removes the staged copies or links of `files` and releases their numbers.
     pub(crate) fn unstage(&self, files: &[PreparedFile]) {
-        let numbers: Vec<u64> = files.iter().filter_map(|f| f.number).collect();
+        let numbers: Vec<FileNumber> = files.iter().filter_map(|f| f.number).collect();
         for &n in &numbers {
             let _ = self.fs.remove_file(&self.table_path(n));
             let _ = self.fs.remove_file(&tmp_sibling(&self.table_path(n)));

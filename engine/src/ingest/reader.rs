@@ -18,6 +18,7 @@ use crate::options::Options;
 use bytes::Bytes;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use strata_base::CfId;
 use strata_base::ikey::{self, InternalKeyComparator, SEQ_MAX, SeqNo, ValueKind};
 use strata_base::{BytewiseComparator, FileSystem, RealFs};
 use strata_sst::{Properties, Table, TableIter, TableReadOptions};
@@ -68,9 +69,9 @@ impl SstFileReader {
     }
 
     /// The column family id recorded by `SstFileWriter::for_cf` or by the database.
-    pub fn cf_id(&self) -> Result<Option<u32>> {
+    pub fn cf_id(&self) -> Result<Option<CfId>> {
         self.number_property(PROP_CF_ID)?
-            .map(|v| u32::try_from(v).map_err(|_| self.bad_property(PROP_CF_ID)))
+            .map(|v| u32::try_from(v).map(CfId::new).map_err(|_| self.bad_property(PROP_CF_ID)))
             .transpose()
     }
 

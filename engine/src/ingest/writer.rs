@@ -22,6 +22,7 @@ use crate::error::{Error, Result};
 use crate::options::Options;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use strata_base::CfId;
 use strata_base::fs::{parent_or_dot, tmp_sibling};
 use strata_base::ikey::{self, InternalKeyComparator, ValueKind};
 use strata_base::{BytewiseComparator, FileSystem, RealFs};
@@ -95,7 +96,7 @@ impl SstFileWriter {
         Self::start(Arc::clone(&inner.fs), path.as_ref(), &inner.opts, Some((cf.id(), cf.name())))
     }
 
-    fn start(fs: Arc<dyn FileSystem>, path: &Path, opts: &Options, cf: Option<(u32, &str)>) -> Result<Self> {
+    fn start(fs: Arc<dyn FileSystem>, path: &Path, opts: &Options, cf: Option<(CfId, &str)>) -> Result<Self> {
         if path.file_name().is_none() {
             return Err(Error::InvalidArgument(format!("{} does not name a file", path.display())));
         }

@@ -11,6 +11,7 @@ use crate::options::ReadOptions;
 use crate::state::{DbInner, ReadState};
 use bytes::Bytes;
 use std::sync::Arc;
+use strata_base::CfId;
 
 /// A cursor over one column family: `seek`, `seek_for_prev`, `seek_to_first`, `seek_to_last`,
 /// `next`, `prev`, then `key`/`value` while `valid`. Check `status` when it stops.
@@ -72,7 +73,7 @@ impl DbIterator {
 }
 
 impl DbInner {
-    pub(crate) fn iter(&self, cf_id: u32, opts: &ReadOptions<'_>) -> Result<DbIterator> {
+    pub(crate) fn iter(&self, cf_id: CfId, opts: &ReadOptions<'_>) -> Result<DbIterator> {
         let (seq, rs) = self.read_point(opts.snapshot.map(Snapshot::sequence));
         let cf = rs.cfs.get(&cf_id).ok_or_else(|| Error::ColumnFamilyNotFound(format!("id {cf_id}")))?;
         let mut children: Vec<Box<dyn InternalIterator>> = Vec::new();

@@ -28,6 +28,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use strata_base::ikey::InternalKeyComparator;
 use strata_base::{BytewiseComparator, FileLock, FileSystem, RealFs};
+use strata_base::{CfId, FileNumber};
 use strata_manifest::{FileKind, VersionEdit, VersionSet, VersionSetOptions};
 use strata_sst::{BlockCache, TableReadOptions};
 use strata_wal::LogWriter;
@@ -47,7 +48,7 @@ const READ_ONLY_OPEN_ATTEMPTS: u32 = 64;
 /// (or switches to a new manifest) before it deletes any file, so while this stays the same no
 /// file of the recovered state can have been deleted.
 /// When `CURRENT` cannot be used, the newest manifest stands in for it, as in recovery.
-fn manifest_identity(fs: &dyn FileSystem, path: &Path) -> Option<(u64, u64)> {
+fn manifest_identity(fs: &dyn FileSystem, path: &Path) -> Option<(FileNumber, u64)> {
     let number = strata_manifest::live_manifest_number(fs, path).ok()?;
     let size = fs.file_size(&path.join(strata_manifest::manifest_file_name(number))).ok()?;
     Some((number, size))
@@ -126,7 +127,7 @@ fn open_once(path: &Path, opts: Options, read_only: bool) -> Result<Db> {
     // Recovering `CURRENT` proves one manifest; deleting anything on top of that guess is left
     // to a later change, when the database has run on it.
     report.deletion_skipped = report.current_recovered.is_some();
-    let cf_ids: Vec<u32> = dir.versions.current().cfs().map(|c| c.id).collect();
+    let cf_ids: Vec<CfId> = dir.versions.current().cfs().map(|c| c.id).collect();
     let wals = wal::replay_wals(&*fs, path, &opts, read_only, &dir.names, &dir.versions, &cf_ids, &mut report)?;
     let (inner, replayed) = build_inner(fs, path, opts, read_only, dir, wals, report)?;
     if read_only {
@@ -192,7 +193,7 @@ fn take_directory(fs: &Arc<dyn FileSystem>, path: &Path, opts: &Options, read_on
 }
 
 /// One memtable per column family id.
-type Memtables = BTreeMap<u32, Arc<MemTable>>;
+type Memtables = BTreeMap<CfId, Arc<MemTable>>;
 
 /// The shared state of the database being opened; read-write, also its new WAL. Read-only,
 /// the replayed memtables become the active generation; read-write, they are returned to be
@@ -207,7 +208,7 @@ fn build_inner(
     report: RecoveryReport,
 ) -> Result<(Arc<DbInner>, Memtables)> {
     let Directory { lock, icmp, names, mut versions, .. } = dir;
-    let cf_names: BTreeMap<u32, String> = versions.current().cfs().map(|c| (c.id, c.name.clone())).collect();
+    let cf_names: BTreeMap<CfId, String> = versions.current().cfs().map(|c| (c.id, c.name.clone())).collect();
     let table_cache = Arc::new(TableCache::new(
         path.to_path_buf(),
         Arc::clone(&fs),
@@ -221,7 +222,7 @@ fn build_inner(
         if read_only { 0 } else { opts.max_open_files },
     ));
     let (commit, active) = if read_only {
-        let mut g = Generation::new(wals.logs.last().map_or(0, |l| l.0), std::iter::empty());
+        let mut g = Generation::new(wals.logs.last().map_or(FileNumber::new(0), |l| l.0), std::iter::empty());
         g.mems = std::mem::take(&mut wals.mems);
         (CommitState { log: None, log_number: g.log_number }, g)
     } else {

@@ -17,6 +17,7 @@
 use std::collections::BTreeSet;
 use std::fmt;
 use std::path::Path;
+use strata_base::FileNumber;
 use strata_base::FileSystem;
 use strata_manifest::{FileKind, ManifestSource, VersionEdit, VersionSet};
 use strata_wal::{LogReader, RecoveryMode};
@@ -106,7 +107,7 @@ pub(crate) fn unprovable_files(
     names: &[String],
     versions: &VersionSet,
 ) -> Vec<String> {
-    let live: BTreeSet<u64> = versions.current().table_numbers();
+    let live: BTreeSet<FileNumber> = versions.current().table_numbers();
     let mut out = Vec::new();
     for name in names {
         let path = dir.join(name);

@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
+use strata_base::{CfId, FileNumber};
 use strata_base::{FileSystem, MemFile, RandomAccessFile};
 use strata_manifest::{FileKind, VersionSet};
 use strata_wal::LogReader;
@@ -22,11 +23,11 @@ use strata_wal::LogReader;
 /// What the replay recovered.
 pub(super) struct Recovered {
     /// One memtable per column family holding the replayed writes.
-    pub(super) mems: BTreeMap<u32, Arc<MemTable>>,
+    pub(super) mems: BTreeMap<CfId, Arc<MemTable>>,
     /// The last sequence number: the manifest's, or the largest replayed.
     pub(super) last_seq: u64,
     /// The logs replayed, oldest first, with the offset where their valid records end.
-    pub(super) logs: Vec<(u64, u64)>,
+    pub(super) logs: Vec<(FileNumber, u64)>,
 }
 
 /// Replays the WALs among `names` at or above `versions`' log number.
@@ -38,10 +39,10 @@ pub(super) fn replay_wals(
     read_only: bool,
     names: &[String],
     versions: &VersionSet,
-    cf_ids: &[u32],
+    cf_ids: &[CfId],
     report: &mut RecoveryReport,
 ) -> Result<Recovered> {
-    let mut logs: Vec<u64> = names
+    let mut logs: Vec<FileNumber> = names
         .iter()
         .filter_map(|n| match strata_manifest::parse_file_name(n) {
             Some(FileKind::Log(n)) if n >= versions.log_number() => Some(n),
@@ -49,13 +50,13 @@ pub(super) fn replay_wals(
         })
         .collect();
     logs.sort_unstable();
-    let mems: BTreeMap<u32, Arc<MemTable>> = cf_ids.iter().map(|&id| (id, Arc::new(MemTable::new()))).collect();
+    let mems: BTreeMap<CfId, Arc<MemTable>> = cf_ids.iter().map(|&id| (id, Arc::new(MemTable::new()))).collect();
     let mut out = Recovered { mems, last_seq: versions.last_sequence(), logs: Vec::new() };
     // The WAL whose tail was dropped, if any: the history ends there. A later WAL's records
     // would be replayed after a hole, so `PointInTime` stops at it, and with
     // `TolerateCorruptedTail` it is an error when a later WAL holds records (a WAL is synced
     // before the next one takes writes, so a truly torn tail is only ever in the last one).
-    let mut dropped: Option<(u64, u64, String)> = None;
+    let mut dropped: Option<(FileNumber, u64, String)> = None;
     for &n in &logs {
         if dropped.is_some() && opts.wal_recovery_mode == RecoveryMode::PointInTime {
             break;
@@ -154,7 +155,7 @@ fn replay_log(
     file: Arc<dyn RandomAccessFile>,
     path: &Path,
     opts: &Options,
-    mems: &BTreeMap<u32, Arc<MemTable>>,
+    mems: &BTreeMap<CfId, Arc<MemTable>>,
 ) -> Result<Replayed> {
     let mut reader = LogReader::new(file, path, opts.wal_recovery_mode);
     let mut last = 0;

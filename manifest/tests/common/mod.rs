@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 use strata_base::ikey::{self, InternalKeyComparator, ValueKind};
 use strata_base::{BytewiseComparator, FileSystem, SimFs};
+use strata_manifest::FileNumber;
 use strata_manifest::{FileMeta, VersionSetOptions, table_file_name};
 
 pub const DIR: &str = "/db";
@@ -23,9 +24,10 @@ pub fn opts(manifest_size_limit: u64) -> VersionSetOptions {
 
 /// A table whose key range `[k(2n), k(2n+1)]` is disjoint from every other number's, so any set
 /// of distinct numbers can share a level >= 1.
-pub fn meta(number: u64, seq: u64) -> FileMeta {
+pub fn meta(file_number: FileNumber, seq: u64) -> FileMeta {
+    let number = file_number.get();
     FileMeta {
-        number,
+        number: file_number,
         size: 1000 + number,
         smallest: ikey::encode(format!("k{:012}", number * 2).as_bytes(), seq, ValueKind::Put),
         largest: ikey::encode(format!("k{:012}", number * 2 + 1).as_bytes(), seq, ValueKind::Put),
@@ -38,7 +40,7 @@ pub fn meta(number: u64, seq: u64) -> FileMeta {
 }
 
 /// Creates `dir/NNNNNN.sst` durably (contents do not matter to the manifest).
-pub fn touch_table(fs: &dyn FileSystem, number: u64) {
+pub fn touch_table(fs: &dyn FileSystem, number: FileNumber) {
     fs.write_atomic(&dir().join(table_file_name(number)), b"table").unwrap();
 }
 
