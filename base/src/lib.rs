@@ -4,7 +4,7 @@
 //! have in common lives here, and nothing else: the file-system trait every byte of I/O goes
 //! through ([`fs`]), checked little-endian and varint coding ([`coding`]), checksums
 //! ([`checksum`]), key comparators ([`comparator`]), internal keys ([`ikey`]) and the limits
-//! several crates check ([`limits`]).
+//! several crates check ([`limits`]), and the whitebox kill points of crash tests ([`testing`]).
 //!
 //! Invariants: decoders in [`coding`] never panic and never read out of bounds; they return
 //! `None` on short input and let the caller turn that into a `Corruption` error naming the file.
@@ -17,6 +17,7 @@ pub mod comparator;
 pub mod fs;
 pub mod ikey;
 pub mod limits;
+pub mod testing;
 
 pub use comparator::{BytewiseComparator, Comparator};
 pub use fs::{FileLock, FileSystem, MemFile, RandomAccessFile, RealFs, SimFs, WritableFile};

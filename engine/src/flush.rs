@@ -13,6 +13,7 @@ use crate::state::{DbInner, Generation};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use strata_base::ikey;
+use strata_base::testing::kill_point;
 use strata_manifest::{FileMeta, VersionEdit};
 use strata_sst::TableOptions;
 
@@ -83,6 +84,7 @@ impl DbInner {
         }
         if !outputs.is_empty() {
             self.sync_dir()?;
+            kill_point("flush.tables_written");
         }
         let mut st = self.state.lock();
         let next_log = st.imm.get(1).map_or(st.active.log_number, |g| g.log_number);
@@ -106,6 +108,7 @@ impl DbInner {
         self.install_read_state(&st);
         drop(st);
         self.bg.cv.notify_all();
+        kill_point("flush.edit_logged");
         self.delete_obsolete_files();
         Ok(true)
     }
