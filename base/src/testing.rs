@@ -101,6 +101,7 @@ mod armed {
 }
 
 #[cfg(test)]
+#[allow(clippy::expect_used, reason = "test code: a failure is the test failing")]
 mod tests {
     use super::*;
 
@@ -111,6 +112,44 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), KILL_POINTS.len());
         assert!(KILL_POINTS.iter().all(|n| n.contains('.') && !n.contains(' ')));
+    }
+
+    /// Run by `a_chosen_point_kills_the_process_with_sigkill_at_its_nth_hit` in a child
+    /// process with the environment set; on its own (no environment) it returns.
+    #[test]
+    #[ignore = "the child half of a kill-point test"]
+    fn kill_point_child() {
+        for _ in 0..5 {
+            kill_point("flush.edit_logged");
+            kill_point("flush.tables_written");
+        }
+        // Reached only if the point did not fire.
+        eprintln!("KILL_POINT_CHILD_SURVIVED");
+    }
+
+    #[cfg(feature = "kill-points")]
+    #[test]
+    fn a_chosen_point_kills_the_process_with_sigkill_at_its_nth_hit() {
+        use std::os::unix::process::ExitStatusExt as _;
+        let me = std::env::current_exe().expect("current_exe");
+        let run = |point: &str, after: &str| {
+            std::process::Command::new(&me)
+                .args(["--ignored", "--exact", "testing::tests::kill_point_child", "--nocapture", "--test-threads=1"])
+                .env("STRATA_KILL_POINT", point)
+                .env("STRATA_KILL_AFTER", after)
+                .output()
+                .expect("spawn the test binary")
+        };
+        let out = run("flush.tables_written", "3");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.signal(), Some(9), "{err}");
+        assert!(err.contains("KILL_POINT flush.tables_written 3"), "{err}");
+        assert!(!err.contains("SURVIVED"), "{err}");
+        // A point reached fewer times than asked never fires.
+        let out = run("flush.tables_written", "6");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        assert!(err.contains("KILL_POINT_CHILD_SURVIVED"), "{err}");
     }
 
     #[test]
