@@ -4,7 +4,8 @@
 //! have in common lives here, and nothing else: the file-system trait every byte of I/O goes
 //! through ([`fs`]), checked little-endian and varint coding ([`coding`]), checksums
 //! ([`checksum`]), key comparators ([`comparator`]), internal keys ([`ikey`]), the typed file
-//! numbers and column-family ids ([`ids`]) and the limits several crates check ([`limits`]).
+//! numbers and column-family ids ([`ids`]), the limits several crates check ([`limits`]) and the
+//! whitebox kill points of crash tests ([`testing`]).
 //!
 //! Invariants: decoders in [`coding`] never panic and never read out of bounds; they return
 //! `None` on short input and let the caller turn that into a `Corruption` error naming the file.
@@ -18,6 +19,7 @@ pub mod fs;
 pub mod ids;
 pub mod ikey;
 pub mod limits;
+pub mod testing;
 
 pub use comparator::{BytewiseComparator, Comparator};
 pub use fs::{FileLock, FileSystem, MemFile, RandomAccessFile, RealFs, SimFs, WritableFile};

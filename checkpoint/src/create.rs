@@ -8,6 +8,7 @@ use strata::{Db, Error, LiveFiles, Result, SeqNo};
 use strata_base::FileSystem;
 use strata_base::fs::{copy_file, copy_file_prefix};
 use strata_base::limits::DEFAULT_CF_NAME;
+use strata_base::testing::kill_point;
 use strata_manifest::CfId;
 use strata_manifest::{VersionEdit, snapshot_edit, write_current_unpublished, write_manifest};
 
@@ -142,7 +143,11 @@ impl<'a> Checkpoint<'a> {
             .collect();
         info.column_families =
             live.column_families.iter().filter(|(id, _)| keep.contains(id)).map(|(_, n)| n.clone()).collect();
-        for t in live.tables.iter().filter(|t| keep.contains(&t.cf_id)) {
+        let tables: Vec<_> = live.tables.iter().filter(|t| keep.contains(&t.cf_id)).collect();
+        for (i, t) in tables.iter().enumerate() {
+            if i == tables.len() / 2 {
+                kill_point("checkpoint.links_midway");
+            }
             let Some(file_name) = t.path.file_name() else { continue };
             let dst = tmp.join(file_name);
             let linked = !self.opts.copy_files && link_or_fallback(fs, &t.path, &dst)?;
@@ -160,6 +165,7 @@ impl<'a> Checkpoint<'a> {
             info.copied_bytes += copy_file_prefix(fs, &w.path, &dst, w.size).map_err(|e| Error::io(&w.path, e))?;
             info.copied_files += 1;
         }
+        kill_point("checkpoint.before_manifest");
         let manifest_number = live.next_file_number;
         let mut edit: VersionEdit =
             snapshot_edit(live.version(), &live.comparator, live.log_number(), manifest_number.next(), live.sequence);

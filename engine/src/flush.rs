@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use strata_base::CfId;
 use strata_base::ikey;
+use strata_base::testing::kill_point;
 use strata_manifest::{FileMeta, VersionEdit};
 use strata_sst::TableOptions;
 
@@ -84,6 +85,7 @@ impl DbInner {
         }
         if !outputs.is_empty() {
             self.sync_dir()?;
+            kill_point("flush.tables_written");
         }
         let mut st = self.state.lock();
         let next_log = st.imm.get(1).map_or(st.active.log_number, |g| g.log_number);
@@ -107,6 +109,7 @@ impl DbInner {
         self.install_read_state(&st);
         drop(st);
         self.bg.cv.notify_all();
+        kill_point("flush.edit_logged");
         self.delete_obsolete_files();
         Ok(true)
     }

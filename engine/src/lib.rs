@@ -45,6 +45,10 @@ mod stats;
 mod table_cache;
 mod write;
 
+/// Whitebox kill points of crash tests (`kill_point`, `KILL_POINTS`): empty unless the
+/// `kill-points` feature is on.
+pub use strata_base::testing;
+
 pub use batch::WriteBatch;
 pub use bytes::Bytes;
 pub use cf::ColumnFamily;

@@ -32,6 +32,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
 use strata_base::ikey::InternalKeyComparator;
+use strata_base::testing::kill_point;
 use strata_base::{BytewiseComparator, CfId, Comparator, FileNumber, FileSystem};
 
 /// How a version set orders keys and when it rolls its manifest over.
@@ -355,7 +356,12 @@ impl VersionSet {
         snap.max_cf_id = Some(counters.max_cf_id);
         (snap.db_id, snap.parent_db_id) = (self.db_id, self.parent_db_id);
         let written = create_manifest(self.fs.as_ref(), &self.dir, number, std::slice::from_ref(&snap), via_temp)
-            .and_then(|w| set_current(self.fs.as_ref(), &self.dir, number).map(|()| w));
+            .and_then(|w| {
+                kill_point("manifest.rollover_written");
+                set_current(self.fs.as_ref(), &self.dir, number)?;
+                kill_point("manifest.rollover_current_set");
+                Ok(w)
+            });
         let writer = written.inspect_err(|e| self.poisoned = Some(format!("manifest rollover failed: {e}")))?;
         self.manifest_size = writer.len();
         self.manifest = Some(writer);

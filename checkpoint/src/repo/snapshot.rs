@@ -22,6 +22,7 @@ use super::{Repository, now_ms};
 use crate::store::{Put, Transfer};
 use std::path::PathBuf;
 use strata::{Db, DbId, Error, LiveFiles, Result};
+use strata_base::testing::kill_point;
 use strata_manifest::CfId;
 
 /// A table of the pinned state, and where it is in the source.
@@ -138,7 +139,10 @@ impl Repository {
         let mut tracker = Tracker::new(opts.progress.as_ref(), "create", planned.len() + live.wals.len(), bytes_total);
         let mut bytes_added = 0;
         let mut files: Vec<FileRecord> = Vec::with_capacity(planned.len() + live.wals.len());
-        for p in planned {
+        for (i, p) in planned.iter().enumerate() {
+            if i == planned.len() / 2 {
+                kill_point("repo.snapshot_midway");
+            }
             bytes_added += self.store_table(&*src_fs, p, opts.copy_files)?;
             files.push(p.record.clone());
             tracker.file_done(p.record.size)?;
@@ -202,6 +206,7 @@ impl Repository {
             bytes_added,
         };
         record.validate().map_err(Error::InvalidArgument)?;
+        kill_point("repo.snapshot_before_complete");
         self.log.commit(|s| match s.entry(id).map(|e| e.state) {
             Some(SnapshotState::Creating) => Ok(Some(vec![Action::Complete { record: record.clone() }])),
             other => Err(Error::Conflict(format!(

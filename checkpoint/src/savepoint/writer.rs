@@ -17,6 +17,7 @@ use super::{DEFAULT_CHUNK_BYTES, SavepointInfo, SavepointOptions, SavepointProgr
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use strata::{Db, Error, ReadOptions, Result};
+use strata_base::testing::kill_point;
 use strata_base::{BytewiseComparator, WritableFile};
 
 /// Writes one savepoint file. Usable without a database (a savepoint built from any sorted
@@ -234,6 +235,7 @@ pub(super) fn create(db: &Db, dir: &Path, opts: &SavepointOptions<'_>) -> Result
             it.seek_to_first();
             while it.valid() {
                 if w.add(i, it.key(), it.value())? {
+                    kill_point("savepoint.chunks_midway");
                     progress.chunks_done = w.chunks() as u64;
                     super::report(opts.progress.as_ref(), &progress, "savepoint")?;
                 }
@@ -247,6 +249,7 @@ pub(super) fn create(db: &Db, dir: &Path, opts: &SavepointOptions<'_>) -> Result
         progress.chunks_done = done.0.chunks.len() as u64;
         report(opts.progress.as_ref(), &progress, "savepoint")?;
         fs.sync_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        kill_point("savepoint.before_rename");
         Ok(done)
     })();
     if let Err(e) = written {

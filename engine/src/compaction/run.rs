@@ -24,6 +24,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use strata_base::ikey;
+use strata_base::testing::kill_point;
 use strata_base::{CfId, FileNumber};
 use strata_manifest::{FileMeta, Version, VersionEdit};
 
@@ -160,6 +161,7 @@ impl DbInner {
             return Ok(());
         }
         let outputs = self.compact_files(cf_id, pick, &inputs)?;
+        kill_point("compaction.outputs_written");
         let mut st = self.state.lock();
         let mut edit = VersionEdit::default();
         for (lvl, f) in &inputs {
@@ -186,6 +188,7 @@ impl DbInner {
         ls.bytes_read.fetch_add(read, Ordering::Relaxed);
         ls.bytes_written.fetch_add(written, Ordering::Relaxed);
         ls.compactions.fetch_add(1, Ordering::Relaxed);
+        kill_point("compaction.installed");
         // Obsolete inputs are deleted by the caller once it drops its `Arc<Version>`.
         Ok(())
     }

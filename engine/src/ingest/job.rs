@@ -33,6 +33,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use strata_base::fs::parent_or_dot;
 use strata_base::ikey::{self, SEQ_MAX, SeqNo, ValueKind};
+use strata_base::testing::kill_point;
 use strata_manifest::{FileMeta, NUM_LEVELS, VersionEdit};
 
 impl Db {
@@ -112,9 +113,11 @@ impl DbInner {
             self.unstage(&files);
             return Err(e);
         }
+        kill_point("ingest.staged");
         let result = self.commit_ingest(&files, opts);
         match result {
             Ok(r) => {
+                kill_point("ingest.edit_logged");
                 if opts.move_files {
                     self.remove_sources(&files);
                 }

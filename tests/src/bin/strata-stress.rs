@@ -7,10 +7,12 @@
 //! the owner holds while its write is in flight, so a reader holding it knows the one value a
 //! read may return; snapshot reads are checked against a copy of the model taken with the
 //! snapshot while the owner keeps writing. Between writes threads read (gets, bounded scans
-//! both ways, snapshot reads), flush, compact ranges, and thread 0 takes checkpoints, opens
-//! them and verifies them. On start the tool verifies the database it finds (after a crash:
-//! markers at least the acknowledged writes, contents equal to the replay) and every
-//! checkpoint left by earlier runs.
+//! both ways, snapshot reads), flush, compact ranges; thread 0 takes checkpoints, thread 1
+//! repository snapshots (verified, restored), thread 2 savepoints (verified, restored), each
+//! opened and checked against the oracle with the bounds of the writes in flight
+//! (`strata_tests::stress::artifacts`). On start the tool verifies the database it finds (after
+//! a crash: markers at least the acknowledged writes, contents equal to the replay) and every
+//! artifact left by earlier runs.
 //!
 //! Invariants: "ack T N" is printed only after write N of thread T returned `Ok` and was synced
 //! (a synced batch or an ingestion); every failure prints the seed and a command reproducing it
@@ -20,17 +22,21 @@
 
 use clap::Parser;
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use strata::{
     ColumnFamily, Db, IngestOptions, IngestSpec, Options, ReadOptions, SstFileWriter, WriteBatch, WriteOptions,
 };
-use strata_checkpoint::{Checkpoint, CheckpointOptions};
+use strata_checkpoint::Repository;
+use strata_tests::stress::artifacts::{
+    Dirs, checkpoint_round, open_or_create_repo, repo_round, savepoint_round, sibling, verify_left_behind,
+};
 use strata_tests::stress::config::{Knobs, describe, random_options};
 use strata_tests::stress::ops::{CFS, META_CF, Model, Op, Shape, key, marker_key, op_at, value};
+use strata_tests::stress::racy::legal_state;
 use strata_tests::stress::rng::{Rng, hash};
-use strata_tests::stress::verify::{cf_handles, check_range, show, verify_db};
+use strata_tests::stress::verify::{cf_handles, check_range, scan, show, verify_db};
 
 /// Randomized stress test of a Strata database with an expected-state oracle.
 #[derive(Parser, Debug, Clone)]
@@ -57,6 +63,14 @@ struct Args {
     /// Thread 0 takes, opens and verifies a checkpoint every this many of its writes; 0: never.
     #[arg(long, default_value_t = 500)]
     checkpoint_every: u64,
+    /// Thread 1 (0 if alone) takes a repository snapshot, verifies, restores and checks it
+    /// every this many of its writes; 0: never.
+    #[arg(long, default_value_t = 700)]
+    repo_every: u64,
+    /// Thread 2 (0 if alone) makes a savepoint, verifies, restores and checks it every this
+    /// many of its writes; 0: never.
+    #[arg(long, default_value_t = 900)]
+    savepoint_every: u64,
     /// Lines "THREAD WRITE": the database must hold at least these writes (crash checks).
     #[arg(long)]
     acked_file: Option<PathBuf>,
@@ -77,13 +91,15 @@ impl Args {
     fn command(&self, db: &str) -> String {
         format!(
             "cargo run -p strata-tests --bin strata-stress -- --db {db} --seed {} --opts-seed {} --threads {} \
-             --keys {} --ops {} --checkpoint-every {}",
+             --keys {} --ops {} --checkpoint-every {} --repo-every {} --savepoint-every {}",
             self.seed,
             self.opts_seed(),
             self.threads,
             self.keys,
             self.ops,
-            self.checkpoint_every
+            self.checkpoint_every,
+            self.repo_every,
+            self.savepoint_every
         )
     }
 }
@@ -98,10 +114,17 @@ struct Ctx {
     cfs: Vec<ColumnFamily>,
     meta: ColumnFamily,
     models: Vec<Mutex<Model>>,
-    ckpt_root: PathBuf,
+    /// Per thread: its last finished write and the model after it, updated after each write
+    /// returns (never held across a write): what a racing reader starts from.
+    finished_models: Vec<Mutex<(u64, Model)>>,
+    dirs: Dirs,
+    repo: Option<Repository>,
     ingest_dir: PathBuf,
+    /// Per thread: the number of its last write started, and of its last write finished.
+    started: Vec<AtomicU64>,
+    finished: Vec<AtomicU64>,
     out: Mutex<()>,
-    stats: [AtomicU64; 5],
+    stats: [AtomicU64; 7],
 }
 
 const S_WRITES: usize = 0;
@@ -109,6 +132,8 @@ const S_READS: usize = 1;
 const S_INGESTS: usize = 2;
 const S_CHECKPOINTS: usize = 3;
 const S_MAINT: usize = 4;
+const S_REPO: usize = 5;
+const S_SAVEPOINTS: usize = 6;
 
 /// Prints the failure with everything needed to reproduce it and exits.
 fn fail(args: &Args, opts: &Options, knobs: &Knobs, msg: &str) -> ! {
@@ -139,12 +164,6 @@ fn lock(m: &Mutex<Model>) -> MutexGuard<'_, Model> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn sibling(db: &Path, suffix: &str) -> PathBuf {
-    let mut s = db.as_os_str().to_owned();
-    s.push(suffix);
-    PathBuf::from(s)
-}
-
 fn main() {
     let args = Args::parse();
     let (opts, knobs) = random_options(args.opts_seed());
@@ -161,22 +180,32 @@ fn main() {
     }
     let acked = read_acked(&args).unwrap_or_else(|e| fail_now(e));
     let markers = verify_db(&db, &shape, &acked).unwrap_or_else(|e| fail_now(format!("after reopen: {e}")));
-    let ckpt_root = sibling(&args.db, ".checkpoints");
+    let dirs = Dirs::of(&args.db);
     let ingest_dir = sibling(&args.db, ".ingest");
-    let checked = verify_checkpoints(&ckpt_root, &shape).unwrap_or_else(|e| fail_now(e));
-    println!("ready markers={markers:?} checkpoints_verified={checked} options: {}", describe(&opts, &knobs));
+    let v = verify_left_behind(&dirs, &shape).unwrap_or_else(|e| fail_now(format!("after reopen: {e}")));
+    println!(
+        "ready markers={markers:?} checkpoints_verified={} repo_snapshots_verified={} repo_creating={} \
+         savepoints_verified={} restores_verified={} options: {}",
+        v.checkpoints,
+        v.repo_snapshots,
+        v.repo_creating,
+        v.savepoints,
+        v.restores,
+        describe(&opts, &knobs)
+    );
     let _ = std::io::stdout().flush();
     if args.verify_only {
         return;
     }
     let _ = std::fs::remove_dir_all(&ingest_dir);
     std::fs::create_dir_all(&ingest_dir).unwrap_or_else(|e| fail_now(format!("{}: {e}", ingest_dir.display())));
-    std::fs::create_dir_all(&ckpt_root).unwrap_or_else(|e| fail_now(format!("{}: {e}", ckpt_root.display())));
+    let repo = (args.repo_every > 0).then(|| open_or_create_repo(&dirs.repo).unwrap_or_else(|e| fail_now(e)));
     let cfs = cf_handles(&db).unwrap_or_else(|e| fail_now(e));
     let meta = db.cf(META_CF).unwrap_or_else(|| fail_now("meta missing".into()));
     let models = (0..shape.threads)
         .map(|t| Mutex::new(strata_tests::stress::ops::replay(&shape, t, markers[t as usize])))
-        .collect();
+        .collect::<Vec<_>>();
+    let finished_models = models.iter().zip(&markers).map(|(m, &r)| Mutex::new((r, lock(m).clone()))).collect();
     let ctx = Arc::new(Ctx {
         args: args.clone(),
         shape,
@@ -186,8 +215,12 @@ fn main() {
         cfs,
         meta,
         models,
-        ckpt_root,
+        finished_models,
+        dirs,
+        repo,
         ingest_dir,
+        started: markers.iter().map(|&m| AtomicU64::new(m)).collect(),
+        finished: markers.iter().map(|&m| AtomicU64::new(m)).collect(),
         out: Mutex::new(()),
         stats: Default::default(),
     });
@@ -210,8 +243,9 @@ fn main() {
     }
     let s: Vec<u64> = ctx.stats.iter().map(|a| a.load(Ordering::Relaxed)).collect();
     println!(
-        "ok writes={} reads={} ingests={} checkpoints={} maintenance={} markers={got:?}",
-        s[S_WRITES], s[S_READS], s[S_INGESTS], s[S_CHECKPOINTS], s[S_MAINT]
+        "ok writes={} reads={} ingests={} checkpoints={} repo_snapshots={} savepoints={} maintenance={} \
+         markers={got:?}",
+        s[S_WRITES], s[S_READS], s[S_INGESTS], s[S_CHECKPOINTS], s[S_REPO], s[S_SAVEPOINTS], s[S_MAINT]
     );
 }
 
@@ -234,25 +268,6 @@ fn read_acked(args: &Args) -> Result<Vec<u64>, String> {
     Ok(acked)
 }
 
-/// Opens and verifies every checkpoint under `root`, removing leftovers of interrupted
-/// creations and deletions first. Returns how many were verified.
-fn verify_checkpoints(root: &Path, shape: &Shape) -> Result<usize, String> {
-    let Ok(entries) = std::fs::read_dir(root) else { return Ok(0) };
-    let mut n = 0;
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if name.starts_with("trash-") || name.starts_with('.') {
-            let _ = std::fs::remove_dir_all(e.path());
-            continue;
-        }
-        let db = Db::open_read_only(e.path(), Options::default())
-            .map_err(|err| format!("checkpoint {} does not open: {err}", e.path().display()))?;
-        verify_db(&db, shape, &[]).map_err(|err| format!("checkpoint {}: {err}", e.path().display()))?;
-        n += 1;
-    }
-    Ok(n)
-}
-
 fn worker(ctx: &Ctx, t: u32, start: u64) {
     let a = &ctx.args;
     let fail_now = |msg: String| -> ! { fail(a, &ctx.opts, &ctx.knobs, &format!("thread {t}: {msg}")) };
@@ -265,8 +280,13 @@ fn worker(ctx: &Ctx, t: u32, start: u64) {
         let sync = rng.percent(ctx.knobs.sync_pct);
         {
             let mut model = lock(&ctx.models[t as usize]);
+            ctx.started[t as usize].store(n, Ordering::SeqCst);
             write(ctx, t, n, &op, sync, &mut rng).unwrap_or_else(|e| fail_now(format!("write {n} ({op:?}): {e}")));
             model.apply(&op, n);
+            let mut fm = ctx.finished_models[t as usize].lock().unwrap_or_else(|p| p.into_inner());
+            fm.1.apply(&op, n);
+            fm.0 = n;
+            ctx.finished[t as usize].store(n, Ordering::SeqCst);
         }
         ctx.stats[S_WRITES].fetch_add(1, Ordering::Relaxed);
         if a.print_acks && (sync || matches!(op, Op::Ingest { .. })) {
@@ -337,7 +357,8 @@ fn read_check(ctx: &Ctx, t: u32, rng: &mut Rng) -> Result<(), String> {
     let keys = ctx.shape.keys;
     let lo = rng.below(keys as u64) as u32;
     let hi = (lo + 1 + rng.below(keys as u64 / 4 + 1) as u32).min(keys);
-    match rng.below(4) {
+    match rng.below(5) {
+        4 => racing_read(ctx, (t2, cfi), (lo, hi), rng),
         0 => {
             let model = lock(&ctx.models[t2 as usize]);
             let got = ctx.db.get_cf(cf, key(t2, lo)).map_err(|e| format!("get: {e}"))?;
@@ -385,7 +406,42 @@ fn read_check(ctx: &Ctx, t: u32, rng: &mut Rng) -> Result<(), String> {
     }
 }
 
-/// Flushes, range compactions and (thread 0) checkpoints.
+/// A get or a scan of thread `t2`'s keys that does not wait for `t2`'s write in flight: the
+/// result must be the state after some write between the last one finished before the read
+/// and the last one started after it (`strata_tests::stress::racy`).
+fn racing_read(ctx: &Ctx, (t2, cfi): (u32, usize), (lo, hi): (u32, u32), rng: &mut Rng) -> Result<(), String> {
+    let (r0, base) = ctx.finished_models[t2 as usize].lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let cf = &ctx.cfs[cfi];
+    let get = rng.percent(50);
+    let backward = rng.percent(50);
+    let got = if get {
+        let v = ctx.db.get_cf(cf, key(t2, lo)).map_err(|e| format!("racing get: {e}"))?;
+        v.map(|v| vec![(key(t2, lo), v.to_vec())]).unwrap_or_default()
+    } else {
+        scan(&ctx.db, cf, &ReadOptions::default(), t2, (lo, hi), backward)?
+    };
+    let n1 = ctx.started[t2 as usize].load(Ordering::SeqCst);
+    let (lo2, hi2) = if get { (lo, lo + 1) } else { (lo, hi) };
+    if legal_state(&ctx.shape, t2, &base, (r0, n1), |m| m.range(cfi, t2, lo2, hi2) == got).is_some() {
+        return Ok(());
+    }
+    Err(format!(
+        "racing {} of cf {} thread {t2} keys {lo2}..{hi2}: {} entries ({}) match no state after writes {r0}..={n1}",
+        if get {
+            "get"
+        } else if backward {
+            "backward scan"
+        } else {
+            "forward scan"
+        },
+        CFS[cfi],
+        got.len(),
+        got.first().map(|(k, v)| format!("{} = {}", String::from_utf8_lossy(k), show(Some(v)))).unwrap_or_default()
+    ))
+}
+
+/// Flushes, range compactions, checkpoints (thread 0), repository snapshots (thread 1) and
+/// savepoints (thread 2).
 fn maintenance(ctx: &Ctx, t: u32, n: u64, rng: &mut Rng) -> Result<(), String> {
     let roll = rng.below(1000);
     if roll < 4 {
@@ -398,39 +454,23 @@ fn maintenance(ctx: &Ctx, t: u32, n: u64, rng: &mut Rng) -> Result<(), String> {
         let (begin, end) = if rng.percent(50) { (Some(a.as_slice()), Some(b.as_slice())) } else { (None, None) };
         ctx.db.compact_range(cf, begin, end).map_err(|e| format!("compact_range: {e}"))?;
     }
-    let every = ctx.args.checkpoint_every;
-    if t == 0 && every > 0 && n.is_multiple_of(every) {
-        checkpoint(ctx, n, rng)?;
+    let due = |every: u64, owner: u32| every > 0 && t == owner % ctx.shape.threads && n.is_multiple_of(every);
+    let load = |v: &[AtomicU64]| v.iter().map(|a| a.load(Ordering::SeqCst)).collect::<Vec<u64>>();
+    let hi = || load(&ctx.started);
+    if due(ctx.args.checkpoint_every, 0) {
+        let lo = load(&ctx.finished);
+        checkpoint_round(&ctx.db, &ctx.dirs, &ctx.shape, n, (&lo, &hi), rng)?;
+        ctx.stats[S_CHECKPOINTS].fetch_add(1, Ordering::Relaxed);
     }
-    Ok(())
-}
-
-/// Takes a checkpoint, opens it, verifies it, and keeps only the newest three.
-fn checkpoint(ctx: &Ctx, n: u64, rng: &mut Rng) -> Result<(), String> {
-    let dir = ctx.ckpt_root.join(format!("cp-{n:012}"));
-    if dir.exists() {
-        // Left by a run killed after creating it; it was verified at start.
-        std::fs::remove_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    if let (true, Some(repo)) = (due(ctx.args.repo_every, 1), &ctx.repo) {
+        let lo = load(&ctx.finished);
+        repo_round(&ctx.db, repo, &ctx.dirs, &ctx.shape, (&lo, &hi), rng)?;
+        ctx.stats[S_REPO].fetch_add(1, Ordering::Relaxed);
     }
-    let copts = CheckpointOptions { flush: rng.percent(50), ..Default::default() };
-    Checkpoint::new(&ctx.db).options(copts).create(&dir).map_err(|e| format!("checkpoint {}: {e}", dir.display()))?;
-    let cp =
-        Db::open_read_only(&dir, Options::default()).map_err(|e| format!("open checkpoint {}: {e}", dir.display()))?;
-    verify_db(&cp, &ctx.shape, &[]).map_err(|e| format!("checkpoint {}: {e}", dir.display()))?;
-    drop(cp);
-    ctx.stats[S_CHECKPOINTS].fetch_add(1, Ordering::Relaxed);
-    let mut all: Vec<_> = std::fs::read_dir(&ctx.ckpt_root)
-        .map_err(|e| format!("{}: {e}", ctx.ckpt_root.display()))?
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("cp-"))
-        .collect();
-    all.sort();
-    for old in all.iter().take(all.len().saturating_sub(3)) {
-        // Renamed first so a kill mid-deletion never leaves a half-deleted "cp-" directory.
-        let trash = ctx.ckpt_root.join(format!("trash-{old}"));
-        std::fs::rename(ctx.ckpt_root.join(old), &trash).map_err(|e| format!("{old}: {e}"))?;
-        std::fs::remove_dir_all(&trash).map_err(|e| format!("{}: {e}", trash.display()))?;
+    if due(ctx.args.savepoint_every, 2) {
+        let lo = load(&ctx.finished);
+        savepoint_round(&ctx.db, &ctx.dirs, &ctx.shape, n, (&lo, &hi), &ctx.opts)?;
+        ctx.stats[S_SAVEPOINTS].fetch_add(1, Ordering::Relaxed);
     }
     Ok(())
 }

@@ -18,7 +18,9 @@
 //!
 //! Thread safety: everything here is plain data and pure functions.
 
+pub mod artifacts;
 pub mod config;
 pub mod ops;
+pub mod racy;
 pub mod rng;
 pub mod verify;

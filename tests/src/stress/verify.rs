@@ -39,17 +39,16 @@ pub fn read_marker(db: &Db, ro: &ReadOptions<'_>, t: u32) -> Result<u64, String>
     }
 }
 
-/// Scans keys `lo..hi` of thread `t` in `cf` forward (or backward) and compares them with the
-/// model.
-pub fn check_range(
+/// Scans keys `lo..hi` of thread `t` in `cf` forward (or backward); returns the entries in
+/// key order.
+pub fn scan(
     db: &Db,
-    (cf, cfi): (&ColumnFamily, usize),
+    cf: &ColumnFamily,
     ro: &ReadOptions<'_>,
     t: u32,
     (lo, hi): (u32, u32),
-    model: &Model,
     backward: bool,
-) -> Result<(), String> {
+) -> Result<Vec<(Vec<u8>, Vec<u8>)>, String> {
     let ro = ReadOptions {
         snapshot: ro.snapshot,
         lower_bound: Some(key(t, lo)),
@@ -75,6 +74,21 @@ pub fn check_range(
     if backward {
         got.reverse();
     }
+    Ok(got)
+}
+
+/// Scans keys `lo..hi` of thread `t` in `cf` forward (or backward) and compares them with the
+/// model.
+pub fn check_range(
+    db: &Db,
+    (cf, cfi): (&ColumnFamily, usize),
+    ro: &ReadOptions<'_>,
+    t: u32,
+    (lo, hi): (u32, u32),
+    model: &Model,
+    backward: bool,
+) -> Result<(), String> {
+    let got = scan(db, cf, ro, t, (lo, hi), backward)?;
     let want = model.range(cfi, t, lo, hi);
     if got == want {
         return Ok(());
