@@ -39,6 +39,9 @@ pub fn read_marker(db: &Db, ro: &ReadOptions<'_>, t: u32) -> Result<u64, String>
     }
 }
 
+/// `(key, value)` pairs in key order.
+pub type Entries = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// Scans keys `lo..hi` of thread `t` in `cf` forward (or backward); returns the entries in
 /// key order.
 pub fn scan(
@@ -48,7 +51,7 @@ pub fn scan(
     t: u32,
     (lo, hi): (u32, u32),
     backward: bool,
-) -> Result<Vec<(Vec<u8>, Vec<u8>)>, String> {
+) -> Result<Entries, String> {
     let ro = ReadOptions {
         snapshot: ro.snapshot,
         lower_bound: Some(key(t, lo)),
