@@ -97,10 +97,6 @@ impl Location {
         }
         Ok(Self::Local(arg.to_path_buf()))
     }
-
-    pub fn is_remote(&self) -> bool {
-        matches!(self, Self::S3(_))
-    }
 }
 
 /// `message` on one line (object-store errors may quote a multi-line response body).
@@ -121,7 +117,7 @@ mod tests {
         assert!(matches!(Location::of(Path::new("gs://b/p"), &none), Err(CliError::Failed { .. })));
         let flags = StoreArgs { transfers: Some(8), ..StoreArgs::default() };
         assert!(matches!(Location::of(Path::new("/backups/app"), &flags), Err(CliError::Usage(_))));
-        assert!(Location::of(Path::new("s3://b/p"), &flags).unwrap().is_remote());
+        assert!(matches!(Location::of(Path::new("s3://b/p"), &flags).unwrap(), Location::S3(_)));
     }
 
     #[test]
