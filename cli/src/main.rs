@@ -89,18 +89,24 @@ enum Command {
             strata ingest /tmp/my-db a.sst b.sst --move --verify-checksums"
     )]
     Ingest(cmd::ingest::IngestArgs),
-    /// Snapshot repositories: durable, incremental snapshots of databases (local directories).
+    /// Snapshot repositories: durable, incremental snapshots of databases (local directories or
+    /// s3:// URLs).
     #[command(
-        subcommand,
         long_about = "Snapshot repositories: named, durable, point-in-time snapshots of one or more \
-            databases in a directory, sharing unchanged tables between snapshots. Snapshots are \
-            named by id or by name. Local paths only for now: s3:// URLs are refused.",
+            databases in a local directory or on S3-compatible object storage \
+            (s3://bucket/prefix), sharing unchanged tables between snapshots. Snapshots are \
+            named by id or by name.\n\n\
+            For s3:// repositories, credentials, region and endpoint come from the standard AWS \
+            environment variables (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION or \
+            AWS_DEFAULT_REGION, AWS_ENDPOINT_URL, AWS_ALLOW_HTTP); the flags below override them.",
         after_help = "Examples:\n  strata repo init /backups/app\n  \
             strata repo snapshot /backups/app /data/app --name nightly\n  \
             strata repo list /backups/app\n  strata repo verify /backups/app\n  \
-            strata repo restore /backups/app nightly /data/app-restored"
+            strata repo restore /backups/app nightly /data/app-restored\n  \
+            strata repo snapshot s3://my-bucket/app /data/app --transfers 16\n  \
+            strata repo list s3://test/app --endpoint http://127.0.0.1:9000 --allow-http"
     )]
-    Repo(cmd::repo::RepoCommand),
+    Repo(cmd::repo::RepoArgs),
     /// Savepoints: a database's state in a canonical form that restores under any options.
     #[command(
         subcommand,

@@ -1,8 +1,8 @@
 //! `strata repo ...` run as a subprocess against real databases and repositories: the full
 //! walkthrough (init, snapshot, list, verify, restore, `db get` on the restored database),
 //! names and ids, export/import with a renamed family, damage found by verify (exit 1, file
-//! named), delete/retain/gc, `s3://` refused with one line, and Ctrl-C through the library's
-//! progress callback leaving no target behind.
+//! named), delete/retain/gc, and Ctrl-C through the library's progress callback leaving no
+//! target behind. The same against an `s3://` repository: `cli_repo_s3.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a failure is the test failing")]
 
 mod common;
@@ -162,33 +162,6 @@ fn delete_retain_and_gc() {
     assert_eq!(strata(&["db", "get", p(&target), "round:3"]).code, 1);
     let r = strata(&["repo", "retain", p(&repo), "--keep-within", "soon"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
-}
-
-#[test]
-fn s3_urls_are_refused_with_one_line_and_exit_1() {
-    let cases: &[&[&str]] = &[
-        &["repo", "init", "s3://bucket/repo"],
-        &["repo", "list", "s3://bucket/repo"],
-        &["repo", "show", "s3://bucket/repo", "1"],
-        &["repo", "snapshot", "s3://bucket/repo", "/tmp"],
-        &["repo", "verify", "s3://bucket/repo"],
-        &["repo", "restore", "s3://bucket/repo", "1", "/tmp/strata-cli-never"],
-        &["repo", "export", "s3://bucket/repo", "1", "/tmp/strata-cli-never"],
-        &["repo", "import", "s3://bucket/bundle", "/tmp/strata-cli-never"],
-        &["repo", "delete", "s3://bucket/repo", "1"],
-        &["repo", "retain", "s3://bucket/repo", "--keep-last", "1"],
-        &["repo", "gc", "s3://bucket/repo"],
-    ];
-    for c in cases {
-        let r = strata(c);
-        assert_eq!(r.code, 1, "{c:?}: {}", r.stderr);
-        assert_eq!(r.stderr.lines().count(), 1, "{c:?}: {}", r.stderr);
-        assert!(r.stderr.contains("s3:// URLs are not supported"), "{c:?}: {}", r.stderr);
-        assert!(r.stdout.is_empty());
-    }
-    assert!(!Path::new("/tmp/strata-cli-never").exists());
-    let doc = strata(&["--json", "repo", "list", "s3://bucket/repo"]).json();
-    assert_eq!(doc["error"]["kind"], "failed");
 }
 
 /// Ctrl-C at the first file of `repo restore` and of `repo snapshot`: exit 130, no target, no

@@ -36,7 +36,13 @@ pub fn under_ci() -> bool {
 impl S3Server {
     /// Starts a server, or `None` (with a skip line) when none can be started outside CI.
     pub fn start(test: &str) -> Option<Self> {
-        match Self::try_start() {
+        Self::start_logged(test, None)
+    }
+
+    /// [`start`](Self::start), with the server's request log (one line a request, on its
+    /// stderr) appended to `log` when given: benchmarks count requests from it.
+    pub fn start_logged(test: &str, log: Option<&std::path::Path>) -> Option<Self> {
+        match Self::try_start(log) {
             Ok(s) => Some(s),
             Err(why) if under_ci() => panic!("{test}: CI=true but no S3 server could be started: {why}"),
             Err(why) => {
@@ -49,17 +55,27 @@ impl S3Server {
         }
     }
 
-    fn try_start() -> Result<Self, String> {
+    fn try_start(log: Option<&std::path::Path>) -> Result<Self, String> {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(|e| format!("no free port: {e}"))?
             .port();
         let bin = std::env::var("STRATA_MOTO_SERVER").unwrap_or_else(|_| "moto_server".into());
+        let stderr = match log {
+            Some(path) => Stdio::from(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .map_err(|e| format!("cannot open the request log {}: {e}", path.display()))?,
+            ),
+            None => Stdio::null(),
+        };
         let child = Command::new(&bin)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .map_err(|e| format!("cannot run {bin}: {e}"))?;
         let server = Self { child: Mutex::new(Some(child)), port };

@@ -14,11 +14,12 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use strata::{Db, Error, Options, ReadOptions};
+use strata_checkpoint::StoreOptions;
 use strata_checkpoint::repo::{
     Problem, Progress, Repository, RepositoryOptions, RestoreOptions, SnapshotId, SnapshotOptions, SnapshotState,
     VerifyLevel,
 };
-use strata_checkpoint::store::{LocalStore, ObjectStore, Put, Store};
+use strata_checkpoint::store::{LocalStore, ObjectStore, Put, Store, TransferHook};
 use strata_tests::s3_server::S3Server;
 use strata_tests::{dump_cf, small_options};
 
@@ -31,36 +32,52 @@ struct Backend {
     server: Option<Arc<S3Server>>,
     /// A raw view of the repository's objects, to list and damage them.
     raw: Arc<dyn Store>,
+    /// S3: `StoreOptions::parallelism` and `transfer_hook` of the repositories opened.
+    parallelism: usize,
+    hook: Option<TransferHook>,
 }
 
 impl Backend {
     fn local(t: &Path) -> Self {
         let dir = t.join("repo");
         let raw = Arc::new(LocalStore::new(Arc::new(strata::RealFs::new()), &dir));
-        Self { location: dir.display().to_string(), server: None, raw }
+        Self { location: dir.display().to_string(), server: None, raw, parallelism: 1, hook: None }
     }
 
-    /// `None` (skipped, outside CI) when no server can be started.
-    fn s3(test: &str) -> Option<Self> {
+    /// `None` (skipped, outside CI) when no server can be started. `parallelism`: transfers in
+    /// flight at once (files, and the requests of all of them together).
+    fn s3(test: &str, parallelism: usize) -> Option<Self> {
         let server = S3Server::start(test)?;
         let bucket = "strata-test";
         server.create_bucket(bucket);
         let location = format!("s3://{bucket}/repos/{test}");
         let raw = Arc::new(ObjectStore::new(&location, server.options()).unwrap());
-        Some(Self { location, server: Some(Arc::new(server)), raw })
+        Some(Self { location, server: Some(Arc::new(server)), raw, parallelism, hook: None })
+    }
+
+    /// Another repository location on the same server.
+    fn sibling(&self, name: &str) -> Self {
+        let location = format!("{}-{name}", self.location);
+        let server = self.server.clone().expect("an S3 backend");
+        let raw = Arc::new(ObjectStore::new(&location, server.options()).unwrap());
+        Self { location, server: Some(server), raw, parallelism: self.parallelism, hook: None }
+    }
+
+    fn store_options(&self, s: &S3Server) -> StoreOptions {
+        StoreOptions { parallelism: self.parallelism, transfer_hook: self.hook.clone(), ..s.options() }
     }
 
     fn create(&self) -> strata::Result<Repository> {
         match &self.server {
             None => Repository::create(&self.location),
-            Some(s) => Repository::create_url(&self.location, s.options(), RepositoryOptions::default()),
+            Some(s) => Repository::create_url(&self.location, self.store_options(s), RepositoryOptions::default()),
         }
     }
 
     fn open(&self) -> strata::Result<Repository> {
         match &self.server {
             None => Repository::open(&self.location),
-            Some(s) => Repository::open_url(&self.location, s.options(), RepositoryOptions::default()),
+            Some(s) => Repository::open_url(&self.location, self.store_options(s), RepositoryOptions::default()),
         }
     }
 
@@ -271,10 +288,12 @@ macro_rules! both_backends {
             $scenario(&Backend::local(t.path()), t.path());
         }
 
+        /// Files one at a time, then up to 16 at once.
         #[test]
         fn $s3() {
-            let t = tempfile::tempdir().unwrap();
-            if let Some(b) = Backend::s3(stringify!($s3)) {
+            for parallelism in [1, 16] {
+                let t = tempfile::tempdir().unwrap();
+                let Some(b) = Backend::s3(stringify!($s3), parallelism) else { return };
                 $scenario(&b, t.path());
             }
         }
@@ -313,7 +332,7 @@ fn s3_large_files_go_by_multipart_upload_and_ranged_gets() {
 #[test]
 fn s3_server_stopped_mid_restore_gives_a_clean_error_and_no_target() {
     let t = tempfile::tempdir().unwrap();
-    let Some(b) = Backend::s3("s3_server_stopped_mid_restore") else { return };
+    let Some(b) = Backend::s3("s3_server_stopped_mid_restore", 4) else { return };
     let db = new_db(&t.path().join("db"), 1500);
     let repo = b.create().unwrap();
     let s = repo.create_snapshot(&db, &SnapshotOptions::default()).unwrap();
@@ -332,6 +351,93 @@ fn s3_server_stopped_mid_restore_gives_a_clean_error_and_no_target() {
         Err(e @ Error::Io { .. }) => assert!(e.to_string().contains("s3://strata-test/"), "names the object: {e}"),
         other => panic!("restore without a server: {other:?}"),
     }
-    assert_eq!(files.load(Ordering::SeqCst), 1, "it failed on the second file");
+    let done = files.load(Ordering::SeqCst);
+    assert!(done >= 1 && done < s.tables, "it failed before the last file: {done} of {}", s.tables);
     assert_no_target(t.path(), "r");
+}
+
+/// Waits (bounded) until `want` transfers are in the hook at once; records whether they were.
+#[derive(Default)]
+struct Overlap {
+    state: parking_lot::Mutex<(usize, usize)>,
+    cv: parking_lot::Condvar,
+}
+
+impl Overlap {
+    fn enter(&self, want: usize) {
+        let mut g = self.state.lock();
+        g.0 += 1;
+        g.1 = g.1.max(g.0);
+        self.cv.notify_all();
+        // Bounded: a store moving one file at a time never gets here twice at once, and then
+        // the peak stays 1 and the test fails instead of hanging.
+        let _ = self.cv.wait_while_for(&mut g, |g| g.1 < want, std::time::Duration::from_secs(10));
+        g.0 -= 1;
+    }
+
+    fn peak(&self) -> usize {
+        self.state.lock().1
+    }
+}
+
+/// With parallelism 4 a snapshot uploads, and a restore downloads, several files at once: each
+/// transfer waits in the store's hook until 3 are in flight together. And a transfer failing
+/// mid-way leaves no complete snapshot and no restore target.
+#[test]
+fn s3_files_move_in_parallel_and_a_failure_mid_way_commits_nothing() {
+    let t = tempfile::tempdir().unwrap();
+    let Some(mut b) = Backend::s3("s3_files_move_in_parallel", 4) else { return };
+    let db = new_db(&t.path().join("db"), 3000);
+    let live = db.live_files(true).unwrap();
+    assert!(live.tables.len() >= 4, "enough tables to overlap: {}", live.tables.len());
+    drop(live);
+
+    let overlap = Arc::new(Overlap::default());
+    let o = Arc::clone(&overlap);
+    b.hook = Some(TransferHook(Arc::new(move |_key: &str| {
+        o.enter(3);
+        Ok(())
+    })));
+    let repo = b.create().unwrap();
+    let s = repo.create_snapshot(&db, &SnapshotOptions::default()).unwrap();
+    assert!(overlap.peak() >= 3, "snapshot: at most {} files in flight at once", overlap.peak());
+    let overlap2 = Arc::new(Overlap::default());
+    let o = Arc::clone(&overlap2);
+    b.hook = Some(TransferHook(Arc::new(move |_key: &str| {
+        o.enter(3);
+        Ok(())
+    })));
+    let r = b.open().unwrap().restore(s.id, t.path().join("r"), &RestoreOptions::default()).unwrap();
+    assert_eq!(restored(&r.dir), contents(&db));
+    assert!(overlap2.peak() >= 3, "restore: at most {} files in flight at once", overlap2.peak());
+    assert!(overlap2.peak() <= 4, "never more than the bound: {}", overlap2.peak());
+
+    // The third transfer fails: the error names it, nothing is committed or left behind.
+    let third_fails = |calls: &Arc<AtomicUsize>| {
+        let c = Arc::clone(calls);
+        Some(TransferHook(Arc::new(move |key: &str| {
+            if c.fetch_add(1, Ordering::SeqCst) == 2 {
+                return Err(std::io::Error::other(format!("injected failure of {key}")));
+            }
+            Ok(())
+        })))
+    };
+    let calls = Arc::new(AtomicUsize::new(0));
+    b.hook = third_fails(&calls);
+    match b.open().unwrap().restore(s.id, t.path().join("r2"), &RestoreOptions::default()) {
+        Err(e) => assert!(e.to_string().contains("injected failure of "), "{e}"),
+        Ok(r) => panic!("a failed download restored {r:?}"),
+    }
+    assert_no_target(t.path(), "r2");
+    // A fresh repository, so that every table is uploaded.
+    let mut other = b.sibling("other");
+    other.hook = third_fails(&calls);
+    calls.store(0, Ordering::SeqCst);
+    let repo = other.create().unwrap();
+    match repo.create_snapshot(&db, &SnapshotOptions::default()) {
+        Err(e) => assert!(e.to_string().contains("injected failure of tables/"), "{e}"),
+        Ok(s) => panic!("a failed upload made snapshot {s:?}"),
+    }
+    let states: Vec<SnapshotState> = repo.list().unwrap().iter().map(|s| s.state).collect();
+    assert_eq!(states, vec![SnapshotState::Failed], "nothing committed complete");
 }

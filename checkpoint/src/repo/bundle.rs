@@ -17,6 +17,7 @@
 //! bundle (read) and the new directory.
 
 use super::format::{FileRecord, KIND_BUNDLE, METADATA_FILE_LEN_MAX, SnapshotRecord, frame, unframe};
+use super::parallel::for_each_bounded;
 use super::restore::build_database;
 use super::types::{ExportInfo, ImportOptions, Progress, RestoreInfo, SnapshotId, Tracker, VerifyLevel};
 use super::{Repository, new_dir_target};
@@ -79,14 +80,17 @@ impl Repository {
         let target = parent.join(&name);
         let built = (|| {
             fs.create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
-            for f in &record.files {
+            let files = &record.files;
+            let fetch = |i: usize| {
+                let f = &files[i];
                 if let Some(problem) = super::verify::check_file(&*self.store, f, VerifyLevel::Sizes)? {
                     let why = format!("repository snapshot {id} is damaged, not exported: {problem:?}");
                     return Err(Error::corruption(self.object_path(&f.key), 0, why));
                 }
-                self.store.get_file(&f.key, fs, &tmp.join(&f.name), false)?;
-                tracker.file_done(f.size)?;
-            }
+                self.store.get_file(&f.key, fs, &tmp.join(&f.name), false)
+            };
+            let parallelism = self.store.file_parallelism();
+            for_each_bounded(files.len(), parallelism, fetch, |i, _| tracker.file_done(files[i].size))?;
             let meta = tmp.join(BUNDLE_METADATA_NAME);
             let mut w = fs.create(&meta).map_err(|e| Error::io(&meta, e))?;
             w.append(&frame(KIND_BUNDLE, &record)?).map_err(|e| Error::io(&meta, e))?;
@@ -121,7 +125,7 @@ pub fn import_into_new_database(
     let mut tracker = Tracker::new(opts.progress.as_ref(), "import", record.files.len(), total);
     let fetch =
         |f: &FileRecord, dst: &Path| -> Result<Transfer> { store.get_file(&f.name, &*fs, dst, opts.copy_files) };
-    build_database(&*fs, dir.as_ref(), "strata-import", &record, &names, fetch, &mut tracker)
+    build_database(&*fs, dir.as_ref(), "strata-import", &record, &names, fetch, 1, &mut tracker)
 }
 
 /// Checks the size and whole-file checksum of every one of `files` in the bundle at `bundle`

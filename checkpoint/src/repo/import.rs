@@ -250,7 +250,7 @@ fn upsert_in(
         store.get_file(&f.name, &**fs, dst, false)
     };
     let restored = tmp.join("bundle-db");
-    build_database(&**fs, &restored, "strata-import", record, &[], fetch, &mut tracker)?;
+    build_database(&**fs, &restored, "strata-import", record, &[], fetch, 1, &mut tracker)?;
     let src_opts = Options { fs: Some(Arc::clone(fs)), create_if_missing: false, ..db.options().clone() };
     let src = Db::open_read_only(&restored, src_opts)?;
     let mut written: Vec<(ColumnFamily, PathBuf, u64)> = Vec::new();

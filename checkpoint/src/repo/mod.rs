@@ -26,6 +26,7 @@ mod bundle;
 pub mod format;
 mod import;
 mod log;
+mod parallel;
 pub mod record;
 mod restore;
 mod retain;

@@ -15,6 +15,7 @@
 //! same snapshot can make it fail (a file gone), never produce a partial database.
 
 use super::format::{FileKind, FileRecord, SnapshotRecord, from_hex};
+use super::parallel::for_each_bounded;
 use super::types::{RestoreInfo, RestoreOptions, SnapshotId, Tracker, VerifyLevel};
 use super::{Repository, new_dir_target};
 use crate::store::Transfer;
@@ -64,14 +65,17 @@ pub(crate) fn snapshot_manifest_edit(
     Ok(edit)
 }
 
-/// Builds a new database at `dir` from `record`; `fetch(file, dst)` puts one file at `dst`.
+/// Builds a new database at `dir` from `record`; `fetch(file, dst)` puts one file at `dst`,
+/// up to `parallelism` files at once (progress is counted on the calling thread).
+#[allow(clippy::too_many_arguments, reason = "shared by restore and both imports")]
 pub(crate) fn build_database(
     fs: &dyn FileSystem,
     dir: &Path,
     tag: &str,
     record: &SnapshotRecord,
     names: &[(CfId, String)],
-    mut fetch: impl FnMut(&FileRecord, &Path) -> Result<Transfer>,
+    fetch: impl Fn(&FileRecord, &Path) -> Result<Transfer> + Sync,
+    parallelism: usize,
     tracker: &mut Tracker<'_>,
 ) -> Result<RestoreInfo> {
     let (parent, name) = new_dir_target(fs, dir)?;
@@ -91,17 +95,23 @@ pub(crate) fn build_database(
     };
     let built = (|| {
         fs.create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        for f in &record.files {
-            match fetch(f, &tmp.join(&f.name))? {
-                Transfer::Linked => info.linked_files += 1,
-                Transfer::Copied(n) => {
-                    info.copied_files += 1;
-                    info.copied_bytes += n;
+        let files = &record.files;
+        for_each_bounded(
+            files.len(),
+            parallelism,
+            |i| fetch(&files[i], &tmp.join(&files[i].name)),
+            |i, transfer| {
+                match transfer {
+                    Transfer::Linked => info.linked_files += 1,
+                    Transfer::Copied(n) => {
+                        info.copied_files += 1;
+                        info.copied_bytes += n;
+                    }
+                    Transfer::None => {}
                 }
-                Transfer::None => {}
-            }
-            tracker.file_done(f.size)?;
-        }
+                tracker.file_done(files[i].size)
+            },
+        )?;
         let manifest_number = record.next_file_number;
         write_manifest(fs, &tmp, manifest_number, &[edit])?;
         // CURRENT last: the directory is invisible until renamed, so it is written in place.
@@ -146,7 +156,8 @@ impl Repository {
             }
             self.store.get_file(&f.key, &*self.fs, dst, opts.copy_files)
         };
-        build_database(&*self.fs, dir.as_ref(), "strata-restore", &record, &[], fetch, &mut tracker)
+        let parallelism = self.store.file_parallelism();
+        build_database(&*self.fs, dir.as_ref(), "strata-restore", &record, &[], fetch, parallelism, &mut tracker)
     }
 
     /// Downloads `f` to `dst` and checks the local copy at `level`: the size always, the

@@ -16,6 +16,7 @@
 use super::format::{
     CfRecord, FileKind, FileRecord, SnapshotRecord, TABLES_DIR, check_name_and_labels, table_key, to_hex, wal_key,
 };
+use super::parallel::for_each_bounded;
 use super::record::{Action, SnapshotState};
 use super::types::{SnapshotId, SnapshotInfo, SnapshotOptions, Tracker};
 use super::{Repository, now_ms};
@@ -139,14 +140,24 @@ impl Repository {
         let mut tracker = Tracker::new(opts.progress.as_ref(), "create", planned.len() + live.wals.len(), bytes_total);
         let mut bytes_added = 0;
         let mut files: Vec<FileRecord> = Vec::with_capacity(planned.len() + live.wals.len());
-        for (i, p) in planned.iter().enumerate() {
-            if i == planned.len() / 2 {
-                kill_point("repo.snapshot_midway");
-            }
-            bytes_added += self.store_table(&*src_fs, p, opts.copy_files)?;
-            files.push(p.record.clone());
-            tracker.file_done(p.record.size)?;
-        }
+        // Up to the store's parallelism tables at once; progress is counted here, in order of
+        // completion; the first error stops the rest (and the snapshot is committed failed).
+        for_each_bounded(
+            planned.len(),
+            self.store.file_parallelism(),
+            |i| {
+                if i == planned.len() / 2 {
+                    kill_point("repo.snapshot_midway");
+                }
+                self.store_table(&*src_fs, &planned[i], opts.copy_files)
+            },
+            |i, added| {
+                bytes_added += added;
+                tracker.file_done(planned[i].record.size)
+            },
+        )?;
+        // The record lists the tables in the pinned order, whatever order they went up in.
+        files.extend(planned.iter().map(|p| p.record.clone()));
         // The live WAL keeps growing: store exactly the pinned prefix, private to this snapshot.
         for w in &live.wals {
             let len = usize::try_from(w.size).map_err(|_| Error::InvalidArgument("WAL too large".into()))?;

@@ -23,7 +23,7 @@ mod object;
 
 pub use local::LocalStore;
 #[cfg(feature = "s3")]
-pub use object::{ObjectStore, StoreOptions, parse_s3_url};
+pub use object::{ObjectStore, StoreOptions, TransferHook, parse_s3_url};
 
 use bytes::Bytes;
 use std::fmt::Debug;
@@ -100,6 +100,12 @@ pub trait Store: Send + Sync + Debug {
     /// read is a transfer. The repository then verifies restored files after download.
     fn is_remote(&self) -> bool {
         false
+    }
+    /// How many files the repository should transfer at once through this store (snapshot
+    /// uploads, restore and export downloads): 1 locally (links and local copies gain little),
+    /// `StoreOptions::parallelism` on an object store, whose requests share that bound.
+    fn file_parallelism(&self) -> usize {
+        1
     }
 }
 

@@ -6,9 +6,11 @@
 //! PUT (`If-None-Match: *`, `object_store`'s `PutMode::Create`, enabled explicitly with
 //! `S3ConditionalPut::ETagMatch`): of two writers racing for a key the server answers one with
 //! 412 and that one sees [`Put::Exists`]. Files go up in one PUT below [`StoreOptions::multipart_bytes`],
-//! else by a multipart upload of `part_bytes` parts with at most `parallelism` in flight; they
-//! come down by ranged GETs, `parallelism` in flight, appended in order to the local file,
-//! which is fsynced. An optional rate limit paces every transfer of this store.
+//! else by a multipart upload of `part_bytes` parts; they come down by ranged GETs appended in
+//! order to the local file, which is fsynced. Every data request (a PUT, a part, a range) holds
+//! one of `parallelism` permits of the store while in flight, so the repository may move
+//! `parallelism` files at once ([`Store::file_parallelism`]) and the requests of all of them
+//! together stay within the bound. An optional rate limit paces every transfer of this store.
 //!
 //! Invariants: an object becomes visible whole or not at all (S3 PUT and multipart completion
 //! are atomic), so there are no temporary objects; a failed multipart upload is aborted (a
@@ -23,7 +25,7 @@ use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use object_store::aws::{AmazonS3, AmazonS3Builder, S3ConditionalPut};
 use object_store::path::Path as ObjPath;
-use object_store::{BackoffConfig, ObjectStore as _, PutMode, PutOptions, PutPayload, RetryConfig, WriteMultipart};
+use object_store::{BackoffConfig, ObjectStore as _, PutMode, PutOptions, PutPayload, RetryConfig};
 use parking_lot::Mutex;
 use std::io;
 use std::path::Path;
@@ -44,7 +46,8 @@ pub struct StoreOptions {
     pub allow_http: bool,
     pub access_key_id: Option<String>,
     pub secret_access_key: Option<String>,
-    /// Transfers (parts or ranges) in flight at once per file, at least 1.
+    /// Transfers (whole small files, parts, ranges) in flight at once over the whole store, at
+    /// least 1; the repository also moves up to this many files at once.
     pub parallelism: usize,
     /// Bytes per second over all transfers of this store; `None`: unlimited.
     pub rate_limit_bytes_per_sec: Option<u64>,
@@ -56,6 +59,19 @@ pub struct StoreOptions {
     /// backoff, and the bound on the time spent retrying one request.
     pub max_retries: usize,
     pub retry_timeout: Duration,
+    /// Called with the key before every file transfer (`put_file`, `get_file`); an error fails
+    /// that transfer. For tests (to see transfers overlap, to fail one mid-way); `None` normally.
+    pub transfer_hook: Option<TransferHook>,
+}
+
+/// See [`StoreOptions::transfer_hook`].
+#[derive(Clone)]
+pub struct TransferHook(pub Arc<dyn Fn(&str) -> io::Result<()> + Send + Sync>);
+
+impl std::fmt::Debug for TransferHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TransferHook(..)")
+    }
 }
 
 impl Default for StoreOptions {
@@ -72,6 +88,7 @@ impl Default for StoreOptions {
             part_bytes: 8 << 20,
             max_retries: 5,
             retry_timeout: Duration::from_secs(60),
+            transfer_hook: None,
         }
     }
 }
@@ -146,6 +163,8 @@ pub struct ObjectStore {
     prefix: String,
     opts: StoreOptions,
     rate: Option<RateLimit>,
+    /// `opts.parallelism` permits: one per data request in flight, over every file.
+    permits: Arc<tokio::sync::Semaphore>,
 }
 
 /// An `object_store` error as ours, naming the operation and the object.
@@ -206,7 +225,8 @@ impl ObjectStore {
             .rate_limit_bytes_per_sec
             .map(|r| RateLimit { rate_bytes_per_sec: r, state: Mutex::new((Instant::now(), 0)) });
         let url = if prefix.is_empty() { format!("s3://{bucket}") } else { format!("s3://{bucket}/{prefix}") };
-        Ok(Self { rt, s3: Arc::new(s3), url, prefix, opts, rate })
+        let permits = Arc::new(tokio::sync::Semaphore::new(opts.parallelism));
+        Ok(Self { rt, s3: Arc::new(s3), url, prefix, opts, rate, permits })
     }
 
     fn obj(&self, key: &str) -> Result<ObjPath> {
@@ -227,29 +247,57 @@ impl ObjectStore {
         }
     }
 
-    /// Uploads local file `src` as `key` by a multipart upload, aborting it on failure.
+    /// One of the store's transfer permits (the semaphore is never closed).
+    async fn permit(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        Arc::clone(&self.permits).acquire_owned().await.ok()
+    }
+
+    /// Runs the test hook, if any, before a transfer of `key`.
+    fn hook(&self, key: &str) -> Result<()> {
+        match &self.opts.transfer_hook {
+            Some(h) => (h.0)(key).map_err(|e| Error::io(self.url_of(key), e)),
+            None => Ok(()),
+        }
+    }
+
+    /// Uploads local file `src` as `key` by a multipart upload, aborting it on failure. Each
+    /// part is a task holding one of the store's permits until it is sent.
     async fn upload_multipart(&self, obj: &ObjPath, file: &dyn RandomAccessFile, url: &str) -> Result<()> {
-        let upload = self.s3.put_multipart(obj).await.map_err(|e| obj_err("multipart start", url, e))?;
-        let mut w = WriteMultipart::new_with_chunk_size(upload, self.opts.part_bytes);
+        let mut upload = self.s3.put_multipart(obj).await.map_err(|e| obj_err("multipart start", url, e))?;
         let total = file.len();
         let mut off = 0;
+        let mut parts = Vec::new();
         let written: Result<()> = async {
             while off < total {
                 let n = (total - off).min(self.opts.part_bytes as u64);
                 // n <= part_bytes, a usize.
                 let data = file.read_at(off, n as usize).map_err(|e| Error::io(url, e))?;
                 Self::pace(self.rate.as_ref(), data.len()).await;
-                w.wait_for_capacity(self.opts.parallelism).await.map_err(|e| obj_err("multipart part", url, e))?;
-                w.put(data);
+                let permit = self.permit().await;
+                let part = upload.put_part(PutPayload::from(data));
+                parts.push(tokio::spawn(async move {
+                    let sent = part.await;
+                    drop(permit);
+                    sent
+                }));
                 off += n;
+            }
+            for p in parts.drain(..) {
+                match p.await {
+                    Ok(sent) => sent.map_err(|e| obj_err("multipart part", url, e))?,
+                    Err(e) => return Err(Error::io(url, io::Error::other(format!("multipart part task: {e}")))),
+                }
             }
             Ok(())
         }
         .await;
         match written {
-            Ok(()) => w.finish().await.map(|_| ()).map_err(|e| obj_err("multipart complete", url, e)),
+            Ok(()) => upload.complete().await.map(|_| ()).map_err(|e| obj_err("multipart complete", url, e)),
             Err(e) => {
-                let _ = w.abort().await;
+                for p in parts {
+                    p.abort();
+                }
+                let _ = upload.abort().await;
                 Err(e)
             }
         }
@@ -266,6 +314,7 @@ impl ObjectStore {
         let mut parts = futures::stream::iter(ranges)
             .map(|r| async move {
                 Self::pace(rate, (r.end - r.start) as usize).await;
+                let _permit = self.permit().await;
                 s3.get_range(obj, r).await.map_err(|e| obj_err("ranged get", url, e))
             })
             .buffered(self.opts.parallelism);
@@ -399,6 +448,7 @@ impl Store for ObjectStore {
 
     fn put_file(&self, key: &str, src_fs: &dyn FileSystem, src: &Path, _copy: bool) -> Result<(Put, Transfer)> {
         let (obj, url) = (self.obj(key)?, self.url_of(key));
+        self.hook(key)?;
         let file = src_fs.open_unmapped(src).map_err(|e| Error::io(src, e))?;
         let total = file.len();
         if total >= self.opts.multipart_bytes {
@@ -415,7 +465,11 @@ impl Store for ObjectStore {
         let data = file.read_at(0, usize::try_from(total).unwrap_or(usize::MAX)).map_err(|e| Error::io(src, e))?;
         self.rt.block_on(Self::pace(self.rate.as_ref(), data.len()));
         let opts = PutOptions { mode: PutMode::Create, ..PutOptions::default() };
-        match self.rt.block_on(self.s3.put_opts(&obj, PutPayload::from(data), opts)) {
+        let put = async {
+            let _permit = self.permit().await;
+            self.s3.put_opts(&obj, PutPayload::from(data), opts).await
+        };
+        match self.rt.block_on(put) {
             Ok(_) => Ok((Put::Created, Transfer::Copied(total))),
             Err(object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. }) => {
                 Ok((Put::Exists, Transfer::None))
@@ -426,6 +480,7 @@ impl Store for ObjectStore {
 
     fn get_file(&self, key: &str, dst_fs: &dyn FileSystem, dst: &Path, _copy: bool) -> Result<Transfer> {
         let (obj, url) = (self.obj(key)?, self.url_of(key));
+        self.hook(key)?;
         let meta = self.rt.block_on(self.s3.head(&obj)).map_err(|e| obj_err("head", &url, e))?;
         self.rt.block_on(self.download(&obj, meta.size, dst_fs, dst, &url)).map(Transfer::Copied)
     }
@@ -453,6 +508,10 @@ impl Store for ObjectStore {
 
     fn is_remote(&self) -> bool {
         true
+    }
+
+    fn file_parallelism(&self) -> usize {
+        self.opts.parallelism
     }
 }
 

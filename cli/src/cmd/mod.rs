@@ -6,6 +6,7 @@ mod library_progress;
 pub mod manifest;
 pub mod repo;
 mod repo_show;
+pub mod repo_store;
 pub mod savepoint;
 pub mod sst;
 mod sst_input;

@@ -1,7 +1,8 @@
 //! `strata repo ...`: snapshot repositories (`strata_checkpoint::repo`, `docs/repository.md`).
 //!
-//! A repository is a local directory; `s3://` (or any `scheme://`) arguments are refused with
-//! one line and exit 1 until the object-store backend lands. Snapshots are named by id or by
+//! A repository is a local directory or an `s3://bucket/prefix` URL (`repo_store.rs`: the
+//! store flags and the AWS environment); other `scheme://` arguments are refused with one line.
+//! Databases, restore targets and bundles are local paths. Snapshots are named by id or by
 //! name. Long work (snapshot, verify, restore, export, import) draws a bar through the
 //! library's progress callback, which also carries Ctrl-C to the library (`library_progress`).
 //!
@@ -16,24 +17,37 @@
 use super::db::{close, open_to_copy};
 use super::library_progress;
 use super::repo_show::{self as show, duration, key_value};
+use super::repo_store::{Location, StoreArgs, one_line};
 use crate::Ctx;
 use crate::output::{CliError, Report, engine_error, local_path};
 use crate::progress::Unit;
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use serde_json::{Map, Value, json};
 use std::path::{Path, PathBuf};
 use strata::RealFs;
 use strata_checkpoint::repo::{
-    ImportOptions, Repository, RestoreOptions, Retention, SnapshotId, SnapshotInfo, SnapshotOptions, VerifyLevel,
-    import_into_new_database,
+    ImportOptions, Repository, RepositoryOptions, RestoreOptions, Retention, SnapshotId, SnapshotInfo, SnapshotOptions,
+    VerifyLevel, import_into_new_database,
 };
+
+/// `strata repo [STORE FLAGS] COMMAND`: the store flags may also follow the command.
+#[derive(Debug, Args)]
+pub struct RepoArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(subcommand)]
+    pub command: RepoCommand,
+}
 
 #[derive(Debug, Subcommand)]
 pub enum RepoCommand {
     /// Create a new, empty repository (the directory must not exist; its parent must).
-    #[command(after_help = "Examples:\n  strata repo init /backups/app")]
+    #[command(after_help = "An s3:// repository goes into an existing bucket; the prefix must hold \
+        no repository yet.\n\nExamples:\n  strata repo init /backups/app\n  \
+        strata repo init s3://my-bucket/backups/app\n  \
+        strata repo init s3://test/app --endpoint http://127.0.0.1:9000 --allow-http")]
     Init {
-        /// The repository directory (a local path).
+        /// The repository: a new local directory, or s3://bucket/prefix.
         repo: PathBuf,
     },
     /// Take a snapshot of a database into the repository (unchanged tables are shared with
@@ -44,7 +58,7 @@ pub enum RepoCommand {
         Examples:\n  strata repo snapshot /backups/app /data/app --name nightly\n  \
         strata repo snapshot /backups/app /data/app --label env=prod --cf users --cf meta")]
     Snapshot {
-        /// The repository directory.
+        /// The repository: a local directory or s3://bucket/prefix.
         repo: PathBuf,
         /// The database directory.
         db: PathBuf,
@@ -70,13 +84,13 @@ pub enum RepoCommand {
     /// List the snapshots: id, name, state, time, sequence, size.
     #[command(after_help = "Examples:\n  strata repo list /backups/app\n  strata --json repo list /backups/app")]
     List {
-        /// The repository directory.
+        /// The repository: a local directory or s3://bucket/prefix.
         repo: PathBuf,
     },
     /// Show one snapshot in full.
     #[command(after_help = "Examples:\n  strata repo show /backups/app 3\n  strata repo show /backups/app nightly")]
     Show {
-        /// The repository directory.
+        /// The repository: a local directory or s3://bucket/prefix.
         repo: PathBuf,
         /// The snapshot: its id or its name.
         snapshot: String,
@@ -86,7 +100,7 @@ pub enum RepoCommand {
     #[command(after_help = "Without SNAPSHOT every complete snapshot is checked.\n\nExamples:\n  \
         strata repo verify /backups/app\n  strata repo verify /backups/app 3 --sizes-only")]
     Verify {
-        /// The repository directory.
+        /// The repository: a local directory or s3://bucket/prefix.
         repo: PathBuf,
         /// Snapshots (id or name); default: every complete one.
         snapshots: Vec<String>,
@@ -99,7 +113,7 @@ pub enum RepoCommand {
         Examples:\n  strata repo restore /backups/app 3 /data/app-restored\n  \
         strata repo restore /backups/app nightly /data/app-copy --copy --verify-checksums")]
     Restore {
-        /// The repository directory.
+        /// The repository: a local directory or s3://bucket/prefix.
         repo: PathBuf,
         /// The snapshot: its id or its name.
         snapshot: String,
@@ -115,7 +129,7 @@ pub enum RepoCommand {
     /// Export a snapshot as a self-contained bundle directory (for `repo import` elsewhere).
     #[command(after_help = "Examples:\n  strata repo export /backups/app 3 /tmp/app-bundle")]
     Export {
-        /// The repository directory.
+        /// The repository: a local directory or s3://bucket/prefix.
         repo: PathBuf,
         /// The snapshot: its id or its name.
         snapshot: String,
@@ -140,7 +154,7 @@ pub enum RepoCommand {
     /// Delete a snapshot (tables no other snapshot uses are removed).
     #[command(after_help = "Examples:\n  strata repo delete /backups/app 3")]
     Delete {
-        /// The repository directory.
+        /// The repository: a local directory or s3://bucket/prefix.
         repo: PathBuf,
         /// The snapshot: its id or its name.
         snapshot: String,
@@ -150,7 +164,7 @@ pub enum RepoCommand {
         Examples:\n  strata repo retain /backups/app --keep-last 7\n  \
         strata repo retain /backups/app --keep-within 30d --keep-named")]
     Retain {
-        /// The repository directory.
+        /// The repository: a local directory or s3://bucket/prefix.
         repo: PathBuf,
         /// Keep the newest N snapshots of each database.
         #[arg(long, value_name = "N", default_value_t = 0)]
@@ -166,14 +180,15 @@ pub enum RepoCommand {
     /// if a complete snapshot is missing files; it is reported, never deleted).
     #[command(after_help = "Examples:\n  strata repo gc /backups/app")]
     Gc {
-        /// The repository directory.
+        /// The repository: a local directory or s3://bucket/prefix.
         repo: PathBuf,
     },
 }
 
-pub fn run(cmd: RepoCommand, ctx: &Ctx) -> Result<Report, CliError> {
-    match cmd {
-        RepoCommand::Init { repo } => init(&repo),
+pub fn run(args: RepoArgs, ctx: &Ctx) -> Result<Report, CliError> {
+    let store = &args.store;
+    match args.command {
+        RepoCommand::Init { repo } => init(&repo, store),
         RepoCommand::Snapshot { repo, db, name, labels, cfs, no_flush, copy, read_only } => {
             let opts = SnapshotOptions {
                 name,
@@ -183,30 +198,32 @@ pub fn run(cmd: RepoCommand, ctx: &Ctx) -> Result<Report, CliError> {
                 copy_files: copy,
                 progress: None,
             };
-            snapshot(&repo, &db, opts, read_only, ctx)
+            snapshot(&repo, store, &db, opts, read_only, ctx)
         }
-        RepoCommand::List { repo } => list(&repo),
+        RepoCommand::List { repo } => list(&repo, store),
         RepoCommand::Show { repo, snapshot } => {
-            let r = open(&repo)?;
+            let r = open(&repo, store)?;
             let s = find(&r, &snapshot)?;
             Ok(Report::ok(with_repo(&repo, show::snapshot_json(&s)), show::snapshot_text(&s)))
         }
         RepoCommand::Verify { repo, snapshots, sizes_only } => {
-            verify(&repo, &snapshots, if sizes_only { VerifyLevel::Sizes } else { VerifyLevel::Checksums }, ctx)
+            let level = if sizes_only { VerifyLevel::Sizes } else { VerifyLevel::Checksums };
+            verify(&repo, store, &snapshots, level, ctx)
         }
         RepoCommand::Restore { repo, snapshot, target, copy, verify_checksums } => restore(
             &repo,
+            store,
             &snapshot,
             &target,
             RestoreOptions { copy_files: copy, verify_checksums, progress: None },
             ctx,
         ),
-        RepoCommand::Export { repo, snapshot, dir } => export(&repo, &snapshot, &dir, ctx),
+        RepoCommand::Export { repo, snapshot, dir } => export(&repo, store, &snapshot, &dir, ctx),
         RepoCommand::Import { bundle, target, renames, copy } => import(&bundle, &target, renames, copy, ctx),
         RepoCommand::Delete { repo, snapshot } => {
-            let r = open(&repo)?;
+            let r = open(&repo, store)?;
             let s = find(&r, &snapshot)?;
-            r.delete(s.id).map_err(|e| engine_error(&repo, e))?;
+            r.delete(s.id).map_err(|e| repo_error(&repo, e))?;
             let doc = json!({ "repo": repo.display().to_string(), "deleted": s.id.0 });
             Ok(Report::ok(doc, format!("deleted snapshot {}\n", s.id)))
         }
@@ -216,9 +233,9 @@ pub fn run(cmd: RepoCommand, ctx: &Ctx) -> Result<Report, CliError> {
                     "repo retain needs at least one of --keep-last, --keep-within, --keep-named".into(),
                 ));
             }
-            let r = open(&repo)?;
+            let r = open(&repo, store)?;
             let deleted =
-                r.retain(&Retention { keep_last, keep_within, keep_named }).map_err(|e| engine_error(&repo, e))?;
+                r.retain(&Retention { keep_last, keep_within, keep_named }).map_err(|e| repo_error(&repo, e))?;
             let ids: Vec<u64> = deleted.iter().map(|i| i.0).collect();
             let shown: Vec<String> = ids.iter().map(u64::to_string).collect();
             let doc = json!({ "repo": repo.display().to_string(), "deleted": ids });
@@ -229,7 +246,7 @@ pub fn run(cmd: RepoCommand, ctx: &Ctx) -> Result<Report, CliError> {
             };
             Ok(Report::ok(doc, text))
         }
-        RepoCommand::Gc { repo } => gc(&repo),
+        RepoCommand::Gc { repo } => gc(&repo, store),
     }
 }
 
@@ -247,17 +264,62 @@ fn object(fields: Vec<(&'static str, Value)>) -> Map<String, Value> {
     fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
 
-/// Opens a repository: a clear line when the path is a URL or holds none.
-fn open(repo: &Path) -> Result<Repository, CliError> {
-    local_path(repo, "repository")?;
-    Repository::open(repo).map_err(|e| match e {
-        strata::Error::NotFound(what) => CliError::Failed {
-            message: format!("{what}; check the path, or create one with `strata repo init {}`", repo.display()),
+/// Opens a repository (a directory or an `s3://` URL): a clear line when there is none.
+fn open(repo: &Path, store: &StoreArgs) -> Result<Repository, CliError> {
+    let opened = match Location::of(repo, store)? {
+        Location::Local(dir) => Repository::open(dir),
+        Location::S3(url) => Repository::open_url(&url, store.options(), RepositoryOptions::default()),
+    };
+    opened.map_err(|e| match e {
+        strata::Error::NotFound(what) => {
+            let check = if is_url(repo) {
+                "check the bucket and prefix (and --endpoint / AWS_ENDPOINT_URL)"
+            } else {
+                "check the path"
+            };
+            CliError::Failed {
+                message: format!("{what}; {check}, or create one with `strata repo init {}`", repo.display()),
+                file: Some(repo.display().to_string()),
+                offset: None,
+            }
+        }
+        e => repo_error(repo, e),
+    })
+}
+
+/// An error of a restore or export: about the object store when it names an object, else
+/// about the local `target`.
+fn target_error(repo: &Path, target: &Path, e: strata::Error) -> CliError {
+    let remote = matches!(&e, strata::Error::Io { path: Some(p), .. } if is_url(p));
+    if remote { repo_error(repo, e) } else { engine_error(target, e) }
+}
+
+fn is_url(repo: &Path) -> bool {
+    repo.to_string_lossy().starts_with("s3://")
+}
+
+/// A repository operation's error: for an object store, one line naming the object and what
+/// to check (the bucket, the endpoint, the credentials) instead of "the disk".
+fn repo_error(repo: &Path, e: strata::Error) -> CliError {
+    match e {
+        strata::Error::Io { path, source } if is_url(repo) => {
+            let file = path.as_deref().unwrap_or(repo).display().to_string();
+            CliError::Failed {
+                message: one_line(&format!(
+                    "{source}; check that the bucket exists, the endpoint (--endpoint, AWS_ENDPOINT_URL) \
+                     answers and the credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) are valid"
+                )),
+                file: Some(file),
+                offset: None,
+            }
+        }
+        strata::Error::InvalidArgument(m) if is_url(repo) => CliError::Failed {
+            message: one_line(&format!("{}: {m}", repo.display())),
             file: Some(repo.display().to_string()),
             offset: None,
         },
         e => engine_error(repo, e),
-    })
+    }
 }
 
 /// The snapshot `which` names: an id (digits) or a unique name.
@@ -266,10 +328,10 @@ fn find(r: &Repository, which: &str) -> Result<SnapshotInfo, CliError> {
     if let Ok(id) = which.parse::<u64>() {
         return r.snapshot(SnapshotId(id)).map_err(|e| match e {
             strata::Error::NotFound(what) => no_snapshot(repo, which, &what),
-            e => engine_error(repo, e),
+            e => repo_error(repo, e),
         });
     }
-    let list = r.list().map_err(|e| engine_error(repo, e))?;
+    let list = r.list().map_err(|e| repo_error(repo, e))?;
     let named: Vec<SnapshotInfo> = list.into_iter().filter(|s| s.name.as_deref() == Some(which)).collect();
     match named.as_slice() {
         [one] => Ok(one.clone()),
@@ -299,16 +361,26 @@ fn no_snapshot(repo: &Path, which: &str, what: &str) -> CliError {
     }
 }
 
-fn init(repo: &Path) -> Result<Report, CliError> {
-    local_path(repo, "repository")?;
-    Repository::create(repo).map_err(|e| engine_error(repo, e))?;
+fn init(repo: &Path, store: &StoreArgs) -> Result<Report, CliError> {
+    let created = match Location::of(repo, store)? {
+        Location::Local(dir) => Repository::create(dir),
+        Location::S3(url) => Repository::create_url(&url, store.options(), RepositoryOptions::default()),
+    };
+    created.map_err(|e| repo_error(repo, e))?;
     let doc = json!({ "repo": repo.display().to_string(), "created": true });
     Ok(Report::ok(doc, format!("created an empty snapshot repository at {}\n", repo.display())))
 }
 
-fn snapshot(repo: &Path, db: &Path, mut opts: SnapshotOptions, read_only: bool, ctx: &Ctx) -> Result<Report, CliError> {
+fn snapshot(
+    repo: &Path,
+    store: &StoreArgs,
+    db: &Path,
+    mut opts: SnapshotOptions,
+    read_only: bool,
+    ctx: &Ctx,
+) -> Result<Report, CliError> {
     local_path(db, "database")?;
-    let r = open(repo)?;
+    let r = open(repo, store)?;
     let (handle, read_only) = open_to_copy(db, read_only)?;
     let task = ctx.progress.task("snapshot", 0, Unit::Bytes);
     opts.progress = Some(library_progress::repo(&task));
@@ -317,7 +389,7 @@ fn snapshot(repo: &Path, db: &Path, mut opts: SnapshotOptions, read_only: bool, 
         Err(e) => {
             task.abandon();
             let _ = close(handle);
-            return Err(engine_error(repo, e));
+            return Err(repo_error(repo, e));
         }
     };
     task.finish("done");
@@ -338,9 +410,9 @@ fn snapshot(repo: &Path, db: &Path, mut opts: SnapshotOptions, read_only: bool, 
     Ok(Report::ok(doc, text))
 }
 
-fn list(repo: &Path) -> Result<Report, CliError> {
-    let r = open(repo)?;
-    let list = r.list().map_err(|e| engine_error(repo, e))?;
+fn list(repo: &Path, store: &StoreArgs) -> Result<Report, CliError> {
+    let r = open(repo, store)?;
+    let list = r.list().map_err(|e| repo_error(repo, e))?;
     let doc = json!({
         "repo": repo.display().to_string(),
         "snapshots": list.iter().map(show::snapshot_json).collect::<Vec<_>>(),
@@ -348,10 +420,10 @@ fn list(repo: &Path) -> Result<Report, CliError> {
     Ok(Report::ok(doc, show::list_text(&list)))
 }
 
-fn verify(repo: &Path, which: &[String], level: VerifyLevel, ctx: &Ctx) -> Result<Report, CliError> {
-    let r = open(repo)?;
+fn verify(repo: &Path, store: &StoreArgs, which: &[String], level: VerifyLevel, ctx: &Ctx) -> Result<Report, CliError> {
+    let r = open(repo, store)?;
     let targets: Vec<SnapshotInfo> = if which.is_empty() {
-        let all = r.list().map_err(|e| engine_error(repo, e))?;
+        let all = r.list().map_err(|e| repo_error(repo, e))?;
         all.into_iter().filter(|s| s.state == strata_checkpoint::repo::SnapshotState::Complete).collect()
     } else {
         which.iter().map(|w| find(&r, w)).collect::<Result<_, _>>()?
@@ -367,7 +439,7 @@ fn verify(repo: &Path, which: &[String], level: VerifyLevel, ctx: &Ctx) -> Resul
             }
             Err(e) => {
                 task.abandon();
-                return Err(engine_error(repo, e));
+                return Err(repo_error(repo, e));
             }
         }
     }
@@ -392,15 +464,22 @@ fn verify(repo: &Path, which: &[String], level: VerifyLevel, ctx: &Ctx) -> Resul
     Ok(Report { json: doc, text, failed })
 }
 
-fn restore(repo: &Path, which: &str, target: &Path, mut opts: RestoreOptions, ctx: &Ctx) -> Result<Report, CliError> {
+fn restore(
+    repo: &Path,
+    store: &StoreArgs,
+    which: &str,
+    target: &Path,
+    mut opts: RestoreOptions,
+    ctx: &Ctx,
+) -> Result<Report, CliError> {
     local_path(target, "target")?;
-    let r = open(repo)?;
+    let r = open(repo, store)?;
     let s = find(&r, which)?;
     let task = ctx.progress.task("restore", s.bytes_total, Unit::Bytes);
     opts.progress = Some(library_progress::repo(&task));
     let info = r.restore(s.id, target, &opts).map_err(|e| {
         task.clone().abandon();
-        engine_error(target, e)
+        target_error(repo, target, e)
     })?;
     task.finish("done");
     let mut m = object(show::restore_fields(&info));
@@ -409,15 +488,15 @@ fn restore(repo: &Path, which: &str, target: &Path, mut opts: RestoreOptions, ct
     Ok(Report::ok(Value::Object(m), show::restore_text(&info)))
 }
 
-fn export(repo: &Path, which: &str, dir: &Path, ctx: &Ctx) -> Result<Report, CliError> {
+fn export(repo: &Path, store: &StoreArgs, which: &str, dir: &Path, ctx: &Ctx) -> Result<Report, CliError> {
     local_path(dir, "bundle")?;
-    let r = open(repo)?;
+    let r = open(repo, store)?;
     let s = find(&r, which)?;
     let task = ctx.progress.task("export", s.bytes_total, Unit::Bytes);
     let progress = library_progress::repo(&task);
     let info = r.export_with(s.id, dir, Some(&progress)).map_err(|e| {
         task.clone().abandon();
-        engine_error(dir, e)
+        target_error(repo, dir, e)
     })?;
     task.finish("done");
     let doc = json!({
@@ -440,6 +519,17 @@ fn import(
     copy: bool,
     ctx: &Ctx,
 ) -> Result<Report, CliError> {
+    if is_url(bundle) {
+        return Err(CliError::Failed {
+            message: format!(
+                "{}: a bundle is a local directory (made by `strata repo export`); to make a database \
+                 from an s3:// repository use `strata repo restore URL SNAPSHOT TARGET`",
+                bundle.display()
+            ),
+            file: Some(bundle.display().to_string()),
+            offset: None,
+        });
+    }
     local_path(bundle, "bundle")?;
     local_path(target, "target")?;
     let task = ctx.progress.task("import", 0, Unit::Bytes);
@@ -459,9 +549,9 @@ fn import(
     Ok(Report::ok(Value::Object(m), show::restore_text(&info)))
 }
 
-fn gc(repo: &Path) -> Result<Report, CliError> {
-    let r = open(repo)?;
-    let g = r.gc().map_err(|e| engine_error(repo, e))?;
+fn gc(repo: &Path, store: &StoreArgs) -> Result<Report, CliError> {
+    let r = open(repo, store)?;
+    let g = r.gc().map_err(|e| repo_error(repo, e))?;
     let mut m = object(show::gc_fields(&g));
     m.insert("repo".into(), json!(repo.display().to_string()));
     let failed = (!g.damaged.is_empty()).then(|| {

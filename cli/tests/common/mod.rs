@@ -39,6 +39,19 @@ pub fn strata(args: &[&str]) -> Run {
     finish(out)
 }
 
+/// Runs `strata ARGS` with `env` set (and no other `AWS_*` variable of the caller's).
+pub fn strata_env(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_strata"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("AWS_") {
+            cmd.env_remove(k);
+        }
+    }
+    let out =
+        cmd.args(args).envs(env.iter().copied()).stdin(Stdio::null()).env_remove("TERM").output().expect("run strata");
+    finish(out)
+}
+
 /// Runs and expects exit 0.
 pub fn ok(args: &[&str]) -> Run {
     let r = strata(args);
