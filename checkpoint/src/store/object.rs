@@ -64,9 +64,12 @@ pub struct StoreOptions {
     pub transfer_hook: Option<TransferHook>,
 }
 
+/// The function a [`TransferHook`] calls with an object's key.
+pub type TransferHookFn = dyn Fn(&str) -> io::Result<()> + Send + Sync;
+
 /// See [`StoreOptions::transfer_hook`].
 #[derive(Clone)]
-pub struct TransferHook(pub Arc<dyn Fn(&str) -> io::Result<()> + Send + Sync>);
+pub struct TransferHook(pub Arc<TransferHookFn>);
 
 impl std::fmt::Debug for TransferHook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
