@@ -61,7 +61,10 @@ fn run(cli: &Cli) -> Result<bool, String> {
             for n in notes {
                 println!("note: {n}");
             }
-            println!("instructions: no benchmark regressed by more than {}% (rustc: {})", old.threshold_percent, old.rustc);
+            println!(
+                "instructions: no benchmark regressed by more than {}% (rustc: {})",
+                old.threshold_percent, old.rustc
+            );
             true
         }
         Verdict::Regressed { lines } => {

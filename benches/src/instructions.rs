@@ -158,7 +158,9 @@ pub fn read_baseline(path: &Path) -> Result<Option<Baseline>, String> {
 pub fn write_baseline(path: &Path, b: &Baseline) -> Result<(), String> {
     let text = serde_json::to_string_pretty(b).map_err(|e| e.to_string())? + "\n";
     let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path)).map_err(|e| format!("{}: {e}", path.display()))
+    std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 #[cfg(test)]
