@@ -3,7 +3,12 @@
 //!   same file system (median of several runs each; both link every table);
 //! - a second snapshot after 1% of the keys were rewritten: `bytes_added` against the total;
 //! - restore with `copy_files` and a raw copy (`std::fs::copy` + fsync per file) of the
-//!   restored files, in MiB/s, measured in the same run.
+//!   restored files, in MiB/s, measured in the same run;
+//! - export to another file system (so it copies: `/dev/shm` unless `STRATA_BENCH_EXPORT_DIR`
+//!   says otherwise) against a raw copy of the same files to the same place;
+//!
+//! each of the last two for `STRATA_BENCH_ROUNDS` rounds (default 3, the order alternating),
+//! medians printed with the load average of every round.
 //!
 //! Run: `cargo bench -p strata-benches --bench repository`
 //! Environment: `STRATA_BENCH_SIZES_MIB` (default `256,1024`), `STRATA_BENCH_DIR` (default a
@@ -106,14 +111,89 @@ fn run(base: &Path, mib: u64, iterations: usize) -> Res<()> {
         100.0 * second.bytes_added as f64 / second.bytes_total as f64,
         first.bytes_added
     );
-    let t = Instant::now();
+    let rounds = env_or("STRATA_BENCH_ROUNDS", 3);
+    let export_base = export_dir(base)?;
     let copy = RestoreOptions { copy_files: true, ..Default::default() };
-    let r = repo.restore(second.id, base.join(format!("restore-{mib}")), &copy)?;
-    let restore_mib_s = r.copied_bytes as f64 / (1 << 20) as f64 / t.elapsed().as_secs_f64();
-    let raw = raw_copy_mib_s(&r.dir, &base.join(format!("raw-{mib}")))?;
-    println!("{mib} MiB: restore by copy {restore_mib_s:.0} MiB/s; raw copy of the same files {raw:.0} MiB/s");
+    // The raw copies' source: the same files, restored once untimed.
+    let reference = repo.restore(second.id, base.join(format!("reference-{mib}")), &copy)?.dir;
+    let (mut restore, mut raw, mut export, mut raw_export) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for round in 0..rounds {
+        println!("{mib} MiB round {round}: load average {}", load_average());
+        let restored = base.join(format!("restore-{mib}-{round}"));
+        let raw_dir = base.join(format!("raw-{mib}-{round}"));
+        let exported = export_base.path().join(format!("export-{mib}-{round}"));
+        let raw_exported = export_base.path().join(format!("raw-{mib}-{round}"));
+        // Alternate which goes first, so neither always meets a colder or warmer page cache.
+        for step in if round % 2 == 0 { [0, 1, 2, 3] } else { [1, 0, 3, 2] } {
+            match step {
+                0 => {
+                    let t = Instant::now();
+                    let r = repo.restore(second.id, &restored, &copy)?;
+                    restore.push(r.copied_bytes as f64 / (1 << 20) as f64 / t.elapsed().as_secs_f64());
+                }
+                1 => raw.push(raw_copy_mib_s(&reference, &raw_dir)?),
+                2 => {
+                    let t = Instant::now();
+                    let e = repo.export(second.id, &exported)?;
+                    let secs = t.elapsed().as_secs_f64();
+                    if copied(&exported)? {
+                        export.push(e.bytes as f64 / (1 << 20) as f64 / secs);
+                    }
+                }
+                _ => raw_export.push(raw_copy_mib_s(&reference, &raw_exported)?),
+            }
+        }
+        for d in [&restored, &raw_dir, &exported, &raw_exported] {
+            std::fs::remove_dir_all(d)?;
+        }
+    }
+    std::fs::remove_dir_all(&reference)?;
+    let (restore, raw) = (median(&mut restore), median(&mut raw));
+    println!(
+        "{mib} MiB: restore by copy {restore:.0} MiB/s; raw copy of the same files {raw:.0} MiB/s ({:.0}%; medians of {rounds})",
+        100.0 * restore / raw
+    );
+    let raw_export = median(&mut raw_export);
+    if export.is_empty() {
+        println!("{mib} MiB: export linked its files (same file system as the repository): no copy to measure");
+    } else {
+        let export = median(&mut export);
+        println!(
+            "{mib} MiB: export by copy to {} {export:.0} MiB/s; raw copy there {raw_export:.0} MiB/s ({:.0}%)",
+            export_base.path().display(),
+            100.0 * export / raw_export
+        );
+    }
     std::io::stdout().flush()?;
     Ok(())
+}
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|s| s.parse().ok()).unwrap_or(default)
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim().to_string()
+}
+
+/// Where exports go: `STRATA_BENCH_EXPORT_DIR`, else `/dev/shm` (another file system, so the
+/// export copies instead of linking), else beside the repository.
+fn export_dir(base: &Path) -> Res<tempfile::TempDir> {
+    let dir = std::env::var("STRATA_BENCH_EXPORT_DIR").ok().map(std::path::PathBuf::from);
+    let dir = dir.or_else(|| Some(Path::new("/dev/shm").to_path_buf()).filter(|d| d.is_dir()));
+    Ok(tempfile::tempdir_in(dir.as_deref().unwrap_or(base))?)
+}
+
+/// Whether the tables of an exported bundle are copies (one link each), not hard links.
+fn copied(dir: &Path) -> Res<bool> {
+    use std::os::unix::fs::MetadataExt;
+    for e in std::fs::read_dir(dir)? {
+        let e = e?;
+        if e.file_name().to_string_lossy().ends_with(".sst") {
+            return Ok(e.metadata()?.nlink() == 1);
+        }
+    }
+    Ok(false)
 }
 
 fn main() -> Res<()> {
@@ -121,12 +201,12 @@ fn main() -> Res<()> {
         .ok()
         .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())
         .unwrap_or_else(|| vec![256, 1024]);
-    let iterations = std::env::var("STRATA_BENCH_ITERATIONS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
+    let iterations = env_or("STRATA_BENCH_ITERATIONS", 10);
     let tmp = match std::env::var("STRATA_BENCH_DIR") {
         Ok(d) => tempfile::tempdir_in(d)?,
         Err(_) => tempfile::tempdir()?,
     };
-    println!("load average: {}", std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim());
+    println!("load average: {}", load_average());
     for mib in sizes {
         run(tmp.path(), mib, iterations)?;
     }

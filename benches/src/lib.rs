@@ -7,6 +7,7 @@
 //! Thread safety: plain values; each thread records into its own histogram and they are merged.
 
 pub mod compare;
+pub mod instructions;
 
 use std::path::Path;
 use std::time::Duration;

@@ -410,3 +410,110 @@ fn crash_at_every_step_of_an_upsert() {
         }
     }
 }
+
+/// The link count of every bundle table of bundle family `cf_name`, by file name.
+fn bundle_link_counts(fs: &dyn FileSystem, bundle: &Path, cf_name: &str) -> BTreeMap<String, u64> {
+    let p = bundle.join("snapshot.json");
+    let r: SnapshotRecord = unframe(KIND_BUNDLE, &fs.read_all(&p).unwrap(), &p).unwrap();
+    let id = r.column_families.iter().find(|c| c.name == cf_name).unwrap().id;
+    let tables = r.files.iter().filter(|f| f.cf == id && f.name.ends_with(".sst"));
+    tables.map(|f| (f.name.clone(), fs.link_count(&bundle.join(&f.name)).unwrap())).collect()
+}
+
+#[test]
+fn new_families_link_the_bundle_tables_and_never_modify_the_bundle() {
+    let sim = SimFs::new();
+    let want = make_bundle(&sim, true);
+    let dst = make_target(&sim);
+    let pristine = files(&sim, Path::new("/bundle"));
+    let bundle = Path::new("/bundle");
+    // The export itself linked the repository's objects: count from here.
+    let before: BTreeMap<&str, BTreeMap<String, u64>> =
+        ["users", "orders", "default"].iter().map(|cf| (*cf, bundle_link_counts(&sim, bundle, cf))).collect();
+    let plus =
+        |cf: &str, n: u64| -> BTreeMap<String, u64> { before[cf].iter().map(|(k, v)| (k.clone(), v + n)).collect() };
+    import(&dst, bundle, &opts(ImportMode::NewColumnFamilies, &[("users", "users_copy"), ("orders", "o2")])).unwrap();
+    // Each table of the imported families has one more name now (the database's); the
+    // families not imported were not touched.
+    for cf in ["users", "orders"] {
+        assert!(!before[cf].is_empty());
+        assert_eq!(bundle_link_counts(&sim, bundle, cf), plus(cf, 1), "{cf}");
+    }
+    assert_eq!(bundle_link_counts(&sim, bundle, "default"), before["default"]);
+    // With `copy_files` the tables are copies.
+    let copied = ImportOptions { copy_files: true, ..opts(ImportMode::NewColumnFamilies, &[("users", "u3")]) };
+    import(&dst, bundle, &copied).unwrap();
+    assert_eq!(dump_named(&dst, "u3"), want["users"]);
+    assert_eq!(bundle_link_counts(&sim, bundle, "users"), plus("users", 1), "copy_files made links");
+    // The database owns its links: writes, a compaction that replaces every imported table,
+    // dropping a family and a power loss never change the bundle.
+    let copy = dst.cf("users_copy").unwrap();
+    dst.put_cf(&copy, k(1), "later").unwrap();
+    dst.flush().unwrap();
+    dst.compact_range(&copy, None, None).unwrap();
+    dst.drop_cf("o2").unwrap();
+    dst.wait_for_compactions().unwrap();
+    drop(dst);
+    sim.crash();
+    let dst = Db::open("/dst", dopts(&sim)).unwrap();
+    let mut expect = want["users"].clone();
+    expect.insert(k(1), b"later".to_vec());
+    assert_eq!(dump_named(&dst, "users_copy"), expect);
+    assert!(dst.cf("o2").is_none());
+    assert_eq!(files(&sim, bundle), pristine, "the bundle was modified");
+    for cf in ["users", "orders"] {
+        assert_eq!(bundle_link_counts(&sim, bundle, cf), before[cf], "{cf}: the database still holds links");
+    }
+}
+
+/// A real source database snapshotted and exported to `bundle` (on real files); the contents
+/// of its family `users`.
+fn real_bundle(base: &Path, bundle: &Path) -> Map {
+    let src = Db::open(base.join("src"), Options { disable_auto_compactions: true, ..small_options() }).unwrap();
+    let users = src.create_cf("users").unwrap();
+    for round in 0..2u32 {
+        for i in 0..200 {
+            src.put_cf(&users, k(i), format!("v{round}-{i}")).unwrap();
+        }
+        src.flush().unwrap();
+    }
+    let repo = Repository::create(base.join("repo")).unwrap();
+    let s = repo.create_snapshot(&src, &SnapshotOptions::default()).unwrap();
+    repo.export(s.id, bundle).unwrap();
+    dump_named(&src, "users")
+}
+
+#[test]
+fn real_files_are_linked_on_one_file_system_and_copied_across_two() {
+    let fs = strata::RealFs::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let dst = Db::open(tmp.path().join("dst"), small_options()).unwrap();
+    // Same file system: linked.
+    let bundle = tmp.path().join("bundle");
+    let want = real_bundle(tmp.path(), &bundle);
+    let before = bundle_link_counts(&fs, &bundle, "users");
+    import(&dst, &bundle, &opts(ImportMode::NewColumnFamilies, &[("users", "same_fs")])).unwrap();
+    assert_eq!(dump_named(&dst, "same_fs"), want);
+    let counts = bundle_link_counts(&fs, &bundle, "users");
+    assert!(!before.is_empty() && counts.iter().all(|(k, n)| *n == before[k] + 1), "{before:?} -> {counts:?}");
+    // Another file system (tmpfs, where the machine has one): linking fails, the tables are
+    // copied.
+    let shm = Path::new("/dev/shm");
+    let other = if shm.is_dir() { tempfile::tempdir_in(shm).ok() } else { None };
+    let Some(other) = other else {
+        eprintln!("no /dev/shm: the cross-file-system half of this test did not run");
+        return;
+    };
+    use std::os::unix::fs::MetadataExt;
+    if std::fs::metadata(other.path()).unwrap().dev() == std::fs::metadata(tmp.path()).unwrap().dev() {
+        eprintln!("/dev/shm is on the temporary directory's file system: the cross-file-system half did not run");
+        return;
+    }
+    let far = other.path().join("bundle");
+    let want = real_bundle(other.path(), &far);
+    let before = bundle_link_counts(&fs, &far, "users");
+    import(&dst, &far, &opts(ImportMode::NewColumnFamilies, &[("users", "other_fs")])).unwrap();
+    assert_eq!(dump_named(&dst, "other_fs"), want);
+    assert!(!before.is_empty());
+    assert_eq!(bundle_link_counts(&fs, &far, "users"), before, "a link across file systems");
+}

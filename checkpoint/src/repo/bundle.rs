@@ -7,7 +7,7 @@
 //!
 //! Import into an *open* database (as new column families, or as an upsert into an existing
 //! one) is `import.rs`; it reads and checks the bundle with [`read_bundle`] and
-//! [`check_bundle_files`] exactly as the import into a new directory does.
+//! [`check_bundle_file`] exactly as the import into a new directory does.
 //!
 //! Invariants: a bundle's metadata is untrusted when read back: the framing is checked, the
 //! record validated (file names are derived from file numbers, never taken as paths), every
@@ -120,27 +120,36 @@ pub fn import_into_new_database(
     let record = read_bundle(&*fs, bundle)?;
     let names = renames(&record, &opts.column_families)?;
     let store = LocalStore::new(Arc::clone(&fs), bundle);
-    check_bundle_files(&store, bundle, record.files.iter())?;
     let total = record.files.iter().map(|f| f.size).sum();
     let mut tracker = Tracker::new(opts.progress.as_ref(), "import", record.files.len(), total);
-    let fetch =
-        |f: &FileRecord, dst: &Path| -> Result<Transfer> { store.get_file(&f.name, &*fs, dst, opts.copy_files) };
+    let fetch = |f: &FileRecord, dst: &Path| fetch_bundle_file(&store, &*fs, bundle, f, dst, opts.copy_files);
     build_database(&*fs, dir.as_ref(), "strata-import", &record, &names, fetch, 1, &mut tracker)
 }
 
-/// Checks the size and whole-file checksum of every one of `files` in the bundle at `bundle`
-/// (`store` is a [`LocalStore`] rooted there): `Corruption` naming the first damaged file.
-pub(crate) fn check_bundle_files<'a>(
-    store: &dyn Store,
-    bundle: &Path,
-    files: impl Iterator<Item = &'a FileRecord>,
-) -> Result<()> {
-    for f in files {
-        if let Some(problem) = super::verify::check_file(store, &as_bundle_object(f), VerifyLevel::Checksums)? {
-            return Err(Error::corruption(bundle.join(&f.name), 0, format!("bundle file is damaged: {problem:?}")));
+/// Checks the size and whole-file checksum of bundle file `f` (`store` is a [`LocalStore`]
+/// rooted at `bundle`): `Corruption` naming the file when it is damaged. Every import checks
+/// every file it uses through this function, before using it.
+pub(crate) fn check_bundle_file(store: &dyn Store, bundle: &Path, f: &FileRecord) -> Result<()> {
+    match super::verify::check_file(store, &as_bundle_object(f), VerifyLevel::Checksums)? {
+        None => Ok(()),
+        Some(problem) => {
+            Err(Error::corruption(bundle.join(&f.name), 0, format!("bundle file is damaged: {problem:?}")))
         }
     }
-    Ok(())
+}
+
+/// Checks bundle file `f` ([`check_bundle_file`]), then puts it at `dst` on `fs` (a hard link
+/// where possible unless `copy`).
+pub(crate) fn fetch_bundle_file(
+    store: &dyn Store,
+    fs: &dyn FileSystem,
+    bundle: &Path,
+    f: &FileRecord,
+    dst: &Path,
+    copy: bool,
+) -> Result<Transfer> {
+    check_bundle_file(store, bundle, f)?;
+    store.get_file(&f.name, fs, dst, copy)
 }
 
 /// The new names of `record`'s column families under `renames`, checked: every source exists,

@@ -2,9 +2,12 @@
 //! as new column families or as an upsert into existing ones (`docs/repository.md`, "Import").
 //!
 //! - [`ImportMode::NewColumnFamilies`]: every bundle file of the chosen families is checked
-//!   (size and whole-file checksum), then `Db::import_column_families` copies the tables into
-//!   the database and adds every family, its tables (levels and sequence numbers kept) and the
-//!   raised last sequence number in ONE manifest edit.
+//!   (size and whole-file checksum), then `Db::import_column_families` hard-links the tables
+//!   into the database (an fsynced copy across file systems, or with `copy_files`) and adds
+//!   every family, its tables (levels and sequence numbers kept) and the raised last sequence
+//!   number in ONE manifest edit. The database owns its links and may later unlink them; the
+//!   bundle's names and bytes are never touched (tables are immutable, and an imported table's
+//!   sequence numbers live in the manifest, not in the file).
 //! - [`ImportMode::Upsert`]: the bundle is built into a temporary database directory next to
 //!   the target database (`.<db name>.strata-import.tmp`, hard links into the bundle where
 //!   possible, every file checked first), opened read-only, and each chosen family's visible
@@ -27,11 +30,11 @@
 //! Thread safety: runs beside readers and writers of `db`; two upserts into one database at
 //! once share the temporary sibling's name and one of them fails (run them one at a time).
 
-use super::bundle::{check_bundle_files, read_bundle};
+use super::bundle::{check_bundle_file, fetch_bundle_file, read_bundle};
 use super::format::{CfRecord, FileKind, FileRecord, SnapshotRecord};
 use super::restore::build_database;
 use super::types::{ImportInfo, ImportMode, ImportOptions, Tracker};
-use crate::store::{LocalStore, Store};
+use crate::store::LocalStore;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use strata::{
@@ -112,7 +115,7 @@ fn check_target(record: &SnapshotRecord, c: &CfRecord, to: &str, db: &DbView, mo
                     record.id
                 ));
             }
-            if !record.files.iter().any(|f| f.kind == FileKind::Table && f.cf == c.id) {
+            if tables_of(record, c.id).next().is_none() {
                 return bad(format!(
                     "column family {:?} holds no table in the bundle: create it with Db::create_cf instead",
                     c.name
@@ -133,6 +136,11 @@ fn check_target(record: &SnapshotRecord, c: &CfRecord, to: &str, db: &DbView, mo
         ));
     }
     Ok(())
+}
+
+/// The tables of bundle family `cf`, in the bundle's order.
+fn tables_of(record: &SnapshotRecord, cf: CfId) -> impl Iterator<Item = &FileRecord> {
+    record.files.iter().filter(move |f| f.kind == FileKind::Table && f.cf == cf)
 }
 
 /// The comparator and families of `db`.
@@ -168,32 +176,26 @@ fn import_new(
     planned: &[Planned],
     opts: &ImportOptions,
 ) -> Result<ImportInfo> {
-    let tables: Vec<&FileRecord> = record
-        .files
-        .iter()
-        .filter(|f| f.kind == FileKind::Table && planned.iter().any(|p| p.bundle_cf == f.cf))
-        .collect();
-    let bytes = tables.iter().map(|f| f.size).sum();
-    let mut tracker = Tracker::new(opts.progress.as_ref(), "import", tables.len(), bytes);
+    let per_cf: Vec<Vec<&FileRecord>> = planned.iter().map(|p| tables_of(record, p.bundle_cf).collect()).collect();
+    let (count, bytes) = per_cf.iter().flatten().fold((0, 0), |(n, b), f| (n + 1, b + f.size));
+    let mut tracker = Tracker::new(opts.progress.as_ref(), "import", count, bytes);
     let store = LocalStore::new(Arc::clone(fs), bundle);
-    for f in &tables {
-        check_bundle_files(&store, bundle, std::iter::once(*f))?;
+    for f in per_cf.iter().flatten() {
+        check_bundle_file(&store, bundle, f)?;
         tracker.file_done(f.size)?;
     }
-    let lists: Vec<Vec<ImportFile>> = planned
+    let lists: Vec<Vec<ImportFile>> = per_cf
         .iter()
-        .map(|p| {
-            let of_cf = tables.iter().filter(|f| f.cf == p.bundle_cf);
-            of_cf.map(|f| ImportFile { path: bundle.join(&f.name), level: f.level as usize }).collect()
-        })
+        .map(|fs| fs.iter().map(|f| ImportFile { path: bundle.join(&f.name), level: f.level as usize }).collect())
         .collect();
     let families: Vec<(&str, &[ImportFile])> =
         planned.iter().zip(&lists).map(|(p, l)| (p.to.as_str(), l.as_slice())).collect();
-    db.import_column_families(&families, &strata::ImportOptions::default())?;
+    let link = strata::ImportOptions { link_files: !opts.copy_files, ..strata::ImportOptions::default() };
+    db.import_column_families(&families, &link)?;
     Ok(ImportInfo {
         column_families: planned.iter().map(|p| p.to.clone()).collect(),
         sequence: record.sequence,
-        tables: tables.len(),
+        tables: count,
         bytes,
         entries: 0,
     })
@@ -245,10 +247,7 @@ fn upsert_in(
     let total = record.files.iter().map(|f| f.size).sum();
     let mut tracker = Tracker::new(opts.progress.as_ref(), "import", record.files.len() + planned.len(), total);
     let store = LocalStore::new(Arc::clone(fs), bundle);
-    let fetch = |f: &FileRecord, dst: &Path| {
-        check_bundle_files(&store, bundle, std::iter::once(f))?;
-        store.get_file(&f.name, &**fs, dst, false)
-    };
+    let fetch = |f: &FileRecord, dst: &Path| fetch_bundle_file(&store, &**fs, bundle, f, dst, false);
     let restored = tmp.join("bundle-db");
     build_database(&**fs, &restored, "strata-import", record, &[], fetch, 1, &mut tracker)?;
     let src_opts = Options { fs: Some(Arc::clone(fs)), create_if_missing: false, ..db.options().clone() };

@@ -294,8 +294,10 @@ pub struct ImportOptions {
     pub column_families: Vec<(String, String)>,
     /// Into an open database: new families or an upsert (ignored for a new directory).
     pub mode: ImportMode,
-    /// Into a new directory: copy even where hard links are possible (an import into an open
-    /// database always copies: the engine owns its files).
+    /// Copy even where hard links are possible. Otherwise tables are hard-linked from the
+    /// bundle when it is on the target's file system (into a new directory, or into an open
+    /// database as new families: the database owns its links and never writes into them; the
+    /// bundle is never modified). An upsert always writes new tables.
     pub copy_files: bool,
     pub progress: Option<Progress>,
 }

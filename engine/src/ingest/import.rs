@@ -10,7 +10,8 @@
 //! deeper tables epoch 1.
 //!
 //! Invariants: on any error the database is unchanged (no family, no table) and no staged file
-//! is left; sources are untouched unless `move_files`, and then removed only after success.
+//! is left; sources are untouched unless `move_files`, and then removed only after success
+//! (`link_files` hard-links them too but never removes them).
 //!
 //! Thread safety: any thread; the commit holds `commit` (writes wait) and `state`.
 
@@ -91,6 +92,9 @@ impl DbInner {
         opts: &ImportOptions,
     ) -> Result<Vec<ColumnFamily>> {
         self.check_writable()?;
+        if opts.move_files && opts.link_files {
+            return Err(Error::InvalidArgument("`move_files` and `link_files` can not both be true".into()));
+        }
         check_import_args(families)?;
         {
             let st = self.state.lock();
@@ -110,7 +114,7 @@ impl DbInner {
             check_overlaps_ordered(&staged[first..], &imported[first..])?;
             bounds.push(first..staged.len());
         }
-        if let Err(e) = self.stage(&mut staged, opts.move_files) {
+        if let Err(e) = self.stage(&mut staged, opts.move_files || opts.link_files) {
             self.unstage(&staged);
             return Err(e);
         }

@@ -91,6 +91,11 @@ pub struct ImportOptions {
     /// Hard-link (copy where impossible) and remove the sources after success. Default `false`:
     /// copy, sources untouched.
     pub move_files: bool,
+    /// Hard-link each table and leave the source in place (copy where linking is impossible):
+    /// the database owns its link, which it may later unlink; the source's name and bytes are
+    /// never touched (tables are immutable). Setting both `move_files` and `link_files` is
+    /// `InvalidArgument`. Default `false`.
+    pub link_files: bool,
 }
 
 #[cfg(test)]
@@ -103,6 +108,6 @@ mod tests {
         assert!(!o.move_files && !o.link_files);
         assert!(o.snapshot_consistency && o.allow_global_seqno && o.allow_blocking_flush);
         assert!(!o.verify_checksums_before_ingest && !o.fail_if_not_bottommost_level);
-        assert!(!ImportOptions::default().move_files);
+        assert!(!ImportOptions::default().move_files && !ImportOptions::default().link_files);
     }
 }
