@@ -95,7 +95,18 @@ impl Table {
             None
         };
         let index_keys = RestartKeys::new(&index).map_err(|c| block_error(footer.index, c))?;
-        let t = Table { file, path: path.to_path_buf(), opts, file_size, footer, data_end, index, index_keys, filter, props };
+        let t = Table {
+            file,
+            path: path.to_path_buf(),
+            opts,
+            file_size,
+            footer,
+            data_end,
+            index,
+            index_keys,
+            filter,
+            props,
+        };
         t.check_properties()?;
         t.check_index()?;
         Ok(Arc::new(t))
