@@ -2,8 +2,6 @@
 //! builds a lookup key of up to 64 bytes on the stack and allocates a longer one), with older
 //! versions visible to a snapshot, deletes, and absent neighbours of every key.
 
-#![expect(clippy::expect_used, reason = "a failed open or read must fail the test loudly")]
-
 use std::sync::Arc;
 use strata::{Db, Options, ReadOptions};
 use strata_base::SimFs;
