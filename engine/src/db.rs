@@ -372,6 +372,9 @@ fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
+/// Lookup keys up to this long (user key and trailer) are built on the stack.
+const LOOKUP_INLINE_BYTES: usize = 64;
+
 impl DbInner {
     pub(crate) fn get(&self, cf_id: CfId, key: &[u8], seq: Option<SeqNo>) -> Result<Option<Bytes>> {
         let (seq, rs) = self.read_point(seq);
@@ -388,7 +391,21 @@ impl DbInner {
             }
         }
         let Some(vcf) = rs.version.cf(cf_id) else { return Ok(None) };
-        let lookup = ikey::lookup_key(key, seq);
+        // The lookup key, on the stack for the usual short key.
+        let mut inline = [0u8; LOOKUP_INLINE_BYTES];
+        let heap;
+        let lookup: &[u8] = match inline.get_mut(..key.len() + ikey::TRAILER_LEN) {
+            Some(buf) => {
+                let (user, trailer) = buf.split_at_mut(key.len());
+                user.copy_from_slice(key);
+                trailer.copy_from_slice(&ikey::pack_trailer(seq.min(ikey::SEQ_MAX), ValueKind::MAX).to_le_bytes());
+                buf
+            }
+            None => {
+                heap = ikey::lookup_key(key, seq);
+                &heap
+            }
+        };
         let ucmp = self.icmp.user_comparator();
         for (level, files) in vcf.levels.iter().enumerate() {
             if level == 0 {
@@ -398,17 +415,17 @@ impl DbInner {
                     {
                         continue;
                     }
-                    if let Some(r) = self.get_from_table(f, key, seq, &lookup)? {
+                    if let Some(r) = self.get_from_table(f, key, seq, lookup)? {
                         return Ok(r);
                     }
                 }
             } else {
-                let i = files.partition_point(|f| self.icmp.compare(&f.largest, &lookup) == Ordering::Less);
+                let i = files.partition_point(|f| self.icmp.compare(&f.largest, lookup) == Ordering::Less);
                 let Some(f) = files.get(i) else { continue };
                 if ucmp.compare(key, ikey::user_key(&f.smallest)) == Ordering::Less {
                     continue;
                 }
-                if let Some(r) = self.get_from_table(f, key, seq, &lookup)? {
+                if let Some(r) = self.get_from_table(f, key, seq, lookup)? {
                     return Ok(r);
                 }
             }
@@ -432,13 +449,13 @@ impl DbInner {
         if !table.may_contain(key) {
             return Ok(None);
         }
-        let Some((k, kind, value)) = table.seek_entry(&file_lookup)? else { return Ok(None) };
-        if ikey::user_key(&k) != key {
-            return Ok(None);
-        }
-        Ok(Some(match kind {
-            ValueKind::Put => Some(value),
-            ValueKind::Delete => None,
-        }))
+        // The first entry at or after the lookup key answers if it is a version of `key`.
+        let found = table.seek_point(&file_lookup, |e| {
+            (ikey::user_key(e.key()) == key).then(|| match e.kind() {
+                ValueKind::Put => Some(e.value_bytes()),
+                ValueKind::Delete => None,
+            })
+        })?;
+        Ok(found.flatten())
     }
 }

@@ -37,7 +37,7 @@ pub use format::{KEY_LEN_MAX, VALUE_LEN_MAX};
 pub use iter::TableIter;
 pub use options::{Compression, TableOptions, TableReadOptions};
 pub use properties::Properties;
-pub use table::Table;
+pub use table::{PointEntry, Table};
 
 /// The kind of an entry, shared with the engine: `Put` (1) or `Delete` (0, a tombstone).
 pub use strata_base::ikey::ValueKind as EntryKind;

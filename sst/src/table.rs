@@ -11,7 +11,7 @@
 //! Thread safety: a `Table` is immutable after open and shared as `Arc<Table>` (`Send + Sync`);
 //! reads go through the thread-safe `RandomAccessFile` and `BlockCache`.
 
-use crate::block::{Block, BlockIter};
+use crate::block::{Block, BlockIter, RestartKeys};
 use crate::codec;
 use crate::error::{BlockCorrupt, Error, Result};
 use crate::filter::Bloom;
@@ -43,6 +43,8 @@ pub struct Table {
     /// Offset of the first metadata block: data blocks end at or before it.
     data_end: u64,
     index: Block,
+    /// The index entries located once, for the binary search of every lookup.
+    index_keys: RestartKeys,
     filter: Option<Bloom>,
     props: Properties,
 }
@@ -92,7 +94,19 @@ impl Table {
         } else {
             None
         };
-        let t = Table { file, path: path.to_path_buf(), opts, file_size, footer, data_end, index, filter, props };
+        let index_keys = RestartKeys::new(&index).map_err(|c| block_error(footer.index, c))?;
+        let t = Table {
+            file,
+            path: path.to_path_buf(),
+            opts,
+            file_size,
+            footer,
+            data_end,
+            index,
+            index_keys,
+            filter,
+            props,
+        };
         t.check_properties()?;
         t.check_index()?;
         Ok(Arc::new(t))
@@ -198,8 +212,7 @@ impl Table {
 
     /// The checked data block that index entry `i` (a restart point of the index) names.
     fn data_block_of_entry(&self, i: usize) -> Result<(BlockHandle, Block)> {
-        let index_err = |c| self.block_error(self.footer.index, c);
-        let value = self.index.restart_entry(i).map_err(index_err)?.1;
+        let value = self.index_keys.value(i);
         let handle = self.decode_index_value(value, self.index.restart_offset(i))?;
         let block = Block::parse(self.data_block(handle)?).map_err(|c| self.block_error(handle, c))?;
         Ok((handle, block))
@@ -208,13 +221,10 @@ impl Table {
     /// The index: for each data block in file order, its separator key (every key of the block
     /// is `<=` it) and its handle. For tools (`strata sst dump`); reads no data block.
     pub fn index_entries(&self) -> Result<Vec<(Vec<u8>, BlockHandle)>> {
-        let mut it = BlockIter::new(self.index.clone());
-        let index_err = |c| self.block_error(self.footer.index, c);
-        it.seek_to_first().map_err(index_err)?;
-        let mut out = Vec::with_capacity(self.index.num_restarts());
-        while it.valid() {
-            out.push((it.key().to_vec(), self.index_handle(&it)?));
-            it.next().map_err(index_err)?;
+        let keys = &self.index_keys;
+        let mut out = Vec::with_capacity(keys.len());
+        for i in 0..keys.len() {
+            out.push((keys.key(i).to_vec(), self.decode_index_value(keys.value(i), self.index.restart_offset(i))?));
         }
         Ok(out)
     }
@@ -242,8 +252,8 @@ impl Table {
         if !self.may_contain(cmp.filter_key(key)) {
             return Ok(None);
         }
-        let i = self.index.seek_restart(key, cmp).map_err(|c| self.block_error(self.footer.index, c))?;
-        if i == self.index.num_restarts() {
+        let i = self.index_keys.seek(key, cmp);
+        if i == self.index_keys.len() {
             return Ok(None);
         }
         let (handle, block) = self.data_block_of_entry(i)?;
@@ -255,19 +265,24 @@ impl Table {
         Ok(None)
     }
 
-    /// The first entry whose key is `>= key` (no filter). The engine's point lookup: a binary
-    /// search of the index (no allocation), then a seek in one data block, or in the next one
-    /// when every key of the first is below `key`; the key is handed over, not copied.
+    /// The first entry whose key is `>= key` (no filter), with its key copied out.
     pub fn seek_entry(&self, key: &[u8]) -> Result<Option<(Bytes, ValueKind, Bytes)>> {
+        self.seek_point(key, |e| (Bytes::copy_from_slice(e.key()), e.kind(), e.value_bytes()))
+    }
+
+    /// The engine's point lookup: hands the first entry whose key is `>= key` (no filter) to
+    /// `f`, which decides what to keep; the key is not copied and the value is a view of the
+    /// (cached) block. A binary search of the located index keys, then of one data block's
+    /// restart points and a scan of one restart interval, or the same in the next block when
+    /// every key of the first is below `key`.
+    pub fn seek_point<R>(&self, key: &[u8], f: impl FnOnce(PointEntry<'_>) -> R) -> Result<Option<R>> {
         let cmp = self.comparator();
-        let mut i = self.index.seek_restart(key, cmp).map_err(|c| self.block_error(self.footer.index, c))?;
-        while i < self.index.num_restarts() {
+        let mut buf = Vec::new();
+        let mut i = self.index_keys.seek(key, cmp);
+        while i < self.index_keys.len() {
             let (handle, block) = self.data_block_of_entry(i)?;
-            let mut it = BlockIter::new(block);
-            it.seek(key, cmp).map_err(|c| self.block_error(handle, c))?;
-            if it.valid() {
-                let (kind, value) = (it.kind(), it.value_bytes());
-                return Ok(Some((Bytes::from(it.into_key()), kind, value)));
+            if let Some(hit) = block.seek_point(key, cmp, &mut buf).map_err(|c| self.block_error(handle, c))? {
+                return Ok(Some(f(PointEntry { key: &buf, kind: hit.kind, block: block.bytes(), value: hit.value })));
             }
             i += 1;
         }
@@ -335,6 +350,34 @@ impl Table {
     /// The whole-file CRC recorded in the footer (what `TableMeta::file_checksum` reported).
     pub fn file_checksum(&self) -> u32 {
         self.footer.file_crc
+    }
+}
+
+/// The entry a [`Table::seek_point`] found, lent to its callback.
+#[derive(Debug)]
+pub struct PointEntry<'a> {
+    key: &'a [u8],
+    kind: ValueKind,
+    block: &'a Bytes,
+    value: std::ops::Range<usize>,
+}
+
+impl PointEntry<'_> {
+    pub fn key(&self) -> &[u8] {
+        self.key
+    }
+
+    pub fn kind(&self) -> ValueKind {
+        self.kind
+    }
+
+    pub fn value(&self) -> &[u8] {
+        self.block.get(self.value.clone()).unwrap_or_default()
+    }
+
+    /// The value as a view of the block (no copy).
+    pub fn value_bytes(&self) -> Bytes {
+        self.block.slice(self.value.clone())
     }
 }
 

@@ -44,6 +44,9 @@ struct Cli {
     /// Background compaction threads (`Options::max_background_compactions`).
     #[arg(long, default_value_t = Options::default().max_background_compactions)]
     compaction_threads: usize,
+    /// Block cache size in MiB (`Options::block_cache_capacity`; 0 disables the cache).
+    #[arg(long, default_value_t = Options::default().block_cache_capacity >> 20)]
+    cache_mb: usize,
 }
 
 /// The benchmarks, named as in RocksDB's db_bench.
@@ -79,7 +82,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let keys = KeyGen::new(key_size, num);
     let value = vec![b'v'; value_size];
     println!("strata dbbench: num={num} key_size={key_size} value_size={value_size} dir={}", dir.display());
-    let options = Options { max_background_compactions: args.compaction_threads, ..Options::default() };
+    let options = Options {
+        max_background_compactions: args.compaction_threads,
+        block_cache_capacity: args.cache_mb << 20,
+        ..Options::default()
+    };
     println!("options: {options:?}");
     let mut db = Some(Db::open(&dir, options.clone())?);
     let mut results = Vec::new();
@@ -371,6 +378,9 @@ mod tests {
         let c = Cli::try_parse_from(["dbbench", "--benchmarks", "fillseq,readrandom", "--num=5"]).unwrap();
         assert_eq!(c.benchmarks, [Bench::Fillseq, Bench::Readrandom]);
         assert_eq!((c.num, c.value_size, c.key_size), (5, 100, 16));
+        assert_eq!(c.cache_mb, Options::default().block_cache_capacity >> 20);
+        let c = Cli::try_parse_from(["dbbench", "--cache-mb", "256"]).unwrap();
+        assert_eq!(c.cache_mb, 256);
         assert_eq!(Cli::try_parse_from(["dbbench"]).unwrap().benchmarks.len(), 7);
         assert!(Cli::try_parse_from(["dbbench", "--value_size", "10"]).is_err());
         assert!(Cli::try_parse_from(["dbbench", "--benchmarks", "fillsequential"]).is_err());

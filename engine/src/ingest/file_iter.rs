@@ -14,6 +14,7 @@
 use crate::error::Result;
 use crate::iter::{InternalIterator, compare_ikey, split_ikey};
 use bytes::Bytes;
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use strata_base::ikey::{self, SEQ_MAX, SeqNo, ValueKind};
 use strata_sst::TableIter;
@@ -44,11 +45,17 @@ impl FileIter {
 
 /// `global_seq` applied to a point lookup: the key to seek in the file for a reader at
 /// `read_seq`, or `None` if the table's entries are not visible to it.
-pub(crate) fn file_lookup_key(global_seq: SeqNo, user_key: &[u8], read_seq: SeqNo, lookup: &[u8]) -> Option<Vec<u8>> {
+/// Borrows `lookup` for the usual table (no global sequence), so a point read allocates nothing.
+pub(crate) fn file_lookup_key<'a>(
+    global_seq: SeqNo,
+    user_key: &[u8],
+    read_seq: SeqNo,
+    lookup: &'a [u8],
+) -> Option<Cow<'a, [u8]>> {
     match global_seq {
-        0 => Some(lookup.to_vec()),
+        0 => Some(Cow::Borrowed(lookup)),
         g if g > read_seq => None,
-        _ => Some(ikey::lookup_key(user_key, SEQ_MAX)),
+        _ => Some(Cow::Owned(ikey::lookup_key(user_key, SEQ_MAX))),
     }
 }
 
@@ -201,8 +208,9 @@ mod tests {
     #[test]
     fn point_lookup_key_hides_entries_above_the_read_sequence() {
         let lookup = ikey::lookup_key(b"k", 9);
-        assert_eq!(file_lookup_key(0, b"k", 9, &lookup), Some(lookup.clone()));
+        assert_eq!(file_lookup_key(0, b"k", 9, &lookup).as_deref(), Some(&lookup[..]));
+        assert!(matches!(file_lookup_key(0, b"k", 9, &lookup), Some(Cow::Borrowed(_))));
         assert_eq!(file_lookup_key(10, b"k", 9, &lookup), None);
-        assert_eq!(file_lookup_key(9, b"k", 9, &lookup), Some(ikey::lookup_key(b"k", SEQ_MAX)));
+        assert_eq!(file_lookup_key(9, b"k", 9, &lookup).as_deref(), Some(&ikey::lookup_key(b"k", SEQ_MAX)[..]));
     }
 }

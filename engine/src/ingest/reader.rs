@@ -146,16 +146,13 @@ impl SstFileReader {
         if !self.table.may_contain(key) {
             return Ok(None);
         }
-        let Some((k, kind, value)) = self.table.seek_entry(&ikey::lookup_key(key, SEQ_MAX))? else {
-            return Ok(None);
-        };
-        if ikey::user_key(&k) != key {
-            return Ok(None);
-        }
-        Ok(match kind {
-            ValueKind::Put => Some(value),
-            ValueKind::Delete => None,
-        })
+        let found = self.table.seek_point(&ikey::lookup_key(key, SEQ_MAX), |e| {
+            (ikey::user_key(e.key()) == key).then(|| match e.kind() {
+                ValueKind::Put => Some(e.value_bytes()),
+                ValueKind::Delete => None,
+            })
+        })?;
+        Ok(found.flatten().flatten())
     }
 
     /// Checks the whole-file checksum and every block's checksum and layout.

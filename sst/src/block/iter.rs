@@ -21,9 +21,9 @@ type BResult<T> = Result<T, BlockCorrupt>;
 /// strictly increasing, all inside a non-empty entry region.
 #[derive(Debug, Clone)]
 pub(crate) struct Block {
-    data: Bytes,
-    restarts_at: usize,
-    num_restarts: usize,
+    pub(super) data: Bytes,
+    pub(super) restarts_at: usize,
+    pub(super) num_restarts: usize,
 }
 
 impl Block {
@@ -64,22 +64,6 @@ impl Block {
         self.num_restarts
     }
 
-    /// For blocks whose every entry is a restart point (index blocks): the position of the
-    /// first entry whose key is `>= target` (`num_restarts()` if none), by binary search alone,
-    /// without allocating.
-    pub fn seek_restart(&self, target: &[u8], cmp: &dyn Comparator) -> BResult<usize> {
-        let (mut lo, mut hi) = (0, self.num_restarts);
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            if cmp.compare(self.restart_entry(mid)?.0, target) == Ordering::Less {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        Ok(lo)
-    }
-
     /// Offset of the entry at restart point `i` inside the block.
     pub fn restart_offset(&self, i: usize) -> usize {
         restart_point(&self.data, self.restarts_at, i)
@@ -109,7 +93,7 @@ fn restart_point(data: &[u8], restarts_at: usize, i: usize) -> usize {
 
 /// Decodes the header of the entry at `off`, which must lie inside `data[..restarts_at]`.
 #[inline]
-fn decode_entry(data: &[u8], off: usize, restarts_at: usize) -> BResult<Entry> {
+pub(super) fn decode_entry(data: &[u8], off: usize, restarts_at: usize) -> BResult<Entry> {
     let region = data.get(off..restarts_at).unwrap_or_default();
     let bad = |reason| block_corrupt(off, reason);
     let (shared, non_shared, value_len, kind, header_len) = match *region {
@@ -150,12 +134,12 @@ pub(crate) struct BlockIter {
 }
 
 /// The header of one entry.
-struct Entry {
-    shared: usize,
-    key_start: usize,
-    key_end: usize,
-    value_end: usize,
-    kind: ValueKind,
+pub(super) struct Entry {
+    pub(super) shared: usize,
+    pub(super) key_start: usize,
+    pub(super) key_end: usize,
+    pub(super) value_end: usize,
+    pub(super) kind: ValueKind,
 }
 
 impl BlockIter {
@@ -232,11 +216,6 @@ impl BlockIter {
     #[inline]
     pub fn kind(&self) -> ValueKind {
         self.kind
-    }
-
-    /// The current key, moved out (the iterator is consumed).
-    pub fn into_key(self) -> Vec<u8> {
-        self.key
     }
 
     /// Offset of the current entry inside the block.

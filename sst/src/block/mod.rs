@@ -14,6 +14,8 @@
 
 mod builder;
 mod iter;
+mod point;
 
 pub(crate) use builder::BlockBuilder;
 pub(crate) use iter::{Block, BlockIter};
+pub(crate) use point::RestartKeys;
