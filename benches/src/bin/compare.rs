@@ -24,8 +24,8 @@
 use clap::Parser;
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
-use strata_benches::compare::report::{self, thousands};
 use strata_benches::ValueKind;
+use strata_benches::compare::report::{self, thousands};
 use strata_benches::compare::workloads::run_engine;
 use strata_benches::compare::{Cell, Config, EngineKind, StrataCompression, Workload};
 
@@ -307,8 +307,12 @@ mod tests {
     fn flags_parse_and_misspellings_fail() {
         let c = Cli::try_parse_from(["compare", "--num", "10", "--checkpoint-bytes=256M", "--num", "20"]).unwrap();
         assert_eq!((c.num, c.checkpoint_bytes, c.cache_mb), (20, 256 << 20, 64));
-        assert_eq!((c.value_kind, c.strata_compression, c.in_process), (ValueKind::Random, StrataCompression::Default, false));
-        let c = Cli::try_parse_from(["compare", "--value-kind", "compressible", "--strata-compression", "zstd-bottom"]).unwrap();
+        assert_eq!(
+            (c.value_kind, c.strata_compression, c.in_process),
+            (ValueKind::Random, StrataCompression::Default, false)
+        );
+        let c = Cli::try_parse_from(["compare", "--value-kind", "compressible", "--strata-compression", "zstd-bottom"])
+            .unwrap();
         assert_eq!((c.value_kind, c.strata_compression), (ValueKind::Compressible, StrataCompression::ZstdBottom));
         assert!(Cli::try_parse_from(["compare", "--value-kind", "zeros"]).is_err());
         assert!(Cli::try_parse_from(["compare", "--strata-compression", "lz4"]).is_err());

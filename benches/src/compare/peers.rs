@@ -307,7 +307,7 @@ impl Engine for Sled {
 
 // ---- redb ----
 
-const REDB_TABLE: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::new("bench");
+const REDB_TABLE: redb::TableDefinition<'_, &[u8], &[u8]> = redb::TableDefinition::new("bench");
 const REDB_FILE: &str = "data.redb";
 
 struct Redb {

@@ -23,8 +23,8 @@
 
 use super::{CheckpointHow, Engine, EngineKind, Res};
 use crate::{Histogram, KeyGen, ValueGen, ValueKind, dir_size, proc_write_bytes};
-use serde::{Deserialize, Serialize};
 use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -258,8 +258,8 @@ impl Runner<'_> {
 
     fn cell(&self, w: Workload, ops: u64, secs: f64, bytes: u64, hist: Histogram) -> Cell {
         let engine = self.kind;
-        let lat_us = (!hist.is_empty())
-            .then(|| [hist.percentile_us(50.0), hist.percentile_us(99.0), hist.percentile_us(99.9)]);
+        let lat_us =
+            (!hist.is_empty()).then(|| [hist.percentile_us(50.0), hist.percentile_us(99.0), hist.percentile_us(99.9)]);
         Cell {
             engine,
             workload: w.name(),
@@ -355,7 +355,8 @@ impl Runner<'_> {
                 hist.record(t.elapsed());
             } else {
                 items.clear();
-                items.extend((i..i + n).map(|j| (self.keys.key(index(j)), self.values.value(index(j) + salt).to_vec())));
+                items
+                    .extend((i..i + n).map(|j| (self.keys.key(index(j)), self.values.value(index(j) + salt).to_vec())));
                 let t = Instant::now();
                 db.write_batch(&items, false)?;
                 hist.record(t.elapsed());
