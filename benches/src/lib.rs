@@ -8,6 +8,9 @@
 
 pub mod compare;
 pub mod instructions;
+pub mod values;
+
+pub use values::{ValueGen, ValueKind};
 
 use std::path::Path;
 use std::time::Duration;
@@ -103,19 +106,27 @@ impl Histogram {
     }
 }
 
-/// Bytes this process has caused to be written to storage (`/proc/self/io` `write_bytes`).
+/// Bytes this process has caused to reach storage: `/proc/self/io` `write_bytes` (pages it
+/// dirtied) minus `cancelled_write_bytes` (dirty pages it truncated or deleted before they were
+/// written back, e.g. a WAL deleted after its memtable was flushed, never synced).
 pub fn proc_write_bytes() -> Option<u64> {
     let s = std::fs::read_to_string("/proc/self/io").ok()?;
-    s.lines().find_map(|l| l.strip_prefix("write_bytes: ")).and_then(|v| v.trim().parse().ok())
+    let field = |name: &str| -> Option<u64> {
+        s.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.trim().parse().ok())
+    };
+    Some(field("write_bytes: ")?.saturating_sub(field("cancelled_write_bytes: ").unwrap_or(0)))
 }
 
-/// Total size of the files under `dir`.
+/// Total size of the files under `dir`: per file the smaller of its length and its allocated
+/// blocks, so preallocation counts for no engine (a sparse `set_len` tail has a length but no
+/// blocks; `fallocate(KEEP_SIZE)` has blocks past the length).
 pub fn dir_size(dir: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt as _;
     let Ok(rd) = std::fs::read_dir(dir) else { return 0 };
     rd.filter_map(Result::ok)
         .map(|e| match e.metadata() {
             Ok(m) if m.is_dir() => dir_size(&e.path()),
-            Ok(m) => m.len(),
+            Ok(m) => m.len().min(m.blocks() * 512),
             Err(_) => 0,
         })
         .sum()

@@ -19,11 +19,17 @@ use strata_manifest::{FileMeta, VersionEdit};
 use strata_sst::TableOptions;
 
 impl DbInner {
-    pub(crate) fn table_options(&self) -> TableOptions {
+    /// Table options for a new table; `bottommost`: it goes to the bottommost level (no data
+    /// below it), which may use `Options::bottommost_compression`.
+    pub(crate) fn table_options(&self, bottommost: bool) -> TableOptions {
+        let compression = match self.opts.bottommost_compression {
+            Some(c) if bottommost => c,
+            _ => self.opts.compression,
+        };
         TableOptions {
             block_size: self.opts.block_size,
             restart_interval: self.opts.block_restart_interval,
-            compression: self.opts.compression,
+            compression,
             bloom_bits_per_key: self.opts.bloom_bits_per_key,
             comparator: self.icmp.clone(),
         }
@@ -32,7 +38,7 @@ impl DbInner {
     /// Writes one memtable as an L0 table with a freshly allocated number; `None` (and no
     /// file) if it is empty.
     pub(crate) fn flush_memtable(&self, cf_id: CfId, mem: &Arc<MemTable>) -> Result<Option<FileMeta>> {
-        let mut out = self.new_table_output()?;
+        let mut out = self.new_table_output(false)?;
         let number = out.number;
         let mut it = mem.iter();
         it.seek_to_first();

@@ -25,8 +25,14 @@ pub struct Options {
     pub block_size: usize,
     /// Entries between restart points in a data block. Default 16.
     pub block_restart_interval: usize,
-    /// Block compression for tables. Default none.
+    /// Block compression for tables above the bottom level (flushes, compactions into any
+    /// level with data below it). Default none.
     pub compression: Compression,
+    /// Block compression for tables written to the bottommost level (compaction outputs with
+    /// no data below them, and `SstFileWriter` tables, which ingestion places at the bottom
+    /// when they overlap nothing); `None` means `compression`. Each block records its codec,
+    /// so changing either never affects reading existing tables. Default `None`.
+    pub bottommost_compression: Option<Compression>,
     /// Bloom filter bits per key; 0 disables filters. Default 10 (about 1% false positives).
     pub bloom_bits_per_key: u32,
     /// Bytes of decompressed blocks the shared block cache holds. Default 64 MiB.
@@ -79,6 +85,7 @@ impl Default for Options {
             block_size: 4096,
             block_restart_interval: 16,
             compression: Compression::None,
+            bottommost_compression: None,
             bloom_bits_per_key: 10,
             block_cache_capacity: 64 << 20,
             level0_compaction_trigger: 4,
@@ -107,6 +114,7 @@ impl fmt::Debug for Options {
             .field("max_write_buffers", &self.max_write_buffers)
             .field("block_size", &self.block_size)
             .field("compression", &self.compression)
+            .field("bottommost_compression", &self.bottommost_compression)
             .field("bloom_bits_per_key", &self.bloom_bits_per_key)
             .field("block_cache_capacity", &self.block_cache_capacity)
             .field("level0_compaction_trigger", &self.level0_compaction_trigger)

@@ -24,15 +24,16 @@ pub(crate) struct TableOutput {
 }
 
 impl DbInner {
-    /// Allocates a file number (recorded in `pending_outputs`) and creates its table.
-    pub(crate) fn new_table_output(&self) -> Result<TableOutput> {
+    /// Allocates a file number (recorded in `pending_outputs`) and creates its table;
+    /// `bottommost`: the table goes to the bottommost level (see `Options::bottommost_compression`).
+    pub(crate) fn new_table_output(&self, bottommost: bool) -> Result<TableOutput> {
         let number = {
             let mut st = self.state.lock();
             let n = st.versions.new_file_number();
             st.pending_outputs.insert(n);
             n
         };
-        match TableBuilder::create(Arc::clone(&self.fs), &self.table_path(number), self.table_options()) {
+        match TableBuilder::create(Arc::clone(&self.fs), &self.table_path(number), self.table_options(bottommost)) {
             Ok(builder) => Ok(TableOutput { number, builder, smallest_seq: SeqNo::MAX, largest_seq: 0 }),
             Err(e) => {
                 self.state.lock().pending_outputs.remove(&number);

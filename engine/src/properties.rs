@@ -76,6 +76,13 @@ fn stats(inner: &DbInner, rs: &crate::state::ReadState) -> String {
     );
     let _ = writeln!(
         out,
+        "wal: {:.1} MB appended, {} synced commits",
+        mb(s.wal_bytes_written.load(Ordering::Relaxed)),
+        s.wal_syncs.load(Ordering::Relaxed)
+    );
+    let _ = writeln!(out, "{}", memory_line(inner, rs));
+    let _ = writeln!(
+        out,
         "stalls: {} events, slowdown {:.3} s, stopped {:.3} s",
         s.stall_events.load(Ordering::Relaxed),
         s.stall_slowdown_micros.load(Ordering::Relaxed) as f64 / 1e6,
@@ -114,4 +121,24 @@ fn stats(inner: &DbInner, rs: &crate::state::ReadState) -> String {
         let _ = write!(out, "{r}");
     }
     out
+}
+
+/// The memory budget line of `strata.stats`: what Strata holds on purpose (heap fragmentation,
+/// iterators' pinned blocks and the allocator's own overhead come on top; docs/performance.md).
+fn memory_line(inner: &DbInner, rs: &crate::state::ReadState) -> String {
+    let mb = |b: usize| b as f64 / (1024.0 * 1024.0);
+    let mems: usize = rs.cfs.values().flat_map(|c| c.mems.iter()).map(|m| m.approximate_size()).sum();
+    let cache = inner.table_cache.block_cache().map_or(0, |c| c.usage());
+    let pinned = inner.table_cache.pinned_bytes();
+    format!(
+        "memory: {:.1} MB = memtables {:.1} MB (limit {:.1} MB per family) + block cache {:.1} MB (capacity {:.1} MB) \
+         + index and filter blocks of {} open tables {:.1} MB",
+        mb(mems + cache + pinned),
+        mb(mems),
+        mb(inner.opts.write_buffer_size * (inner.opts.max_write_buffers + 1)),
+        mb(cache),
+        mb(inner.opts.block_cache_capacity),
+        inner.table_cache.len(),
+        mb(pinned)
+    )
 }

@@ -89,6 +89,11 @@ impl TableCache {
         self.tables.read().len()
     }
 
+    /// Bytes the open tables hold outside the block cache (index blocks and filters).
+    pub(crate) fn pinned_bytes(&self) -> usize {
+        self.tables.read().values().map(|e| e.table.pinned_bytes()).sum()
+    }
+
     pub(crate) fn block_cache(&self) -> Option<&Arc<BlockCache>> {
         self.read_opts.cache.as_ref()
     }

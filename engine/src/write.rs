@@ -129,13 +129,18 @@ impl DbInner {
             user_bytes += b.approximate_size() as u64;
             if !w.disable_wal {
                 let log = commit.log.as_mut().ok_or(Error::ReadOnly)?;
+                let before = log.len();
                 if let Err(e) = log.add_record(b.data()) {
                     return Err(self.set_bg_error(e.into()));
                 }
+                self.stats.wal_bytes_written.fetch_add(log.len().saturating_sub(before), Ordering::Relaxed);
                 sync |= w.sync;
             }
         }
         if let Some(log) = commit.log.as_mut() {
+            if sync {
+                self.stats.wal_syncs.fetch_add(1, Ordering::Relaxed);
+            }
             let r = if sync { log.sync() } else { log.flush() };
             if let Err(e) = r {
                 return Err(self.set_bg_error(e.into()));

@@ -94,6 +94,11 @@ pub struct Bloom {
 }
 
 impl Bloom {
+    /// Bytes of the encoded filter (what holding it keeps in memory).
+    pub fn size(&self) -> usize {
+        self.data.len()
+    }
+
     /// Checks the layout; `Err` carries the reason.
     pub fn decode(data: Bytes) -> Result<Self, &'static str> {
         let Some((&probes, bits)) = data.split_last() else {

@@ -339,6 +339,12 @@ impl Table {
         &self.props
     }
 
+    /// Bytes this open table holds in memory outside the block cache: its index block and bloom
+    /// filter, read at open and kept while the table is open.
+    pub fn pinned_bytes(&self) -> usize {
+        self.index.size() + self.filter.as_ref().map_or(0, Bloom::size)
+    }
+
     pub fn file_size(&self) -> u64 {
         self.file_size
     }

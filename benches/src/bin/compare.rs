@@ -5,8 +5,10 @@
 //! `cargo run --release -p strata-benches --features peers --bin compare -- [flags]`.
 //! Without `--features peers` only Strata is measured.
 //!
-//! Flags: `--num` (1000000), `--value-size` (100), `--key-size` (16), `--cache-mb` (64, every
-//! engine's block cache), `--sync-num` (3000 synced writes per fillsync workload),
+//! Flags: `--num` (1000000), `--value-size` (100), `--key-size` (16), `--value-kind`
+//! (`random`: incompressible, or `compressible`: about half, as db_bench), `--cache-mb` (64,
+//! every engine's block cache), `--strata-compression` (`default`, `none`, `zstd`,
+//! `zstd-bottom`), `--sync-num` (3000 synced writes per fillsync workload),
 //! `--checkpoint-bytes` (1 GiB; accepts K/M/G suffixes), `--batch` (1), `--engines` and
 //! `--workloads` (comma-separated filters, default all), `--dir` (where databases are made;
 //! default the system temp dir), `--json` (compare.json), `--svg` (compare.svg), `--markdown`
@@ -14,13 +16,18 @@
 //!
 //! Prints the engines' settings and a Markdown table on stdout; progress bars (on a terminal)
 //! or one plain line per cell on stderr.
+//!
+//! Each engine runs in its own process (this binary again, with `--child-out`), so its bytes
+//! written (`/proc/self/io`) and peak RSS (`VmHWM`) are its own and no engine inherits another's
+//! heap or page-cache debt. `--in-process` runs them all in this process instead.
 
 use clap::Parser;
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
+use strata_benches::ValueKind;
 use strata_benches::compare::report::{self, thousands};
 use strata_benches::compare::workloads::run_engine;
-use strata_benches::compare::{Cell, Config, EngineKind, Workload};
+use strata_benches::compare::{Cell, Config, EngineKind, StrataCompression, Workload};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -42,6 +49,19 @@ struct Cli {
     /// Bytes per value.
     #[arg(long, default_value_t = 100)]
     value_size: usize,
+    /// `random` (incompressible) or `compressible` (about half, as db_bench's values).
+    #[arg(long, default_value = "random", value_parser = parse_value_kind)]
+    value_kind: ValueKind,
+    /// Strata's compression: `default` (Options::default()), `none`, `zstd` (every level) or
+    /// `zstd-bottom` (none above the bottom level, zstd at the bottom).
+    #[arg(long, default_value = "default", value_parser = parse_strata_compression)]
+    strata_compression: StrataCompression,
+    /// Run every engine in this process (default: one child process per engine).
+    #[arg(long)]
+    in_process: bool,
+    /// Internal: run the one engine of `--engines` and write its cells here as JSON.
+    #[arg(long, hide = true)]
+    child_out: Option<PathBuf>,
     /// Every engine's block cache, in MiB.
     #[arg(long, default_value_t = 64)]
     cache_mb: usize,
@@ -87,6 +107,47 @@ fn parse_bytes(s: &str) -> Result<u64, String> {
     n.checked_mul(mul).ok_or_else(|| format!("{s:?} overflows u64"))
 }
 
+fn parse_value_kind(s: &str) -> Result<ValueKind, String> {
+    ValueKind::parse(s).ok_or_else(|| format!("{s:?}: expected random or compressible"))
+}
+
+fn parse_strata_compression(s: &str) -> Result<StrataCompression, String> {
+    StrataCompression::parse(s).ok_or_else(|| format!("{s:?}: expected default, none, zstd or zstd-bottom"))
+}
+
+/// What a child process hands back: the cells it measured and its error, if any.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ChildReport {
+    cells: Vec<Cell>,
+    error: Option<String>,
+}
+
+/// Runs `engine` in a child process (this binary with the same flags plus `--engines` and
+/// `--child-out`), calling `on_cell` for each cell it reports.
+fn run_child(engine: EngineKind, dir: &std::path::Path, on_cell: &mut dyn FnMut(&Cell)) -> Result<(), Error> {
+    let out = dir.join(format!("{engine}-cells.json"));
+    let status = std::process::Command::new(std::env::current_exe()?)
+        .args(std::env::args_os().skip(1))
+        .arg("--engines")
+        .arg(engine.name())
+        .arg("--dir")
+        .arg(dir)
+        .arg("--child-out")
+        .arg(&out)
+        .stdout(std::process::Stdio::null())
+        .status()?;
+    let text = std::fs::read_to_string(&out).map_err(|e| format!("{engine}: child exited with {status}: {e}"))?;
+    let report: ChildReport = serde_json::from_str(&text)?;
+    for c in &report.cells {
+        on_cell(c);
+    }
+    match report.error {
+        Some(e) => Err(e.into()),
+        None if !status.success() => Err(format!("{engine}: child exited with {status}").into()),
+        None => Ok(()),
+    }
+}
+
 fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -128,6 +189,8 @@ fn main() -> Result<(), Error> {
         num: args.num,
         key_size: args.key_size,
         value_size: args.value_size,
+        value_kind: args.value_kind,
+        strata_compression: args.strata_compression,
         cache_bytes: args.cache_mb.checked_mul(1 << 20).ok_or("--cache-mb too large")?,
         sync_num: args.sync_num,
         checkpoint_bytes: args.checkpoint_bytes,
@@ -135,6 +198,18 @@ fn main() -> Result<(), Error> {
         dir: tmp.path().to_path_buf(),
         progress: std::io::stderr().is_terminal(),
     };
+    if let Some(out) = &args.child_out {
+        // A child: one engine, cells to `out`, nothing on stdout.
+        let mut cells = Vec::new();
+        let mut error = None;
+        for &e in &engines {
+            if let Err(err) = run_engine(e, &cfg, &workloads, |c| cells.push(c.clone())) {
+                error = Some(format!("{e}: {err}"));
+            }
+        }
+        std::fs::write(out, serde_json::to_string(&ChildReport { cells, error })?)?;
+        return Ok(());
+    }
     let command = format!("compare {}", std::env::args().skip(1).collect::<Vec<_>>().join(" "));
     let mut meta = vec![
         ("machine".to_string(), machine()),
@@ -142,14 +217,17 @@ fn main() -> Result<(), Error> {
         (
             "sizes".to_string(),
             format!(
-                "num={} key_size={} value_size={} cache={} MiB sync_num={} checkpoint_bytes={} batch={}",
+                "num={} key_size={} value_size={} value_kind={} cache={} MiB sync_num={} checkpoint_bytes={} batch={} \
+                 processes={}",
                 cfg.num,
                 cfg.key_size,
                 cfg.value_size,
+                cfg.value_kind.name(),
                 cfg.cache_bytes >> 20,
                 cfg.sync_num,
                 cfg.checkpoint_bytes,
-                cfg.batch
+                cfg.batch,
+                if args.in_process { "one for all engines" } else { "one per engine" }
             ),
         ),
         ("dir".to_string(), cfg.dir.display().to_string()),
@@ -160,7 +238,7 @@ fn main() -> Result<(), Error> {
     }
     println!("\nEngine settings (same {} MiB cache budget for each):\n", cfg.cache_bytes >> 20);
     for e in &engines {
-        let s = e.settings(cfg.cache_bytes);
+        let s = e.settings(&cfg.open_cfg());
         println!("- **{e}** ({}): {s}", e.version());
         meta.push((format!("settings.{e}"), format!("{}: {s}", e.version())));
     }
@@ -171,7 +249,7 @@ fn main() -> Result<(), Error> {
         // Cells are kept as they come, so an engine that fails one workload still reports the
         // others.
         let mut got: Vec<Cell> = Vec::new();
-        let r = run_engine(e, &cfg, &workloads, |c| {
+        let mut on_cell = |c: &Cell| {
             eprintln!(
                 "{:>8} {:<17} {:>12} ops/s {:>8.1} MB/s  {:.2} s  {}",
                 c.engine.name(),
@@ -182,7 +260,12 @@ fn main() -> Result<(), Error> {
                 c.note
             );
             got.push(c.clone());
-        });
+        };
+        let r = if args.in_process {
+            run_engine(e, &cfg, &workloads, &mut on_cell).map(|_| ())
+        } else {
+            run_child(e, &cfg.dir, &mut on_cell)
+        };
         cells.append(&mut got);
         match r {
             Ok(_) => {}
@@ -224,6 +307,15 @@ mod tests {
     fn flags_parse_and_misspellings_fail() {
         let c = Cli::try_parse_from(["compare", "--num", "10", "--checkpoint-bytes=256M", "--num", "20"]).unwrap();
         assert_eq!((c.num, c.checkpoint_bytes, c.cache_mb), (20, 256 << 20, 64));
+        assert_eq!(
+            (c.value_kind, c.strata_compression, c.in_process),
+            (ValueKind::Random, StrataCompression::Default, false)
+        );
+        let c = Cli::try_parse_from(["compare", "--value-kind", "compressible", "--strata-compression", "zstd-bottom"])
+            .unwrap();
+        assert_eq!((c.value_kind, c.strata_compression), (ValueKind::Compressible, StrataCompression::ZstdBottom));
+        assert!(Cli::try_parse_from(["compare", "--value-kind", "zeros"]).is_err());
+        assert!(Cli::try_parse_from(["compare", "--strata-compression", "lz4"]).is_err());
         assert!(Cli::try_parse_from(["compare", "--nmu", "10"]).is_err());
         assert!(Cli::try_parse_from(["compare", "--num", "ten"]).is_err());
         assert!(Cli::try_parse_from(["compare", "--checkpoint-bytes", "99999999999G"]).is_err());

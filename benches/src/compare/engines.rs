@@ -5,28 +5,46 @@
 //!
 //! Thread safety: `Db` is `Send + Sync`.
 
-use super::{CheckpointHow, Engine, Res};
-use std::path::Path;
-use strata::{Db, Options, ReadOptions, WriteBatch, WriteOptions};
+use super::{CheckpointHow, Engine, OpenCfg, Res, StrataCompression};
+use std::path::{Path, PathBuf};
+use strata::{Compression, Db, IngestOptions, Options, ReadOptions, SstFileWriter, WriteBatch, WriteOptions};
 
-pub(super) fn strata_settings(cache_mib: usize) -> String {
-    let d = Options::default();
+/// `Options::default()` with the block cache and compression of the run.
+fn strata_options(cache_bytes: usize, c: StrataCompression) -> Options {
+    let mut o = Options { block_cache_capacity: cache_bytes, ..Options::default() };
+    let zstd = Compression::Zstd { level: 3 };
+    match c {
+        StrataCompression::Default => {}
+        StrataCompression::None => (o.compression, o.bottommost_compression) = (Compression::None, None),
+        StrataCompression::Zstd => (o.compression, o.bottommost_compression) = (zstd, None),
+        StrataCompression::ZstdBottom => (o.compression, o.bottommost_compression) = (Compression::None, Some(zstd)),
+    }
+    o
+}
+
+pub(super) fn strata_settings(cache_mib: usize, c: StrataCompression) -> String {
+    let d = strata_options(cache_mib << 20, c);
     format!(
-        "block cache {cache_mib} MiB (LRU), compression none (Strata's default), memtable {} MiB x{}, bloom {} bits/key, \
-         WAL on, sync only for fillsync (WriteOptions::sync), checkpoint: hard links + fresh manifest",
+        "block cache {cache_mib} MiB (LRU), compression {:?}, bottommost compression {:?} ({c:?}), memtable {} MiB x{}, \
+         bloom {} bits/key, WAL on, sync only for fillsync (WriteOptions::sync), checkpoint: hard links + fresh manifest, \
+         ingest: SstFileWriter + ingest_external_files (move)",
+        d.compression,
+        d.bottommost_compression,
         d.write_buffer_size >> 20,
         d.max_write_buffers + 1,
         d.bloom_bits_per_key
     )
 }
 
-pub(super) fn open_strata(dir: &Path, cache_bytes: usize) -> Res<Box<dyn Engine>> {
-    let opts = Options { block_cache_capacity: cache_bytes, ..Options::default() };
-    Ok(Box::new(StrataEngine { db: Db::open(dir, opts)? }))
+pub(super) fn open_strata(dir: &Path, cfg: &OpenCfg) -> Res<Box<dyn Engine>> {
+    let opts = strata_options(cfg.cache_bytes, cfg.strata_compression);
+    Ok(Box::new(StrataEngine { db: Db::open(dir, opts.clone())?, opts }))
 }
 
 struct StrataEngine {
     db: Db,
+    /// The options the database was opened with (its SST writer uses the same).
+    opts: Options,
 }
 
 impl Engine for StrataEngine {
@@ -69,6 +87,24 @@ impl Engine for StrataEngine {
     }
 
     fn close(self: Box<Self>) -> Res<()> {
+        if std::env::var_os("STRATA_COMPARE_STATS").is_some() {
+            eprintln!("{}", self.db.property("strata.stats").unwrap_or_default());
+        }
         Ok(self.db.close()?)
+    }
+
+    fn write_external(&self, path: &Path, items: &mut dyn Iterator<Item = (Vec<u8>, &[u8])>) -> Res<bool> {
+        let mut w = SstFileWriter::create(path, &self.opts)?;
+        for (k, v) in items {
+            w.put(&k, v)?;
+        }
+        w.finish()?;
+        Ok(true)
+    }
+
+    fn ingest(&self, paths: &[PathBuf]) -> Res<()> {
+        let io = IngestOptions { move_files: true, ..IngestOptions::default() };
+        self.db.ingest_external_files(&self.db.default_cf(), paths, &io)?;
+        Ok(())
     }
 }

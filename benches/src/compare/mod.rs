@@ -19,8 +19,9 @@ mod peers;
 pub mod report;
 pub mod workloads;
 
+use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub use workloads::{Cell, Config, Workload};
 
@@ -36,6 +37,41 @@ pub enum CheckpointHow {
     Native,
     /// The engine has none: its directory was copied after a flush.
     CopiedDirectory,
+}
+
+/// Strata's table compression in a run (`--strata-compression`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StrataCompression {
+    /// `Options::default()` as shipped.
+    #[default]
+    Default,
+    /// No compression at any level.
+    None,
+    /// zstd (level 3) at every level.
+    Zstd,
+    /// None above the bottom level, zstd (level 3) for bottommost compaction outputs.
+    ZstdBottom,
+}
+
+impl StrataCompression {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "default" => Some(Self::Default),
+            "none" => Some(Self::None),
+            "zstd" => Some(Self::Zstd),
+            "zstd-bottom" => Some(Self::ZstdBottom),
+            _ => None,
+        }
+    }
+}
+
+/// What every engine is opened with.
+#[derive(Debug, Clone, Copy)]
+pub struct OpenCfg {
+    /// The block (or page) cache, bytes.
+    pub cache_bytes: usize,
+    /// Strata's compression (the peers keep their recommended settings).
+    pub strata_compression: StrataCompression,
 }
 
 /// What the workloads need from an engine.
@@ -56,10 +92,22 @@ pub trait Engine: Send + Sync {
     fn checkpoint(&self, dir: &Path) -> Res<CheckpointHow>;
     /// Closes the database cleanly.
     fn close(self: Box<Self>) -> Res<()>;
+    /// Writes `items` (keys strictly increasing) into a new external table at `path` with the
+    /// engine's own SST writer; `Ok(false)` (and no file) if the engine has none.
+    fn write_external(&self, path: &Path, items: &mut dyn Iterator<Item = (Vec<u8>, &[u8])>) -> Res<bool> {
+        let _ = (path, items);
+        Ok(false)
+    }
+    /// Ingests the tables written by `write_external`, moving (hard-linking) them in.
+    fn ingest(&self, paths: &[PathBuf]) -> Res<()> {
+        let _ = paths;
+        Err("this engine cannot ingest external tables".into())
+    }
 }
 
 /// The engines the comparison knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum EngineKind {
     Strata,
     RocksDb,
@@ -97,10 +145,10 @@ impl EngineKind {
     }
 
     /// The settings the adapter opens the engine with, for the report.
-    pub fn settings(self, cache_bytes: usize) -> String {
-        let mib = cache_bytes >> 20;
+    pub fn settings(self, cfg: &OpenCfg) -> String {
+        let mib = cfg.cache_bytes >> 20;
         match self {
-            EngineKind::Strata => engines::strata_settings(mib),
+            EngineKind::Strata => engines::strata_settings(mib, cfg.strata_compression),
             #[cfg(feature = "pure-peers")]
             other => peers::settings(other, mib),
             #[cfg(not(feature = "pure-peers"))]
@@ -119,12 +167,12 @@ impl EngineKind {
         }
     }
 
-    /// Opens (creating) the engine's database in `dir` with a block cache of `cache_bytes`.
-    pub fn open(self, dir: &Path, cache_bytes: usize) -> Res<Box<dyn Engine>> {
+    /// Opens (creating) the engine's database in `dir` as `cfg` says.
+    pub fn open(self, dir: &Path, cfg: &OpenCfg) -> Res<Box<dyn Engine>> {
         match self {
-            EngineKind::Strata => engines::open_strata(dir, cache_bytes),
+            EngineKind::Strata => engines::open_strata(dir, cfg),
             #[cfg(feature = "pure-peers")]
-            other => peers::open(other, dir, cache_bytes),
+            other => peers::open(other, dir, cfg),
             #[cfg(not(feature = "pure-peers"))]
             other => Err(format!("{} is not built: rebuild with --features peers", other.name()).into()),
         }
@@ -173,7 +221,8 @@ mod tests {
     #[test]
     fn strata_adapter_round_trips() {
         let dir = tempfile::tempdir().unwrap();
-        let e = EngineKind::Strata.open(&dir.path().join("db"), 1 << 20).unwrap();
+        let cfg = OpenCfg { cache_bytes: 1 << 20, strata_compression: StrataCompression::Default };
+        let e = EngineKind::Strata.open(&dir.path().join("db"), &cfg).unwrap();
         e.put(b"b", b"22", false).unwrap();
         e.write_batch(&[(b"a".to_vec(), b"1".to_vec()), (b"c".to_vec(), b"333".to_vec())], true).unwrap();
         assert_eq!(e.get(b"c").unwrap(), Some(3));
@@ -183,7 +232,7 @@ mod tests {
         e.flush().unwrap();
         assert_eq!(e.checkpoint(&dir.path().join("cp")).unwrap(), CheckpointHow::Native);
         e.close().unwrap();
-        let cp = EngineKind::Strata.open(&dir.path().join("cp"), 1 << 20).unwrap();
+        let cp = EngineKind::Strata.open(&dir.path().join("cp"), &cfg).unwrap();
         assert_eq!(cp.scan(b"", usize::MAX).unwrap(), (3, 9));
         cp.close().unwrap();
     }

@@ -35,7 +35,7 @@ pub(super) fn settings(kind: EngineKind, mib: usize) -> String {
             "cache {mib} MiB, one write transaction per put/batch, Durability::None (Immediate for fillsync and \
              flush), 1 table of &[u8] -> &[u8]; no checkpoint: file copied after an Immediate commit"
         ),
-        EngineKind::Strata => super::engines::strata_settings(mib),
+        EngineKind::Strata => super::engines::strata_settings(mib, super::StrataCompression::Default),
     }
 }
 
@@ -49,7 +49,8 @@ pub(super) fn version(kind: EngineKind) -> &'static str {
     }
 }
 
-pub(super) fn open(kind: EngineKind, dir: &Path, cache_bytes: usize) -> Res<Box<dyn Engine>> {
+pub(super) fn open(kind: EngineKind, dir: &Path, cfg: &super::OpenCfg) -> Res<Box<dyn Engine>> {
+    let cache_bytes = cfg.cache_bytes;
     match kind {
         #[cfg(feature = "peers")]
         EngineKind::RocksDb => open_rocks(dir, cache_bytes),
@@ -58,7 +59,7 @@ pub(super) fn open(kind: EngineKind, dir: &Path, cache_bytes: usize) -> Res<Box<
         EngineKind::Fjall => open_fjall(dir, cache_bytes),
         EngineKind::Sled => open_sled(dir, cache_bytes),
         EngineKind::Redb => open_redb(dir, cache_bytes),
-        EngineKind::Strata => super::engines::open_strata(dir, cache_bytes),
+        EngineKind::Strata => super::engines::open_strata(dir, cfg),
     }
 }
 
@@ -67,6 +68,8 @@ pub(super) fn open(kind: EngineKind, dir: &Path, cache_bytes: usize) -> Res<Box<
 #[cfg(feature = "peers")]
 struct Rocks {
     db: rocksdb::DB,
+    /// The options the database was opened with (its SST writer uses the same).
+    opts: rocksdb::Options,
 }
 
 #[cfg(feature = "peers")]
@@ -88,7 +91,8 @@ fn open_rocks(dir: &Path, cache_bytes: usize) -> Res<Box<dyn Engine>> {
     o.set_max_background_jobs(2);
     o.set_bytes_per_sync(1 << 20);
     o.set_level_compaction_dynamic_level_bytes(true);
-    Ok(Box::new(Rocks { db: rocksdb::DB::open(&o, dir)? }))
+    let db = rocksdb::DB::open(&o, dir)?;
+    Ok(Box::new(Rocks { db, opts: o }))
 }
 
 #[cfg(feature = "peers")]
@@ -144,6 +148,22 @@ impl Engine for Rocks {
         self.db.flush_wal(true)?;
         drop(self);
         Ok(())
+    }
+
+    fn write_external(&self, path: &Path, items: &mut dyn Iterator<Item = (Vec<u8>, &[u8])>) -> Res<bool> {
+        let mut w = rocksdb::SstFileWriter::create(&self.opts);
+        w.open(path)?;
+        for (k, v) in items {
+            w.put(&k, v)?;
+        }
+        w.finish()?;
+        Ok(true)
+    }
+
+    fn ingest(&self, paths: &[std::path::PathBuf]) -> Res<()> {
+        let mut io = rocksdb::IngestExternalFileOptions::default();
+        io.set_move_files(true);
+        Ok(self.db.ingest_external_file_opts(&io, paths.to_vec())?)
     }
 }
 
@@ -287,7 +307,7 @@ impl Engine for Sled {
 
 // ---- redb ----
 
-const REDB_TABLE: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::new("bench");
+const REDB_TABLE: redb::TableDefinition<'_, &[u8], &[u8]> = redb::TableDefinition::new("bench");
 const REDB_FILE: &str = "data.redb";
 
 struct Redb {

@@ -48,11 +48,9 @@ fn opt(x: Option<f64>, digits: usize) -> String {
     x.map_or_else(|| "-".into(), |v| format!("{v:.digits$}"))
 }
 
-fn latency(c: &Cell, p: f64) -> String {
-    if c.hist.is_empty() {
-        return "-".into();
-    }
-    let us = c.hist.percentile_us(p);
+/// Percentile `i` of the cell (0: p50, 1: p99, 2: p99.9) for the table.
+fn latency(c: &Cell, i: usize) -> String {
+    let Some(us) = c.lat_us.and_then(|l| l.get(i).copied()) else { return "-".into() };
     if us >= 10_000.0 { format!("{:.0} ms", us / 1000.0) } else { format!("{us:.1}") }
 }
 
@@ -72,9 +70,9 @@ pub fn markdown(cells: &[Cell]) -> String {
                 thousands(c.ops_per_sec()),
                 ratio_vs_rocksdb(cells, c).map_or_else(|| "n/a".into(), |r| format!("{r:.2}x")),
                 c.mb_per_sec(),
-                latency(c, 50.0),
-                latency(c, 99.0),
-                latency(c, 99.9),
+                latency(c, 0),
+                latency(c, 1),
+                latency(c, 2),
                 opt(c.write_amp, 2),
                 opt(c.space_amp, 2),
                 c.peak_rss.map_or_else(|| "-".into(), |b| format!("{}", b >> 20)),
@@ -129,7 +127,7 @@ pub fn json(meta: &[(String, String)], cells: &[Cell]) -> serde_json::Result<Str
     let results = cells
         .iter()
         .map(|c| {
-            let lat = |p: f64| if c.hist.is_empty() { None } else { Some(c.hist.percentile_us(p)) };
+            let lat = |i: usize| c.lat_us.and_then(|l| l.get(i).copied());
             JsonCell {
                 engine: c.engine.name(),
                 workload: &c.workload,
@@ -138,9 +136,9 @@ pub fn json(meta: &[(String, String)], cells: &[Cell]) -> serde_json::Result<Str
                 ops_per_sec: c.ops_per_sec(),
                 mb_per_sec: c.mb_per_sec(),
                 ratio_vs_rocksdb: finite(ratio_vs_rocksdb(cells, c)),
-                p50_us: lat(50.0),
-                p99_us: lat(99.0),
-                p999_us: lat(99.9),
+                p50_us: lat(0),
+                p99_us: lat(1),
+                p999_us: lat(2),
                 write_amp: finite(c.write_amp),
                 space_amp: finite(c.space_amp),
                 peak_rss_bytes: c.peak_rss,
@@ -221,19 +219,15 @@ pub fn svg(title: &str, cells: &[Cell]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Histogram;
-    use std::time::Duration;
 
     fn cell(engine: EngineKind, workload: &str, ops: u64) -> Cell {
-        let mut hist = Histogram::default();
-        hist.record(Duration::from_micros(5));
         Cell {
             engine,
             workload: workload.into(),
             ops,
             secs: 1.0,
             bytes: ops * 116,
-            hist,
+            lat_us: Some([5.0, 5.0, 5.0]),
             write_amp: Some(1.5),
             space_amp: None,
             peak_rss: Some(64 << 20),

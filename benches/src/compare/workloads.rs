@@ -8,16 +8,23 @@
 //! `checkpoint` fills `checkpoint_bytes` of 4 KiB values (distinct keys in scattered order) in
 //! batches of 64, then times one
 //! checkpoint (the engine's own, or a copy of its directory) and opens it to check it.
+//! `ingest` builds external tables of `num` sorted keys with the engine's SST writer (files of
+//! 64 MiB), ingests them into an empty database by moving (hard-linking) them, and times both
+//! against writing the same bytes with `std::fs` and one fsync per file.
 //!
 //! Invariants: a read workload whose database has not been filled fills it first, unmeasured;
-//! write amplification is /proc/self/io `write_bytes` over user bytes during the timed part;
-//! space amplification is the directory size over the live (distinct) key + value bytes.
+//! write amplification is bytes that reach the disk (/proc/self/io `write_bytes` minus
+//! `cancelled_write_bytes`) over user bytes during the timed part, except `readrandom`, whose
+//! figure covers everything since its database's fill began (fill, overwrite, flush, close,
+//! reopen, reads) over the user bytes written since then; space amplification is the directory
+//! size over the live (distinct) key + value bytes. Values come from [`ValueGen`] (`--value-kind`).
 //!
 //! Thread safety: the multi-threaded workloads share one `&dyn Engine`.
 
 use super::{CheckpointHow, Engine, EngineKind, Res};
-use crate::{Histogram, KeyGen, dir_size, proc_write_bytes};
+use crate::{Histogram, KeyGen, ValueGen, ValueKind, dir_size, proc_write_bytes};
 use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -35,10 +42,12 @@ pub enum Workload {
     /// Synced random writes from this many threads.
     FillSync(usize),
     Checkpoint,
+    /// External tables built with the engine's SST writer, then ingested.
+    Ingest,
 }
 
 impl Workload {
-    pub const ALL: [Workload; 11] = [
+    pub const ALL: [Workload; 12] = [
         Workload::FillSeq,
         Workload::FillRandom,
         Workload::Overwrite,
@@ -50,6 +59,7 @@ impl Workload {
         Workload::FillSync(4),
         Workload::FillSync(16),
         Workload::Checkpoint,
+        Workload::Ingest,
     ];
 
     pub fn name(self) -> String {
@@ -63,6 +73,7 @@ impl Workload {
             Workload::ReadWhileWriting => "readwhilewriting".into(),
             Workload::FillSync(t) => format!("fillsync-{t}"),
             Workload::Checkpoint => "checkpoint".into(),
+            Workload::Ingest => "ingest".into(),
         }
     }
 
@@ -92,6 +103,10 @@ pub struct Config {
     pub num: u64,
     pub key_size: usize,
     pub value_size: usize,
+    /// What the values look like (random or half compressible).
+    pub value_kind: ValueKind,
+    /// Strata's table compression (`--strata-compression`).
+    pub strata_compression: super::StrataCompression,
     pub cache_bytes: usize,
     /// Writes in each `fillsync-<T>` workload (all threads together).
     pub sync_num: u64,
@@ -105,8 +120,16 @@ pub struct Config {
     pub progress: bool,
 }
 
-/// The measurements of one (engine, workload) pair.
-#[derive(Debug, Clone)]
+impl Config {
+    /// What every engine is opened with.
+    pub fn open_cfg(&self) -> super::OpenCfg {
+        super::OpenCfg { cache_bytes: self.cache_bytes, strata_compression: self.strata_compression }
+    }
+}
+
+/// The measurements of one (engine, workload) pair (serialized between the engine's process
+/// and the parent).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Cell {
     pub engine: EngineKind,
     pub workload: String,
@@ -114,7 +137,8 @@ pub struct Cell {
     pub secs: f64,
     /// Key + value bytes written or read.
     pub bytes: u64,
-    pub hist: Histogram,
+    /// Latency percentiles p50, p99, p99.9 in microseconds (`None`: not sampled).
+    pub lat_us: Option<[f64; 3]>,
     pub write_amp: Option<f64>,
     pub space_amp: Option<f64>,
     pub peak_rss: Option<u64>,
@@ -160,9 +184,10 @@ pub fn run_engine(
         cfg,
         dir: cfg.dir.join(kind.name()),
         keys: KeyGen::new(cfg.key_size, cfg.num),
-        value: vec![b'v'; cfg.value_size],
+        values: ValueGen::new(cfg.value_kind, cfg.value_size),
         db: None,
         live: Vec::new(),
+        since_fill: None,
     };
     let mut cells = Vec::new();
     for &w in workloads {
@@ -184,10 +209,13 @@ struct Runner<'a> {
     cfg: &'a Config,
     dir: PathBuf,
     keys: KeyGen,
-    value: Vec<u8>,
+    values: ValueGen,
     db: Option<Box<dyn Engine>>,
     /// Which key indices hold a value (empty: the database is not filled).
     live: Vec<bool>,
+    /// Disk bytes of the process and user bytes written when the current database's fill
+    /// began, and user bytes written into it since (for `readrandom`'s whole-life figure).
+    since_fill: Option<(Option<u64>, u64)>,
 }
 
 impl Runner<'_> {
@@ -214,7 +242,8 @@ impl Runner<'_> {
             std::fs::remove_dir_all(&self.dir)?;
         }
         self.live.clear();
-        self.db = Some(self.kind.open(&self.dir, self.cfg.cache_bytes)?);
+        self.since_fill = None;
+        self.db = Some(self.kind.open(&self.dir, &self.cfg.open_cfg())?);
         self.engine()
     }
 
@@ -224,18 +253,20 @@ impl Runner<'_> {
 
     fn live_bytes(&self) -> u64 {
         let n = self.live.iter().filter(|&&b| b).count() as u64;
-        n * (self.keys.key_size() + self.value.len()) as u64
+        n * (self.keys.key_size() + self.values.size()) as u64
     }
 
     fn cell(&self, w: Workload, ops: u64, secs: f64, bytes: u64, hist: Histogram) -> Cell {
         let engine = self.kind;
+        let lat_us =
+            (!hist.is_empty()).then(|| [hist.percentile_us(50.0), hist.percentile_us(99.0), hist.percentile_us(99.9)]);
         Cell {
             engine,
             workload: w.name(),
             ops,
             secs,
             bytes,
-            hist,
+            lat_us,
             write_amp: None,
             space_amp: None,
             peak_rss: None,
@@ -266,9 +297,16 @@ impl Runner<'_> {
                     db.flush()?;
                     db.close()?;
                 }
-                self.db = Some(self.kind.open(&self.dir, self.cfg.cache_bytes)?);
+                self.db = Some(self.kind.open(&self.dir, &self.cfg.open_cfg())?);
                 let mut c = self.read_random(w, None)?;
-                c.note = format!("after reopen; {}", c.note);
+                if let Some((Some(w0), user)) = self.since_fill {
+                    let written = proc_write_bytes().map(|b| b.saturating_sub(w0));
+                    c.write_amp = written.map(|x| x as f64 / user.max(1) as f64);
+                }
+                c.note = format!(
+                    "after flush + close + reopen; w-amp = disk bytes since the fill began / user bytes written; {}",
+                    c.note
+                );
                 c
             }
             Workload::ReadSeq => self.read_seq(w)?,
@@ -276,6 +314,7 @@ impl Runner<'_> {
             Workload::ReadWhileWriting => self.read_while_writing(w)?,
             Workload::FillSync(t) => self.fill_sync(w, t)?,
             Workload::Checkpoint => self.checkpoint(w)?,
+            Workload::Ingest => self.ingest(w)?,
         };
         cell.note.push_str(&prepared);
         Ok(cell)
@@ -285,6 +324,7 @@ impl Runner<'_> {
     fn fill(&mut self, w: Workload, random: bool) -> Res<Cell> {
         self.fresh()?;
         self.live = vec![false; self.cfg.num as usize];
+        self.since_fill = Some((proc_write_bytes(), 0));
         self.write_keys(w, random)
     }
 
@@ -309,12 +349,14 @@ impl Runner<'_> {
             // Keys (and batches) are built before the clock starts, as the read workloads do.
             if n == 1 {
                 let k = self.keys.key(index(i));
+                let v = self.values.value(index(i) + salt);
                 let t = Instant::now();
-                db.put(&k, &self.value, false)?;
+                db.put(&k, v, false)?;
                 hist.record(t.elapsed());
             } else {
                 items.clear();
-                items.extend((i..i + n).map(|j| (self.keys.key(index(j)), self.value.clone())));
+                items
+                    .extend((i..i + n).map(|j| (self.keys.key(index(j)), self.values.value(index(j) + salt).to_vec())));
                 let t = Instant::now();
                 db.write_batch(&items, false)?;
                 hist.record(t.elapsed());
@@ -332,7 +374,10 @@ impl Runner<'_> {
                 *slot = true;
             }
         }
-        let user = num * (self.keys.key_size() + self.value.len()) as u64;
+        let user = num * (self.keys.key_size() + self.values.size()) as u64;
+        if let Some((_, u)) = self.since_fill.as_mut() {
+            *u += user;
+        }
         let mut c = self.cell(w, num, secs, user, hist);
         let written = proc_write_bytes().zip(w0).map(|(a, b)| a.saturating_sub(b));
         c.write_amp = written.map(|x| x as f64 / user as f64);
@@ -411,7 +456,7 @@ impl Runner<'_> {
             let writer = s.spawn(|| -> Res<u64> {
                 let mut n = 0u64;
                 while !stop.load(Ordering::Relaxed) {
-                    db.put(&self.keys.random_key(n.wrapping_mul(31) + 17), &self.value, false)?;
+                    db.put(&self.keys.random_key(n.wrapping_mul(31) + 17), self.values.value(n), false)?;
                     n += 1;
                 }
                 Ok(n)
@@ -438,14 +483,14 @@ impl Runner<'_> {
             let handles: Vec<_> = (0..threads as u64)
                 .map(|t| {
                     let pb = pb.clone();
-                    let (keys, value) = (&self.keys, &self.value);
+                    let (keys, values) = (&self.keys, &self.values);
                     s.spawn(move || -> Res<Histogram> {
                         let mut hist = Histogram::default();
                         let mut i = t;
                         while i < total {
                             let k = keys.random_key(i.wrapping_add(7 * total));
                             let t0 = Instant::now();
-                            db.put(&k, value, true)?;
+                            db.put(&k, values.value(i), true)?;
                             hist.record(t0.elapsed());
                             pb.inc(1);
                             i += threads as u64;
@@ -462,7 +507,7 @@ impl Runner<'_> {
         for h in hists {
             hist.merge(&h?)?;
         }
-        let user = total * (self.keys.key_size() + self.value.len()) as u64;
+        let user = total * (self.keys.key_size() + self.values.size()) as u64;
         let mut c = self.cell(w, total, secs, user, hist);
         let written = proc_write_bytes().zip(w0).map(|(a, b)| a.saturating_sub(b));
         c.write_amp = written.map(|x| x as f64 / user as f64);
@@ -476,7 +521,7 @@ impl Runner<'_> {
         const CHECKPOINT_REPEATS: usize = 11;
         let n = (self.cfg.checkpoint_bytes / (self.keys.key_size() + CHECKPOINT_VALUE) as u64).max(1);
         let keys = KeyGen::new(self.cfg.key_size, n);
-        let value = vec![b'c'; CHECKPOINT_VALUE];
+        let values = ValueGen::new(self.cfg.value_kind, CHECKPOINT_VALUE);
         let pb = self.bar(w, n);
         pb.set_message("filling");
         self.fresh()?;
@@ -487,7 +532,7 @@ impl Runner<'_> {
         while i < n {
             let m = CHECKPOINT_BATCH.min(n - i);
             items.clear();
-            items.extend((i..i + m).map(|j| (keys.key(scatter(j, n)), value.clone())));
+            items.extend((i..i + m).map(|j| (keys.key(scatter(j, n)), values.value(j).to_vec())));
             db.write_batch(&items, false)?;
             i += m;
             pb.set_position(i);
@@ -543,9 +588,66 @@ impl Runner<'_> {
         Ok(c)
     }
 
+    /// Builds external tables of `num` sorted keys (64 MiB each), ingests them into a fresh
+    /// database by moving them, and times both; `std::fs` writes of the same bytes (one fsync
+    /// per file) give the raw bandwidth of this run.
+    fn ingest(&mut self, w: Workload) -> Res<Cell> {
+        const FILE_BYTES: u64 = 64 << 20;
+        let num = self.cfg.num;
+        let entry = (self.keys.key_size() + self.values.size()) as u64;
+        let per_file = (FILE_BYTES / entry.max(1)).max(1);
+        let files = num.div_ceil(per_file).max(1);
+        let ext = self.cfg.dir.join(format!("{}-external", self.kind.name()));
+        if ext.exists() {
+            std::fs::remove_dir_all(&ext)?;
+        }
+        std::fs::create_dir_all(&ext)?;
+        let raw_secs = raw_write_secs(&ext, &self.keys, &self.values, num, per_file)?;
+        self.fresh()?;
+        let db = self.engine()?;
+        let w0 = proc_write_bytes();
+        let start = Instant::now();
+        let mut paths = Vec::new();
+        for f in 0..files {
+            let path = ext.join(format!("{f:06}.sst"));
+            let (lo, hi) = (f * per_file, ((f + 1) * per_file).min(num));
+            let mut items = (lo..hi).map(|i| (self.keys.key(i), self.values.value(i)));
+            if !db.write_external(&path, &mut items)? {
+                std::fs::remove_dir_all(&ext)?;
+                return Err(format!("{} has no SST writer: ingest is not measured", self.kind).into());
+            }
+            paths.push(path);
+        }
+        let write_secs = start.elapsed().as_secs_f64();
+        let t = Instant::now();
+        db.ingest(&paths)?;
+        let ingest_secs = t.elapsed().as_secs_f64();
+        let written = proc_write_bytes().zip(w0).map(|(a, b)| a.saturating_sub(b));
+        let last = self.keys.key(num - 1);
+        if db.get(&last)? != Some(self.values.size()) {
+            return Err(format!("{}: the ingested data lacks the last key", self.kind).into());
+        }
+        let user = num * entry;
+        let mut hist = Histogram::default();
+        hist.record(std::time::Duration::from_secs_f64(ingest_secs));
+        let mut c = self.cell(w, num, write_secs + ingest_secs, user, hist);
+        c.write_amp = written.map(|x| x as f64 / user.max(1) as f64);
+        c.space_amp = Some(dir_size(&self.dir) as f64 / user.max(1) as f64);
+        c.note = format!(
+            "{files} file(s): write {write_secs:.2} s ({:.0} MB/s, {:.2}x raw std::fs write + fsync {:.0} MB/s), ingest (move) {:.1} ms",
+            user as f64 / write_secs / 1e6,
+            raw_secs / write_secs,
+            user as f64 / raw_secs / 1e6,
+            ingest_secs * 1e3
+        );
+        let _ = std::fs::remove_dir_all(&ext);
+        self.live.clear();
+        Ok(c)
+    }
+
     /// Opens the checkpoint in `target` and checks that it holds the last key written.
     fn verify_checkpoint(&self, target: &Path, keys: &KeyGen, n: u64) -> Res<()> {
-        let cp = self.kind.open(target, 1 << 20)?;
+        let cp = self.kind.open(target, &super::OpenCfg { cache_bytes: 1 << 20, ..self.cfg.open_cfg() })?;
         let last = keys.key(scatter(n - 1, n));
         let got = cp.get(&last)?;
         cp.close()?;
@@ -554,6 +656,32 @@ impl Runner<'_> {
         }
         Ok(())
     }
+}
+
+/// Seconds to write the key and value bytes of `num` entries to files of `per_file` entries
+/// with 1 MiB appends and one fsync per file (the raw bandwidth the SST writers are held to).
+fn raw_write_secs(dir: &Path, keys: &KeyGen, values: &ValueGen, num: u64, per_file: u64) -> Res<f64> {
+    use std::io::Write as _;
+    let start = Instant::now();
+    let mut buf = Vec::with_capacity(1 << 20);
+    for f in 0..num.div_ceil(per_file.max(1)) {
+        let path = dir.join(format!("raw-{f}"));
+        let mut file = std::fs::File::create(&path)?;
+        for i in f * per_file..((f + 1) * per_file).min(num) {
+            buf.extend_from_slice(&keys.key(i));
+            buf.extend_from_slice(values.value(i));
+            if buf.len() >= 1 << 20 {
+                file.write_all(&buf)?;
+                buf.clear();
+            }
+        }
+        file.write_all(&buf)?;
+        buf.clear();
+        file.sync_all()?;
+        drop(file);
+        std::fs::remove_file(&path)?;
+    }
+    Ok(start.elapsed().as_secs_f64())
 }
 
 /// A permutation of `[0, n)`: step `j` of a walk by a prime larger than any `n` used here, so
@@ -581,7 +709,7 @@ mod tests {
     #[test]
     fn workload_lists_parse() {
         let all = Workload::parse_list("all").unwrap();
-        assert_eq!(all.len(), 11);
+        assert_eq!(all.len(), 12);
         assert_eq!(Workload::parse_list("fillseq, fillsync").unwrap().len(), 4);
         assert_eq!(Workload::parse_list("fillsync-8").unwrap(), vec![Workload::FillSync(8)]);
         assert!(Workload::parse_list("fillbogus").is_err());
@@ -606,6 +734,8 @@ mod tests {
             num: 2000,
             key_size: 16,
             value_size: 100,
+            value_kind: ValueKind::Compressible,
+            strata_compression: super::super::StrataCompression::ZstdBottom,
             cache_bytes: 1 << 20,
             sync_num: 32,
             checkpoint_bytes: 256 << 10,
@@ -627,6 +757,8 @@ mod tests {
         assert_eq!(by("fillsync-16").ops, 32);
         assert_eq!(by("checkpoint").ops, 1);
         assert!(by("checkpoint").note.contains("native"));
+        assert!(by("ingest").note.contains("ingest (move)") && by("ingest").ops == 2000);
+        assert!(by("readrandom").note.contains("since the fill began"));
         assert!(cells.iter().all(|c| c.secs > 0.0));
     }
 }

@@ -247,7 +247,7 @@ impl DbInner {
                 }
                 let out = match current.as_mut() {
                     Some(out) => out,
-                    None => current.insert(self.new_table_output()?),
+                    None => current.insert(self.new_table_output(pick.bottommost)?),
                 };
                 out.add(key, parsed.seq, parsed.kind, iter.value())?;
                 if new_user_key {

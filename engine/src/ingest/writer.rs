@@ -71,7 +71,7 @@ pub(crate) fn table_options_of(opts: &Options) -> TableOptions {
     TableOptions {
         block_size: opts.block_size,
         restart_interval: opts.block_restart_interval,
-        compression: opts.compression,
+        compression: opts.bottommost_compression.unwrap_or(opts.compression),
         bloom_bits_per_key: opts.bloom_bits_per_key,
         comparator: Arc::new(InternalKeyComparator::new(Arc::new(BytewiseComparator))),
     }

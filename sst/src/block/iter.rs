@@ -27,6 +27,11 @@ pub(crate) struct Block {
 }
 
 impl Block {
+    /// Bytes of the block's contents (what holding it keeps in memory).
+    pub fn size(&self) -> usize {
+        self.data.len()
+    }
+
     pub fn parse(data: Bytes) -> BResult<Self> {
         let len = data.len();
         let Some(mut tail) = len.checked_sub(RESTART_LEN).and_then(|at| data.get(at..)) else {
