@@ -15,6 +15,8 @@ pub mod checksum;
 pub mod coding;
 pub mod comparator;
 pub mod fs;
+#[doc(hidden)]
+pub mod fuzz_input;
 pub mod ikey;
 pub mod limits;
 
