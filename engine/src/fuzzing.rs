@@ -61,7 +61,7 @@ pub fn batch_decode(data: &[u8]) {
     let mut batch = WriteBatch::new();
     let mut want = Vec::new();
     for _ in 0..input.below(OPS_MAX) {
-        let kind = if input.u8() % 3 == 0 { ValueKind::Delete } else { ValueKind::Put };
+        let kind = if input.u8().is_multiple_of(3) { ValueKind::Delete } else { ValueKind::Put };
         let cf = if input.bool() { 0 } else { u32::from(input.u16()) << (input.u8() % 17) };
         let key = input.bytes(16).to_vec();
         let value = if kind == ValueKind::Put { input.bytes(32).to_vec() } else { Vec::new() };

@@ -65,7 +65,8 @@ fn next_edit(input: &mut FuzzInput<'_>, model: &Version, vs: &mut VersionSet, fs
                 e.delete_file(cf, level, number);
                 if input.bool() {
                     // A move (trivial compaction): the same table one level down.
-                    if let Some(f) = model.cf(cf).and_then(|c| c.levels.get(level)?.iter().find(|f| f.number == number)) {
+                    if let Some(f) = model.cf(cf).and_then(|c| c.levels.get(level)?.iter().find(|f| f.number == number))
+                    {
                         e.add_file(cf, (level + 1) % NUM_LEVELS, FileMeta::clone(f));
                     }
                 }
@@ -81,7 +82,7 @@ fn next_edit(input: &mut FuzzInput<'_>, model: &Version, vs: &mut VersionSet, fs
                 }
                 let seq = vs.last_sequence() + 1;
                 let span = input.below(100) as u64;
-                let ingested = input.u8() % 8 == 0;
+                let ingested = input.u8().is_multiple_of(8);
                 let meta = FileMeta {
                     number,
                     size: u64::from(input.u16()),
@@ -90,7 +91,7 @@ fn next_edit(input: &mut FuzzInput<'_>, model: &Version, vs: &mut VersionSet, fs
                     smallest_seq: seq,
                     largest_seq: if ingested { seq } else { seq + span },
                     checksum: input.u16().into(),
-                    epoch: if input.u8() % 16 == 0 { 0 } else { 1 + input.below(1000) as u64 },
+                    epoch: if input.u8().is_multiple_of(16) { 0 } else { 1 + input.below(1000) as u64 },
                     global_seq: if ingested { seq } else { 0 },
                 };
                 e.add_file(cf, level, meta);

@@ -41,7 +41,8 @@ pub fn open_and_iterate(data: &[u8]) -> Option<usize> {
     let mut seen = None;
     for verify in [true, false] {
         for internal in [false, true] {
-            let ropts = TableReadOptions { verify_checksums: verify, comparator: comparator(internal), ..Default::default() };
+            let ropts =
+                TableReadOptions { verify_checksums: verify, comparator: comparator(internal), ..Default::default() };
             let Ok(t) = Table::open(Arc::new(MemFile::new(bytes.clone())), Path::new("fuzz.sst"), ropts) else {
                 continue;
             };
@@ -55,7 +56,11 @@ pub fn open_and_iterate(data: &[u8]) -> Option<usize> {
 }
 
 fn comparator(internal: bool) -> Arc<dyn Comparator> {
-    if internal { Arc::new(InternalKeyComparator::new(Arc::new(BytewiseComparator))) } else { Arc::new(BytewiseComparator) }
+    if internal {
+        Arc::new(InternalKeyComparator::new(Arc::new(BytewiseComparator)))
+    } else {
+        Arc::new(BytewiseComparator)
+    }
 }
 
 /// Every read a user can make, errors ignored; returns the entries of the forward scan.
@@ -103,16 +108,20 @@ impl Recipe {
     pub fn read(input: &mut FuzzInput<'_>) -> Recipe {
         let block_size = if input.bool() { 1 + input.below(256) } else { 1 + input.below(8192) };
         let restart_interval = 1 + input.below(32);
-        let compression =
-            if input.u8() % 4 == 0 { Compression::Zstd { level: 1 + input.below(3) as i32 } } else { Compression::None };
+        let compression = if input.u8().is_multiple_of(4) {
+            Compression::Zstd { level: 1 + input.below(3) as i32 }
+        } else {
+            Compression::None
+        };
         let bloom_bits_per_key = input.below(24) as u32;
         let internal_keys = input.bool();
         let cmp = comparator(internal_keys);
-        let opts = TableOptions { block_size, restart_interval, compression, bloom_bits_per_key, comparator: cmp.clone() };
+        let opts =
+            TableOptions { block_size, restart_interval, compression, bloom_bits_per_key, comparator: cmp.clone() };
         let n = input.below(ENTRIES_MAX);
         let mut entries = Vec::with_capacity(n + 1);
         for _ in 0..n {
-            let kind = if input.u8() % 4 == 0 { EntryKind::Delete } else { EntryKind::Put };
+            let kind = if input.u8().is_multiple_of(4) { EntryKind::Delete } else { EntryKind::Put };
             let user = input.bytes(24).to_vec();
             let key = if internal_keys { ikey(&user, input.u64() & ((1 << 56) - 1), kind) } else { user };
             let value = if kind == EntryKind::Put { input.bytes(64).to_vec() } else { Vec::new() };
@@ -284,7 +293,7 @@ fn mutate(bytes: &[u8], blocks: &[BlockHandle], input: &mut FuzzInput<'_>) -> Ve
             dirty.push(*h);
         }
     }
-    let fix = input.u8() % 16 != 0;
+    let fix = !input.u8().is_multiple_of(16);
     if fix {
         for h in dirty {
             let (off, size) = (h.offset as usize, h.size as usize);

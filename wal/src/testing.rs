@@ -301,7 +301,11 @@ pub fn check_recipe(data: &[u8]) {
             0 => b[f + TYPE_OFFSET] = v % 6,
             1 => {
                 let len = u16::from_le_bytes([b[f + LENGTH_OFFSET], b[f + LENGTH_OFFSET + 1]]);
-                let len = if v & 1 == 0 { len.wrapping_add(u16::from(v >> 1) % 8) } else { len.wrapping_sub(u16::from(v >> 1) % 8) };
+                let len = if v & 1 == 0 {
+                    len.wrapping_add(u16::from(v >> 1) % 8)
+                } else {
+                    len.wrapping_sub(u16::from(v >> 1) % 8)
+                };
                 b[f + LENGTH_OFFSET..f + TYPE_OFFSET].copy_from_slice(&len.to_le_bytes());
             }
             2 => {
@@ -316,7 +320,7 @@ pub fn check_recipe(data: &[u8]) {
         }
         dirty.push(f);
     }
-    if input.u8() % 8 != 0 {
+    if !input.u8().is_multiple_of(8) {
         for f in dirty {
             let Some(h) = b.get(f..f + HEADER_LEN) else { continue };
             let len = usize::from(u16::from_le_bytes([h[LENGTH_OFFSET], h[LENGTH_OFFSET + 1]]));

@@ -138,7 +138,8 @@ fn relay(preamble: &[u8], recs: &[(u8, Vec<u8>)]) -> Vec<u8> {
         last = out.len();
         encode_record(*kind, payload, &mut out);
     }
-    let footer = Footer { index_offset: last as u64, index_len: (out.len() - last) as u64, file_crc: mask(crc32(&out)) };
+    let footer =
+        Footer { index_offset: last as u64, index_len: (out.len() - last) as u64, file_crc: mask(crc32(&out)) };
     out.extend_from_slice(&footer.encode());
     out
 }
