@@ -22,6 +22,9 @@ use strata_base::checksum::{crc32, mask};
 use strata_base::fuzz_input::FuzzInput;
 use strata_base::{FileSystem, SimFs};
 
+/// Entries as (family, key, value).
+type Entries = Vec<(u32, Vec<u8>, Vec<u8>)>;
+
 /// Entries a recipe may ask for.
 const ENTRIES_MAX: usize = 300;
 /// Mutations applied to one file.
@@ -34,7 +37,7 @@ pub fn read_all(data: &[u8]) -> Option<u64> {
 }
 
 /// Every entry of the savepoint `data` as (family, key, value), or `None` if it is not valid.
-fn read_entries(data: &[u8]) -> Option<Vec<(u32, Vec<u8>, Vec<u8>)>> {
+fn read_entries(data: &[u8]) -> Option<Entries> {
     let fs = SimFs::new();
     let dir = Path::new("/sp");
     fs.create_dir_all(dir).ok()?;
@@ -58,7 +61,7 @@ struct Recipe {
     header: Header,
     chunk_bytes: usize,
     /// (family, key, value), sorted by family then key, no duplicate keys in a family.
-    entries: Vec<(u32, Vec<u8>, Vec<u8>)>,
+    entries: Entries,
 }
 
 impl Recipe {
@@ -79,7 +82,7 @@ impl Recipe {
                 .collect(),
         };
         let chunk_bytes = 1 + input.below(512);
-        let mut entries: Vec<(u32, Vec<u8>, Vec<u8>)> = (0..input.below(ENTRIES_MAX))
+        let mut entries: Entries = (0..input.below(ENTRIES_MAX))
             .map(|_| {
                 let f = input.below(families) as u32;
                 (f, input.bytes(12).to_vec(), input.bytes(40).to_vec())
