@@ -17,6 +17,8 @@ pub mod coding;
 pub mod comparator;
 pub mod fs;
 pub mod ids;
+#[doc(hidden)]
+pub mod fuzz_input;
 pub mod ikey;
 pub mod limits;
 pub mod testing;

@@ -29,6 +29,9 @@ mod db;
 pub mod error;
 mod files;
 mod flush;
+#[doc(hidden)]
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod ingest;
 #[doc(hidden)] // Public only for the memtable bench's merged scans (benches/benches/memtable.rs).
 pub mod iter;

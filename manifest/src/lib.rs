@@ -22,6 +22,9 @@ pub mod edit;
 pub mod error;
 pub mod filename;
 pub mod format;
+#[doc(hidden)]
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod identity;
 pub mod locate;
 mod log;

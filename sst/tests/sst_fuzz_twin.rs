@@ -1,12 +1,13 @@
 //! The proptest twin of the `sst_open` fuzz target: arbitrary bytes, and valid tables with
-//! random bytes overwritten, are opened and fully iterated without a panic.
+//! random bytes overwritten, are opened and fully iterated without a panic; and the target's
+//! own body, `build_and_mutate`, runs on random recipes.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a failure is the test failing")]
 
 mod common;
 
 use common::*;
 use proptest::prelude::*;
-use strata_sst::fuzzing::open_and_iterate;
+use strata_sst::fuzzing::{build_and_mutate, open_and_iterate};
 use strata_sst::{Compression, TableOptions};
 
 proptest! {
@@ -34,5 +35,12 @@ proptest! {
             b[i] = *v;
         }
         let _ = open_and_iterate(&b);
+    }
+
+    /// The fuzz target's body: random recipes (options, entries, mutations with recomputed
+    /// checksums); it checks the round trip itself and panics on a bug.
+    #[test]
+    fn fuzz_target_body(data in prop::collection::vec(any::<u8>(), 0..2048)) {
+        build_and_mutate(&data);
     }
 }

@@ -7,11 +7,14 @@
 //! Thread safety: plain functions.
 #![allow(clippy::expect_used, reason = "test support: a failure here is a test failure")]
 
-use crate::format::BLOCK_SIZE;
+use crate::format::{
+    BLOCK_SIZE, CHECKSUM_OFFSET, FRAGMENT_PAYLOAD_MAX, HEADER_LEN, LENGTH_OFFSET, TYPE_OFFSET, fragment_checksum,
+};
 use crate::{Error, LogReader, LogWriter, ReadReport, Record, RecoveryMode, Result};
 use bytes::Bytes;
 use std::path::Path;
 use std::sync::Arc;
+use strata_base::fuzz_input::FuzzInput;
 use strata_base::{FileSystem, MemFile, SimFs};
 
 /// Every recovery mode.
@@ -200,10 +203,15 @@ pub fn check_flip(log: &[u8], clean: &[Record], p: usize, bit: u8) {
     }
 }
 
-/// The fuzz target's body: the first byte picks arbitrary bytes or a damaged log built from the
-/// input.
+/// The fuzz target's body: the first byte picks arbitrary bytes, a log built from the input
+/// then cut and bit-flipped, or (structure-aware) a log built from a recipe, checked to read
+/// back as written, then mutated with its fragment checksums recomputed.
 pub fn fuzz_one(data: &[u8]) {
     let Some((&selector, rest)) = data.split_first() else { return };
+    if selector % 4 == 3 {
+        check_recipe(rest);
+        return;
+    }
     if selector % 2 == 0 {
         check_arbitrary_bytes(rest);
         return;
@@ -223,4 +231,105 @@ pub fn fuzz_one(data: &[u8]) {
     let cut = usize::from(u16::from_le_bytes([params[0], params[1]])) * 3;
     let flip = usize::from(u16::from_le_bytes([params[2], params[3]])) * 3 + usize::from(params[4]);
     check_damaged_log(&payloads, cut, flip, params[5]);
+}
+
+/// Records a recipe may ask for.
+const RECIPE_RECORDS_MAX: usize = 24;
+/// Mutations applied to one log.
+const RECIPE_MUTATIONS_MAX: usize = 6;
+
+/// Where each fragment of a well-formed log starts (its header), in file order.
+fn fragment_starts(log: &[u8]) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at + HEADER_LEN <= log.len() {
+        let left_in_block = BLOCK_SIZE - at % BLOCK_SIZE;
+        if left_in_block < HEADER_LEN {
+            at += left_in_block;
+            continue;
+        }
+        let len = usize::from(u16::from_le_bytes([log[at + LENGTH_OFFSET], log[at + LENGTH_OFFSET + 1]]));
+        out.push(at);
+        at += HEADER_LEN + len;
+    }
+    out
+}
+
+/// Structure-aware: payloads (small, block-sized or spanning several blocks) from the input; the
+/// log must read back exactly in every mode; then fragment types, lengths, payload bytes and
+/// the file's end are mutated, checksums recomputed (unless the input says otherwise), and the
+/// modes must still agree as documented ([`check_arbitrary_bytes`]).
+pub fn check_recipe(data: &[u8]) {
+    let mut input = FuzzInput::new(data);
+    let payloads: Vec<Vec<u8>> = (0..input.below(RECIPE_RECORDS_MAX))
+        .map(|_| {
+            let n = match input.u8() % 8 {
+                0 => input.below(3 * BLOCK_SIZE),
+                1 => FRAGMENT_PAYLOAD_MAX - 2 + input.below(5),
+                2..=4 => input.below(4096),
+                _ => input.below(64),
+            };
+            let pattern = input.bytes(16);
+            (0..n).map(|j| pattern.get(j % pattern.len().max(1)).copied().unwrap_or(j as u8)).collect()
+        })
+        .collect();
+    let (log, ends) = encode_log(&payloads);
+    for mode in MODES {
+        let (got, rep) = read_log(&log, mode);
+        let got = got.unwrap_or_else(|e| panic!("{mode:?}: a log as written fails: {e}"));
+        assert_eq!(got.len(), payloads.len(), "{mode:?}: record count");
+        for ((r, p), end) in got.iter().zip(&payloads).zip(&ends) {
+            assert_eq!(&r.payload[..], &p[..], "{mode:?}: payload");
+            assert_eq!(r.end_offset, *end, "{mode:?}: end offset");
+        }
+        assert!(rep.skipped.is_empty() && rep.dropped_tail.is_none(), "{mode:?}: {rep:?}");
+    }
+    if input.is_empty() || log.is_empty() {
+        return;
+    }
+    let frags = fragment_starts(&log);
+    let mut b = log.clone();
+    let mut dirty = Vec::new();
+    for _ in 0..1 + input.below(RECIPE_MUTATIONS_MAX) {
+        let f = frags[input.below(frags.len())];
+        let v = input.u8();
+        let op = input.u8() % 6;
+        if op <= 3 && f + HEADER_LEN > b.len() {
+            continue; // cut off by an earlier truncation
+        }
+        match op {
+            0 => b[f + TYPE_OFFSET] = v % 6,
+            1 => {
+                let len = u16::from_le_bytes([b[f + LENGTH_OFFSET], b[f + LENGTH_OFFSET + 1]]);
+                let len = if v & 1 == 0 {
+                    len.wrapping_add(u16::from(v >> 1) % 8)
+                } else {
+                    len.wrapping_sub(u16::from(v >> 1) % 8)
+                };
+                b[f + LENGTH_OFFSET..f + TYPE_OFFSET].copy_from_slice(&len.to_le_bytes());
+            }
+            2 => {
+                let at = f + HEADER_LEN + input.below(BLOCK_SIZE);
+                if let Some(x) = b.get_mut(at) {
+                    *x = v;
+                }
+            }
+            3 => b[f..f + HEADER_LEN].fill(0),
+            4 => b.truncate(f + input.below(HEADER_LEN + BLOCK_SIZE)),
+            _ => b.extend(std::iter::repeat_n(v, input.below(2 * HEADER_LEN))),
+        }
+        dirty.push(f);
+    }
+    if !input.u8().is_multiple_of(8) {
+        for f in dirty {
+            let Some(h) = b.get(f..f + HEADER_LEN) else { continue };
+            let len = usize::from(u16::from_le_bytes([h[LENGTH_OFFSET], h[LENGTH_OFFSET + 1]]));
+            let kind = h[TYPE_OFFSET];
+            if let Some(payload) = b.get(f + HEADER_LEN..f + HEADER_LEN + len) {
+                let crc = fragment_checksum(kind, payload);
+                b[f + CHECKSUM_OFFSET..f + LENGTH_OFFSET].copy_from_slice(&crc.to_le_bytes());
+            }
+        }
+    }
+    check_arbitrary_bytes(&b);
 }
