@@ -16,9 +16,9 @@ pub mod checksum;
 pub mod coding;
 pub mod comparator;
 pub mod fs;
-pub mod ids;
 #[doc(hidden)]
 pub mod fuzz_input;
+pub mod ids;
 pub mod ikey;
 pub mod limits;
 pub mod testing;
