@@ -14,6 +14,7 @@
 
 use crate::batch::{BatchOp, HEADER_LEN, WriteBatch};
 use std::path::Path;
+use strata_base::CfId;
 use strata_base::fuzz_input::FuzzInput;
 use strata_base::ikey::{SEQ_MAX, ValueKind};
 
@@ -62,7 +63,7 @@ pub fn batch_decode(data: &[u8]) {
     let mut want = Vec::new();
     for _ in 0..input.below(OPS_MAX) {
         let kind = if input.u8().is_multiple_of(3) { ValueKind::Delete } else { ValueKind::Put };
-        let cf = if input.bool() { 0 } else { u32::from(input.u16()) << (input.u8() % 17) };
+        let cf = CfId::new(if input.bool() { 0 } else { u32::from(input.u16()) << (input.u8() % 17) });
         let key = input.bytes(16).to_vec();
         let value = if kind == ValueKind::Put { input.bytes(32).to_vec() } else { Vec::new() };
         batch.append(kind, cf, &key, &value);

@@ -20,7 +20,7 @@ use crate::{Error, FileMeta, Version, VersionEdit, VersionSet, VersionSetOptions
 use std::path::Path;
 use strata_base::fuzz_input::FuzzInput;
 use strata_base::ikey::{ValueKind, encode as ikey};
-use strata_base::{FileSystem, SimFs};
+use strata_base::{CfId, FileNumber, FileSystem, SimFs};
 use strata_wal::{LogReader, LogWriter, RecoveryMode};
 
 /// Edits a recipe may ask for.
@@ -39,29 +39,34 @@ pub fn decode_any(data: &[u8]) {
 }
 
 /// Every table of `v` as (cf, level, number).
-fn tables(v: &Version) -> Vec<(u32, usize, u64)> {
+fn tables(v: &Version) -> Vec<(CfId, usize, FileNumber)> {
     v.cfs().flat_map(|cf| cf.files().map(move |(l, f)| (cf.id, l, f.number))).collect()
 }
 
 /// One edit from the recipe; tables it adds are allocated from `vs` and created (empty) in `fs`.
 fn next_edit(input: &mut FuzzInput<'_>, model: &Version, vs: &mut VersionSet, fs: &SimFs, dir: &Path) -> VersionEdit {
     let mut e = VersionEdit::new();
-    let cfs: Vec<u32> = model.cfs().map(|c| c.id).collect();
+    let cfs: Vec<CfId> = model.cfs().map(|c| c.id).collect();
     let existing = tables(model);
     let cmp_name = vs_comparator_name();
     for _ in 0..1 + input.below(CHANGES_MAX) {
         match input.u8() % 10 {
             0 => {
-                let id = vs.next_cf_id().saturating_add(input.below(2) as u32 + e.cf_adds.len() as u32);
+                let id =
+                    CfId::new(vs.next_cf_id().get().saturating_add(input.below(2) as u32 + e.cf_adds.len() as u32));
                 let name = String::from_utf8_lossy(input.bytes(10)).into_owned();
                 e.add_cf(id, name, cmp_name.clone());
             }
             1 => {
-                let id = cfs.get(input.below(cfs.len() + 1)).copied().unwrap_or(u32::from(input.u8()));
+                let id = cfs.get(input.below(cfs.len() + 1)).copied().unwrap_or(CfId::new(u32::from(input.u8())));
                 e.drop_cf(id);
             }
             2 | 3 => {
-                let (cf, level, number) = existing.get(input.below(existing.len() + 1)).copied().unwrap_or((0, 1, 7));
+                let (cf, level, number) = existing.get(input.below(existing.len() + 1)).copied().unwrap_or((
+                    CfId::new(0),
+                    1,
+                    FileNumber::new(7),
+                ));
                 e.delete_file(cf, level, number);
                 if input.bool() {
                     // A move (trivial compaction): the same table one level down.
@@ -72,7 +77,7 @@ fn next_edit(input: &mut FuzzInput<'_>, model: &Version, vs: &mut VersionSet, fs
                 }
             }
             4..=7 => {
-                let cf = cfs.get(input.below(cfs.len() + 1)).copied().unwrap_or(1000);
+                let cf = cfs.get(input.below(cfs.len() + 1)).copied().unwrap_or(CfId::new(1000));
                 let level = input.below(NUM_LEVELS);
                 let number = vs.new_file_number();
                 let _ = fs.write_atomic(&dir.join(crate::table_file_name(number)), b"");
@@ -98,7 +103,7 @@ fn next_edit(input: &mut FuzzInput<'_>, model: &Version, vs: &mut VersionSet, fs
                 e.last_sequence = Some(seq + span);
             }
             8 => e.last_sequence = Some(vs.last_sequence() + input.below(1000) as u64),
-            _ => e.log_number = Some(vs.log_number() + input.below(3) as u64),
+            _ => e.log_number = Some(FileNumber::new(vs.log_number().get() + input.below(3) as u64)),
         }
     }
     e
@@ -192,7 +197,7 @@ fn recover_mutated(fs: &SimFs, manifest: &Path, input: &mut FuzzInput<'_>, opts:
     for n in names.iter().filter(|n| n.ends_with(".sst")) {
         let _ = fs.write_atomic(&dir.join(n), b"");
     }
-    let number = 5;
+    let number = FileNumber::new(5);
     let path = dir.join(manifest_file_name(number));
     let Ok(out) = fs.create(&path) else { panic!("cannot create the mutated manifest") };
     let mut w = LogWriter::with_path(out, &path);
