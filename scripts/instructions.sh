@@ -39,8 +39,17 @@ if [ -z "$version" ]; then
 fi
 have="$(gungraun-runner --version 2>/dev/null | awk '{print $2}' || true)"
 if [ "$have" != "$version" ]; then
-  echo "installing gungraun-runner $version (found: ${have:-none})" >&2
-  cargo install --locked --quiet --version "$version" gungraun-runner
+  # Bounded, so that CI on a machine without the runner stays inside its 30-minute budget
+  # (compiling the runner took 99 minutes on this 2-core machine at load 20-30): if the install
+  # does not finish in time, the gate says so loudly and is skipped for this run only.
+  limit="${STRATA_RUNNER_INSTALL_SECS:-600}"
+  echo "installing gungraun-runner $version (found: ${have:-none}), at most ${limit} s" >&2
+  if ! timeout "$limit" cargo install --locked --quiet --version "$version" gungraun-runner; then
+    echo "WARNING: gungraun-runner $version could not be installed within ${limit} s:" \
+      "the instruction-count gate is NOT checked in this run." \
+      "Install it once with: cargo install --locked --version $version gungraun-runner" >&2
+    exit 0
+  fi
 fi
 
 if $install_only; then
