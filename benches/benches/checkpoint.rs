@@ -6,8 +6,12 @@
 //!
 //! Environment: `STRATA_BENCH_LARGE=1` adds the 4 GiB database; `STRATA_BENCH_SIZES_MIB=64,128`
 //! replaces the sizes (smoke runs); `STRATA_BENCH_DIR` is where databases go (default: a
-//! temporary directory under the system's); `STRATA_BENCH_WRITE_SECS` (default 5) is the length
-//! of each throughput phase.
+//! temporary directory under the system's; an empty `STRATA_BENCH_SIZES_MIB=` skips the sizes and
+//! measures the writer only); `STRATA_BENCH_WRITE_SECS` (default 5) is the length of each
+//! throughput phase and `STRATA_BENCH_WRITE_ROUNDS` (default 3) the number of rounds: each round
+//! runs the writer alone, with a flushing checkpoint every second and with a WAL-copying one
+//! (`flush: false`), in an order that rotates from round to round, and prints the ratios of that
+//! round, so a load change between phases shows as disagreement between rounds.
 //!
 //! Databases are filled fillrandom-style (16-byte keys, 1000-byte values, batches of 100 with
 //! the WAL off), flushed and compacted until no compaction is pending, so the file set is stable
@@ -107,7 +111,7 @@ fn time_create(db: &Db, scratch: &Path, copy_files: bool, iterations: usize) -> 
 
 /// Writes from one thread for `secs`; with `checkpoint_every`, the main thread takes a
 /// checkpoint that often (deleting the previous one). Returns (writes/s, checkpoints taken).
-fn write_phase(dir: &Path, secs: u64, checkpoint_every: Option<Duration>) -> Res<(f64, usize)> {
+fn write_phase(dir: &Path, secs: u64, checkpoint_every: Option<(Duration, bool)>) -> Res<(f64, usize)> {
     let db = Arc::new(Db::open(dir.join("db"), Options::default())?);
     let stop = Arc::new(AtomicBool::new(false));
     let count = Arc::new(AtomicU64::new(0));
@@ -131,14 +135,14 @@ fn write_phase(dir: &Path, secs: u64, checkpoint_every: Option<Duration>) -> Res
     let mut previous: Option<std::path::PathBuf> = None;
     while Instant::now() < end {
         match checkpoint_every {
-            Some(every) => {
+            Some((every, flush)) => {
                 let next = start + every * (taken as u32 + 1);
                 std::thread::sleep(next.saturating_duration_since(Instant::now()));
                 if Instant::now() >= end {
                     break;
                 }
                 let cp = dir.join(format!("cp{taken}"));
-                Checkpoint::new(&db).create(&cp)?;
+                Checkpoint::new(&db).options(CheckpointOptions { flush, ..Default::default() }).create(&cp)?;
                 if let Some(p) = previous.replace(cp) {
                     std::fs::remove_dir_all(p)?;
                 }
@@ -158,7 +162,7 @@ fn main() -> Res<()> {
     // `cargo bench` passes `--bench`; this harness has no options of its own.
     let large = std::env::var("STRATA_BENCH_LARGE").is_ok_and(|v| v == "1");
     let sizes: Vec<u64> = match std::env::var("STRATA_BENCH_SIZES_MIB") {
-        Ok(s) => s.split(',').map(|x| x.trim().parse()).collect::<Result<_, _>>()?,
+        Ok(s) => s.split(',').filter(|x| !x.trim().is_empty()).map(|x| x.trim().parse()).collect::<Result<_, _>>()?,
         Err(_) if large => vec![256, 1024, 4096],
         Err(_) => vec![256, 1024],
     };
@@ -200,16 +204,45 @@ fn main() -> Res<()> {
         std::fs::remove_dir_all(&dir)?;
     }
     println!("(link: median of {LINK_ITERATIONS} creates; copy: median of 1-3; ms/f = per table)");
-    let quiet = base.path().join("writes-quiet");
-    let busy = base.path().join("writes-checkpoints");
-    std::fs::create_dir_all(&quiet)?;
-    std::fs::create_dir_all(&busy)?;
-    let (w0, _) = write_phase(&quiet, write_secs, None)?;
-    let (w1, n) = write_phase(&busy, write_secs, Some(Duration::from_secs(1)))?;
-    println!("writer, {write_secs} s each, 16-byte keys / 1000-byte values, WAL on, no sync:");
-    println!("  without checkpoints:           {w0:>10.0} writes/s");
-    println!("  with a checkpoint every 1 s:   {w1:>10.0} writes/s ({n} checkpoints)");
-    println!("  ratio with/without:            {:>10.3}", w1 / w0);
+    let rounds: usize = std::env::var("STRATA_BENCH_WRITE_ROUNDS").ok().map(|s| s.parse()).transpose()?.unwrap_or(3);
+    println!("writer, {write_secs} s per phase, 16-byte keys / 1000-byte values, WAL on, no sync, {rounds} rounds:");
+    println!(
+        "{:>6} {:>12} {:>16} {:>9} {:>16} {:>9}  order",
+        "round", "alone w/s", "flush cp w/s", "ratio", "WAL-copy cp w/s", "ratio"
+    );
+    let phases: [Option<(Duration, bool)>; 3] =
+        [None, Some((Duration::from_secs(1), true)), Some((Duration::from_secs(1), false))];
+    let (mut flush_ratios, mut wal_ratios) = (Vec::new(), Vec::new());
+    for round in 0..rounds {
+        let mut got = [(0.0, 0); 3];
+        let order: Vec<usize> = (0..3).map(|i| (i + round) % 3).collect();
+        for &p in &order {
+            let dir = base.path().join(format!("writes-{round}-{p}"));
+            std::fs::create_dir_all(&dir)?;
+            got[p] = write_phase(&dir, write_secs, phases[p])?;
+            std::fs::remove_dir_all(&dir)?;
+        }
+        let (r1, r2) = (got[1].0 / got[0].0, got[2].0 / got[0].0);
+        flush_ratios.push(r1);
+        wal_ratios.push(r2);
+        let names = ["alone", "flush", "wal"];
+        println!(
+            "{round:>6} {:>12.0} {:>11.0} ({:>2}) {r1:>9.3} {:>11.0} ({:>2}) {r2:>9.3}  {}",
+            got[0].0,
+            got[1].0,
+            got[1].1,
+            got[2].0,
+            got[2].1,
+            order.iter().map(|&p| names[p]).collect::<Vec<_>>().join(",")
+        );
+    }
+    if rounds > 0 {
+        println!(
+            "median ratio with/without: flushing checkpoint {:.3}, WAL-copying checkpoint {:.3}",
+            median(&mut flush_ratios),
+            median(&mut wal_ratios)
+        );
+    }
     println!("total {:.0} s; load average at end: {}", started.elapsed().as_secs_f64(), load());
     Ok(())
 }
