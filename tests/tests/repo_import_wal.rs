@@ -53,7 +53,8 @@ fn del(db: &Db, model: &mut BTreeMap<String, Map>, cf: &str, key: Vec<u8>) {
 /// bundle must not hold.
 fn make_wal_bundle(sim: &SimFs) -> Source {
     let src = Db::open("/src", dopts(sim)).unwrap();
-    let mut model: BTreeMap<String, Map> = ["default", "users", "orders"].iter().map(|n| (n.to_string(), Map::new())).collect();
+    let mut model: BTreeMap<String, Map> =
+        ["default", "users", "orders"].iter().map(|n| (n.to_string(), Map::new())).collect();
     src.create_cf("users").unwrap();
     src.create_cf("orders").unwrap();
     for round in 0..2u32 {
@@ -265,7 +266,8 @@ fn upsert_and_a_new_directory_hold_the_same_contents() {
 
 /// The bundle's WAL prefix file names.
 fn wal_names(sim: &SimFs) -> Vec<String> {
-    let mut n: Vec<String> = sim.list(Path::new("/bundle")).unwrap().into_iter().filter(|n| n.ends_with(".log")).collect();
+    let mut n: Vec<String> =
+        sim.list(Path::new("/bundle")).unwrap().into_iter().filter(|n| n.ends_with(".log")).collect();
     n.sort();
     n
 }
@@ -320,7 +322,10 @@ fn every_mode_refuses(sim: &SimFs, dst: &Db, name: &str, at_most: u64, what: &st
     let results = [
         ("new families", import(dst, "/bundle", &opts(ImportMode::NewColumnFamilies, &NEW_PAIRS)).map(|_| ())),
         ("upsert", import(dst, "/bundle", &opts(ImportMode::Upsert, &[("users", "users")])).map(|_| ())),
-        ("new directory", import_into_new_database(sim.arc(), "/bundle", "/new", &ImportOptions::default()).map(|_| ())),
+        (
+            "new directory",
+            import_into_new_database(sim.arc(), "/bundle", "/new", &ImportOptions::default()).map(|_| ()),
+        ),
     ];
     for (mode, r) in results {
         let ctx = format!("{what}, {mode}");

@@ -36,9 +36,9 @@ use std::sync::Arc;
 use strata::batch::BatchOp;
 use strata::ingest::format::{PROP_LARGEST_SEQ, PROP_SMALLEST_SEQ};
 use strata::{CfId, Db, Error, Result, WriteBatch};
+use strata_base::FileSystem;
 use strata_base::comparator::{BytewiseComparator, Comparator};
 use strata_base::ikey::{self, InternalKeyComparator, SeqNo};
-use strata_base::FileSystem;
 use strata_sst::{TableBuilder, TableOptions};
 use strata_wal::{LogReader, RecoveryMode};
 
