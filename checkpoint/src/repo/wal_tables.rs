@@ -415,6 +415,60 @@ mod tests {
         assert!(matches!(&r, Err(Error::Corruption { offset, .. }) if *offset == offsets[1]), "{r:?}");
     }
 
+    /// A bundle at `/b` holding the WAL files `wals` (number, records), every one recorded
+    /// with its true size and checksum, log number 5, snapshot sequence `seq`.
+    fn bundle_of(fs: &SimFs, wals: &[(u64, Vec<Vec<u8>>)], seq: SeqNo) -> SnapshotRecord {
+        fs.create_dir_all(Path::new("/b")).unwrap();
+        let mut files = Vec::new();
+        for (number, records) in wals {
+            let name = format!("{number:06}.log");
+            write_wal(fs, &Path::new("/b").join(&name), records);
+            let bytes = fs.read_all(&Path::new("/b").join(&name)).unwrap();
+            let checksum = strata_base::checksum::crc32(&bytes);
+            files.push(FileRecord { size: bytes.len() as u64, checksum, ..wal_record(*number) });
+        }
+        SnapshotRecord {
+            id: 1,
+            name: None,
+            db_id: String::new(),
+            parent_db_id: None,
+            sequence: seq,
+            created_at_ms: 0,
+            labels: BTreeMap::new(),
+            comparator: String::new(),
+            log_number: FileNumber::new(5),
+            next_file_number: FileNumber::new(10),
+            max_cf_id: CfId::new(0),
+            column_families: Vec::new(),
+            files,
+            bytes_total: 0,
+            bytes_added: 0,
+        }
+    }
+
+    #[test]
+    fn sequences_must_rise_across_wal_files() {
+        let fs = SimFs::new();
+        let arc: Arc<dyn FileSystem> = fs.arc();
+        let good = bundle_of(&fs, &[(5, vec![batch(1, &[(0, b"a", Some(b"1"))])]), (6, vec![batch(2, &[])])], 9);
+        check_wal_prefixes(&arc, Path::new("/b"), &good).unwrap();
+        // The second file repeats the first one's sequence: Corruption naming it at its record.
+        let fs = SimFs::new();
+        let arc: Arc<dyn FileSystem> = fs.arc();
+        let one = vec![batch(1, &[(0, b"a", Some(b"1")), (0, b"b", None)])];
+        let bad = bundle_of(&fs, &[(6, vec![batch(2, &[(0, b"c", Some(b"1"))])]), (5, one)], 9);
+        let r = check_wal_prefixes(&arc, Path::new("/b"), &bad);
+        assert!(
+            matches!(&r, Err(Error::Corruption { file, offset: 0, .. }) if file == Path::new("/b/000006.log")),
+            "{r:?}"
+        );
+        // A WAL below the log number is not read (recovery would not replay it either).
+        let fs = SimFs::new();
+        let arc: Arc<dyn FileSystem> = fs.arc();
+        let old = bundle_of(&fs, &[(4, vec![batch(7, &[(0, b"x", Some(b"1"))])]), (5, vec![batch(1, &[])])], 1);
+        check_wal_prefixes(&arc, Path::new("/b"), &old).unwrap();
+    }
+
     #[test]
     fn a_table_holds_every_version_and_tombstone_in_key_order() {
         let fs = SimFs::new();
