@@ -108,8 +108,9 @@ impl Repository {
 }
 
 /// Makes a new database directory `dir` from the bundle at `bundle`, on `fs`: every file's
-/// size and checksum is checked first; column families may be renamed; the new database gets a
-/// new identity whose parent is the bundle's database.
+/// size and checksum is checked first (and every WAL prefix read strictly: its writes are
+/// replayed when the new database opens); column families may be renamed; the new database
+/// gets a new identity whose parent is the bundle's database.
 pub fn import_into_new_database(
     fs: Arc<dyn FileSystem>,
     bundle: impl AsRef<Path>,
@@ -119,6 +120,7 @@ pub fn import_into_new_database(
     let bundle = bundle.as_ref();
     let record = read_bundle(&*fs, bundle)?;
     let names = renames(&record, &opts.column_families)?;
+    super::wal_tables::check_wal_prefixes(&fs, bundle, &record)?;
     let store = LocalStore::new(Arc::clone(&fs), bundle);
     let total = record.files.iter().map(|f| f.size).sum();
     let mut tracker = Tracker::new(opts.progress.as_ref(), "import", record.files.len(), total);

@@ -7,33 +7,38 @@
 //!   every family, its tables (levels and sequence numbers kept) and the raised last sequence
 //!   number in ONE manifest edit. The database owns its links and may later unlink them; the
 //!   bundle's names and bytes are never touched (tables are immutable, and an imported table's
-//!   sequence numbers live in the manifest, not in the file).
+//!   sequence numbers live in the manifest, not in the file). WAL prefixes (a snapshot taken
+//!   with `flush: false`) are read strictly and each family's entries become one more L0 table,
+//!   built in the staging directory and imported in the same edit (`wal_tables.rs`).
 //! - [`ImportMode::Upsert`]: the bundle is built into a temporary database directory next to
 //!   the target database (`.<db name>.strata-import.tmp`, hard links into the bundle where
 //!   possible, every file checked first), opened read-only, and each chosen family's visible
 //!   entries (latest version per key at the bundle's sequence; tombstones are not visible) are
 //!   rewritten with `SstFileWriter` into temporary tables, which `Db::ingest_external_files_multi`
-//!   brings into the target families in one manifest edit, above every existing entry.
+//!   brings into the target families in one manifest edit, above every existing entry. WAL
+//!   prefixes are checked strictly first (`wal_tables.rs`), then replayed by the read-only open.
 //!
 //! What is refused, before anything is written ([`plan`], a pure function over plain data):
 //! a comparator that differs from the database's or the target family's, a new family whose
 //! name exists (or an upsert whose target does not), a family named twice, a family the bundle
-//! does not hold, a bundle holding WAL prefixes or an empty family for new families (their
-//! data cannot become tables of a new family atomically); and, by `read_bundle`, metadata that
+//! does not hold, a new family with no table when the bundle has no WAL prefixes either (an
+//! empty family is made with `Db::create_cf`); and, by `read_bundle`, metadata that
 //! is damaged or names a file by anything but its number (no path traversal, no absolute path).
 //!
 //! Invariants: on any error the database is unchanged and nothing is left in its directory
 //! (the engine removes staged tables); a crash leaves either every family imported or none
-//! (one manifest edit), plus at most the temporary sibling of an upsert, which the next
-//! import into that database removes. The bundle is only read.
+//! (one manifest edit), plus at most the temporary sibling (of an upsert, or of an import of
+//! WAL prefixes), which the next import into that database removes. The bundle is only read.
 //!
-//! Thread safety: runs beside readers and writers of `db`; two upserts into one database at
-//! once share the temporary sibling's name and one of them fails (run them one at a time).
+//! Thread safety: runs beside readers and writers of `db`; two imports that use the temporary
+//! sibling (upserts, imports of WAL prefixes) into one database at once share its name and one
+//! of them fails (run them one at a time).
 
 use super::bundle::{check_bundle_file, fetch_bundle_file, read_bundle};
 use super::format::{CfRecord, FileKind, FileRecord, SnapshotRecord};
 use super::restore::build_database;
 use super::types::{ImportInfo, ImportMode, ImportOptions, Tracker};
+use super::wal_tables::{WalTable, check_wal_prefixes, replayed_wals, with_wal_tables};
 use crate::store::LocalStore;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -108,18 +113,10 @@ fn check_target(record: &SnapshotRecord, c: &CfRecord, to: &str, db: &DbView, mo
             if target.is_some() {
                 return bad(format!("cannot import column family {:?} as {to:?}: it already exists", c.name));
             }
-            if record.files.iter().any(|f| f.kind == FileKind::Wal) {
-                return bad(format!(
-                    "repository snapshot {} holds WAL prefixes (taken without flush): import it as an \
-                     upsert or into a new directory",
-                    record.id
-                ));
-            }
-            if tables_of(record, c.id).next().is_none() {
-                return bad(format!(
-                    "column family {:?} holds no table in the bundle: create it with Db::create_cf instead",
-                    c.name
-                ));
+            // With WAL prefixes, whether the family is empty is known once they are read.
+            let has_wals = record.files.iter().any(|f| f.kind == FileKind::Wal);
+            if !has_wals && tables_of(record, c.id).next().is_none() {
+                return Err(empty_family(&c.name));
             }
             // A new family gets the comparator the database's families have.
             db.families.iter().find(|(n, _)| n == "default").map_or(&db.comparator, |(_, cmp)| cmp)
@@ -136,6 +133,13 @@ fn check_target(record: &SnapshotRecord, c: &CfRecord, to: &str, db: &DbView, mo
         ));
     }
     Ok(())
+}
+
+/// The refusal of a new family that would hold nothing.
+fn empty_family(name: &str) -> Error {
+    Error::InvalidArgument(format!(
+        "column family {name:?} holds no table and no WAL entry in the bundle: create it with Db::create_cf instead"
+    ))
 }
 
 /// The tables of bundle family `cf`, in the bundle's order.
@@ -163,11 +167,15 @@ pub fn import(db: &Db, bundle: impl AsRef<Path>, opts: &ImportOptions) -> Result
     let planned = plan(&record, &db_view(db)?, &opts.column_families, opts.mode)?;
     match opts.mode {
         ImportMode::NewColumnFamilies => import_new(db, &fs, bundle, &record, &planned, opts),
-        ImportMode::Upsert => upsert(db, &fs, bundle, &record, &planned, opts),
+        ImportMode::Upsert => {
+            check_wal_prefixes(&fs, bundle, &record)?;
+            upsert(db, &fs, bundle, &record, &planned, opts)
+        }
     }
 }
 
-/// New families: check every table of the chosen families, then one engine import.
+/// New families: check every table of the chosen families, turn the WAL prefixes (if any)
+/// into one L0 table per family, then one engine import.
 fn import_new(
     db: &Db,
     fs: &Arc<dyn FileSystem>,
@@ -178,7 +186,9 @@ fn import_new(
 ) -> Result<ImportInfo> {
     let per_cf: Vec<Vec<&FileRecord>> = planned.iter().map(|p| tables_of(record, p.bundle_cf).collect()).collect();
     let (count, bytes) = per_cf.iter().flatten().fold((0, 0), |(n, b), f| (n + 1, b + f.size));
-    let mut tracker = Tracker::new(opts.progress.as_ref(), "import", count, bytes);
+    let wals = replayed_wals(record);
+    let wal_bytes: u64 = wals.iter().map(|f| f.size).sum();
+    let mut tracker = Tracker::new(opts.progress.as_ref(), "import", count + wals.len(), bytes + wal_bytes);
     let store = LocalStore::new(Arc::clone(fs), bundle);
     for f in per_cf.iter().flatten() {
         check_bundle_file(&store, bundle, f)?;
@@ -188,17 +198,58 @@ fn import_new(
         .iter()
         .map(|fs| fs.iter().map(|f| ImportFile { path: bundle.join(&f.name), level: f.level as usize }).collect())
         .collect();
+    let commit = |wal_tables: &[Option<WalTable>]| commit_new(db, record, planned, lists, wal_tables, opts);
+    if wals.is_empty() {
+        return commit(&[]);
+    }
+    let cfs: Vec<CfId> = planned.iter().map(|p| p.bundle_cf).collect();
+    let (parent, tmp) = staging_dir(db)?;
+    with_wal_tables(db, fs, bundle, record, &cfs, (&parent, &tmp), &mut tracker, commit)
+}
+
+/// The engine import of new families: each family's bundle tables in `lists`, plus its table
+/// made from the WAL prefixes, if any (placed newest in L0 by its sequence numbers).
+fn commit_new(
+    db: &Db,
+    record: &SnapshotRecord,
+    planned: &[Planned],
+    mut lists: Vec<Vec<ImportFile>>,
+    wal_tables: &[Option<WalTable>],
+    opts: &ImportOptions,
+) -> Result<ImportInfo> {
+    for (list, t) in lists.iter_mut().zip(wal_tables) {
+        if let Some(t) = t {
+            list.push(ImportFile { path: t.path.clone(), level: 0 });
+        }
+    }
+    if let Some((p, _)) = planned.iter().zip(&lists).find(|(_, l)| l.is_empty()) {
+        return Err(empty_family(&p.from));
+    }
     let families: Vec<(&str, &[ImportFile])> =
         planned.iter().zip(&lists).map(|(p, l)| (p.to.as_str(), l.as_slice())).collect();
     let link = strata::ImportOptions { link_files: !opts.copy_files, ..strata::ImportOptions::default() };
     db.import_column_families(&families, &link)?;
+    let from_wals = wal_tables.iter().flatten();
+    let table_bytes: u64 = record
+        .files
+        .iter()
+        .filter(|f| f.kind == FileKind::Table && planned.iter().any(|p| p.bundle_cf == f.cf))
+        .map(|f| f.size)
+        .sum();
     Ok(ImportInfo {
         column_families: planned.iter().map(|p| p.to.clone()).collect(),
         sequence: record.sequence,
-        tables: count,
-        bytes,
-        entries: 0,
+        tables: lists.iter().map(Vec::len).sum(),
+        bytes: table_bytes + from_wals.clone().map(|t| t.size).sum::<u64>(),
+        entries: from_wals.map(|t| t.entries).sum(),
     })
+}
+
+/// The import's temporary sibling of the database directory: `(parent, parent/.<name>.strata-import.tmp)`.
+fn staging_dir(db: &Db) -> Result<(PathBuf, PathBuf)> {
+    let (parent, name) = db_parent_and_name(db)?;
+    let tmp = parent.join(format!(".{name}.strata-import.tmp"));
+    Ok((parent, tmp))
 }
 
 /// `(parent, name)` of the database directory, for its temporary sibling.
@@ -219,8 +270,7 @@ fn upsert(
     planned: &[Planned],
     opts: &ImportOptions,
 ) -> Result<ImportInfo> {
-    let (parent, name) = db_parent_and_name(db)?;
-    let tmp = parent.join(format!(".{name}.strata-import.tmp"));
+    let (parent, tmp) = staging_dir(db)?;
     if fs.exists(&tmp) {
         fs.remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
     }
@@ -378,6 +428,16 @@ mod tests {
     }
 
     #[test]
+    fn wal_prefixes_are_planned_in_every_mode() {
+        let mut r = record();
+        r.files.push(FileRecord { kind: FileKind::Wal, name: "000005.log".into(), ..table(0, 5) });
+        plan(&r, &view(), &pairs(&[("users", "a")]), NEW).unwrap();
+        plan(&r, &view(), &pairs(&[("users", "users")]), ImportMode::Upsert).unwrap();
+        // A family with no table may hold WAL entries: decided when they are read.
+        plan(&r, &view(), &pairs(&[("empty", "e")]), NEW).unwrap();
+    }
+
+    #[test]
     fn refuses_every_bad_plan() {
         let invalid = |r: Result<Vec<Planned>>| assert!(matches!(r, Err(Error::InvalidArgument(_))), "{r:?}");
         // Name clash (also the default of an empty list: every family under its own name).
@@ -395,10 +455,6 @@ mod tests {
         r.column_families[1].comparator = "reverse".into();
         invalid(plan(&r, &view(), &pairs(&[("users", "a")]), NEW));
         invalid(plan(&r, &view(), &pairs(&[("users", "users")]), ImportMode::Upsert));
-        // WAL prefixes cannot become tables of a new family.
-        let mut r = record();
-        r.files.push(FileRecord { kind: FileKind::Wal, ..table(0, 5) });
-        invalid(plan(&r, &view(), &pairs(&[("users", "a")]), NEW));
         // Missing source or upsert target.
         let missing = plan(&record(), &view(), &pairs(&[("nope", "a")]), NEW);
         assert!(matches!(missing, Err(Error::ColumnFamilyNotFound(_))));

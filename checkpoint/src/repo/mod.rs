@@ -11,7 +11,8 @@
 //! `format.rs` (names, framing, records), `record.rs` (the pure state machine), `log.rs` (the
 //! commit log), `snapshot.rs` (create), `verify.rs`, `restore.rs`, `retain.rs` (delete,
 //! retain, gc), `bundle.rs` (export, import into a new directory), `import.rs` (import into
-//! an open database).
+//! an open database), `wal_tables.rs` (a bundle's WAL prefixes: strict checks, and L0 tables
+//! of them for new families).
 //!
 //! Invariants: every change to the repository's state is one exclusive, durable commit; tables
 //! are stored once under names that two different tables never share; nothing a complete
@@ -33,6 +34,7 @@ mod retain;
 mod snapshot;
 mod types;
 mod verify;
+mod wal_tables;
 
 pub use bundle::import_into_new_database;
 pub use import::import;

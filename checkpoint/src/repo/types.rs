@@ -324,10 +324,12 @@ pub struct ImportInfo {
     pub column_families: Vec<String>,
     /// The bundle's sequence number (the state imported).
     pub sequence: SeqNo,
-    /// Tables handed to the engine (bundle tables, or rewritten tables for an upsert).
+    /// Tables handed to the engine (bundle tables and the tables made of WAL prefixes for new
+    /// families, or rewritten tables for an upsert).
     pub tables: usize,
     /// Their bytes.
     pub bytes: u64,
-    /// Entries rewritten (upsert only; 0 for new families).
+    /// Entries written into new tables: rewritten (upsert), or carried from the bundle's WAL
+    /// prefixes (new families; 0 without WAL prefixes).
     pub entries: u64,
 }
