@@ -186,7 +186,7 @@ fn import_new(
     }
     let lists: Vec<Vec<ImportFile>> = per_cf
         .iter()
-        .map(|fs| fs.iter().map(|f| ImportFile { path: bundle.join(&f.name), level: f.level as usize }).collect())
+        .map(|fs| fs.iter().map(|f| ImportFile { path: bundle.join(&f.name), level: f.level as usize, global_seq: f.global_seq }).collect())
         .collect();
     let families: Vec<(&str, &[ImportFile])> =
         planned.iter().zip(&lists).map(|(p, l)| (p.to.as_str(), l.as_slice())).collect();
