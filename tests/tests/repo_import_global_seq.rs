@@ -41,7 +41,8 @@ fn round_trip(to_l1: bool) {
     assert!(done.files[0].sequence > 0, "{done:?}");
     let want = dump_cf(&src, &users, &ReadOptions::default());
     assert_eq!(want.get(&b"b"[..]).map(Vec::as_slice), Some(&b"new-b"[..]));
-    let repo = Repository::create_with("/repo", RepositoryOptions { fs: Some(sim.arc()), ..Default::default() }).unwrap();
+    let repo =
+        Repository::create_with("/repo", RepositoryOptions { fs: Some(sim.arc()), ..Default::default() }).unwrap();
     let s = repo.create_snapshot(&src, &SnapshotOptions { flush: true, ..Default::default() }).unwrap();
     repo.export(s.id, "/bundle").unwrap();
     let dst = Db::open("/dst", dopts(&sim)).unwrap();

@@ -184,10 +184,8 @@ fn import_new(
         check_bundle_file(&store, bundle, f)?;
         tracker.file_done(f.size)?;
     }
-    let lists: Vec<Vec<ImportFile>> = per_cf
-        .iter()
-        .map(|fs| fs.iter().map(|f| ImportFile { path: bundle.join(&f.name), level: f.level as usize, global_seq: f.global_seq }).collect())
-        .collect();
+    let lists: Vec<Vec<ImportFile>> =
+        per_cf.iter().map(|fs| fs.iter().map(|f| f.import_file(bundle)).collect()).collect();
     let families: Vec<(&str, &[ImportFile])> =
         planned.iter().zip(&lists).map(|(p, l)| (p.to.as_str(), l.as_slice())).collect();
     let link = strata::ImportOptions { link_files: !opts.copy_files, ..strata::ImportOptions::default() };

@@ -235,7 +235,8 @@ impl Savepoint {
 /// Calls the progress callback, turning a `Break` into `Error::Cancelled`.
 pub(crate) fn report(progress: Option<&Arc<ProgressFn>>, p: &SavepointProgress, what: &str) -> Result<()> {
     if what == "restore" {
-        strata_base::testing::kill_point_midway(p.chunks_done as usize, p.chunks_total as usize, "savepoint.restore_midway");
+        let (done, total) = (p.chunks_done as usize, p.chunks_total as usize);
+        strata_base::testing::kill_point_midway(done, total, "savepoint.restore_midway");
     }
     match progress.map(|f| f(p)) {
         Some(ControlFlow::Break(())) => {

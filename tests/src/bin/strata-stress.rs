@@ -35,10 +35,10 @@ use strata_checkpoint::Repository;
 use strata_tests::stress::artifacts::{
     Dirs, checkpoint_round, open_or_create_repo, savepoint_round, sibling, verify_left_behind,
 };
-use strata_tests::stress::repo::{RepoExpect, check_imported_families, repo_round};
 use strata_tests::stress::config::{Knobs, describe, random_options};
 use strata_tests::stress::ops::{CFS, META_CF, Model, Op, Shape, key, marker_key, op_at, value};
 use strata_tests::stress::racy::legal_state;
+use strata_tests::stress::repo::{RepoExpect, check_imported_families, repo_round};
 use strata_tests::stress::rng::{Rng, hash};
 use strata_tests::stress::verify::{cf_handles, check_range, scan, show, verify_db};
 

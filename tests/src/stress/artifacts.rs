@@ -25,7 +25,9 @@ use super::rng::Rng;
 use super::verify::verify_db;
 use std::path::{Path, PathBuf};
 use strata::{Db, Options};
-use strata_checkpoint::{Checkpoint, CheckpointOptions, Repository, Savepoint, SavepointOptions, SavepointRestoreOptions};
+use strata_checkpoint::{
+    Checkpoint, CheckpointOptions, Repository, Savepoint, SavepointOptions, SavepointRestoreOptions,
+};
 
 /// The directories beside database `db`.
 #[derive(Debug, Clone)]

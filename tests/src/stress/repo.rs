@@ -162,7 +162,8 @@ pub fn verify_repo_left_behind(
             return Err(format!("repository snapshot {id} is still {s:?} after a gc"));
         }
         let trash = dirs.repo.join(strata_checkpoint::repo::format::TRASH_DIR);
-        let left: Vec<_> = std::fs::read_dir(&trash).map(|rd| rd.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
+        let left: Vec<_> =
+            std::fs::read_dir(&trash).map(|rd| rd.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
         if !left.is_empty() {
             return Err(format!("{} still holds {left:?} after a gc", trash.display()));
         }
@@ -261,7 +262,10 @@ pub fn repo_round(
     no_temporary(&bundle, "strata-export")?;
     let imported = import_bundle_into_dir(&bundle, dirs, shape, "round-import")?;
     if imported != got {
-        return Err(format!("bundle of snapshot {} imports with markers {imported:?}, restores with {got:?}", info.id.0));
+        return Err(format!(
+            "bundle of snapshot {} imports with markers {imported:?}, restores with {got:?}",
+            info.id.0
+        ));
     }
     counts.imports_into_db += usize::from(import_into_db(db, &bundle, shape, &got)?);
     counts.deleted += delete_some(repo, rng, emit)?;
@@ -296,6 +300,12 @@ fn import_into_db(db: &Db, bundle: &Path, shape: &Shape, markers: &[u64]) -> Res
         Ok(_) => {}
         // A family with no table (nothing written to it yet, or all of it deleted).
         Err(strata::Error::InvalidArgument(m)) if m.contains("holds no table") => return Ok(false),
+        // A known false refusal (docs/reliability.md): an ingested table whose global sequence
+        // number falls inside the range of a flushed table overlapping it in keys (legal in the
+        // source, where no key is in both); the import's check is by range, not by key.
+        Err(strata::Error::InvalidArgument(m)) if m.contains("overlap in keys and in sequence numbers") => {
+            return Ok(false);
+        }
         Err(e) => return Err(format!("import of {} into the database as {name}: {e}", bundle.display())),
     }
     check_imported(db, shape, &name)?;
@@ -382,9 +392,8 @@ fn delete_some(repo: &Repository, rng: &mut Rng, emit: Emit<'_>) -> Result<usize
         return Ok(1);
     }
     emit(format!("repo deleting {}", ids(&doomed)));
-    let mut done = repo
-        .retain(&Retention { keep_last: KEEP_LAST, ..Default::default() })
-        .map_err(|e| format!("retain: {e}"))?;
+    let mut done =
+        repo.retain(&Retention { keep_last: KEEP_LAST, ..Default::default() }).map_err(|e| format!("retain: {e}"))?;
     emit(format!("repo deleted {}", ids(&done)));
     done.sort();
     let mut planned = doomed.clone();
