@@ -38,7 +38,7 @@ use strata_tests::stress::artifacts::{
 use strata_tests::stress::config::{Knobs, describe, random_options};
 use strata_tests::stress::ops::{CFS, META_CF, Model, Op, Shape, key, marker_key, op_at, value};
 use strata_tests::stress::racy::legal_state;
-use strata_tests::stress::repo::{RepoExpect, check_imported_families, repo_round};
+use strata_tests::stress::repo::{Held, RepoExpect, check_imported_families, repo_round};
 use strata_tests::stress::rng::{Rng, hash};
 use strata_tests::stress::verify::{cf_handles, check_range, scan, show, verify_db};
 
@@ -513,7 +513,10 @@ fn maintenance(ctx: &Ctx, t: u32, n: u64, rng: &mut Rng) -> Result<(), String> {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "{line}").and_then(|_| out.flush());
         };
-        let done = repo_round(&ctx.db, repo, &ctx.dirs, &ctx.shape, (&lo, &hi), rng, &emit)?;
+        // Every writer holds its model's lock while its write is in flight: holding them all
+        // (in thread order; writers take only their own) stops every writer between writes.
+        let hold = || -> Box<dyn Held + '_> { Box::new(ctx.models.iter().map(lock).collect::<Vec<_>>()) };
+        let done = repo_round(&ctx.db, repo, &ctx.dirs, &ctx.shape, (&lo, &hi), rng, &emit, &hold)?;
         ctx.stats[S_REPO].fetch_add(1, Ordering::Relaxed);
         ctx.stats[S_IMPORTS].fetch_add(done.imports_into_db as u64, Ordering::Relaxed);
         ctx.stats[S_DELETES].fetch_add(done.deleted as u64, Ordering::Relaxed);

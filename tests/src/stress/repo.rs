@@ -235,8 +235,18 @@ fn import_bundle_into_dir(bundle: &Path, dirs: &Dirs, shape: &Shape, name: &str)
 /// Lines the round reports (the driver collects them).
 pub type Emit<'a> = &'a dyn Fn(String);
 
+/// Blocks every writer until the returned guard is dropped (so a flushed snapshot holds no WAL
+/// prefix and its bundle can be imported as new families).
+pub type HoldWriters<'a> = &'a dyn Fn() -> Box<dyn Held + 'a>;
+
+/// Anything held for its `Drop` (a set of lock guards).
+pub trait Held {}
+impl<T> Held for T {}
+
 /// One repository round: snapshot, restore and check, export, import into a new directory and
-/// into the open database (checked, then dropped), delete or retain, gc.
+/// into the open database (checked, then dropped), delete or retain, gc. Half of the
+/// snapshots are flushed with the writers held (`hold`), so their bundle has no WAL prefix.
+#[allow(clippy::too_many_arguments, reason = "the stress tool's shared state, passed apart")]
 pub fn repo_round(
     db: &Db,
     repo: &Repository,
@@ -245,10 +255,15 @@ pub fn repo_round(
     (lo, hi): Bounds<'_>,
     rng: &mut Rng,
     emit: Emit<'_>,
+    hold: HoldWriters<'_>,
 ) -> Result<RoundCounts, String> {
     let mut counts = RoundCounts::default();
-    let sopts = SnapshotOptions { flush: rng.percent(75), ..Default::default() };
-    let info = repo.create_snapshot(db, &sopts).map_err(|e| format!("repository snapshot: {e}"))?;
+    let quiet = rng.percent(50);
+    let sopts = SnapshotOptions { flush: quiet || rng.percent(50), ..Default::default() };
+    let info = {
+        let _held = quiet.then(hold);
+        repo.create_snapshot(db, &sopts).map_err(|e| format!("repository snapshot: {e}"))?
+    };
     emit(format!("repo complete {}", info.id.0));
     let hi = hi();
     let got = restore_snapshot(repo, info.id, dirs, shape, "round-snap")?;
