@@ -45,6 +45,31 @@ pub const KILL_POINTS: &[&str] = &[
     "savepoint.chunks_midway",
     // Savepoint: file and directory synced, before the rename into place.
     "savepoint.before_rename",
+    // Repository restore: part of the files linked or copied into the temporary sibling.
+    "repo.restore_midway",
+    // Repository restore: manifest, CURRENT and directory synced, before the rename into place.
+    "repo.restore_before_rename",
+    // Export of a bundle: part of the files in the temporary sibling.
+    "repo.export_midway",
+    // Export of a bundle: files, metadata and directory synced, before the rename into place.
+    "repo.export_before_rename",
+    // Import of a bundle into a new directory: part of the files in the temporary sibling.
+    "repo.import_midway",
+    // Import of a bundle into a new directory: all synced, before the rename into place.
+    "repo.import_before_rename",
+    // Import into an open database (new families): tables linked into the database, before
+    // the manifest edit that adds the families.
+    "import.staged",
+    // Repository delete (also retain): `deleting` committed, before the sweep.
+    "repo.delete_committed",
+    // Repository sweep (delete, retain, gc): half of the candidate tables moved to trash/.
+    "repo.sweep_midway",
+    // Repository sweep: tables put back or deleted, before `forget` is committed.
+    "repo.sweep_before_forget",
+    // Savepoint restore: about half of the chunks applied to the temporary sibling.
+    "savepoint.restore_midway",
+    // Savepoint restore: built and synced, before the rename into place.
+    "savepoint.restore_before_rename",
 ];
 
 /// Kills the process here if the environment chose this point (only with the `kill-points`
@@ -58,6 +83,16 @@ pub fn kill_point(_name: &'static str) {}
 #[cfg(feature = "kill-points")]
 pub fn kill_point(name: &'static str) {
     armed::hit(name)
+}
+
+/// [`kill_point`] `name` when `done` of `total` steps are done and that is half of them
+/// (rounded up): called once per step, it fires once per pass, midway (after the only step
+/// when there is one).
+#[inline(always)]
+pub fn kill_point_midway(done: usize, total: usize, name: &'static str) {
+    if done == total.div_ceil(2) && done > 0 {
+        kill_point(name);
+    }
 }
 
 #[cfg(feature = "kill-points")]

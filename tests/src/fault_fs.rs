@@ -26,11 +26,28 @@ pub struct FaultRule {
 
 type SharedRule = Arc<Mutex<Option<FaultRule>>>;
 
+/// A one-shot callback run at the next `create` of a file whose name ends with `suffix`,
+/// before the file is created, on the thread creating it (to make another operation happen
+/// exactly inside a background job, e.g. a `drop_cf` while a compaction writes its output).
+pub struct CreateHook {
+    pub suffix: String,
+    pub run: Box<dyn FnOnce() + Send>,
+}
+
+impl std::fmt::Debug for CreateHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreateHook").field("suffix", &self.suffix).finish_non_exhaustive()
+    }
+}
+
+type SharedHook = Arc<Mutex<Option<CreateHook>>>;
+
 /// A file system that fails writes to some files; see the module docs.
 #[derive(Debug, Clone)]
 pub struct SelectiveFaultFs {
     inner: Arc<dyn FileSystem>,
     rule: SharedRule,
+    hook: SharedHook,
 }
 
 fn check(rule: &SharedRule, path: &Path, what: &str) -> io::Result<()> {
@@ -45,7 +62,12 @@ fn check(rule: &SharedRule, path: &Path, what: &str) -> io::Result<()> {
 
 impl SelectiveFaultFs {
     pub fn new(inner: Arc<dyn FileSystem>) -> Self {
-        Self { inner, rule: Arc::new(Mutex::new(None)) }
+        Self { inner, rule: Arc::new(Mutex::new(None)), hook: Arc::new(Mutex::new(None)) }
+    }
+
+    /// Sets (or with `None` clears) the one-shot create hook.
+    pub fn set_create_hook(&self, hook: Option<CreateHook>) {
+        *self.hook.lock().unwrap_or_else(PoisonError::into_inner) = hook;
     }
 
     /// Sets (or with `None` clears) the rule.
@@ -98,6 +120,14 @@ impl WritableFile for Writable {
 
 impl FileSystem for SelectiveFaultFs {
     fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
+        let hook = {
+            let mut h = self.hook.lock().unwrap_or_else(PoisonError::into_inner);
+            let due = h.as_ref().is_some_and(|h| path.to_string_lossy().ends_with(&h.suffix));
+            if due { h.take() } else { None }
+        };
+        if let Some(h) = hook {
+            (h.run)();
+        }
         check(&self.rule, path, "create")?;
         let inner = self.inner.create(path)?;
         Ok(Box::new(Writable { inner, path: path.to_path_buf(), rule: Arc::clone(&self.rule) }))

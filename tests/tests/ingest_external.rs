@@ -403,7 +403,8 @@ fn import_column_family_keeps_sequence_numbers() {
     let db = Db::open(&fx.db_path, opts()).unwrap();
     db.put("x", "1").unwrap();
     // Listed newest first: the import orders L0 by sequence numbers, not input order.
-    let files: Vec<ImportFile> = tables.iter().rev().map(|t| ImportFile { path: src_path.join(t), level: 0 }).collect();
+    let files: Vec<ImportFile> =
+        tables.iter().rev().map(|t| ImportFile { path: src_path.join(t), level: 0, global_seq: 0 }).collect();
     let cf = db.import_column_family("copy", &files, &ImportOptions::default()).unwrap();
     assert_eq!(db.sequence(), 60);
     assert_eq!(dump_cf(&db, &cf, &ReadOptions::default()), want);
@@ -415,7 +416,8 @@ fn import_column_family_keeps_sequence_numbers() {
         Err(Error::InvalidArgument(_))
     ));
     assert!(matches!(db.import_column_family("e", &[], &ImportOptions::default()), Err(Error::InvalidArgument(_))));
-    let l1: Vec<ImportFile> = tables.iter().map(|t| ImportFile { path: src_path.join(t), level: 1 }).collect();
+    let l1: Vec<ImportFile> =
+        tables.iter().map(|t| ImportFile { path: src_path.join(t), level: 1, global_seq: 0 }).collect();
     let before = names(&fx.db_path);
     let e = db.import_column_family("bad", &l1, &ImportOptions::default()).unwrap_err();
     assert!(e.to_string().contains("overlap"), "{e}");
@@ -424,7 +426,11 @@ fn import_column_family_keeps_sequence_numbers() {
     // The newer table below the older one would let old values shadow new ones.
     // tables[0] is the older flush (sequence numbers 1..=50), tables[1] the newer (51..=60).
     let at = |levels: [usize; 2]| -> Vec<ImportFile> {
-        tables.iter().zip(levels).map(|(t, level)| ImportFile { path: src_path.join(t), level }).collect()
+        tables
+            .iter()
+            .zip(levels)
+            .map(|(t, level)| ImportFile { path: src_path.join(t), level, global_seq: 0 })
+            .collect()
     };
     let upside_down = at([5, 6]);
     let e = db.import_column_family("bad", &upside_down, &ImportOptions::default()).unwrap_err();
@@ -432,7 +438,7 @@ fn import_column_family_keeps_sequence_numbers() {
     // Two external files (both at sequence 0) overlapping: ambiguous.
     let x = sst(&fx.files, "x.sst", &[("k", Some("1"))]);
     let y = sst(&fx.files, "y.sst", &[("k", Some("2"))]);
-    let both = [ImportFile { path: x, level: 0 }, ImportFile { path: y, level: 0 }];
+    let both = [ImportFile { path: x, level: 0, global_seq: 0 }, ImportFile { path: y, level: 0, global_seq: 0 }];
     let e = db.import_column_family("bad", &both, &ImportOptions::default()).unwrap_err();
     assert!(e.to_string().contains("sequence numbers"), "{e}");
     assert_eq!(names(&fx.db_path), before);
@@ -510,9 +516,9 @@ fn import_column_families_is_all_or_nothing() {
     drop(db);
     let db = Db::open(&fx.db_path, opts()).unwrap();
     let before = names(&fx.db_path);
-    let fa = [ImportFile { path: a.clone(), level: 6 }];
-    let fb = [ImportFile { path: b.clone(), level: 6 }];
-    let missing = [ImportFile { path: fx.files.join("nope.sst"), level: 6 }];
+    let fa = [ImportFile { path: a.clone(), level: 6, global_seq: 0 }];
+    let fb = [ImportFile { path: b.clone(), level: 6, global_seq: 0 }];
+    let missing = [ImportFile { path: fx.files.join("nope.sst"), level: 6, global_seq: 0 }];
     let io = ImportOptions::default();
     for bad in [
         vec![("fa", &fa[..]), ("fa", &fb[..])],

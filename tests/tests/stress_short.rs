@@ -2,8 +2,9 @@
 //! with its expected-state oracle (reads, scans both ways, snapshot reads, racing reads,
 //! flushes, range compactions, ingestion, checkpoints, repository snapshots and savepoints
 //! among them), then ten SIGKILL/restart cycles of `strata-crashtest` over two databases and
-//! five whitebox cycles killed at chosen points inside the engine. The long runs use the same binaries
-//! (docs/reliability.md).
+//! five whitebox cycles killed at chosen points inside the engine, and four inside the
+//! repository's restore, export and delete and the savepoint restore. The long runs use the
+//! same binaries (docs/reliability.md).
 //!
 //! Invariants: each test passes only if the tool exits successfully and printed its success
 //! line; a failure shows the tool's output, which names the seed and the command reproducing it.
@@ -103,4 +104,30 @@ fn whitebox_kills_at_flush_ingest_checkpoint_savepoint_and_rollover_points_recov
     // restart verified the database and every artifact.
     assert!(killed >= 3, "{out}");
     assert!(out.contains("whitebox: "), "{out}");
+}
+
+#[test]
+fn whitebox_kills_in_repository_restore_export_sweep_and_savepoint_restore_recover() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Points of the repository round (restore, export, the sweep of a delete) and of the
+    // savepoint restore, at hit 1: reached within the first rounds of a run (the driver sets
+    // the repository and savepoint intervals to 40 writes for them).
+    let points = "repo.restore_before_rename,repo.export_midway,repo.delete_committed,savepoint.restore_midway";
+    let out = run(
+        Command::new(env!("CARGO_BIN_EXE_strata-crashtest"))
+            .arg("--dir")
+            .arg(dir.path())
+            .args(["--seed", "8", "--cycles", "4", "--cycles-per-db", "4", "--threads", "3", "--keys", "80"])
+            .args(["--min-ms", "20000", "--max-ms", "20000", "--whitebox", "--point", points])
+            .arg("--stress-bin")
+            .arg(env!("CARGO_BIN_EXE_strata-stress")),
+        "crashtest ok",
+    );
+    let killed = out.lines().filter(|l| l.starts_with("cycle ") && l.contains(" killed at ")).count();
+    let missed = out.lines().filter(|l| l.starts_with("cycle ") && l.contains(" not reached ")).count();
+    assert_eq!(killed + missed, 4, "{out}");
+    // Each restart checked the repository listing against what the child reported, ran a gc,
+    // restored every snapshot, imported any bundle left behind.
+    assert!(killed >= 2, "{out}");
+    assert!(out.contains("repo_gc_finished="), "{out}");
 }

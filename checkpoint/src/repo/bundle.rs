@@ -82,6 +82,7 @@ impl Repository {
             fs.create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
             let files = &record.files;
             let fetch = |i: usize| {
+                strata_base::testing::kill_point_midway(i, files.len(), "repo.export_midway");
                 let f = &files[i];
                 if let Some(problem) = super::verify::check_file(&*self.store, f, VerifyLevel::Sizes)? {
                     let why = format!("repository snapshot {id} is damaged, not exported: {problem:?}");
@@ -96,6 +97,7 @@ impl Repository {
             w.append(&frame(KIND_BUNDLE, &record)?).map_err(|e| Error::io(&meta, e))?;
             w.sync().map_err(|e| Error::io(&meta, e))?;
             fs.sync_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
+            strata_base::testing::kill_point("repo.export_before_rename");
             fs.rename(&tmp, &target).map_err(|e| Error::io(&target, e))?;
             fs.sync_dir(&parent).map_err(|e| Error::io(&parent, e))
         })();

@@ -305,6 +305,15 @@ pub struct SnapshotRecord {
     pub bytes_added: u64,
 }
 
+impl FileRecord {
+    /// This table of a bundle at `bundle`, for `Db::import_column_families`: its level, and the
+    /// global sequence number it is read at when it was ingested (without it, its entries would
+    /// count as older than every other table's).
+    pub(crate) fn import_file(&self, bundle: &Path) -> strata::ImportFile {
+        strata::ImportFile { path: bundle.join(&self.name), level: self.level as usize, global_seq: self.global_seq }
+    }
+}
+
 impl SnapshotRecord {
     /// The database identity, parsed.
     pub fn db_id(&self) -> Option<DbId> {

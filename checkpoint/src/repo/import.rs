@@ -194,10 +194,8 @@ fn import_new(
         check_bundle_file(&store, bundle, f)?;
         tracker.file_done(f.size)?;
     }
-    let lists: Vec<Vec<ImportFile>> = per_cf
-        .iter()
-        .map(|fs| fs.iter().map(|f| ImportFile { path: bundle.join(&f.name), level: f.level as usize }).collect())
-        .collect();
+    let lists: Vec<Vec<ImportFile>> =
+        per_cf.iter().map(|fs| fs.iter().map(|f| f.import_file(bundle)).collect()).collect();
     let commit = |wal_tables: &[Option<WalTable>]| commit_new(db, record, planned, lists, wal_tables, opts);
     if wals.is_empty() {
         return commit(&[]);
@@ -219,7 +217,7 @@ fn commit_new(
 ) -> Result<ImportInfo> {
     for (list, t) in lists.iter_mut().zip(wal_tables) {
         if let Some(t) = t {
-            list.push(ImportFile { path: t.path.clone(), level: 0 });
+            list.push(ImportFile { path: t.path.clone(), level: 0, global_seq: 0 });
         }
     }
     if let Some((p, _)) = planned.iter().zip(&lists).find(|(_, l)| l.is_empty()) {

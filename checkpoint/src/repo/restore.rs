@@ -22,6 +22,7 @@ use crate::store::Transfer;
 use std::path::Path;
 use strata::{DbId, Error, Result};
 use strata_base::FileSystem;
+use strata_base::testing::{kill_point, kill_point_midway};
 use strata_manifest::CfId;
 use strata_manifest::{FileMeta, VersionEdit, write_current_unpublished, write_manifest};
 
@@ -65,6 +66,15 @@ pub(crate) fn snapshot_manifest_edit(
     Ok(edit)
 }
 
+/// The kill points (`strata_base::testing`) of a [`build_database`] tagged `tag`: part of
+/// the files fetched, and everything synced before the rename.
+fn kill_points_of(tag: &str) -> (&'static str, &'static str) {
+    match tag {
+        "strata-restore" => ("repo.restore_midway", "repo.restore_before_rename"),
+        _ => ("repo.import_midway", "repo.import_before_rename"),
+    }
+}
+
 /// Builds a new database at `dir` from `record`; `fetch(file, dst)` puts one file at `dst`,
 /// up to `parallelism` files at once (progress is counted on the calling thread).
 #[allow(clippy::too_many_arguments, reason = "shared by restore and both imports")]
@@ -93,13 +103,17 @@ pub(crate) fn build_database(
         copied_files: 0,
         copied_bytes: 0,
     };
+    let (midway, before_rename) = kill_points_of(tag);
     let built = (|| {
         fs.create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
         let files = &record.files;
         for_each_bounded(
             files.len(),
             parallelism,
-            |i| fetch(&files[i], &tmp.join(&files[i].name)),
+            |i| {
+                kill_point_midway(i, files.len(), midway);
+                fetch(&files[i], &tmp.join(&files[i].name))
+            },
             |i, transfer| {
                 match transfer {
                     Transfer::Linked => info.linked_files += 1,
@@ -117,6 +131,7 @@ pub(crate) fn build_database(
         // CURRENT last: the directory is invisible until renamed, so it is written in place.
         write_current_unpublished(fs, &tmp, manifest_number)?;
         fs.sync_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        kill_point(before_rename);
         fs.rename(&tmp, &info.dir).map_err(|e| Error::io(&info.dir, e))
     })();
     if let Err(e) = built {

@@ -30,6 +30,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use strata::{Error, Result};
 use strata_base::FileLock;
+use strata_base::testing::{kill_point, kill_point_midway};
 
 /// The name of the lock file `gc` and sweeps hold.
 const GC_LOCK_NAME: &str = "GC.lock";
@@ -135,6 +136,7 @@ impl Repository {
             Some(SnapshotState::Deleting) => Ok(None),
             Some(SnapshotState::Complete | SnapshotState::Failed) => Ok(Some(vec![Action::Delete { id: id.0 }])),
         })?;
+        kill_point("repo.delete_committed");
         if let Some(_lock) = self.gc_lock()? {
             let mut report = GcReport::default();
             self.finish(id.0, &mut report)?;
@@ -171,6 +173,7 @@ impl Repository {
         self.store.sync(WALS_DIR)?;
         let tables: Vec<String> = files.iter().filter(|f| f.kind == FileKind::Table).map(|f| f.key.clone()).collect();
         self.sweep(&state, tables, report)?;
+        kill_point("repo.sweep_before_forget");
         self.log.commit(|s| {
             Ok(s.entry(id)
                 .filter(|e| matches!(e.state, SnapshotState::Deleting | SnapshotState::Failed))
@@ -195,11 +198,12 @@ impl Repository {
         if moved.is_empty() {
             return Ok(());
         }
-        for (key, trash) in &moved {
+        for (i, (key, trash)) in moved.iter().enumerate() {
             if self.store.size(key)?.is_some() {
                 self.store.copy_object(key, trash)?;
                 self.store.delete(key)?;
             }
+            kill_point_midway(i + 1, moved.len(), "repo.sweep_midway");
         }
         self.store.sync(TABLES_DIR)?;
         let referenced = self.state()?.referenced_tables();

@@ -234,6 +234,10 @@ impl Savepoint {
 
 /// Calls the progress callback, turning a `Break` into `Error::Cancelled`.
 pub(crate) fn report(progress: Option<&Arc<ProgressFn>>, p: &SavepointProgress, what: &str) -> Result<()> {
+    if what == "restore" {
+        let (done, total) = (p.chunks_done as usize, p.chunks_total as usize);
+        strata_base::testing::kill_point_midway(done, total, "savepoint.restore_midway");
+    }
     match progress.map(|f| f(p)) {
         Some(ControlFlow::Break(())) => {
             Err(strata::Error::Cancelled(format!("{what} cancelled by its progress callback")))

@@ -109,6 +109,7 @@ pub(super) fn restore(
     }
     let built = build(&reader, &tmp, opts, ropts, &plan);
     let finished = built.and_then(|info| {
+        strata_base::testing::kill_point("savepoint.restore_before_rename");
         fs.rename(&tmp, &parent.join(&name)).map_err(|e| Error::io(target, e))?;
         Ok(info)
     });

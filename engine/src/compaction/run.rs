@@ -155,6 +155,10 @@ impl DbInner {
             edit.delete_file(cf_id, *lvl, f.number);
             edit.add_file(cf_id, pick.output_level, (**f).clone());
             let mut st = self.state.lock();
+            if st.versions.current().cf(cf_id).is_none() {
+                // The family was dropped while this waited: nothing to move.
+                return Ok(());
+            }
             st.versions.log_and_apply(edit)?;
             self.install_read_state(&st);
             self.stats.level(pick.output_level).trivial_moves.fetch_add(1, Ordering::Relaxed);
@@ -163,6 +167,15 @@ impl DbInner {
         let outputs = self.compact_files(cf_id, pick, &inputs)?;
         kill_point("compaction.outputs_written");
         let mut st = self.state.lock();
+        if st.versions.current().cf(cf_id).is_none() {
+            // The family was dropped while this ran (`Db::drop_cf`): the outputs belong to
+            // nothing. An edit naming the family would fail and poison the database.
+            for meta in &outputs {
+                st.pending_outputs.remove(&meta.number);
+                let _ = self.fs.remove_file(&self.table_path(meta.number));
+            }
+            return Ok(());
+        }
         let mut edit = VersionEdit::default();
         for (lvl, f) in &inputs {
             edit.delete_file(cf_id, *lvl, f.number);

@@ -16,6 +16,7 @@
 //! Thread safety: any thread; the commit holds `commit` (writes wait) and `state`.
 
 use super::format::{PROP_LARGEST_SEQ, PROP_SMALLEST_SEQ};
+use super::job::with_seq;
 use super::options::{ImportFile, ImportOptions};
 use super::placement::KeyRange;
 use super::prepare::{PreparedFile, naming};
@@ -29,13 +30,16 @@ use std::sync::atomic::Ordering;
 use strata_base::CfId;
 use strata_base::Comparator;
 use strata_base::ikey::{self, SeqNo};
+use strata_base::testing::kill_point;
 use strata_manifest::{FileMeta, NUM_LEVELS, VersionEdit};
 
-/// One table to import, checked: where it goes and its sequence range.
+/// One table to import, checked: where it goes and its sequence range (its global sequence
+/// number when it has one).
 struct Imported {
     level: usize,
     smallest_seq: SeqNo,
     largest_seq: SeqNo,
+    global_seq: SeqNo,
 }
 
 impl Db {
@@ -118,6 +122,7 @@ impl DbInner {
             self.unstage(&staged);
             return Err(e);
         }
+        kill_point("import.staged");
         match self.commit_import(families, &bounds, &staged, &imported) {
             Ok(cfs) => {
                 if opts.move_files {
@@ -158,18 +163,32 @@ impl DbInner {
                     (lo, hi)
                 }
             };
+        // An ingested table is read at its global sequence number, not at its own zeros: without
+        // it, its entries would count as older than every other table's.
+        let (smallest_seq, largest_seq) = match f.global_seq {
+            0 => (smallest_seq, largest_seq),
+            g if largest_seq == 0 => (g, g),
+            g => {
+                return Err(Error::InvalidArgument(format!(
+                    "{}: global sequence number {g} given, but the table holds sequence numbers up to \
+                     {largest_seq} (only an external table has one)",
+                    path.display()
+                )));
+            }
+        };
         let p = reader.properties();
+        let bound = |k: &[u8]| if f.global_seq == 0 { k.to_vec() } else { with_seq(k, f.global_seq) };
         let file = PreparedFile {
             source: path.clone(),
             cf: CfId::DEFAULT,
             range: KeyRange::new(ikey::user_key(&p.smallest_key), ikey::user_key(&p.largest_key)),
-            smallest: p.smallest_key.clone(),
-            largest: p.largest_key.clone(),
+            smallest: bound(&p.smallest_key),
+            largest: bound(&p.largest_key),
             size: reader.file_size(),
             checksum: reader.file_checksum(),
             number: None,
         };
-        Ok((file, Imported { level: f.level, smallest_seq, largest_seq }))
+        Ok((file, Imported { level: f.level, smallest_seq, largest_seq, global_seq: f.global_seq }))
     }
 
     fn commit_import(
@@ -213,7 +232,7 @@ impl DbInner {
                     largest_seq: i.largest_seq,
                     checksum: f.checksum,
                     epoch: epoch_of(i),
-                    global_seq: 0,
+                    global_seq: i.global_seq,
                 };
                 edit.add_file(id, i.level, meta);
             }

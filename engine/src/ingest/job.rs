@@ -78,7 +78,7 @@ fn check_args(specs: &[IngestSpec<'_>], opts: &IngestOptions) -> Result<()> {
 }
 
 /// `ikey` with its sequence number replaced by `seq` (its kind kept).
-fn with_seq(ikey_bytes: &[u8], seq: SeqNo) -> Vec<u8> {
+pub(super) fn with_seq(ikey_bytes: &[u8], seq: SeqNo) -> Vec<u8> {
     let kind = ikey::parse(ikey_bytes).map_or(ValueKind::Put, |p| p.kind);
     ikey::encode(ikey::user_key(ikey_bytes), seq, kind)
 }

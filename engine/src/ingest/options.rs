@@ -83,6 +83,10 @@ pub struct IngestResult {
 pub struct ImportFile {
     pub path: PathBuf,
     pub level: usize,
+    /// The sequence number the table's entries were read at in its database (its
+    /// `FileMeta::global_seq`: an ingested external table); 0 when it has none and its own
+    /// numbers count. A table with one must hold only sequence number 0 (an external table).
+    pub global_seq: SeqNo,
 }
 
 /// How `Db::import_column_family` brings files in.

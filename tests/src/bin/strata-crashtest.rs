@@ -5,13 +5,15 @@
 //!
 //! Checked on every restart: no acknowledged synced write (or ingestion) lost; each thread's
 //! recovered writes are a prefix of its stream with no holes (the contents equal the replay of
-//! writes `1..=marker`); every checkpoint taken before the kill opens and verifies.
+//! writes `1..=marker`); every checkpoint taken before the kill opens and verifies; the
+//! repository lists exactly the snapshots the child reported created and not deleted ("repo"
+//! lines, kept in `DIR/db-N.repolog`), and after a gc each of them verifies and restores.
 //!
 //! Whitebox mode (`--whitebox`): each cycle names one kill point of the engine
 //! (`strata::testing::KILL_POINTS`, in turn) and a hit count drawn from the seed, and the child
 //! kills itself with SIGKILL when it reaches that point for that time (inside a flush, a
-//! compaction, a manifest rollover, a checkpoint, an ingestion, a repository snapshot, a
-//! savepoint). A cycle whose point was not reached within `--max-ms` is killed from outside and
+//! compaction, a manifest rollover, a checkpoint, an ingestion, a repository snapshot, restore,
+//! export, import, delete or gc sweep, a savepoint or its restore). A cycle whose point was not reached within `--max-ms` is killed from outside and
 //! counted apart as "not reached". The restart checks are the same.
 //!
 //! Invariants: the acknowledged counts only grow, are written to `DIR/db-N.acked` before each
@@ -140,21 +142,27 @@ fn main() {
             }
             acked.iter_mut().for_each(|a| *a = 0);
             let _ = std::fs::remove_file(&acked_file);
+            let _ = std::fs::remove_file(repo_file_of(&acked_file));
         }
         let opts_seed = hash(&[args.seed, cycle, 77]);
         let target = args.whitebox.then(|| whitebox_target(&args, cycle, &mut rng));
         let mut cmd = stress_command(&args, &bin, &db, db_seed, opts_seed, &acked_file, target.as_ref());
         let run_ms = args.min_ms + rng.below(args.max_ms.saturating_sub(args.min_ms) + 1);
         let (ending, ready, lines) = run_child(&args, cycle, &mut cmd, target.as_ref(), run_ms);
+        let mut repo_lines = String::new();
         for line in lines {
             if let Some((t, n)) = parse_ack(&line)
                 && (t as usize) < acked.len()
             {
                 acked[t as usize] = acked[t as usize].max(n);
                 total_acks += 1;
+            } else if line.starts_with("repo ") {
+                repo_lines += &line;
+                repo_lines.push('\n');
             }
         }
         write_acked(&acked_file, &acked).unwrap_or_else(|e| die(&args, cycle, &e));
+        append(&repo_file_of(&acked_file), &repo_lines).unwrap_or_else(|e| die(&args, cycle, &e));
         let how = match (&target, ending) {
             (None, Ending::KilledByDriver { run_ms }) => format!("killed after {run_ms} ms"),
             (Some(t), Ending::KilledByDriver { run_ms }) => {
@@ -198,7 +206,7 @@ fn intervals(args: &Args, target: Option<&Target>) -> [u64; 3] {
     let Some(t) = target else { return base };
     match t.point.split('.').next() {
         Some("checkpoint") => [40, base[1], base[2]],
-        Some("repo") => [base[0], 40, base[2]],
+        Some("repo" | "import") => [base[0], 40, base[2]],
         Some("savepoint") => [base[0], base[1], 40],
         _ => base,
     }
@@ -223,6 +231,8 @@ fn stress_command(
         .args(["--repo-every", &repo.to_string(), "--savepoint-every", &sp.to_string()])
         .arg("--acked-file")
         .arg(acked)
+        .arg("--repo-file")
+        .arg(repo_file_of(acked))
         .env_remove("STRATA_KILL_POINT")
         .env_remove("STRATA_KILL_AFTER")
         .stdout(Stdio::piped())
@@ -342,7 +352,7 @@ fn read_stderr(child: &mut Child) -> String {
 }
 
 fn remove_db(dir: &Path, db_no: u64) {
-    for suffix in ["", ".checkpoints", ".ingest", ".repo", ".savepoints", ".restores"] {
+    for suffix in ["", ".checkpoints", ".ingest", ".repo", ".savepoints", ".restores", ".exports"] {
         let _ = std::fs::remove_dir_all(dir.join(format!("db-{db_no}{suffix}")));
     }
 }
@@ -350,6 +360,21 @@ fn remove_db(dir: &Path, db_no: u64) {
 fn parse_ack(line: &str) -> Option<(u32, u64)> {
     let mut w = line.strip_prefix("ack ")?.split_whitespace();
     Some((w.next()?.parse().ok()?, w.next()?.parse().ok()?))
+}
+
+/// The file of repository lines ("repo complete ID", ..) beside acknowledged-writes file `acked`.
+fn repo_file_of(acked: &Path) -> PathBuf {
+    acked.with_extension("repolog")
+}
+
+/// Appends `text` to `path` (created if missing).
+fn append(path: &Path, text: &str) -> Result<(), String> {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    f.write_all(text.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 fn write_acked(path: &Path, acked: &[u64]) -> Result<(), String> {

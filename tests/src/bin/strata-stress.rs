@@ -8,14 +8,17 @@
 //! read may return; snapshot reads are checked against a copy of the model taken with the
 //! snapshot while the owner keeps writing. Between writes threads read (gets, bounded scans
 //! both ways, snapshot reads), flush, compact ranges; thread 0 takes checkpoints, thread 1
-//! repository snapshots (verified, restored), thread 2 savepoints (verified, restored), each
-//! opened and checked against the oracle with the bounds of the writes in flight
-//! (`strata_tests::stress::artifacts`). On start the tool verifies the database it finds (after
-//! a crash: markers at least the acknowledged writes, contents equal to the replay) and every
-//! artifact left by earlier runs.
+//! repository snapshots (verified, restored, exported, the bundle imported into a new directory
+//! and into this database as a new family; then delete or retain, and gc), thread 2 savepoints
+//! (verified, restored), each opened and checked against the oracle with the bounds of the
+//! writes in flight (`strata_tests::stress::{artifacts, repo}`). On start the tool verifies the
+//! database it finds (after a crash: markers at least the acknowledged writes, contents equal to
+//! the replay), any imported family left in it, and every artifact left by earlier runs (the
+//! repository's listing against the `--repo-file` the driver keeps, after a gc).
 //!
 //! Invariants: "ack T N" is printed only after write N of thread T returned `Ok` and was synced
-//! (a synced batch or an ingestion); every failure prints the seed and a command reproducing it
+//! (a synced batch or an ingestion); "repo complete ID" only after snapshot ID was created,
+//! "repo deleting IDS" before and "repo deleted IDS" after a delete or retain; every failure prints the seed and a command reproducing it
 //! and exits with status 1.
 //!
 //! Thread safety: worker threads share the `Db`, the models (one mutex each) and stdout.
@@ -30,11 +33,12 @@ use strata::{
 };
 use strata_checkpoint::Repository;
 use strata_tests::stress::artifacts::{
-    Dirs, checkpoint_round, open_or_create_repo, repo_round, savepoint_round, sibling, verify_left_behind,
+    Dirs, checkpoint_round, open_or_create_repo, savepoint_round, sibling, verify_left_behind,
 };
 use strata_tests::stress::config::{Knobs, describe, random_options};
 use strata_tests::stress::ops::{CFS, META_CF, Model, Op, Shape, key, marker_key, op_at, value};
 use strata_tests::stress::racy::legal_state;
+use strata_tests::stress::repo::{Held, RepoExpect, check_imported_families, repo_round};
 use strata_tests::stress::rng::{Rng, hash};
 use strata_tests::stress::verify::{cf_handles, check_range, scan, show, verify_db};
 
@@ -74,6 +78,10 @@ struct Args {
     /// Lines "THREAD WRITE": the database must hold at least these writes (crash checks).
     #[arg(long)]
     acked_file: Option<PathBuf>,
+    /// Lines "repo complete|deleting|deleted ID..": what earlier runs reported about the
+    /// repository (the driver collects them); the start-up check holds the listing to them.
+    #[arg(long)]
+    repo_file: Option<PathBuf>,
     /// Print "ack THREAD WRITE" after each synced write.
     #[arg(long)]
     print_acks: bool,
@@ -124,7 +132,7 @@ struct Ctx {
     started: Vec<AtomicU64>,
     finished: Vec<AtomicU64>,
     out: Mutex<()>,
-    stats: [AtomicU64; 7],
+    stats: [AtomicU64; 9],
 }
 
 const S_WRITES: usize = 0;
@@ -134,6 +142,8 @@ const S_CHECKPOINTS: usize = 3;
 const S_MAINT: usize = 4;
 const S_REPO: usize = 5;
 const S_SAVEPOINTS: usize = 6;
+const S_IMPORTS: usize = 7;
+const S_DELETES: usize = 8;
 
 /// Prints the failure with everything needed to reproduce it and exits.
 fn fail(args: &Args, opts: &Options, knobs: &Knobs, msg: &str) -> ! {
@@ -156,6 +166,9 @@ fn recheck_command(args: &Args) -> String {
     let mut c = args.command(&args.db.display().to_string()) + " --verify-only";
     if let Some(f) = &args.acked_file {
         c += &format!(" --acked-file {}", f.display());
+    }
+    if let Some(f) = &args.repo_file {
+        c += &format!(" --repo-file {}", f.display());
     }
     c
 }
@@ -180,17 +193,30 @@ fn main() {
     }
     let acked = read_acked(&args).unwrap_or_else(|e| fail_now(e));
     let markers = verify_db(&db, &shape, &acked).unwrap_or_else(|e| fail_now(format!("after reopen: {e}")));
+    let imported = check_imported_families(&db, &shape, !args.verify_only)
+        .unwrap_or_else(|e| fail_now(format!("after reopen: {e}")));
     let dirs = Dirs::of(&args.db);
     let ingest_dir = sibling(&args.db, ".ingest");
-    let v = verify_left_behind(&dirs, &shape).unwrap_or_else(|e| fail_now(format!("after reopen: {e}")));
+    let expect = read_repo_file(&args).unwrap_or_else(|e| fail_now(e));
+    let v = verify_left_behind(&dirs, &shape, expect.as_ref(), !args.verify_only)
+        .unwrap_or_else(|e| fail_now(format!("after reopen: {e}")));
+    if let Some(id) = v.repo.adopted {
+        // Created by the killed run, which died before reporting it.
+        println!("repo complete {id}");
+    }
     println!(
         "ready markers={markers:?} checkpoints_verified={} repo_snapshots_verified={} repo_creating={} \
-         savepoints_verified={} restores_verified={} options: {}",
+         repo_gc_finished={}/{} bundles_verified={} imported_families_verified={imported} savepoints_verified={} \
+         restores_verified={} temporaries_left={} options: {}",
         v.checkpoints,
-        v.repo_snapshots,
-        v.repo_creating,
+        v.repo.snapshots,
+        v.repo.creating,
+        v.repo.gc_forgotten,
+        v.repo.gc_objects,
+        v.repo.bundles,
         v.savepoints,
         v.restores,
+        v.temporaries,
         describe(&opts, &knobs)
     );
     let _ = std::io::stdout().flush();
@@ -243,10 +269,28 @@ fn main() {
     }
     let s: Vec<u64> = ctx.stats.iter().map(|a| a.load(Ordering::Relaxed)).collect();
     println!(
-        "ok writes={} reads={} ingests={} checkpoints={} repo_snapshots={} savepoints={} maintenance={} \
-         markers={got:?}",
-        s[S_WRITES], s[S_READS], s[S_INGESTS], s[S_CHECKPOINTS], s[S_REPO], s[S_SAVEPOINTS], s[S_MAINT]
+        "ok writes={} reads={} ingests={} checkpoints={} repo_snapshots={} imports_into_db={} repo_deleted={} \
+         savepoints={} maintenance={} markers={got:?}",
+        s[S_WRITES],
+        s[S_READS],
+        s[S_INGESTS],
+        s[S_CHECKPOINTS],
+        s[S_REPO],
+        s[S_IMPORTS],
+        s[S_DELETES],
+        s[S_SAVEPOINTS],
+        s[S_MAINT]
     );
+}
+
+/// Reads the repository file (`None` when not given; a missing file: nothing reported).
+fn read_repo_file(args: &Args) -> Result<Option<RepoExpect>, String> {
+    let Some(path) = &args.repo_file else { return Ok(None) };
+    match std::fs::read_to_string(path) {
+        Ok(t) => RepoExpect::parse(&t).map(Some).map_err(|e| format!("{}: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Some(RepoExpect::default())),
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
 }
 
 /// Reads the acknowledged-writes file: lines "THREAD WRITE"; missing file: nothing acknowledged.
@@ -464,8 +508,18 @@ fn maintenance(ctx: &Ctx, t: u32, n: u64, rng: &mut Rng) -> Result<(), String> {
     }
     if let (true, Some(repo)) = (due(ctx.args.repo_every, 1), &ctx.repo) {
         let lo = load(&ctx.finished);
-        repo_round(&ctx.db, repo, &ctx.dirs, &ctx.shape, (&lo, &hi), rng)?;
+        let emit = |line: String| {
+            let _g = ctx.out.lock().unwrap_or_else(|p| p.into_inner());
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{line}").and_then(|_| out.flush());
+        };
+        // Every writer holds its model's lock while its write is in flight: holding them all
+        // (in thread order; writers take only their own) stops every writer between writes.
+        let hold = || -> Box<dyn Held + '_> { Box::new(ctx.models.iter().map(lock).collect::<Vec<_>>()) };
+        let done = repo_round(&ctx.db, repo, &ctx.dirs, &ctx.shape, (&lo, &hi), rng, &emit, &hold)?;
         ctx.stats[S_REPO].fetch_add(1, Ordering::Relaxed);
+        ctx.stats[S_IMPORTS].fetch_add(done.imports_into_db as u64, Ordering::Relaxed);
+        ctx.stats[S_DELETES].fetch_add(done.deleted as u64, Ordering::Relaxed);
     }
     if due(ctx.args.savepoint_every, 2) {
         let lo = load(&ctx.finished);

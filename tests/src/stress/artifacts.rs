@@ -1,7 +1,7 @@
-//! The stress tool's point-in-time artifacts beside the database: checkpoints, repository
-//! snapshots (verified and restored) and savepoints (verified and restored), each checked
-//! against the oracle; and, on start, the check of every artifact an earlier (maybe killed)
-//! run left behind.
+//! The stress tool's point-in-time artifacts beside the database: checkpoints and savepoints
+//! (verified and restored), each checked against the oracle; and, on start, the check of every
+//! artifact an earlier (maybe killed) run left behind. Repository rounds (snapshot, restore,
+//! export, import, delete, retain, gc) and their start-up checks are in `repo.rs`.
 //!
 //! The oracle of an artifact is the prefix rule of [`verify_db`]: in the artifact (or the
 //! database restored from it) each thread's marker `R` is between the writes it had finished
@@ -11,7 +11,8 @@
 //!
 //! Invariants: an artifact directory without a leading `.` is whole: a kill at any step leaves
 //! either nothing under the final name or an artifact that opens and verifies (temporary
-//! siblings, named with a leading `.`, may remain; they are removed on start); a repository
+//! siblings, named with a leading `.`, may remain; they are removed on start, except those of a
+//! round's fixed targets, which the next round's operation must remove); a repository
 //! snapshot that is not `Complete` refuses to be restored. Every restore made here goes under
 //! `<db>.restores/` and is removed after its check.
 //!
@@ -19,13 +20,13 @@
 //! per artifact kind (each directory is written by one stress thread).
 
 use super::ops::Shape;
+use super::repo::{RepoExpect, RepoVerified, temporary_of, verify_repo_left_behind};
 use super::rng::Rng;
 use super::verify::verify_db;
 use std::path::{Path, PathBuf};
 use strata::{Db, Options};
-use strata_checkpoint::repo::{RestoreOptions, Retention, SnapshotState, VerifyLevel};
 use strata_checkpoint::{
-    Checkpoint, CheckpointOptions, Repository, Savepoint, SavepointOptions, SavepointRestoreOptions, SnapshotOptions,
+    Checkpoint, CheckpointOptions, Repository, Savepoint, SavepointOptions, SavepointRestoreOptions,
 };
 
 /// The directories beside database `db`.
@@ -35,6 +36,8 @@ pub struct Dirs {
     pub repo: PathBuf,
     pub savepoints: PathBuf,
     pub restores: PathBuf,
+    /// Bundles exported from the repository (`bundle`, replaced each round).
+    pub exports: PathBuf,
 }
 
 /// `db` with `suffix` appended to its last component.
@@ -51,6 +54,7 @@ impl Dirs {
             repo: sibling(db, ".repo"),
             savepoints: sibling(db, ".savepoints"),
             restores: sibling(db, ".restores"),
+            exports: sibling(db, ".exports"),
         }
     }
 }
@@ -59,16 +63,18 @@ impl Dirs {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Verified {
     pub checkpoints: usize,
-    pub repo_snapshots: usize,
-    /// Repository snapshots left `creating` by a kill (checked to refuse a restore).
-    pub repo_creating: usize,
+    /// The repository, its bundle, and what the start-up gc finished.
+    pub repo: RepoVerified,
     pub savepoints: usize,
     /// Whole restored databases left by a kill between a restore and its removal.
     pub restores: usize,
+    /// Temporary siblings of a round's restore, import or export left by a kill, kept for the
+    /// next round's operation of the same kind to remove (which the round checks).
+    pub temporaries: usize,
 }
 
 /// Checks the markers `got` against the bounds of an artifact made while writers ran.
-fn check_bounds(what: &str, got: &[u64], lo: &[u64], hi: &[u64]) -> Result<(), String> {
+pub(crate) fn check_bounds(what: &str, got: &[u64], lo: &[u64], hi: &[u64]) -> Result<(), String> {
     for (t, &r) in got.iter().enumerate() {
         let (l, h) = (lo.get(t).copied().unwrap_or(0), hi.get(t).copied().unwrap_or(u64::MAX));
         if r < l || r > h {
@@ -82,7 +88,7 @@ fn check_bounds(what: &str, got: &[u64], lo: &[u64], hi: &[u64]) -> Result<(), S
 }
 
 /// Opens `dir` read-only and verifies it against the oracle; returns the markers.
-fn open_and_verify(dir: &Path, shape: &Shape, what: &str) -> Result<Vec<u64>, String> {
+pub(crate) fn open_and_verify(dir: &Path, shape: &Shape, what: &str) -> Result<Vec<u64>, String> {
     let db = Db::open_read_only(dir, Options::default())
         .map_err(|e| format!("{what} {} does not open: {e}", dir.display()))?;
     verify_db(&db, shape, &[]).map_err(|e| format!("{what} {}: {e}", dir.display()))
@@ -97,13 +103,17 @@ pub fn remove_whole(dir: &Path) -> Result<(), String> {
     std::fs::remove_dir_all(&trash).map_err(|e| format!("{}: {e}", trash.display()))
 }
 
-/// Entries of `dir` (none if it does not exist); temporary ones (leading `.`) are removed.
-fn final_entries(dir: &Path) -> Result<Vec<PathBuf>, String> {
+/// Entries of `dir` (none if it does not exist); temporary ones (leading `.`) are removed,
+/// except the temporary siblings of a round's targets (`.round-*`, `.bundle.*`), counted in
+/// `kept` and left for the next round to remove.
+fn final_entries(dir: &Path, kept: &mut usize) -> Result<Vec<PathBuf>, String> {
     let Ok(rd) = std::fs::read_dir(dir) else { return Ok(Vec::new()) };
     let mut out = Vec::new();
     for e in rd.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') || name.starts_with("trash-") {
+        if (name.starts_with(".round-") || name.starts_with(".bundle.")) && name.ends_with(".tmp") {
+            *kept += 1;
+        } else if name.starts_with('.') || name.starts_with("trash-") {
             std::fs::remove_dir_all(e.path()).map_err(|err| format!("{}: {err}", e.path().display()))?;
         } else {
             out.push(e.path());
@@ -114,82 +124,53 @@ fn final_entries(dir: &Path) -> Result<Vec<PathBuf>, String> {
 }
 
 /// Verifies every artifact an earlier run left: checkpoints, savepoints (verified, restored,
-/// checked), repository snapshots (complete ones verified, restored, checked; creating ones
-/// must refuse a restore) and whole restored databases; removes temporary siblings.
-pub fn verify_left_behind(dirs: &Dirs, shape: &Shape) -> Result<Verified, String> {
+/// checked), whole restored databases, the repository and its bundle
+/// ([`verify_repo_left_behind`], with a gc when `gc`); removes temporary siblings other than
+/// those of a round's targets.
+pub fn verify_left_behind(
+    dirs: &Dirs,
+    shape: &Shape,
+    expect: Option<&RepoExpect>,
+    gc: bool,
+) -> Result<Verified, String> {
     let mut v = Verified::default();
-    for dir in final_entries(&dirs.restores)? {
+    for dir in final_entries(&dirs.restores, &mut v.temporaries)? {
         open_and_verify(&dir, shape, "restored database")?;
         remove_whole(&dir)?;
         v.restores += 1;
     }
-    for dir in final_entries(&dirs.checkpoints)? {
+    for dir in final_entries(&dirs.checkpoints, &mut v.temporaries)? {
         open_and_verify(&dir, shape, "checkpoint")?;
         v.checkpoints += 1;
     }
-    for dir in final_entries(&dirs.savepoints)? {
+    for dir in final_entries(&dirs.savepoints, &mut v.temporaries)? {
         Savepoint::verify(&dir).map_err(|e| format!("savepoint {} does not verify: {e}", dir.display()))?;
-        restore_savepoint(&dir, dirs, shape, &Options::default(), "check")?;
+        let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        restore_savepoint(&dir, dirs, shape, &Options::default(), &format!("check-{name}"))?;
         v.savepoints += 1;
     }
-    // A kill inside `Repository::create` leaves only its temporary sibling.
-    if dirs.repo.exists() {
-        let repo = Repository::open(&dirs.repo).map_err(|e| format!("repository {}: {e}", dirs.repo.display()))?;
-        for s in repo.list().map_err(|e| format!("repository list: {e}"))? {
-            match s.state {
-                SnapshotState::Complete => {
-                    restore_repo_snapshot(&repo, s.id, dirs, shape, "check")?;
-                    v.repo_snapshots += 1;
-                }
-                SnapshotState::Creating => {
-                    let target = dirs.restores.join(format!("creating-{}", s.id.0));
-                    if repo.restore(s.id, &target, &RestoreOptions::default()).is_ok() {
-                        return Err(format!("repository snapshot {} is creating but restored", s.id.0));
-                    }
-                    if target.exists() {
-                        return Err(format!("a refused restore left {}", target.display()));
-                    }
-                    v.repo_creating += 1;
-                }
-                _ => {}
-            }
+    for dir in final_entries(&dirs.exports, &mut v.temporaries)? {
+        if dir.file_name().is_none_or(|n| n != "bundle") {
+            return Err(format!("unexpected {} among the exports", dir.display()));
         }
     }
+    v.repo = verify_repo_left_behind(dirs, shape, expect, gc)?;
     Ok(v)
 }
 
-/// Restores savepoint `dir` under `dirs.restores` with `opts`, checks it, removes it; returns
-/// the markers.
-fn restore_savepoint(dir: &Path, dirs: &Dirs, shape: &Shape, opts: &Options, tag: &str) -> Result<Vec<u64>, String> {
+/// Restores savepoint `dir` to `<restores>/<name>` with `opts`, checks it (and that its
+/// temporary sibling is gone), removes it; returns the markers.
+fn restore_savepoint(dir: &Path, dirs: &Dirs, shape: &Shape, opts: &Options, name: &str) -> Result<Vec<u64>, String> {
     std::fs::create_dir_all(&dirs.restores).map_err(|e| format!("{}: {e}", dirs.restores.display()))?;
-    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let target = dirs.restores.join(format!("{tag}-{name}"));
+    let target = dirs.restores.join(name);
     let opts = Options { fs: None, ..opts.clone() };
     Savepoint::restore(dir, &target, &opts, &SavepointRestoreOptions::default())
         .map_err(|e| format!("savepoint {} does not restore: {e}", dir.display()))?;
-    let markers = open_and_verify(&target, shape, "database restored from a savepoint")?;
-    remove_whole(&target)?;
-    Ok(markers)
-}
-
-/// Verifies repository snapshot `id` (every checksum), restores it, checks it, removes it;
-/// returns the markers.
-fn restore_repo_snapshot(
-    repo: &Repository,
-    id: strata_checkpoint::SnapshotId,
-    dirs: &Dirs,
-    shape: &Shape,
-    tag: &str,
-) -> Result<Vec<u64>, String> {
-    let report = repo.verify(id, VerifyLevel::Checksums).map_err(|e| format!("verify snapshot {}: {e}", id.0))?;
-    if !report.is_ok() {
-        return Err(format!("repository snapshot {} is damaged: {:?}", id.0, report.problems));
+    let tmp = temporary_of(&target, "strata-restore");
+    if tmp.exists() {
+        return Err(format!("{} is left after the savepoint restore returned", tmp.display()));
     }
-    std::fs::create_dir_all(&dirs.restores).map_err(|e| format!("{}: {e}", dirs.restores.display()))?;
-    let target = dirs.restores.join(format!("{tag}-snap-{}", id.0));
-    repo.restore(id, &target, &RestoreOptions::default())
-        .map_err(|e| format!("repository snapshot {} does not restore: {e}", id.0))?;
-    let markers = open_and_verify(&target, shape, "database restored from a repository snapshot")?;
+    let markers = open_and_verify(&target, shape, "database restored from a savepoint")?;
     remove_whole(&target)?;
     Ok(markers)
 }
@@ -241,31 +222,9 @@ pub fn savepoint_round(
     Savepoint::create(db, &dir, &sopts).map_err(|e| format!("savepoint {}: {e}", dir.display()))?;
     let hi = hi();
     Savepoint::verify(&dir).map_err(|e| format!("savepoint {} does not verify: {e}", dir.display()))?;
-    let got = restore_savepoint(&dir, dirs, shape, opts, "round")?;
+    let got = restore_savepoint(&dir, dirs, shape, opts, "round-savepoint")?;
     check_bounds(&format!("savepoint {}", dir.display()), &got, lo, &hi)?;
     keep_newest(&dirs.savepoints, "sp-", 2)
-}
-
-/// Takes a repository snapshot, verifies it, restores it and checks the restored database;
-/// keeps the newest two snapshots (retention, then gc).
-pub fn repo_round(
-    db: &Db,
-    repo: &Repository,
-    dirs: &Dirs,
-    shape: &Shape,
-    (lo, hi): Bounds<'_>,
-    rng: &mut Rng,
-) -> Result<(), String> {
-    let sopts = SnapshotOptions { flush: rng.percent(50), ..Default::default() };
-    let info = repo.create_snapshot(db, &sopts).map_err(|e| format!("repository snapshot: {e}"))?;
-    let hi = hi();
-    let got = restore_repo_snapshot(repo, info.id, dirs, shape, "round")?;
-    check_bounds(&format!("repository snapshot {}", info.id.0), &got, lo, &hi)?;
-    repo.retain(&Retention { keep_last: 2, ..Default::default() }).map_err(|e| format!("retain: {e}"))?;
-    match repo.gc() {
-        Ok(_) | Err(strata::Error::TryAgain(_)) => Ok(()),
-        Err(e) => Err(format!("gc: {e}")),
-    }
 }
 
 /// Opens the repository at `dir`, creating it if missing.

@@ -22,5 +22,6 @@ pub mod artifacts;
 pub mod config;
 pub mod ops;
 pub mod racy;
+pub mod repo;
 pub mod rng;
 pub mod verify;
