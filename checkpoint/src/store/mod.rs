@@ -23,7 +23,7 @@ mod object;
 
 pub use local::LocalStore;
 #[cfg(feature = "s3")]
-pub use object::{ObjectStore, StoreOptions, TransferHook, parse_s3_url};
+pub use object::{ObjectStore, RequestHook, StoreOptions, TransferHook, parse_s3_url};
 
 use bytes::Bytes;
 use std::fmt::Debug;

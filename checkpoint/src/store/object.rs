@@ -62,6 +62,11 @@ pub struct StoreOptions {
     /// Called with the key before every file transfer (`put_file`, `get_file`); an error fails
     /// that transfer. For tests (to see transfers overlap, to fail one mid-way); `None` normally.
     pub transfer_hook: Option<TransferHook>,
+    /// Called with the operation and the key before every call into the store that sends
+    /// requests (`"head"`, `"list"`, `"conditional put"`, `"put file"`, `"get file"`, ...), on
+    /// the calling thread. For benchmarks that time each phase of a snapshot or restore, and for
+    /// tests that count requests; `None` normally.
+    pub request_hook: Option<RequestHook>,
 }
 
 /// The function a [`TransferHook`] calls with an object's key.
@@ -70,6 +75,19 @@ pub type TransferHookFn = dyn Fn(&str) -> io::Result<()> + Send + Sync;
 /// See [`StoreOptions::transfer_hook`].
 #[derive(Clone)]
 pub struct TransferHook(pub Arc<TransferHookFn>);
+
+/// The function a [`RequestHook`] calls with an operation and an object's key.
+pub type RequestHookFn = dyn Fn(&str, &str) + Send + Sync;
+
+/// See [`StoreOptions::request_hook`].
+#[derive(Clone)]
+pub struct RequestHook(pub Arc<RequestHookFn>);
+
+impl std::fmt::Debug for RequestHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RequestHook(..)")
+    }
+}
 
 impl std::fmt::Debug for TransferHook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -92,6 +110,7 @@ impl Default for StoreOptions {
             max_retries: 5,
             retry_timeout: Duration::from_secs(60),
             transfer_hook: None,
+            request_hook: None,
         }
     }
 }
@@ -255,6 +274,13 @@ impl ObjectStore {
         Arc::clone(&self.permits).acquire_owned().await.ok()
     }
 
+    /// Tells the request hook, if any, about a call of `op` on `key`.
+    fn note(&self, op: &str, key: &str) {
+        if let Some(h) = &self.opts.request_hook {
+            (h.0)(op, key);
+        }
+    }
+
     /// Runs the test hook, if any, before a transfer of `key`.
     fn hook(&self, key: &str) -> Result<()> {
         match &self.opts.transfer_hook {
@@ -377,6 +403,7 @@ impl RandomAccessFile for RemoteFile {
 impl Store for ObjectStore {
     fn put_if_absent(&self, key: &str, data: &[u8]) -> Result<Put> {
         let (obj, url) = (self.obj(key)?, self.url_of(key));
+        self.note("conditional put", key);
         let opts = PutOptions { mode: PutMode::Create, ..PutOptions::default() };
         let payload = PutPayload::from(Bytes::copy_from_slice(data));
         match self.rt.block_on(self.s3.put_opts(&obj, payload, opts)) {
@@ -391,12 +418,14 @@ impl Store for ObjectStore {
 
     fn put(&self, key: &str, data: &[u8]) -> Result<()> {
         let (obj, url) = (self.obj(key)?, self.url_of(key));
+        self.note("put", key);
         let payload = PutPayload::from(Bytes::copy_from_slice(data));
         self.rt.block_on(self.s3.put(&obj, payload)).map(|_| ()).map_err(|e| obj_err("put", &url, e))
     }
 
     fn get(&self, key: &str) -> Result<Option<Bytes>> {
         let (obj, url) = (self.obj(key)?, self.url_of(key));
+        self.note("get", key);
         self.rt.block_on(async {
             match self.s3.get(&obj).await {
                 Ok(r) => r.bytes().await.map(Some).map_err(|e| obj_err("get", &url, e)),
@@ -408,6 +437,7 @@ impl Store for ObjectStore {
 
     fn size(&self, key: &str) -> Result<Option<u64>> {
         let (obj, url) = (self.obj(key)?, self.url_of(key));
+        self.note("head", key);
         match self.rt.block_on(self.s3.head(&obj)) {
             Ok(m) => Ok(Some(m.size)),
             Err(e) if is_not_found(&e) => Ok(None),
@@ -417,6 +447,7 @@ impl Store for ObjectStore {
 
     fn open(&self, key: &str) -> Result<Arc<dyn RandomAccessFile>> {
         let (obj, url) = (self.obj(key)?, self.url_of(key));
+        self.note("open", key);
         let meta = self.rt.block_on(self.s3.head(&obj)).map_err(|e| obj_err("head", &url, e))?;
         let handle = self.rt.handle().clone();
         Ok(Arc::new(RemoteFile { store: Arc::clone(&self.s3), handle, obj, url, len: meta.size }))
@@ -424,6 +455,7 @@ impl Store for ObjectStore {
 
     fn list(&self, dir: &str) -> Result<Vec<String>> {
         let (obj, url) = (self.obj(dir)?, self.url_of(dir));
+        self.note("list", dir);
         let listed = self.rt.block_on(self.s3.list_with_delimiter(Some(&obj))).map_err(|e| obj_err("list", &url, e))?;
         let mut names: Vec<String> = listed
             .objects
@@ -437,6 +469,7 @@ impl Store for ObjectStore {
 
     fn delete(&self, key: &str) -> Result<()> {
         let (obj, url) = (self.obj(key)?, self.url_of(key));
+        self.note("delete", key);
         match self.rt.block_on(self.s3.delete(&obj)) {
             Ok(()) => Ok(()),
             Err(e) if is_not_found(&e) => Ok(()),
@@ -451,6 +484,7 @@ impl Store for ObjectStore {
 
     fn put_file(&self, key: &str, src_fs: &dyn FileSystem, src: &Path, _copy: bool) -> Result<(Put, Transfer)> {
         let (obj, url) = (self.obj(key)?, self.url_of(key));
+        self.note("put file", key);
         self.hook(key)?;
         let file = src_fs.open_unmapped(src).map_err(|e| Error::io(src, e))?;
         let total = file.len();
@@ -483,6 +517,7 @@ impl Store for ObjectStore {
 
     fn get_file(&self, key: &str, dst_fs: &dyn FileSystem, dst: &Path, _copy: bool) -> Result<Transfer> {
         let (obj, url) = (self.obj(key)?, self.url_of(key));
+        self.note("get file", key);
         self.hook(key)?;
         let meta = self.rt.block_on(self.s3.head(&obj)).map_err(|e| obj_err("head", &url, e))?;
         self.rt.block_on(self.download(&obj, meta.size, dst_fs, dst, &url)).map(Transfer::Copied)
@@ -490,6 +525,7 @@ impl Store for ObjectStore {
 
     fn copy_object(&self, from: &str, to: &str) -> Result<Put> {
         let (src, dst, url) = (self.obj(from)?, self.obj(to)?, self.url_of(to));
+        self.note("copy", to);
         // Not every server supports a conditional copy; the callers (the gc sweep, under the gc
         // lease) copy a content-named object, so copying over an identical one is harmless.
         if self.size(to)?.is_some() {
