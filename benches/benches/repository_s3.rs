@@ -16,7 +16,9 @@
 //!
 //! Run: `cargo bench -p strata-benches --bench repository_s3` (needs `moto_server` on the PATH,
 //! `pip install 'moto[server]'`). Environment: `STRATA_BENCH_SIZES_MIB` (default `1024`),
-//! `STRATA_BENCH_DIR` (default a temporary directory).
+//! `STRATA_BENCH_DIR` (default a temporary directory), and `AWS_TIMEOUT` (e.g. `600s`), read by
+//! both clients: on a loaded machine moto can take longer than the default 30 s to answer 16
+//! PUTs of 64 MiB at once.
 
 use futures::{StreamExt, TryStreamExt};
 use object_store::ObjectStore as _;
@@ -303,7 +305,8 @@ fn main() -> Res<()> {
         return Err("no moto_server: install it with `pip install 'moto[server]'`".into());
     };
     server.create_bucket(BUCKET);
-    let plain = AmazonS3Builder::new()
+    // From the environment like the repository's store, so that both see `AWS_TIMEOUT`.
+    let plain = AmazonS3Builder::from_env()
         .with_bucket_name(BUCKET)
         .with_endpoint(server.endpoint())
         .with_region("us-east-1")
