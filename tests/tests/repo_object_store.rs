@@ -336,7 +336,7 @@ fn s3_large_files_go_by_multipart_upload_and_ranged_gets() {
 #[test]
 fn s3_checked_downloads_stream_or_split_and_refuse_a_wrong_size() {
     let Some(server) = S3Server::start("s3_checked_downloads") else { return };
-    server.create_bucket("dl");
+    server.create_bucket("down");
     let t = tempfile::tempdir().unwrap();
     let part = 5 << 20;
     let heads = Arc::new(AtomicUsize::new(0));
@@ -353,7 +353,7 @@ fn s3_checked_downloads_stream_or_split_and_refuse_a_wrong_size() {
         request_hook: Some(hook),
         ..server.options()
     };
-    let store = ObjectStore::new("s3://dl/p", opts).unwrap();
+    let store = ObjectStore::new("s3://down/p", opts).unwrap();
     let data: Vec<u8> = (0..(2 * part + 12345)).map(|i| (i * 31 % 251) as u8).collect();
     let len = data.len() as u64;
     std::fs::write(t.path().join("src"), &data).unwrap();
@@ -374,7 +374,7 @@ fn s3_checked_downloads_stream_or_split_and_refuse_a_wrong_size() {
     for wrong in [len - 1, len + 1] {
         let dst = t.path().join(format!("wrong{wrong}"));
         match store.get_file_checked("tables/big", wrong, &fs, &dst, 1, &mut |_| {}) {
-            Err(Error::Corruption { file, .. }) => assert_eq!(file, PathBuf::from("s3://dl/p/tables/big")),
+            Err(Error::Corruption { file, .. }) => assert_eq!(file, PathBuf::from("s3://down/p/tables/big")),
             other => panic!("an object of {len} bytes fetched as {wrong}: {other:?}"),
         }
     }
