@@ -5,14 +5,20 @@
 //!   the same table files through the same server with the same number of requests in flight,
 //!   in the same run, two rounds, alternating which goes first; MB/s and the ratio;
 //! - requests per snapshot and per restore (lines of the server's request log);
-//! - a second snapshot after 1% of the keys were rewritten: bytes uploaded against the total.
+//! - a second snapshot after 1% of the keys were rewritten: bytes uploaded against the total;
+//! - where the time goes: with 1 transfer, each snapshot's and restore's time by phase (from the
+//!   store's request hook, the progress callback and a timing file system, see
+//!   `strata_benches::phases`); at every parallelism, the serial time before the first transfer
+//!   and after the last; and the cost of a log checkpoint.
 //!
 //! moto_server is a single Python process: it is probably the bottleneck, which is why the
 //! ratio against plain put/get through the same server is the figure that counts.
 //!
 //! Run: `cargo bench -p strata-benches --bench repository_s3` (needs `moto_server` on the PATH,
 //! `pip install 'moto[server]'`). Environment: `STRATA_BENCH_SIZES_MIB` (default `1024`),
-//! `STRATA_BENCH_DIR` (default a temporary directory).
+//! `STRATA_BENCH_DIR` (default a temporary directory), and `AWS_TIMEOUT` (e.g. `600s`), read by
+//! both clients: on a loaded machine moto can take longer than the default 30 s to answer 16
+//! PUTs of 64 MiB at once.
 
 use futures::{StreamExt, TryStreamExt};
 use object_store::ObjectStore as _;
@@ -21,11 +27,14 @@ use object_store::path::Path as ObjPath;
 use std::error::Error;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 use strata::{Db, Options, WriteBatch, WriteOptions};
+use strata_benches::phases::{TimedFs, Timeline};
 use strata_benches::{mix, scattered_key as key};
 use strata_checkpoint::StoreOptions;
-use strata_checkpoint::repo::{Repository, RepositoryOptions, RestoreOptions, SnapshotOptions};
+use strata_checkpoint::repo::{Progress, Repository, RepositoryOptions, RestoreOptions, SnapshotOptions};
+use strata_checkpoint::store::RequestHook;
 use strata_tests::s3_server::S3Server;
 
 type Res<T> = Result<T, Box<dyn Error>>;
@@ -54,21 +63,65 @@ fn write_range(db: &Db, from: u64, to: u64, salt: u64) -> Res<()> {
     Ok(())
 }
 
-/// The server, its request log, and a plain client for the baseline.
+/// The server, its request log, a plain client for the baseline, and the timeline the
+/// repository's hooks mark.
 struct Bench {
     server: S3Server,
     log: PathBuf,
     plain: AmazonS3,
     rt: tokio::runtime::Runtime,
+    timeline: Arc<Timeline>,
+}
+
+/// A label for an object key: what kind of object a request touched.
+fn object_class(key: &str) -> &str {
+    match key {
+        "log" => "log/",
+        "tables" => "tables/",
+        k if k.ends_with(".commit") => "commit",
+        k if k.ends_with(".checkpoint") => "log checkpoint",
+        k if k.starts_with("log/") => "log hint",
+        k if k.starts_with("tables/") => "table",
+        k if k.starts_with("wals/") => "wal",
+        k => k,
+    }
+}
+
+/// Prints where the time of one call went (see `strata_benches::phases`).
+fn print_breakdown(what: &str, timeline: &Timeline, end: Instant) {
+    let parts = timeline.breakdown(end);
+    let total: f64 = parts.iter().map(|p| p.1).sum();
+    let shown: Vec<String> = parts
+        .iter()
+        .map(|(label, secs, n)| format!("{label} x{n} {:.1} ms ({:.1}%)", secs * 1e3, 100.0 * secs / total))
+        .collect();
+    println!("  {what} by phase ({:.3} s): {}", total, shown.join("; "));
 }
 
 impl Bench {
+    /// A repository's options: its file system marks the timeline.
+    fn repo_options(&self) -> RepositoryOptions {
+        let fs = TimedFs::new(strata::RealFs::arc(), Arc::clone(&self.timeline));
+        RepositoryOptions { fs: Some(Arc::new(fs)), ..RepositoryOptions::default() }
+    }
+
+    /// Progress that marks the timeline at every file done.
+    fn progress(&self) -> Progress {
+        let timeline = Arc::clone(&self.timeline);
+        Progress(Arc::new(move |_| {
+            timeline.mark("file done");
+            true
+        }))
+    }
+
     fn requests(&self) -> Res<usize> {
         Ok(std::fs::read_to_string(&self.log)?.lines().filter(|l| l.contains(" HTTP/1.1\" ")).count())
     }
 
     fn options(&self, parallelism: usize) -> StoreOptions {
-        StoreOptions { parallelism, ..self.server.options() }
+        let timeline = Arc::clone(&self.timeline);
+        let hook = RequestHook(Arc::new(move |op, key| timeline.mark(format!("s3 {op} {}", object_class(key)))));
+        StoreOptions { parallelism, request_hook: Some(hook), ..self.server.options() }
     }
 
     /// Plain puts of `files` under `prefix`, `parallelism` in flight; seconds.
@@ -158,19 +211,42 @@ fn run(b: &Bench, base: &Path, mib: u64) -> Res<()> {
                     std::fs::remove_dir_all(base.join(format!("plain-get-{n}")))?;
                     continue;
                 }
-                let repo = Repository::create_url(&url, b.options(parallelism), RepositoryOptions::default())?;
+                let repo = Repository::create_url(&url, b.options(parallelism), b.repo_options())?;
                 let before = b.requests()?;
+                b.timeline.reset();
                 let t = Instant::now();
-                let s = repo.create_snapshot(&db, &SnapshotOptions::default())?;
-                snap_s = t.elapsed().as_secs_f64();
+                let s =
+                    repo.create_snapshot(&db, &SnapshotOptions { progress: Some(b.progress()), ..Default::default() })?;
+                let end = Instant::now();
+                snap_s = (end - t).as_secs_f64();
                 snap_bytes = s.bytes_total;
                 let mid = b.requests()?;
                 snap_req = mid - before;
+                let (head, tail) = b.timeline.ends("s3 put file", "file done", end);
+                println!(
+                    "  snapshot: {:.1} ms before the first upload, {:.1} ms after the last",
+                    head * 1e3,
+                    tail * 1e3
+                );
+                if parallelism == 1 {
+                    print_breakdown("snapshot", &b.timeline, end);
+                }
                 let target = base.join(format!("restore-{n}"));
+                b.timeline.reset();
                 let t = Instant::now();
-                repo.restore(s.id, &target, &RestoreOptions::default())?;
-                restore_s = t.elapsed().as_secs_f64();
+                repo.restore(s.id, &target, &RestoreOptions { progress: Some(b.progress()), ..Default::default() })?;
+                let end = Instant::now();
+                restore_s = (end - t).as_secs_f64();
                 restore_req = b.requests()? - mid;
+                let (head, tail) = b.timeline.ends("s3 get file", "file done", end);
+                println!(
+                    "  restore: {:.1} ms before the first download, {:.1} ms after the last",
+                    head * 1e3,
+                    tail * 1e3
+                );
+                if parallelism == 1 {
+                    print_breakdown("restore", &b.timeline, end);
+                }
                 std::fs::remove_dir_all(&target)?;
                 b.clear(&format!("repo-{n}"))?;
             }
@@ -191,11 +267,13 @@ fn run(b: &Bench, base: &Path, mib: u64) -> Res<()> {
     }
     // Incremental: 1% of the keys rewritten, then a second snapshot.
     let url = format!("s3://{BUCKET}/incremental-{mib}");
-    let repo = Repository::create_url(&url, b.options(4), RepositoryOptions::default())?;
+    let repo = Repository::create_url(&url, b.options(4), b.repo_options())?;
     let first = repo.create_snapshot(&db, &SnapshotOptions::default())?;
     write_range(&db, 0, entries / 100, 0xabcdef)?;
     let before = b.requests()?;
-    let second = repo.create_snapshot(&db, &SnapshotOptions::default())?;
+    b.timeline.reset();
+    let second = repo.create_snapshot(&db, &SnapshotOptions { progress: Some(b.progress()), ..Default::default() })?;
+    print_breakdown("second snapshot (4 transfers)", &b.timeline, Instant::now());
     println!(
         "{mib} MiB: second snapshot after 1% of keys rewritten uploads {} of {} bytes ({:.2}%; the first uploaded {}), {} requests",
         second.bytes_added,
@@ -204,6 +282,11 @@ fn run(b: &Bench, base: &Path, mib: u64) -> Res<()> {
         first.bytes_added,
         b.requests()? - before
     );
+    let before = b.requests()?;
+    b.timeline.reset();
+    repo.write_log_checkpoint()?;
+    print_breakdown("log checkpoint (every 10th commit)", &b.timeline, Instant::now());
+    println!("{mib} MiB: a log checkpoint of 2 snapshots costs {} requests", b.requests()? - before);
     b.clear(&format!("incremental-{mib}"))?;
     Ok(())
 }
@@ -222,7 +305,8 @@ fn main() -> Res<()> {
         return Err("no moto_server: install it with `pip install 'moto[server]'`".into());
     };
     server.create_bucket(BUCKET);
-    let plain = AmazonS3Builder::new()
+    // From the environment like the repository's store, so that both see `AWS_TIMEOUT`.
+    let plain = AmazonS3Builder::from_env()
         .with_bucket_name(BUCKET)
         .with_endpoint(server.endpoint())
         .with_region("us-east-1")
@@ -231,7 +315,7 @@ fn main() -> Res<()> {
         .with_secret_access_key("testing")
         .build()?;
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    let b = Bench { server, log, plain, rt };
+    let b = Bench { server, log, plain, rt, timeline: Timeline::new() };
     println!("load average: {}", std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim());
     for mib in sizes {
         run(&b, tmp.path(), mib)?;

@@ -8,6 +8,7 @@
 
 pub mod compare;
 pub mod instructions;
+pub mod phases;
 pub mod values;
 
 pub use values::{ValueGen, ValueKind};

@@ -19,7 +19,7 @@ use strata_checkpoint::repo::{
     Problem, Progress, Repository, RepositoryOptions, RestoreOptions, SnapshotId, SnapshotOptions, SnapshotState,
     VerifyLevel,
 };
-use strata_checkpoint::store::{LocalStore, ObjectStore, Put, Store, TransferHook};
+use strata_checkpoint::store::{LocalStore, ObjectStore, Put, RequestHook, Store, TransferHook};
 use strata_tests::s3_server::S3Server;
 use strata_tests::{dump_cf, small_options};
 
@@ -327,6 +327,95 @@ fn s3_large_files_go_by_multipart_upload_and_ranged_gets() {
     let f = store.open("tables/big").unwrap();
     assert_eq!(&f.read_at(part as u64 - 3, 6).unwrap()[..], &data[part - 3..part + 3]);
     assert!(f.read_at(data.len() as u64 - 1, 2).is_err(), "no read past the end");
+}
+
+/// A checked download comes down in one streamed GET when enough files move at once, else in
+/// ranged GETs; either way every byte reaches the file and the observer in order, with no HEAD
+/// first, and an object of another size than expected is `Corruption` naming it. A listing
+/// gives every size at once.
+#[test]
+fn s3_checked_downloads_stream_or_split_and_refuse_a_wrong_size() {
+    let Some(server) = S3Server::start("s3_checked_downloads") else { return };
+    server.create_bucket("down");
+    let t = tempfile::tempdir().unwrap();
+    let part = 5 << 20;
+    let heads = Arc::new(AtomicUsize::new(0));
+    let h = Arc::clone(&heads);
+    let hook = RequestHook(Arc::new(move |op: &str, _key: &str| {
+        if op == "head" {
+            h.fetch_add(1, Ordering::SeqCst);
+        }
+    }));
+    let opts = StoreOptions {
+        multipart_bytes: part as u64,
+        part_bytes: part,
+        parallelism: 4,
+        request_hook: Some(hook),
+        ..server.options()
+    };
+    let store = ObjectStore::new("s3://down/p", opts).unwrap();
+    let data: Vec<u8> = (0..(2 * part + 12345)).map(|i| (i * 31 % 251) as u8).collect();
+    let len = data.len() as u64;
+    std::fs::write(t.path().join("src"), &data).unwrap();
+    let fs = strata::RealFs::new();
+    let (put, _) = store.put_new_file("tables/big", &fs, &t.path().join("src"), false).unwrap();
+    assert_eq!(put, Put::Created);
+    // 4 files at once: one GET each; 1 file: ranges of at least a part, 3 here.
+    for files_at_once in [4, 1] {
+        let dst = t.path().join(format!("dst{files_at_once}"));
+        let mut seen = Vec::new();
+        let moved =
+            store.get_file_checked("tables/big", len, &fs, &dst, files_at_once, &mut |d| seen.extend_from_slice(d));
+        assert_eq!(moved.unwrap().bytes_copied(), len);
+        assert!(seen == data, "the observer saw every byte in order ({files_at_once} files at once)");
+        assert!(std::fs::read(&dst).unwrap() == data, "the file holds every byte");
+    }
+    assert_eq!(heads.load(Ordering::SeqCst), 0, "no HEAD: the size comes with the GET");
+    for wrong in [len - 1, len + 1] {
+        let dst = t.path().join(format!("wrong{wrong}"));
+        match store.get_file_checked("tables/big", wrong, &fs, &dst, 1, &mut |_| {}) {
+            Err(Error::Corruption { file, .. }) => assert_eq!(file, PathBuf::from("s3://down/p/tables/big")),
+            other => panic!("an object of {len} bytes fetched as {wrong}: {other:?}"),
+        }
+    }
+    assert_eq!(store.list_sizes("tables").unwrap(), vec![("big".to_string(), len)]);
+}
+
+/// The requests of a snapshot and a restore, seen through the store's request hook: one listing
+/// of `tables/` before the uploads and one after instead of two HEADs per table, no log read
+/// after the complete commit, and no HEAD before a download.
+#[test]
+fn s3_snapshots_list_instead_of_a_head_per_table_and_restores_make_no_head() {
+    let t = tempfile::tempdir().unwrap();
+    let Some(server) = S3Server::start("s3_requests_per_snapshot") else { return };
+    server.create_bucket("req");
+    let ops = Arc::new(parking_lot::Mutex::new(Vec::<String>::new()));
+    let o = Arc::clone(&ops);
+    let hook = RequestHook(Arc::new(move |op: &str, key: &str| o.lock().push(format!("{op} {key}"))));
+    let opts = StoreOptions { request_hook: Some(hook), ..server.options() };
+    let repo = Repository::create_url("s3://req/r", opts, RepositoryOptions::default()).unwrap();
+    let db = new_db(&t.path().join("db"), 3000);
+    let count = |v: &[String], prefix: &str| v.iter().filter(|x| x.starts_with(prefix)).count();
+    ops.lock().clear();
+    let s = repo.create_snapshot(&db, &SnapshotOptions::default()).unwrap();
+    let first = std::mem::take(&mut *ops.lock());
+    assert!(s.tables >= 4, "{s:?}");
+    assert_eq!(count(&first, "head "), 0, "{first:?}");
+    assert_eq!(count(&first, "list tables"), 2, "{first:?}");
+    assert_eq!(count(&first, "put file tables/"), s.tables, "{first:?}");
+    assert_eq!((count(&first, "list log"), count(&first, "conditional put log/")), (2, 2), "{first:?}");
+    // Nothing new: nothing uploaded, still no HEAD.
+    let second = repo.create_snapshot(&db, &SnapshotOptions::default()).unwrap();
+    let again = std::mem::take(&mut *ops.lock());
+    assert_eq!(second.bytes_added, 0);
+    assert_eq!((count(&again, "put file"), count(&again, "head ")), (0, 0), "{again:?}");
+    // Restore with checksums: one transfer per file, no HEAD, the contents right.
+    let strict = RestoreOptions { verify_checksums: true, ..Default::default() };
+    let r = repo.restore(s.id, t.path().join("r"), &strict).unwrap();
+    let restore = std::mem::take(&mut *ops.lock());
+    assert_eq!(count(&restore, "head "), 0, "{restore:?}");
+    assert_eq!(count(&restore, "get file tables/"), s.tables, "{restore:?}");
+    assert_eq!(restored(&r.dir), contents(&db));
 }
 
 #[test]

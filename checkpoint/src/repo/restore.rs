@@ -17,6 +17,7 @@
 use super::format::{FileKind, FileRecord, SnapshotRecord, from_hex};
 use super::parallel::for_each_bounded;
 use super::types::{RestoreInfo, RestoreOptions, SnapshotId, Tracker, VerifyLevel};
+use super::verify::StreamCheck;
 use super::{Repository, new_dir_target};
 use crate::store::Transfer;
 use std::path::Path;
@@ -157,10 +158,13 @@ impl Repository {
         let total = record.files.iter().map(|f| f.size).sum();
         let mut tracker = Tracker::new(opts.progress.as_ref(), "restore", record.files.len(), total);
         let remote = self.store.is_remote();
+        let parallelism = self.store.file_parallelism();
+        let files_at_once = parallelism.min(record.files.len());
         let fetch = |f: &FileRecord, dst: &Path| {
             if remote {
-                // Every read of an object store is a transfer: download once, check the copy.
-                return self.fetch_and_check(f, dst, level, id);
+                // Every read of an object store is a transfer: download once, check the bytes
+                // as they are written.
+                return self.fetch_and_check(f, dst, level, id, files_at_once);
             }
             if let Some(problem) = super::verify::check_file(&*self.store, f, level)? {
                 return Err(Error::corruption(
@@ -171,22 +175,24 @@ impl Repository {
             }
             self.store.get_file(&f.key, &*self.fs, dst, opts.copy_files)
         };
-        let parallelism = self.store.file_parallelism();
         build_database(&*self.fs, dir.as_ref(), "strata-restore", &record, &[], fetch, parallelism, &mut tracker)
     }
 
-    /// Downloads `f` to `dst` and checks the local copy at `level`: the size always, the
-    /// checksum at `VerifyLevel::Checksums`. A damaged object is `Corruption` naming it.
-    fn fetch_and_check(&self, f: &FileRecord, dst: &Path, level: VerifyLevel, id: SnapshotId) -> Result<Transfer> {
-        let transfer = self.store.get_file(&f.key, &*self.fs, dst, true)?;
-        let file = self.fs.open_unmapped(dst).map_err(|e| Error::io(dst, e))?;
-        let problem = if level == VerifyLevel::Checksums {
-            super::verify::check_contents(&*file, f)
-        } else {
-            (file.len() != f.size)
-                .then_some(super::types::Problem::SizeMismatch { expected: f.size, actual: file.len() })
-        };
-        if let Some(problem) = problem {
+    /// Downloads `f` to `dst`, checking its bytes at `level` as they are written: the size
+    /// always (the object's, before any byte moves, and the bytes written), the checksum at
+    /// `VerifyLevel::Checksums`. A damaged object is `Corruption` naming it.
+    fn fetch_and_check(
+        &self,
+        f: &FileRecord,
+        dst: &Path,
+        level: VerifyLevel,
+        id: SnapshotId,
+        files_at_once: usize,
+    ) -> Result<Transfer> {
+        let mut check = StreamCheck::new(f, level);
+        let transfer =
+            self.store.get_file_checked(&f.key, f.size, &*self.fs, dst, files_at_once, &mut |d| check.update(d))?;
+        if let Some(problem) = check.finish() {
             return Err(Error::corruption(
                 self.object_path(&f.key),
                 0,

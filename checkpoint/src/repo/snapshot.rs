@@ -1,6 +1,8 @@
 //! `Repository::create_snapshot`: pin the database's state, commit a *creating* record naming
 //! the tables it will use, store the tables not yet in the repository (hard links where
-//! possible), check every reused table is still there, commit the *complete* record.
+//! possible), check every reused table is still there, commit the *complete* record. On an
+//! object store what the repository holds comes from one listing of `tables/` before the
+//! uploads and one after, instead of a HEAD per table each time ([`check_by_listing`] decides).
 //!
 //! Crash behaviour: before the creating commit, nothing is visible (at most a temporary file);
 //! after it, the snapshot is listed as creating until `gc` fails it once its grace period has
@@ -17,10 +19,11 @@ use super::format::{
     CfRecord, FileKind, FileRecord, SnapshotRecord, TABLES_DIR, check_name_and_labels, table_key, to_hex, wal_key,
 };
 use super::parallel::for_each_bounded;
-use super::record::{Action, SnapshotState};
+use super::record::{Action, LogState, SnapshotState};
 use super::types::{SnapshotId, SnapshotInfo, SnapshotOptions, Tracker};
 use super::{Repository, now_ms};
-use crate::store::{Put, Transfer};
+use crate::store::{Put, Store, Transfer};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use strata::{Db, DbId, Error, LiveFiles, Result};
 use strata_base::testing::kill_point;
@@ -79,6 +82,35 @@ fn keep_ids(live: &LiveFiles, wanted: Option<&[String]>) -> Result<Vec<CfId>> {
         .collect())
 }
 
+/// Objects one listing request returns (S3's page size).
+const LIST_PAGE_OBJECTS: usize = 1000;
+
+/// Whether one listing of `tables/`, which holds about `tables_stored` objects, costs fewer
+/// requests than a look (HEAD) at each of the `tables_planned` tables of a snapshot. Only on an
+/// object store: locally a look is a `stat`, and listing a large directory costs more. Pure,
+/// tested alone.
+fn check_by_listing(remote: bool, tables_planned: usize, tables_stored: usize) -> bool {
+    remote && tables_stored / LIST_PAGE_OBJECTS < tables_planned
+}
+
+/// What `tables/` holds, as far as a snapshot needs to know.
+enum Stored {
+    /// The size of every object, from one listing.
+    Listed(HashMap<String, u64>),
+    /// Nothing known: look each table up.
+    LookUp,
+}
+
+impl Stored {
+    /// The size of the object `key`, or `None` if there is none.
+    fn size(&self, store: &dyn Store, key: &str) -> Result<Option<u64>> {
+        match self {
+            Stored::Listed(sizes) => Ok(sizes.get(key).copied()),
+            Stored::LookUp => store.size(key),
+        }
+    }
+}
+
 impl Repository {
     /// Takes a repository snapshot of `db`. See the module docs.
     pub fn create_snapshot(&self, db: &Db, opts: &SnapshotOptions) -> Result<SnapshotInfo> {
@@ -96,7 +128,7 @@ impl Repository {
         let created_at_ms = now_ms();
         let grace_ms = u64::try_from(self.opts.creating_grace.as_millis()).unwrap_or(u64::MAX);
         let mut id = 0;
-        self.log.commit(|s| {
+        let begun = self.log.commit(|s| {
             id = s.next_id;
             Ok(Some(vec![Action::Begin {
                 id,
@@ -108,18 +140,34 @@ impl Repository {
                 tables: planned.iter().map(|p| p.record.key.clone()).collect(),
             }]))
         })?;
-        let built = self.store_and_complete(db, &live, id, &db_id, &keep, &planned, opts, created_at_ms);
-        if let Err(e) = built {
-            let reason = e.to_string();
-            let _ = self.log.commit(|s| {
-                Ok(s.entry(id)
-                    .filter(|e| e.state == SnapshotState::Creating)
-                    .map(|_| vec![Action::Fail { id, reason: reason.clone() }]))
-            });
-            return Err(e);
-        }
+        // On an object store one listing of `tables/` before the uploads and one after replace
+        // two HEADs per table, unless the repository holds far more tables than this snapshot.
+        let listing = check_by_listing(self.store.is_remote(), planned.len(), begun.referenced_tables().len());
+        let built = self.store_and_complete(db, &live, id, &db_id, &keep, &planned, opts, created_at_ms, listing);
+        let done = match built {
+            Ok(state) => state,
+            Err(e) => {
+                let reason = e.to_string();
+                let _ = self.log.commit(|s| {
+                    Ok(s.entry(id)
+                        .filter(|e| e.state == SnapshotState::Creating)
+                        .map(|_| vec![Action::Fail { id, reason: reason.clone() }]))
+                });
+                return Err(e);
+            }
+        };
         drop(live);
-        self.snapshot(SnapshotId(id))
+        // The state the complete commit made: no need to read the log again.
+        done.entry(id).map(SnapshotInfo::from_entry).ok_or_else(|| super::not_found(SnapshotId(id)))
+    }
+
+    /// What `tables/` holds: one listing if `listing`, else nothing (each table is looked up).
+    fn stored_tables(&self, listing: bool) -> Result<Stored> {
+        if !listing {
+            return Ok(Stored::LookUp);
+        }
+        let sizes = self.store.list_sizes(TABLES_DIR)?;
+        Ok(Stored::Listed(sizes.into_iter().map(|(name, n)| (format!("{TABLES_DIR}/{name}"), n)).collect()))
     }
 
     #[allow(clippy::too_many_arguments, reason = "one private step of create_snapshot")]
@@ -133,8 +181,10 @@ impl Repository {
         planned: &[Planned],
         opts: &SnapshotOptions,
         created_at_ms: u64,
-    ) -> Result<()> {
+        listing: bool,
+    ) -> Result<LogState> {
         let src_fs = db.file_system();
+        let stored = self.stored_tables(listing)?;
         let wal_bytes: u64 = live.wals.iter().map(|w| w.size).sum();
         let bytes_total = planned.iter().map(|p| p.record.size).sum::<u64>() + wal_bytes;
         let mut tracker = Tracker::new(opts.progress.as_ref(), "create", planned.len() + live.wals.len(), bytes_total);
@@ -149,7 +199,7 @@ impl Repository {
                 if i == planned.len() / 2 {
                     kill_point("repo.snapshot_midway");
                 }
-                self.store_table(&*src_fs, &planned[i], opts.copy_files)
+                self.store_table(&*src_fs, &planned[i], opts.copy_files, &stored)
             },
             |i, added| {
                 bytes_added += added;
@@ -186,9 +236,10 @@ impl Repository {
         }
         // A concurrent gc may have moved a reused table aside before our creating record was
         // visible to it: put back whatever is missing now, from the pinned source.
+        let stored = self.stored_tables(listing)?;
         for p in planned {
-            if self.store.size(&p.record.key)? != Some(p.record.size) {
-                self.store_table(&*src_fs, p, opts.copy_files)?;
+            if stored.size(&*self.store, &p.record.key)? != Some(p.record.size) {
+                self.store_table(&*src_fs, p, opts.copy_files, &stored)?;
             }
         }
         // One directory fsync makes every linked name durable before the complete commit.
@@ -223,14 +274,13 @@ impl Repository {
             other => Err(Error::Conflict(format!(
                 "repository snapshot {id} became {other:?} while it was being created (gc found its grace period over)"
             ))),
-        })?;
-        Ok(())
+        })
     }
 
     /// Stores one table unless an intact copy is there; returns the bytes it added.
-    fn store_table(&self, src_fs: &dyn strata::FileSystem, p: &Planned, copy: bool) -> Result<u64> {
+    fn store_table(&self, src_fs: &dyn strata::FileSystem, p: &Planned, copy: bool, stored: &Stored) -> Result<u64> {
         let key = &p.record.key;
-        match self.store.size(key)? {
+        match stored.size(&*self.store, key)? {
             Some(n) if n == p.record.size => return Ok(0),
             Some(n) => {
                 return Err(Error::corruption(
@@ -241,10 +291,29 @@ impl Repository {
             }
             None => {}
         }
-        let (put, transfer) = self.store.put_file(key, src_fs, &p.src, copy)?;
+        let (put, transfer) = match stored {
+            // Absent from a listing just made: an object store need not look again.
+            Stored::Listed(_) => self.store.put_new_file(key, src_fs, &p.src, copy)?,
+            Stored::LookUp => self.store.put_file(key, src_fs, &p.src, copy)?,
+        };
         Ok(match (put, transfer) {
             (Put::Created, Transfer::Linked | Transfer::Copied(_)) => p.record.size,
             _ => 0,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_listing_replaces_heads_only_on_an_object_store_and_only_when_cheaper() {
+        assert!(!check_by_listing(false, 1000, 0), "locally a look is a stat");
+        assert!(check_by_listing(true, 1, 0), "an empty repository: one LIST for one HEAD");
+        assert!(check_by_listing(true, 16, 999));
+        assert!(check_by_listing(true, 16, 15_999), "16 pages for 16 HEADs");
+        assert!(!check_by_listing(true, 16, 16_000), "17 pages for 16 HEADs");
+        assert!(!check_by_listing(true, 0, 0), "nothing to look at");
     }
 }

@@ -23,7 +23,7 @@ mod object;
 
 pub use local::LocalStore;
 #[cfg(feature = "s3")]
-pub use object::{ObjectStore, StoreOptions, TransferHook, parse_s3_url};
+pub use object::{ObjectStore, RequestHook, StoreOptions, TransferHook, parse_s3_url};
 
 use bytes::Bytes;
 use std::fmt::Debug;
@@ -88,6 +88,55 @@ pub trait Store: Send + Sync + Debug {
     /// Makes object `key` the local file `dst` (on `dst_fs`, which must not exist): hard link
     /// where possible (and `copy` is false), else an fsynced copy. Never modifies the object.
     fn get_file(&self, key: &str, dst_fs: &dyn FileSystem, dst: &Path, copy: bool) -> Result<Transfer>;
+    /// [`Store::get_file`] as a copy, for a caller that knows the object's size and checks its
+    /// bytes: every byte passes through `on_data`, in order, as it is written, so a checksum
+    /// needs no second read of the file. An object of another size than `size` is `Corruption`
+    /// naming it. `files_at_once`: how many files the caller moves at once (an object store
+    /// splits one file into ranged requests only to keep its `parallelism` busy). The default
+    /// copies with [`Store::get_file`], then reads the copy back.
+    fn get_file_checked(
+        &self,
+        key: &str,
+        size: u64,
+        dst_fs: &dyn FileSystem,
+        dst: &Path,
+        files_at_once: usize,
+        on_data: &mut dyn FnMut(&[u8]),
+    ) -> Result<Transfer> {
+        let _ = files_at_once;
+        let transfer = self.get_file(key, dst_fs, dst, true)?;
+        let file = dst_fs.open_unmapped(dst).map_err(|e| Error::io(dst, e))?;
+        if file.len() != size {
+            let named = Path::new(&self.location()).join(key);
+            return Err(Error::corruption(named, 0, format!("object is {} bytes, expected {size}", file.len())));
+        }
+        let mut off = 0;
+        while off < size {
+            let n = (size - off).min(READ_BACK_CHUNK_BYTES);
+            // n <= READ_BACK_CHUNK_BYTES, which fits in usize.
+            on_data(&file.read_at(off, n as usize).map_err(|e| Error::io(dst, e))?);
+            off += n;
+        }
+        Ok(transfer)
+    }
+    /// Sizes of the objects directly under `dir`, by name, as [`Store::list`] names them (an
+    /// object that vanishes meanwhile is left out). On an object store one listing (a request
+    /// per 1,000 objects) instead of a HEAD per object; the default asks each size.
+    fn list_sizes(&self, dir: &str) -> Result<Vec<(String, u64)>> {
+        let mut sizes = Vec::new();
+        for name in self.list(dir)? {
+            if let Some(n) = self.size(&format!("{dir}/{name}"))? {
+                sizes.push((name, n));
+            }
+        }
+        Ok(sizes)
+    }
+    /// [`Store::put_file`] for a key the caller has just found absent (by a listing): an object
+    /// store skips its own look before a multipart upload (whose completion is not conditional;
+    /// a racing writer's copy of a content-named table is identical). Default: `put_file`.
+    fn put_new_file(&self, key: &str, src_fs: &dyn FileSystem, src: &Path, copy: bool) -> Result<(Put, Transfer)> {
+        self.put_file(key, src_fs, src, copy)
+    }
     /// Makes object `to` a copy of object `from` if `to` is absent (a hard link locally).
     fn copy_object(&self, from: &str, to: &str) -> Result<Put>;
     /// Removes temporary files under `dir` created at or before `older_than_ms` (ms since the epoch):
@@ -108,6 +157,9 @@ pub trait Store: Send + Sync + Debug {
         1
     }
 }
+
+/// Bytes read at a time when the default [`Store::get_file_checked`] reads its copy back.
+const READ_BACK_CHUNK_BYTES: u64 = 1 << 20;
 
 /// Longest key accepted, in bytes.
 pub const KEY_LEN_MAX: usize = 512;

@@ -6,8 +6,10 @@
 //! PUT (`If-None-Match: *`, `object_store`'s `PutMode::Create`, enabled explicitly with
 //! `S3ConditionalPut::ETagMatch`): of two writers racing for a key the server answers one with
 //! 412 and that one sees [`Put::Exists`]. Files go up in one PUT below [`StoreOptions::multipart_bytes`],
-//! else by a multipart upload of `part_bytes` parts; they come down by ranged GETs appended in
-//! order to the local file, which is fsynced. Every data request (a PUT, a part, a range) holds
+//! else by a multipart upload of `part_bytes` parts; they come down by one GET streamed into the
+//! local file, or by ranged GETs appended in order when the caller moves fewer files at once than
+//! `parallelism` (`object/transfer.rs`), and the file is fsynced. Every data request (a PUT, a
+//! part, a GET, a range) holds
 //! one of `parallelism` permits of the store while in flight, so the repository may move
 //! `parallelism` files at once ([`Store::file_parallelism`]) and the requests of all of them
 //! together stay within the bound. An optional rate limit paces every transfer of this store.
@@ -20,9 +22,10 @@
 //! Thread safety: `Send + Sync`; the runtime is shared by every caller, each call blocks its own
 //! thread. Must not be called from inside another tokio runtime's worker thread.
 
+mod transfer;
+
 use super::{Put, Store, Transfer, check_key};
 use bytes::Bytes;
-use futures::{StreamExt, TryStreamExt};
 use object_store::aws::{AmazonS3, AmazonS3Builder, S3ConditionalPut};
 use object_store::path::Path as ObjPath;
 use object_store::{BackoffConfig, ObjectStore as _, PutMode, PutOptions, PutPayload, RetryConfig};
@@ -33,6 +36,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use strata::{Error, Result};
 use strata_base::{FileSystem, RandomAccessFile};
+use transfer::range_bytes;
 
 /// How an object-store repository is reached. Unset fields come from the standard AWS
 /// environment variables (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`,
@@ -51,7 +55,10 @@ pub struct StoreOptions {
     pub parallelism: usize,
     /// Bytes per second over all transfers of this store; `None`: unlimited.
     pub rate_limit_bytes_per_sec: Option<u64>,
-    /// Files at least this large are uploaded by multipart upload.
+    /// Files at least this large are uploaded by multipart upload; smaller ones by one PUT,
+    /// read whole into memory (so up to `parallelism` times this much memory). The default,
+    /// 128 MiB, sends a table of the engine's default size (64 MiB, a little more with its
+    /// last block) in one request instead of a dozen.
     pub multipart_bytes: u64,
     /// Size of a multipart part and of a download range (S3 wants parts of at least 5 MiB).
     pub part_bytes: usize,
@@ -62,6 +69,11 @@ pub struct StoreOptions {
     /// Called with the key before every file transfer (`put_file`, `get_file`); an error fails
     /// that transfer. For tests (to see transfers overlap, to fail one mid-way); `None` normally.
     pub transfer_hook: Option<TransferHook>,
+    /// Called with the operation and the key before every call into the store that sends
+    /// requests (`"head"`, `"list"`, `"conditional put"`, `"put file"`, `"get file"`, ...), on
+    /// the calling thread. For benchmarks that time each phase of a snapshot or restore, and for
+    /// tests that count requests; `None` normally.
+    pub request_hook: Option<RequestHook>,
 }
 
 /// The function a [`TransferHook`] calls with an object's key.
@@ -70,6 +82,19 @@ pub type TransferHookFn = dyn Fn(&str) -> io::Result<()> + Send + Sync;
 /// See [`StoreOptions::transfer_hook`].
 #[derive(Clone)]
 pub struct TransferHook(pub Arc<TransferHookFn>);
+
+/// The function a [`RequestHook`] calls with an operation and an object's key.
+pub type RequestHookFn = dyn Fn(&str, &str) + Send + Sync;
+
+/// See [`StoreOptions::request_hook`].
+#[derive(Clone)]
+pub struct RequestHook(pub Arc<RequestHookFn>);
+
+impl std::fmt::Debug for RequestHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RequestHook(..)")
+    }
+}
 
 impl std::fmt::Debug for TransferHook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -87,11 +112,12 @@ impl Default for StoreOptions {
             secret_access_key: None,
             parallelism: 4,
             rate_limit_bytes_per_sec: None,
-            multipart_bytes: 64 << 20,
+            multipart_bytes: 128 << 20,
             part_bytes: 8 << 20,
             max_retries: 5,
             retry_timeout: Duration::from_secs(60),
             transfer_hook: None,
+            request_hook: None,
         }
     }
 }
@@ -255,86 +281,19 @@ impl ObjectStore {
         Arc::clone(&self.permits).acquire_owned().await.ok()
     }
 
+    /// Tells the request hook, if any, about a call of `op` on `key`.
+    fn note(&self, op: &str, key: &str) {
+        if let Some(h) = &self.opts.request_hook {
+            (h.0)(op, key);
+        }
+    }
+
     /// Runs the test hook, if any, before a transfer of `key`.
     fn hook(&self, key: &str) -> Result<()> {
         match &self.opts.transfer_hook {
             Some(h) => (h.0)(key).map_err(|e| Error::io(self.url_of(key), e)),
             None => Ok(()),
         }
-    }
-
-    /// Uploads local file `src` as `key` by a multipart upload, aborting it on failure. Each
-    /// part is a task holding one of the store's permits until it is sent.
-    async fn upload_multipart(&self, obj: &ObjPath, file: &dyn RandomAccessFile, url: &str) -> Result<()> {
-        let mut upload = self.s3.put_multipart(obj).await.map_err(|e| obj_err("multipart start", url, e))?;
-        let total = file.len();
-        let mut off = 0;
-        let mut parts = Vec::new();
-        let written: Result<()> = async {
-            while off < total {
-                let n = (total - off).min(self.opts.part_bytes as u64);
-                // n <= part_bytes, a usize.
-                let data = file.read_at(off, n as usize).map_err(|e| Error::io(url, e))?;
-                Self::pace(self.rate.as_ref(), data.len()).await;
-                let permit = self.permit().await;
-                let part = upload.put_part(PutPayload::from(data));
-                parts.push(tokio::spawn(async move {
-                    let sent = part.await;
-                    drop(permit);
-                    sent
-                }));
-                off += n;
-            }
-            for p in parts.drain(..) {
-                match p.await {
-                    Ok(sent) => sent.map_err(|e| obj_err("multipart part", url, e))?,
-                    Err(e) => return Err(Error::io(url, io::Error::other(format!("multipart part task: {e}")))),
-                }
-            }
-            Ok(())
-        }
-        .await;
-        match written {
-            Ok(()) => upload.complete().await.map(|_| ()).map_err(|e| obj_err("multipart complete", url, e)),
-            Err(e) => {
-                for p in parts {
-                    p.abort();
-                }
-                let _ = upload.abort().await;
-                Err(e)
-            }
-        }
-    }
-
-    /// Downloads `obj` (of `size` bytes) to a new local file `dst`, fsynced.
-    async fn download(&self, obj: &ObjPath, size: u64, dst_fs: &dyn FileSystem, dst: &Path, url: &str) -> Result<u64> {
-        let mut out = dst_fs.create(dst).map_err(|e| Error::io(dst, e))?;
-        let part = self.opts.part_bytes as u64;
-        let ranges: Vec<std::ops::Range<u64>> =
-            (0..size.div_ceil(part)).map(|i| i * part..((i + 1) * part).min(size)).collect();
-        let s3 = &self.s3;
-        let rate = self.rate.as_ref();
-        let mut parts = futures::stream::iter(ranges)
-            .map(|r| async move {
-                Self::pace(rate, (r.end - r.start) as usize).await;
-                let _permit = self.permit().await;
-                s3.get_range(obj, r).await.map_err(|e| obj_err("ranged get", url, e))
-            })
-            .buffered(self.opts.parallelism);
-        let mut done = 0u64;
-        while let Some(data) = parts.try_next().await? {
-            out.append(&data).map_err(|e| Error::io(dst, e))?;
-            done += data.len() as u64;
-        }
-        if done != size {
-            return Err(Error::corruption(
-                url,
-                done,
-                format!("object store get returned {done} bytes, expected {size}"),
-            ));
-        }
-        out.sync().map_err(|e| Error::io(dst, e))?;
-        Ok(done)
     }
 }
 
@@ -377,6 +336,7 @@ impl RandomAccessFile for RemoteFile {
 impl Store for ObjectStore {
     fn put_if_absent(&self, key: &str, data: &[u8]) -> Result<Put> {
         let (obj, url) = (self.obj(key)?, self.url_of(key));
+        self.note("conditional put", key);
         let opts = PutOptions { mode: PutMode::Create, ..PutOptions::default() };
         let payload = PutPayload::from(Bytes::copy_from_slice(data));
         match self.rt.block_on(self.s3.put_opts(&obj, payload, opts)) {
@@ -391,12 +351,14 @@ impl Store for ObjectStore {
 
     fn put(&self, key: &str, data: &[u8]) -> Result<()> {
         let (obj, url) = (self.obj(key)?, self.url_of(key));
+        self.note("put", key);
         let payload = PutPayload::from(Bytes::copy_from_slice(data));
         self.rt.block_on(self.s3.put(&obj, payload)).map(|_| ()).map_err(|e| obj_err("put", &url, e))
     }
 
     fn get(&self, key: &str) -> Result<Option<Bytes>> {
         let (obj, url) = (self.obj(key)?, self.url_of(key));
+        self.note("get", key);
         self.rt.block_on(async {
             match self.s3.get(&obj).await {
                 Ok(r) => r.bytes().await.map(Some).map_err(|e| obj_err("get", &url, e)),
@@ -408,6 +370,7 @@ impl Store for ObjectStore {
 
     fn size(&self, key: &str) -> Result<Option<u64>> {
         let (obj, url) = (self.obj(key)?, self.url_of(key));
+        self.note("head", key);
         match self.rt.block_on(self.s3.head(&obj)) {
             Ok(m) => Ok(Some(m.size)),
             Err(e) if is_not_found(&e) => Ok(None),
@@ -417,6 +380,7 @@ impl Store for ObjectStore {
 
     fn open(&self, key: &str) -> Result<Arc<dyn RandomAccessFile>> {
         let (obj, url) = (self.obj(key)?, self.url_of(key));
+        self.note("open", key);
         let meta = self.rt.block_on(self.s3.head(&obj)).map_err(|e| obj_err("head", &url, e))?;
         let handle = self.rt.handle().clone();
         Ok(Arc::new(RemoteFile { store: Arc::clone(&self.s3), handle, obj, url, len: meta.size }))
@@ -424,6 +388,7 @@ impl Store for ObjectStore {
 
     fn list(&self, dir: &str) -> Result<Vec<String>> {
         let (obj, url) = (self.obj(dir)?, self.url_of(dir));
+        self.note("list", dir);
         let listed = self.rt.block_on(self.s3.list_with_delimiter(Some(&obj))).map_err(|e| obj_err("list", &url, e))?;
         let mut names: Vec<String> = listed
             .objects
@@ -437,6 +402,7 @@ impl Store for ObjectStore {
 
     fn delete(&self, key: &str) -> Result<()> {
         let (obj, url) = (self.obj(key)?, self.url_of(key));
+        self.note("delete", key);
         match self.rt.block_on(self.s3.delete(&obj)) {
             Ok(()) => Ok(()),
             Err(e) if is_not_found(&e) => Ok(()),
@@ -450,46 +416,55 @@ impl Store for ObjectStore {
     }
 
     fn put_file(&self, key: &str, src_fs: &dyn FileSystem, src: &Path, _copy: bool) -> Result<(Put, Transfer)> {
-        let (obj, url) = (self.obj(key)?, self.url_of(key));
-        self.hook(key)?;
-        let file = src_fs.open_unmapped(src).map_err(|e| Error::io(src, e))?;
-        let total = file.len();
-        if total >= self.opts.multipart_bytes {
-            // A multipart upload is not conditional: look first (a small PUT is, and needs no HEAD).
-            if self.size(key)?.is_some() {
-                return Ok((Put::Exists, Transfer::None));
-            }
-            // A multipart completion cannot be made conditional on every server; the key names
-            // the table's content (number, size, checksum), so a racing writer's copy is identical.
-            self.rt.block_on(self.upload_multipart(&obj, &*file, &url))?;
-            return Ok((Put::Created, Transfer::Copied(total)));
-        }
-        // total < multipart_bytes, which fits in memory by construction of the options.
-        let data = file.read_at(0, usize::try_from(total).unwrap_or(usize::MAX)).map_err(|e| Error::io(src, e))?;
-        self.rt.block_on(Self::pace(self.rate.as_ref(), data.len()));
-        let opts = PutOptions { mode: PutMode::Create, ..PutOptions::default() };
-        let put = async {
-            let _permit = self.permit().await;
-            self.s3.put_opts(&obj, PutPayload::from(data), opts).await
-        };
-        match self.rt.block_on(put) {
-            Ok(_) => Ok((Put::Created, Transfer::Copied(total))),
-            Err(object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. }) => {
-                Ok((Put::Exists, Transfer::None))
-            }
-            Err(e) => Err(obj_err("conditional put", &url, e)),
-        }
+        self.upload_file(key, src_fs, src, true)
+    }
+
+    fn put_new_file(&self, key: &str, src_fs: &dyn FileSystem, src: &Path, _copy: bool) -> Result<(Put, Transfer)> {
+        self.upload_file(key, src_fs, src, false)
     }
 
     fn get_file(&self, key: &str, dst_fs: &dyn FileSystem, dst: &Path, _copy: bool) -> Result<Transfer> {
         let (obj, url) = (self.obj(key)?, self.url_of(key));
+        self.note("get file", key);
         self.hook(key)?;
         let meta = self.rt.block_on(self.s3.head(&obj)).map_err(|e| obj_err("head", &url, e))?;
-        self.rt.block_on(self.download(&obj, meta.size, dst_fs, dst, &url)).map(Transfer::Copied)
+        let range = self.opts.part_bytes as u64;
+        self.rt.block_on(self.download(&obj, meta.size, range, dst_fs, dst, &url, &mut |_| {})).map(Transfer::Copied)
+    }
+
+    fn get_file_checked(
+        &self,
+        key: &str,
+        size: u64,
+        dst_fs: &dyn FileSystem,
+        dst: &Path,
+        files_at_once: usize,
+        on_data: &mut dyn FnMut(&[u8]),
+    ) -> Result<Transfer> {
+        let (obj, url) = (self.obj(key)?, self.url_of(key));
+        self.note("get file", key);
+        self.hook(key)?;
+        let range = range_bytes(size, self.opts.part_bytes as u64, self.opts.parallelism, files_at_once);
+        self.rt.block_on(self.download(&obj, size, range, dst_fs, dst, &url, on_data)).map(Transfer::Copied)
+    }
+
+    fn list_sizes(&self, dir: &str) -> Result<Vec<(String, u64)>> {
+        let (obj, url) = (self.obj(dir)?, self.url_of(dir));
+        self.note("list", dir);
+        let listed = self.rt.block_on(self.s3.list_with_delimiter(Some(&obj))).map_err(|e| obj_err("list", &url, e))?;
+        let mut sizes: Vec<(String, u64)> = listed
+            .objects
+            .into_iter()
+            .filter_map(|m| m.location.filename().map(|n| (n.to_string(), m.size)))
+            .filter(|(n, _)| !n.starts_with('.'))
+            .collect();
+        sizes.sort();
+        Ok(sizes)
     }
 
     fn copy_object(&self, from: &str, to: &str) -> Result<Put> {
         let (src, dst, url) = (self.obj(from)?, self.obj(to)?, self.url_of(to));
+        self.note("copy", to);
         // Not every server supports a conditional copy; the callers (the gc sweep, under the gc
         // lease) copy a content-named object, so copying over an identical one is harmless.
         if self.size(to)?.is_some() {
