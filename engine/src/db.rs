@@ -64,6 +64,8 @@ impl Db {
         // back to its records (no preallocated zeros for the next open) and synced.
         let mut commit = self.inner.writes.commit.lock();
         let Some(mut log) = commit.log.take() else { return Ok(()) };
+        let live = self.inner.read_state().log_numbers.clone();
+        crate::write::forget_retired_wals(&mut commit, &live);
         let closed = self.inner.sync_closed_wals(&mut commit);
         drop(commit);
         if let Err(e) = closed {

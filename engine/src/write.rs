@@ -4,14 +4,17 @@
 //! commits its batch at once (a group of one, with no allocation). Otherwise it queues; when
 //! no leader is busy, the writer at the front becomes the *leader*: it takes the batches of the
 //! writers behind it (up to a byte budget), assigns their sequence numbers,
-//! appends them to the WAL as one record each and at most one `fsync`, inserts them into the
+//! appends them to the WAL as one record each and, if any of them asked for `sync`, syncs the
+//! closed WALs not synced yet and then the active one, inserts them into the
 //! memtables, and only then publishes the group's last sequence number. Readers therefore never
 //! see part of a group. NB: the records go through the log file's write buffer (256 KiB for
 //! `RealFs`), so a group smaller than that reaches the OS in one `write`, and a larger one (the
 //! group budget is 1 MiB, and one batch may be bigger) in one `write` per buffer-full.
 //!
 //! Invariants: only the holder of `commit` allocates sequence numbers or touches the WAL; a
-//! memtable switch also needs `commit`, so a generation's WAL and memtables always agree.
+//! memtable switch also needs `commit`, so a generation's WAL and memtables always agree. When
+//! a synced write returns, every WAL byte before its record, in every live WAL, is synced (no
+//! hole can open in front of a synced record).
 //!
 //! Thread safety: any number of threads may call `write`.
 
