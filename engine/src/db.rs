@@ -48,7 +48,7 @@ impl Db {
     }
 
     /// Idempotent: the WAL is taken out on the first call, so `close` followed by `drop` trims
-    /// (and syncs) it once.
+    /// and syncs it once.
     fn shutdown(&self) -> Result<()> {
         {
             let mut st = self.inner.state.lock();
@@ -59,10 +59,21 @@ impl Db {
         for t in threads {
             let _ = t.join();
         }
-        // Hand unsynced WAL bytes to the OS so a clean close loses nothing, and cut the WAL's
-        // preallocated zeros so the next open finds a log that ends on its last record.
-        let Some(mut log) = self.inner.writes.commit.lock().log.take() else { return Ok(()) };
-        log.trim().map_err(|e| {
+        // A clean close is a synced write of nothing: the closed WALs that still back a
+        // memtable are synced first (no hole behind the active one), then the active WAL is cut
+        // back to its records (no preallocated zeros for the next open) and synced.
+        let mut commit = self.inner.writes.commit.lock();
+        let Some(mut log) = commit.log.take() else { return Ok(()) };
+        let live = self.inner.read_state().log_numbers.clone();
+        crate::write::forget_retired_wals(&mut commit, &live);
+        let closed = self.inner.sync_closed_wals(&mut commit);
+        drop(commit);
+        if let Err(e) = closed {
+            // Syncing the active WAL now would put synced records behind an unsynced one.
+            let _ = log.flush();
+            return Err(e);
+        }
+        log.trim().and_then(|()| log.sync()).map_err(|e| {
             let _ = log.flush();
             Error::from(e)
         })

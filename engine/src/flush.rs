@@ -117,6 +117,13 @@ impl DbInner {
         self.bg.cv.notify_all();
         kill_point("flush.edit_logged");
         self.delete_obsolete_files();
+        // Close the retired WAL's descriptor now (it is deleted already), so the kernel cancels
+        // its dirty pages instead of writing them back. If a write group holds `commit`, its
+        // next group does it (`forget_retired_wals` runs in every group).
+        if let Some(mut commit) = self.writes.commit.try_lock() {
+            let live = self.read_state().log_numbers.clone();
+            crate::write::forget_retired_wals(&mut commit, &live);
+        }
         Ok(true)
     }
 
@@ -163,6 +170,13 @@ impl DbInner {
             }
             self.bg.cv.wait(st.raw());
         }
+        drop(st);
+        // The flush thread deletes the retired WALs right after it installs the edit, maybe not
+        // yet: do it here too (deleting is idempotent), and close their descriptors, so that
+        // when `flush` returns their unsynced pages are cancelled, not left for writeback.
+        self.delete_obsolete_files();
+        let live = self.read_state().log_numbers.clone();
+        crate::write::forget_retired_wals(&mut self.writes.commit.lock(), &live);
         Ok(())
     }
 }

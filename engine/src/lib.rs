@@ -46,6 +46,7 @@ mod snapshot;
 mod state;
 mod stats;
 mod table_cache;
+pub mod wal_header;
 mod write;
 
 /// Whitebox kill points of crash tests (`kill_point`, `KILL_POINTS`): empty unless the
@@ -63,7 +64,7 @@ pub use ingest::{
     SstFileWriter, SstRawIterator,
 };
 pub use iter::{DbIterator, RangeIter};
-pub use open::RecoveryReport;
+pub use open::{RecoveryReport, WalHistoryCut};
 pub use options::{Compression, Options, ReadOptions, RecoveryMode, WriteOptions};
 pub use snapshot::Snapshot;
 pub use strata_base::{CfId, FileNumber, FileSystem, RealFs, SimFs, ikey::SeqNo};

@@ -118,6 +118,13 @@ impl<T> OrderedMutex<T> {
         let held = Held::new(self.rank);
         OrderedMutexGuard { guard: self.inner.lock(), _held: held }
     }
+
+    /// The lock if it is free now. Cannot deadlock, but the rank is checked all the same, so
+    /// a path that only works because the lock happened to be free is still caught.
+    pub(crate) fn try_lock(&self) -> Option<OrderedMutexGuard<'_, T>> {
+        let held = Held::new(self.rank);
+        self.inner.try_lock().map(|guard| OrderedMutexGuard { guard, _held: held })
+    }
 }
 
 impl<'a, T> OrderedMutexGuard<'a, T> {

@@ -50,6 +50,13 @@ pub struct Options {
     /// Compaction outputs are split at about this size. Default 64 MiB.
     pub target_file_size: u64,
     /// How damage in the write-ahead log is handled on open. Default `TolerateCorruptedTail`.
+    /// Within one WAL the mode acts as [`RecoveryMode`] says. Across WALs (a crash can tear an
+    /// earlier WAL, which is not synced unless a synced write needed it): a tear proved by the
+    /// next WAL's header ends the history there with `TolerateCorruptedTail` and `PointInTime`
+    /// (later WALs discarded, `RecoveryReport::wal_history_cut`), is `Corruption` with
+    /// `AbsoluteConsistency`, and is skipped over with `SkipCorrupted`; damage to bytes the header
+    /// recorded is `Corruption` except with `PointInTime` (stop) and `SkipCorrupted` (go on).
+    /// The full table: docs/format/wal.md, "Recovery across WALs".
     pub wal_recovery_mode: RecoveryMode,
     /// The manifest is rewritten as one snapshot edit when it passes this size. Default 64 MiB.
     pub manifest_size_limit: u64,

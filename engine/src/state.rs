@@ -93,11 +93,25 @@ pub(crate) struct State {
     pub(crate) manual_compaction: bool,
 }
 
-/// The active WAL, owned by the leader of the current write group.
+/// The active WAL, owned by the leader of the current write group, and the closed WALs that
+/// were never synced.
 #[derive(Debug)]
 pub(crate) struct CommitState {
     pub(crate) log: Option<LogWriter>,
     pub(crate) log_number: FileNumber,
+    /// Closed WALs, oldest first, that still back a memtable and have not been synced since
+    /// they were closed. A synced write syncs them all first (`DbInner::sync_closed_wals`), so a
+    /// synced record never sits behind an unsynced hole; a flush that retires one makes it
+    /// drop out (`DbInner::forget_retired_wals`), closing its descriptor so that its dirty
+    /// pages are cancelled when the file is deleted instead of being written back.
+    /// INVARIANT: numbers ascending, all below `log_number`.
+    pub(crate) unsynced: Vec<(FileNumber, LogWriter)>,
+}
+
+impl CommitState {
+    pub(crate) fn new(log: Option<LogWriter>, log_number: FileNumber) -> Self {
+        Self { log, log_number, unsynced: Vec::new() }
+    }
 }
 
 /// Writers waiting for a leader, and whether a leader is committing a group right now.

@@ -4,14 +4,17 @@
 //! commits its batch at once (a group of one, with no allocation). Otherwise it queues; when
 //! no leader is busy, the writer at the front becomes the *leader*: it takes the batches of the
 //! writers behind it (up to a byte budget), assigns their sequence numbers,
-//! appends them to the WAL as one record each and at most one `fsync`, inserts them into the
+//! appends them to the WAL as one record each and, if any of them asked for `sync`, syncs the
+//! closed WALs not synced yet and then the active one, inserts them into the
 //! memtables, and only then publishes the group's last sequence number. Readers therefore never
 //! see part of a group. NB: the records go through the log file's write buffer (256 KiB for
 //! `RealFs`), so a group smaller than that reaches the OS in one `write`, and a larger one (the
 //! group budget is 1 MiB, and one batch may be bigger) in one `write` per buffer-full.
 //!
 //! Invariants: only the holder of `commit` allocates sequence numbers or touches the WAL; a
-//! memtable switch also needs `commit`, so a generation's WAL and memtables always agree.
+//! memtable switch also needs `commit`, so a generation's WAL and memtables always agree. When
+//! a synced write returns, every WAL byte before its record, in every live WAL, is synced (no
+//! hole can open in front of a synced record).
 //!
 //! Thread safety: any number of threads may call `write`.
 
@@ -119,6 +122,7 @@ impl DbInner {
     fn commit_group(&self, group: &mut [GroupMember]) -> Result<()> {
         let mut commit = self.writes.commit.lock();
         let rs = self.make_room(&mut commit)?;
+        forget_retired_wals(&mut commit, &rs.log_numbers);
         let mut seq = self.last_sequence() + 1;
         let mut sync = false;
         let mut user_bytes = 0u64;
@@ -136,6 +140,9 @@ impl DbInner {
                 self.stats.wal_bytes_written.fetch_add(log.len().saturating_sub(before), Ordering::Relaxed);
                 sync |= w.sync;
             }
+        }
+        if sync {
+            self.sync_closed_wals(&mut commit)?;
         }
         if let Some(log) = commit.log.as_mut() {
             if sync {
@@ -210,11 +217,29 @@ impl DbInner {
         }
     }
 
-    /// Makes the active generation immutable and starts a new one with a new WAL. The old WAL
-    /// is synced first so that a crash can never keep a later WAL's writes and lose an earlier
-    /// one's (no holes in the history); it is also trimmed to its records, so a closed WAL has
-    /// no preallocated zero tail (recovery treats a dropped tail in any but the last WAL as
-    /// corruption, and checkpoints copy closed WALs whole).
+    /// Syncs every closed WAL still in `commit.unsynced`, oldest first, and forgets them: a
+    /// synced write (or a clean close) calls this before syncing the active WAL, so that
+    /// whatever a crash keeps of the history is a prefix without holes.
+    pub(crate) fn sync_closed_wals(&self, commit: &mut CommitState) -> Result<()> {
+        for (_, log) in commit.unsynced.iter_mut() {
+            self.stats.wal_syncs.fetch_add(1, Ordering::Relaxed);
+            if let Err(e) = log.sync() {
+                return Err(self.set_bg_error(e.into()));
+            }
+        }
+        commit.unsynced.clear();
+        Ok(())
+    }
+
+    /// Makes the active generation immutable and starts a new one with a new WAL.
+    ///
+    /// The old WAL is flushed to the OS and trimmed to its records (undoing its preallocation),
+    /// but NOT synced: no write asked for that, and a WAL deleted after its memtable's flush
+    /// then never reaches the disk (its dirty pages are cancelled). It joins
+    /// `commit.unsynced`, and the next synced write syncs it first. The new WAL begins with a
+    /// header record naming the old one and its length, which is how recovery tells a
+    /// predecessor that lost its unsynced tail in a crash (the history ends there) from a
+    /// damaged one (docs/format/wal.md, "WAL header record").
     ///
     /// The trim comes before the new WAL exists, so whoever sees the new WAL in a listing (a
     /// read-only open beside this writer) finds the old one already ending on its last record.
@@ -224,17 +249,20 @@ impl DbInner {
         {
             return Err(self.set_bg_error_locked(st, e.into()));
         }
+        let predecessor = commit.log.as_ref().map(|l| (commit.log_number, l.len()));
         let number = st.versions.new_file_number();
         let path = self.log_path(number);
         let file = self.fs.create(&path).map_err(|e| self.set_bg_error_locked(st, Error::io(&path, e)))?;
         let mut log = LogWriter::with_path(file, &path);
-        if let Err(e) = log.preallocate(wal_preallocate_bytes(&self.opts)) {
-            return Err(self.set_bg_error_locked(st, e.into()));
+        if let Err(e) = start_wal(&mut log, predecessor, &self.opts) {
+            return Err(self.set_bg_error_locked(st, e));
         }
         if let Err(e) = self.sync_dir() {
             return Err(self.set_bg_error_locked(st, e));
         }
-        commit.log = Some(log);
+        if let Some(old) = commit.log.replace(log) {
+            commit.unsynced.push((commit.log_number, old));
+        }
         commit.log_number = number;
         let next = Generation::new(number, st.cf_names.keys().copied());
         let old = std::mem::replace(&mut st.active, next);
@@ -243,6 +271,28 @@ impl DbInner {
         self.bg.cv.notify_all();
         Ok(())
     }
+}
+
+/// Drops the closed WALs whose generation a flush retired (no longer in `live`, the read
+/// state's WAL numbers): their writes are in tables, so they need no sync, and closing them
+/// lets the kernel cancel their dirty pages when the file is deleted.
+pub(crate) fn forget_retired_wals(commit: &mut CommitState, live: &[strata_base::FileNumber]) {
+    if !commit.unsynced.is_empty() {
+        commit.unsynced.retain(|(n, _)| live.contains(n));
+    }
+}
+
+/// Prepares a new WAL: preallocates it and appends its header record naming `predecessor`
+/// (number and length of records), or no predecessor.
+pub(crate) fn start_wal(
+    log: &mut LogWriter,
+    predecessor: Option<(strata_base::FileNumber, u64)>,
+    opts: &crate::options::Options,
+) -> Result<()> {
+    log.preallocate(wal_preallocate_bytes(opts))?;
+    let (predecessor, predecessor_len) = predecessor.unwrap_or((strata_base::FileNumber::new(0), 0));
+    log.add_record(&crate::wal_header::WalHeader { predecessor, predecessor_len }.encode())?;
+    Ok(())
 }
 
 /// Bytes reserved for each new WAL: about one memtable's worth, so that a synced append does

@@ -107,9 +107,9 @@ impl WritableFile for Writable {
         self.inner.preallocate(len)
     }
 
-    /// A trim ends in a sync, and fails like one.
+    /// A trim (flush and shrink, no sync) fails like any other write to the file.
     fn trim(&mut self) -> io::Result<()> {
-        check(&self.rule, &self.path, "sync")?;
+        check(&self.rule, &self.path, "trim")?;
         self.inner.trim()
     }
 
@@ -317,9 +317,9 @@ impl WritableFile for StopWritable {
         self.inner.preallocate(len)
     }
 
-    /// A trim ends in a sync, and counts as one.
+    /// A trim (flush and shrink, no sync) is a point where the machine can stop.
     fn trim(&mut self) -> io::Result<()> {
-        before(&self.state, &self.sim, "sync", &self.path);
+        before(&self.state, &self.sim, "trim", &self.path);
         self.inner.trim()
     }
 

@@ -108,7 +108,9 @@ impl LogWriter {
         self.io_result(r)
     }
 
-    /// Flushes, cuts the file back to the records written (undoing `preallocate`) and syncs.
+    /// Flushes and cuts the file back to the records written (undoing `preallocate`). Does not
+    /// sync: call [`sync`](Self::sync) for that (the engine syncs a closed WAL only when a
+    /// later synced write needs it).
     pub fn trim(&mut self) -> Result<()> {
         self.check_usable()?;
         let r = self.file.trim();

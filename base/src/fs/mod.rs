@@ -43,10 +43,12 @@ pub trait WritableFile: Send + Debug {
         let _ = len;
         Ok(())
     }
-    /// Flushes, shrinks the file back to exactly the bytes appended (undoing
-    /// [`preallocate`](Self::preallocate)) and syncs it. The default is [`sync`](Self::sync).
+    /// Flushes and shrinks the file back to exactly the bytes appended (undoing
+    /// [`preallocate`](Self::preallocate)). Nothing is made durable: the data and the new size
+    /// reach the disk with a later [`sync`](Self::sync) or the kernel's writeback, or never if
+    /// the file is deleted first. The default is [`flush`](Self::flush).
     fn trim(&mut self) -> io::Result<()> {
-        self.sync()
+        self.flush()
     }
     fn is_empty(&self) -> bool {
         self.len() == 0

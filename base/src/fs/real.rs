@@ -40,6 +40,8 @@ struct RealWritable {
     len: u64,
     /// The file's size on disk is larger than `len` (see `preallocate`).
     preallocated: bool,
+    /// `trim` changed the size since the last sync, so the next sync is a full `fsync`.
+    size_changed: bool,
 }
 
 impl WritableFile for RealWritable {
@@ -66,6 +68,12 @@ impl WritableFile for RealWritable {
 
     fn sync(&mut self) -> io::Result<()> {
         self.flush()?;
+        if self.size_changed {
+            // A `trim` shrank the file: commit the new size with the data.
+            self.file.sync_all()?;
+            self.size_changed = false;
+            return Ok(());
+        }
         self.file.sync_data()
     }
 
@@ -84,14 +92,17 @@ impl WritableFile for RealWritable {
         Ok(())
     }
 
+    /// NB: no sync. On ext4, shrinking a file with `ftruncate` writes back nothing below the
+    /// new size (it only discards the blocks past it), so the log's pages stay dirty in the page
+    /// cache and are cancelled, never written, if the log is deleted before writeback.
     fn trim(&mut self) -> io::Result<()> {
         self.flush()?;
         if self.preallocated {
             self.file.set_len(self.len)?;
             self.preallocated = false;
-            return self.file.sync_all();
+            self.size_changed = true;
         }
-        self.file.sync_data()
+        Ok(())
     }
 }
 
@@ -139,7 +150,13 @@ impl FileLock for RealLock {}
 impl FileSystem for RealFs {
     fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
         let file = OpenOptions::new().write(true).create(true).truncate(true).open(path)?;
-        Ok(Box::new(RealWritable { file, buf: Vec::with_capacity(64 * 1024), len: 0, preallocated: false }))
+        Ok(Box::new(RealWritable {
+            file,
+            buf: Vec::with_capacity(64 * 1024),
+            len: 0,
+            preallocated: false,
+            size_changed: false,
+        }))
     }
 
     fn open(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {

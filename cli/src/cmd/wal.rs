@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use strata::RecoveryMode;
 use strata::batch::WriteBatch;
+use strata::wal_header::WalHeader;
 use strata_base::RealFs;
 use strata_base::ikey::ValueKind;
 use strata_wal::LogReader;
@@ -78,6 +79,14 @@ fn replay(file: &Path, mode: RecoveryMode) -> Result<ModeResult, CliError> {
     let (mut records, mut last_sequence, mut error) = (0u64, None, None);
     loop {
         match r.read_record() {
+            Ok(Some(rec)) if WalHeader::is_header(&rec.payload) => {
+                if let Err(strata::Error::Corruption { offset, reason, .. }) =
+                    WalHeader::decode_from(&rec.payload, file, rec.offset)
+                {
+                    error = Some((offset, reason));
+                    break;
+                }
+            }
             Ok(Some(rec)) => match WriteBatch::from_record(rec.payload.to_vec(), file, rec.offset) {
                 Ok(b) => {
                     records += 1;
@@ -123,6 +132,21 @@ fn dump(file: &Path, with_ops: bool, limit: Option<u64>, f: Formats) -> Result<R
         }
         let len = rec.payload.len();
         let mut doc = json!({ "offset": rec.offset, "end_offset": rec.end_offset, "len": len });
+        if WalHeader::is_header(&rec.payload) {
+            let problem = match WalHeader::decode_from(&rec.payload, file, rec.offset) {
+                Ok(h) => {
+                    doc["header"] = json!({ "predecessor": h.predecessor.get(), "predecessor_len": h.predecessor_len });
+                    format!("header: predecessor {} of {} bytes", h.predecessor.get(), h.predecessor_len)
+                }
+                Err(e) => {
+                    doc["error"] = json!(e.to_string());
+                    format!("bad header record: {e}")
+                }
+            };
+            rows.push(vec![rec.offset.to_string(), len.to_string(), "-".into(), "-".into(), problem]);
+            records.push(doc);
+            continue;
+        }
         match WriteBatch::from_record(rec.payload.to_vec(), file, rec.offset) {
             Ok(b) => {
                 doc["sequence"] = json!(b.sequence());

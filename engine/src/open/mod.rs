@@ -7,10 +7,11 @@
 //! Thread safety: runs on the opening thread; a read-only open beside a live writer starts
 //! over when the writer changed the manifest under it.
 
+mod predecessor;
 pub(crate) mod recovery;
 mod wal;
 
-pub use recovery::RecoveryReport;
+pub use recovery::{RecoveryReport, WalHistoryCut};
 
 use crate::Db;
 use crate::error::{Error, Result};
@@ -224,15 +225,18 @@ fn build_inner(
     let (commit, active) = if read_only {
         let mut g = Generation::new(wals.logs.last().map_or(FileNumber::new(0), |l| l.0), std::iter::empty());
         g.mems = std::mem::take(&mut wals.mems);
-        (CommitState { log: None, log_number: g.log_number }, g)
+        (CommitState::new(None, g.log_number), g)
     } else {
         let number = versions.new_file_number();
         let log_path = path.join(strata_manifest::log_file_name(number));
         let file = fs.create(&log_path).map_err(|e| Error::io(&log_path, e))?;
         let mut log = LogWriter::with_path(file, &log_path);
-        log.preallocate(crate::write::wal_preallocate_bytes(&opts))?;
+        // The predecessor is the last WAL replayed, up to where its valid records end: if this
+        // open crashes before `finish_recovery` retires it, the next open replays it to the
+        // same point and finds the history consistent.
+        crate::write::start_wal(&mut log, wals.logs.last().copied(), &opts)?;
         fs.sync_dir(path).map_err(|e| Error::io(path, e))?;
-        (CommitState { log: Some(log), log_number: number }, Generation::new(number, cf_names.keys().copied()))
+        (CommitState::new(Some(log), number), Generation::new(number, cf_names.keys().copied()))
     };
     // After recovering CURRENT, every file present at the open is kept until the next open,
     // so a wrong guess can still be undone by hand; otherwise only unproven files.

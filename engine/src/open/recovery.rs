@@ -22,6 +22,21 @@ use strata_base::FileSystem;
 use strata_manifest::{FileKind, ManifestSource, VersionEdit, VersionSet};
 use strata_wal::{LogReader, RecoveryMode};
 
+/// Where WAL replay stopped because a WAL lost its unsynced tail (a tear proved by the next
+/// WAL's header record).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WalHistoryCut {
+    /// The WAL that lost its tail.
+    pub wal: String,
+    /// Where its valid records end: the history ends here.
+    pub valid_end: u64,
+    /// The length its successor's header recorded.
+    pub recorded_len: u64,
+    /// Later WALs whose records were discarded (they cannot have held a synced write).
+    pub discarded: Vec<String>,
+}
+
 /// What an open found on disk and what it did about it; `Db::recovery_report` and the
 /// `strata.recovery` property show it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -43,6 +58,10 @@ pub struct RecoveryReport {
     pub wals_replayed: usize,
     /// A WAL whose torn tail was dropped, with the offset.
     pub wal_tail_dropped: Option<(String, u64)>,
+    /// An earlier WAL lost records it held when the next WAL started (a crash kept less of
+    /// it than that WAL's header records): the history ends there, and the later WALs were
+    /// not replayed (`PointInTime` and `TolerateCorruptedTail`; see docs/format/wal.md).
+    pub wal_history_cut: Option<WalHistoryCut>,
     /// Files with Strata's names that the open could not prove are Strata's and so kept.
     pub unrecognised_files: Vec<String>,
     /// `CURRENT` had to be recovered, so this process deletes none of the files present at the
@@ -69,6 +88,16 @@ impl fmt::Display for RecoveryReport {
         writeln!(f, "wal files replayed: {}", self.wals_replayed)?;
         if let Some((name, at)) = &self.wal_tail_dropped {
             writeln!(f, "wal {name}: torn tail at offset {at} dropped")?;
+        }
+        if let Some(cut) = &self.wal_history_cut {
+            writeln!(
+                f,
+                "wal {}: lost its unsynced tail (valid records end at {}, {} recorded); later wals discarded: {}",
+                cut.wal,
+                cut.valid_end,
+                cut.recorded_len,
+                if cut.discarded.is_empty() { "none".to_string() } else { cut.discarded.join(", ") }
+            )?;
         }
         if !self.unrecognised_files.is_empty() {
             writeln!(f, "kept, not provably Strata's: {}", self.unrecognised_files.join(", "))?;

@@ -2,15 +2,26 @@
 //! first, into fresh memtables, honouring `Options::wal_recovery_mode`.
 //!
 //! By default a torn tail of the last WAL (a crash mid-append) is dropped and everything before
-//! it is kept; corruption before the tail is an error naming the file and offset.
+//! it is kept; corruption before the tail is an error naming the file and offset. Closed WALs
+//! are not synced unless a synced write needed it, so a crash can also tear an earlier WAL:
+//! each WAL's header record names its predecessor and the predecessor's length, and a
+//! predecessor that lost bytes it held (a tear) ends the history there, the later WALs being
+//! discarded and the cut reported (`RecoveryReport::wal_history_cut`); a predecessor whose
+//! recorded bytes are present but damaged is `Corruption`. What each `RecoveryMode` does:
+//! docs/format/wal.md, "Recovery across WALs".
+//!
+//! Invariants: the records replayed are a prefix of the history without holes (except under
+//! `SkipCorrupted`, which salvages what reads); a header record is only accepted first in a WAL.
 //!
 //! Thread safety: runs on the opening thread only.
 
-use super::RecoveryReport;
+use super::predecessor::{self, Verdict};
+use super::{RecoveryReport, WalHistoryCut};
 use crate::batch::WriteBatch;
 use crate::error::{Error, Result};
 use crate::memtable::MemTable;
 use crate::options::{Options, RecoveryMode};
+use crate::wal_header::WalHeader;
 use std::collections::BTreeMap;
 use std::io;
 use std::path::Path;
@@ -28,6 +39,21 @@ pub(super) struct Recovered {
     pub(super) last_seq: u64,
     /// The logs replayed, oldest first, with the offset where their valid records end.
     pub(super) logs: Vec<(FileNumber, u64)>,
+}
+
+/// A WAL replay has read, for the check its successor's header makes.
+struct Prev {
+    number: FileNumber,
+    file: Arc<dyn RandomAccessFile>,
+    valid_end: u64,
+}
+
+/// What the next WAL's header says about the history so far.
+enum Step {
+    /// Replay this WAL.
+    Go,
+    /// The history ends before this WAL: stop replaying.
+    Stop,
 }
 
 /// Replays the WALs among `names` at or above `versions`' log number.
@@ -52,28 +78,54 @@ pub(super) fn replay_wals(
     logs.sort_unstable();
     let mems: BTreeMap<CfId, Arc<MemTable>> = cf_ids.iter().map(|&id| (id, Arc::new(MemTable::new()))).collect();
     let mut out = Recovered { mems, last_seq: versions.last_sequence(), logs: Vec::new() };
-    // The WAL whose tail was dropped, if any: the history ends there. A later WAL's records
-    // would be replayed after a hole, so `PointInTime` stops at it, and with
-    // `TolerateCorruptedTail` it is an error when a later WAL holds records (a WAL is synced
-    // before the next one takes writes, so a truly torn tail is only ever in the last one).
+    // The WAL whose tail was dropped, if any. For a successor without a header record (WAL
+    // format version 1) the rule is the old one: its WALs were synced before the next took
+    // writes, so a torn tail can only be in the last one; `PointInTime` stops there and
+    // `TolerateCorruptedTail` fails when a later WAL holds records. A successor with a header
+    // settles the question itself (`check_predecessor`).
     let mut dropped: Option<(FileNumber, u64, String)> = None;
-    for &n in &logs {
-        if dropped.is_some() && opts.wal_recovery_mode == RecoveryMode::PointInTime {
-            break;
-        }
+    let mut prev: Option<Prev> = None;
+    for (i, &n) in logs.iter().enumerate() {
         let log_path = path.join(strata_manifest::log_file_name(n));
         let file = open_log(fs, &log_path, read_only)?;
-        if let Some((bad, offset, reason)) = &dropped
-            && opts.wal_recovery_mode == RecoveryMode::TolerateCorruptedTail
-            && log_has_records(&file, &log_path, opts)?
-        {
-            return Err(Error::corruption(
-                path.join(strata_manifest::log_file_name(*bad)),
-                *offset,
-                format!("{reason}; not a torn tail: a later WAL ({}) holds records", strata_manifest::log_file_name(n)),
-            ));
+        let mut reader = LogReader::new(Arc::clone(&file), &log_path, opts.wal_recovery_mode);
+        let first = reader.read_record()?;
+        let header = match &first {
+            Some(rec) if WalHeader::is_header(&rec.payload) => {
+                Some(WalHeader::decode_from(&rec.payload, &log_path, rec.offset)?)
+            }
+            _ => None,
+        };
+        let checked = match header {
+            Some(h) if h.predecessor.get() != 0 && h.predecessor >= versions.log_number() => {
+                check_predecessor(path, opts, prev.as_ref(), h, &logs[i..], report)?
+            }
+            _ => None,
+        };
+        match checked {
+            Some(Step::Stop) => break,
+            Some(Step::Go) => dropped = None,
+            None => {
+                if dropped.is_some() && opts.wal_recovery_mode == RecoveryMode::PointInTime {
+                    break;
+                }
+                if let Some((bad, offset, reason)) = &dropped
+                    && opts.wal_recovery_mode == RecoveryMode::TolerateCorruptedTail
+                    && log_has_records(&file, &log_path, opts)?
+                {
+                    return Err(Error::corruption(
+                        path.join(strata_manifest::log_file_name(*bad)),
+                        *offset,
+                        format!(
+                            "{reason}; not a torn tail: a later WAL ({}) holds records",
+                            strata_manifest::log_file_name(n)
+                        ),
+                    ));
+                }
+            }
         }
-        let replayed = replay_log(file, &log_path, opts, &out.mems)?;
+        let first = if header.is_some() { None } else { first };
+        let replayed = replay_log(reader, first, &log_path, &out.mems)?;
         out.last_seq = out.last_seq.max(replayed.last_seq);
         out.logs.push((n, replayed.valid_end));
         report.wals_replayed += 1;
@@ -81,8 +133,75 @@ pub(super) fn replay_wals(
             report.wal_tail_dropped = Some((strata_manifest::log_file_name(n), offset));
             dropped = Some((n, offset, reason));
         }
+        prev = Some(Prev { number: n, file, valid_end: replayed.valid_end });
     }
     Ok(out)
+}
+
+/// Checks the predecessor named by the header of `rest[0]` (the WAL about to be replayed;
+/// `rest` is it and every later WAL) against what replay found in it. `None` when the header
+/// gives no verdict (its predecessor is not the WAL replayed just before).
+fn check_predecessor(
+    dir: &Path,
+    opts: &Options,
+    prev: Option<&Prev>,
+    header: WalHeader,
+    rest: &[FileNumber],
+    report: &mut RecoveryReport,
+) -> Result<Option<Step>> {
+    let mode = opts.wal_recovery_mode;
+    let name = |n: FileNumber| strata_manifest::log_file_name(n);
+    let Some(prev) = prev.filter(|p| p.number == header.predecessor) else {
+        if prev.is_some_and(|p| p.number > header.predecessor) {
+            return Ok(None); // a WAL started at an open after a cut: see `build_inner`
+        }
+        // The predecessor is at or above the log number, so the manifest still needs it,
+        // and it was created with a directory sync: it is missing, not lost to a crash.
+        let reason = format!(
+            "WAL {} names predecessor {} (still needed), which is missing",
+            name(rest[0]),
+            name(header.predecessor)
+        );
+        return match mode {
+            RecoveryMode::PointInTime => Ok(Some(Step::Stop)),
+            RecoveryMode::SkipCorrupted => Ok(Some(Step::Go)),
+            _ => Err(Error::corruption(dir.join(name(rest[0])), 0, reason)),
+        };
+    };
+    let file_len = prev.file.len();
+    let wanted_end = header.predecessor_len.min(file_len);
+    let present = if prev.valid_end < wanted_end {
+        let len =
+            usize::try_from(wanted_end - prev.valid_end).map_err(|_| Error::InvalidArgument("WAL too large".into()))?;
+        prev.file.read_at(prev.valid_end, len).map_err(|e| Error::io(dir.join(name(prev.number)), e))?
+    } else {
+        bytes::Bytes::new()
+    };
+    match predecessor::judge(prev.valid_end, header.predecessor_len, file_len, &present) {
+        Verdict::Intact => Ok(Some(Step::Go)),
+        Verdict::Tear if matches!(mode, RecoveryMode::TolerateCorruptedTail | RecoveryMode::PointInTime) => {
+            report.wal_history_cut = Some(WalHistoryCut {
+                wal: name(prev.number),
+                valid_end: prev.valid_end,
+                recorded_len: header.predecessor_len,
+                discarded: rest.iter().map(|&n| name(n)).collect(),
+            });
+            Ok(Some(Step::Stop))
+        }
+        Verdict::Tear | Verdict::Corrupt(..) if mode == RecoveryMode::SkipCorrupted => Ok(Some(Step::Go)),
+        Verdict::Corrupt(..) if mode == RecoveryMode::PointInTime => Ok(Some(Step::Stop)),
+        Verdict::Tear => Err(Error::corruption(
+            dir.join(name(prev.number)),
+            prev.valid_end,
+            format!(
+                "lost its tail: records end at {} but {} recorded {} bytes (AbsoluteConsistency)",
+                prev.valid_end,
+                name(rest[0]),
+                header.predecessor_len
+            ),
+        )),
+        Verdict::Corrupt(offset, reason) => Err(Error::corruption(dir.join(name(prev.number)), offset, reason)),
+    }
 }
 
 /// Opens WAL `path` for replay. Read-only, a writer elsewhere may still append to it or trim
@@ -134,10 +253,16 @@ fn copy_log(fs: &dyn FileSystem, path: &Path) -> io::Result<bytes::Bytes> {
     Ok(out.into())
 }
 
-/// Whether the WAL `file` (named `path`) holds at least one readable record.
+/// Whether the WAL `file` (named `path`) holds at least one readable record other than its
+/// header record.
 fn log_has_records(file: &Arc<dyn RandomAccessFile>, path: &Path, opts: &Options) -> Result<bool> {
     let mut reader = LogReader::new(Arc::clone(file), path, opts.wal_recovery_mode);
-    Ok(reader.read_record()?.is_some())
+    while let Some(rec) = reader.read_record()? {
+        if !WalHeader::is_header(&rec.payload) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// What replaying one WAL found.
@@ -150,16 +275,23 @@ struct Replayed {
     dropped_tail: Option<(u64, String)>,
 }
 
-/// Replays one WAL into `mems`.
+/// Replays one WAL into `mems`: `first`, a record already read (not a header), then the rest
+/// of `reader`.
 fn replay_log(
-    file: Arc<dyn RandomAccessFile>,
+    mut reader: LogReader,
+    first: Option<strata_wal::Record>,
     path: &Path,
-    opts: &Options,
     mems: &BTreeMap<CfId, Arc<MemTable>>,
 ) -> Result<Replayed> {
-    let mut reader = LogReader::new(file, path, opts.wal_recovery_mode);
     let mut last = 0;
-    while let Some(rec) = reader.read_record()? {
+    let mut next = first;
+    if next.is_none() {
+        next = reader.read_record()?;
+    }
+    while let Some(rec) = next {
+        if WalHeader::is_header(&rec.payload) {
+            return Err(Error::corruption(path, rec.offset, "a WAL header record after the first record"));
+        }
         let batch = WriteBatch::from_record(rec.payload.to_vec(), path, rec.offset)?;
         let base = batch.sequence();
         for (i, op) in batch.iter().enumerate() {
@@ -170,6 +302,7 @@ fn replay_log(
         if batch.count() > 0 {
             last = last.max(base + batch.count() as u64 - 1);
         }
+        next = reader.read_record()?;
     }
     let report = reader.report();
     Ok(Replayed { last_seq: last, valid_end: report.valid_end_offset, dropped_tail: report.dropped_tail.clone() })
