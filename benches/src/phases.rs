@@ -18,10 +18,13 @@ use std::thread::ThreadId;
 use std::time::Instant;
 use strata_base::{FileLock, FileSystem, RandomAccessFile, WritableFile};
 
+/// One recorded moment: when, on which thread, what.
+type Mark = (Instant, ThreadId, String);
+
 /// Moments of one measured call. See the module docs.
 #[derive(Debug)]
 pub struct Timeline {
-    state: Mutex<(Instant, Vec<(Instant, ThreadId, String)>)>,
+    state: Mutex<(Instant, Vec<Mark>)>,
 }
 
 impl Timeline {
