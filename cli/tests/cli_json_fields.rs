@@ -126,8 +126,11 @@ fn every_json_document_has_the_documented_fields() {
         keys(&doc["modes"][0]),
         set("mode, records, records_dropped, last_sequence, valid_end_offset, opens, error, dropped_tail, skipped")
     );
-    assert_eq!(keys(&doc["records"][0]), set("offset, end_offset, len, sequence, count, ops"));
-    assert_eq!(keys(&doc["records"][0]["ops"][0]), set("sequence, cf, kind, key, value"));
+    // A version-2 WAL opens with its header record (docs/format/wal.md), then the batches.
+    assert_eq!(keys(&doc["records"][0]), set("offset, end_offset, len, header"));
+    assert_eq!(keys(&doc["records"][0]["header"]), set("predecessor, predecessor_len"));
+    assert_eq!(keys(&doc["records"][1]), set("offset, end_offset, len, sequence, count, ops"));
+    assert_eq!(keys(&doc["records"][1]["ops"][0]), set("sequence, cf, kind, key, value"));
     let doc = ok(&["--json", "sst", "verify", p(&sst)]).json();
     assert_eq!(keys(&doc["files"][0]), set("file, ok, entries, error"));
     let doc = ok(&["--json", "db", "stats", d]).json();
