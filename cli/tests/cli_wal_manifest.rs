@@ -37,21 +37,23 @@ fn wal_dump_lists_batches_sequences_and_ops() {
     let wal = wal_db(dir.path());
     let j = ok(&["--json", "wal", "dump", p(&wal), "--ops"]).json();
     let records = j["records"].as_array().unwrap();
-    assert_eq!(records.len(), BATCHES + 1);
-    assert_eq!(j["records_total"], BATCHES + 1);
-    let first_seq = records[0]["sequence"].as_u64().unwrap();
-    for (i, r) in records.iter().take(BATCHES).enumerate() {
+    // records[0] is the version-2 header record (docs/format/wal.md), then the batches.
+    assert_eq!(records.len(), BATCHES + 2);
+    assert_eq!(j["records_total"], BATCHES + 2);
+    assert!(records[0]["header"]["predecessor"].is_u64(), "{}", records[0]);
+    let first_seq = records[1]["sequence"].as_u64().unwrap();
+    for (i, r) in records.iter().skip(1).take(BATCHES).enumerate() {
         assert_eq!(r["count"], PER_BATCH);
         assert_eq!(r["sequence"].as_u64().unwrap(), first_seq + (i * PER_BATCH) as u64, "sequences follow on");
         assert_eq!(r["ops"].as_array().unwrap().len(), PER_BATCH);
     }
-    let last = &records[BATCHES];
+    let last = &records[BATCHES + 1];
     assert_eq!(last["ops"][0]["kind"], "delete");
     assert_eq!(last["ops"][0]["key"], "b00-k000");
-    assert_eq!(records[1]["ops"][3]["key"], "b01-k003");
-    assert_eq!(records[1]["ops"][3]["sequence"].as_u64().unwrap(), first_seq + PER_BATCH as u64 + 3);
+    assert_eq!(records[2]["ops"][3]["key"], "b01-k003");
+    assert_eq!(records[2]["ops"][3]["sequence"].as_u64().unwrap(), first_seq + PER_BATCH as u64 + 3);
     for m in j["modes"].as_array().unwrap() {
-        assert_eq!(m["records"], BATCHES + 1, "{m}");
+        assert_eq!(m["records"], BATCHES + 2, "{m}");
         assert_eq!(m["records_dropped"], 0);
         assert_eq!(m["opens"], true);
     }
@@ -65,19 +67,20 @@ fn wal_dump_tells_what_each_mode_drops_after_a_torn_tail_and_a_flipped_byte() {
     let dir = tempfile::tempdir().unwrap();
     let wal = wal_db(dir.path());
     let j = ok(&["--json", "wal", "dump", p(&wal)]).json();
-    let rec = |i: usize, f: &str| j["records"][i][f].as_u64().unwrap();
+    // Record 0 is the header record: batch `i` is record `i + 1`.
+    let rec = |i: usize, f: &str| j["records"][i + 1][f].as_u64().unwrap();
 
     // Torn tail: cut the file inside the last record.
     let torn = dir.path().join("torn.log");
     let bytes = std::fs::read(&wal).unwrap();
     std::fs::write(&torn, &bytes[..(rec(BATCHES, "offset") + 5) as usize]).unwrap();
     let t = ok(&["--json", "wal", "dump", p(&torn)]).json();
-    assert_eq!(t["records_total"], BATCHES);
+    assert_eq!(t["records_total"], BATCHES + 1);
     let tolerate = mode(&t, "tolerate-corrupted-tail");
-    assert_eq!((tolerate["opens"].as_bool(), tolerate["records"].as_u64()), (Some(true), Some(BATCHES as u64)));
+    assert_eq!((tolerate["opens"].as_bool(), tolerate["records"].as_u64()), (Some(true), Some(BATCHES as u64 + 1)));
     assert_eq!(tolerate["dropped_tail"]["offset"].as_u64(), Some(rec(BATCHES, "offset")));
     assert_eq!(mode(&t, "absolute-consistency")["opens"], false);
-    assert_eq!(mode(&t, "point-in-time")["records"], BATCHES);
+    assert_eq!(mode(&t, "point-in-time")["records"], BATCHES + 1);
 
     // A flipped byte inside record 3: damage in the middle.
     let mid = dir.path().join("mid.log");
@@ -89,13 +92,13 @@ fn wal_dump_tells_what_each_mode_drops_after_a_torn_tail_and_a_flipped_byte() {
     // The listing (skip-corrupted) loses the damaged record, and the rest of its block when
     // the damage hides where the next fragment starts.
     let survivors = m["records_total"].as_u64().unwrap();
-    assert!((BATCHES as u64 - 2..=BATCHES as u64).contains(&survivors), "{survivors}");
+    assert!((BATCHES as u64 - 1..=BATCHES as u64 + 1).contains(&survivors), "{survivors}");
     let tolerate = mode(&m, "tolerate-corrupted-tail");
     assert_eq!(tolerate["opens"], false, "{tolerate}");
     assert_eq!(tolerate["error"]["offset"].as_u64(), Some(rec(3, "offset")));
     assert!(tolerate["error"]["reason"].as_str().unwrap().contains("not a torn tail"), "{tolerate}");
     let pit = mode(&m, "point-in-time");
-    assert_eq!((pit["records"].as_u64(), pit["records_dropped"].as_u64()), (Some(3), Some(survivors - 3)));
+    assert_eq!((pit["records"].as_u64(), pit["records_dropped"].as_u64()), (Some(4), Some(survivors - 4)));
     assert_eq!(pit["last_sequence"].as_u64(), Some(rec(0, "sequence") + 3 * PER_BATCH as u64 - 1));
     let skip = mode(&m, "skip-corrupted");
     assert_eq!((skip["records"].as_u64(), skip["opens"].as_bool()), (Some(survivors), Some(true)));

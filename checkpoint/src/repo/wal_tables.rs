@@ -35,6 +35,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use strata::batch::BatchOp;
 use strata::ingest::format::{PROP_LARGEST_SEQ, PROP_SMALLEST_SEQ};
+use strata::wal_header::WalHeader;
 use strata::{CfId, Db, Error, Result, WriteBatch};
 use strata_base::FileSystem;
 use strata_base::comparator::{BytewiseComparator, Comparator};
@@ -104,7 +105,19 @@ fn decode_wal(
 ) -> Result<()> {
     let file = fs.open_unmapped(path).map_err(|e| Error::io(path, e))?;
     let mut reader = LogReader::new(file, path, RecoveryMode::AbsoluteConsistency);
+    let mut first = true;
     while let Some(rec) = reader.read_record()? {
+        // A version-2 WAL opens with a header record naming its predecessor
+        // (docs/format/wal.md); it holds no operations. Anywhere else it is damage.
+        if WalHeader::is_header(&rec.payload) {
+            if !first {
+                return Err(Error::corruption(path, rec.offset, "a WAL header record after the first record"));
+            }
+            WalHeader::decode_from(&rec.payload, path, rec.offset)?;
+            first = false;
+            continue;
+        }
+        first = false;
         let batch = WriteBatch::from_record(rec.payload.to_vec(), path, rec.offset)?;
         let base = batch.sequence();
         match batch_last_seq(*last, base, batch.count(), snapshot_seq) {
@@ -378,6 +391,22 @@ mod tests {
         // The same records checked against a lower snapshot sequence: Corruption at the record.
         let r = decode_all(&fs, p, 4);
         assert!(matches!(&r, Err(Error::Corruption { offset, .. }) if *offset > 0), "{r:?}");
+    }
+
+    #[test]
+    fn a_version_2_header_record_is_skipped_first_and_damage_elsewhere() {
+        let fs = SimFs::new();
+        fs.create_dir_all(Path::new("/w")).unwrap();
+        let header = WalHeader { predecessor: FileNumber::new(4), predecessor_len: 123 }.encode();
+        let p = Path::new("/w/000005.log");
+        write_wal(&fs, p, &[header.clone(), batch(3, &[(0, b"a", Some(b"1"))]), batch(4, &[(0, b"b", None)])]);
+        let got = decode_all(&fs, p, 4).unwrap();
+        assert_eq!(got, [(3, 0, b"a".to_vec()), (4, 0, b"b".to_vec())]);
+        // A header record after the first record is damage, named at its offset.
+        let q = Path::new("/w/000006.log");
+        let starts = write_wal(&fs, q, &[header.clone(), batch(3, &[(0, b"a", Some(b"1"))]), header]);
+        let r = decode_all(&fs, q, 4);
+        assert!(matches!(&r, Err(Error::Corruption { offset, .. }) if *offset == starts[2]), "{r:?}");
     }
 
     #[test]

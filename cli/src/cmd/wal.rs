@@ -86,6 +86,9 @@ fn replay(file: &Path, mode: RecoveryMode) -> Result<ModeResult, CliError> {
                     error = Some((offset, reason));
                     break;
                 }
+                // The header is a record of the file like any other: counted, so that a clean
+                // file's `records_dropped` is 0.
+                records += 1;
             }
             Ok(Some(rec)) => match WriteBatch::from_record(rec.payload.to_vec(), file, rec.offset) {
                 Ok(b) => {
