@@ -306,6 +306,27 @@ pub struct SnapshotRecord {
 }
 
 impl FileRecord {
+    /// A WAL prefix stored under `key`: its file name comes from its number; no key or sequence
+    /// range (a WAL has neither in the metadata).
+    pub(crate) fn wal(key: String, number: FileNumber, size: u64, checksum: u32) -> FileRecord {
+        FileRecord {
+            kind: FileKind::Wal,
+            key,
+            name: log_file_name(number),
+            cf: CfId::DEFAULT,
+            level: 0,
+            number,
+            size,
+            checksum,
+            smallest: String::new(),
+            largest: String::new(),
+            smallest_seq: 0,
+            largest_seq: 0,
+            epoch: 0,
+            global_seq: 0,
+        }
+    }
+
     /// This table of a bundle at `bundle`, for `Db::import_column_families`: its level, and the
     /// global sequence number it is read at when it was ingested (without it, its entries would
     /// count as older than every other table's).

@@ -216,22 +216,7 @@ impl Repository {
             let key = wal_key(db_id, id, w.number);
             self.store.put_if_absent(&key, &bytes)?;
             bytes_added += w.size;
-            files.push(FileRecord {
-                kind: FileKind::Wal,
-                key,
-                name: strata_manifest::log_file_name(w.number),
-                cf: CfId::DEFAULT,
-                level: 0,
-                number: w.number,
-                size: w.size,
-                checksum: strata_base::checksum::crc32(&bytes),
-                smallest: String::new(),
-                largest: String::new(),
-                smallest_seq: 0,
-                largest_seq: 0,
-                epoch: 0,
-                global_seq: 0,
-            });
+            files.push(FileRecord::wal(key, w.number, w.size, strata_base::checksum::crc32(&bytes)));
             tracker.file_done(w.size)?;
         }
         // A concurrent gc may have moved a reused table aside before our creating record was

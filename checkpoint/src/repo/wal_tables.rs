@@ -320,22 +320,7 @@ mod tests {
     }
 
     fn wal_record(number: u64) -> FileRecord {
-        FileRecord {
-            kind: FileKind::Wal,
-            key: String::new(),
-            name: format!("{number:06}.log"),
-            cf: CfId::new(0),
-            level: 0,
-            number: FileNumber::new(number),
-            size: 0,
-            checksum: 0,
-            smallest: String::new(),
-            largest: String::new(),
-            smallest_seq: 0,
-            largest_seq: 0,
-            epoch: 0,
-            global_seq: 0,
-        }
+        FileRecord::wal(String::new(), FileNumber::new(number), 0, 0)
     }
 
     fn decode_all(fs: &SimFs, path: &Path, seq: SeqNo) -> Result<Vec<(SeqNo, u32, Vec<u8>)>> {
