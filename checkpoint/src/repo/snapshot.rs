@@ -276,11 +276,8 @@ impl Repository {
             }
             None => {}
         }
-        let (put, transfer) = match stored {
-            // Absent from a listing just made: an object store need not look again.
-            Stored::Listed(_) => self.store.put_new_file(key, src_fs, &p.src, copy)?,
-            Stored::LookUp => self.store.put_file(key, src_fs, &p.src, copy)?,
-        };
+        // Absent from a listing or a look just made: the store need not look again.
+        let (put, transfer) = self.store.put_new_file(key, src_fs, &p.src, copy)?;
         Ok(match (put, transfer) {
             (Put::Created, Transfer::Linked | Transfer::Copied(_)) => p.record.size,
             _ => 0,

@@ -226,10 +226,15 @@ impl Store for LocalStore {
     }
 
     fn put_file(&self, key: &str, src_fs: &dyn FileSystem, src: &Path, copy: bool) -> Result<(Put, Transfer)> {
-        let path = self.path(key)?;
-        if self.fs.exists(&path) {
+        if self.fs.exists(&self.path(key)?) {
             return Ok((Put::Exists, Transfer::None));
         }
+        self.put_new_file(key, src_fs, src, copy)
+    }
+
+    /// No look of its own: the link (or the copy's exclusive link) finds a name already taken.
+    fn put_new_file(&self, key: &str, src_fs: &dyn FileSystem, src: &Path, copy: bool) -> Result<(Put, Transfer)> {
+        let path = self.path(key)?;
         self.ensure_dir(Self::dir_of(&path))?;
         if !copy {
             // A table is synced before it enters a version, so its linked name needs only the

@@ -131,9 +131,10 @@ pub trait Store: Send + Sync + Debug {
         }
         Ok(sizes)
     }
-    /// [`Store::put_file`] for a key the caller has just found absent (by a listing): an object
-    /// store skips its own look before a multipart upload (whose completion is not conditional;
-    /// a racing writer's copy of a content-named table is identical). Default: `put_file`.
+    /// [`Store::put_file`] for a key the caller has just found absent (by a listing or a look):
+    /// the store skips its own look (an object store's before a multipart upload, whose
+    /// completion is not conditional: a racing writer's copy of a content-named table is
+    /// identical; locally the exclusive link finds a taken name). Default: `put_file`.
     fn put_new_file(&self, key: &str, src_fs: &dyn FileSystem, src: &Path, copy: bool) -> Result<(Put, Transfer)> {
         self.put_file(key, src_fs, src, copy)
     }
