@@ -151,3 +151,36 @@ fn manifest_dump_shows_edits_versions_and_live_tables() {
     let r = strata(&["manifest", "dump", p(&dir.path().join("nope"))]);
     assert_eq!(r.code, 1);
 }
+
+#[test]
+fn wal_dump_and_every_mode_refuse_a_header_record_after_the_first_record() {
+    use strata_base::FileSystem;
+    let dir = tempfile::tempdir().unwrap();
+    let source = wal_db(&dir.path().join("db"));
+    // The real WAL's records (its header record, then batches), written again with the header
+    // record repeated where the third record belongs.
+    let fs = strata_base::RealFs::new();
+    let mut r = strata_wal::LogReader::open(&fs, &source, strata::RecoveryMode::AbsoluteConsistency).unwrap();
+    let mut payloads = Vec::new();
+    while let Some(rec) = r.read_record().unwrap() {
+        payloads.push(rec.payload.to_vec());
+    }
+    let wal = dir.path().join("000007.log");
+    let mut w = strata_wal::LogWriter::new(fs.create(&wal).unwrap());
+    let offsets: Vec<u64> =
+        [&payloads[0], &payloads[1], &payloads[0], &payloads[2]].iter().map(|rec| w.add_record(rec).unwrap()).collect();
+    w.sync().unwrap();
+    let j = ok(&["--json", "wal", "dump", p(&wal)]).json();
+    // Record 0: the header, where it belongs; record 2: a header record where a batch must be.
+    assert!(j["records"][0]["header"].is_object(), "{}", j["records"][0]);
+    assert!(j["records"][1]["sequence"].is_u64(), "{}", j["records"][1]);
+    let third = &j["records"][2];
+    assert!(third["error"].as_str().unwrap().contains("after the first record"), "{third}");
+    for m in j["modes"].as_array().unwrap() {
+        if m["mode"] == "skip-corrupted" {
+            continue;
+        }
+        assert_eq!(m["opens"], false, "{m}");
+        assert_eq!(m["error"]["offset"].as_u64(), Some(offsets[1]), "{m}");
+    }
+}

@@ -15,6 +15,7 @@
 //!
 //! Thread safety: plain data.
 
+use crate::batch::WriteBatch;
 use crate::error::{Error, Result};
 use std::path::Path;
 use strata_base::FileNumber;
@@ -41,6 +42,39 @@ const _: () = assert!(PREDECESSOR_LEN_OFFSET == PREDECESSOR_OFFSET + 8);
 const _: () = assert!(HEADER_RECORD_LEN == PREDECESSOR_LEN_OFFSET + 8);
 // The count field sits where a batch's count does.
 const _: () = assert!(crate::batch::HEADER_LEN == COUNT_OFFSET + 4);
+
+/// One WAL record, decoded as every reader of WALs must (recovery, the repository's WAL-prefix
+/// import, `strata wal`): the header record, allowed only as a file's first record, or a write
+/// batch.
+#[derive(Debug)]
+pub enum WalRecord {
+    /// The file's header record (WAL format version 2).
+    Header(WalHeader),
+    /// A write batch.
+    Batch(WriteBatch),
+}
+
+impl WalRecord {
+    /// Decodes `record`, found at `offset` of WAL `path`; `first` says whether it is the file's
+    /// first record, the only place a header record may stand (anywhere else it is damage).
+    pub fn decode(record: &[u8], path: &Path, offset: u64, first: bool) -> Result<WalRecord> {
+        if !WalHeader::is_header(record) {
+            return WriteBatch::from_record(record.to_vec(), path, offset).map(WalRecord::Batch);
+        }
+        if !first {
+            return Err(Error::corruption(path, offset, "a WAL header record after the first record"));
+        }
+        WalHeader::decode_from(record, path, offset).map(WalRecord::Header)
+    }
+
+    /// Decodes `record`, a record after a file's first one: a write batch, or `Corruption`.
+    pub fn batch_after_first(record: &[u8], path: &Path, offset: u64) -> Result<WriteBatch> {
+        match Self::decode(record, path, offset, false)? {
+            WalRecord::Batch(b) => Ok(b),
+            WalRecord::Header(_) => Err(Error::corruption(path, offset, "a WAL header record after the first record")),
+        }
+    }
+}
 
 /// What a WAL's header record says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,6 +171,35 @@ mod tests {
         b.set_sequence(SEQ_MAX);
         assert!(!WalHeader::is_header(b.data()));
         assert!(!WalHeader::is_header(&[0xff; 7]));
+    }
+
+    #[test]
+    fn a_header_record_is_decoded_only_as_a_files_first_record() {
+        let header = WalHeader { predecessor: FileNumber::new(4), predecessor_len: 120 };
+        let bytes = header.encode();
+        let path = Path::new(P);
+        assert!(matches!(WalRecord::decode(&bytes, path, 0, true), Ok(WalRecord::Header(h)) if h == header));
+        for result in [
+            WalRecord::decode(&bytes, path, 40, false).map(|_| ()),
+            WalRecord::batch_after_first(&bytes, path, 40).map(|_| ()),
+        ] {
+            match result {
+                Err(Error::Corruption { offset: 40, reason, .. }) => assert!(reason.contains("after the first record")),
+                other => panic!("{other:?}"),
+            }
+        }
+        let mut b = crate::batch::WriteBatch::new();
+        b.put("k", "v");
+        b.set_sequence(7);
+        for first in [true, false] {
+            match WalRecord::decode(b.data(), path, 0, first) {
+                Ok(WalRecord::Batch(got)) => assert_eq!((got.sequence(), got.count()), (7, 1)),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(WalRecord::batch_after_first(b.data(), path, 0).unwrap().sequence(), 7);
+        // A damaged first record that claims to be a header is a damaged header, not a batch.
+        assert!(matches!(WalRecord::decode(&bytes[..20], path, 0, true), Err(Error::Corruption { .. })));
     }
 
     #[test]

@@ -35,8 +35,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use strata::batch::BatchOp;
 use strata::ingest::format::{PROP_LARGEST_SEQ, PROP_SMALLEST_SEQ};
-use strata::wal_header::WalHeader;
-use strata::{CfId, Db, Error, Result, WriteBatch};
+use strata::wal_header::WalRecord;
+use strata::{CfId, Db, Error, Result};
 use strata_base::FileSystem;
 use strata_base::comparator::{BytewiseComparator, Comparator};
 use strata_base::ikey::{self, InternalKeyComparator, SeqNo};
@@ -109,16 +109,14 @@ fn decode_wal(
     while let Some(rec) = reader.read_record()? {
         // A version-2 WAL opens with a header record naming its predecessor
         // (docs/format/wal.md); it holds no operations. Anywhere else it is damage.
-        if WalHeader::is_header(&rec.payload) {
-            if !first {
-                return Err(Error::corruption(path, rec.offset, "a WAL header record after the first record"));
+        let batch = match WalRecord::decode(&rec.payload, path, rec.offset, first)? {
+            WalRecord::Header(_) => {
+                first = false;
+                continue;
             }
-            WalHeader::decode_from(&rec.payload, path, rec.offset)?;
-            first = false;
-            continue;
-        }
+            WalRecord::Batch(b) => b,
+        };
         first = false;
-        let batch = WriteBatch::from_record(rec.payload.to_vec(), path, rec.offset)?;
         let base = batch.sequence();
         match batch_last_seq(*last, base, batch.count(), snapshot_seq) {
             Ok(Some(l)) => *last = Some(l),
@@ -382,7 +380,7 @@ mod tests {
     fn a_version_2_header_record_is_skipped_first_and_damage_elsewhere() {
         let fs = SimFs::new();
         fs.create_dir_all(Path::new("/w")).unwrap();
-        let header = WalHeader { predecessor: FileNumber::new(4), predecessor_len: 123 }.encode();
+        let header = strata::wal_header::WalHeader { predecessor: FileNumber::new(4), predecessor_len: 123 }.encode();
         let p = Path::new("/w/000005.log");
         write_wal(&fs, p, &[header.clone(), batch(3, &[(0, b"a", Some(b"1"))]), batch(4, &[(0, b"b", None)])]);
         let got = decode_all(&fs, p, 4).unwrap();

@@ -17,8 +17,7 @@ use clap::Subcommand;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use strata::RecoveryMode;
-use strata::batch::WriteBatch;
-use strata::wal_header::WalHeader;
+use strata::wal_header::{WalHeader, WalRecord};
 use strata_base::RealFs;
 use strata_base::ikey::ValueKind;
 use strata_wal::LogReader;
@@ -79,19 +78,13 @@ fn replay(file: &Path, mode: RecoveryMode) -> Result<ModeResult, CliError> {
     let (mut records, mut last_sequence, mut error) = (0u64, None, None);
     loop {
         match r.read_record() {
-            Ok(Some(rec)) if WalHeader::is_header(&rec.payload) => {
-                if let Err(strata::Error::Corruption { offset, reason, .. }) =
-                    WalHeader::decode_from(&rec.payload, file, rec.offset)
-                {
-                    error = Some((offset, reason));
-                    break;
-                }
+            // Every record so far was valid (the loop stops at the first error): this one is
+            // the file's first exactly when none was counted.
+            Ok(Some(rec)) => match WalRecord::decode(&rec.payload, file, rec.offset, records == 0) {
                 // The header is a record of the file like any other: counted, so that a clean
                 // file's `records_dropped` is 0.
-                records += 1;
-            }
-            Ok(Some(rec)) => match WriteBatch::from_record(rec.payload.to_vec(), file, rec.offset) {
-                Ok(b) => {
+                Ok(WalRecord::Header(_)) => records += 1,
+                Ok(WalRecord::Batch(b)) => {
                     records += 1;
                     if b.count() > 0 {
                         last_sequence = Some(b.sequence() + u64::from(b.count()) - 1);
@@ -135,23 +128,13 @@ fn dump(file: &Path, with_ops: bool, limit: Option<u64>, f: Formats) -> Result<R
         }
         let len = rec.payload.len();
         let mut doc = json!({ "offset": rec.offset, "end_offset": rec.end_offset, "len": len });
-        if WalHeader::is_header(&rec.payload) {
-            let problem = match WalHeader::decode_from(&rec.payload, file, rec.offset) {
-                Ok(h) => {
-                    doc["header"] = json!({ "predecessor": h.predecessor.get(), "predecessor_len": h.predecessor_len });
-                    format!("header: predecessor {} of {} bytes", h.predecessor.get(), h.predecessor_len)
-                }
-                Err(e) => {
-                    doc["error"] = json!(e.to_string());
-                    format!("bad header record: {e}")
-                }
-            };
-            rows.push(vec![rec.offset.to_string(), len.to_string(), "-".into(), "-".into(), problem]);
-            records.push(doc);
-            continue;
-        }
-        match WriteBatch::from_record(rec.payload.to_vec(), file, rec.offset) {
-            Ok(b) => {
+        match WalRecord::decode(&rec.payload, file, rec.offset, total == 1) {
+            Ok(WalRecord::Header(h)) => {
+                doc["header"] = json!({ "predecessor": h.predecessor.get(), "predecessor_len": h.predecessor_len });
+                let what = format!("header: predecessor {} of {} bytes", h.predecessor.get(), h.predecessor_len);
+                rows.push(vec![rec.offset.to_string(), len.to_string(), "-".into(), "-".into(), what]);
+            }
+            Ok(WalRecord::Batch(b)) => {
                 doc["sequence"] = json!(b.sequence());
                 doc["count"] = json!(b.count());
                 let mut ops = Vec::new();
@@ -173,12 +156,13 @@ fn dump(file: &Path, with_ops: bool, limit: Option<u64>, f: Formats) -> Result<R
             }
             Err(e) => {
                 doc["error"] = json!(e.to_string());
+                let what = if WalHeader::is_header(&rec.payload) { "bad header record" } else { "not a write batch" };
                 rows.push(vec![
                     rec.offset.to_string(),
                     len.to_string(),
                     "-".into(),
                     "-".into(),
-                    format!("not a write batch: {e}"),
+                    format!("{what}: {e}"),
                 ]);
             }
         }

@@ -17,11 +17,10 @@
 
 use super::predecessor::{self, Verdict};
 use super::{RecoveryReport, WalHistoryCut};
-use crate::batch::WriteBatch;
 use crate::error::{Error, Result};
 use crate::memtable::MemTable;
 use crate::options::{Options, RecoveryMode};
-use crate::wal_header::WalHeader;
+use crate::wal_header::{WalHeader, WalRecord};
 use std::collections::BTreeMap;
 use std::io;
 use std::path::Path;
@@ -289,10 +288,7 @@ fn replay_log(
         next = reader.read_record()?;
     }
     while let Some(rec) = next {
-        if WalHeader::is_header(&rec.payload) {
-            return Err(Error::corruption(path, rec.offset, "a WAL header record after the first record"));
-        }
-        let batch = WriteBatch::from_record(rec.payload.to_vec(), path, rec.offset)?;
+        let batch = WalRecord::batch_after_first(&rec.payload, path, rec.offset)?;
         let base = batch.sequence();
         for (i, op) in batch.iter().enumerate() {
             if let Some(mem) = mems.get(&op.cf) {
