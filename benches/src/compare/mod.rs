@@ -14,6 +14,7 @@
 //! by reference.
 
 mod engines;
+pub mod memory;
 #[cfg(feature = "pure-peers")]
 mod peers;
 pub mod report;

@@ -57,14 +57,14 @@ fn latency(c: &Cell, i: usize) -> String {
 /// The Markdown table: one row per cell, grouped by workload.
 pub fn markdown(cells: &[Cell]) -> String {
     let mut s = String::from(
-        "| workload | engine | ops/s | vs RocksDB | MB/s | p50 µs | p99 µs | p99.9 µs | write amp | space amp | peak RSS MiB | notes |\n\
-         |---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n",
+        "| workload | engine | ops/s | vs RocksDB | MB/s | p50 µs | p99 µs | p99.9 µs | write amp | space amp | peak RSS MiB | peak anon MiB | notes |\n\
+         |---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n",
     );
     for w in workloads(cells) {
         for c in cells.iter().filter(|c| c.workload == w) {
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {} | {:.1} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {:.1} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 c.workload,
                 c.engine,
                 thousands(c.ops_per_sec()),
@@ -76,6 +76,7 @@ pub fn markdown(cells: &[Cell]) -> String {
                 opt(c.write_amp, 2),
                 opt(c.space_amp, 2),
                 c.peak_rss.map_or_else(|| "-".into(), |b| format!("{}", b >> 20)),
+                c.peak_anon.map_or_else(|| "-".into(), |b| format!("{}", b >> 20)),
                 c.note.replace('|', "/"),
             );
         }
@@ -108,6 +109,7 @@ struct JsonCell<'a> {
     write_amp: Option<f64>,
     space_amp: Option<f64>,
     peak_rss_bytes: Option<u64>,
+    peak_anon_bytes: Option<u64>,
     note: &'a str,
 }
 
@@ -142,6 +144,7 @@ pub fn json(meta: &[(String, String)], cells: &[Cell]) -> serde_json::Result<Str
                 write_amp: finite(c.write_amp),
                 space_amp: finite(c.space_amp),
                 peak_rss_bytes: c.peak_rss,
+                peak_anon_bytes: c.peak_anon,
                 note: &c.note,
             }
         })
@@ -231,6 +234,7 @@ mod tests {
             write_amp: Some(1.5),
             space_amp: None,
             peak_rss: Some(64 << 20),
+            peak_anon: Some(48 << 20),
             note: "a \"note\" | x".into(),
         }
     }
@@ -263,6 +267,7 @@ mod tests {
         assert!(v["results"][2]["ratio_vs_rocksdb"].is_null());
         assert_eq!(v["results"][0]["note"], "a \"note\" | x");
         assert_eq!(v["results"][0]["peak_rss_bytes"], 64u64 << 20);
+        assert_eq!(v["results"][0]["peak_anon_bytes"], 48u64 << 20);
         let svg = svg("t < u", &cells);
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
         assert!(svg.contains("t &lt; u") && svg.contains("300 ops/s (1.50x)"));

@@ -21,6 +21,7 @@
 //!
 //! Thread safety: the multi-threaded workloads share one `&dyn Engine`.
 
+use super::memory::{AnonSampler, peak_rss, reset_peak_rss};
 use super::{CheckpointHow, Engine, EngineKind, Res};
 use crate::{Histogram, KeyGen, ValueGen, ValueKind, dir_size, proc_write_bytes};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -141,7 +142,10 @@ pub struct Cell {
     pub lat_us: Option<[f64; 3]>,
     pub write_amp: Option<f64>,
     pub space_amp: Option<f64>,
+    /// Peak `VmHWM`: every resident page, memory-mapped table pages included.
     pub peak_rss: Option<u64>,
+    /// Peak anonymous resident memory (sampled; see `memory.rs`).
+    pub peak_anon: Option<u64>,
     pub note: String,
 }
 
@@ -153,19 +157,6 @@ impl Cell {
     pub fn mb_per_sec(&self) -> f64 {
         if self.secs > 0.0 { self.bytes as f64 / self.secs / 1e6 } else { 0.0 }
     }
-}
-
-/// Resets the peak resident set size (`VmHWM`) of this process (Linux: `clear_refs` 5).
-pub fn reset_peak_rss() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
-/// Peak resident set size in bytes since the last reset.
-pub fn peak_rss() -> Option<u64> {
-    let s = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kb: u64 =
-        s.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
-    Some(kb * 1024)
 }
 
 const TICK: u64 = 1024;
@@ -192,8 +183,10 @@ pub fn run_engine(
     let mut cells = Vec::new();
     for &w in workloads {
         reset_peak_rss();
+        let anon = AnonSampler::start();
         let mut cell = r.run(w)?;
         cell.peak_rss = peak_rss();
+        cell.peak_anon = anon.finish();
         on_cell(&cell);
         cells.push(cell);
     }
@@ -270,6 +263,7 @@ impl Runner<'_> {
             write_amp: None,
             space_amp: None,
             peak_rss: None,
+            peak_anon: None,
             note: String::new(),
         }
     }
