@@ -363,7 +363,10 @@ mod tests {
     fn interleaved_versions_of_one_key_are_found() {
         let newer = [("a", 9), ("k", 3), ("k", 1)];
         let older = [("j", 4), ("k", 2)];
-        assert_eq!(check(&newer, &older, ("j", "k")), Some(Misordered { key: b"k".to_vec(), newer_seq: 1, older_seq: 2 }));
+        assert_eq!(
+            check(&newer, &older, ("j", "k")),
+            Some(Misordered { key: b"k".to_vec(), newer_seq: 1, older_seq: 2 })
+        );
         // Equal sequence numbers are out of order too (two versions cannot share one).
         let found = check(&[("k", 0)], &[("k", 0)], ("k", "k")).unwrap();
         assert_eq!((found.newer_seq, found.older_seq), (0, 0));
@@ -380,7 +383,10 @@ mod tests {
         let (mut n, mut o) = (mem(&newer), mem(&older));
         assert_eq!(first_misordered(&mut n, &mut o, &KeyRange::new("b", "m")).unwrap(), None);
         for shown in [n.shown.take(), o.shown.take()] {
-            assert!(shown.iter().all(|k| k.as_slice() > b"a".as_slice() && k.as_slice() <= b"z".as_slice()), "{shown:?}");
+            assert!(
+                shown.iter().all(|k| k.as_slice() > b"a".as_slice() && k.as_slice() <= b"z".as_slice()),
+                "{shown:?}"
+            );
         }
         // Without the bounds both "a" and "z" would be out of order.
         assert!(check(&newer, &older, ("a", "z")).is_some());
