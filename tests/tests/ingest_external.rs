@@ -434,7 +434,8 @@ fn import_column_family_keeps_sequence_numbers() {
     };
     let upside_down = at([5, 6]);
     let e = db.import_column_family("bad", &upside_down, &ImportOptions::default()).unwrap_err();
-    assert!(e.to_string().contains("below"), "{e}");
+    assert!(e.to_string().contains("read first (a lower level)"), "{e}");
+    assert!(e.to_string().contains("\"k00\""), "{e}");
     // Two external files (both at sequence 0) overlapping: ambiguous.
     let x = sst(&fx.files, "x.sst", &[("k", Some("1"))]);
     let y = sst(&fx.files, "y.sst", &[("k", Some("2"))]);

@@ -3,11 +3,11 @@
 //! families in one manifest edit, which RocksDB cannot do).
 //!
 //! Each table is opened and checked (comparator, levels, no overlap within a level >= 1, and
-//! tables overlapping in keys have disjoint sequence ranges with the newer one not below),
-//! staged like an ingested file (`prepare.rs`), and one manifest edit adds the families, their
-//! tables and the database's last sequence number raised to at least the largest imported
-//! one. L0 tables get epochs in the order of their largest sequence numbers (oldest first);
-//! deeper tables epoch 1.
+//! for every user key two tables hold, the one read first holds only newer versions: see
+//! `import_check.rs`), staged like an ingested file (`prepare.rs`), and one manifest edit adds
+//! the families, their tables and the database's last sequence number raised to at least the
+//! largest imported one. L0 tables get epochs in the order of their largest sequence numbers
+//! (oldest first; the read order the checks assumed); deeper tables epoch 1.
 //!
 //! Invariants: on any error the database is unchanged (no family, no table) and no staged file
 //! is left; sources are untouched unless `move_files`, and then removed only after success
@@ -16,6 +16,7 @@
 //! Thread safety: any thread; the commit holds `commit` (writes wait) and `state`.
 
 use super::format::{PROP_LARGEST_SEQ, PROP_SMALLEST_SEQ};
+use super::import_check::{Imported, check_levels_disjoint, check_overlaps_ordered, l0_epochs};
 use super::job::with_seq;
 use super::options::{ImportFile, ImportOptions};
 use super::placement::KeyRange;
@@ -32,15 +33,6 @@ use strata_base::Comparator;
 use strata_base::ikey::{self, SeqNo};
 use strata_base::testing::kill_point;
 use strata_manifest::{FileMeta, NUM_LEVELS, VersionEdit};
-
-/// One table to import, checked: where it goes and its sequence range (its global sequence
-/// number when it has one).
-struct Imported {
-    level: usize,
-    smallest_seq: SeqNo,
-    largest_seq: SeqNo,
-    global_seq: SeqNo,
-}
 
 impl Db {
     /// Creates column family `name` from `files`, each at its given level with its own
@@ -115,7 +107,7 @@ impl DbInner {
                 imported.push(info);
             }
             check_levels_disjoint(&staged[first..], &imported[first..])?;
-            check_overlaps_ordered(&staged[first..], &imported[first..])?;
+            check_overlaps_ordered(&self.fs, &staged[first..], &imported[first..])?;
             bounds.push(first..staged.len());
         }
         if let Err(e) = self.stage(&mut staged, opts.move_files || opts.link_files) {
@@ -211,16 +203,9 @@ impl DbInner {
             let id = CfId::new(first_id.get() + k as u32);
             edit.add_cf(id, *name, Comparator::name(&*self.icmp));
             let (files, imported) = (&files[range.clone()], &imported[range.clone()]);
-            // L0: epochs by largest sequence number, oldest first, from 2; deeper levels 1.
-            let mut l0: Vec<&Imported> = imported.iter().filter(|i| i.level == 0).collect();
-            l0.sort_by_key(|i| i.largest_seq);
-            let epoch_of = |i: &Imported| -> u64 {
-                if i.level != 0 {
-                    return 1;
-                }
-                2 + l0.iter().position(|x| std::ptr::eq(*x, i)).unwrap_or(0) as u64
-            };
-            for (f, i) in files.iter().zip(imported) {
+            // L0: epochs in the read order the checks assumed, oldest first, from 2; deeper 1.
+            let epochs = l0_epochs(imported);
+            for ((f, i), epoch) in files.iter().zip(imported).zip(epochs) {
                 let number = f.number.ok_or_else(|| Error::InvalidArgument("file was not staged".into()))?;
                 max_seq = max_seq.max(i.largest_seq);
                 let meta = FileMeta {
@@ -231,7 +216,7 @@ impl DbInner {
                     smallest_seq: i.smallest_seq,
                     largest_seq: i.largest_seq,
                     checksum: f.checksum,
-                    epoch: epoch_of(i),
+                    epoch,
                     global_seq: i.global_seq,
                 };
                 edit.add_file(id, i.level, meta);
@@ -254,58 +239,4 @@ impl DbInner {
         }
         Ok(made.into_iter().map(|(id, name)| ColumnFamily::new(id, &name)).collect())
     }
-}
-
-/// Tables whose key ranges overlap must have disjoint sequence ranges (else two versions of a
-/// key could share a sequence number), and the newer one must not sit below the older one
-/// (reads stop at the first level holding the key).
-fn check_overlaps_ordered(files: &[PreparedFile], imported: &[Imported]) -> Result<()> {
-    for (i, (a, ai)) in files.iter().zip(imported).enumerate() {
-        for (b, bi) in files[..i].iter().zip(imported) {
-            if !a.range.overlaps(&b.range) {
-                continue;
-            }
-            let (newer, older) = if ai.smallest_seq > bi.largest_seq {
-                ((a, ai), (b, bi))
-            } else if bi.smallest_seq > ai.largest_seq {
-                ((b, bi), (a, ai))
-            } else {
-                return Err(Error::InvalidArgument(format!(
-                    "{} and {} overlap in keys and in sequence numbers ({}..={} and {}..={})",
-                    b.source.display(),
-                    a.source.display(),
-                    bi.smallest_seq,
-                    bi.largest_seq,
-                    ai.smallest_seq,
-                    ai.largest_seq
-                )));
-            };
-            if newer.1.level > older.1.level {
-                return Err(Error::InvalidArgument(format!(
-                    "{} (L{}) holds newer versions than {} (L{}) but would sit below it",
-                    newer.0.source.display(),
-                    newer.1.level,
-                    older.0.source.display(),
-                    older.1.level
-                )));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Tables of one level >= 1 must not overlap (by user key).
-fn check_levels_disjoint(files: &[PreparedFile], imported: &[Imported]) -> Result<()> {
-    for (i, (a, ai)) in files.iter().zip(imported).enumerate().filter(|(_, (_, ai))| ai.level > 0) {
-        let clash = files[..i].iter().zip(imported).find(|(b, bi)| bi.level == ai.level && b.range.overlaps(&a.range));
-        if let Some((b, _)) = clash {
-            return Err(Error::InvalidArgument(format!(
-                "{} and {} overlap in level {}",
-                b.source.display(),
-                a.source.display(),
-                ai.level
-            )));
-        }
-    }
-    Ok(())
 }

@@ -9,7 +9,8 @@
 //! - `prepare`: checking external files and staging them in the database directory.
 //! - `job`: `Db::ingest_external_files(_multi)`: the commit (one manifest edit).
 //! - `import`: `Db::import_column_family`: a new family from tables that keep their sequence
-//!   numbers.
+//!   numbers; `import_check`: the order checks on its tables (pure decisions, and the per-key
+//!   read of pairs whose sequence ranges overlap).
 //! - [`options`]: options and results.
 //!
 //! ```no_run
@@ -34,6 +35,7 @@
 pub(crate) mod file_iter;
 pub mod format;
 mod import;
+mod import_check;
 mod job;
 pub mod options;
 pub mod placement;

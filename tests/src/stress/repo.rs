@@ -315,12 +315,6 @@ fn import_into_db(db: &Db, bundle: &Path, shape: &Shape, markers: &[u64]) -> Res
         Ok(_) => {}
         // A family with no table (nothing written to it yet, or all of it deleted).
         Err(strata::Error::InvalidArgument(m)) if m.contains("holds no table") => return Ok(false),
-        // A known false refusal (docs/reliability.md): an ingested table whose global sequence
-        // number falls inside the range of a flushed table overlapping it in keys (legal in the
-        // source, where no key is in both); the import's check is by range, not by key.
-        Err(strata::Error::InvalidArgument(m)) if m.contains("overlap in keys and in sequence numbers") => {
-            return Ok(false);
-        }
         Err(e) => return Err(format!("import of {} into the database as {name}: {e}", bundle.display())),
     }
     check_imported(db, shape, &name)?;
