@@ -106,7 +106,7 @@ impl S3Server {
                 return Ok(server);
             }
             if let Some(Some(status)) = server.child.lock().as_mut().map(|c| c.try_wait().ok().flatten()) {
-                return Err(format!("{bin} exited at start: {status}"));
+                return Err(format!("{python} running moto (of {bin}) exited at start: {status}"));
             }
             if Instant::now() > deadline {
                 return Err(format!("{bin} did not answer on port {port} within {START_TIMEOUT:?}"));

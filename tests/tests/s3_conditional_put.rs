@@ -49,7 +49,8 @@ fn s3_racing_put_if_absent_creates_each_key_exactly_once() {
     });
     let mut doubles = Vec::new();
     for k in 0..KEYS {
-        let winners: Vec<usize> = (0..WRITERS).filter(|&w| outcomes[w][k] == Put::Created).collect();
+        let winners: Vec<usize> =
+            outcomes.iter().enumerate().filter(|(_, puts)| puts[k] == Put::Created).map(|(w, _)| w).collect();
         if winners.len() != 1 {
             doubles.push((k, winners));
             continue;
