@@ -7,7 +7,8 @@
 //! `moto_server` script but as moto's `main` under the Python interpreter of that script, with
 //! its application wrapped (`moto_serial.py`, passed with `-c`) so that requests run one at a
 //! time while connections are still served by threads (an idle keep-alive connection never
-//! blocks another client): every conditional write is atomic, as on S3.
+//! blocks another client): every conditional write is atomic, as on S3. Benchmarks of one writer
+//! may ask for moto's own threaded server instead ([`S3Server::start_threaded_logged`]).
 //! `tests/s3_conditional_put.rs` races writers for keys to prove it.
 //!
 //! When the server cannot be started, [`S3Server::start`] returns `None` after printing a skip
@@ -17,7 +18,8 @@
 //!
 //! Invariants: every server this module starts is killed by the handle's `Drop`; the port was
 //! free when chosen (a race with another process taking it makes the start fail, not hang:
-//! readiness is bounded by [`START_TIMEOUT`]); no two requests run inside the server at once.
+//! readiness is bounded by [`START_TIMEOUT`]); no two requests run inside the server at once
+//! (except in a server from `start_threaded_logged`).
 //!
 //! Thread safety: a handle may be shared; `stop` is idempotent.
 
@@ -61,7 +63,19 @@ impl S3Server {
     /// [`start_logged`](Self::start_logged), with `env` added to the server's environment
     /// (moto's settings, e.g. `MOTO_S3_DEFAULT_KEY_BUFFER_SIZE`).
     pub fn start_with(test: &str, log: Option<&std::path::Path>, env: &[(&str, &str)]) -> Option<Self> {
-        match Self::try_start(log, env) {
+        Self::start_or_skip(test, Self::try_start(log, env, true))
+    }
+
+    /// [`start_logged`](Self::start_logged), but moto's own threaded server, running requests at
+    /// once: its conditional PUTs are NOT atomic (see the module docs). For benchmarks of one
+    /// writer, whose parallel transfers should overlap in the server as they would on S3; never
+    /// for a test of racing writers.
+    pub fn start_threaded_logged(test: &str, log: Option<&std::path::Path>) -> Option<Self> {
+        Self::start_or_skip(test, Self::try_start(log, &[], false))
+    }
+
+    fn start_or_skip(test: &str, started: Result<Self, String>) -> Option<Self> {
+        match started {
             Ok(s) => Some(s),
             Err(why) if under_ci() => panic!("{test}: CI=true but no S3 server could be started: {why}"),
             Err(why) => {
@@ -74,13 +88,18 @@ impl S3Server {
         }
     }
 
-    fn try_start(log: Option<&std::path::Path>, env: &[(&str, &str)]) -> Result<Self, String> {
+    /// Starts moto: one request at a time if `serial` (see the module docs), else as its
+    /// `moto_server` script does.
+    fn try_start(log: Option<&std::path::Path>, env: &[(&str, &str)], serial: bool) -> Result<Self, String> {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(|e| format!("no free port: {e}"))?
             .port();
         let bin = std::env::var("STRATA_MOTO_SERVER").unwrap_or_else(|_| "moto_server".into());
-        let python = python_of(&bin)?;
+        let (program, mut args) =
+            if serial { (python_of(&bin)?, vec!["-c", SERIAL_WRAPPER]) } else { (bin.clone(), vec![]) };
+        let port_arg = port.to_string();
+        args.extend(["-H", "127.0.0.1", "-p", &port_arg]);
         let stderr = match log {
             Some(path) => Stdio::from(
                 std::fs::OpenOptions::new()
@@ -91,14 +110,14 @@ impl S3Server {
             ),
             None => Stdio::null(),
         };
-        let child = Command::new(&python)
-            .args(["-c", SERIAL_WRAPPER, "-H", "127.0.0.1", "-p", &port.to_string()])
+        let child = Command::new(&program)
+            .args(&args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)
             .envs(env.iter().copied())
             .spawn()
-            .map_err(|e| format!("cannot run {python} (the interpreter of {bin}): {e}"))?;
+            .map_err(|e| format!("cannot run {program} (for {bin}): {e}"))?;
         let server = Self { child: Mutex::new(Some(child)), port };
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
@@ -106,7 +125,7 @@ impl S3Server {
                 return Ok(server);
             }
             if let Some(Some(status)) = server.child.lock().as_mut().map(|c| c.try_wait().ok().flatten()) {
-                return Err(format!("{python} running moto (of {bin}) exited at start: {status}"));
+                return Err(format!("{program} (for {bin}) exited at start: {status}"));
             }
             if Instant::now() > deadline {
                 return Err(format!("{bin} did not answer on port {port} within {START_TIMEOUT:?}"));
