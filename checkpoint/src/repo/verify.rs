@@ -228,14 +228,13 @@ impl Repository {
             VerifyLevel::Checksums => HashMap::new(),
         };
         let check = |f: &FileRecord| -> Result<Option<Problem>> {
-            match (level, remote) {
-                (VerifyLevel::Sizes, _) if listed.contains_key(dir_of(&f.key)) => {
-                    let actual = listed.get(dir_of(&f.key)).and_then(|sizes| sizes.get(&f.key)).copied();
-                    Ok(size_problem(f, actual))
-                }
-                (VerifyLevel::Checksums, true) => check_streamed(&*self.store, f),
-                _ => check_file(&*self.store, f, level),
+            if let Some(sizes) = listed.get(dir_of(&f.key)) {
+                return Ok(size_problem(f, sizes.get(&f.key).copied()));
             }
+            if remote && level == VerifyLevel::Checksums {
+                return check_streamed(&*self.store, f);
+            }
+            check_file(&*self.store, f, level)
         };
         let mut report = VerifyReport { id, level, files_checked: 0, bytes_checked: 0, problems: Vec::new() };
         let mut found: Vec<Option<Problem>> = files.iter().map(|_| None).collect();
