@@ -301,7 +301,9 @@ fn main() -> Res<()> {
         Err(_) => tempfile::tempdir()?,
     };
     let log = tmp.path().join("moto-requests.log");
-    let Some(server) = S3Server::start_logged("repository_s3 bench", Some(&log)) else {
+    // moto's own threaded server: one writer makes no racing conditional PUTs, and parallel
+    // transfers overlap in it (the tests' server runs requests one at a time).
+    let Some(server) = S3Server::start_threaded_logged("repository_s3 bench", Some(&log)) else {
         return Err("no moto_server: install it with `pip install 'moto[server]'`".into());
     };
     server.create_bucket(BUCKET);

@@ -108,6 +108,16 @@ pub(crate) fn new_dir_target(fs: &dyn FileSystem, dir: &Path) -> Result<(PathBuf
     Ok((parent, name))
 }
 
+/// Complete snapshot `id`'s entry in `state`: `NotFound` if absent, `InvalidArgument` if not
+/// complete.
+pub(crate) fn complete_entry_in(state: &LogState, id: SnapshotId) -> Result<Entry> {
+    let e = state.entry(id.0).ok_or_else(|| not_found(id))?;
+    if e.state != SnapshotState::Complete || e.record.is_none() {
+        return Err(Error::InvalidArgument(format!("repository snapshot {id} is {:?}, not complete", e.state)));
+    }
+    Ok(e.clone())
+}
+
 impl Repository {
     /// Creates a new, empty repository at `path`, which must not exist (`AlreadyExists`); its
     /// parent must. Built in a temporary sibling and renamed into place.
@@ -226,12 +236,7 @@ impl Repository {
 
     /// A complete snapshot's entry: `NotFound` if absent, `InvalidArgument` if not complete.
     pub(crate) fn complete_entry(&self, id: SnapshotId) -> Result<Entry> {
-        let state = self.log.load()?;
-        let e = state.entry(id.0).ok_or_else(|| not_found(id))?;
-        if e.state != SnapshotState::Complete || e.record.is_none() {
-            return Err(Error::InvalidArgument(format!("repository snapshot {id} is {:?}, not complete", e.state)));
-        }
-        Ok(e.clone())
+        complete_entry_in(&self.log.load()?, id)
     }
 
     /// Refuses a target directory inside the repository (`gc` and people would trip over it).

@@ -89,7 +89,7 @@ const LIST_PAGE_OBJECTS: usize = 1000;
 /// requests than a look (HEAD) at each of the `tables_planned` tables of a snapshot. Only on an
 /// object store: locally a look is a `stat`, and listing a large directory costs more. Pure,
 /// tested alone.
-fn check_by_listing(remote: bool, tables_planned: usize, tables_stored: usize) -> bool {
+pub(crate) fn check_by_listing(remote: bool, tables_planned: usize, tables_stored: usize) -> bool {
     remote && tables_stored / LIST_PAGE_OBJECTS < tables_planned
 }
 

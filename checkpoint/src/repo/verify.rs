@@ -1,20 +1,33 @@
 //! `Repository::verify`: every file of a snapshot against its recorded size and, at
 //! [`VerifyLevel::Checksums`], its checksum, without opening a database. Every bad file is
-//! named in the report; the call fails only if the snapshot does not exist or is not complete.
+//! named in the report; the call fails only if the snapshot does not exist or is not complete
+//! (or the store cannot be read: an I/O error, which names the object).
 //!
 //! A table's checksum is its own whole-file checksum (the CRC32 of every byte before the
 //! 68-byte footer, which also holds it): the CRC is recomputed over those bytes, and the footer
 //! is decoded (magic, its own CRC, version) and must hold the same value, so every byte of the
 //! file is checked. A WAL prefix's checksum is the CRC32 of all its bytes.
 //!
-//! Invariants: reads only; never modifies or deletes an object.
+//! How the bytes are read depends on the store. Locally each file's size is looked at, then
+//! the (mapped) file is read. On an object store every read is a request, so at `Checksums`
+//! each file is one streamed GET checked as it streams ([`StreamCheck`], as a restore does):
+//! the response says the object's size (no HEAD) and its body is read once (no ranged GETs),
+//! up to [`Store::file_parallelism`] files at once; at `Sizes` one listing of a directory gives
+//! the sizes of all its files when that costs fewer requests than a HEAD per file
+//! ([`dirs_to_list`], the rule of a snapshot's look at `tables/`), and no body is read.
+//!
+//! Invariants: reads only; never modifies or deletes an object; the report's problems are in
+//! the snapshot's file order, whatever order the files were checked in.
 //!
 //! Thread safety: may run beside any other repository operation.
 
-use super::Repository;
 use super::format::{FileKind, FileRecord};
+use super::parallel::for_each_bounded;
+use super::snapshot::check_by_listing;
 use super::types::{FileProblem, Problem, Progress, SnapshotId, Tracker, VerifyLevel, VerifyReport};
+use super::{Repository, complete_entry_in};
 use crate::store::Store;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use strata::Result;
 use strata_base::RandomAccessFile;
 use strata_sst::format::{FOOTER_LEN, Footer};
@@ -24,9 +37,9 @@ const VERIFY_CHUNK_BYTES: u64 = 1 << 20;
 
 /// What is wrong with stored file `f`, if anything.
 pub(crate) fn check_file(store: &dyn Store, f: &FileRecord, level: VerifyLevel) -> Result<Option<Problem>> {
-    let Some(size) = store.size(&f.key)? else { return Ok(Some(Problem::Missing)) };
-    if size != f.size {
-        return Ok(Some(Problem::SizeMismatch { expected: f.size, actual: size }));
+    let size = store.size(&f.key)?;
+    if let Some(problem) = size_problem(f, size) {
+        return Ok(Some(problem));
     }
     if level == VerifyLevel::Sizes {
         return Ok(None);
@@ -36,6 +49,40 @@ pub(crate) fn check_file(store: &dyn Store, f: &FileRecord, level: VerifyLevel) 
         Err(e) => return Ok(Some(Problem::Unreadable(e.to_string()))),
     };
     Ok(check_contents(&*file, f))
+}
+
+/// [`check_file`] at [`VerifyLevel::Checksums`] by one read of the object, start to end, checked
+/// as it streams ([`Store::read_checked`]: on an object store one GET and no HEAD). The same
+/// answer as `check_file` for the same object.
+pub(crate) fn check_streamed(store: &dyn Store, f: &FileRecord) -> Result<Option<Problem>> {
+    let mut check = StreamCheck::new(f, VerifyLevel::Checksums);
+    match store.read_checked(&f.key, f.size, &mut |d| check.update(d))? {
+        None => Ok(Some(Problem::Missing)),
+        Some(actual) if actual != f.size => Ok(Some(Problem::SizeMismatch { expected: f.size, actual })),
+        Some(_) => Ok(check.finish()),
+    }
+}
+
+/// The directory part of `key` (`tables` of `tables/x.sst`).
+fn dir_of(key: &str) -> &str {
+    key.rsplit_once('/').map_or("", |(dir, _)| dir)
+}
+
+/// The directories of `files` whose objects' sizes one listing each gets for fewer requests
+/// than a HEAD per file, when the store is `remote`; `stored`: the keys the repository's
+/// snapshots reference, an estimate of what each directory holds. Pure, tested alone.
+pub(crate) fn dirs_to_list(remote: bool, files: &[FileRecord], stored: &BTreeSet<String>) -> Vec<String> {
+    let mut planned: BTreeMap<&str, usize> = BTreeMap::new();
+    for f in files {
+        *planned.entry(dir_of(&f.key)).or_default() += 1;
+    }
+    planned
+        .into_iter()
+        .filter(|(dir, n)| {
+            !dir.is_empty() && check_by_listing(remote, *n, stored.iter().filter(|k| dir_of(k) == *dir).count())
+        })
+        .map(|(dir, _)| dir.to_string())
+        .collect()
 }
 
 /// What is wrong with the bytes of `file` (of the recorded size) as a copy of `f`'s checksum.
@@ -169,20 +216,65 @@ impl Repository {
 
     /// [`verify`](Self::verify) with a progress callback that can cancel.
     pub fn verify_with(&self, id: SnapshotId, level: VerifyLevel, progress: Option<&Progress>) -> Result<VerifyReport> {
-        let entry = self.complete_entry(id)?;
+        let state = self.state()?;
+        let entry = complete_entry_in(&state, id)?;
         let Some(record) = entry.record else { return Err(super::not_found(id)) };
-        let total = record.files.iter().map(|f| f.size).sum();
-        let mut tracker = Tracker::new(progress, "verify", record.files.len(), total);
+        let files = &record.files;
+        let total = files.iter().map(|f| f.size).sum();
+        let mut tracker = Tracker::new(progress, "verify", files.len(), total);
+        let remote = self.store.is_remote();
+        let listed = match level {
+            VerifyLevel::Sizes => self.listed_sizes(&dirs_to_list(remote, files, &state.referenced_tables()))?,
+            VerifyLevel::Checksums => HashMap::new(),
+        };
+        let check = |f: &FileRecord| -> Result<Option<Problem>> {
+            if let Some(sizes) = listed.get(dir_of(&f.key)) {
+                return Ok(size_problem(f, sizes.get(&f.key).copied()));
+            }
+            if remote && level == VerifyLevel::Checksums {
+                return check_streamed(&*self.store, f);
+            }
+            check_file(&*self.store, f, level)
+        };
         let mut report = VerifyReport { id, level, files_checked: 0, bytes_checked: 0, problems: Vec::new() };
-        for f in &record.files {
-            if let Some(problem) = check_file(&*self.store, f, level)? {
+        let mut found: Vec<Option<Problem>> = files.iter().map(|_| None).collect();
+        for_each_bounded(
+            files.len(),
+            self.store.file_parallelism(),
+            |i| check(&files[i]),
+            |i, problem| {
+                found[i] = problem;
+                report.files_checked += 1;
+                report.bytes_checked += files[i].size;
+                tracker.file_done(files[i].size)
+            },
+        )?;
+        for (f, problem) in files.iter().zip(found) {
+            if let Some(problem) = problem {
                 report.problems.push(FileProblem { key: f.key.clone(), file: self.object_path(&f.key), problem });
             }
-            report.files_checked += 1;
-            report.bytes_checked += f.size;
-            tracker.file_done(f.size)?;
         }
         Ok(report)
+    }
+
+    /// The sizes of the objects of each directory in `dirs`, by key, from one listing each.
+    fn listed_sizes(&self, dirs: &[String]) -> Result<HashMap<String, HashMap<String, u64>>> {
+        let mut listed = HashMap::new();
+        for dir in dirs {
+            let sizes = self.store.list_sizes(dir)?.into_iter().map(|(name, n)| (format!("{dir}/{name}"), n)).collect();
+            listed.insert(dir.clone(), sizes);
+        }
+        Ok(listed)
+    }
+}
+
+/// What is wrong with file `f` whose object has size `actual` (`None`: there is none), at
+/// [`VerifyLevel::Sizes`].
+fn size_problem(f: &FileRecord, actual: Option<u64>) -> Option<Problem> {
+    match actual {
+        None => Some(Problem::Missing),
+        Some(actual) if actual != f.size => Some(Problem::SizeMismatch { expected: f.size, actual }),
+        Some(_) => None,
     }
 }
 
@@ -268,6 +360,45 @@ mod tests {
         let mut bad = good[..300].to_vec();
         bad[299] ^= 1;
         assert_same(&wal, &bad);
+    }
+
+    #[test]
+    fn a_streamed_read_of_a_stored_object_says_what_checking_the_file_says() {
+        let sim = strata_base::SimFs::new();
+        strata_base::FileSystem::create_dir_all(&sim, std::path::Path::new("/r")).unwrap();
+        let store = crate::store::LocalStore::new(sim.arc(), std::path::Path::new("/r"));
+        let (good, crc) = table(3000);
+        let f = record(FileKind::Table, &good, crc);
+        let level = VerifyLevel::Checksums;
+        assert_eq!(check_streamed(&store, &f).unwrap(), Some(Problem::Missing));
+        let mut flipped = good.clone();
+        flipped[1500] ^= 0x08;
+        let longer = [good.as_slice(), &[0]].concat();
+        for bytes in [&good, &flipped, &good[..2000].to_vec(), &longer] {
+            store.put(&f.key, bytes).unwrap();
+            assert_eq!(check_streamed(&store, &f).unwrap(), check_file(&store, &f, level).unwrap());
+        }
+        store.put(&f.key, &flipped).unwrap();
+        assert!(matches!(check_streamed(&store, &f).unwrap(), Some(Problem::ChecksumMismatch { .. })));
+        store.put(&f.key, &good[..2000]).unwrap();
+        let short = Some(Problem::SizeMismatch { expected: good.len() as u64, actual: 2000 });
+        assert_eq!(check_streamed(&store, &f).unwrap(), short);
+    }
+
+    #[test]
+    fn a_directory_is_listed_only_on_an_object_store_and_only_when_cheaper() {
+        let (bytes, crc) = table(100);
+        let at = |key: &str| FileRecord { key: key.into(), ..record(FileKind::Table, &bytes, crc) };
+        let files = [at("tables/a"), at("tables/b"), at("wals/c")];
+        let none = BTreeSet::new();
+        assert!(dirs_to_list(false, &files, &none).is_empty(), "locally a look is a stat");
+        assert_eq!(dirs_to_list(true, &files, &none), ["tables", "wals"]);
+        // 2,000 stored tables: two listing pages for two HEADs, so HEADs; one WAL page for one.
+        let stored: BTreeSet<String> = (0..2000).map(|i| format!("tables/{i}")).chain(["wals/c".into()]).collect();
+        assert_eq!(dirs_to_list(true, &files, &stored), ["wals"]);
+        let stored: BTreeSet<String> = (0..1999).map(|i| format!("tables/{i}")).collect();
+        assert_eq!(dirs_to_list(true, &files, &stored), ["tables", "wals"]);
+        assert!(dirs_to_list(true, &[], &stored).is_empty(), "nothing to look at");
     }
 
     #[test]

@@ -119,6 +119,28 @@ pub trait Store: Send + Sync + Debug {
         }
         Ok(transfer)
     }
+    /// Reads object `key` once, start to end, for a caller that knows its size and checks its
+    /// bytes (verify): every byte passes through `on_data`, in order. Returns `None` if there is
+    /// no such object, else the object's size; an object of another size than `size` is not
+    /// read (no byte is passed). On an object store one GET, streamed, with no HEAD before it
+    /// (the size comes with the response) and no ranges. The default looks at the size, then
+    /// reads the object opened with [`Store::open`] in chunks.
+    fn read_checked(&self, key: &str, size: u64, on_data: &mut dyn FnMut(&[u8])) -> Result<Option<u64>> {
+        let Some(actual) = self.size(key)? else { return Ok(None) };
+        if actual != size {
+            return Ok(Some(actual));
+        }
+        let file = self.open(key)?;
+        let named = || Path::new(&self.location()).join(key);
+        let mut off = 0;
+        while off < size {
+            let n = (size - off).min(READ_BACK_CHUNK_BYTES);
+            // n <= READ_BACK_CHUNK_BYTES, which fits in usize.
+            on_data(&file.read_at(off, n as usize).map_err(|e| Error::io(named(), e))?);
+            off += n;
+        }
+        Ok(Some(actual))
+    }
     /// Sizes of the objects directly under `dir`, by name, as [`Store::list`] names them (an
     /// object that vanishes meanwhile is left out). On an object store one listing (a request
     /// per 1,000 objects) instead of a HEAD per object; the default asks each size.
@@ -159,7 +181,8 @@ pub trait Store: Send + Sync + Debug {
     }
 }
 
-/// Bytes read at a time when the default [`Store::get_file_checked`] reads its copy back.
+/// Bytes read at a time when the default [`Store::get_file_checked`] reads its copy back, and
+/// by the default [`Store::read_checked`].
 const READ_BACK_CHUNK_BYTES: u64 = 1 << 20;
 
 /// Longest key accepted, in bytes.

@@ -8,7 +8,8 @@
 //! 412 and that one sees [`Put::Exists`]. Files go up in one PUT below [`StoreOptions::multipart_bytes`],
 //! else by a multipart upload of `part_bytes` parts; they come down by one GET streamed into the
 //! local file, or by ranged GETs appended in order when the caller moves fewer files at once than
-//! `parallelism` (`object/transfer.rs`), and the file is fsynced. Every data request (a PUT, a
+//! `parallelism` (`object/transfer.rs`), and the file is fsynced; verify reads an object by one
+//! streamed GET into its check, never by a HEAD and ranges. Every data request (a PUT, a
 //! part, a GET, a range) holds
 //! one of `parallelism` permits of the store while in flight, so the repository may move
 //! `parallelism` files at once ([`Store::file_parallelism`]) and the requests of all of them
@@ -66,8 +67,9 @@ pub struct StoreOptions {
     /// backoff, and the bound on the time spent retrying one request.
     pub max_retries: usize,
     pub retry_timeout: Duration,
-    /// Called with the key before every file transfer (`put_file`, `get_file`); an error fails
-    /// that transfer. For tests (to see transfers overlap, to fail one mid-way); `None` normally.
+    /// Called with the key before every file transfer (`put_file`, `get_file`, and verify's
+    /// `read_checked`); an error fails that transfer. For tests (to see transfers overlap, to
+    /// fail one mid-way); `None` normally.
     pub transfer_hook: Option<TransferHook>,
     /// Called with the operation and the key before every call into the store that sends
     /// requests (`"head"`, `"list"`, `"conditional put"`, `"put file"`, `"get file"`, ...), on
@@ -446,6 +448,13 @@ impl Store for ObjectStore {
         self.hook(key)?;
         let range = range_bytes(size, self.opts.part_bytes as u64, self.opts.parallelism, files_at_once);
         self.rt.block_on(self.download(&obj, size, range, dst_fs, dst, &url, on_data)).map(Transfer::Copied)
+    }
+
+    fn read_checked(&self, key: &str, size: u64, on_data: &mut dyn FnMut(&[u8])) -> Result<Option<u64>> {
+        let (obj, url) = (self.obj(key)?, self.url_of(key));
+        self.note("get", key);
+        self.hook(key)?;
+        self.rt.block_on(self.read_streamed(&obj, size, &url, on_data))
     }
 
     fn list_sizes(&self, dir: &str) -> Result<Vec<(String, u64)>> {

@@ -1,5 +1,6 @@
 //! The data transfers of [`ObjectStore`]: a file up by one PUT or a multipart upload, a file
-//! down by one streamed GET or by ranged GETs, and how a download is split.
+//! down by one streamed GET or by ranged GETs, and how a download is split; an object read once
+//! by one streamed GET for a check (verify).
 //!
 //! Invariants: every data request holds one of the store's `parallelism` permits while in
 //! flight; a failed multipart upload is aborted; a download checks the object's size from the
@@ -8,7 +9,7 @@
 //!
 //! Thread safety: as [`ObjectStore`]: each call blocks its own thread on the shared runtime.
 
-use super::{ObjectStore, obj_err};
+use super::{ObjectStore, is_not_found, obj_err};
 use crate::store::{Put, Store, Transfer};
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path as ObjPath;
@@ -126,6 +127,39 @@ impl ObjectStore {
         }
         out.sync().map_err(|e| Error::io(dst, e))?;
         Ok(done)
+    }
+
+    /// Reads `obj`, which should be `size` bytes, in one streamed GET, passing every byte to
+    /// `on_data` in order (see [`Store::read_checked`]): `None` if absent, else the object's size,
+    /// and no byte passed when that is not `size`; never more than `size` bytes passed.
+    pub(super) async fn read_streamed(
+        &self,
+        obj: &ObjPath,
+        size: u64,
+        url: &str,
+        on_data: &mut dyn FnMut(&[u8]),
+    ) -> Result<Option<u64>> {
+        let _permit = self.permit().await;
+        let got = match self.s3.get_opts(obj, GetOptions::default()).await {
+            Ok(got) => got,
+            Err(e) if is_not_found(&e) => return Ok(None),
+            Err(e) => return Err(obj_err("get", url, e)),
+        };
+        if got.meta.size != size {
+            return Ok(Some(got.meta.size));
+        }
+        let mut body = got.into_stream();
+        let mut done = 0u64;
+        while let Some(chunk) = body.try_next().await.map_err(|e| obj_err("get", url, e))? {
+            Self::pace(self.rate.as_ref(), chunk.len()).await;
+            done += chunk.len() as u64;
+            if done > size {
+                // More bytes than the response said: never pass more than `size`.
+                return Ok(Some(done));
+            }
+            on_data(&chunk);
+        }
+        Ok(Some(done))
     }
 
     /// Uploads local file `src` as `key`; `check`: look for the key first before a multipart
