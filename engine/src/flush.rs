@@ -26,6 +26,7 @@
 //!   repository snapshot built from it reads at that sequence, and the WAL copies it pins hold
 //!   every version anyway;
 //! - recovery flushes at open run before any reader or snapshot exists (the list is empty).
+//!
 //! The engine has only puts and deletes (no merge operands, range or single deletes), so
 //! shadowing is the whole rule. The newest version of each user key is always kept, so the
 //! table's largest sequence and both boundary user keys are those of the memtable; its entry
