@@ -82,13 +82,21 @@ impl DbInner {
         let filled = (|| {
             while it.valid() {
                 let key = it.key();
-                let corrupt =
-                    || Error::corruption(self.table_path(number), 0, "malformed internal key while writing a table");
-                let parsed = ikey::parse(key).ok_or_else(corrupt)?;
+                let parsed = ikey::parse(key).ok_or_else(|| {
+                    Error::corruption(self.table_path(number), 0, "malformed internal key while writing a table")
+                })?;
                 match filter.keep(key) {
                     Keep::Yes => out.add(key, parsed.seq, parsed.kind, it.value())?,
                     Keep::No => {}
-                    Keep::Corrupt => return Err(corrupt()),
+                    // Parsed above, so the version is not older than the previous one of its
+                    // key: two entries share a sequence number (unique per write).
+                    Keep::Corrupt => {
+                        return Err(Error::corruption(
+                            self.table_path(number),
+                            0,
+                            format!("two versions of one key at sequence {} while writing a table", parsed.seq),
+                        ));
+                    }
                 }
                 it.next();
             }
@@ -225,5 +233,36 @@ impl DbInner {
         let live = self.read_state().log_numbers.clone();
         crate::write::forget_retired_wals(&mut self.writes.commit.lock(), &live);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Db, Options};
+    use strata_base::ikey::ValueKind;
+
+    #[test]
+    fn two_versions_at_one_sequence_are_corruption_and_leave_no_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), Options::default()).unwrap();
+        let mem = Arc::new(MemTable::new());
+        mem.add(4, ValueKind::Put, b"a", b"new");
+        mem.add(5, ValueKind::Put, b"b", b"1");
+        mem.add(5, ValueKind::Delete, b"b", b"");
+        let err = db.inner.flush_memtable(CfId::DEFAULT, &mem, &[]).unwrap_err();
+        match &err {
+            Error::Corruption { file, reason, .. } => {
+                assert!(file.extension().is_some_and(|e| e == "sst"), "{err}");
+                assert!(reason.contains("sequence 5"), "{err}");
+            }
+            other => panic!("expected Corruption, got {other:?}"),
+        }
+        assert!(db.inner.state.lock().pending_outputs.is_empty());
+        let tables = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "sst"))
+            .count();
+        assert_eq!(tables, 0, "the unfinished table is removed");
     }
 }
