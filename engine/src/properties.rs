@@ -68,10 +68,13 @@ fn stats(inner: &DbInner, rs: &crate::state::ReadState) -> String {
     }
     let _ = writeln!(
         out,
-        "user writes: {} batches, {:.1} MB; flushed {:.1} MB; write amplification {:.2}",
+        "user writes: {} batches, {:.1} MB; flushed {:.1} MB ({} entries, {} shadowed versions left out); \
+         write amplification {:.2}",
         s.writes.load(Ordering::Relaxed),
         mb(s.user_bytes_written.load(Ordering::Relaxed)),
         mb(s.flush_bytes_written.load(Ordering::Relaxed)),
+        s.flush_entries_written.load(Ordering::Relaxed),
+        s.flush_entries_dropped.load(Ordering::Relaxed),
         s.write_amplification()
     );
     let _ = writeln!(

@@ -1,10 +1,10 @@
 //! Snapshots: pinned sequence numbers.
 //!
 //! A [`Snapshot`] registers its sequence number in the database's [`SnapshotList`] until it is
-//! dropped; compactions keep every version some live snapshot can see.
+//! dropped; flushes and compactions keep every version some live snapshot can see.
 //!
 //! Thread safety: the list is a mutex-guarded multiset, touched once per snapshot create/drop
-//! and once per compaction.
+//! and once per flushed generation and per compaction.
 
 use parking_lot::Mutex;
 use std::collections::BTreeMap;

@@ -19,6 +19,9 @@ pub(crate) struct Stats {
     pub(crate) user_bytes_written: AtomicU64,
     pub(crate) writes: AtomicU64,
     pub(crate) flush_bytes_written: AtomicU64,
+    /// Entries flushes wrote, and older versions they left out (shadowed in their memtable).
+    pub(crate) flush_entries_written: AtomicU64,
+    pub(crate) flush_entries_dropped: AtomicU64,
     /// Bytes appended to WALs (record framing included) and WAL syncs asked by writers.
     pub(crate) wal_bytes_written: AtomicU64,
     pub(crate) wal_syncs: AtomicU64,

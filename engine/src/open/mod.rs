@@ -313,7 +313,8 @@ fn finish_recovery(inner: &DbInner, recovered: &Memtables) -> Result<()> {
     let mut edit = VersionEdit::default();
     if recovered.values().any(|m| !m.is_empty()) {
         for (&cf_id, mem) in recovered {
-            if let Some(meta) = inner.flush_memtable(cf_id, mem)? {
+            // No reader or snapshot exists yet: only the newest version of each key is needed.
+            if let Some(meta) = inner.flush_memtable(cf_id, mem, &[])? {
                 // The newest table of its family (L0 is ordered by epoch).
                 let epoch = inner.state.lock().versions.current().cf(cf_id).map_or(1, |c| c.next_epoch());
                 edit.add_file(cf_id, 0, strata_manifest::FileMeta { epoch, ..meta });
