@@ -18,7 +18,7 @@
 
 use crate::error::Result;
 use crate::iter::{InternalIterator, compare_ikey, split_ikey};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use parking_lot::RwLock;
 use std::borrow::Borrow;
 use std::cmp::Ordering;
@@ -32,26 +32,26 @@ use strata_base::ikey::{self, SEQ_MAX, SeqNo, ValueKind};
 ///
 /// The rule: a memtable is charged what it costs in memory, so `write_buffer_size` is a memory
 /// budget (RocksDB's is too: it counts the bytes of its arena). An entry costs its value (in a
-/// shared chunk, [`carve`]) and one B-tree slot, [`SLOT_BYTES`] = 72 (a 40-byte key holding
-/// internal keys up to [`INLINE_KEY_MAX`] bytes inline, and a 32-byte `Bytes` handle), in nodes
-/// of 11 slots about 69% full under random inserts (55% under ascending ones), plus the
-/// internal nodes: about 110 bytes per entry. The charge is the internal key's length plus this
-/// constant, which for a 16-byte user key (24-byte internal key) is 104.
+/// shared chunk of the [`Arena`]) and one B-tree slot, [`SLOT_BYTES`] = 48 (a 40-byte key
+/// holding internal keys up to [`INLINE_KEY_MAX`] bytes inline, and an 8-byte [`ValueRef`]),
+/// in nodes of 11 slots about 69% full under random inserts (55% under ascending ones), plus
+/// the internal nodes: about 76 bytes per entry. The charge is the internal key's length plus
+/// the value's plus this constant, which for a 16-byte user key and a 100-byte value is 176.
 ///
-/// Measured (RSS growth of one memtable filled to 64 MiB with 16-byte keys and 100-byte values,
-/// 2026-11-30): 204 bytes charged per entry, 210 used under random inserts, 238 under ascending
-/// ones; so the charge is honest, slightly low. RocksDB's skip list spends about 139 bytes of
-/// arena on the same entry (varint lengths 2, internal key 24, value 100, and 8 bytes per
-/// level of a node 1.33 levels high on average), so 64 MiB holds about 480k such entries there
-/// and 329k here. That is a real difference of memory per entry, not of accounting: a denser
-/// memtable (smaller slots) is what would close it.
-pub const ENTRY_OVERHEAD_BYTES: usize = 80;
+/// Measured (RSS growth of one memtable of 329k, 460k and 1M entries with 16-byte keys and
+/// 100-byte values, 2026-11-30): 173-176 bytes used per entry under random inserts, 195 under
+/// ascending ones (the charge is exact for random keys, 10% low for ascending ones). Before
+/// values were held by 8-byte references instead of 32-byte `Bytes` handles (a 72-byte slot)
+/// the same entry cost 210 and 238 bytes. RocksDB's skip list spends about 139 bytes of arena
+/// on it (varint lengths 2, internal key 24, value 100, and 8 bytes per level of a node 1.33
+/// levels high on average), so 64 MiB holds about 480k such entries there and 381k here.
+pub const ENTRY_OVERHEAD_BYTES: usize = 52;
 
 /// Bytes of one B-tree slot: key and value handle (the node's fill and the internal nodes come
 /// on top; see [`ENTRY_OVERHEAD_BYTES`]).
-pub const SLOT_BYTES: usize = std::mem::size_of::<InternalKey>() + std::mem::size_of::<Bytes>();
+pub const SLOT_BYTES: usize = std::mem::size_of::<InternalKey>() + std::mem::size_of::<ValueRef>();
 // The figures in `ENTRY_OVERHEAD_BYTES`'s derivation: re-measure if these change.
-const _: () = assert!(SLOT_BYTES == 72);
+const _: () = assert!(SLOT_BYTES == 48);
 const _: () = assert!(INLINE_KEY_MAX == 38);
 
 /// An internal key as an ordered view: user key bytewise ascending, then trailer descending.
@@ -173,22 +173,75 @@ const ARENA_VALUE_MAX: usize = 4096;
 /// Size of one arena chunk.
 const ARENA_CHUNK: usize = 64 * 1024;
 
-/// A copy of `value` that shares a 64 KiB chunk with its neighbours: one reference-count
-/// increment instead of a `malloc` per value (and one decrement instead of a `free`, often on
-/// another thread, when the memtable is dropped). A value handed to a reader keeps its chunk
-/// alive until the reader drops it.
-fn carve(arena: &mut BytesMut, value: &[u8]) -> Bytes {
-    if value.is_empty() {
-        return Bytes::new();
+/// Where a value lives in the [`Arena`]: `len` bytes from `offset` of chunk `chunk`; a value
+/// above [`ARENA_VALUE_MAX`] has an allocation of its own (`len == OWN`, `chunk` indexes
+/// `Arena::own`). Eight bytes in the B-tree slot instead of a 32-byte `Bytes` handle: the
+/// memtable's largest per-entry cost is its slots (see [`ENTRY_OVERHEAD_BYTES`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ValueRef {
+    chunk: u32,
+    offset: u16,
+    len: u16,
+}
+
+/// `ValueRef::len` of a value with an allocation of its own.
+const OWN: u16 = u16::MAX;
+const _: () = assert!(ARENA_VALUE_MAX < OWN as usize && ARENA_CHUNK <= 1 << 16);
+
+/// The memtable's values: small ones copied into 64 KiB chunks (one allocation per chunk, not
+/// per value, and one `free` per chunk when the memtable is dropped), larger ones on their own.
+/// A chunk is sealed (frozen into `Bytes`) when the next value does not fit; a reader's value
+/// from a sealed chunk shares it (a reference-count increment, the chunk lives while the reader
+/// holds the value), one from the open chunk is copied (only the newest 64 KiB of values).
+///
+/// Invariants: the open chunk never reallocates (its capacity is reserved whole), so a
+/// `ValueRef` into it stays valid; it becomes `sealed[sealed.len()]` when sealed, which is the
+/// index its values were given.
+#[derive(Debug, Default)]
+struct Arena {
+    sealed: Vec<Bytes>,
+    open: Vec<u8>,
+    own: Vec<Bytes>,
+}
+
+impl Arena {
+    /// Stores `value`; returns where.
+    fn put(&mut self, value: &[u8]) -> ValueRef {
+        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        if value.is_empty() {
+            return ValueRef { chunk: 0, offset: 0, len: 0 };
+        }
+        if value.len() > ARENA_VALUE_MAX {
+            self.own.push(Bytes::copy_from_slice(value));
+            return ValueRef { chunk: count(self.own.len() - 1), offset: 0, len: OWN };
+        }
+        if self.open.capacity() - self.open.len() < value.len() {
+            let full = std::mem::replace(&mut self.open, Vec::with_capacity(ARENA_CHUNK));
+            if full.capacity() > 0 {
+                self.sealed.push(Bytes::from(full));
+            }
+        }
+        // offset < ARENA_CHUNK <= 2^16 and len <= ARENA_VALUE_MAX: both fit in u16.
+        let offset = self.open.len() as u16;
+        self.open.extend_from_slice(value);
+        ValueRef { chunk: count(self.sealed.len()), offset, len: value.len() as u16 }
     }
-    if value.len() > ARENA_VALUE_MAX {
-        return Bytes::copy_from_slice(value);
+
+    /// The value `r` points at (empty if `r` points nowhere, which `put` never returns).
+    fn get(&self, r: ValueRef) -> Bytes {
+        let (chunk, from) = (r.chunk as usize, usize::from(r.offset));
+        match r.len {
+            0 => Bytes::new(),
+            OWN => self.own.get(chunk).cloned().unwrap_or_default(),
+            len => {
+                let range = from..from + usize::from(len);
+                match self.sealed.get(chunk) {
+                    Some(c) => c.get(range.clone()).map_or_else(Bytes::new, |_| c.slice(range)),
+                    None => self.open.get(range).map_or_else(Bytes::new, Bytes::copy_from_slice),
+                }
+            }
+        }
     }
-    if arena.capacity() - arena.len() < value.len() {
-        *arena = BytesMut::with_capacity(ARENA_CHUNK);
-    }
-    arena.extend_from_slice(value);
-    arena.split().freeze()
 }
 
 /// What the memtable says about a key at a sequence number.
@@ -198,12 +251,12 @@ pub enum MemGet {
     Deleted,
 }
 
-/// The entries and the chunk their small values are carved from: one lock covers both, so an
+/// The entries and the arena their values live in: one lock covers both, so an
 /// insert takes one lock.
 #[derive(Debug, Default)]
 struct Tree {
-    map: BTreeMap<InternalKey, Bytes>,
-    arena: BytesMut,
+    map: BTreeMap<InternalKey, ValueRef>,
+    arena: Arena,
 }
 
 /// A concurrent, ordered map from internal key to value.
@@ -240,7 +293,7 @@ impl MemTable {
         };
         let charge = key.as_bytes().len() + value.len() + ENTRY_OVERHEAD_BYTES;
         let mut tree = self.tree.write();
-        let value = carve(&mut tree.arena, value);
+        let value = tree.arena.put(value);
         tree.map.insert(key, value);
         drop(tree);
         self.size_bytes.fetch_add(charge, AtomicOrdering::Relaxed);
@@ -258,7 +311,7 @@ impl MemTable {
             return None;
         }
         Some(match parsed.kind {
-            ValueKind::Put => MemGet::Value(value.clone()),
+            ValueKind::Put => MemGet::Value(tree.arena.get(*value)),
             ValueKind::Delete => MemGet::Deleted,
         })
     }
@@ -294,7 +347,7 @@ impl MemTable {
         out.clear();
         let tree = self.tree.read();
         let r = tree.map.range::<dyn KeyView, _>((lower, upper));
-        let clone = |(k, v): (&InternalKey, &Bytes)| (k.clone(), v.clone());
+        let clone = |(k, v): (&InternalKey, &ValueRef)| (k.clone(), tree.arena.get(*v));
         if back {
             out.extend(r.rev().take(n).map(clone));
         } else {
@@ -445,6 +498,24 @@ mod tests {
                 other => panic!("value {i}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn a_value_read_from_the_open_chunk_survives_its_sealing() {
+        let m = MemTable::new();
+        m.add(1, ValueKind::Put, b"first", b"in the open chunk");
+        let Some(MemGet::Value(early)) = m.get(b"first", SEQ_MAX) else { panic!("first is missing") };
+        // Fill past several chunks: the first chunk is sealed and shared from then on.
+        let filler = vec![9u8; 3000];
+        for i in 0..(3 * ARENA_CHUNK / filler.len()) as u64 {
+            m.add(i + 2, ValueKind::Put, format!("z{i:05}").as_bytes(), &filler);
+        }
+        let Some(MemGet::Value(late)) = m.get(b"first", SEQ_MAX) else { panic!("first is missing") };
+        assert_eq!(&early[..], b"in the open chunk");
+        assert_eq!(&late[..], b"in the open chunk");
+        let tree = m.tree.read();
+        assert!(tree.arena.sealed.len() >= 2, "{} chunks sealed", tree.arena.sealed.len());
+        assert_eq!(std::mem::size_of::<ValueRef>(), 8);
     }
 
     #[test]

@@ -18,7 +18,7 @@ pub struct Options {
     /// Memory a memtable may use before it becomes immutable and a new one takes writes,
     /// as charged by `MemTable::approximate_size` (keys, values and
     /// `memtable::ENTRY_OVERHEAD_BYTES` per entry). Default 64 MiB, as in RocksDB, whose
-    /// skip list holds about 1.5x more 100-byte entries in it.
+    /// skip list holds about 1.25x more 100-byte entries in it.
     pub write_buffer_size: usize,
     /// Immutable memtable generations allowed to wait for a flush before writers stop.
     /// Default 2.
