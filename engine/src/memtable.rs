@@ -18,7 +18,7 @@
 
 use crate::error::Result;
 use crate::iter::{InternalIterator, compare_ikey, split_ikey};
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use parking_lot::RwLock;
 use std::borrow::Borrow;
 use std::cmp::Ordering;
@@ -63,17 +63,20 @@ trait KeyView {
 }
 
 impl PartialEq for dyn KeyView + '_ {
+    #[inline]
     fn eq(&self, other: &Self) -> bool {
         self.cmp(other) == Ordering::Equal
     }
 }
 impl Eq for dyn KeyView + '_ {}
 impl PartialOrd for dyn KeyView + '_ {
+    #[inline]
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
 impl Ord for dyn KeyView + '_ {
+    #[inline]
     fn cmp(&self, other: &Self) -> Ordering {
         let (ua, ta) = self.parts();
         let (ub, tb) = other.parts();
@@ -120,6 +123,7 @@ impl InternalKey {
 const _: () = assert!(INLINE_KEY_MAX < 256);
 
 impl PartialEq for InternalKey {
+    #[inline]
     fn eq(&self, other: &Self) -> bool {
         self.as_bytes() == other.as_bytes()
     }
@@ -127,23 +131,27 @@ impl PartialEq for InternalKey {
 impl Eq for InternalKey {}
 
 impl Ord for InternalKey {
+    #[inline]
     fn cmp(&self, other: &Self) -> Ordering {
         compare_ikey(self.as_bytes(), other.as_bytes())
     }
 }
 impl PartialOrd for InternalKey {
+    #[inline]
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
 
 impl KeyView for InternalKey {
+    #[inline]
     fn parts(&self) -> (&[u8], u64) {
         split_ikey(self.as_bytes())
     }
 }
 
 impl<'a> Borrow<dyn KeyView + 'a> for InternalKey {
+    #[inline]
     fn borrow(&self) -> &(dyn KeyView + 'a) {
         self
     }
@@ -163,6 +171,7 @@ impl<'a> LookupKey<'a> {
 }
 
 impl KeyView for LookupKey<'_> {
+    #[inline]
     fn parts(&self) -> (&[u8], u64) {
         (self.user_key, self.trailer)
     }
@@ -200,7 +209,7 @@ const _: () = assert!(ARENA_VALUE_MAX < OWN as usize && ARENA_CHUNK <= 1 << 16);
 #[derive(Debug, Default)]
 struct Arena {
     sealed: Vec<Bytes>,
-    open: Vec<u8>,
+    open: BytesMut,
     own: Vec<Bytes>,
 }
 
@@ -216,9 +225,10 @@ impl Arena {
             return ValueRef { chunk: count(self.own.len() - 1), offset: 0, len: OWN };
         }
         if self.open.capacity() - self.open.len() < value.len() {
-            let full = std::mem::replace(&mut self.open, Vec::with_capacity(ARENA_CHUNK));
+            // Freezing keeps the allocation (no copy, no shrink).
+            let full = std::mem::replace(&mut self.open, BytesMut::with_capacity(ARENA_CHUNK));
             if full.capacity() > 0 {
-                self.sealed.push(Bytes::from(full));
+                self.sealed.push(full.freeze());
             }
         }
         // offset < ARENA_CHUNK <= 2^16 and len <= ARENA_VALUE_MAX: both fit in u16.

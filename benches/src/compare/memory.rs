@@ -42,6 +42,7 @@ fn anon_rss() -> Option<u64> {
 }
 
 /// Samples the anonymous resident set until [`finish`](Self::finish).
+#[derive(Debug)]
 pub struct AnonSampler {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<Option<u64>>>,
