@@ -1,8 +1,10 @@
 //! `Repository::create_snapshot`: pin the database's state, commit a *creating* record naming
 //! the tables it will use, store the tables not yet in the repository (hard links where
-//! possible), check every reused table is still there, commit the *complete* record. On an
-//! object store what the repository holds comes from one listing of `tables/` before the
-//! uploads and one after, instead of a HEAD per table each time ([`check_by_listing`] decides).
+//! possible), check every reused table is still there, commit the *complete* record. What the
+//! repository holds comes from one listing of `tables/` before the uploads or links and one
+//! after, instead of a look (a HEAD on an object store, a `stat` locally) at each table each
+//! time, unless the repository holds far more tables than the snapshot ([`check_by_listing`],
+//! [`local_listing`] decide).
 //!
 //! Crash behaviour: before the creating commit, nothing is visible (at most a temporary file);
 //! after it, the snapshot is listed as creating until `gc` fails it once its grace period has
@@ -23,7 +25,7 @@ use super::record::{Action, LogState, SnapshotState};
 use super::types::{SnapshotId, SnapshotInfo, SnapshotOptions, Tracker};
 use super::{Repository, now_ms};
 use crate::store::{Put, Store, Transfer};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use strata::{Db, DbId, Error, LiveFiles, Result};
 use strata_base::testing::kill_point;
@@ -93,10 +95,32 @@ pub(crate) fn check_by_listing(remote: bool, tables_planned: usize, tables_store
     remote && tables_stored / LIST_PAGE_OBJECTS < tables_planned
 }
 
+/// Locally: whether one names-only listing of `tables/` (about `tables_stored` entries) costs
+/// less than the `stat` per planned table it replaces before the links and the one after (a
+/// directory entry read costs a small fraction of a `stat`; 32 entries per table is a safe
+/// bound). A first snapshot into a fresh repository lists an empty directory. Pure, tested
+/// alone.
+pub(crate) fn local_listing(tables_planned: usize, tables_stored: usize) -> bool {
+    tables_planned > 0 && tables_stored < 32 * tables_planned
+}
+
+/// How a snapshot learns what `tables/` holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Look {
+    /// One listing with sizes (an object store: a LIST page answers for 1000 objects).
+    ListSizes,
+    /// One listing of names (locally); sizes are looked up only for tables already there.
+    ListNames,
+    /// A look at each table.
+    EachTable,
+}
+
 /// What `tables/` holds, as far as a snapshot needs to know.
 enum Stored {
     /// The size of every object, from one listing.
     Listed(HashMap<String, u64>),
+    /// The name of every object, from one listing.
+    Names(HashSet<String>),
     /// Nothing known: look each table up.
     LookUp,
 }
@@ -106,7 +130,19 @@ impl Stored {
     fn size(&self, store: &dyn Store, key: &str) -> Result<Option<u64>> {
         match self {
             Stored::Listed(sizes) => Ok(sizes.get(key).copied()),
-            Stored::LookUp => store.size(key),
+            Stored::Names(names) if !names.contains(key) => Ok(None),
+            Stored::Names(_) | Stored::LookUp => store.size(key),
+        }
+    }
+
+    /// Whether the table `key` of `size` bytes is there. A name in `tables/` is always a whole
+    /// file (an exclusive link of a synced copy, or of the source's table) and `gc` takes
+    /// whole files away, so where the listing has no sizes, being there is enough: the size of
+    /// a reused table was checked before the links.
+    fn holds(&self, store: &dyn Store, key: &str, size: u64) -> Result<bool> {
+        match self {
+            Stored::Names(names) => Ok(names.contains(key)),
+            _ => Ok(self.size(store, key)? == Some(size)),
         }
     }
 }
@@ -140,9 +176,17 @@ impl Repository {
                 tables: planned.iter().map(|p| p.record.key.clone()).collect(),
             }]))
         })?;
-        // On an object store one listing of `tables/` before the uploads and one after replace
-        // two HEADs per table, unless the repository holds far more tables than this snapshot.
-        let listing = check_by_listing(self.store.is_remote(), planned.len(), begun.referenced_tables().len());
+        // One listing of `tables/` before the uploads or links and one after replace a look at
+        // each table before and after, unless the repository holds far more tables than this
+        // snapshot (on an object store a look is a HEAD, locally a `stat`).
+        let stored_count = begun.referenced_tables().len();
+        let listing = if self.store.is_remote() {
+            if check_by_listing(true, planned.len(), stored_count) { Look::ListSizes } else { Look::EachTable }
+        } else if local_listing(planned.len(), stored_count) {
+            Look::ListNames
+        } else {
+            Look::EachTable
+        };
         let built = self.store_and_complete(db, &live, id, &db_id, &keep, &planned, opts, created_at_ms, listing);
         let done = match built {
             Ok(state) => state,
@@ -161,13 +205,16 @@ impl Repository {
         done.entry(id).map(SnapshotInfo::from_entry).ok_or_else(|| super::not_found(SnapshotId(id)))
     }
 
-    /// What `tables/` holds: one listing if `listing`, else nothing (each table is looked up).
-    fn stored_tables(&self, listing: bool) -> Result<Stored> {
-        if !listing {
-            return Ok(Stored::LookUp);
-        }
-        let sizes = self.store.list_sizes(TABLES_DIR)?;
-        Ok(Stored::Listed(sizes.into_iter().map(|(name, n)| (format!("{TABLES_DIR}/{name}"), n)).collect()))
+    /// What `tables/` holds, learnt as `look` says.
+    fn stored_tables(&self, look: Look) -> Result<Stored> {
+        let key = |name: &str| format!("{TABLES_DIR}/{name}");
+        Ok(match look {
+            Look::EachTable => Stored::LookUp,
+            Look::ListSizes => Stored::Listed(
+                self.store.list_sizes(TABLES_DIR)?.into_iter().map(|(name, n)| (key(&name), n)).collect(),
+            ),
+            Look::ListNames => Stored::Names(self.store.list(TABLES_DIR)?.iter().map(|n| key(n)).collect()),
+        })
     }
 
     #[allow(clippy::too_many_arguments, reason = "one private step of create_snapshot")]
@@ -181,7 +228,7 @@ impl Repository {
         planned: &[Planned],
         opts: &SnapshotOptions,
         created_at_ms: u64,
-        listing: bool,
+        listing: Look,
     ) -> Result<LogState> {
         let src_fs = db.file_system();
         let stored = self.stored_tables(listing)?;
@@ -223,7 +270,7 @@ impl Repository {
         // visible to it: put back whatever is missing now, from the pinned source.
         let stored = self.stored_tables(listing)?;
         for p in planned {
-            if stored.size(&*self.store, &p.record.key)? != Some(p.record.size) {
+            if !stored.holds(&*self.store, &p.record.key, p.record.size)? {
                 self.store_table(&*src_fs, p, opts.copy_files, &stored)?;
             }
         }
@@ -292,6 +339,10 @@ mod tests {
     #[test]
     fn a_listing_replaces_heads_only_on_an_object_store_and_only_when_cheaper() {
         assert!(!check_by_listing(false, 1000, 0), "locally a look is a stat");
+        assert!(local_listing(1, 0), "a fresh repository: an empty directory to list");
+        assert!(local_listing(66, 2111), "32 entries per table still cost less than two stats");
+        assert!(!local_listing(66, 2112));
+        assert!(!local_listing(0, 0), "nothing to look at");
         assert!(check_by_listing(true, 1, 0), "an empty repository: one LIST for one HEAD");
         assert!(check_by_listing(true, 16, 999));
         assert!(check_by_listing(true, 16, 15_999), "16 pages for 16 HEADs");
