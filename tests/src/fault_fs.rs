@@ -11,7 +11,7 @@
 use bytes::Bytes;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use strata_base::FileSystem;
 use strata_base::fs::{FileLock, RandomAccessFile, WritableFile};
 
@@ -42,12 +42,16 @@ impl std::fmt::Debug for CreateHook {
 
 type SharedHook = Arc<Mutex<Option<CreateHook>>>;
 
+/// The create gate: the suffix of the files whose creation waits while it is `Some`.
+type SharedGate = Arc<(Mutex<Option<String>>, Condvar)>;
+
 /// A file system that fails writes to some files; see the module docs.
 #[derive(Debug, Clone)]
 pub struct SelectiveFaultFs {
     inner: Arc<dyn FileSystem>,
     rule: SharedRule,
     hook: SharedHook,
+    gate: SharedGate,
 }
 
 fn check(rule: &SharedRule, path: &Path, what: &str) -> io::Result<()> {
@@ -62,7 +66,25 @@ fn check(rule: &SharedRule, path: &Path, what: &str) -> io::Result<()> {
 
 impl SelectiveFaultFs {
     pub fn new(inner: Arc<dyn FileSystem>) -> Self {
-        Self { inner, rule: Arc::new(Mutex::new(None)), hook: Arc::new(Mutex::new(None)) }
+        Self {
+            inner,
+            rule: Arc::new(Mutex::new(None)),
+            hook: Arc::new(Mutex::new(None)),
+            gate: Arc::new((Mutex::new(None), Condvar::new())),
+        }
+    }
+
+    /// Closes the create gate: from now on every `create` of a file whose name ends with
+    /// `suffix` waits, on the creating thread, until [`open_create_gate`](Self::open_create_gate)
+    /// (to hold a background job, e.g. keep every flush from writing its table).
+    pub fn close_create_gate(&self, suffix: &str) {
+        *self.gate.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(suffix.to_string());
+    }
+
+    /// Opens the create gate and wakes every `create` waiting at it.
+    pub fn open_create_gate(&self) {
+        *self.gate.0.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        self.gate.1.notify_all();
     }
 
     /// Sets (or with `None` clears) the one-shot create hook.
@@ -120,6 +142,13 @@ impl WritableFile for Writable {
 
 impl FileSystem for SelectiveFaultFs {
     fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
+        {
+            let held = |g: &Option<String>| g.as_ref().is_some_and(|s| path.to_string_lossy().ends_with(s.as_str()));
+            let mut g = self.gate.0.lock().unwrap_or_else(PoisonError::into_inner);
+            while held(&g) {
+                g = self.gate.1.wait(g).unwrap_or_else(PoisonError::into_inner);
+            }
+        }
         let hook = {
             let mut h = self.hook.lock().unwrap_or_else(PoisonError::into_inner);
             let due = h.as_ref().is_some_and(|h| path.to_string_lossy().ends_with(&h.suffix));

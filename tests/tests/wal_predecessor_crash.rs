@@ -3,7 +3,7 @@
 //! A closed WAL is flushed to the OS and trimmed, not synced; a synced write syncs every older
 //! live WAL first; each WAL's header record names its predecessor and the predecessor's length
 //! (docs/format/wal.md, "WAL header record"). These tests keep every WAL live by holding the
-//! flush thread at a gate (a file system that blocks the creation of tables), so the writes of
+//! flush thread at a gate (`SelectiveFaultFs`'s create gate, closed for tables), so the writes of
 //! several generations sit in unsynced WALs, then crash `SimFs` (it keeps only synced bytes) and
 //! sometimes put back bytes the kernel could have written on its own (a later WAL's unsynced
 //! pages), and check what recovery returns.
@@ -11,93 +11,21 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a failure is the test failing")]
 
 use bytes::Bytes;
-use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::Arc;
 use strata::{ColumnFamily, Db, Error, Options, RecoveryMode, SimFs, WriteOptions};
-use strata_base::{FileLock, FileSystem, RandomAccessFile, WritableFile};
-use strata_tests::fault_fs::overwrite_file;
+use strata_base::FileSystem;
+use strata_tests::fault_fs::{SelectiveFaultFs, overwrite_file};
 use strata_tests::history::{Acked, History, SIDE_CF, check_prefix};
 use strata_wal::{LogReader, LogWriter};
 
 const DB: &str = "/db";
 
-/// Delegates to `inner`, but `create` of a table blocks while the gate is closed.
-#[derive(Debug, Clone)]
-struct GatedFs {
-    inner: Arc<dyn FileSystem>,
-    closed: Arc<(Mutex<bool>, Condvar)>,
-}
-
-impl GatedFs {
-    fn new(inner: Arc<dyn FileSystem>) -> Self {
-        Self { inner, closed: Arc::new((Mutex::new(true), Condvar::new())) }
-    }
-
-    fn open_gate(&self) {
-        *self.closed.0.lock().unwrap_or_else(PoisonError::into_inner) = false;
-        self.closed.1.notify_all();
-    }
-}
-
-impl FileSystem for GatedFs {
-    fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
-        if path.to_string_lossy().ends_with(".sst") {
-            let mut closed = self.closed.0.lock().unwrap_or_else(PoisonError::into_inner);
-            while *closed {
-                closed = self.closed.1.wait(closed).unwrap_or_else(PoisonError::into_inner);
-            }
-        }
-        self.inner.create(path)
-    }
-    fn open(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
-        self.inner.open(path)
-    }
-    fn open_unmapped(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
-        self.inner.open_unmapped(path)
-    }
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        self.inner.rename(from, to)
-    }
-    fn link(&self, from: &Path, to: &Path) -> io::Result<()> {
-        self.inner.link(from, to)
-    }
-    fn remove_file(&self, path: &Path) -> io::Result<()> {
-        self.inner.remove_file(path)
-    }
-    fn remove_dir_all(&self, path: &Path) -> io::Result<()> {
-        self.inner.remove_dir_all(path)
-    }
-    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
-        self.inner.create_dir_all(path)
-    }
-    fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
-        self.inner.list(dir)
-    }
-    fn exists(&self, path: &Path) -> bool {
-        self.inner.exists(path)
-    }
-    fn is_dir(&self, path: &Path) -> bool {
-        self.inner.is_dir(path)
-    }
-    fn file_size(&self, path: &Path) -> io::Result<u64> {
-        self.inner.file_size(path)
-    }
-    fn lock(&self, path: &Path) -> io::Result<Box<dyn FileLock>> {
-        self.inner.lock(path)
-    }
-    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        self.inner.sync_dir(dir)
-    }
-    fn link_count(&self, path: &Path) -> io::Result<u64> {
-        self.inner.link_count(path)
-    }
-}
-
 /// A database whose flushes wait at the gate: every generation keeps its WAL.
 struct Held {
     sim: SimFs,
-    gate: GatedFs,
+    /// Its create gate holds every table (so every flush) until the crash.
+    gate: SelectiveFaultFs,
     db: Option<Db>,
     side: ColumnFamily,
 }
@@ -124,8 +52,9 @@ fn open(fs: Arc<dyn FileSystem>, mode: RecoveryMode) -> (Db, ColumnFamily) {
 impl Held {
     fn new() -> Self {
         let sim = SimFs::new();
-        let gate = GatedFs::new(sim.arc());
-        let (db, side) = open(Arc::new(gate.clone()), RecoveryMode::TolerateCorruptedTail);
+        let gate = SelectiveFaultFs::new(sim.arc());
+        gate.close_create_gate(".sst");
+        let (db, side) = open(gate.arc(), RecoveryMode::TolerateCorruptedTail);
         Self { sim, gate, db: Some(db), side }
     }
 
@@ -151,7 +80,7 @@ impl Held {
         let before: Vec<(PathBuf, Bytes)> =
             wal_files(&self.sim).into_iter().map(|p| (p.clone(), self.sim.read_all(&p).expect("read"))).collect();
         self.sim.fail_after(Some(self.sim.op_count()));
-        self.gate.open_gate();
+        self.gate.open_create_gate();
         drop(self.db.take());
         self.sim.crash();
         (self.sim.clone(), before)
@@ -162,7 +91,7 @@ impl Drop for Held {
     /// A test that fails while flushes wait at the gate must not hang in the database's
     /// shutdown (which joins the flush thread): open it first.
     fn drop(&mut self) {
-        self.gate.open_gate();
+        self.gate.open_create_gate();
     }
 }
 
