@@ -27,8 +27,10 @@ use parking_lot::Mutex;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use strata_checkpoint::StoreOptions;
+use strata_checkpoint::store::RequestHook;
 
 /// The Python wrapper that runs moto's server one request at a time (see the module docs).
 const SERIAL_WRAPPER: &str = include_str!("moto_serial.py");
@@ -238,4 +240,28 @@ mod tests {
         assert_eq!(of("import re\n"), None);
         assert_eq!(of(""), None);
     }
+}
+
+/// The store calls a repository made, as `"op key"` lines in order, recorded by the
+/// [`RequestHook`] that [`hook`](Self::hook) makes (counted on the client side; the server's
+/// own log is `start_logged`'s).
+#[derive(Debug, Clone, Default)]
+pub struct StoreCalls(Arc<Mutex<Vec<String>>>);
+
+impl StoreCalls {
+    /// A hook recording every call into this log.
+    pub fn hook(&self) -> RequestHook {
+        let calls = Arc::clone(&self.0);
+        RequestHook(Arc::new(move |op: &str, key: &str| calls.lock().push(format!("{op} {key}"))))
+    }
+
+    /// The calls recorded since the last `take`, which starts a new record.
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock())
+    }
+}
+
+/// How many of `calls` start with `prefix` (e.g. `"head "`, `"get file tables/"`).
+pub fn count_calls(calls: &[String], prefix: &str) -> usize {
+    calls.iter().filter(|c| c.starts_with(prefix)).count()
 }

@@ -20,7 +20,7 @@ use strata_checkpoint::repo::{
     VerifyLevel,
 };
 use strata_checkpoint::store::{LocalStore, ObjectStore, Put, RequestHook, Store, TransferHook};
-use strata_tests::s3_server::S3Server;
+use strata_tests::s3_server::{S3Server, StoreCalls, count_calls};
 use strata_tests::{dump_cf, small_options};
 
 type Map = BTreeMap<Vec<u8>, Vec<u8>>;
@@ -389,16 +389,14 @@ fn s3_snapshots_list_instead_of_a_head_per_table_and_restores_make_no_head() {
     let t = tempfile::tempdir().unwrap();
     let Some(server) = S3Server::start("s3_requests_per_snapshot") else { return };
     server.create_bucket("req");
-    let ops = Arc::new(parking_lot::Mutex::new(Vec::<String>::new()));
-    let o = Arc::clone(&ops);
-    let hook = RequestHook(Arc::new(move |op: &str, key: &str| o.lock().push(format!("{op} {key}"))));
-    let opts = StoreOptions { request_hook: Some(hook), ..server.options() };
+    let ops = StoreCalls::default();
+    let opts = StoreOptions { request_hook: Some(ops.hook()), ..server.options() };
     let repo = Repository::create_url("s3://req/r", opts, RepositoryOptions::default()).unwrap();
     let db = new_db(&t.path().join("db"), 3000);
-    let count = |v: &[String], prefix: &str| v.iter().filter(|x| x.starts_with(prefix)).count();
-    ops.lock().clear();
+    let count = count_calls;
+    ops.take();
     let s = repo.create_snapshot(&db, &SnapshotOptions::default()).unwrap();
-    let first = std::mem::take(&mut *ops.lock());
+    let first = ops.take();
     assert!(s.tables >= 4, "{s:?}");
     assert_eq!(count(&first, "head "), 0, "{first:?}");
     assert_eq!(count(&first, "list tables"), 2, "{first:?}");
@@ -406,13 +404,13 @@ fn s3_snapshots_list_instead_of_a_head_per_table_and_restores_make_no_head() {
     assert_eq!((count(&first, "list log"), count(&first, "conditional put log/")), (2, 2), "{first:?}");
     // Nothing new: nothing uploaded, still no HEAD.
     let second = repo.create_snapshot(&db, &SnapshotOptions::default()).unwrap();
-    let again = std::mem::take(&mut *ops.lock());
+    let again = ops.take();
     assert_eq!(second.bytes_added, 0);
     assert_eq!((count(&again, "put file"), count(&again, "head ")), (0, 0), "{again:?}");
     // Restore with checksums: one transfer per file, no HEAD, the contents right.
     let strict = RestoreOptions { verify_checksums: true, ..Default::default() };
     let r = repo.restore(s.id, t.path().join("r"), &strict).unwrap();
-    let restore = std::mem::take(&mut *ops.lock());
+    let restore = ops.take();
     assert_eq!(count(&restore, "head "), 0, "{restore:?}");
     assert_eq!(count(&restore, "get file tables/"), s.tables, "{restore:?}");
     assert_eq!(restored(&r.dir), contents(&db));

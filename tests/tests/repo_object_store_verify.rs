@@ -10,8 +10,8 @@ use std::sync::Arc;
 use strata::{Db, Options};
 use strata_checkpoint::StoreOptions;
 use strata_checkpoint::repo::{Problem, Repository, RepositoryOptions, SnapshotId, SnapshotOptions, VerifyLevel};
-use strata_checkpoint::store::{LocalStore, ObjectStore, RequestHook, Store, TransferHook};
-use strata_tests::s3_server::S3Server;
+use strata_checkpoint::store::{LocalStore, ObjectStore, Store, TransferHook};
+use strata_tests::s3_server::{S3Server, StoreCalls, count_calls};
 use strata_tests::small_options;
 
 fn new_db(dir: &Path, n: u32) -> Db {
@@ -54,28 +54,26 @@ fn s3_verify_gets_each_file_once_without_a_head_and_lists_for_sizes() {
     let log = t.path().join("requests.log");
     let Some(server) = S3Server::start_logged("s3_verify_requests", Some(&log)) else { return };
     server.create_bucket("req");
-    let ops = Arc::new(parking_lot::Mutex::new(Vec::<String>::new()));
-    let o = Arc::clone(&ops);
-    let hook = RequestHook(Arc::new(move |op: &str, key: &str| o.lock().push(format!("{op} {key}"))));
-    let opts = StoreOptions { request_hook: Some(hook), ..server.options() };
+    let ops = StoreCalls::default();
+    let opts = StoreOptions { request_hook: Some(ops.hook()), ..server.options() };
     let repo = Repository::create_url("s3://req/r", opts, RepositoryOptions::default()).unwrap();
     let db = new_db(&t.path().join("db"), 3000);
     let id = snapshot(&repo, &db);
-    let count = |v: &[String], prefix: &str| v.iter().filter(|x| x.starts_with(prefix)).count();
+    let count = count_calls;
     let body_gets = |reqs: &[(String, String, String)]| {
         reqs.iter()
             .filter(|(m, p, _)| m == "GET" && (p.starts_with("/req/r/tables/") || p.starts_with("/req/r/wals/")))
             .count()
     };
 
-    ops.lock().clear();
+    ops.take();
     let from = logged(&log, 0).len();
     let report = repo.verify(id, VerifyLevel::Checksums).unwrap();
-    let calls = std::mem::take(&mut *ops.lock());
+    let calls = ops.take();
     let reqs = logged(&log, from);
     let from = logged(&log, 0).len();
     let sizes_report = repo.verify(id, VerifyLevel::Sizes).unwrap();
-    let sizes_calls = std::mem::take(&mut *ops.lock());
+    let sizes_calls = ops.take();
     let sizes_reqs = logged(&log, from);
     eprintln!("verify (checksums) of {} files: {}", report.files_checked, summary(&reqs));
     eprintln!("verify (sizes) of {} files: {}", sizes_report.files_checked, summary(&sizes_reqs));
