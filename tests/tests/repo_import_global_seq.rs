@@ -18,13 +18,36 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a failure here is a test failure")]
 
 use std::path::PathBuf;
-use strata::{Db, FileSystem as _, ImportFile, IngestOptions, Options, ReadOptions, SimFs, SstFileWriter};
+use strata::{
+    ColumnFamily, Db, FileSystem as _, ImportFile, IngestOptions, Options, ReadOptions, SimFs, SstFileWriter,
+};
 use strata_checkpoint::repo::{RepositoryOptions, SnapshotOptions};
 use strata_checkpoint::{ImportMode, ImportOptions, Repository, import};
 use strata_tests::{dump_cf, small_options};
 
 fn dopts(sim: &SimFs) -> Options {
     Options { fs: Some(sim.arc()), disable_auto_compactions: true, ..small_options() }
+}
+
+/// A snapshot of `src` (flushed) in a repository at `/repo`, exported to `/bundle`.
+fn export_bundle(sim: &SimFs, src: &Db) {
+    let repo =
+        Repository::create_with("/repo", RepositoryOptions { fs: Some(sim.arc()), ..Default::default() }).unwrap();
+    let s = repo.create_snapshot(src, &SnapshotOptions { flush: true, ..Default::default() }).unwrap();
+    repo.export(s.id, "/bundle").unwrap();
+}
+
+/// A new database at `/dst` holding family `users` of `/bundle`, imported as `copy`.
+fn import_users_as_copy(sim: &SimFs) -> (Db, ColumnFamily) {
+    let dst = Db::open("/dst", dopts(sim)).unwrap();
+    let opts = ImportOptions {
+        column_families: vec![("users".into(), "copy".into())],
+        mode: ImportMode::NewColumnFamilies,
+        ..Default::default()
+    };
+    import(&dst, "/bundle", &opts).unwrap();
+    let copy = dst.cf("copy").unwrap();
+    (dst, copy)
 }
 
 /// `users` holds a, b, c (flushed, then moved to L1 when `to_l1`), then an ingested table
@@ -50,18 +73,8 @@ fn round_trip(to_l1: bool) {
     assert!(done.files[0].sequence > 0, "{done:?}");
     let want = dump_cf(&src, &users, &ReadOptions::default());
     assert_eq!(want.get(&b"b"[..]).map(Vec::as_slice), Some(&b"new-b"[..]));
-    let repo =
-        Repository::create_with("/repo", RepositoryOptions { fs: Some(sim.arc()), ..Default::default() }).unwrap();
-    let s = repo.create_snapshot(&src, &SnapshotOptions { flush: true, ..Default::default() }).unwrap();
-    repo.export(s.id, "/bundle").unwrap();
-    let dst = Db::open("/dst", dopts(&sim)).unwrap();
-    let opts = ImportOptions {
-        column_families: vec![("users".into(), "copy".into())],
-        mode: ImportMode::NewColumnFamilies,
-        ..Default::default()
-    };
-    import(&dst, "/bundle", &opts).unwrap();
-    let copy = dst.cf("copy").unwrap();
+    export_bundle(&sim, &src);
+    let (dst, copy) = import_users_as_copy(&sim);
     assert_eq!(dump_cf(&dst, &copy, &ReadOptions::default()), want);
     // Compaction merges the two tables by sequence number: the ingested value must still win.
     dst.compact_range(&copy, None, None).unwrap();
@@ -138,20 +151,10 @@ fn spanning_flush(ingested_deep: bool) {
     assert_eq!(want.get(&b"m1"[..]).map(Vec::as_slice), Some(&b"ingested-m1"[..]));
     assert_eq!(want.get(&b"m3"[..]).map(Vec::as_slice), Some(&b"new-m3"[..]));
     assert!(!want.contains_key(&b"m5"[..]));
-    let repo =
-        Repository::create_with("/repo", RepositoryOptions { fs: Some(sim.arc()), ..Default::default() }).unwrap();
-    let s = repo.create_snapshot(&src, &SnapshotOptions { flush: true, ..Default::default() }).unwrap();
-    repo.export(s.id, "/bundle").unwrap();
+    export_bundle(&sim, &src);
     // Later writes to the source are not in the snapshot.
     src.put_cf(&users, "m1", "after-snapshot").unwrap();
-    let dst = Db::open("/dst", dopts(&sim)).unwrap();
-    let opts = ImportOptions {
-        column_families: vec![("users".into(), "copy".into())],
-        mode: ImportMode::NewColumnFamilies,
-        ..Default::default()
-    };
-    import(&dst, "/bundle", &opts).unwrap();
-    let copy = dst.cf("copy").unwrap();
+    let (dst, copy) = import_users_as_copy(&sim);
     assert_eq!(dump_cf(&dst, &copy, &ReadOptions::default()), want);
     for (k, v) in &want {
         assert_eq!(dst.get_cf(&copy, k).unwrap().as_deref(), Some(v.as_slice()), "get {k:?}");
