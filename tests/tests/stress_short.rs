@@ -87,18 +87,7 @@ fn whitebox_kills_at_flush_ingest_checkpoint_savepoint_and_rollover_points_recov
     // is not reached, which is then reported as such.
     let points = "flush.tables_written,ingest.edit_logged,checkpoint.links_midway,savepoint.before_rename,\
                   manifest.rollover_written";
-    let out = run(
-        Command::new(env!("CARGO_BIN_EXE_strata-crashtest"))
-            .arg("--dir")
-            .arg(dir.path())
-            .args(["--seed", "4", "--cycles", "5", "--cycles-per-db", "5", "--threads", "3", "--keys", "80"])
-            .args(["--min-ms", "20000", "--max-ms", "20000", "--whitebox", "--point", points])
-            .arg("--stress-bin")
-            .arg(env!("CARGO_BIN_EXE_strata-stress")),
-        "crashtest ok",
-    );
-    let killed = out.lines().filter(|l| l.starts_with("cycle ") && l.contains(" killed at ")).count();
-    let missed = out.lines().filter(|l| l.starts_with("cycle ") && l.contains(" not reached ")).count();
+    let (out, killed, missed) = whitebox_run(dir.path(), "4", 5, points);
     assert_eq!(killed + missed, 5, "{out}");
     // The hook works: the child died by SIGKILL at its point (checked by the driver) and the
     // restart verified the database and every artifact.
@@ -113,21 +102,30 @@ fn whitebox_kills_in_repository_restore_export_sweep_and_savepoint_restore_recov
     // savepoint restore, at hit 1: reached within the first rounds of a run (the driver sets
     // the repository and savepoint intervals to 40 writes for them).
     let points = "repo.restore_before_rename,repo.export_midway,repo.delete_committed,savepoint.restore_midway";
-    let out = run(
-        Command::new(env!("CARGO_BIN_EXE_strata-crashtest"))
-            .arg("--dir")
-            .arg(dir.path())
-            .args(["--seed", "8", "--cycles", "4", "--cycles-per-db", "4", "--threads", "3", "--keys", "80"])
-            .args(["--min-ms", "20000", "--max-ms", "20000", "--whitebox", "--point", points])
-            .arg("--stress-bin")
-            .arg(env!("CARGO_BIN_EXE_strata-stress")),
-        "crashtest ok",
-    );
-    let killed = out.lines().filter(|l| l.starts_with("cycle ") && l.contains(" killed at ")).count();
-    let missed = out.lines().filter(|l| l.starts_with("cycle ") && l.contains(" not reached ")).count();
+    let (out, killed, missed) = whitebox_run(dir.path(), "8", 4, points);
     assert_eq!(killed + missed, 4, "{out}");
     // Each restart checked the repository listing against what the child reported, ran a gc,
     // restored every snapshot, imported any bundle left behind.
     assert!(killed >= 2, "{out}");
     assert!(out.contains("repo_gc_finished="), "{out}");
+}
+
+/// `strata-crashtest --whitebox` in `dir` with `seed`, `cycles` cycles on one database (3
+/// threads, 80 keys) killing at `points` (at most 20 s each); its output and how many cycles
+/// were killed at their point and how many never reached it.
+fn whitebox_run(dir: &std::path::Path, seed: &str, cycles: usize, points: &str) -> (String, usize, usize) {
+    let n = cycles.to_string();
+    let out = run(
+        Command::new(env!("CARGO_BIN_EXE_strata-crashtest"))
+            .arg("--dir")
+            .arg(dir)
+            .args(["--seed", seed, "--cycles", &n, "--cycles-per-db", &n, "--threads", "3", "--keys", "80"])
+            .args(["--min-ms", "20000", "--max-ms", "20000", "--whitebox", "--point", points])
+            .arg("--stress-bin")
+            .arg(env!("CARGO_BIN_EXE_strata-stress")),
+        "crashtest ok",
+    );
+    let cycles_with = |what: &str| out.lines().filter(|l| l.starts_with("cycle ") && l.contains(what)).count();
+    let (killed, missed) = (cycles_with(" killed at "), cycles_with(" not reached "));
+    (out, killed, missed)
 }
