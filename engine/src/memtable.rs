@@ -246,7 +246,8 @@ impl Arena {
             len => {
                 let range = from..from + usize::from(len);
                 match self.sealed.get(chunk) {
-                    Some(c) => c.get(range.clone()).map_or_else(Bytes::new, |_| c.slice(range)),
+                    Some(c) if range.end <= c.len() => c.slice(range),
+                    Some(_) => Bytes::new(),
                     None => self.open.get(range).map_or_else(Bytes::new, Bytes::copy_from_slice),
                 }
             }

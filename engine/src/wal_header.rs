@@ -58,21 +58,19 @@ impl WalRecord {
     /// Decodes `record`, found at `offset` of WAL `path`; `first` says whether it is the file's
     /// first record, the only place a header record may stand (anywhere else it is damage).
     pub fn decode(record: &[u8], path: &Path, offset: u64, first: bool) -> Result<WalRecord> {
-        if !WalHeader::is_header(record) {
-            return WriteBatch::from_record(record.to_vec(), path, offset).map(WalRecord::Batch);
+        if first && WalHeader::is_header(record) {
+            return WalHeader::decode_from(record, path, offset).map(WalRecord::Header);
         }
-        if !first {
-            return Err(Error::corruption(path, offset, "a WAL header record after the first record"));
-        }
-        WalHeader::decode_from(record, path, offset).map(WalRecord::Header)
+        Self::batch_after_first(record, path, offset).map(WalRecord::Batch)
     }
 
-    /// Decodes `record`, a record after a file's first one: a write batch, or `Corruption`.
+    /// Decodes `record` as a write batch; a header record (here: not a file's first record) is
+    /// `Corruption`.
     pub fn batch_after_first(record: &[u8], path: &Path, offset: u64) -> Result<WriteBatch> {
-        match Self::decode(record, path, offset, false)? {
-            WalRecord::Batch(b) => Ok(b),
-            WalRecord::Header(_) => Err(Error::corruption(path, offset, "a WAL header record after the first record")),
+        if WalHeader::is_header(record) {
+            return Err(Error::corruption(path, offset, "a WAL header record after the first record"));
         }
+        WriteBatch::from_record(record.to_vec(), path, offset)
     }
 }
 
