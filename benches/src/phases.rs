@@ -197,6 +197,9 @@ impl FileSystem for TimedFs {
     fn link_count(&self, path: &Path) -> std::io::Result<u64> {
         self.inner.link_count(path)
     }
+    fn concurrent_syncs(&self) -> bool {
+        self.inner.concurrent_syncs()
+    }
     fn copy(&self, from: &Path, to: &Path) -> std::io::Result<u64> {
         self.mark("copy", from);
         self.inner.copy(from, to)

@@ -218,6 +218,10 @@ impl FileSystem for SelectiveFaultFs {
         self.inner.link_count(path)
     }
 
+    fn concurrent_syncs(&self) -> bool {
+        self.inner.concurrent_syncs()
+    }
+
     fn read_all(&self, path: &Path) -> io::Result<Bytes> {
         self.inner.read_all(path)
     }

@@ -141,6 +141,14 @@ pub trait FileSystem: Send + Sync + Debug {
     fn sync_dir(&self, dir: &Path) -> io::Result<()>;
     /// Number of hard links to the file; 1 where the file system cannot tell.
     fn link_count(&self, path: &Path) -> io::Result<u64>;
+    /// Whether a caller may run independent file syncs on threads of their own (a checkpoint
+    /// syncs its MANIFEST and `CURRENT` at once). `RealFs`: yes, a busy disk serves two
+    /// fdatasyncs in little more than the time of one (docs/performance.md, "Checkpoints").
+    /// The default is no, so that simulated and fault-injecting file systems see one
+    /// deterministic order of operations.
+    fn concurrent_syncs(&self) -> bool {
+        false
+    }
 
     /// Reads a whole file as it is now; never maps it, so it is safe on a file another handle
     /// is appending to or truncating.

@@ -15,6 +15,7 @@ const WRITE_BUFFER_BYTES: usize = 256 * 1024;
 #[derive(Debug, Clone, Default)]
 pub struct RealFs {
     mmap_reads: bool,
+    sequential_syncs: bool,
 }
 
 impl RealFs {
@@ -24,7 +25,16 @@ impl RealFs {
 
     /// Reads files through memory maps instead of `pread`.
     pub fn with_mmap(mmap_reads: bool) -> Self {
-        Self { mmap_reads }
+        Self { mmap_reads, ..Self::default() }
+    }
+
+    /// With `true`, [`FileSystem::concurrent_syncs`] says no: callers sync one file after
+    /// another on their own thread (for a disk that serves syncs strictly in order, or for a
+    /// deterministic instruction count). Default `false`.
+    #[must_use]
+    pub fn sequential_syncs(mut self, sequential: bool) -> Self {
+        self.sequential_syncs = sequential;
+        self
     }
 
     /// A shared handle, as the engine wants it.
@@ -252,6 +262,9 @@ impl FileSystem for RealFs {
         use std::os::unix::fs::MetadataExt;
         Ok(fs::metadata(path)?.nlink())
     }
+    fn concurrent_syncs(&self) -> bool {
+        !self.sequential_syncs
+    }
 }
 
 #[cfg(test)]
@@ -305,6 +318,13 @@ mod tests {
         sim.sync_dir(Path::new("/")).unwrap(); // the caller makes the name durable
         sim.crash();
         assert_eq!(sim.read_all(Path::new("/y")).unwrap().as_ref(), b"sim bytes", "the bytes are synced");
+    }
+
+    #[test]
+    fn syncs_run_concurrently_unless_told_otherwise() {
+        assert!(RealFs::new().concurrent_syncs());
+        assert!(RealFs::with_mmap(true).concurrent_syncs());
+        assert!(!RealFs::new().sequential_syncs(true).concurrent_syncs());
     }
 
     #[test]

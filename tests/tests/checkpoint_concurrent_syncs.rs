@@ -1,0 +1,89 @@
+//! A checkpoint on a real file system writes and syncs its MANIFEST on a thread of its own while
+//! the caller's thread writes `CURRENT` (`FileSystem::concurrent_syncs`). These tests check that
+//! the concurrent path is taken and that a failure on either thread leaves nothing behind: no
+//! checkpoint, no temporary directory, and the next checkpoint succeeds.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a failure is the test failing")]
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::thread::ThreadId;
+use strata::{Db, FileSystem as _, Options, RealFs};
+use strata_checkpoint::{Checkpoint, CheckpointOptions};
+use strata_tests::fault_fs::{CreateHook, FaultRule, SelectiveFaultFs};
+use strata_tests::small_options;
+
+fn open(dir: &Path) -> (SelectiveFaultFs, Db) {
+    let ffs = SelectiveFaultFs::new(Arc::new(RealFs::new()));
+    let opts = Options { fs: Some(ffs.arc()), ..small_options() };
+    let db = Db::open(dir.join("db"), opts).unwrap();
+    for i in 0..200u32 {
+        db.put(format!("key{i:05}").as_bytes(), format!("value{i}").as_bytes()).unwrap();
+    }
+    db.flush().unwrap();
+    (ffs, db)
+}
+
+/// The checkpoint's MANIFEST is named after the source's next file number at the pin.
+fn checkpoint_manifest_name(db: &Db) -> String {
+    let live = db.live_files(false).unwrap();
+    format!("MANIFEST-{:06}", live.next_file_number.get())
+}
+
+fn no_flush() -> CheckpointOptions {
+    CheckpointOptions { flush: false, ..Default::default() }
+}
+
+/// Entries of `parent` other than the database directory.
+fn leftovers(parent: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(parent)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "db")
+        .collect();
+    v.sort();
+    v
+}
+
+fn assert_opens_with_all_keys(dir: &Path) {
+    let cp = Db::open(dir, small_options()).unwrap();
+    for i in 0..200u32 {
+        assert_eq!(cp.get(format!("key{i:05}").as_bytes()).unwrap().as_deref(), Some(format!("value{i}").as_bytes()));
+    }
+}
+
+#[test]
+fn the_manifest_is_written_on_another_thread_than_current() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ffs, db) = open(tmp.path());
+    assert!(ffs.concurrent_syncs());
+    let seen: Arc<Mutex<Option<ThreadId>>> = Arc::default();
+    let record = Arc::clone(&seen);
+    ffs.set_create_hook(Some(CreateHook {
+        suffix: checkpoint_manifest_name(&db),
+        run: Box::new(move || *record.lock().unwrap() = Some(std::thread::current().id())),
+    }));
+    Checkpoint::new(&db).options(no_flush()).create(tmp.path().join("cp")).unwrap();
+    let manifest_thread = seen.lock().unwrap().expect("the checkpoint's MANIFEST was created");
+    assert_ne!(manifest_thread, std::thread::current().id(), "the MANIFEST was written on the caller's thread");
+    drop(db);
+    assert_opens_with_all_keys(&tmp.path().join("cp"));
+}
+
+#[test]
+fn a_failed_manifest_or_current_leaves_nothing_and_the_next_checkpoint_works() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ffs, db) = open(tmp.path());
+    // The manifest fails on the spawned thread, `CURRENT` on the caller's.
+    for suffix in [checkpoint_manifest_name(&db), ".tmp/CURRENT".to_string()] {
+        ffs.set_rule(Some(FaultRule { suffix: suffix.clone(), kind: std::io::ErrorKind::PermissionDenied }));
+        let err = Checkpoint::new(&db).options(no_flush()).create(tmp.path().join("cp")).unwrap_err();
+        assert!(err.to_string().contains("injected selective fault"), "{suffix}: {err}");
+        assert!(leftovers(tmp.path()).is_empty(), "{suffix}: left {:?}", leftovers(tmp.path()));
+        ffs.set_rule(None);
+    }
+    Checkpoint::new(&db).options(no_flush()).create(tmp.path().join("cp")).unwrap();
+    assert_eq!(leftovers(tmp.path()), vec!["cp".to_string()]);
+    drop(db);
+    assert_opens_with_all_keys(&tmp.path().join("cp"));
+}
