@@ -94,7 +94,21 @@ pub fn parse_log_name(name: &str) -> Option<LogName> {
 /// `tables/<db id>-<number:06>-<size>-<checksum:08x>.sst`: two different tables never share a
 /// key (a database never reuses a file number; another database has another identity).
 pub fn table_key(db_id: &DbId, number: FileNumber, size: u64, checksum: u32) -> String {
-    format!("{TABLES_DIR}/{db_id}-{number:06}-{size}-{checksum:08x}.sst")
+    let mut out = String::with_capacity(TABLE_KEY_LEN_TYPICAL);
+    write_table_key(&mut out, &db_id.to_hex(), number, size, checksum);
+    out
+}
+
+/// A table key's usual length (a 10-digit size); only a capacity hint.
+const TABLE_KEY_LEN_TYPICAL: usize = TABLES_DIR.len() + 1 + 32 + 1 + 6 + 1 + 10 + 1 + 8 + 4;
+
+/// Replaces `out` with [`table_key`] for the identity whose hex is `db_hex` (computed once
+/// for a whole snapshot, the buffer reused: this runs for every table of every record checked).
+pub fn write_table_key(out: &mut String, db_hex: &str, number: FileNumber, size: u64, checksum: u32) {
+    use std::fmt::Write as _;
+    out.clear();
+    // Writing into a String cannot fail.
+    let _ = write!(out, "{TABLES_DIR}/{db_hex}-{number:06}-{size}-{checksum:08x}.sst");
 }
 
 /// `wals/<db id>-s<snapshot id>-<number:06>.log`: a WAL prefix belongs to one snapshot.
@@ -184,17 +198,29 @@ pub fn get_metadata(store: &dyn crate::store::Store, key: &str, file: &Path) -> 
     store.get(key)
 }
 
-/// Lowercase hex of `bytes`.
+/// Lowercase hex of `bytes` (a table lookup per digit: this runs for every table's two keys).
 pub fn to_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(2 * bytes.len());
+    for &b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    out
 }
 
 /// Bytes of lowercase or uppercase hex; `None` if malformed.
 pub fn from_hex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) || !s.is_ascii() {
+    if !is_hex(s) {
         return None;
     }
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
+    let digit = |c: u8| char::from(c).to_digit(16).and_then(|d| u8::try_from(d).ok());
+    s.as_bytes().chunks_exact(2).map(|p| Some(digit(p[0])? << 4 | digit(p[1])?)).collect()
+}
+
+/// Whether `s` is well-formed hex (what [`from_hex`] accepts), without decoding it.
+pub fn is_hex(s: &str) -> bool {
+    s.len().is_multiple_of(2) && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// What a stored file is.
@@ -360,14 +386,27 @@ impl SnapshotRecord {
                 return Err(format!("snapshot {}: column family {} is malformed", self.id, c.id));
             }
         }
-        let mut numbers = std::collections::BTreeSet::new();
+        let db_hex = db_id.to_hex();
+        let mut numbers = std::collections::HashSet::with_capacity(self.files.len());
+        // Reused for every table: the key each record must carry.
+        let mut key = String::new();
         for f in &self.files {
             let bad = |why: &str| format!("snapshot {}: file {:?}: {why}", self.id, f.key);
-            let (key, name) = match f.kind {
-                FileKind::Table => (table_key(&db_id, f.number, f.size, f.checksum), table_file_name(f.number)),
-                FileKind::Wal => (wal_key(&db_id, self.id, f.number), log_file_name(f.number)),
+            let name_ok = match f.kind {
+                FileKind::Table => {
+                    write_table_key(&mut key, &db_hex, f.number, f.size, f.checksum);
+                    is_file_name(&f.name, f.number, ".sst")
+                }
+                FileKind::Wal => {
+                    key = wal_key(&db_id, self.id, f.number);
+                    is_file_name(&f.name, f.number, ".log")
+                }
             };
-            if f.key != key || f.name != name {
+            if f.key != key || !name_ok {
+                let name = match f.kind {
+                    FileKind::Table => table_file_name(f.number),
+                    FileKind::Wal => log_file_name(f.number),
+                };
                 return Err(bad(&format!("key or name does not match its fields (expected {key:?}, {name:?})")));
             }
             if f.number >= self.next_file_number || !numbers.insert(f.number) {
@@ -377,13 +416,22 @@ impl SnapshotRecord {
                 if f.level as usize >= NUM_LEVELS || !self.column_families.iter().any(|c| c.id == f.cf) {
                     return Err(bad("level or column family out of range"));
                 }
-                if from_hex(&f.smallest).is_none() || from_hex(&f.largest).is_none() || f.smallest_seq > f.largest_seq {
+                if !is_hex(&f.smallest) || !is_hex(&f.largest) || f.smallest_seq > f.largest_seq {
                     return Err(bad("bad key or sequence range"));
                 }
             }
         }
         Ok(())
     }
+}
+
+/// Whether `name` is `number`'s file name with `suffix` (`table_file_name`, `log_file_name`:
+/// at least six digits, zero-padded), checked without building it.
+fn is_file_name(name: &str, number: FileNumber, suffix: &str) -> bool {
+    let Some(digits) = name.strip_suffix(suffix) else { return false };
+    let n = number.get();
+    let width = n.checked_ilog10().map_or(1, |l| l as usize + 1).max(6);
+    digits.len() == width && digits.bytes().all(|b| b.is_ascii_digit()) && digits.parse::<u64>().ok() == Some(n)
 }
 
 /// Checks a snapshot name and labels against the limits.
@@ -495,5 +543,25 @@ mod tests {
         assert_eq!(from_hex(&to_hex(b"\x00\xffab")).unwrap(), b"\x00\xffab");
         assert_eq!(from_hex("abc"), None);
         assert_eq!(from_hex("zz"), None);
+        assert_eq!(from_hex("+f"), None, "from_str_radix would take a sign");
+        assert_eq!(from_hex("aB0f").unwrap(), [0xab, 0x0f]);
+        assert!(is_hex("") && is_hex("00ff") && !is_hex("0g") && !is_hex("0"));
+    }
+
+    #[test]
+    fn file_names_are_checked_as_the_manifest_names_them() {
+        for n in [0, 7, 123_456, 1_234_567, u64::MAX] {
+            let number = FileNumber::new(n);
+            assert!(is_file_name(&table_file_name(number), number, ".sst"), "{n}");
+            assert!(is_file_name(&log_file_name(number), number, ".log"), "{n}");
+            assert!(!is_file_name(&table_file_name(number), number, ".log"), "{n}");
+        }
+        let twelve = FileNumber::new(12);
+        for bad in ["12.sst", "0000012.sst", "000013.sst", "+00012.sst", "000012.sst.sst"] {
+            assert!(!is_file_name(bad, twelve, ".sst"), "{bad}");
+        }
+        let mut key = String::from("old");
+        write_table_key(&mut key, "ab", twelve, 5, 6);
+        assert_eq!(key, "tables/ab-000012-5-00000006.sst");
     }
 }

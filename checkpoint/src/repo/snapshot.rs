@@ -18,7 +18,7 @@
 //! files); several snapshots may be created at once, in threads or processes.
 
 use super::format::{
-    CfRecord, FileKind, FileRecord, SnapshotRecord, TABLES_DIR, check_name_and_labels, table_key, to_hex, wal_key,
+    CfRecord, FileKind, FileRecord, SnapshotRecord, TABLES_DIR, check_name_and_labels, to_hex, wal_key, write_table_key,
 };
 use super::parallel::for_each_bounded;
 use super::record::{Action, LogState, SnapshotState};
@@ -39,15 +39,18 @@ struct Planned {
 
 /// The pure part of a snapshot: the records of the pinned tables of the families in `keep`.
 fn plan_tables(live: &LiveFiles, db_id: &DbId, keep: &[CfId]) -> Vec<Planned> {
+    let db_hex = db_id.to_hex();
     live.tables
         .iter()
         .filter(|t| keep.contains(&t.cf_id))
         .map(|t| {
             let m = &t.meta;
+            let mut key = String::new();
+            write_table_key(&mut key, &db_hex, m.number, m.size, m.checksum);
             Planned {
                 record: FileRecord {
                     kind: FileKind::Table,
-                    key: table_key(db_id, m.number, m.size, m.checksum),
+                    key,
                     name: strata_manifest::table_file_name(m.number),
                     cf: t.cf_id,
                     level: u32::try_from(t.level).unwrap_or(u32::MAX),
@@ -299,7 +302,7 @@ impl Repository {
             bytes_total,
             bytes_added,
         };
-        record.validate().map_err(Error::InvalidArgument)?;
+        // `apply` validates the record (as every reader does) before the commit is written.
         kill_point("repo.snapshot_before_complete");
         self.log.commit(|s| match s.entry(id).map(|e| e.state) {
             Some(SnapshotState::Creating) => Ok(Some(vec![Action::Complete { record: record.clone() }])),
