@@ -182,7 +182,7 @@ impl Repository {
         // One listing of `tables/` before the uploads or links and one after replace a look at
         // each table before and after, unless the repository holds far more tables than this
         // snapshot (on an object store a look is a HEAD, locally a `stat`).
-        let stored_count = begun.referenced_tables().len();
+        let stored_count = begun.referenced_table_count();
         let listing = if self.store.is_remote() {
             if check_by_listing(true, planned.len(), stored_count) { Look::ListSizes } else { Look::EachTable }
         } else if local_listing(planned.len(), stored_count) {
@@ -285,7 +285,7 @@ impl Repository {
             .filter(|c| keep.contains(&c.id))
             .map(|c| CfRecord { id: c.id, name: c.name.clone(), comparator: c.comparator.clone() })
             .collect();
-        let record = SnapshotRecord {
+        let record = std::sync::Arc::new(SnapshotRecord {
             id,
             name: opts.name.clone(),
             db_id: db_id.to_hex(),
@@ -301,11 +301,13 @@ impl Repository {
             files,
             bytes_total,
             bytes_added,
-        };
+        });
         // `apply` validates the record (as every reader does) before the commit is written.
         kill_point("repo.snapshot_before_complete");
         self.log.commit(|s| match s.entry(id).map(|e| e.state) {
-            Some(SnapshotState::Creating) => Ok(Some(vec![Action::Complete { record: record.clone() }])),
+            Some(SnapshotState::Creating) => {
+                Ok(Some(vec![Action::Complete { record: std::sync::Arc::clone(&record) }]))
+            }
             other => Err(Error::Conflict(format!(
                 "repository snapshot {id} became {other:?} while it was being created (gc found its grace period over)"
             ))),
