@@ -28,11 +28,12 @@ mod shared {
         use super::*;
 
         pub fn serialize<S: Serializer>(r: &Arc<SnapshotRecord>, s: S) -> Result<S::Ok, S::Error> {
-            SnapshotRecord::serialize(r, s)
+            <SnapshotRecord as Serialize>::serialize(r, s)
         }
 
         pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<SnapshotRecord>, D::Error> {
-            SnapshotRecord::deserialize(d).map(Arc::new)
+            // The trait's, which derives keys and names (not the inherent one `remote` makes).
+            <SnapshotRecord as Deserialize>::deserialize(d).map(Arc::new)
         }
     }
 
