@@ -190,7 +190,7 @@ impl Repository {
         } else {
             Look::EachTable
         };
-        let built = self.store_and_complete(db, &live, id, &db_id, &keep, &planned, opts, created_at_ms, listing);
+        let built = self.store_and_complete(db, &live, id, &db_id, &keep, planned, opts, created_at_ms, listing);
         let done = match built {
             Ok(state) => state,
             Err(e) => {
@@ -228,7 +228,7 @@ impl Repository {
         id: u64,
         db_id: &DbId,
         keep: &[CfId],
-        planned: &[Planned],
+        planned: Vec<Planned>,
         opts: &SnapshotOptions,
         created_at_ms: u64,
         listing: Look,
@@ -239,7 +239,7 @@ impl Repository {
         let bytes_total = planned.iter().map(|p| p.record.size).sum::<u64>() + wal_bytes;
         let mut tracker = Tracker::new(opts.progress.as_ref(), "create", planned.len() + live.wals.len(), bytes_total);
         let mut bytes_added = 0;
-        let mut files: Vec<FileRecord> = Vec::with_capacity(planned.len() + live.wals.len());
+        let mut wals: Vec<FileRecord> = Vec::with_capacity(live.wals.len());
         // Up to the store's parallelism tables at once; progress is counted here, in order of
         // completion; the first error stops the rest (and the snapshot is committed failed).
         for_each_bounded(
@@ -256,8 +256,6 @@ impl Repository {
                 tracker.file_done(planned[i].record.size)
             },
         )?;
-        // The record lists the tables in the pinned order, whatever order they went up in.
-        files.extend(planned.iter().map(|p| p.record.clone()));
         // The live WAL keeps growing: store exactly the pinned prefix, private to this snapshot.
         for w in &live.wals {
             let len = usize::try_from(w.size).map_err(|_| Error::InvalidArgument("WAL too large".into()))?;
@@ -266,17 +264,20 @@ impl Repository {
             let key = wal_key(db_id, id, w.number);
             self.store.put_if_absent(&key, &bytes)?;
             bytes_added += w.size;
-            files.push(FileRecord::wal(key, w.number, w.size, strata_base::checksum::crc32(&bytes)));
+            wals.push(FileRecord::wal(key, w.number, w.size, strata_base::checksum::crc32(&bytes)));
             tracker.file_done(w.size)?;
         }
         // A concurrent gc may have moved a reused table aside before our creating record was
         // visible to it: put back whatever is missing now, from the pinned source.
         let stored = self.stored_tables(listing)?;
-        for p in planned {
+        for p in &planned {
             if !stored.holds(&*self.store, &p.record.key, p.record.size)? {
                 self.store_table(&*src_fs, p, opts.copy_files, &stored)?;
             }
         }
+        // The record lists the tables in the pinned order, whatever order they went up in, then
+        // the WAL prefixes; the planned records move into it (no copy per table).
+        let files: Vec<FileRecord> = planned.into_iter().map(|p| p.record).chain(wals).collect();
         // One directory fsync makes every linked name durable before the complete commit.
         self.store.sync(TABLES_DIR)?;
         let version = live.version();
