@@ -122,10 +122,15 @@ enum Look {
 enum Stored {
     /// The size of every object, from one listing.
     Listed(HashMap<String, u64>),
-    /// The name of every object, from one listing.
+    /// The name of every object in `tables/` (without the directory), from one listing.
     Names(HashSet<String>),
     /// Nothing known: look each table up.
     LookUp,
+}
+
+/// The name of table key `key` in `tables/` (a key elsewhere stays whole, so it matches no name).
+fn name_in_tables(key: &str) -> &str {
+    key.strip_prefix(TABLES_DIR).and_then(|rest| rest.strip_prefix('/')).unwrap_or(key)
 }
 
 impl Stored {
@@ -133,7 +138,7 @@ impl Stored {
     fn size(&self, store: &dyn Store, key: &str) -> Result<Option<u64>> {
         match self {
             Stored::Listed(sizes) => Ok(sizes.get(key).copied()),
-            Stored::Names(names) if !names.contains(key) => Ok(None),
+            Stored::Names(names) if !names.contains(name_in_tables(key)) => Ok(None),
             Stored::Names(_) | Stored::LookUp => store.size(key),
         }
     }
@@ -144,7 +149,7 @@ impl Stored {
     /// a reused table was checked before the links.
     fn holds(&self, store: &dyn Store, key: &str, size: u64) -> Result<bool> {
         match self {
-            Stored::Names(names) => Ok(names.contains(key)),
+            Stored::Names(names) => Ok(names.contains(name_in_tables(key))),
             _ => Ok(self.size(store, key)? == Some(size)),
         }
     }
@@ -216,7 +221,8 @@ impl Repository {
             Look::ListSizes => Stored::Listed(
                 self.store.list_sizes(TABLES_DIR)?.into_iter().map(|(name, n)| (key(&name), n)).collect(),
             ),
-            Look::ListNames => Stored::Names(self.store.list(TABLES_DIR)?.iter().map(|n| key(n)).collect()),
+            // Names as listed: a key is looked up by its name (no key built per listed table).
+            Look::ListNames => Stored::Names(self.store.list(TABLES_DIR)?.into_iter().collect()),
         })
     }
 
@@ -354,5 +360,12 @@ mod tests {
         assert!(check_by_listing(true, 16, 15_999), "16 pages for 16 HEADs");
         assert!(!check_by_listing(true, 16, 16_000), "17 pages for 16 HEADs");
         assert!(!check_by_listing(true, 0, 0), "nothing to look at");
+    }
+
+    #[test]
+    fn a_table_key_is_looked_up_by_its_name_in_the_listing() {
+        assert_eq!(name_in_tables("tables/ab-000012-5-00000006.sst"), "ab-000012-5-00000006.sst");
+        assert_eq!(name_in_tables("tablesx/a.sst"), "tablesx/a.sst");
+        assert_eq!(name_in_tables("wals/a.log"), "wals/a.log");
     }
 }
