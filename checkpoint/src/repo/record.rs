@@ -197,7 +197,7 @@ impl LogState {
 fn check_tables(tables: &[String]) -> Result<(), String> {
     for t in tables {
         check_key(t).map_err(|e| e.to_string())?;
-        if !t.starts_with(&format!("{TABLES_DIR}/")) {
+        if t.strip_prefix(TABLES_DIR).and_then(|rest| rest.strip_prefix('/')).is_none() {
             return Err(format!("pending table {t:?} is not under {TABLES_DIR}/"));
         }
     }
