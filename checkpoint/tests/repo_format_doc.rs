@@ -4,15 +4,20 @@
 
 use std::path::Path;
 use strata_checkpoint::repo::format::{
-    FORMAT_VERSION, HEADER_LEN_MAX, KIND_BUNDLE, KIND_COMMIT, KIND_LAST_CHECKPOINT, KIND_LOG_CHECKPOINT,
-    KIND_REPOSITORY, LastCheckpoint, MAGIC, frame, unframe,
+    FORMAT_VERSION, FORMAT_VERSION_MIN, FileRecord, HEADER_LEN_MAX, KIND_BUNDLE, KIND_COMMIT, KIND_LAST_CHECKPOINT,
+    KIND_LOG_CHECKPOINT, KIND_REPOSITORY, LastCheckpoint, MAGIC, frame, unframe,
 };
 
 const DOC: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/format/repository.md"));
 
 fn example() -> &'static str {
-    let start = DOC.find("<!-- example-begin -->").unwrap();
-    let end = DOC.find("<!-- example-end -->").unwrap();
+    framed("example")
+}
+
+/// The code block between `<!-- <what>-begin -->` and `<!-- <what>-end -->`.
+fn framed(what: &str) -> &'static str {
+    let start = DOC.find(&format!("<!-- {what}-begin -->")).unwrap();
+    let end = DOC.find(&format!("<!-- {what}-end -->")).unwrap();
     let block = &DOC[start..end];
     let open = block.find("```\n").unwrap() + 4;
     let close = block.rfind("\n```").unwrap();
@@ -29,6 +34,14 @@ fn worked_example_matches_the_encoder() {
 }
 
 #[test]
+fn file_record_example_matches_the_encoder() {
+    let text = framed("file-example");
+    let f: FileRecord = serde_json::from_str(text).unwrap();
+    assert_eq!(serde_json::to_string(&f).unwrap(), text, "docs/format/repository.md drifted");
+    assert!(f.key.is_empty() && f.name.is_empty(), "a lone file record has no identity to derive them from");
+}
+
+#[test]
 fn document_names_every_kind_and_limit() {
     for kind in [KIND_REPOSITORY, KIND_COMMIT, KIND_LOG_CHECKPOINT, KIND_LAST_CHECKPOINT, KIND_BUNDLE] {
         assert!(DOC.contains(&format!("| `{kind}` |")), "kind {kind} not documented");
@@ -36,4 +49,5 @@ fn document_names_every_kind_and_limit() {
     assert!(DOC.contains(&format!("`{MAGIC}`")));
     assert!(DOC.contains(&format!("`HEADER_LEN_MAX` ({HEADER_LEN_MAX})")));
     assert!(DOC.contains(&format!("`{FORMAT_VERSION}` (`FORMAT_VERSION`)")));
+    assert!(DOC.contains(&format!("`{FORMAT_VERSION_MIN}` (`FORMAT_VERSION_MIN`)")));
 }

@@ -191,12 +191,19 @@ fn upsert_into_an_existing_family() {
 }
 
 /// Rewrites `/bundle/snapshot.json` with `edit` applied, correctly framed (so only the
-/// import's own checks can refuse it).
+/// import's own checks can refuse it). Every file keeps its `key` and `name` in the JSON, as
+/// metadata format version 1 wrote them (version 2 leaves them out and readers derive them),
+/// so an edited key or name reaches the reader.
 fn tamper(sim: &SimFs, edit: impl FnOnce(&mut SnapshotRecord)) {
     let p = Path::new("/bundle/snapshot.json");
     let mut r: SnapshotRecord = unframe(KIND_BUNDLE, &sim.read_all(p).unwrap(), p).unwrap();
     edit(&mut r);
-    strata_tests::fault_fs::overwrite_file(sim, p, &frame(KIND_BUNDLE, &r).unwrap()).unwrap();
+    let mut json = serde_json::to_value(&r).unwrap();
+    for (j, f) in json["files"].as_array_mut().unwrap().iter_mut().zip(&r.files) {
+        j["key"] = serde_json::json!(f.key);
+        j["name"] = serde_json::json!(f.name);
+    }
+    strata_tests::fault_fs::overwrite_file(sim, p, &frame(KIND_BUNDLE, &json).unwrap()).unwrap();
 }
 
 #[test]

@@ -94,7 +94,7 @@ impl Repository {
             for_each_bounded(files.len(), parallelism, fetch, |i, _| tracker.file_done(files[i].size))?;
             let meta = tmp.join(BUNDLE_METADATA_NAME);
             let mut w = fs.create(&meta).map_err(|e| Error::io(&meta, e))?;
-            w.append(&frame(KIND_BUNDLE, &record)?).map_err(|e| Error::io(&meta, e))?;
+            w.append(&frame(KIND_BUNDLE, &*record)?).map_err(|e| Error::io(&meta, e))?;
             w.sync().map_err(|e| Error::io(&meta, e))?;
             fs.sync_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
             strata_base::testing::kill_point("repo.export_before_rename");

@@ -6,6 +6,10 @@
 //! <body: one JSON document>
 //! ```
 //!
+//! Version 2 (this build's) writes compact JSON and leaves out each file record's `key` and
+//! `name`, which readers derive from the record's other fields; version 1 wrote pretty JSON
+//! with both, and readers still accept it, comparing both with what they derive.
+//!
 //! Invariants: a file is accepted only if its header parses exactly, its kind is the one
 //! expected, its version is known, its body has the stated length (at most
 //! [`METADATA_LEN_MAX`]) and checksum, and the body decodes and validates (keys confined to
@@ -23,7 +27,9 @@ use strata_manifest::{CfId, FileNumber, NUM_LEVELS, log_file_name, table_file_na
 /// First word of every metadata file.
 pub const MAGIC: &str = "STRATA-REPO";
 /// The metadata format version this build writes and the newest it reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest metadata format version this build reads.
+pub const FORMAT_VERSION_MIN: u32 = 1;
 /// Largest metadata body accepted, in bytes.
 pub const METADATA_LEN_MAX: usize = 256 << 20;
 /// Longest header line accepted, in bytes (magic, kind, three numbers, spaces).
@@ -36,6 +42,7 @@ pub const LABELS_MAX: usize = 64;
 pub const FILES_MAX: usize = 1 << 20;
 
 const _: () = assert!(METADATA_LEN_MAX < u32::MAX as usize);
+const _: () = assert!(0 < FORMAT_VERSION_MIN && FORMAT_VERSION_MIN <= FORMAT_VERSION);
 const _: () = assert!(HEADER_LEN_MAX > MAGIC.len() + 16 + 10 + 10 + 8 + 5);
 
 /// Kinds of metadata file (the second word of the header).
@@ -94,7 +101,21 @@ pub fn parse_log_name(name: &str) -> Option<LogName> {
 /// `tables/<db id>-<number:06>-<size>-<checksum:08x>.sst`: two different tables never share a
 /// key (a database never reuses a file number; another database has another identity).
 pub fn table_key(db_id: &DbId, number: FileNumber, size: u64, checksum: u32) -> String {
-    format!("{TABLES_DIR}/{db_id}-{number:06}-{size}-{checksum:08x}.sst")
+    let mut out = String::with_capacity(TABLE_KEY_LEN_TYPICAL);
+    write_table_key(&mut out, &db_id.to_hex(), number, size, checksum);
+    out
+}
+
+/// A table key's usual length (a 10-digit size); only a capacity hint.
+const TABLE_KEY_LEN_TYPICAL: usize = TABLES_DIR.len() + 1 + 32 + 1 + 6 + 1 + 10 + 1 + 8 + 4;
+
+/// Replaces `out` with [`table_key`] for the identity whose hex is `db_hex` (computed once
+/// for a whole snapshot, the buffer reused: this runs for every table of every record checked).
+pub fn write_table_key(out: &mut String, db_hex: &str, number: FileNumber, size: u64, checksum: u32) {
+    use std::fmt::Write as _;
+    out.clear();
+    // Writing into a String cannot fail.
+    let _ = write!(out, "{TABLES_DIR}/{db_hex}-{number:06}-{size}-{checksum:08x}.sst");
 }
 
 /// `wals/<db id>-s<snapshot id>-<number:06>.log`: a WAL prefix belongs to one snapshot.
@@ -102,9 +123,10 @@ pub fn wal_key(db_id: &DbId, snapshot_id: u64, number: FileNumber) -> String {
     format!("{WALS_DIR}/{db_id}-s{snapshot_id}-{number:06}.log")
 }
 
-/// Frames `body` as a metadata file of `kind`.
+/// Frames `body` as a metadata file of `kind`: compact JSON (a commit or a log checkpoint
+/// lists every table of a snapshot; indentation was a third of its bytes).
 pub fn frame<T: Serialize>(kind: &str, body: &T) -> Result<Vec<u8>> {
-    let json = serde_json::to_vec_pretty(body).map_err(|e| Error::InvalidArgument(format!("encoding {kind}: {e}")))?;
+    let json = serde_json::to_vec(body).map_err(|e| Error::InvalidArgument(format!("encoding {kind}: {e}")))?;
     if json.len() > METADATA_LEN_MAX {
         return Err(Error::InvalidArgument(format!(
             "{kind} metadata of {} bytes exceeds {METADATA_LEN_MAX}",
@@ -135,8 +157,8 @@ pub fn unframe<T: DeserializeOwned>(kind: &str, bytes: &[u8], file: &Path) -> Re
         return Err(bad(0, format!("file is a {got_kind:?}, expected a {kind:?}")));
     }
     let version: u32 = version.parse().map_err(|_| bad(0, format!("bad version {version:?}")))?;
-    if version == 0 {
-        return Err(bad(0, "version 0 is invalid".into()));
+    if version < FORMAT_VERSION_MIN {
+        return Err(bad(0, format!("version {version} is invalid")));
     }
     if version > FORMAT_VERSION {
         return Err(Error::UnsupportedVersion {
@@ -184,17 +206,29 @@ pub fn get_metadata(store: &dyn crate::store::Store, key: &str, file: &Path) -> 
     store.get(key)
 }
 
-/// Lowercase hex of `bytes`.
+/// Lowercase hex of `bytes` (a table lookup per digit: this runs for every table's two keys).
 pub fn to_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(2 * bytes.len());
+    for &b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    out
 }
 
 /// Bytes of lowercase or uppercase hex; `None` if malformed.
 pub fn from_hex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) || !s.is_ascii() {
+    if !is_hex(s) {
         return None;
     }
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
+    let digit = |c: u8| char::from(c).to_digit(16).and_then(|d| u8::try_from(d).ok());
+    s.as_bytes().chunks_exact(2).map(|p| Some(digit(p[0])? << 4 | digit(p[1])?)).collect()
+}
+
+/// Whether `s` is well-formed hex (what [`from_hex`] accepts), without decoding it.
+pub fn is_hex(s: &str) -> bool {
+    s.len().is_multiple_of(2) && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// What a stored file is.
@@ -212,9 +246,14 @@ pub enum FileKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileRecord {
     pub kind: FileKind,
-    /// The object's key in the repository.
+    /// The object's key in the repository. Not written since format version 2: readers derive
+    /// it from the other fields (see [`SnapshotRecord::derive_keys_and_names`]); a version-1
+    /// record carries it and `validate` compares it with the derived one.
+    #[serde(default, skip_serializing)]
     pub key: String,
-    /// The file's name in a restored database (`000012.sst`, `000013.log`).
+    /// The file's name in a restored database (`000012.sst`, `000013.log`); written and read
+    /// as `key` is.
+    #[serde(default, skip_serializing)]
     pub name: String,
     #[serde(with = "plain::cf_id")]
     pub cf: CfId,
@@ -281,8 +320,10 @@ pub struct CfRecord {
 }
 
 /// Everything a complete snapshot holds: enough to write a fresh manifest of exactly the pinned
-/// state, and to check every file.
+/// state, and to check every file. Decoding derives each file's key and name where the JSON
+/// has none (format version 2); `validate` then checks every file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct SnapshotRecord {
     pub id: u64,
     pub name: Option<String>,
@@ -335,7 +376,47 @@ impl FileRecord {
     }
 }
 
+// `remote = "Self"` makes the derived code inherent functions; these impls wrap them, so every
+// record decoded through `Deserialize` (commit, log checkpoint, bundle) has its keys and names.
+// NB: the inherent `SnapshotRecord::deserialize` leaves them empty; a record decoded with it
+// fails `validate` (its keys do not match), so the mistake is loud, never a wrong path.
+impl Serialize for SnapshotRecord {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        SnapshotRecord::serialize(self, s)
+    }
+}
+
+impl<'de> Deserialize<'de> for SnapshotRecord {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let mut record = SnapshotRecord::deserialize(d)?;
+        record.derive_keys_and_names();
+        Ok(record)
+    }
+}
+
 impl SnapshotRecord {
+    /// Fills every file's key and name the JSON left out (format version 2) from its other
+    /// fields, as the writer made them. A record with a bad identity gets none (`validate`
+    /// refuses it); keys and names present (version 1) are left for `validate` to compare.
+    pub fn derive_keys_and_names(&mut self) {
+        let Some(db_id) = self.db_id() else { return };
+        let db_hex = db_id.to_hex();
+        for f in &mut self.files {
+            if f.key.is_empty() {
+                match f.kind {
+                    FileKind::Table => write_table_key(&mut f.key, &db_hex, f.number, f.size, f.checksum),
+                    FileKind::Wal => f.key = wal_key(&db_id, self.id, f.number),
+                }
+            }
+            if f.name.is_empty() {
+                f.name = match f.kind {
+                    FileKind::Table => table_file_name(f.number),
+                    FileKind::Wal => log_file_name(f.number),
+                };
+            }
+        }
+    }
+
     /// The database identity, parsed.
     pub fn db_id(&self) -> Option<DbId> {
         DbId::from_hex(&self.db_id)
@@ -360,14 +441,27 @@ impl SnapshotRecord {
                 return Err(format!("snapshot {}: column family {} is malformed", self.id, c.id));
             }
         }
-        let mut numbers = std::collections::BTreeSet::new();
+        let db_hex = db_id.to_hex();
+        let mut numbers = std::collections::HashSet::with_capacity(self.files.len());
+        // Reused for every table: the key each record must carry.
+        let mut key = String::new();
         for f in &self.files {
             let bad = |why: &str| format!("snapshot {}: file {:?}: {why}", self.id, f.key);
-            let (key, name) = match f.kind {
-                FileKind::Table => (table_key(&db_id, f.number, f.size, f.checksum), table_file_name(f.number)),
-                FileKind::Wal => (wal_key(&db_id, self.id, f.number), log_file_name(f.number)),
+            let name_ok = match f.kind {
+                FileKind::Table => {
+                    write_table_key(&mut key, &db_hex, f.number, f.size, f.checksum);
+                    is_file_name(&f.name, f.number, ".sst")
+                }
+                FileKind::Wal => {
+                    key = wal_key(&db_id, self.id, f.number);
+                    is_file_name(&f.name, f.number, ".log")
+                }
             };
-            if f.key != key || f.name != name {
+            if f.key != key || !name_ok {
+                let name = match f.kind {
+                    FileKind::Table => table_file_name(f.number),
+                    FileKind::Wal => log_file_name(f.number),
+                };
                 return Err(bad(&format!("key or name does not match its fields (expected {key:?}, {name:?})")));
             }
             if f.number >= self.next_file_number || !numbers.insert(f.number) {
@@ -377,13 +471,22 @@ impl SnapshotRecord {
                 if f.level as usize >= NUM_LEVELS || !self.column_families.iter().any(|c| c.id == f.cf) {
                     return Err(bad("level or column family out of range"));
                 }
-                if from_hex(&f.smallest).is_none() || from_hex(&f.largest).is_none() || f.smallest_seq > f.largest_seq {
+                if !is_hex(&f.smallest) || !is_hex(&f.largest) || f.smallest_seq > f.largest_seq {
                     return Err(bad("bad key or sequence range"));
                 }
             }
         }
         Ok(())
     }
+}
+
+/// Whether `name` is `number`'s file name with `suffix` (`table_file_name`, `log_file_name`:
+/// at least six digits, zero-padded), checked without building it.
+fn is_file_name(name: &str, number: FileNumber, suffix: &str) -> bool {
+    let Some(digits) = name.strip_suffix(suffix) else { return false };
+    let n = number.get();
+    let width = n.checked_ilog10().map_or(1, |l| l as usize + 1).max(6);
+    digits.len() == width && digits.bytes().all(|b| b.is_ascii_digit()) && digits.parse::<u64>().ok() == Some(n)
 }
 
 /// Checks a snapshot name and labels against the limits.
@@ -424,6 +527,7 @@ pub struct LastCheckpoint {
 mod tests {
     #![allow(clippy::unwrap_used, reason = "test code")]
     use super::*;
+    use strata_base::checksum::crc32;
 
     fn p() -> &'static Path {
         Path::new("/r/log/x")
@@ -446,7 +550,11 @@ mod tests {
         for n in 0..bytes.len() {
             assert!(unframe::<LastCheckpoint>(KIND_LAST_CHECKPOINT, &bytes[..n], p()).is_err(), "prefix {n}");
         }
-        let newer = String::from_utf8(bytes.clone()).unwrap().replacen(" 1 ", " 2 ", 1);
+        let newer = String::from_utf8(bytes.clone()).unwrap().replacen(
+            &format!(" {FORMAT_VERSION} "),
+            &format!(" {} ", FORMAT_VERSION + 1),
+            1,
+        );
         assert!(matches!(
             unframe::<LastCheckpoint>(KIND_LAST_CHECKPOINT, newer.as_bytes(), p()),
             Err(Error::UnsupportedVersion { .. })
@@ -483,11 +591,111 @@ mod tests {
         };
         let json = serde_json::to_value(&f).unwrap();
         assert_eq!((&json["cf"], &json["number"]), (&serde_json::json!(3), &serde_json::json!(12)));
+        assert!(json.get("key").is_none() && json.get("name").is_none(), "derived, not written: {json}");
         let back: FileRecord = serde_json::from_value(json).unwrap();
-        assert_eq!(back, f);
+        assert_eq!(back, FileRecord { key: String::new(), name: String::new(), ..f });
         let c: CfRecord = serde_json::from_str(r#"{"id": 4, "name": "x", "comparator": "c"}"#).unwrap();
         assert_eq!(c.id, CfId::new(4));
         assert!(serde_json::from_str::<CfRecord>(r#"{"id": -1, "name": "x", "comparator": "c"}"#).is_err());
+    }
+
+    /// A valid record of one table and one WAL prefix, keys and names filled.
+    fn two_file_record() -> SnapshotRecord {
+        let db_id = DbId::generate();
+        let table = FileRecord {
+            kind: FileKind::Table,
+            key: table_key(&db_id, FileNumber::new(12), 5, 6),
+            name: table_file_name(FileNumber::new(12)),
+            cf: CfId::DEFAULT,
+            level: 6,
+            number: FileNumber::new(12),
+            size: 5,
+            checksum: 6,
+            smallest: "00ff".into(),
+            largest: "ff00".into(),
+            smallest_seq: 1,
+            largest_seq: 2,
+            epoch: 0,
+            global_seq: 0,
+        };
+        let wal = FileRecord::wal(wal_key(&db_id, 7, FileNumber::new(13)), FileNumber::new(13), 9, 10);
+        SnapshotRecord {
+            id: 7,
+            name: None,
+            db_id: db_id.to_hex(),
+            parent_db_id: None,
+            sequence: 3,
+            created_at_ms: 4,
+            labels: BTreeMap::new(),
+            comparator: "c".into(),
+            log_number: FileNumber::new(13),
+            next_file_number: FileNumber::new(14),
+            max_cf_id: CfId::DEFAULT,
+            column_families: vec![CfRecord { id: CfId::DEFAULT, name: "default".into(), comparator: "b".into() }],
+            files: vec![table, wal],
+            bytes_total: 14,
+            bytes_added: 14,
+        }
+    }
+
+    #[test]
+    fn version_2_records_leave_out_keys_and_names_and_readers_derive_them() {
+        let r = two_file_record();
+        r.validate().unwrap();
+        let json = serde_json::to_string(&r).unwrap();
+        assert!(!json.contains("\"key\"") && !json.contains("\"name\":\"0000"), "{json}");
+        let back: SnapshotRecord = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, r, "keys and names derived as the writer made them");
+        back.validate().unwrap();
+        // A record whose identity is bad gets no keys, and validation refuses it.
+        let bad = json.replacen(&r.db_id, "zz", 1);
+        let bad: SnapshotRecord = serde_json::from_str(&bad).unwrap();
+        assert!(bad.files.iter().all(|f| f.key.is_empty()));
+        assert!(bad.validate().is_err());
+    }
+
+    #[test]
+    fn version_1_records_carry_keys_and_names_that_must_match() {
+        let r = two_file_record();
+        let v1 = |edit: &dyn Fn(&mut serde_json::Value)| {
+            let mut json = serde_json::to_value(&r).unwrap();
+            for (f, file) in json["files"].as_array_mut().unwrap().iter_mut().zip(&r.files) {
+                f["key"] = serde_json::json!(file.key);
+                f["name"] = serde_json::json!(file.name);
+            }
+            edit(&mut json);
+            serde_json::from_value::<SnapshotRecord>(json).unwrap()
+        };
+        let same = v1(&|_| {});
+        assert_eq!(same, r);
+        same.validate().unwrap();
+        for (i, field, value) in [
+            (0, "key", "../../etc/passwd"),
+            (0, "key", "tables/other.sst"),
+            (0, "name", "../x.sst"),
+            (0, "name", "000013.sst"),
+            (1, "key", "wals/x.log"),
+            (1, "name", "000012.sst"),
+        ] {
+            let bad = v1(&|j| j["files"][i][field] = serde_json::json!(value));
+            let err = bad.validate().unwrap_err();
+            assert!(err.contains("does not match"), "{field} {value:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn version_1_framing_is_read_and_version_0_is_corrupt() {
+        let hint = LastCheckpoint { version: 10, size: 2, size_in_bytes: 1234, checksum: 7 };
+        let v1_body = serde_json::to_vec_pretty(&hint).unwrap();
+        let mut v1 =
+            format!("{MAGIC} {KIND_LAST_CHECKPOINT} 1 {} {:08x}\n", v1_body.len(), crc32(&v1_body)).into_bytes();
+        v1.extend_from_slice(&v1_body);
+        assert_eq!(unframe::<LastCheckpoint>(KIND_LAST_CHECKPOINT, &v1, p()).unwrap(), hint);
+        let v0 = String::from_utf8(v1).unwrap().replacen(" 1 ", " 0 ", 1);
+        assert!(matches!(
+            unframe::<LastCheckpoint>(KIND_LAST_CHECKPOINT, v0.as_bytes(), p()),
+            Err(Error::Corruption { .. })
+        ));
     }
 
     #[test]
@@ -495,5 +703,25 @@ mod tests {
         assert_eq!(from_hex(&to_hex(b"\x00\xffab")).unwrap(), b"\x00\xffab");
         assert_eq!(from_hex("abc"), None);
         assert_eq!(from_hex("zz"), None);
+        assert_eq!(from_hex("+f"), None, "from_str_radix would take a sign");
+        assert_eq!(from_hex("aB0f").unwrap(), [0xab, 0x0f]);
+        assert!(is_hex("") && is_hex("00ff") && !is_hex("0g") && !is_hex("0"));
+    }
+
+    #[test]
+    fn file_names_are_checked_as_the_manifest_names_them() {
+        for n in [0, 7, 123_456, 1_234_567, u64::MAX] {
+            let number = FileNumber::new(n);
+            assert!(is_file_name(&table_file_name(number), number, ".sst"), "{n}");
+            assert!(is_file_name(&log_file_name(number), number, ".log"), "{n}");
+            assert!(!is_file_name(&table_file_name(number), number, ".log"), "{n}");
+        }
+        let twelve = FileNumber::new(12);
+        for bad in ["12.sst", "0000012.sst", "000013.sst", "+00012.sst", "000012.sst.sst"] {
+            assert!(!is_file_name(bad, twelve, ".sst"), "{bad}");
+        }
+        let mut key = String::from("old");
+        write_table_key(&mut key, "ab", twelve, 5, 6);
+        assert_eq!(key, "tables/ab-000012-5-00000006.sst");
     }
 }

@@ -14,7 +14,41 @@ use super::format::{SnapshotRecord, TABLES_DIR, check_name_and_labels};
 use crate::store::check_key;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use strata::DbId;
+
+/// A shared record is written and read as the record itself (the JSON has no trace of the
+/// `Arc`): `#[serde(with = "shared::required")]`, `shared::optional`.
+mod shared {
+    use super::SnapshotRecord;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::sync::Arc;
+
+    pub mod required {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(r: &Arc<SnapshotRecord>, s: S) -> Result<S::Ok, S::Error> {
+            <SnapshotRecord as Serialize>::serialize(r, s)
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<SnapshotRecord>, D::Error> {
+            // The trait's, which derives keys and names (not the inherent one `remote` makes).
+            <SnapshotRecord as Deserialize>::deserialize(d).map(Arc::new)
+        }
+    }
+
+    pub mod optional {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(r: &Option<Arc<SnapshotRecord>>, s: S) -> Result<S::Ok, S::Error> {
+            r.as_deref().serialize(s)
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Arc<SnapshotRecord>>, D::Error> {
+            Option::<SnapshotRecord>::deserialize(d).map(|r| r.map(Arc::new))
+        }
+    }
+}
 
 /// Where a snapshot is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,8 +77,10 @@ pub struct Entry {
     pub expires_at_ms: u64,
     /// Keys of the tables a creating snapshot will use.
     pub pending_tables: Vec<String>,
-    /// The complete record (complete and deleting snapshots).
-    pub record: Option<SnapshotRecord>,
+    /// The complete record (complete and deleting snapshots), shared: copies of the state (one
+    /// per commit and per read) share records instead of copying every file of every snapshot.
+    #[serde(with = "shared::optional")]
+    pub record: Option<Arc<SnapshotRecord>>,
     /// Why creation failed.
     pub failure: Option<String>,
 }
@@ -63,7 +99,8 @@ pub enum Action {
         tables: Vec<String>,
     },
     Complete {
-        record: SnapshotRecord,
+        #[serde(with = "shared::required")]
+        record: Arc<SnapshotRecord>,
     },
     Fail {
         id: u64,
@@ -114,15 +151,24 @@ impl LogState {
     /// Keys of every table some snapshot needs: complete ones' files and creating ones'
     /// pending tables. Deleting and failed snapshots hold nothing.
     pub fn referenced_tables(&self) -> BTreeSet<String> {
-        let mut out = BTreeSet::new();
+        self.referenced_keys().into_iter().map(str::to_owned).collect()
+    }
+
+    /// How many distinct tables [`LogState::referenced_tables`] holds, without copying a key.
+    pub fn referenced_table_count(&self) -> usize {
+        self.referenced_keys().len()
+    }
+
+    fn referenced_keys(&self) -> std::collections::HashSet<&str> {
+        let mut out = std::collections::HashSet::new();
         for e in &self.snapshots {
             match e.state {
                 SnapshotState::Complete => {
                     if let Some(r) = &e.record {
-                        out.extend(r.files.iter().map(|f| f.key.clone()));
+                        out.extend(r.files.iter().map(|f| f.key.as_str()));
                     }
                 }
-                SnapshotState::Creating => out.extend(e.pending_tables.iter().cloned()),
+                SnapshotState::Creating => out.extend(e.pending_tables.iter().map(String::as_str)),
                 SnapshotState::Failed | SnapshotState::Deleting => {}
             }
         }
@@ -151,7 +197,7 @@ impl LogState {
 fn check_tables(tables: &[String]) -> Result<(), String> {
     for t in tables {
         check_key(t).map_err(|e| e.to_string())?;
-        if !t.starts_with(&format!("{TABLES_DIR}/")) {
+        if t.strip_prefix(TABLES_DIR).and_then(|rest| rest.strip_prefix('/')).is_none() {
             return Err(format!("pending table {t:?} is not under {TABLES_DIR}/"));
         }
     }
@@ -199,7 +245,7 @@ fn apply_one(s: &mut LogState, a: &Action) -> Result<(), String> {
             }
             e.state = SnapshotState::Complete;
             e.pending_tables.clear();
-            e.record = Some(record.clone());
+            e.record = Some(Arc::clone(record));
         }
         Action::Fail { id, reason } => {
             let e = s.entry_mut(*id)?;

@@ -18,7 +18,7 @@
 //! files); several snapshots may be created at once, in threads or processes.
 
 use super::format::{
-    CfRecord, FileKind, FileRecord, SnapshotRecord, TABLES_DIR, check_name_and_labels, table_key, to_hex, wal_key,
+    CfRecord, FileKind, FileRecord, SnapshotRecord, TABLES_DIR, check_name_and_labels, to_hex, wal_key, write_table_key,
 };
 use super::parallel::for_each_bounded;
 use super::record::{Action, LogState, SnapshotState};
@@ -39,15 +39,18 @@ struct Planned {
 
 /// The pure part of a snapshot: the records of the pinned tables of the families in `keep`.
 fn plan_tables(live: &LiveFiles, db_id: &DbId, keep: &[CfId]) -> Vec<Planned> {
+    let db_hex = db_id.to_hex();
     live.tables
         .iter()
         .filter(|t| keep.contains(&t.cf_id))
         .map(|t| {
             let m = &t.meta;
+            let mut key = String::new();
+            write_table_key(&mut key, &db_hex, m.number, m.size, m.checksum);
             Planned {
                 record: FileRecord {
                     kind: FileKind::Table,
-                    key: table_key(db_id, m.number, m.size, m.checksum),
+                    key,
                     name: strata_manifest::table_file_name(m.number),
                     cf: t.cf_id,
                     level: u32::try_from(t.level).unwrap_or(u32::MAX),
@@ -119,10 +122,15 @@ enum Look {
 enum Stored {
     /// The size of every object, from one listing.
     Listed(HashMap<String, u64>),
-    /// The name of every object, from one listing.
+    /// The name of every object in `tables/` (without the directory), from one listing.
     Names(HashSet<String>),
     /// Nothing known: look each table up.
     LookUp,
+}
+
+/// The name of table key `key` in `tables/` (a key elsewhere stays whole, so it matches no name).
+fn name_in_tables(key: &str) -> &str {
+    key.strip_prefix(TABLES_DIR).and_then(|rest| rest.strip_prefix('/')).unwrap_or(key)
 }
 
 impl Stored {
@@ -130,7 +138,7 @@ impl Stored {
     fn size(&self, store: &dyn Store, key: &str) -> Result<Option<u64>> {
         match self {
             Stored::Listed(sizes) => Ok(sizes.get(key).copied()),
-            Stored::Names(names) if !names.contains(key) => Ok(None),
+            Stored::Names(names) if !names.contains(name_in_tables(key)) => Ok(None),
             Stored::Names(_) | Stored::LookUp => store.size(key),
         }
     }
@@ -141,7 +149,7 @@ impl Stored {
     /// a reused table was checked before the links.
     fn holds(&self, store: &dyn Store, key: &str, size: u64) -> Result<bool> {
         match self {
-            Stored::Names(names) => Ok(names.contains(key)),
+            Stored::Names(names) => Ok(names.contains(name_in_tables(key))),
             _ => Ok(self.size(store, key)? == Some(size)),
         }
     }
@@ -179,7 +187,7 @@ impl Repository {
         // One listing of `tables/` before the uploads or links and one after replace a look at
         // each table before and after, unless the repository holds far more tables than this
         // snapshot (on an object store a look is a HEAD, locally a `stat`).
-        let stored_count = begun.referenced_tables().len();
+        let stored_count = begun.referenced_table_count();
         let listing = if self.store.is_remote() {
             if check_by_listing(true, planned.len(), stored_count) { Look::ListSizes } else { Look::EachTable }
         } else if local_listing(planned.len(), stored_count) {
@@ -187,7 +195,7 @@ impl Repository {
         } else {
             Look::EachTable
         };
-        let built = self.store_and_complete(db, &live, id, &db_id, &keep, &planned, opts, created_at_ms, listing);
+        let built = self.store_and_complete(db, &live, id, &db_id, &keep, planned, opts, created_at_ms, listing);
         let done = match built {
             Ok(state) => state,
             Err(e) => {
@@ -213,7 +221,8 @@ impl Repository {
             Look::ListSizes => Stored::Listed(
                 self.store.list_sizes(TABLES_DIR)?.into_iter().map(|(name, n)| (key(&name), n)).collect(),
             ),
-            Look::ListNames => Stored::Names(self.store.list(TABLES_DIR)?.iter().map(|n| key(n)).collect()),
+            // Names as listed: a key is looked up by its name (no key built per listed table).
+            Look::ListNames => Stored::Names(self.store.list(TABLES_DIR)?.into_iter().collect()),
         })
     }
 
@@ -225,7 +234,7 @@ impl Repository {
         id: u64,
         db_id: &DbId,
         keep: &[CfId],
-        planned: &[Planned],
+        planned: Vec<Planned>,
         opts: &SnapshotOptions,
         created_at_ms: u64,
         listing: Look,
@@ -236,7 +245,7 @@ impl Repository {
         let bytes_total = planned.iter().map(|p| p.record.size).sum::<u64>() + wal_bytes;
         let mut tracker = Tracker::new(opts.progress.as_ref(), "create", planned.len() + live.wals.len(), bytes_total);
         let mut bytes_added = 0;
-        let mut files: Vec<FileRecord> = Vec::with_capacity(planned.len() + live.wals.len());
+        let mut wals: Vec<FileRecord> = Vec::with_capacity(live.wals.len());
         // Up to the store's parallelism tables at once; progress is counted here, in order of
         // completion; the first error stops the rest (and the snapshot is committed failed).
         for_each_bounded(
@@ -253,8 +262,6 @@ impl Repository {
                 tracker.file_done(planned[i].record.size)
             },
         )?;
-        // The record lists the tables in the pinned order, whatever order they went up in.
-        files.extend(planned.iter().map(|p| p.record.clone()));
         // The live WAL keeps growing: store exactly the pinned prefix, private to this snapshot.
         for w in &live.wals {
             let len = usize::try_from(w.size).map_err(|_| Error::InvalidArgument("WAL too large".into()))?;
@@ -263,17 +270,20 @@ impl Repository {
             let key = wal_key(db_id, id, w.number);
             self.store.put_if_absent(&key, &bytes)?;
             bytes_added += w.size;
-            files.push(FileRecord::wal(key, w.number, w.size, strata_base::checksum::crc32(&bytes)));
+            wals.push(FileRecord::wal(key, w.number, w.size, strata_base::checksum::crc32(&bytes)));
             tracker.file_done(w.size)?;
         }
         // A concurrent gc may have moved a reused table aside before our creating record was
         // visible to it: put back whatever is missing now, from the pinned source.
         let stored = self.stored_tables(listing)?;
-        for p in planned {
+        for p in &planned {
             if !stored.holds(&*self.store, &p.record.key, p.record.size)? {
                 self.store_table(&*src_fs, p, opts.copy_files, &stored)?;
             }
         }
+        // The record lists the tables in the pinned order, whatever order they went up in, then
+        // the WAL prefixes; the planned records move into it (no copy per table).
+        let files: Vec<FileRecord> = planned.into_iter().map(|p| p.record).chain(wals).collect();
         // One directory fsync makes every linked name durable before the complete commit.
         self.store.sync(TABLES_DIR)?;
         let version = live.version();
@@ -282,7 +292,7 @@ impl Repository {
             .filter(|c| keep.contains(&c.id))
             .map(|c| CfRecord { id: c.id, name: c.name.clone(), comparator: c.comparator.clone() })
             .collect();
-        let record = SnapshotRecord {
+        let record = std::sync::Arc::new(SnapshotRecord {
             id,
             name: opts.name.clone(),
             db_id: db_id.to_hex(),
@@ -298,11 +308,13 @@ impl Repository {
             files,
             bytes_total,
             bytes_added,
-        };
-        record.validate().map_err(Error::InvalidArgument)?;
+        });
+        // `apply` validates the record (as every reader does) before the commit is written.
         kill_point("repo.snapshot_before_complete");
         self.log.commit(|s| match s.entry(id).map(|e| e.state) {
-            Some(SnapshotState::Creating) => Ok(Some(vec![Action::Complete { record: record.clone() }])),
+            Some(SnapshotState::Creating) => {
+                Ok(Some(vec![Action::Complete { record: std::sync::Arc::clone(&record) }]))
+            }
             other => Err(Error::Conflict(format!(
                 "repository snapshot {id} became {other:?} while it was being created (gc found its grace period over)"
             ))),
@@ -348,5 +360,12 @@ mod tests {
         assert!(check_by_listing(true, 16, 15_999), "16 pages for 16 HEADs");
         assert!(!check_by_listing(true, 16, 16_000), "17 pages for 16 HEADs");
         assert!(!check_by_listing(true, 0, 0), "nothing to look at");
+    }
+
+    #[test]
+    fn a_table_key_is_looked_up_by_its_name_in_the_listing() {
+        assert_eq!(name_in_tables("tables/ab-000012-5-00000006.sst"), "ab-000012-5-00000006.sst");
+        assert_eq!(name_in_tables("tablesx/a.sst"), "tablesx/a.sst");
+        assert_eq!(name_in_tables("wals/a.log"), "wals/a.log");
     }
 }

@@ -53,7 +53,7 @@ pub(crate) fn time_of(ms: u64) -> SystemTime {
 
 impl SnapshotInfo {
     pub(crate) fn from_entry(e: &Entry) -> Self {
-        let r: Option<&SnapshotRecord> = e.record.as_ref();
+        let r: Option<&SnapshotRecord> = e.record.as_deref();
         Self {
             id: SnapshotId(e.id),
             name: e.name.clone(),

@@ -235,11 +235,17 @@ impl Store for LocalStore {
     /// No look of its own: the link (or the copy's exclusive link) finds a name already taken.
     fn put_new_file(&self, key: &str, src_fs: &dyn FileSystem, src: &Path, copy: bool) -> Result<(Put, Transfer)> {
         let path = self.path(key)?;
-        self.ensure_dir(Self::dir_of(&path))?;
+        let dir = Self::dir_of(&path);
         if !copy {
             // A table is synced before it enters a version, so its linked name needs only the
-            // directory fsync, which the caller batches (`Store::sync`).
-            match self.fs.link(src, &path) {
+            // directory fsync, which the caller batches (`Store::sync`). The directory is made
+            // only when the link finds it missing (no look at it per table).
+            let mut linked = self.fs.link(src, &path);
+            if matches!(&linked, Err(e) if e.kind() == io::ErrorKind::NotFound) && !self.fs.is_dir(dir) {
+                self.ensure_dir(dir)?;
+                linked = self.fs.link(src, &path);
+            }
+            match linked {
                 Ok(()) => return Ok((Put::Created, Transfer::Linked)),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok((Put::Exists, Transfer::None)),
                 // NotFound: `src` may live on another file system object than the store's;
@@ -248,6 +254,7 @@ impl Store for LocalStore {
                 Err(e) => return Err(Error::io(src, e)),
             }
         }
+        self.ensure_dir(dir)?;
         self.retrying(&path, || {
             let tmp = Self::tmp_for(&path);
             let copied = match self.copy_in(src_fs, src, &tmp) {
