@@ -51,6 +51,10 @@ mod tests {
     fn hash_is_stable() {
         // These values are part of the format: a change breaks every stored filter.
         assert_eq!(hash64(b""), 0xfbf3_bccd_d227_0207);
+        // The worked example of docs/format/sst.md.
+        assert_eq!(hash64(b"apple"), 0xe85a_cc5a_04f7_0ec3);
+        assert_eq!(hash64(b"apricot"), 0x212e_5ef3_2be1_6d4c);
+        assert_eq!(hash64(b"banana"), 0x4383_8ec6_8f82_8a15);
         assert_eq!(hash64(b"a"), hash64(b"a"));
         assert_ne!(hash64(b"a"), hash64(b"a\0"));
     }

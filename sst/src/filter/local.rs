@@ -232,6 +232,16 @@ mod tests {
         assert!(!d.may_contain_hash(0x8000_0000_4000_0000), "bit 128 of line 1 is clear");
     }
 
+    /// The worked example of docs/format/sst.md: the bits each key sets in a one-line filter.
+    #[test]
+    fn worked_example_bits_match_the_document() {
+        let bits = |k: &[u8]| probe_bits(hash64(k), 6).collect::<Vec<_>>();
+        assert_eq!(bits(b"apple"), [9, 452, 84, 331, 318, 95]);
+        assert_eq!(bits(b"apricot"), [87, 331, 287, 114, 417, 284]);
+        assert_eq!(bits(b"banana"), [287, 18, 35, 331, 210, 208]);
+        assert_eq!(line_of(hash64(b"apple"), 1), 0);
+    }
+
     #[test]
     fn decode_rejects_bad_layouts() {
         let err = |b: &[u8]| LocalBloom::decode(b).unwrap_err();
