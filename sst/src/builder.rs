@@ -14,10 +14,10 @@
 use crate::block::BlockBuilder;
 use crate::codec::{Packer, block_trailer};
 use crate::error::{Error, Result, show_key};
-use crate::filter;
+use crate::filter::{self, FilterKind};
 use crate::format::{
-    BLOCK_LEN_MAX, BLOCK_TRAILER_LEN, BlockHandle, FORMAT_VERSION, Footer, HANDLE_VARINT_LEN_MAX, KEY_LEN_MAX,
-    VALUE_LEN_MAX,
+    BLOCK_LEN_MAX, BLOCK_TRAILER_LEN, BlockHandle, FILTER_LINE_LEN, FORMAT_VERSION, Footer, HANDLE_VARINT_LEN_MAX,
+    KEY_LEN_MAX, VALUE_LEN_MAX,
 };
 use crate::options::TableOptions;
 use crate::properties::Properties;
@@ -181,6 +181,13 @@ impl TableBuilder {
         self.props.user.insert(name.to_string(), value.to_vec());
     }
 
+    /// Writes format version 1 (its filter kind) instead of `FORMAT_VERSION`: tests only, to
+    /// check that this build still reads what older builds wrote.
+    #[cfg(test)]
+    pub(crate) fn write_format_version_1(&mut self) {
+        self.props.format_version = 1;
+    }
+
     /// Overrides the creation time (seconds since the Unix epoch); for reproducible files.
     pub fn set_creation_time(&mut self, secs: u64) {
         self.creation_time = Some(secs);
@@ -193,7 +200,11 @@ impl TableBuilder {
     /// About how large the file would be if finished now.
     pub fn estimated_size(&self) -> u64 {
         let written = self.sink.as_ref().map_or(0, |s| s.offset);
-        let filter = self.hashes.len() as u64 * u64::from(self.opts.bloom_bits_per_key) / 8;
+        let filter = if self.opts.bloom_bits_per_key > 0 {
+            (filter::local::lines_for(self.hashes.len(), self.opts.bloom_bits_per_key) * FILTER_LINE_LEN) as u64
+        } else {
+            0
+        };
         written + self.data.estimated_size() as u64 + self.index.estimated_size() as u64 + filter
     }
 
@@ -267,7 +278,12 @@ impl TableBuilder {
             self.add_index_entry(&succ, handle);
         }
         let filter = if self.opts.bloom_bits_per_key > 0 {
-            let bits = filter::build(&self.hashes, self.opts.bloom_bits_per_key);
+            let bits = match FilterKind::of_version(self.props.format_version) {
+                // Version 1 filters are written only by tests, to check that they are still read.
+                #[cfg(test)]
+                FilterKind::Whole => filter::whole::build(&self.hashes, self.opts.bloom_bits_per_key),
+                _ => filter::local::build(&self.hashes, self.opts.bloom_bits_per_key),
+            };
             let h = self.write_meta_block(&bits, false)?;
             self.props.filter_bytes = h.size + BLOCK_TRAILER_LEN as u64;
             h
@@ -288,7 +304,7 @@ impl TableBuilder {
             return Err(Error::io(&self.path, io::Error::other("table builder has no file")));
         };
         let file_crc = sink.crc.clone().finalize();
-        let footer = Footer { index, filter, properties, file_crc, format_version: FORMAT_VERSION };
+        let footer = Footer { index, filter, properties, file_crc, format_version: self.props.format_version };
         let done = sink.append(&footer.encode()).and_then(|()| sink.file.sync());
         if let Err(e) = done {
             self.sink = Some(sink);
@@ -313,6 +329,90 @@ impl Drop for TableBuilder {
             // reader accepts as a table.
             self.sink = None;
             let _ = self.fs.remove_file(&self.path);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::{FOOTER_CRC_AT, FOOTER_LEN, FOOTER_VERSION_AT};
+    use crate::{Table, TableReadOptions};
+    use strata_base::SimFs;
+
+    const KEYS: u32 = 2000;
+
+    fn key(prefix: &str, i: u32) -> Vec<u8> {
+        format!("{prefix}{i:06}").into_bytes()
+    }
+
+    /// A table of `KEYS` keys; of format version 1 when `v1`.
+    fn table(fs: &SimFs, path: &Path, v1: bool) {
+        let mut b = TableBuilder::create(fs.arc(), path, TableOptions::default()).unwrap();
+        if v1 {
+            b.write_format_version_1();
+        }
+        for i in 0..KEYS {
+            b.add(&key("key", i), ValueKind::Put, b"v").unwrap();
+        }
+        b.finish().unwrap();
+    }
+
+    fn false_positives(t: &Table) -> usize {
+        (0..100_000).filter(|&i| t.may_contain(&key("absent", i))).count()
+    }
+
+    /// What a version 1 build wrote is still read, through its own filter kind.
+    #[test]
+    fn version_1_tables_are_read_with_their_whole_table_filter() {
+        let fs = SimFs::new();
+        let (p1, p2) = (Path::new("/v1.sst"), Path::new("/v2.sst"));
+        table(&fs, p1, true);
+        table(&fs, p2, false);
+        let v1 = Table::open_path(&fs, p1, TableReadOptions::default()).unwrap();
+        let v2 = Table::open_path(&fs, p2, TableReadOptions::default()).unwrap();
+        v1.verify_checksums().unwrap();
+        assert_eq!((v1.properties().format_version, v2.properties().format_version), (1, FORMAT_VERSION));
+        // 2000 keys x 10 bits: 2500 bytes of bits and a probe byte; 40 lines of 64 bytes.
+        assert_eq!(v1.properties().filter_bytes, 2501 + BLOCK_TRAILER_LEN as u64);
+        assert_eq!(v2.properties().filter_bytes, 40 * 64 + 1 + BLOCK_TRAILER_LEN as u64);
+        for t in [&v1, &v2] {
+            for i in 0..KEYS {
+                assert!(t.get(&key("key", i)).unwrap().is_some(), "key {i}");
+            }
+            assert_eq!(t.get(&key("absent", 0)).unwrap(), None);
+            let fp = false_positives(t);
+            assert!(
+                (300..1300).contains(&fp),
+                "{fp} false positives in 100000 (version {})",
+                t.properties().format_version
+            );
+        }
+    }
+
+    /// The filter kind follows the footer's version, so a version 1 table whose footer is made
+    /// to say version 2 (checksums resealed) has a filter of the wrong shape: `Corruption` at
+    /// the filter block, never a silent misread.
+    #[test]
+    fn a_version_1_filter_under_a_version_2_footer_is_corruption() {
+        let fs = SimFs::new();
+        let path = Path::new("/v1.sst");
+        table(&fs, path, true);
+        let mut t = fs.read_all(path).unwrap().to_vec();
+        let f = t.len() - FOOTER_LEN;
+        let footer: &[u8; FOOTER_LEN] = t[f..].try_into().unwrap();
+        let filter_at = Footer::decode_from(footer).unwrap().filter.offset;
+        t[f + FOOTER_VERSION_AT..f + FOOTER_VERSION_AT + 4].copy_from_slice(&2u32.to_le_bytes());
+        let crc = strata_base::checksum::mask(strata_base::checksum::crc32(&t[f..f + FOOTER_CRC_AT]));
+        t[f + FOOTER_CRC_AT..f + FOOTER_CRC_AT + 4].copy_from_slice(&crc.to_le_bytes());
+        let file = Arc::new(strata_base::MemFile::new(bytes::Bytes::from(t)));
+        match Table::open(file, path, TableReadOptions::default()) {
+            Err(Error::Corruption { file, offset, reason }) => {
+                assert_eq!(file, path);
+                assert_eq!(offset, filter_at, "names the filter block's offset");
+                assert!(reason.contains("64-byte lines"), "{reason}");
+            }
+            other => panic!("expected Corruption, got {other:?}"),
         }
     }
 }

@@ -13,8 +13,12 @@ use strata_base::coding::{get_fixed32, get_fixed64, get_varint64, put_fixed32, p
 
 /// The last eight bytes of every table: `b"strata\xa5\x01"` read as a little-endian u64.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"strata\xa5\x01");
-/// The only format version this crate writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The format version this crate writes. Version 2 changed only the filter block (a
+/// cache-local Bloom filter instead of one spread over the whole table).
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest format version this crate reads: it reads every version from this one to
+/// [`FORMAT_VERSION`] and refuses others with `UnsupportedVersion`.
+pub const FORMAT_VERSION_MIN: u32 = 1;
 
 /// Longest key `TableBuilder::add` accepts (bytes): the engine's keys are internal keys, so
 /// this is the longest user key plus its 8-byte trailer.
@@ -186,7 +190,7 @@ impl Footer {
         let (Some(file_crc), Some(format_version)) = (get_fixed32(&mut src), get_fixed32(&mut src)) else {
             return Err(FooterError::BadChecksum);
         };
-        if format_version != FORMAT_VERSION {
+        if !(FORMAT_VERSION_MIN..=FORMAT_VERSION).contains(&format_version) {
             return Err(FooterError::BadVersion(format_version));
         }
         Ok(Self { index, filter, properties, file_crc, format_version })
@@ -224,8 +228,32 @@ pub mod prop_tag {
 pub const COMPRESSION_CODE_NONE: u8 = 0;
 pub const COMPRESSION_CODE_ZSTD: u8 = 1;
 
-/// Largest number of probes a bloom filter may declare.
+/// Largest number of probes a bloom filter (of either version) may declare.
 pub const BLOOM_PROBES_MAX: u8 = 30;
+
+/// Bytes of one line of a version 2 filter: a cache line, which holds every probe of a key.
+pub const FILTER_LINE_LEN: usize = 64;
+/// Bits of one line of a version 2 filter.
+pub const FILTER_LINE_BITS: usize = FILTER_LINE_LEN * 8;
+/// Most lines a version 2 filter may have: its contents (lines and the probe byte) fit in
+/// `BLOCK_LEN_MAX`. A writer clamps to it; a reader rejects more.
+pub const FILTER_LINES_MAX: usize = (BLOCK_LEN_MAX - 1) / FILTER_LINE_LEN;
+/// The odd multiplier that steps a version 2 filter's 32-bit probe state (`floor(2^32 / phi)`).
+pub const LOCAL_BLOOM_MULTIPLIER: u32 = 0x9e37_79b9;
+/// Probes a version 2 filter makes, for `bloom_bits_per_key` = 1, 2, ..., 64 (entry `b - 1`):
+/// the fewest probes whose modelled false-positive rate is within 2% of the best for that
+/// many bits per key. The model (`docs/format/sst.md`, "Filter block, version 2") counts the
+/// keys sharing a 512-bit line as Poisson with mean `512 / b`. Only writers use it: the count
+/// is stored in each filter.
+pub const LOCAL_BLOOM_PROBES: [u8; BLOOM_BITS_PER_KEY_MAX as usize] = [
+    1, 1, 2, 3, 3, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 10, 11, 11, 11, 12, 12, 12, 13, 13, 13, 14, 14, 14, 14, 15,
+    15, 15, 15, 15, 16, 16, 16, 16, 16, 17, 17, 17, 17, 17, 17, 18, 18, 18, 18, 18, 18, 19, 19, 19, 19, 19, 19, 19, 19,
+    20, 20,
+];
+
+const _: () = assert!(FILTER_LINES_MAX * FILTER_LINE_LEN < BLOCK_LEN_MAX);
+// The line choice multiplies the hash's high 32 bits by the line count.
+const _: () = assert!(FILTER_LINES_MAX as u64 <= 1 << 32);
 
 #[cfg(test)]
 mod tests {
@@ -262,10 +290,21 @@ mod tests {
     }
 
     #[test]
-    fn footer_rejects_other_version() {
+    fn footer_rejects_other_versions() {
         let mut f = footer();
-        f.format_version = 2;
-        assert_eq!(Footer::decode_from(&f.encode()), Err(FooterError::BadVersion(2)));
+        for v in [0, FORMAT_VERSION + 1, u32::MAX] {
+            f.format_version = v;
+            assert_eq!(Footer::decode_from(&f.encode()), Err(FooterError::BadVersion(v)));
+        }
+    }
+
+    #[test]
+    fn footer_accepts_every_readable_version() {
+        let mut f = footer();
+        for v in FORMAT_VERSION_MIN..=FORMAT_VERSION {
+            f.format_version = v;
+            assert_eq!(Footer::decode_from(&f.encode()), Ok(f));
+        }
     }
 
     #[test]

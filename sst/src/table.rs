@@ -14,10 +14,10 @@
 use crate::block::{Block, BlockIter, RestartKeys};
 use crate::codec;
 use crate::error::{BlockCorrupt, Error, Result};
-use crate::filter::Bloom;
+use crate::filter::{Filter, FilterKind};
 use crate::format::{
     BLOCK_LEN_MAX, BLOCK_TRAILER_LEN, BlockHandle, FOOTER_CRC_AT, FOOTER_FILE_CRC_AT, FOOTER_LEN, FOOTER_MAGIC_AT,
-    FOOTER_VERSION_AT, FORMAT_VERSION, Footer, FooterError,
+    FOOTER_VERSION_AT, FORMAT_VERSION, FORMAT_VERSION_MIN, Footer, FooterError,
 };
 use crate::iter::TableIter;
 use crate::options::TableReadOptions;
@@ -45,7 +45,7 @@ pub struct Table {
     index: Block,
     /// The index entries located once, for the binary search of every lookup.
     index_keys: RestartKeys,
-    filter: Option<Bloom>,
+    filter: Option<Filter>,
     props: Properties,
 }
 
@@ -72,7 +72,9 @@ impl Table {
             FooterError::BadVersion(v) => Error::UnsupportedVersion {
                 file: path.to_path_buf(),
                 offset: footer_at + FOOTER_VERSION_AT as u64,
-                reason: format!("format version {v} (this build reads version {FORMAT_VERSION})"),
+                reason: format!(
+                    "format version {v} (this build reads versions {FORMAT_VERSION_MIN} to {FORMAT_VERSION})"
+                ),
             },
         })?;
         let has_filter = footer.filter.size != 0;
@@ -90,7 +92,8 @@ impl Table {
         let index = Block::parse(read(footer.index)?).map_err(|c| block_error(footer.index, c))?;
         let filter = if has_filter {
             let bits = read(footer.filter)?;
-            Some(Bloom::decode(bits).map_err(|r| corrupt(footer.filter.offset, r.into()))?)
+            let kind = FilterKind::of_version(footer.format_version);
+            Some(Filter::decode(kind, bits).map_err(|r| corrupt(footer.filter.offset, r))?)
         } else {
             None
         };
@@ -342,7 +345,7 @@ impl Table {
     /// Bytes this open table holds in memory outside the block cache: its index block and bloom
     /// filter, read at open and kept while the table is open.
     pub fn pinned_bytes(&self) -> usize {
-        self.index.size() + self.filter.as_ref().map_or(0, Bloom::size)
+        self.index.size() + self.filter.as_ref().map_or(0, Filter::size)
     }
 
     pub fn file_size(&self) -> u64 {

@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use strata_sst::format::{FOOTER_LEN, MAGIC};
+use strata_sst::format::{FOOTER_LEN, FORMAT_VERSION, MAGIC};
 use strata_sst::{EntryKind, TableOptions, TableReadOptions};
 
 const DOC: &str = include_str!("../../docs/format/sst.md");
@@ -69,17 +69,22 @@ fn worked_example_fields_are_where_the_document_says() {
     assert_eq!(&b[31..37], b"banana");
     assert_eq!(&b[37..45], &[0, 0, 0, 0, 1, 0, 0, 0]);
     assert_eq!(b[45], 0, "data block type");
-    // Filter block at 50: 8 bytes of bits and 6 probes.
-    assert_eq!(b[50 + 8], 6);
-    assert_eq!(b[59], 0, "filter block type");
-    // Index block at 64: one entry "c" -> (0, 45).
-    assert_eq!(&b[64..71], &[0x00, 0x01, 0x02, 0x01, b'c', 0x00, 0x2d]);
+    // Filter block at 50: one 64-byte line and 6 probes; `apple` sets bit 9 (byte 1, bit 1)
+    // and bit 452 (byte 56, bit 4), as the document works out.
+    assert_eq!(b[50 + 64], 6);
+    assert_eq!(b[50 + 1] & 0x02, 0x02);
+    assert_eq!(b[50 + 56] & 0x10, 0x10);
+    assert_eq!(b[115], 0, "filter block type");
+    // Index block at 120: one entry "c" -> (0, 45).
+    assert_eq!(&b[120..127], &[0x00, 0x01, 0x02, 0x01, b'c', 0x00, 0x2d]);
     // Footer.
     let f = &b[b.len() - FOOTER_LEN..];
     assert_eq!(&f[60..], &MAGIC.to_le_bytes());
-    assert_eq!(&f[0..16], &[64, 0, 0, 0, 0, 0, 0, 0, 15, 0, 0, 0, 0, 0, 0, 0], "index handle");
-    assert_eq!(&f[16..32], &[50, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0], "filter handle");
-    assert_eq!(&f[32..40], &[84, 0, 0, 0, 0, 0, 0, 0], "properties offset");
+    assert_eq!(&f[0..16], &[120, 0, 0, 0, 0, 0, 0, 0, 15, 0, 0, 0, 0, 0, 0, 0], "index handle");
+    assert_eq!(&f[16..32], &[50, 0, 0, 0, 0, 0, 0, 0, 65, 0, 0, 0, 0, 0, 0, 0], "filter handle");
+    assert_eq!(&f[32..40], &[140, 0, 0, 0, 0, 0, 0, 0], "properties offset");
+    assert_eq!(&f[52..56], &FORMAT_VERSION.to_le_bytes(), "format version");
+    assert_eq!(FORMAT_VERSION, 2);
     let crc = crc32fast::hash(&b[..b.len() - FOOTER_LEN]);
     assert_eq!(&f[48..52], &crc.to_le_bytes(), "file crc");
     // And it is a table.
