@@ -187,14 +187,28 @@ impl MetaLog {
 
     /// Commits the actions `f` derives from the newest state (see the module docs). `f`
     /// returning `None` commits nothing. Returns the state after the commit.
-    pub(crate) fn commit(&self, mut f: impl FnMut(&LogState) -> Result<Option<Vec<Action>>>) -> Result<LogState> {
+    pub(crate) fn commit(&self, f: impl FnMut(&LogState) -> Result<Option<Vec<Action>>>) -> Result<LogState> {
+        self.commit_after_sync(None, f)
+    }
+
+    /// [`commit`](Self::commit) of actions that must not become visible before the entries
+    /// under `synced` are durable (`Store::put_if_absent_after_sync`); `None` syncs nothing.
+    pub(crate) fn commit_after_sync(
+        &self,
+        synced: Option<&str>,
+        mut f: impl FnMut(&LogState) -> Result<Option<Vec<Action>>>,
+    ) -> Result<LogState> {
         for _ in 0..self.opts.commit_attempts_max {
             let state = self.load()?;
             let Some(actions) = f(&state)? else { return Ok(state) };
             let next = apply(&state, &actions).map_err(Error::InvalidArgument)?;
             let body = Commit { version: next.version, time_ms: super::now_ms(), writer: self.writer.clone(), actions };
             let bytes = frame(KIND_COMMIT, &body)?;
-            match self.store.put_if_absent(&commit_key(next.version), &bytes)? {
+            let put = match synced {
+                Some(dir) => self.store.put_if_absent_after_sync(dir, &commit_key(next.version), &bytes)?,
+                None => self.store.put_if_absent(&commit_key(next.version), &bytes)?,
+            };
+            match put {
                 Put::Created => {
                     {
                         let mut cache = self.cache.lock();

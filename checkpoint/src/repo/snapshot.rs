@@ -284,8 +284,8 @@ impl Repository {
         // The record lists the tables in the pinned order, whatever order they went up in, then
         // the WAL prefixes; the planned records move into it (no copy per table).
         let files: Vec<FileRecord> = planned.into_iter().map(|p| p.record).chain(wals).collect();
-        // One directory fsync makes every linked name durable before the complete commit.
-        self.store.sync(TABLES_DIR)?;
+        // One directory fsync makes every linked name durable before the complete commit is
+        // published (it runs beside the commit's own file fsync where the store can).
         let version = live.version();
         let column_families: Vec<CfRecord> = version
             .cfs()
@@ -311,7 +311,7 @@ impl Repository {
         });
         // `apply` validates the record (as every reader does) before the commit is written.
         kill_point("repo.snapshot_before_complete");
-        self.log.commit(|s| match s.entry(id).map(|e| e.state) {
+        self.log.commit_after_sync(Some(TABLES_DIR), |s| match s.entry(id).map(|e| e.state) {
             Some(SnapshotState::Creating) => {
                 Ok(Some(vec![Action::Complete { record: std::sync::Arc::clone(&record) }]))
             }

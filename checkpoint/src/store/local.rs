@@ -159,6 +159,33 @@ impl Store for LocalStore {
         })
     }
 
+    fn put_if_absent_after_sync(&self, dir: &str, key: &str, data: &[u8]) -> Result<Put> {
+        if !self.fs.concurrent_syncs() {
+            self.sync(dir)?;
+            return self.put_if_absent(key, data);
+        }
+        let path = self.path(key)?;
+        if self.fs.exists(&path) {
+            return Ok(Put::Exists);
+        }
+        self.retrying(&path, || {
+            // The temporary file is written and fsynced on a scoped thread while this one syncs
+            // `dir`; the link below publishes the object only after both.
+            let tmp = std::thread::scope(|s| {
+                let written = s.spawn(|| self.write_tmp(&path, data));
+                let synced = self.sync(dir);
+                let tmp =
+                    written.join().map_err(|_| Error::Internal("a repository metadata writer panicked".into()))??;
+                if let Err(e) = synced {
+                    let _ = self.fs.remove_file(&tmp);
+                    return Err(e);
+                }
+                Ok(tmp)
+            })?;
+            self.commit_tmp(&tmp, &path)
+        })
+    }
+
     fn put(&self, key: &str, data: &[u8]) -> Result<()> {
         let path = self.path(key)?;
         self.retrying(&path, || {
@@ -345,6 +372,25 @@ mod tests {
         sim.create_dir_all(Path::new("/r")).unwrap();
         let s = LocalStore::new(sim.arc(), Path::new("/r"));
         (sim, s)
+    }
+
+    #[test]
+    fn put_after_sync_is_exclusive_on_a_real_and_a_simulated_file_system() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = LocalStore::new(Arc::new(strata_base::RealFs::new()), dir.path());
+        let (sim, simulated) = store();
+        for s in [&real, &simulated] {
+            assert_eq!(s.put_if_absent("tables/t", b"table").unwrap(), Put::Created);
+            assert_eq!(s.put_if_absent_after_sync("tables", "log/c", b"one").unwrap(), Put::Created);
+            assert_eq!(s.put_if_absent_after_sync("tables", "log/c", b"two").unwrap(), Put::Exists);
+            // A directory that does not exist yet has nothing to sync.
+            assert_eq!(s.put_if_absent_after_sync("wals", "log/d", b"three").unwrap(), Put::Created);
+            assert_eq!(s.get("log/c").unwrap().as_deref(), Some(&b"one"[..]));
+            assert_eq!(s.list("log").unwrap(), vec!["c".to_string(), "d".to_string()]);
+        }
+        sim.crash();
+        assert_eq!(simulated.get("log/c").unwrap().as_deref(), Some(&b"one"[..]));
+        assert_eq!(simulated.get("tables/t").unwrap().as_deref(), Some(&b"table"[..]));
     }
 
     #[test]

@@ -80,6 +80,15 @@ pub trait Store: Send + Sync + Debug {
     fn delete(&self, key: &str) -> Result<()>;
     /// Makes the deletions under `dir` durable (a directory fsync locally).
     fn sync(&self, dir: &str) -> Result<()>;
+    /// [`Store::put_if_absent`] of an object that must not become visible before the entries
+    /// under `dir` are durable (a complete commit after its snapshot's table links). The
+    /// default syncs `dir` first; a local store whose file system allows concurrent syncs
+    /// overlaps that directory fsync with its temporary file's fsync, both before the link
+    /// that publishes the object.
+    fn put_if_absent_after_sync(&self, dir: &str, key: &str, data: &[u8]) -> Result<Put> {
+        self.sync(dir)?;
+        self.put_if_absent(key, data)
+    }
     /// Makes the local file `src` (on `src_fs`) object `key` if absent: hard link where possible
     /// (and `copy` is false), else an fsynced copy committed like [`Store::put_if_absent`]. The
     /// source must already be durable (a table); the new name is durable after
