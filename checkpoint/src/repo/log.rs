@@ -13,7 +13,8 @@
 //! commit that does not apply.
 //!
 //! Invariants: the state a caller sees is the one after some prefix of the log; a commit is
-//! acknowledged only when durable; log checkpoints, the hint and cleanup run after the commit is
+//! acknowledged only when durable, except one made with [`CommitSync::NameLater`] (a creating
+//! record: its file is durable, its name with the next fsync of `log/`); log checkpoints, the hint and cleanup run after the commit is
 //! durable and their failures never fail the commit (the log stays readable without them).
 //!
 //! Thread safety: [`MetaLog`] is shared by the repository's threads; the cached state sits
@@ -58,6 +59,21 @@ const LOAD_ATTEMPTS: u32 = 4;
 struct Listing {
     commits: BTreeSet<u64>,
     checkpoints: BTreeSet<u64>,
+}
+
+/// How a commit is made durable.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum CommitSync<'a> {
+    /// Durable when `commit` returns (the commit's file, then `log/`).
+    Now,
+    /// The file is durable when `commit` returns, its name with the next fsync of `log/`: the
+    /// next commit's, the log checkpoint's. For a *creating* record, which only has to be
+    /// visible to a concurrent gc; a power loss before the next commit forgets it (no snapshot
+    /// came of it, its id was never returned, gc reclaims its links).
+    NameLater,
+    /// Durable when `commit` returns, and published only after the entries under this
+    /// directory are durable (`Store::put_if_absent_after_sync`).
+    After(&'a str),
 }
 
 /// The metadata log of one repository. See the module docs.
@@ -188,14 +204,13 @@ impl MetaLog {
     /// Commits the actions `f` derives from the newest state (see the module docs). `f`
     /// returning `None` commits nothing. Returns the state after the commit.
     pub(crate) fn commit(&self, f: impl FnMut(&LogState) -> Result<Option<Vec<Action>>>) -> Result<LogState> {
-        self.commit_after_sync(None, f)
+        self.commit_as(CommitSync::Now, f)
     }
 
-    /// [`commit`](Self::commit) of actions that must not become visible before the entries
-    /// under `synced` are durable (`Store::put_if_absent_after_sync`); `None` syncs nothing.
-    pub(crate) fn commit_after_sync(
+    /// [`commit`](Self::commit), made durable as `sync` says.
+    pub(crate) fn commit_as(
         &self,
-        synced: Option<&str>,
+        sync: CommitSync<'_>,
         mut f: impl FnMut(&LogState) -> Result<Option<Vec<Action>>>,
     ) -> Result<LogState> {
         for _ in 0..self.opts.commit_attempts_max {
@@ -204,9 +219,11 @@ impl MetaLog {
             let next = apply(&state, &actions).map_err(Error::InvalidArgument)?;
             let body = Commit { version: next.version, time_ms: super::now_ms(), writer: self.writer.clone(), actions };
             let bytes = frame(KIND_COMMIT, &body)?;
-            let put = match synced {
-                Some(dir) => self.store.put_if_absent_after_sync(dir, &commit_key(next.version), &bytes)?,
-                None => self.store.put_if_absent(&commit_key(next.version), &bytes)?,
+            let key = commit_key(next.version);
+            let put = match sync {
+                CommitSync::Now => self.store.put_if_absent(&key, &bytes)?,
+                CommitSync::NameLater => self.store.put_if_absent_name_later(&key, &bytes)?,
+                CommitSync::After(dir) => self.store.put_if_absent_after_sync(dir, &key, &bytes)?,
             };
             match put {
                 Put::Created => {

@@ -20,6 +20,7 @@
 use super::format::{
     CfRecord, FileKind, FileRecord, SnapshotRecord, TABLES_DIR, check_name_and_labels, to_hex, wal_key, write_table_key,
 };
+use super::log::CommitSync;
 use super::parallel::for_each_bounded;
 use super::record::{Action, LogState, SnapshotState};
 use super::types::{SnapshotId, SnapshotInfo, SnapshotOptions, Tracker};
@@ -172,7 +173,9 @@ impl Repository {
         let created_at_ms = now_ms();
         let grace_ms = u64::try_from(self.opts.creating_grace.as_millis()).unwrap_or(u64::MAX);
         let mut id = 0;
-        let begun = self.log.commit(|s| {
+        // The creating record need only be visible to a concurrent gc: its name becomes durable
+        // with the complete (or failed) commit's fsync of `log/`.
+        let begun = self.log.commit_as(CommitSync::NameLater, |s| {
             id = s.next_id;
             Ok(Some(vec![Action::Begin {
                 id,
@@ -311,7 +314,7 @@ impl Repository {
         });
         // `apply` validates the record (as every reader does) before the commit is written.
         kill_point("repo.snapshot_before_complete");
-        self.log.commit_after_sync(Some(TABLES_DIR), |s| match s.entry(id).map(|e| e.state) {
+        self.log.commit_as(CommitSync::After(TABLES_DIR), |s| match s.entry(id).map(|e| e.state) {
             Some(SnapshotState::Creating) => {
                 Ok(Some(vec![Action::Complete { record: std::sync::Arc::clone(&record) }]))
             }

@@ -74,12 +74,20 @@ impl LocalStore {
     /// Links the synced temporary file `tmp` to `path` exclusively, removes `tmp`, fsyncs.
     /// `Ok(None)` if `tmp` vanished (removed by a concurrent `gc`): the caller starts over.
     fn commit_tmp(&self, tmp: &Path, path: &Path) -> Result<Option<Put>> {
+        self.commit_tmp_then(tmp, path, true)
+    }
+
+    /// Links `tmp` (written and fsynced) to `path` exclusively, then fsyncs the directory
+    /// when `sync_dir`.
+    fn commit_tmp_then(&self, tmp: &Path, path: &Path, sync_dir: bool) -> Result<Option<Put>> {
         let linked = self.fs.link(tmp, path);
         let _ = self.fs.remove_file(tmp);
         match linked {
             Ok(()) => {
-                let dir = Self::dir_of(path);
-                self.fs.sync_dir(dir).map_err(|e| Error::io(dir, e))?;
+                if sync_dir {
+                    let dir = Self::dir_of(path);
+                    self.fs.sync_dir(dir).map_err(|e| Error::io(dir, e))?;
+                }
                 Ok(Some(Put::Created))
             }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(Some(Put::Exists)),
@@ -156,6 +164,17 @@ impl Store for LocalStore {
         self.retrying(&path, || {
             let tmp = self.write_tmp(&path, data)?;
             self.commit_tmp(&tmp, &path)
+        })
+    }
+
+    fn put_if_absent_name_later(&self, key: &str, data: &[u8]) -> Result<Put> {
+        let path = self.path(key)?;
+        if self.fs.exists(&path) {
+            return Ok(Put::Exists);
+        }
+        self.retrying(&path, || {
+            let tmp = self.write_tmp(&path, data)?;
+            self.commit_tmp_then(&tmp, &path, false)
         })
     }
 

@@ -80,6 +80,14 @@ pub trait Store: Send + Sync + Debug {
     fn delete(&self, key: &str) -> Result<()>;
     /// Makes the deletions under `dir` durable (a directory fsync locally).
     fn sync(&self, dir: &str) -> Result<()>;
+    /// [`Store::put_if_absent`] whose new name may become durable later: its contents are
+    /// durable before the name appears, and the name is durable after the next
+    /// [`Store::sync`] of its directory or the next `put_if_absent` into it (a local store
+    /// leaves out its own directory fsync; the default, for stores whose writes are durable
+    /// when they return, is `put_if_absent`).
+    fn put_if_absent_name_later(&self, key: &str, data: &[u8]) -> Result<Put> {
+        self.put_if_absent(key, data)
+    }
     /// [`Store::put_if_absent`] of an object that must not become visible before the entries
     /// under `dir` are durable (a complete commit after its snapshot's table links). The
     /// default syncs `dir` first; a local store whose file system allows concurrent syncs
