@@ -42,6 +42,20 @@ pub fn dump_cf_backward(db: &Db, cf: &strata::ColumnFamily, opts: &ReadOptions<'
     out
 }
 
+/// Every entry of a table as `(user key, kind, value)`, by forward iteration from the first
+/// (the iterator's status checked at the end).
+pub fn table_contents(t: &std::sync::Arc<strata_sst::Table>) -> Vec<(Vec<u8>, strata_sst::EntryKind, Vec<u8>)> {
+    let mut it = t.iter();
+    it.seek_to_first();
+    let mut out = Vec::new();
+    while it.valid() {
+        out.push((it.key().to_vec(), it.kind(), it.value().to_vec()));
+        it.next();
+    }
+    it.status().expect("table iterator status");
+    out
+}
+
 /// Options that make flushes and compactions happen with little data.
 pub fn small_options() -> strata::Options {
     strata::Options {

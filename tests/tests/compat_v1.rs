@@ -217,15 +217,7 @@ fn v1_table_reads_with_its_exact_contents() {
     assert_eq!(p.compression, Compression::Zstd { level: 3 });
     assert!(p.num_data_blocks > 1, "several data blocks");
     assert_eq!(p.user.get("fixture").map(Vec::as_slice), Some(&b"v1"[..]));
-    let mut it = t.iter();
-    it.seek_to_first();
-    let mut got = Vec::new();
-    while it.valid() {
-        got.push((it.key().to_vec(), it.kind(), it.value().to_vec()));
-        it.next();
-    }
-    it.status().unwrap();
-    assert_eq!(got, want);
+    assert_eq!(strata_tests::table_contents(&t), want);
     for (k, kind, v) in &want {
         let (gk, gv) = t.get(k).unwrap().expect("every key is found");
         assert_eq!((gk, &gv[..]), (*kind, &v[..]));

@@ -71,15 +71,7 @@ fn v2_table_reads_with_its_exact_contents_and_filter_answers() {
     // ceil(300 * 10 / 512) = 6 lines, the probe byte and the block trailer.
     assert_eq!(p.filter_bytes, 6 * 64 + 1 + 5);
     assert_eq!(p.user.get("fixture").map(Vec::as_slice), Some(&b"v2"[..]));
-    let mut it = t.iter();
-    it.seek_to_first();
-    let mut got = Vec::new();
-    while it.valid() {
-        got.push((it.key().to_vec(), it.kind(), it.value().to_vec()));
-        it.next();
-    }
-    it.status().unwrap();
-    assert_eq!(got, want);
+    assert_eq!(strata_tests::table_contents(&t), want);
     for (k, kind, v) in &want {
         assert!(t.may_contain(k), "filter false negative");
         let (gk, gv) = t.get(k).unwrap().expect("every key is found");

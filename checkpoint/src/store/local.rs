@@ -71,6 +71,20 @@ impl LocalStore {
         self.fs.sync_dir(parent).map_err(|e| Error::io(parent, e))
     }
 
+    /// Creates object `key` exclusively unless it exists: `write` makes its synced temporary
+    /// file (retried if a concurrent `gc` removes it), a link publishes it, then the directory
+    /// is fsynced when `sync_dir` (else its name is durable with the directory's next fsync).
+    fn put_exclusive(&self, key: &str, sync_dir: bool, write: impl Fn(&Path) -> Result<PathBuf>) -> Result<Put> {
+        let path = self.path(key)?;
+        if self.fs.exists(&path) {
+            return Ok(Put::Exists);
+        }
+        self.retrying(&path, || {
+            let tmp = write(&path)?;
+            self.commit_tmp_then(&tmp, &path, sync_dir)
+        })
+    }
+
     /// Links the synced temporary file `tmp` to `path` exclusively, removes `tmp`, fsyncs.
     /// `Ok(None)` if `tmp` vanished (removed by a concurrent `gc`): the caller starts over.
     fn commit_tmp(&self, tmp: &Path, path: &Path) -> Result<Option<Put>> {
@@ -157,25 +171,11 @@ fn must_copy(e: &io::Error) -> bool {
 
 impl Store for LocalStore {
     fn put_if_absent(&self, key: &str, data: &[u8]) -> Result<Put> {
-        let path = self.path(key)?;
-        if self.fs.exists(&path) {
-            return Ok(Put::Exists);
-        }
-        self.retrying(&path, || {
-            let tmp = self.write_tmp(&path, data)?;
-            self.commit_tmp(&tmp, &path)
-        })
+        self.put_exclusive(key, true, |path| self.write_tmp(path, data))
     }
 
     fn put_if_absent_name_later(&self, key: &str, data: &[u8]) -> Result<Put> {
-        let path = self.path(key)?;
-        if self.fs.exists(&path) {
-            return Ok(Put::Exists);
-        }
-        self.retrying(&path, || {
-            let tmp = self.write_tmp(&path, data)?;
-            self.commit_tmp_then(&tmp, &path, false)
-        })
+        self.put_exclusive(key, false, |path| self.write_tmp(path, data))
     }
 
     fn put_if_absent_after_sync(&self, dir: &str, key: &str, data: &[u8]) -> Result<Put> {
@@ -183,15 +183,11 @@ impl Store for LocalStore {
             self.sync(dir)?;
             return self.put_if_absent(key, data);
         }
-        let path = self.path(key)?;
-        if self.fs.exists(&path) {
-            return Ok(Put::Exists);
-        }
-        self.retrying(&path, || {
-            // The temporary file is written and fsynced on a scoped thread while this one syncs
-            // `dir`; the link below publishes the object only after both.
-            let tmp = std::thread::scope(|s| {
-                let written = s.spawn(|| self.write_tmp(&path, data));
+        // The temporary file is written and fsynced on a scoped thread while this one syncs
+        // `dir`; the link publishes the object only after both.
+        self.put_exclusive(key, true, |path| {
+            std::thread::scope(|s| {
+                let written = s.spawn(|| self.write_tmp(path, data));
                 let synced = self.sync(dir);
                 let tmp =
                     written.join().map_err(|_| Error::Internal("a repository metadata writer panicked".into()))??;
@@ -200,8 +196,7 @@ impl Store for LocalStore {
                     return Err(e);
                 }
                 Ok(tmp)
-            })?;
-            self.commit_tmp(&tmp, &path)
+            })
         })
     }
 
