@@ -277,8 +277,17 @@ fn crash_at_every_step(flush: bool) {
         assert_whole_checkpoint(&sim, "/cp2", &source_now, &what);
     }
     println!("flush={flush}: {ops} crash points: /cp absent after {absent}, whole after {whole}");
-    // A crash at any operation up to the parent's sync leaves no `/cp`.
-    assert!(whole >= 1 && absent > parent_sync, "absent {absent}, whole {whole}, parent synced at {parent_sync}");
+    // A crash at any operation of `create` up to the parent's sync leaves no `/cp`. The
+    // background removals of the flushed WAL that came before it in the learning run may come
+    // after it in another run (each run's own order is checked above), moving it that many
+    // operations earlier there.
+    let moved =
+        trace[..parent_sync as usize].iter().filter(|l| l.starts_with("remove /db/") && l.ends_with(".log")).count()
+            as u64;
+    assert!(
+        whole >= 1 && absent > parent_sync - moved,
+        "absent {absent}, whole {whole}, parent synced at {parent_sync}, {moved} background WAL removals before it"
+    );
 }
 
 #[test]
