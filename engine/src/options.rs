@@ -37,7 +37,18 @@ pub struct Options {
     pub bottommost_compression: Option<Compression>,
     /// Bloom filter bits per key; 0 disables filters. Default 10 (about 1% false positives).
     pub bloom_bits_per_key: u32,
-    /// Bytes of decompressed blocks the shared block cache holds. Default 64 MiB.
+    /// Bytes the shared block cache may hold: decompressed data blocks, plus the index and
+    /// filter blocks of every open table, which are charged to it while the table is open
+    /// (RocksDB's `cache_index_and_filter_blocks` with those blocks pinned) and evict data
+    /// blocks to make room. Each cached block is charged its length plus its bookkeeping
+    /// (`strata_sst::BlockCache::ENTRY_OVERHEAD`, measured), so the cache's real footprint stays
+    /// within this. Only if the open tables' index and filter blocks alone exceed it does the
+    /// cache hold more (lower `max_open_files` then). 0 disables the cache (index and filter
+    /// blocks are then held beside it, bounded by `max_open_files`). Default 64 MiB.
+    ///
+    /// Strata's memory budget is `write_buffer_size * (max_write_buffers + 1)` per column
+    /// family plus this; `strata.stats` prints it on its `memory:` line (docs/performance.md,
+    /// "Memory", has what is outside it).
     pub block_cache_capacity: usize,
     /// Number of L0 tables that triggers an L0 -> L1 compaction. Default 4.
     pub level0_compaction_trigger: usize,

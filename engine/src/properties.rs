@@ -34,6 +34,9 @@ pub(crate) fn property(inner: &DbInner, name: &str) -> Option<String> {
         "strata.recovery" => Some(inner.recovery.to_string()),
         "strata.open-tables" => Some(inner.table_cache.len().to_string()),
         "strata.block-cache-usage" => Some(inner.table_cache.block_cache().map_or(0, |c| c.usage()).to_string()),
+        "strata.block-cache-pinned-usage" => {
+            Some(inner.table_cache.block_cache().map_or(0, |c| c.reserved()).to_string())
+        }
         _ => None,
     }
 }
@@ -95,8 +98,10 @@ fn stats(inner: &DbInner, rs: &crate::state::ReadState) -> String {
     if let Some(cache) = inner.table_cache.block_cache() {
         let _ = writeln!(
             out,
-            "block cache: {:.1} MB used, {} hits, {} misses",
+            "block cache: {:.1} MB used by data blocks, {:.1} MB charged for index and filter blocks, {} hits, \
+             {} misses",
             mb(cache.usage() as u64),
+            mb(cache.reserved() as u64),
             cache.hits(),
             cache.misses()
         );
@@ -126,22 +131,44 @@ fn stats(inner: &DbInner, rs: &crate::state::ReadState) -> String {
     out
 }
 
-/// The memory budget line of `strata.stats`: what Strata holds on purpose (heap fragmentation,
-/// iterators' pinned blocks and the allocator's own overhead come on top; docs/performance.md).
+/// The memory budget line of `strata.stats`: what Strata holds on purpose, against the bound
+/// the options set (heap fragmentation, iterators' pinned blocks and the allocator's own
+/// overhead come on top; docs/performance.md, "Memory"). With a block cache, the open tables'
+/// index and filter blocks are charged to its capacity (`BlockCache::reserve`), so the bound is
+/// the memtables' limit per column family plus the cache's capacity.
 fn memory_line(inner: &DbInner, rs: &crate::state::ReadState) -> String {
     let mb = |b: usize| b as f64 / (1024.0 * 1024.0);
     let mems: usize = rs.cfs.values().flat_map(|c| c.mems.iter()).map(|m| m.approximate_size()).sum();
-    let cache = inner.table_cache.block_cache().map_or(0, |c| c.usage());
-    let pinned = inner.table_cache.pinned_bytes();
-    format!(
-        "memory: {:.1} MB = memtables {:.1} MB (limit {:.1} MB per family) + block cache {:.1} MB (capacity {:.1} MB) \
-         + index and filter blocks of {} open tables {:.1} MB",
-        mb(mems + cache + pinned),
-        mb(mems),
-        mb(inner.opts.write_buffer_size * (inner.opts.max_write_buffers + 1)),
-        mb(cache),
-        mb(inner.opts.block_cache_capacity),
-        inner.table_cache.len(),
-        mb(pinned)
-    )
+    let mem_limit = inner.opts.write_buffer_size.saturating_mul(inner.opts.max_write_buffers + 1);
+    let families = rs.cfs.len().max(1);
+    let open = inner.table_cache.len();
+    match inner.table_cache.block_cache() {
+        Some(cache) => {
+            let (blocks, pinned) = (cache.usage(), cache.reserved());
+            format!(
+                "memory: {:.1} MB of a {:.1} MB budget = memtables {:.1} MB (limit {:.1} MB per family, {families} \
+                 families) + block cache {:.1} MB (capacity {:.1} MB: data blocks {:.1} MB + index and filter blocks \
+                 of {open} open tables {:.1} MB)",
+                mb(mems + blocks + pinned),
+                mb(mem_limit.saturating_mul(families).saturating_add(inner.opts.block_cache_capacity)),
+                mb(mems),
+                mb(mem_limit),
+                mb(blocks + pinned),
+                mb(inner.opts.block_cache_capacity),
+                mb(blocks),
+                mb(pinned)
+            )
+        }
+        None => {
+            let pinned = inner.table_cache.pinned_bytes();
+            format!(
+                "memory: {:.1} MB = memtables {:.1} MB (limit {:.1} MB per family, {families} families) + no block \
+                 cache + index and filter blocks of {open} open tables {:.1} MB (bounded by max_open_files)",
+                mb(mems + pinned),
+                mb(mems),
+                mb(mem_limit),
+                mb(pinned)
+            )
+        }
+    }
 }

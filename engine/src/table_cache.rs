@@ -89,7 +89,8 @@ impl TableCache {
         self.tables.read().len()
     }
 
-    /// Bytes the open tables hold outside the block cache (index blocks and filters).
+    /// Bytes the open tables hold outside the block cache's LRU (index blocks and filters;
+    /// charged to the block cache's capacity when there is one).
     pub(crate) fn pinned_bytes(&self) -> usize {
         self.tables.read().values().map(|e| e.table.pinned_bytes()).sum()
     }

@@ -30,7 +30,7 @@ mod properties;
 mod table;
 
 pub use builder::{TableBuilder, TableMeta};
-pub use cache::BlockCache;
+pub use cache::{BlockCache, CacheReservation};
 pub use error::{Error, Result};
 pub use filter::hash64 as filter_hash;
 pub use format::{KEY_LEN_MAX, VALUE_LEN_MAX};

@@ -47,6 +47,8 @@ pub struct Table {
     index_keys: RestartKeys,
     filter: Option<Filter>,
     props: Properties,
+    /// The index and filter blocks' charge to the block cache, held while the table is open.
+    _cache_charge: Option<crate::cache::CacheReservation>,
 }
 
 impl Table {
@@ -98,6 +100,8 @@ impl Table {
             None
         };
         let index_keys = RestartKeys::new(&index).map_err(|c| block_error(footer.index, c))?;
+        let pinned = pinned_bytes(&index, &index_keys, filter.as_ref());
+        let _cache_charge = opts.cache.as_ref().map(|c| c.reserve(pinned));
         let t = Table {
             file,
             path: path.to_path_buf(),
@@ -109,6 +113,7 @@ impl Table {
             index_keys,
             filter,
             props,
+            _cache_charge,
         };
         t.check_properties()?;
         t.check_index()?;
@@ -342,10 +347,12 @@ impl Table {
         &self.props
     }
 
-    /// Bytes this open table holds in memory outside the block cache: its index block and bloom
-    /// filter, read at open and kept while the table is open.
+    /// Bytes this open table holds in memory outside the block cache's LRU: its index block
+    /// (with the located index entries) and bloom filter, read at open and kept while the table
+    /// is open. With a block cache they are charged to its capacity for as long
+    /// ([`BlockCache::reserve`](crate::BlockCache::reserve)).
     pub fn pinned_bytes(&self) -> usize {
-        self.index.size() + self.filter.as_ref().map_or(0, Filter::size)
+        pinned_bytes(&self.index, &self.index_keys, self.filter.as_ref())
     }
 
     pub fn file_size(&self) -> u64 {
@@ -388,6 +395,12 @@ impl PointEntry<'_> {
     pub fn value_bytes(&self) -> Bytes {
         self.block.slice(self.value.clone())
     }
+}
+
+/// What an open table holds beside the block cache: the index block, 12 bytes per located
+/// index entry, and the filter.
+fn pinned_bytes(index: &Block, index_keys: &RestartKeys, filter: Option<&Filter>) -> usize {
+    index.size() + index_keys.len() * std::mem::size_of::<[u32; 3]>() + filter.map_or(0, Filter::size)
 }
 
 fn block_error(path: &Path, handle: BlockHandle, c: BlockCorrupt) -> Error {

@@ -76,3 +76,34 @@ fn compactions_and_cold_scans_do_not_fill_the_block_cache() {
     assert_eq!(db.range::<&[u8], _>(..).count(), 2000);
     assert!(prop(&db, "strata.block-cache-usage") > 0);
 }
+
+#[test]
+fn index_and_filter_blocks_are_charged_to_the_block_cache() {
+    let tmp = tempfile::tempdir().unwrap();
+    drop(ten_tables(tmp.path(), Options::default()));
+    // A cache a few blocks large: the ten tables' index and filter blocks take part of it.
+    let capacity: usize = 256 << 10;
+    let opts = Options { disable_auto_compactions: true, block_cache_capacity: capacity, ..Options::default() };
+    let db = Db::open(tmp.path(), opts).unwrap();
+    for t in 0..10u32 {
+        for i in (0..200).step_by(7) {
+            assert_eq!(db.get(key(t * 1000 + i)).unwrap().as_deref(), Some(format!("v{t}-{i}").as_bytes()));
+        }
+    }
+    let (blocks, pinned) = (prop(&db, "strata.block-cache-usage"), prop(&db, "strata.block-cache-pinned-usage"));
+    assert_eq!(prop(&db, "strata.open-tables"), 10);
+    // Each open table charges at least its filter (200 keys at 10 bits) and one index entry.
+    assert!(pinned >= 10 * (200 * 10 / 8 + 16), "{pinned}");
+    assert!(blocks > 0);
+    assert!(blocks + pinned <= capacity as u64, "{blocks} + {pinned} > {capacity}");
+    let stats = db.property("strata.stats").unwrap();
+    let memory = stats.lines().find(|l| l.starts_with("memory:")).unwrap();
+    assert!(memory.contains("index and filter blocks of 10 open tables"), "{memory}");
+    // Deleted tables release their charge: the compaction's one output holds the same keys (so
+    // about the same filter), the ten inputs are gone.
+    db.compact_range(&db.default_cf(), None, None).unwrap();
+    db.get(key(0)).unwrap();
+    assert_eq!(prop(&db, "strata.open-tables"), 1);
+    let after = prop(&db, "strata.block-cache-pinned-usage");
+    assert!(after > 0 && after < pinned + pinned / 2, "{after} of {pinned}");
+}
