@@ -242,3 +242,26 @@ fn cache_is_shared_between_tables() {
     scan_forward(&tables[0]).unwrap();
     assert!(cache.usage() >= tables[0].properties().raw_data_bytes as usize);
 }
+
+#[test]
+fn open_tables_charge_their_index_and_filter_to_the_cache() {
+    let cache = Arc::new(BlockCache::new(1 << 20));
+    let m = sample_model(2000, 40);
+    let (bytes, _) = build(&m, TableOptions::default());
+    let ropts = TableReadOptions { cache: Some(cache.clone()), cache_id: 1, ..Default::default() };
+    let t = open(bytes.clone(), ropts.clone()).unwrap();
+    let pinned = t.pinned_bytes();
+    // The index (one entry per data block) and the filter (about 10 bits per key).
+    assert!(pinned > 2000 * 10 / 8, "{pinned}");
+    assert_eq!(cache.reserved(), pinned);
+    let t2 = open(bytes, TableReadOptions { cache_id: 2, ..ropts }).unwrap();
+    assert_eq!(cache.reserved(), pinned + t2.pinned_bytes());
+    // Filling the cache leaves room for the reservations.
+    scan_forward(&t).unwrap();
+    scan_forward(&t2).unwrap();
+    assert!(cache.usage() + cache.reserved() <= cache.capacity());
+    drop(t);
+    assert_eq!(cache.reserved(), t2.pinned_bytes());
+    drop(t2);
+    assert_eq!(cache.reserved(), 0);
+}
