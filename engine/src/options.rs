@@ -42,9 +42,11 @@ pub struct Options {
     /// (RocksDB's `cache_index_and_filter_blocks` with those blocks pinned) and evict data
     /// blocks to make room. Each cached block is charged its length plus its bookkeeping
     /// (`strata_sst::BlockCache::ENTRY_OVERHEAD`, measured), so the cache's real footprint stays
-    /// within this. Only if the open tables' index and filter blocks alone exceed it does the
-    /// cache hold more (lower `max_open_files` then). 0 disables the cache (index and filter
-    /// blocks are then held beside it, bounded by `max_open_files`). Default 64 MiB.
+    /// within this. Index and filter blocks displace data blocks from at most half of it (as
+    /// RocksDB's high-priority pool): if the open tables' index and filter blocks outgrow half
+    /// the capacity, the excess is held on top of it (raise the capacity or lower
+    /// `max_open_files` then). 0 disables the cache (index and filter blocks are then held
+    /// beside it, bounded by `max_open_files`). Default 64 MiB.
     ///
     /// Strata's memory budget is `write_buffer_size * (max_write_buffers + 1)` per column
     /// family plus this; `strata.stats` prints it on its `memory:` line (docs/performance.md,

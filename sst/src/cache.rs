@@ -10,14 +10,17 @@
 //! blocks are charged to the cache through a [`CacheReservation`] (RocksDB's
 //! `cache_index_and_filter_blocks` with every such block pinned), which evicts data blocks to
 //! make room and is released when the table is closed. So `capacity` bounds data blocks plus
-//! the index and filter blocks of every open table; only if the reservations alone exceed it
-//! does the cache hold more than its capacity (then it holds no data block at all).
+//! the index and filter blocks of every open table, except that reservations take at most half
+//! of it from the data blocks ([`RESERVED_SHARE_MAX`]): past that they are held on top, so a
+//! database whose open tables' index and filter blocks outgrow the cache keeps caching data
+//! blocks (RocksDB keeps its index and filter blocks in a high-priority pool of half the cache
+//! by default, for the same reason).
 //!
 //! Invariants: in every shard, `usage` is the sum of the charges of the entries in the map, the
 //! map and the recency list hold the same entries, `reserved` is the sum of the live
 //! reservations' shares in that shard, and after an insert or a reservation
-//! `usage + reserved <= capacity` or the shard holds no entry (an entry that does not fit beside
-//! the reservations is not cached).
+//! `usage + min(reserved, capacity / 2) <= capacity` or the shard holds no entry (an entry that
+//! does not fit beside the reservations is not cached).
 //!
 //! Thread safety: `Send + Sync`; each shard has its own mutex, held only for a map lookup and a
 //! few pointer updates.
@@ -41,6 +44,8 @@ const SHARDS: usize = 1 << SHARD_BITS;
 /// full cache used 1.048x its capacity).
 const ENTRY_OVERHEAD: usize = 272;
 const NIL: usize = usize::MAX;
+/// Reservations displace data blocks from at most this fraction (1 / n) of the capacity.
+const RESERVED_SHARE_MAX: usize = 2;
 
 type Key = (u64, u64);
 
@@ -103,9 +108,14 @@ impl Shard {
         }
     }
 
+    /// The part of the reservations that displaces data blocks.
+    fn reserved_charge(&self) -> usize {
+        self.reserved.min(self.capacity / RESERVED_SHARE_MAX)
+    }
+
     /// Evicts least recently used entries until `extra` more bytes fit, or none is left.
     fn make_room(&mut self, extra: usize) {
-        while self.usage + self.reserved + extra > self.capacity && self.tail != NIL {
+        while self.usage + self.reserved_charge() + extra > self.capacity && self.tail != NIL {
             self.remove_index(self.tail);
         }
     }
@@ -164,7 +174,7 @@ impl Shard {
         if let Some(&i) = self.map.get(&key) {
             self.remove_index(i);
         }
-        if self.reserved + charge > self.capacity {
+        if self.reserved_charge() + charge > self.capacity {
             return;
         }
         self.make_room(charge);
@@ -255,8 +265,9 @@ impl BlockCache {
 
     /// Charges `bytes` held outside the cache to its capacity until the returned reservation is
     /// dropped, evicting data blocks to make room. The charge is spread evenly over the shards.
-    /// Reservations are never refused: if they alone exceed the capacity, the cache holds no
-    /// data block (and more than its capacity) until enough of them are released.
+    /// Reservations are never refused, and displace data blocks from at most half the capacity:
+    /// past that the cache holds more than its capacity (data blocks up to half of it, plus
+    /// every reservation) until enough of them are released.
     pub fn reserve(self: &Arc<Self>, bytes: usize) -> CacheReservation {
         for (i, s) in self.shards.iter().enumerate() {
             s.lock().reserve(share(bytes, i, self.shards.len()));
@@ -361,16 +372,25 @@ mod tests {
     }
 
     #[test]
-    fn reservations_beyond_capacity_leave_no_block_cached() {
+    fn reservations_beyond_half_the_capacity_leave_half_for_blocks() {
+        let block = Bytes::from(vec![0u8; 100]);
         let c = Arc::new(BlockCache::new(SHARDS * 4096));
-        c.insert(1, 0, Bytes::from(vec![0u8; 100]));
         let r = c.reserve(2 * c.capacity());
-        assert_eq!((c.usage(), c.reserved()), (0, 2 * c.capacity()));
-        c.insert(1, 1, Bytes::from(vec![0u8; 100]));
-        assert!(c.get(1, 1).is_none());
+        assert_eq!(c.reserved(), 2 * c.capacity());
+        for off in 0..1000u64 {
+            c.insert(1, off, block.clone());
+            assert!(c.usage() <= c.capacity() / RESERVED_SHARE_MAX, "{}", c.usage());
+        }
+        let cached = c.usage();
+        assert!(cached > c.capacity() / RESERVED_SHARE_MAX - SHARDS * (100 + ENTRY_OVERHEAD), "{cached}");
+        // A reservation made while blocks fill the cache evicts them down to the same bound.
         drop(r);
-        c.insert(1, 1, Bytes::from(vec![0u8; 100]));
-        assert!(c.get(1, 1).is_some());
+        for off in 1000..2000u64 {
+            c.insert(1, off, block.clone());
+        }
+        assert!(c.usage() > c.capacity() / RESERVED_SHARE_MAX, "{}", c.usage());
+        let _r = c.reserve(2 * c.capacity());
+        assert!(c.usage() <= c.capacity() / RESERVED_SHARE_MAX, "{}", c.usage());
     }
 
     #[test]
