@@ -97,7 +97,8 @@ impl Table {
         } else {
             None
         };
-        let index_keys = RestartKeys::new(&index).map_err(|c| block_error(footer.index, c))?;
+        let index_keys =
+            RestartKeys::new(&index, opts.comparator.as_ref()).map_err(|c| block_error(footer.index, c))?;
         let t = Table {
             file,
             path: path.to_path_buf(),
