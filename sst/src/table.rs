@@ -343,10 +343,11 @@ impl Table {
         &self.props
     }
 
-    /// Bytes this open table holds in memory outside the block cache: its index block and bloom
-    /// filter, read at open and kept while the table is open.
+    /// Bytes this open table holds in memory outside the block cache: its index block (with the
+    /// located entries and order prefixes of its lookups) and bloom filter, read at open and
+    /// kept while the table is open.
     pub fn pinned_bytes(&self) -> usize {
-        self.index.size() + self.filter.as_ref().map_or(0, Filter::size)
+        self.index.size() + self.index_keys.heap_bytes() + self.filter.as_ref().map_or(0, Filter::size)
     }
 
     pub fn file_size(&self) -> u64 {

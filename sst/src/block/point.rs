@@ -125,6 +125,11 @@ impl RestartKeys {
         self.entries.len()
     }
 
+    /// Bytes held besides the block itself: the located entries and the prefix array.
+    pub fn heap_bytes(&self) -> usize {
+        std::mem::size_of_val(&*self.entries) + self.prefixes.as_ref().map_or(0, |p| std::mem::size_of_val(&**p))
+    }
+
     fn slice(&self, from: u32, to: u32) -> &[u8] {
         self.data.get(from as usize..to as usize).unwrap_or_default()
     }
