@@ -198,6 +198,16 @@ impl Comparator for InternalKeyComparator {
         key.to_vec()
     }
 
+    /// The user key's summary: internal keys order by user key first, so the user order's
+    /// summary agrees with this order too.
+    fn order_prefix(&self, key: &[u8]) -> Option<u64> {
+        if self.bytewise {
+            Some(crate::comparator::bytewise_order_prefix(user_key(key)))
+        } else {
+            self.user.order_prefix(user_key(key))
+        }
+    }
+
     #[inline]
     fn filter_key<'a>(&self, key: &'a [u8]) -> &'a [u8] {
         user_key(key)

@@ -99,7 +99,8 @@ impl Table {
         } else {
             None
         };
-        let index_keys = RestartKeys::new(&index).map_err(|c| block_error(footer.index, c))?;
+        let index_keys =
+            RestartKeys::new(&index, opts.comparator.as_ref()).map_err(|c| block_error(footer.index, c))?;
         let pinned = pinned_bytes(&index, &index_keys, filter.as_ref());
         let _cache_charge = opts.cache.as_ref().map(|c| c.reserve(pinned));
         let t = Table {
@@ -348,9 +349,9 @@ impl Table {
     }
 
     /// Bytes this open table holds in memory outside the block cache's LRU: its index block
-    /// (with the located index entries) and bloom filter, read at open and kept while the table
-    /// is open. With a block cache they are charged to its capacity for as long
-    /// ([`BlockCache::reserve`](crate::BlockCache::reserve)).
+    /// (with the located entries and order prefixes of its lookups) and bloom filter, read at
+    /// open and kept while the table is open. With a block cache they are charged to its
+    /// capacity for as long ([`BlockCache::reserve`](crate::BlockCache::reserve)).
     pub fn pinned_bytes(&self) -> usize {
         pinned_bytes(&self.index, &self.index_keys, self.filter.as_ref())
     }
@@ -397,10 +398,10 @@ impl PointEntry<'_> {
     }
 }
 
-/// What an open table holds beside the block cache: the index block, 12 bytes per located
-/// index entry, and the filter.
+/// What an open table holds beside the block cache: the index block, its located entries,
+/// and the filter.
 fn pinned_bytes(index: &Block, index_keys: &RestartKeys, filter: Option<&Filter>) -> usize {
-    index.size() + index_keys.len() * std::mem::size_of::<[u32; 3]>() + filter.map_or(0, Filter::size)
+    index.size() + index_keys.heap_bytes() + filter.map_or(0, Filter::size)
 }
 
 fn block_error(path: &Path, handle: BlockHandle, c: BlockCorrupt) -> Error {

@@ -97,7 +97,7 @@ fn restart_point(data: &[u8], restarts_at: usize, i: usize) -> usize {
 }
 
 /// Decodes the header of the entry at `off`, which must lie inside `data[..restarts_at]`.
-#[inline]
+#[inline(always)]
 pub(super) fn decode_entry(data: &[u8], off: usize, restarts_at: usize) -> BResult<Entry> {
     let region = data.get(off..restarts_at).unwrap_or_default();
     let bad = |reason| block_corrupt(off, reason);

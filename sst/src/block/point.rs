@@ -91,12 +91,17 @@ pub(crate) struct RestartKeys {
     data: Bytes,
     /// Per restart point: key start, key end (= value start), value end, in `data`.
     entries: Box<[[u32; 3]]>,
+    /// Per restart point, the comparator's [`Comparator::order_prefix`] of its key, when the
+    /// comparator has one: [`RestartKeys::seek`] binary-searches this dense array (8 bytes per
+    /// entry, where the keys themselves are scattered through the block) and compares whole
+    /// keys only among the entries whose prefix ties the target's.
+    prefixes: Option<Box<[u64]>>,
 }
 
 impl RestartKeys {
     /// Locates the entry at each restart point of `block`, checking each as
     /// [`Block::restart_entry`] does.
-    pub fn new(block: &Block) -> BResult<Self> {
+    pub fn new(block: &Block, cmp: &dyn Comparator) -> BResult<Self> {
         let mut entries = Vec::with_capacity(block.num_restarts);
         for i in 0..block.num_restarts {
             let off = block.restart_offset(i);
@@ -108,11 +113,21 @@ impl RestartKeys {
             let at = |x: usize| u32::try_from(x).map_err(|_| block_corrupt(off, "entry beyond 4 GiB"));
             entries.push([at(e.key_start)?, at(e.key_end)?, at(e.value_end)?]);
         }
-        Ok(Self { data: block.data.clone(), entries: entries.into_boxed_slice() })
+        let data = block.data.clone();
+        let key = |&[k, v, _]: &[u32; 3]| data.get(k as usize..v as usize).unwrap_or_default();
+        // A comparator answers for every key or for none (`order_prefix`'s contract); a
+        // prefix array exists only when every entry has one.
+        let prefixes: Option<Box<[u64]>> = entries.iter().map(|e| cmp.order_prefix(key(e))).collect();
+        Ok(Self { data, entries: entries.into_boxed_slice(), prefixes })
     }
 
     pub fn len(&self) -> usize {
         self.entries.len()
+    }
+
+    /// Bytes held besides the block itself: the located entries and the prefix array.
+    pub fn heap_bytes(&self) -> usize {
+        std::mem::size_of_val(&*self.entries) + self.prefixes.as_ref().map_or(0, |p| std::mem::size_of_val(&**p))
     }
 
     fn slice(&self, from: u32, to: u32) -> &[u8] {
@@ -131,7 +146,16 @@ impl RestartKeys {
 
     /// The first restart point whose key is `>= target` (`len()` if none).
     pub fn seek(&self, target: &[u8], cmp: &dyn Comparator) -> usize {
-        self.entries.partition_point(|&[k, v, _]| cmp.compare(self.slice(k, v), target) == Ordering::Less)
+        let below = |&[k, v, _]: &[u32; 3]| cmp.compare(self.slice(k, v), target) == Ordering::Less;
+        let (Some(prefixes), Some(p)) = (&self.prefixes, cmp.order_prefix(target)) else {
+            return self.entries.partition_point(below);
+        };
+        // Keys are sorted, so their prefixes are too. A prefix below the target's belongs to a
+        // key below the target, and one above it to a key above it; only the keys whose prefix
+        // equals the target's need a whole comparison.
+        let lo = prefixes.partition_point(|&x| x < p);
+        let hi = lo + prefixes.get(lo..).map_or(0, |rest| rest.partition_point(|&x| x == p));
+        lo + self.entries.get(lo..hi).map_or(0, |tied| tied.partition_point(below))
     }
 }
 
@@ -188,7 +212,7 @@ mod tests {
     #[test]
     fn restart_keys_locate_every_entry_of_an_index_block() {
         let (ks, block) = block_of(30, 1);
-        let rk = RestartKeys::new(&block).unwrap();
+        let rk = RestartKeys::new(&block, &BytewiseComparator).unwrap();
         assert_eq!(rk.len(), 30);
         for (i, k) in ks.iter().enumerate() {
             assert_eq!(rk.key(i), k.as_slice());
@@ -200,6 +224,45 @@ mod tests {
         }
         assert_eq!(rk.seek(b"", &BytewiseComparator), 0);
         assert_eq!(rk.key(30), b"");
+    }
+
+    /// Bytewise order without an order prefix: the plain binary search over whole keys.
+    #[derive(Debug)]
+    struct NoPrefix;
+    impl Comparator for NoPrefix {
+        fn name(&self) -> &str {
+            "test.NoPrefix"
+        }
+        fn compare(&self, a: &[u8], b: &[u8]) -> Ordering {
+            a.cmp(b)
+        }
+    }
+
+    proptest::proptest! {
+        /// The prefix search finds what a whole-key binary search finds, with keys that tie on
+        /// their first eight bytes, are shorter than eight bytes, or end in zero bytes.
+        #[test]
+        fn restart_keys_seek_with_prefixes_matches_whole_keys(
+            mut keys in proptest::collection::btree_set(proptest::collection::vec(proptest::sample::select(vec![0u8, 1, b'a', 0xff]), 0..12), 1..60),
+            targets in proptest::collection::vec(proptest::collection::vec(proptest::sample::select(vec![0u8, 1, b'a', 0xff]), 0..12), 1..20),
+        ) {
+            let keys: Vec<Vec<u8>> = std::mem::take(&mut keys).into_iter().collect();
+            let mut b = BlockBuilder::new(1, 4096);
+            let mut prev: &[u8] = &[];
+            for k in &keys {
+                b.add(prev, k, ValueKind::Put, b"v");
+                prev = k;
+            }
+            let block = Block::parse(Bytes::copy_from_slice(b.finish())).unwrap();
+            let with = RestartKeys::new(&block, &BytewiseComparator).unwrap();
+            let without = RestartKeys::new(&block, &NoPrefix).unwrap();
+            proptest::prop_assert!(with.prefixes.is_some() && without.prefixes.is_none());
+            for t in targets.iter().chain(&keys) {
+                let expected = keys.partition_point(|k| k.as_slice() < t.as_slice());
+                proptest::prop_assert_eq!(with.seek(t, &BytewiseComparator), expected);
+                proptest::prop_assert_eq!(without.seek(t, &NoPrefix), expected);
+            }
+        }
     }
 
     #[test]
@@ -217,7 +280,7 @@ mod tests {
         d.extend_from_slice(&second.to_le_bytes());
         d.extend_from_slice(&2u32.to_le_bytes());
         let block = Block::parse(Bytes::from(d)).unwrap();
-        assert_eq!(RestartKeys::new(&block).unwrap_err().reason, "restart entry shares a prefix");
+        assert_eq!(RestartKeys::new(&block, &BytewiseComparator).unwrap_err().reason, "restart entry shares a prefix");
         assert!(block.seek_point(b"key00002", &BytewiseComparator, &mut Vec::new()).is_err());
     }
 
@@ -234,7 +297,7 @@ mod tests {
                 for t in [&ks[0], &ks[7], &ks[19], &b"zzz".to_vec()] {
                     let _ = block.seek_point(t, &BytewiseComparator, &mut Vec::new());
                 }
-                let _ = RestartKeys::new(&block).map(|rk| rk.seek(&ks[5], &BytewiseComparator));
+                let _ = RestartKeys::new(&block, &BytewiseComparator).map(|rk| rk.seek(&ks[5], &BytewiseComparator));
             }
         }
     }
