@@ -211,19 +211,61 @@ impl MetaLog {
     pub(crate) fn commit_as(
         &self,
         sync: CommitSync<'_>,
+        f: impl FnMut(&LogState) -> Result<Option<Vec<Action>>>,
+    ) -> Result<LogState> {
+        self.commit_from(None, sync, f)
+    }
+
+    /// [`commit_as`](Self::commit_as) with [`CommitSync::After`]`(dir)`, tried first on top of
+    /// `base`, a state this log committed itself (the caller's previous commit, version `v`),
+    /// without listing `log/`: commit `v+1` is created only if it is absent and, looked at
+    /// after that, commit `v` is still there. Commits are created in version order and cleanup
+    /// deletes them oldest first, so while `v` is there `v+1` was never deleted: a name found
+    /// free is one no writer has used, not one cleanup freed under a long snapshot. If another
+    /// writer took `v+1`, or `v` is gone, the commit starts over with a listing, as
+    /// [`commit_as`](Self::commit_as) does. Local stores only (on an object store the two
+    /// looks cost more than the listing they replace); elsewhere, or for version 0 (no file),
+    /// it is `commit_as`.
+    pub(crate) fn commit_on(
+        &self,
+        base: &LogState,
+        dir: &str,
+        f: impl FnMut(&LogState) -> Result<Option<Vec<Action>>>,
+    ) -> Result<LogState> {
+        let known = !self.store.is_remote() && base.version > 0;
+        self.commit_from(known.then_some(base), CommitSync::After(dir), f)
+    }
+
+    /// The commit loop: the first attempt on top of `base` if given (see
+    /// [`commit_on`](Self::commit_on)), every other on top of a fresh [`load`](Self::load).
+    fn commit_from(
+        &self,
+        mut base: Option<&LogState>,
+        sync: CommitSync<'_>,
         mut f: impl FnMut(&LogState) -> Result<Option<Vec<Action>>>,
     ) -> Result<LogState> {
         for _ in 0..self.opts.commit_attempts_max {
-            let state = self.load()?;
-            let Some(actions) = f(&state)? else { return Ok(state) };
-            let next = apply(&state, &actions).map_err(Error::InvalidArgument)?;
+            let loaded;
+            let (state, guard) = match base.take() {
+                Some(b) => (b, Some(commit_key(b.version))),
+                None => {
+                    loaded = self.load()?;
+                    (&loaded, None)
+                }
+            };
+            let Some(actions) = f(state)? else { return Ok(state.clone()) };
+            let next = apply(state, &actions).map_err(Error::InvalidArgument)?;
             let body = Commit { version: next.version, time_ms: super::now_ms(), writer: self.writer.clone(), actions };
             let bytes = frame(KIND_COMMIT, &body)?;
             let key = commit_key(next.version);
-            let put = match sync {
-                CommitSync::Now => self.store.put_if_absent(&key, &bytes)?,
-                CommitSync::NameLater => self.store.put_if_absent_name_later(&key, &bytes)?,
-                CommitSync::After(dir) => self.store.put_if_absent_after_sync(dir, &key, &bytes)?,
+            let put = match (sync, &guard) {
+                // The guard missing: start over with a listing, as after a collision.
+                (CommitSync::After(dir), Some(g)) => {
+                    self.store.put_if_absent_after_sync_while(dir, &key, &bytes, g)?.unwrap_or(Put::Exists)
+                }
+                (CommitSync::Now, _) => self.store.put_if_absent(&key, &bytes)?,
+                (CommitSync::NameLater, _) => self.store.put_if_absent_name_later(&key, &bytes)?,
+                (CommitSync::After(dir), None) => self.store.put_if_absent_after_sync(dir, &key, &bytes)?,
             };
             match put {
                 Put::Created => {
@@ -270,7 +312,8 @@ impl MetaLog {
     }
 
     /// Deletes commits and log checkpoints older than the newest intact log checkpoint that is
-    /// at least `log_retention_commits` versions old (its own commit is kept).
+    /// at least `log_retention_commits` versions old (its own commit is kept). Commits go
+    /// oldest first: [`commit_on`](Self::commit_on) relies on it.
     fn cleanup(&self, version: u64) -> Result<()> {
         let cutoff = version.saturating_sub(self.opts.log_retention_commits);
         let listing = self.list()?;
