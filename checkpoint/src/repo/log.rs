@@ -330,3 +330,92 @@ impl MetaLog {
         self.store.sync(LOG_DIR)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "test code")]
+    use super::*;
+    use crate::repo::record::SnapshotState;
+    use crate::store::LocalStore;
+    use std::path::Path;
+    use strata_base::{FileSystem, SimFs};
+
+    fn log(sim: &SimFs, checkpoint_interval: u64, log_retention_commits: u64) -> MetaLog {
+        let store: Arc<dyn Store> = Arc::new(LocalStore::new(sim.arc(), Path::new("/r")));
+        MetaLog::new(store, LogOptions { checkpoint_interval, log_retention_commits, commit_attempts_max: 10 })
+    }
+
+    fn begin(s: &LogState) -> Result<Option<Vec<Action>>> {
+        Ok(Some(vec![Action::Begin {
+            id: s.next_id,
+            name: None,
+            db_id: strata::DbId::generate().to_hex(),
+            labels: Default::default(),
+            created_at_ms: 1,
+            expires_at_ms: 2,
+            tables: Vec::new(),
+        }]))
+    }
+
+    fn fail_1(s: &LogState) -> Result<Option<Vec<Action>>> {
+        assert_eq!(s.entry(1).map(|e| e.state), Some(SnapshotState::Creating));
+        Ok(Some(vec![Action::Fail { id: 1, reason: "test".into() }]))
+    }
+
+    fn exists(sim: &SimFs, v: u64) -> bool {
+        sim.exists(&Path::new("/r").join(commit_key(v)))
+    }
+
+    fn setup() -> SimFs {
+        let sim = SimFs::new();
+        sim.create_dir_all(Path::new("/r/log")).unwrap();
+        sim
+    }
+
+    #[test]
+    fn a_commit_on_a_known_version_goes_next_or_starts_over_on_top_of_another_writer() {
+        let sim = setup();
+        let (a, b) = (log(&sim, 0, 100), log(&sim, 0, 100));
+        let base = a.commit_as(CommitSync::NameLater, begin).unwrap();
+        assert_eq!(base.version, 1);
+        let done = a.commit_on(&base, "tables", fail_1).unwrap();
+        assert_eq!(done.version, 2, "nobody came between: the next version");
+        // Another writer takes the next version first: the commit lands on top of it.
+        let base = a.commit_as(CommitSync::NameLater, begin).unwrap();
+        b.commit(begin).unwrap();
+        let mut seen = Vec::new();
+        let done = a
+            .commit_on(&base, "tables", |s| {
+                seen.push(s.version);
+                Ok(Some(vec![Action::Fail { id: 2, reason: "test".into() }]))
+            })
+            .unwrap();
+        assert_eq!(seen, vec![3, 4], "tried on the known version, then on top of the other writer's commit");
+        assert_eq!(done.version, 5);
+        let fresh = log(&sim, 0, 100).load().unwrap();
+        assert_eq!(fresh.version, 5);
+        assert_eq!(fresh.entry(2).map(|e| e.state), Some(SnapshotState::Failed));
+        assert_eq!(fresh.entry(3).map(|e| e.state), Some(SnapshotState::Creating));
+    }
+
+    #[test]
+    fn a_commit_on_a_known_version_never_lands_where_cleanup_deleted() {
+        let sim = setup();
+        // A log checkpoint every 2 commits; commits more than 2 versions behind one are deleted.
+        let (a, b) = (log(&sim, 2, 2), log(&sim, 2, 2));
+        let base = a.commit_as(CommitSync::NameLater, begin).unwrap();
+        assert_eq!(base.version, 1);
+        // While `a` works (a long snapshot), another writer commits 8 times and its cleanup
+        // deletes commits 1 to 5: version 2 is free again, but not the next version.
+        for _ in 0..8 {
+            b.commit(begin).unwrap();
+        }
+        assert!(!exists(&sim, 1) && !exists(&sim, 2) && exists(&sim, 9));
+        let done = a.commit_on(&base, "tables", fail_1).unwrap();
+        assert_eq!(done.version, 10, "committed after the newest version, not into the deleted range");
+        assert!(!exists(&sim, 2), "nothing written where cleanup deleted");
+        let fresh = log(&sim, 2, 2).load().unwrap();
+        assert_eq!(fresh.version, 10);
+        assert_eq!(fresh.entry(1).map(|e| e.state), Some(SnapshotState::Failed));
+    }
+}
