@@ -3,9 +3,11 @@
 //! possible), check every table is still there, commit the *complete* record. On an object
 //! store what the repository holds comes from one listing of `tables/` before the uploads and
 //! one after, instead of a HEAD at each table each time, unless the repository holds far more
-//! tables than the snapshot ([`check_by_listing`]). Locally a snapshot that links does not look
-//! before: each exclusive link says whether the table was there; the check after the links is
-//! one listing of `tables/` or a `stat` per table ([`local_listing`] decides). The complete
+//! tables than the snapshot ([`check_by_listing`]). Locally a snapshot that links lists nothing
+//! before: a table no other snapshot references is linked at once (the exclusive link says
+//! whether it was there), one another snapshot references gets a `stat` (its size checked);
+//! the check after the links is one listing of `tables/` or a `stat` per table
+//! ([`local_listing`] decides). The complete
 //! commit goes on top of the creating one without listing `log/` again (`MetaLog::commit_on`).
 //!
 //! Crash behaviour: before the creating commit, nothing is visible (at most a temporary file);
@@ -38,6 +40,9 @@ use strata_manifest::CfId;
 struct Planned {
     record: FileRecord,
     src: PathBuf,
+    /// Another snapshot references it: most likely stored already (set after the creating
+    /// commit, from its state).
+    known: bool,
 }
 
 /// The pure part of a snapshot: the records of the pinned tables of the families in `keep`.
@@ -68,6 +73,7 @@ fn plan_tables(live: &LiveFiles, db_id: &DbId, keep: &[CfId]) -> Vec<Planned> {
                     global_seq: m.global_seq,
                 },
                 src: t.path.clone(),
+                known: false,
             }
         })
         .collect()
@@ -119,7 +125,9 @@ enum Look {
     ListNames,
     /// A look at each table.
     EachTable,
-    /// No look: locally, each table's exclusive link says whether it was there.
+    /// Locally: a table no other snapshot references is linked without a look (the exclusive
+    /// link says whether it was there); one another snapshot references gets a `stat` instead
+    /// (its size checked, no link tried).
     LinkFirst,
 }
 
@@ -131,8 +139,8 @@ enum Stored {
     Names(HashSet<String>),
     /// Nothing known: look each table up.
     LookUp,
-    /// Nothing known, and nothing looked up: link, and look only at a name the link found
-    /// taken (its size).
+    /// Nothing listed: a table other snapshots reference is looked up (its size), any other
+    /// is linked, and looked up only if the link finds its name taken.
     LinkFirst,
 }
 
@@ -176,7 +184,7 @@ impl Repository {
         // Pin first: no file of the state is deleted until `live` is dropped.
         let live = db.live_files(opts.flush && !db.is_read_only())?;
         let keep = keep_ids(&live, opts.column_families.as_deref())?;
-        let planned = plan_tables(&live, &db_id, &keep);
+        let mut planned = plan_tables(&live, &db_id, &keep);
         let created_at_ms = now_ms();
         let grace_ms = u64::try_from(self.opts.creating_grace.as_millis()).unwrap_or(u64::MAX);
         let mut id = 0;
@@ -198,7 +206,13 @@ impl Repository {
         // HEAD at each table before and after, unless the repository holds far more tables than
         // this snapshot. Locally links need no look before (the exclusive link finds a taken
         // name), copies do; the check after is one listing or a `stat` per table.
-        let stored_count = begun.referenced_table_count();
+        let others = begun.referenced_keys_except(id);
+        let mut stored_count = others.len();
+        for p in &mut planned {
+            p.known = others.contains(p.record.key.as_str());
+            stored_count += usize::from(!p.known);
+        }
+        drop(others);
         let (before, after) = if self.store.is_remote() {
             let look =
                 if check_by_listing(true, planned.len(), stored_count) { Look::ListSizes } else { Look::EachTable };
@@ -351,7 +365,9 @@ impl Repository {
     fn store_table(&self, src_fs: &dyn strata::FileSystem, p: &Planned, copy: bool, stored: &Stored) -> Result<u64> {
         let key = &p.record.key;
         let link_first = matches!(stored, Stored::LinkFirst);
-        if !link_first && let Some(n) = stored.size(&*self.store, key)? {
+        if (!link_first || p.known)
+            && let Some(n) = stored.size(&*self.store, key)?
+        {
             return self.check_stored_size(p, n).map(|()| 0);
         }
         // Absent from a listing or a look just made, or (linking first) not looked at: the
@@ -359,6 +375,7 @@ impl Repository {
         let (put, transfer) = self.store.put_new_file(key, src_fs, &p.src, copy)?;
         if put == Put::Exists
             && link_first
+            && !p.known
             && let Some(n) = self.store.size(key)?
         {
             // The link found the name taken: the size check a look before would have made. (A
