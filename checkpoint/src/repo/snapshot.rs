@@ -7,8 +7,8 @@
 //! before: a table no other snapshot references is linked at once (the exclusive link says
 //! whether it was there), one another snapshot references gets a `stat` (its size checked);
 //! the check after the links is one listing of `tables/` or a `stat` per table
-//! ([`local_listing`] decides). The complete
-//! commit goes on top of the creating one without listing `log/` again (`MetaLog::commit_on`).
+//! ([`local_listing`] decides). The complete commit goes on top of the creating one without
+//! listing `log/` again (`MetaLog::commit_on`).
 //!
 //! Crash behaviour: before the creating commit, nothing is visible (at most a temporary file);
 //! after it, the snapshot is listed as creating until `gc` fails it once its grace period has
