@@ -14,7 +14,9 @@
 //! `cargo test -p strata-checkpoint --bench repo_tables` (the test profile).
 //! Environment: `STRATA_BENCH_TABLES` (default `10,1000`), `STRATA_BENCH_ITERATIONS`
 //! (default 15), `STRATA_BENCH_HISTORY` (default 20), `STRATA_BENCH_DIR`, `STRATA_BENCH_ONLY`
-//! (`checkpoint`, `snapshot` or `none`: run one side alone, no history, for `strace -c`).
+//! (`checkpoint`, `snapshot` or `none`: run one side alone, no history, for `strace -c`;
+//! `history`: only the snapshots into one repository, each between two reads of
+//! `/proc/thread-self/schedstat`, so `strace -f` shows each one's system calls).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "benchmark setup: a failure aborts the benchmark")]
 
@@ -120,7 +122,7 @@ fn measure(base: &Path, tables: usize, iterations: usize, history: usize, only: 
     let repo_dir = base.join(format!("repo-{tables}-history"));
     let repo = Repository::create(&repo_dir).unwrap();
     let mut hist = Vec::new();
-    for _ in 0..if only.is_some() { 0 } else { history } {
+    for _ in 0..if only.is_some_and(|o| o != 3) { 0 } else { history } {
         let (t, c) = (Instant::now(), cpu_ms());
         repo.create_snapshot(&db, &SnapshotOptions::default()).unwrap();
         hist.push(t.elapsed().as_secs_f64() * 1e3);
@@ -154,6 +156,7 @@ fn main() {
     let only = std::env::var("STRATA_BENCH_ONLY").ok().map(|o| match o.as_str() {
         "checkpoint" => 0,
         "snapshot" => 1,
+        "history" => 3,
         _ => 2,
     });
     let base: PathBuf = std::env::var("STRATA_BENCH_DIR")

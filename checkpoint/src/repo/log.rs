@@ -211,19 +211,61 @@ impl MetaLog {
     pub(crate) fn commit_as(
         &self,
         sync: CommitSync<'_>,
+        f: impl FnMut(&LogState) -> Result<Option<Vec<Action>>>,
+    ) -> Result<LogState> {
+        self.commit_from(None, sync, f)
+    }
+
+    /// [`commit_as`](Self::commit_as) with [`CommitSync::After`]`(dir)`, tried first on top of
+    /// `base`, a state this log committed itself (the caller's previous commit, version `v`),
+    /// without listing `log/`: commit `v+1` is created only if it is absent and, looked at
+    /// after that, commit `v` is still there. Commits are created in version order and cleanup
+    /// deletes them oldest first, so while `v` is there `v+1` was never deleted: a name found
+    /// free is one no writer has used, not one cleanup freed under a long snapshot. If another
+    /// writer took `v+1`, or `v` is gone, the commit starts over with a listing, as
+    /// [`commit_as`](Self::commit_as) does. Local stores only (on an object store the two
+    /// looks cost more than the listing they replace); elsewhere, or for version 0 (no file),
+    /// it is `commit_as`.
+    pub(crate) fn commit_on(
+        &self,
+        base: &LogState,
+        dir: &str,
+        f: impl FnMut(&LogState) -> Result<Option<Vec<Action>>>,
+    ) -> Result<LogState> {
+        let known = !self.store.is_remote() && base.version > 0;
+        self.commit_from(known.then_some(base), CommitSync::After(dir), f)
+    }
+
+    /// The commit loop: the first attempt on top of `base` if given (see
+    /// [`commit_on`](Self::commit_on)), every other on top of a fresh [`load`](Self::load).
+    fn commit_from(
+        &self,
+        mut base: Option<&LogState>,
+        sync: CommitSync<'_>,
         mut f: impl FnMut(&LogState) -> Result<Option<Vec<Action>>>,
     ) -> Result<LogState> {
         for _ in 0..self.opts.commit_attempts_max {
-            let state = self.load()?;
-            let Some(actions) = f(&state)? else { return Ok(state) };
-            let next = apply(&state, &actions).map_err(Error::InvalidArgument)?;
+            let loaded;
+            let (state, guard) = match base.take() {
+                Some(b) => (b, Some(commit_key(b.version))),
+                None => {
+                    loaded = self.load()?;
+                    (&loaded, None)
+                }
+            };
+            let Some(actions) = f(state)? else { return Ok(state.clone()) };
+            let next = apply(state, &actions).map_err(Error::InvalidArgument)?;
             let body = Commit { version: next.version, time_ms: super::now_ms(), writer: self.writer.clone(), actions };
             let bytes = frame(KIND_COMMIT, &body)?;
             let key = commit_key(next.version);
-            let put = match sync {
-                CommitSync::Now => self.store.put_if_absent(&key, &bytes)?,
-                CommitSync::NameLater => self.store.put_if_absent_name_later(&key, &bytes)?,
-                CommitSync::After(dir) => self.store.put_if_absent_after_sync(dir, &key, &bytes)?,
+            let put = match (sync, &guard) {
+                // The guard missing: start over with a listing, as after a collision.
+                (CommitSync::After(dir), Some(g)) => {
+                    self.store.put_if_absent_after_sync_while(dir, &key, &bytes, g)?.unwrap_or(Put::Exists)
+                }
+                (CommitSync::Now, _) => self.store.put_if_absent(&key, &bytes)?,
+                (CommitSync::NameLater, _) => self.store.put_if_absent_name_later(&key, &bytes)?,
+                (CommitSync::After(dir), None) => self.store.put_if_absent_after_sync(dir, &key, &bytes)?,
             };
             match put {
                 Put::Created => {
@@ -270,7 +312,8 @@ impl MetaLog {
     }
 
     /// Deletes commits and log checkpoints older than the newest intact log checkpoint that is
-    /// at least `log_retention_commits` versions old (its own commit is kept).
+    /// at least `log_retention_commits` versions old (its own commit is kept). Commits go
+    /// oldest first: [`commit_on`](Self::commit_on) relies on it.
     fn cleanup(&self, version: u64) -> Result<()> {
         let cutoff = version.saturating_sub(self.opts.log_retention_commits);
         let listing = self.list()?;
@@ -285,5 +328,94 @@ impl MetaLog {
             self.store.delete(&log_checkpoint_key(v))?;
         }
         self.store.sync(LOG_DIR)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "test code")]
+    use super::*;
+    use crate::repo::record::SnapshotState;
+    use crate::store::LocalStore;
+    use std::path::Path;
+    use strata_base::{FileSystem, SimFs};
+
+    fn log(sim: &SimFs, checkpoint_interval: u64, log_retention_commits: u64) -> MetaLog {
+        let store: Arc<dyn Store> = Arc::new(LocalStore::new(sim.arc(), Path::new("/r")));
+        MetaLog::new(store, LogOptions { checkpoint_interval, log_retention_commits, commit_attempts_max: 10 })
+    }
+
+    fn begin(s: &LogState) -> Result<Option<Vec<Action>>> {
+        Ok(Some(vec![Action::Begin {
+            id: s.next_id,
+            name: None,
+            db_id: strata::DbId::generate().to_hex(),
+            labels: Default::default(),
+            created_at_ms: 1,
+            expires_at_ms: 2,
+            tables: Vec::new(),
+        }]))
+    }
+
+    fn fail_1(s: &LogState) -> Result<Option<Vec<Action>>> {
+        assert_eq!(s.entry(1).map(|e| e.state), Some(SnapshotState::Creating));
+        Ok(Some(vec![Action::Fail { id: 1, reason: "test".into() }]))
+    }
+
+    fn exists(sim: &SimFs, v: u64) -> bool {
+        sim.exists(&Path::new("/r").join(commit_key(v)))
+    }
+
+    fn setup() -> SimFs {
+        let sim = SimFs::new();
+        sim.create_dir_all(Path::new("/r/log")).unwrap();
+        sim
+    }
+
+    #[test]
+    fn a_commit_on_a_known_version_goes_next_or_starts_over_on_top_of_another_writer() {
+        let sim = setup();
+        let (a, b) = (log(&sim, 0, 100), log(&sim, 0, 100));
+        let base = a.commit_as(CommitSync::NameLater, begin).unwrap();
+        assert_eq!(base.version, 1);
+        let done = a.commit_on(&base, "tables", fail_1).unwrap();
+        assert_eq!(done.version, 2, "nobody came between: the next version");
+        // Another writer takes the next version first: the commit lands on top of it.
+        let base = a.commit_as(CommitSync::NameLater, begin).unwrap();
+        b.commit(begin).unwrap();
+        let mut seen = Vec::new();
+        let done = a
+            .commit_on(&base, "tables", |s| {
+                seen.push(s.version);
+                Ok(Some(vec![Action::Fail { id: 2, reason: "test".into() }]))
+            })
+            .unwrap();
+        assert_eq!(seen, vec![3, 4], "tried on the known version, then on top of the other writer's commit");
+        assert_eq!(done.version, 5);
+        let fresh = log(&sim, 0, 100).load().unwrap();
+        assert_eq!(fresh.version, 5);
+        assert_eq!(fresh.entry(2).map(|e| e.state), Some(SnapshotState::Failed));
+        assert_eq!(fresh.entry(3).map(|e| e.state), Some(SnapshotState::Creating));
+    }
+
+    #[test]
+    fn a_commit_on_a_known_version_never_lands_where_cleanup_deleted() {
+        let sim = setup();
+        // A log checkpoint every 2 commits; commits more than 2 versions behind one are deleted.
+        let (a, b) = (log(&sim, 2, 2), log(&sim, 2, 2));
+        let base = a.commit_as(CommitSync::NameLater, begin).unwrap();
+        assert_eq!(base.version, 1);
+        // While `a` works (a long snapshot), another writer commits 8 times and its cleanup
+        // deletes commits 1 to 5: version 2 is free again, but not the next version.
+        for _ in 0..8 {
+            b.commit(begin).unwrap();
+        }
+        assert!(!exists(&sim, 1) && !exists(&sim, 2) && exists(&sim, 9));
+        let done = a.commit_on(&base, "tables", fail_1).unwrap();
+        assert_eq!(done.version, 10, "committed after the newest version, not into the deleted range");
+        assert!(!exists(&sim, 2), "nothing written where cleanup deleted");
+        let fresh = log(&sim, 2, 2).load().unwrap();
+        assert_eq!(fresh.version, 10);
+        assert_eq!(fresh.entry(1).map(|e| e.state), Some(SnapshotState::Failed));
     }
 }

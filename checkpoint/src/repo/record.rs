@@ -151,17 +151,24 @@ impl LogState {
     /// Keys of every table some snapshot needs: complete ones' files and creating ones'
     /// pending tables. Deleting and failed snapshots hold nothing.
     pub fn referenced_tables(&self) -> BTreeSet<String> {
-        self.referenced_keys().into_iter().map(str::to_owned).collect()
+        self.referenced_keys(None).into_iter().map(str::to_owned).collect()
     }
 
     /// How many distinct tables [`LogState::referenced_tables`] holds, without copying a key.
     pub fn referenced_table_count(&self) -> usize {
-        self.referenced_keys().len()
+        self.referenced_keys(None).len()
     }
 
-    fn referenced_keys(&self) -> std::collections::HashSet<&str> {
+    /// The keys [`LogState::referenced_tables`] holds, borrowed, leaving out what snapshot
+    /// `except` alone references (a snapshot being created asks which of its tables others
+    /// already hold).
+    pub fn referenced_keys_except(&self, except: u64) -> std::collections::HashSet<&str> {
+        self.referenced_keys(Some(except))
+    }
+
+    fn referenced_keys(&self, except: Option<u64>) -> std::collections::HashSet<&str> {
         let mut out = std::collections::HashSet::new();
-        for e in &self.snapshots {
+        for e in self.snapshots.iter().filter(|e| Some(e.id) != except) {
             match e.state {
                 SnapshotState::Complete => {
                     if let Some(r) = &e.record {

@@ -1,10 +1,14 @@
 //! `Repository::create_snapshot`: pin the database's state, commit a *creating* record naming
 //! the tables it will use, store the tables not yet in the repository (hard links where
-//! possible), check every reused table is still there, commit the *complete* record. What the
-//! repository holds comes from one listing of `tables/` before the uploads or links and one
-//! after, instead of a look (a HEAD on an object store, a `stat` locally) at each table each
-//! time, unless the repository holds far more tables than the snapshot ([`check_by_listing`],
-//! [`local_listing`] decide).
+//! possible), check every table is still there, commit the *complete* record. On an object
+//! store what the repository holds comes from one listing of `tables/` before the uploads and
+//! one after, instead of a HEAD at each table each time, unless the repository holds far more
+//! tables than the snapshot ([`check_by_listing`]). Locally a snapshot that links lists nothing
+//! before: a table no other snapshot references is linked at once (the exclusive link says
+//! whether it was there), one another snapshot references gets a `stat` (its size checked);
+//! the check after the links is one listing of `tables/` or a `stat` per table
+//! ([`local_listing`] decides). The complete commit goes on top of the creating one without
+//! listing `log/` again (`MetaLog::commit_on`).
 //!
 //! Crash behaviour: before the creating commit, nothing is visible (at most a temporary file);
 //! after it, the snapshot is listed as creating until `gc` fails it once its grace period has
@@ -36,6 +40,9 @@ use strata_manifest::CfId;
 struct Planned {
     record: FileRecord,
     src: PathBuf,
+    /// Another snapshot references it: most likely stored already (set after the creating
+    /// commit, from its state).
+    known: bool,
 }
 
 /// The pure part of a snapshot: the records of the pinned tables of the families in `keep`.
@@ -66,6 +73,7 @@ fn plan_tables(live: &LiveFiles, db_id: &DbId, keep: &[CfId]) -> Vec<Planned> {
                     global_seq: m.global_seq,
                 },
                 src: t.path.clone(),
+                known: false,
             }
         })
         .collect()
@@ -100,12 +108,12 @@ pub(crate) fn check_by_listing(remote: bool, tables_planned: usize, tables_store
 }
 
 /// Locally: whether one names-only listing of `tables/` (about `tables_stored` entries) costs
-/// less than the `stat` per planned table it replaces before the links and the one after (a
-/// directory entry read costs a small fraction of a `stat`; 32 entries per table is a safe
-/// bound). A first snapshot into a fresh repository lists an empty directory. Pure, tested
-/// alone.
+/// less than the `stat` per planned table it replaces (a directory entry read costs a small
+/// fraction of a `stat`; 16 entries per table is a safe bound: the bound was 32 when one
+/// listing replaced two `stat`s per table, before the links and after). A first snapshot into a
+/// fresh repository lists the directory its links just filled. Pure, tested alone.
 pub(crate) fn local_listing(tables_planned: usize, tables_stored: usize) -> bool {
-    tables_planned > 0 && tables_stored < 32 * tables_planned
+    tables_planned > 0 && tables_stored < 16 * tables_planned
 }
 
 /// How a snapshot learns what `tables/` holds.
@@ -117,6 +125,10 @@ enum Look {
     ListNames,
     /// A look at each table.
     EachTable,
+    /// Locally: a table no other snapshot references is linked without a look (the exclusive
+    /// link says whether it was there); one another snapshot references gets a `stat` instead
+    /// (its size checked, no link tried).
+    LinkFirst,
 }
 
 /// What `tables/` holds, as far as a snapshot needs to know.
@@ -127,6 +139,9 @@ enum Stored {
     Names(HashSet<String>),
     /// Nothing known: look each table up.
     LookUp,
+    /// Nothing listed: a table other snapshots reference is looked up (its size), any other
+    /// is linked, and looked up only if the link finds its name taken.
+    LinkFirst,
 }
 
 /// The name of table key `key` in `tables/` (a key elsewhere stays whole, so it matches no name).
@@ -140,7 +155,7 @@ impl Stored {
         match self {
             Stored::Listed(sizes) => Ok(sizes.get(key).copied()),
             Stored::Names(names) if !names.contains(name_in_tables(key)) => Ok(None),
-            Stored::Names(_) | Stored::LookUp => store.size(key),
+            Stored::Names(_) | Stored::LookUp | Stored::LinkFirst => store.size(key),
         }
     }
 
@@ -169,7 +184,7 @@ impl Repository {
         // Pin first: no file of the state is deleted until `live` is dropped.
         let live = db.live_files(opts.flush && !db.is_read_only())?;
         let keep = keep_ids(&live, opts.column_families.as_deref())?;
-        let planned = plan_tables(&live, &db_id, &keep);
+        let mut planned = plan_tables(&live, &db_id, &keep);
         let created_at_ms = now_ms();
         let grace_ms = u64::try_from(self.opts.creating_grace.as_millis()).unwrap_or(u64::MAX);
         let mut id = 0;
@@ -187,18 +202,37 @@ impl Repository {
                 tables: planned.iter().map(|p| p.record.key.clone()).collect(),
             }]))
         })?;
-        // One listing of `tables/` before the uploads or links and one after replace a look at
-        // each table before and after, unless the repository holds far more tables than this
-        // snapshot (on an object store a look is a HEAD, locally a `stat`).
-        let stored_count = begun.referenced_table_count();
-        let listing = if self.store.is_remote() {
-            if check_by_listing(true, planned.len(), stored_count) { Look::ListSizes } else { Look::EachTable }
-        } else if local_listing(planned.len(), stored_count) {
-            Look::ListNames
+        // On an object store one listing of `tables/` before the uploads and one after replace a
+        // HEAD at each table before and after, unless the repository holds far more tables than
+        // this snapshot. Locally links need no look before (the exclusive link finds a taken
+        // name), copies do; the check after is one listing or a `stat` per table.
+        let others = begun.referenced_keys_except(id);
+        let mut stored_count = others.len();
+        for p in &mut planned {
+            p.known = others.contains(p.record.key.as_str());
+            stored_count += usize::from(!p.known);
+        }
+        drop(others);
+        let (before, after) = if self.store.is_remote() {
+            let look =
+                if check_by_listing(true, planned.len(), stored_count) { Look::ListSizes } else { Look::EachTable };
+            (look, look)
         } else {
-            Look::EachTable
+            let look = if local_listing(planned.len(), stored_count) { Look::ListNames } else { Look::EachTable };
+            (if opts.copy_files { look } else { Look::LinkFirst }, look)
         };
-        let built = self.store_and_complete(db, &live, id, &db_id, &keep, planned, opts, created_at_ms, listing);
+        let built = self.store_and_complete(
+            db,
+            &live,
+            id,
+            &begun,
+            &db_id,
+            &keep,
+            planned,
+            opts,
+            created_at_ms,
+            [before, after],
+        );
         let done = match built {
             Ok(state) => state,
             Err(e) => {
@@ -221,6 +255,7 @@ impl Repository {
         let key = |name: &str| format!("{TABLES_DIR}/{name}");
         Ok(match look {
             Look::EachTable => Stored::LookUp,
+            Look::LinkFirst => Stored::LinkFirst,
             Look::ListSizes => Stored::Listed(
                 self.store.list_sizes(TABLES_DIR)?.into_iter().map(|(name, n)| (key(&name), n)).collect(),
             ),
@@ -235,15 +270,16 @@ impl Repository {
         db: &Db,
         live: &LiveFiles,
         id: u64,
+        begun: &LogState,
         db_id: &DbId,
         keep: &[CfId],
         planned: Vec<Planned>,
         opts: &SnapshotOptions,
         created_at_ms: u64,
-        listing: Look,
+        [before, after]: [Look; 2],
     ) -> Result<LogState> {
         let src_fs = db.file_system();
-        let stored = self.stored_tables(listing)?;
+        let stored = self.stored_tables(before)?;
         let wal_bytes: u64 = live.wals.iter().map(|w| w.size).sum();
         let bytes_total = planned.iter().map(|p| p.record.size).sum::<u64>() + wal_bytes;
         let mut tracker = Tracker::new(opts.progress.as_ref(), "create", planned.len() + live.wals.len(), bytes_total);
@@ -278,7 +314,7 @@ impl Repository {
         }
         // A concurrent gc may have moved a reused table aside before our creating record was
         // visible to it: put back whatever is missing now, from the pinned source.
-        let stored = self.stored_tables(listing)?;
+        let stored = self.stored_tables(after)?;
         for p in &planned {
             if !stored.holds(&*self.store, &p.record.key, p.record.size)? {
                 self.store_table(&*src_fs, p, opts.copy_files, &stored)?;
@@ -312,9 +348,10 @@ impl Repository {
             bytes_total,
             bytes_added,
         });
-        // `apply` validates the record (as every reader does) before the commit is written.
+        // `apply` validates the record (as every reader does) before the commit is written. On
+        // top of the creating commit, without listing `log/` unless another writer came between.
         kill_point("repo.snapshot_before_complete");
-        self.log.commit_as(CommitSync::After(TABLES_DIR), |s| match s.entry(id).map(|e| e.state) {
+        self.log.commit_on(begun, TABLES_DIR, |s| match s.entry(id).map(|e| e.state) {
             Some(SnapshotState::Creating) => {
                 Ok(Some(vec![Action::Complete { record: std::sync::Arc::clone(&record) }]))
             }
@@ -327,23 +364,40 @@ impl Repository {
     /// Stores one table unless an intact copy is there; returns the bytes it added.
     fn store_table(&self, src_fs: &dyn strata::FileSystem, p: &Planned, copy: bool, stored: &Stored) -> Result<u64> {
         let key = &p.record.key;
-        match stored.size(&*self.store, key)? {
-            Some(n) if n == p.record.size => return Ok(0),
-            Some(n) => {
-                return Err(Error::corruption(
-                    self.object_path(key),
-                    0,
-                    format!("stored table is {n} bytes, its name says {}", p.record.size),
-                ));
-            }
-            None => {}
+        let link_first = matches!(stored, Stored::LinkFirst);
+        if (!link_first || p.known)
+            && let Some(n) = stored.size(&*self.store, key)?
+        {
+            return self.check_stored_size(p, n).map(|()| 0);
         }
-        // Absent from a listing or a look just made: the store need not look again.
+        // Absent from a listing or a look just made, or (linking first) not looked at: the
+        // store need not look again.
         let (put, transfer) = self.store.put_new_file(key, src_fs, &p.src, copy)?;
+        if put == Put::Exists
+            && link_first
+            && !p.known
+            && let Some(n) = self.store.size(key)?
+        {
+            // The link found the name taken: the size check a look before would have made. (A
+            // table gone again since is stored again by the check after the links.)
+            self.check_stored_size(p, n)?;
+        }
         Ok(match (put, transfer) {
             (Put::Created, Transfer::Linked | Transfer::Copied(_)) => p.record.size,
             _ => 0,
         })
+    }
+
+    /// A stored table of `n` bytes where `p`'s name says its size: `Corruption` if they differ.
+    fn check_stored_size(&self, p: &Planned, n: u64) -> Result<()> {
+        if n == p.record.size {
+            return Ok(());
+        }
+        Err(Error::corruption(
+            self.object_path(&p.record.key),
+            0,
+            format!("stored table is {n} bytes, its name says {}", p.record.size),
+        ))
     }
 }
 
@@ -355,8 +409,8 @@ mod tests {
     fn a_listing_replaces_heads_only_on_an_object_store_and_only_when_cheaper() {
         assert!(!check_by_listing(false, 1000, 0), "locally a look is a stat");
         assert!(local_listing(1, 0), "a fresh repository: an empty directory to list");
-        assert!(local_listing(66, 2111), "32 entries per table still cost less than two stats");
-        assert!(!local_listing(66, 2112));
+        assert!(local_listing(66, 1055), "16 entries per table still cost less than a stat");
+        assert!(!local_listing(66, 1056));
         assert!(!local_listing(0, 0), "nothing to look at");
         assert!(check_by_listing(true, 1, 0), "an empty repository: one LIST for one HEAD");
         assert!(check_by_listing(true, 16, 999));

@@ -74,14 +74,53 @@ impl LocalStore {
     /// Creates object `key` exclusively unless it exists: `write` makes its synced temporary
     /// file (retried if a concurrent `gc` removes it), a link publishes it, then the directory
     /// is fsynced when `sync_dir` (else its name is durable with the directory's next fsync).
-    fn put_exclusive(&self, key: &str, sync_dir: bool, write: impl Fn(&Path) -> Result<PathBuf>) -> Result<Put> {
+    /// With a `guard`, the link is made only if object `guard` exists when looked at after the
+    /// temporary file is written (so after `key` was found absent): `None` if it does not
+    /// (nothing created). Without one, never `None`.
+    fn put_exclusive(
+        &self,
+        key: &str,
+        sync_dir: bool,
+        guard: Option<&str>,
+        write: impl Fn(&Path) -> Result<PathBuf>,
+    ) -> Result<Option<Put>> {
         let path = self.path(key)?;
         if self.fs.exists(&path) {
-            return Ok(Put::Exists);
+            return Ok(Some(Put::Exists));
         }
+        let guard = guard.map(|g| self.path(g)).transpose()?;
         self.retrying(&path, || {
             let tmp = write(&path)?;
-            self.commit_tmp_then(&tmp, &path, sync_dir)
+            if let Some(g) = &guard
+                && !self.fs.exists(g)
+            {
+                let _ = self.fs.remove_file(&tmp);
+                return Ok(Some(None));
+            }
+            Ok(self.commit_tmp_then(&tmp, &path, sync_dir)?.map(Some))
+        })
+    }
+
+    /// [`Store::put_if_absent_after_sync`], with `put_exclusive`'s `guard`.
+    fn put_after_sync(&self, dir: &str, key: &str, data: &[u8], guard: Option<&str>) -> Result<Option<Put>> {
+        if !self.fs.concurrent_syncs() {
+            self.sync(dir)?;
+            return self.put_exclusive(key, true, guard, |path| self.write_tmp(path, data));
+        }
+        // The temporary file is written and fsynced on a scoped thread while this one syncs
+        // `dir`; the link publishes the object only after both.
+        self.put_exclusive(key, true, guard, |path| {
+            std::thread::scope(|s| {
+                let written = s.spawn(|| self.write_tmp(path, data));
+                let synced = self.sync(dir);
+                let tmp =
+                    written.join().map_err(|_| Error::Internal("a repository metadata writer panicked".into()))??;
+                if let Err(e) = synced {
+                    let _ = self.fs.remove_file(&tmp);
+                    return Err(e);
+                }
+                Ok(tmp)
+            })
         })
     }
 
@@ -121,11 +160,17 @@ impl LocalStore {
         Err(Error::TryAgain(format!("{}: temporary file removed under the write {TMP_ATTEMPTS} times", path.display())))
     }
 
+    /// Writes and fsyncs a temporary sibling of `path`. Its directory is made (durably) only
+    /// when creating the file finds it missing: no look at it per object.
     fn write_tmp(&self, path: &Path, data: &[u8]) -> Result<PathBuf> {
-        self.ensure_dir(Self::dir_of(path))?;
         let tmp = Self::tmp_for(path);
+        let mut created = self.fs.create(&tmp);
+        if matches!(&created, Err(e) if e.kind() == io::ErrorKind::NotFound) {
+            self.ensure_dir(Self::dir_of(path))?;
+            created = self.fs.create(&tmp);
+        }
         let written = (|| {
-            let mut f = self.fs.create(&tmp)?;
+            let mut f = created?;
             f.append(data)?;
             f.sync()
         })();
@@ -170,34 +215,21 @@ fn must_copy(e: &io::Error) -> bool {
 }
 
 impl Store for LocalStore {
+    // Without a guard `put_exclusive` never answers `None`.
     fn put_if_absent(&self, key: &str, data: &[u8]) -> Result<Put> {
-        self.put_exclusive(key, true, |path| self.write_tmp(path, data))
+        Ok(self.put_exclusive(key, true, None, |path| self.write_tmp(path, data))?.unwrap_or(Put::Exists))
     }
 
     fn put_if_absent_name_later(&self, key: &str, data: &[u8]) -> Result<Put> {
-        self.put_exclusive(key, false, |path| self.write_tmp(path, data))
+        Ok(self.put_exclusive(key, false, None, |path| self.write_tmp(path, data))?.unwrap_or(Put::Exists))
     }
 
     fn put_if_absent_after_sync(&self, dir: &str, key: &str, data: &[u8]) -> Result<Put> {
-        if !self.fs.concurrent_syncs() {
-            self.sync(dir)?;
-            return self.put_if_absent(key, data);
-        }
-        // The temporary file is written and fsynced on a scoped thread while this one syncs
-        // `dir`; the link publishes the object only after both.
-        self.put_exclusive(key, true, |path| {
-            std::thread::scope(|s| {
-                let written = s.spawn(|| self.write_tmp(path, data));
-                let synced = self.sync(dir);
-                let tmp =
-                    written.join().map_err(|_| Error::Internal("a repository metadata writer panicked".into()))??;
-                if let Err(e) = synced {
-                    let _ = self.fs.remove_file(&tmp);
-                    return Err(e);
-                }
-                Ok(tmp)
-            })
-        })
+        Ok(self.put_after_sync(dir, key, data, None)?.unwrap_or(Put::Exists))
+    }
+
+    fn put_if_absent_after_sync_while(&self, dir: &str, key: &str, data: &[u8], guard: &str) -> Result<Option<Put>> {
+        self.put_after_sync(dir, key, data, Some(guard))
     }
 
     fn put(&self, key: &str, data: &[u8]) -> Result<()> {
@@ -258,12 +290,13 @@ impl Store for LocalStore {
         }
     }
 
+    /// A directory that does not exist has nothing to sync (no look at it first).
     fn sync(&self, dir: &str) -> Result<()> {
         let path = self.path(dir)?;
-        if !self.fs.is_dir(&path) {
-            return Ok(());
+        match self.fs.sync_dir(&path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            r => r.map_err(|e| Error::io(&path, e)),
         }
-        self.fs.sync_dir(&path).map_err(|e| Error::io(&path, e))
     }
 
     fn put_file(&self, key: &str, src_fs: &dyn FileSystem, src: &Path, copy: bool) -> Result<(Put, Transfer)> {
@@ -291,7 +324,12 @@ impl Store for LocalStore {
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok((Put::Exists, Transfer::None)),
                 // NotFound: `src` may live on another file system object than the store's;
                 // the copy reads it through `src_fs` (and reports it if it is really missing).
-                Err(e) if must_copy(&e) || e.kind() == io::ErrorKind::NotFound => {}
+                // The caller may not have looked (a snapshot links first): look before copying.
+                Err(e) if must_copy(&e) || e.kind() == io::ErrorKind::NotFound => {
+                    if self.fs.exists(&path) {
+                        return Ok((Put::Exists, Transfer::None));
+                    }
+                }
                 Err(e) => return Err(Error::io(src, e)),
             }
         }

@@ -97,6 +97,20 @@ pub trait Store: Send + Sync + Debug {
         self.sync(dir)?;
         self.put_if_absent(key, data)
     }
+    /// [`Store::put_if_absent_after_sync`] that creates `key` only if object `guard` exists
+    /// when looked at after `key` was found absent and before `key` is created: `Ok(None)`
+    /// (nothing created) if `guard` is missing. The metadata log commits on top of a version it
+    /// wrote itself without listing `log/` (`guard` is that version's commit; see
+    /// `MetaLog::commit_on`). The default looks at `key`, then at `guard`, then puts.
+    fn put_if_absent_after_sync_while(&self, dir: &str, key: &str, data: &[u8], guard: &str) -> Result<Option<Put>> {
+        if self.size(key)?.is_some() {
+            return Ok(Some(Put::Exists));
+        }
+        if self.size(guard)?.is_none() {
+            return Ok(None);
+        }
+        self.put_if_absent_after_sync(dir, key, data).map(Some)
+    }
     /// Makes the local file `src` (on `src_fs`) object `key` if absent: hard link where possible
     /// (and `copy` is false), else an fsynced copy committed like [`Store::put_if_absent`]. The
     /// source must already be durable (a table); the new name is durable after
@@ -173,7 +187,9 @@ pub trait Store: Send + Sync + Debug {
     /// [`Store::put_file`] for a key the caller has just found absent (by a listing or a look):
     /// the store skips its own look (an object store's before a multipart upload, whose
     /// completion is not conditional: a racing writer's copy of a content-named table is
-    /// identical; locally the exclusive link finds a taken name). Default: `put_file`.
+    /// identical; locally the exclusive link finds a taken name). Locally, with `copy` false,
+    /// the key may also be one the caller has not looked at: the link's own result says whether
+    /// it was there, and a link that cannot be made looks before it copies. Default: `put_file`.
     fn put_new_file(&self, key: &str, src_fs: &dyn FileSystem, src: &Path, copy: bool) -> Result<(Put, Transfer)> {
         self.put_file(key, src_fs, src, copy)
     }
