@@ -72,7 +72,8 @@ fn internal_entries() -> Entries {
             // Newest first: sequence numbers descend within a user key.
             let seq = 1000 + u * 3 + (versions - v);
             let kind = if (u + v) % 5 == 4 { EntryKind::Delete } else { EntryKind::Put };
-            let value = if kind == EntryKind::Delete { Vec::new() } else { format!("{user}@{seq}").repeat(4).into_bytes() };
+            let value =
+                if kind == EntryKind::Delete { Vec::new() } else { format!("{user}@{seq}").repeat(4).into_bytes() };
             out.push((ikey::encode(user.as_bytes(), seq, kind), kind, value));
         }
     }

@@ -418,7 +418,7 @@ mod tests {
     }
 
     fn kind_of(i: usize) -> ValueKind {
-        if i % 3 == 0 { ValueKind::Delete } else { ValueKind::Put }
+        if i.is_multiple_of(3) { ValueKind::Delete } else { ValueKind::Put }
     }
 
     fn block_of(n: usize, interval: usize, layout: EntryLayout) -> (Vec<Vec<u8>>, Bytes) {
@@ -475,7 +475,10 @@ mod tests {
         // Restart count larger than the block.
         assert!(Block::parse(Bytes::from_static(&[1, 2, 3, 4, 9, 0, 0, 0]), EntryLayout::KindBit).is_err());
         // Restart points not increasing.
-        assert!(Block::parse(Bytes::from_static(&[0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0]), EntryLayout::KindBit).is_err());
+        assert!(
+            Block::parse(Bytes::from_static(&[0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0]), EntryLayout::KindBit)
+                .is_err()
+        );
     }
 
     /// Version 3's entry header: `shared`, `non_shared << 1 | kind`, `value_len`, no kind byte.
@@ -505,28 +508,28 @@ mod tests {
     fn every_byte_flip_is_an_error_or_well_formed() {
         // No checksum here: decoding arbitrary flips must never panic or loop.
         for layout in LAYOUTS {
-        let (_, data) = block_of(20, 4, layout);
-        for i in 0..data.len() {
-            for bit in [0x01u8, 0x10, 0x80] {
-                let mut d = data.to_vec();
-                d[i] ^= bit;
-                let Ok(block) = Block::parse(Bytes::from(d), layout) else { continue };
-                let mut it = BlockIter::new(block);
-                let mut steps = 0;
-                let _ = it.seek_to_first();
-                while it.valid() && steps < 100 {
-                    let _ = it.next();
-                    steps += 1;
+            let (_, data) = block_of(20, 4, layout);
+            for i in 0..data.len() {
+                for bit in [0x01u8, 0x10, 0x80] {
+                    let mut d = data.to_vec();
+                    d[i] ^= bit;
+                    let Ok(block) = Block::parse(Bytes::from(d), layout) else { continue };
+                    let mut it = BlockIter::new(block);
+                    let mut steps = 0;
+                    let _ = it.seek_to_first();
+                    while it.valid() && steps < 100 {
+                        let _ = it.next();
+                        steps += 1;
+                    }
+                    let _ = it.seek_to_last();
+                    while it.valid() && steps < 200 {
+                        let _ = it.prev();
+                        steps += 1;
+                    }
+                    let _ = it.seek(b"key00011", &BytewiseComparator);
+                    assert!(steps < 200, "iteration did not end after flip at {i}");
                 }
-                let _ = it.seek_to_last();
-                while it.valid() && steps < 200 {
-                    let _ = it.prev();
-                    steps += 1;
-                }
-                let _ = it.seek(b"key00011", &BytewiseComparator);
-                assert!(steps < 200, "iteration did not end after flip at {i}");
             }
-        }
         }
     }
 }
