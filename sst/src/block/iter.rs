@@ -99,39 +99,50 @@ fn restart_point(data: &[u8], restarts_at: usize, i: usize) -> usize {
 #[inline]
 pub(super) fn decode_entry(data: &[u8], off: usize, restarts_at: usize, layout: EntryLayout) -> BResult<Entry> {
     let region = data.get(off..restarts_at).unwrap_or_default();
-    let bad = |reason| block_corrupt(off, reason);
-    let (shared, non_shared, value_len, kind, header_len) = match layout {
-        EntryLayout::KindBit => match *region {
-            // Fast path: three one-byte varints.
-            [a, b, c, ..] if (a | b | c) < 0x80 => (a as usize, (b >> 1) as usize, c as usize, b & 1, 3),
-            _ => {
-                let mut src = region;
-                let shared = get_varint32(&mut src).ok_or_else(|| bad("bad shared length"))? as usize;
-                let key_kind = get_varint32(&mut src).ok_or_else(|| bad("bad key length"))?;
-                let value_len = get_varint32(&mut src).ok_or_else(|| bad("bad value length"))? as usize;
-                (shared, (key_kind >> 1) as usize, value_len, (key_kind & 1) as u8, region.len() - src.len())
-            }
-        },
-        EntryLayout::KindByte => match *region {
-            // Fast path: three one-byte lengths.
-            [a, b, c, k, ..] if (a | b | c) < 0x80 => (a as usize, b as usize, c as usize, k, 4),
-            _ => {
-                let mut src = region;
-                let shared = get_varint32(&mut src).ok_or_else(|| bad("bad shared length"))? as usize;
-                let non_shared = get_varint32(&mut src).ok_or_else(|| bad("bad key length"))? as usize;
-                let value_len = get_varint32(&mut src).ok_or_else(|| bad("bad value length"))? as usize;
-                let kind = get_u8(&mut src).ok_or_else(|| bad("bad entry kind"))?;
-                (shared, non_shared, value_len, kind, region.len() - src.len())
-            }
-        },
+    // Fast path: three one-byte varints (and, before version 3, the kind byte after them).
+    let fast = match (layout, region) {
+        (EntryLayout::KindBit, &[a, b, c, ..]) if (a | b | c) < 0x80 => {
+            let kind = if b & 1 == 0 { ValueKind::Delete } else { ValueKind::Put };
+            Some((a as usize, (b >> 1) as usize, c as usize, kind, 3))
+        }
+        (EntryLayout::KindByte, &[a, b, c, k, ..]) if (a | b | c) < 0x80 => {
+            ValueKind::from_u8(k).map(|kind| (a as usize, b as usize, c as usize, kind, 4))
+        }
+        _ => None,
     };
-    let kind = ValueKind::from_u8(kind).ok_or_else(|| bad("bad entry kind"))?;
+    let (shared, non_shared, value_len, kind, header_len) = match fast {
+        Some(h) => h,
+        None => decode_header_slow(region, off, layout)?,
+    };
+    let bad = |reason| block_corrupt(off, reason);
     let key_start = off + header_len;
     let key_end = key_start.checked_add(non_shared).filter(|&e| e <= restarts_at);
     let key_end = key_end.ok_or_else(|| bad("key runs past the entries"))?;
     let value_end = key_end.checked_add(value_len).filter(|&e| e <= restarts_at);
     let value_end = value_end.ok_or_else(|| bad("value runs past the entries"))?;
     Ok(Entry { shared, key_start, key_end, value_end, kind })
+}
+
+/// An entry header with a length of 128 or more, a bad kind byte, or a truncated header:
+/// `(shared, non_shared, value_len, kind, header_len)`.
+#[cold]
+#[inline(never)]
+fn decode_header_slow(
+    region: &[u8],
+    off: usize,
+    layout: EntryLayout,
+) -> BResult<(usize, usize, usize, ValueKind, usize)> {
+    let bad = |reason| block_corrupt(off, reason);
+    let mut src = region;
+    let shared = get_varint32(&mut src).ok_or_else(|| bad("bad shared length"))? as usize;
+    let second = get_varint32(&mut src).ok_or_else(|| bad("bad key length"))?;
+    let value_len = get_varint32(&mut src).ok_or_else(|| bad("bad value length"))? as usize;
+    let (non_shared, kind) = match layout {
+        EntryLayout::KindBit => ((second >> 1) as usize, (second & 1) as u8),
+        EntryLayout::KindByte => (second as usize, get_u8(&mut src).ok_or_else(|| bad("bad entry kind"))?),
+    };
+    let kind = ValueKind::from_u8(kind).ok_or_else(|| bad("bad entry kind"))?;
+    Ok((shared, non_shared, value_len, kind, region.len() - src.len()))
 }
 
 #[derive(Debug)]
