@@ -94,9 +94,23 @@ impl Block {
 #[derive(Debug, Clone)]
 pub(crate) struct IndexEntries {
     data: Bytes,
-    /// Per entry: key start, key end, in `data`.
-    keys: Box<[[u32; 2]]>,
-    handles: Box<[BlockHandle]>,
+    /// One per data block: where its separator is in `data`, and its handle, side by side so
+    /// that the binary search's last probe has brought the handle into the cache.
+    entries: Box<[IndexEntry]>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct IndexEntry {
+    key_start: u32,
+    key_end: u32,
+    handle: BlockHandle,
+}
+
+impl IndexEntry {
+    #[inline]
+    fn key<'a>(&self, data: &'a [u8]) -> &'a [u8] {
+        data.get(self.key_start as usize..self.key_end as usize).unwrap_or_default()
+    }
 }
 
 impl IndexEntries {
@@ -107,8 +121,7 @@ impl IndexEntries {
     /// later one where the previous one's trailer ends, and the last must end at `data_end`.
     pub fn new(block: &Block, data_end: u64) -> BResult<Self> {
         let n = block.num_restarts;
-        let mut keys = Vec::with_capacity(n);
-        let mut handles = Vec::with_capacity(n);
+        let mut entries = Vec::with_capacity(n);
         let mut next_offset = 0u64;
         for i in 0..n {
             let off = block.restart_offset(i);
@@ -130,35 +143,32 @@ impl IndexEntries {
             next_offset = end.ok_or_else(|| block_corrupt(off, "index entry points outside the data blocks"))?;
             // Offsets are below `restarts_at <= BLOCK_LEN_MAX <= u32::MAX` (format.rs).
             let at = |x: usize| u32::try_from(x).map_err(|_| block_corrupt(off, "entry beyond 4 GiB"));
-            keys.push([at(e.key_start)?, at(e.key_end)?]);
-            handles.push(handle);
+            entries.push(IndexEntry { key_start: at(e.key_start)?, key_end: at(e.key_end)?, handle });
         }
         if block.layout == EntryLayout::KindBit && next_offset != data_end {
             return Err(block_corrupt(block.restarts_at, "index does not reach the end of the data blocks"));
         }
-        Ok(Self { data: block.data.clone(), keys: keys.into_boxed_slice(), handles: handles.into_boxed_slice() })
+        Ok(Self { data: block.data.clone(), entries: entries.into_boxed_slice() })
     }
 
     pub fn len(&self) -> usize {
-        self.keys.len()
+        self.entries.len()
     }
 
     /// The separator key of entry `i < len()`.
     pub fn key(&self, i: usize) -> &[u8] {
-        self.keys.get(i).map_or(&[][..], |&[k, v]| self.data.get(k as usize..v as usize).unwrap_or_default())
+        self.entries.get(i).map_or(&[][..], |e| e.key(&self.data))
     }
 
     /// The handle of the data block of entry `i < len()` (checked to lie in the data region).
     #[inline]
     pub fn handle(&self, i: usize) -> BlockHandle {
-        self.handles.get(i).copied().unwrap_or_default()
+        self.entries.get(i).map_or_else(BlockHandle::default, |e| e.handle)
     }
 
     /// The first entry whose key is `>= target` (`len()` if none).
     pub fn seek(&self, target: &[u8], cmp: &dyn Comparator) -> usize {
-        self.keys.partition_point(|&[k, v]| {
-            cmp.compare(self.data.get(k as usize..v as usize).unwrap_or_default(), target) == Ordering::Less
-        })
+        self.entries.partition_point(|e| cmp.compare(e.key(&self.data), target) == Ordering::Less)
     }
 }
 
