@@ -14,8 +14,14 @@ use strata_base::coding::{get_fixed32, get_fixed64, get_varint64, put_fixed32, p
 /// The last eight bytes of every table: `b"strata\xa5\x01"` read as a little-endian u64.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"strata\xa5\x01");
 /// The format version this crate writes. Version 2 changed only the filter block (a
-/// cache-local Bloom filter instead of one spread over the whole table).
-pub const FORMAT_VERSION: u32 = 2;
+/// cache-local Bloom filter instead of one spread over the whole table); version 3 the entry
+/// header (the kind folded into the key-length varint) and the index values (the block size
+/// alone, the offset implied).
+pub const FORMAT_VERSION: u32 = 3;
+/// The first format version whose entries carry their kind in the low bit of the `non_shared`
+/// varint (no kind byte) and whose index values are a block size alone (each data block starts
+/// where the previous one's trailer ends, the first at 0). See [`EntryLayout`].
+pub const FORMAT_VERSION_COMPACT_ENTRIES: u32 = 3;
 /// The oldest format version this crate reads: it reads every version from this one to
 /// [`FORMAT_VERSION`] and refuses others with `UnsupportedVersion`.
 pub const FORMAT_VERSION_MIN: u32 = 1;
@@ -25,8 +31,28 @@ pub const FORMAT_VERSION_MIN: u32 = 1;
 pub const KEY_LEN_MAX: usize = strata_base::limits::INTERNAL_KEY_LEN_MAX;
 /// Longest value `TableBuilder::add` accepts (bytes).
 pub const VALUE_LEN_MAX: usize = strata_base::limits::VALUE_LEN_MAX;
-/// Longest entry header: three varint32 lengths and the kind byte.
+/// Longest entry header: three varint32 lengths and the kind byte (versions 1 and 2; version 3
+/// has no kind byte).
 pub const ENTRY_HEADER_LEN_MAX: usize = 3 * 5 + 1;
+
+/// How a block's entries store their kind, and what an index entry's value holds; decided by
+/// the footer's format version alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryLayout {
+    /// Versions 1 and 2: `shared, non_shared, value_len` varints, then a kind byte; an index
+    /// value is a full handle `varint64 offset ++ varint64 size`.
+    KindByte,
+    /// Version 3: `shared, non_shared << 1 | kind, value_len` varints, no kind byte; an index
+    /// value is `varint64 size` alone.
+    KindBit,
+}
+
+impl EntryLayout {
+    /// The layout of a table of format version `version` (a version the footer accepted).
+    pub fn of_version(version: u32) -> Self {
+        if version >= FORMAT_VERSION_COMPACT_ENTRIES { Self::KindBit } else { Self::KindByte }
+    }
+}
 /// Largest block contents (uncompressed) a reader accepts and a writer produces. A data block
 /// holds at least one entry, so it must fit the largest entry plus one restart point.
 pub const BLOCK_LEN_MAX: usize = 1 << 27;
@@ -39,6 +65,9 @@ pub const BLOOM_BITS_PER_KEY_MAX: u32 = 64;
 
 const _: () = assert!(KEY_LEN_MAX + VALUE_LEN_MAX + ENTRY_HEADER_LEN_MAX + 2 * RESTART_LEN < BLOCK_LEN_MAX);
 const _: () = assert!(BLOCK_SIZE_MAX < BLOCK_LEN_MAX);
+// Version 3 stores `non_shared << 1 | kind` in a varint32, and the kind in one bit.
+const _: () = assert!(KEY_LEN_MAX < 1 << 31);
+const _: () = assert!(strata_base::ikey::ValueKind::Delete as u8 == 0 && strata_base::ikey::ValueKind::Put as u8 == 1);
 // Restart offsets are u32 and lengths are varint32.
 const _: () = assert!(BLOCK_LEN_MAX <= u32::MAX as usize);
 
@@ -91,9 +120,14 @@ pub struct BlockHandle {
 pub const HANDLE_VARINT_LEN_MAX: usize = 20;
 
 impl BlockHandle {
-    /// The varint form stored as a value in the index block.
+    /// The varint form stored as a value in the index block of versions 1 and 2.
     pub fn encode_into(&self, dst: &mut Vec<u8>) {
         put_varint64(dst, self.offset);
+        put_varint64(dst, self.size);
+    }
+
+    /// The value of a version 3 index entry: the size alone (the offset is implied).
+    pub fn encode_size_into(&self, dst: &mut Vec<u8>) {
         put_varint64(dst, self.size);
     }
 

@@ -19,7 +19,10 @@ use strata_base::ikey::ValueKind;
 /// The moving parts of an iterator, for callers that hold the table some other way.
 #[derive(Debug)]
 pub(crate) struct Cursor {
-    index: BlockIter,
+    /// The index entry `data` is over (or would be): a position in the table's decoded index,
+    /// meaningful while `index_valid`.
+    index: usize,
+    index_valid: bool,
     data: BlockIter,
     /// The block `data` is over, if any.
     data_handle: Option<BlockHandle>,
@@ -29,9 +32,10 @@ pub(crate) struct Cursor {
 }
 
 impl Cursor {
-    pub fn new(t: &Table) -> Self {
+    pub fn new(_t: &Table) -> Self {
         Self {
-            index: BlockIter::new(t.index_block()),
+            index: 0,
+            index_valid: false,
             data: BlockIter::empty(),
             data_handle: None,
             status: None,
@@ -72,16 +76,6 @@ impl Cursor {
         self.status = Some(e);
     }
 
-    fn index_result(&mut self, t: &Table, r: Result<(), BlockCorrupt>) -> bool {
-        match r {
-            Ok(()) => true,
-            Err(c) => {
-                self.fail(t.block_error(t.index_offset(), c));
-                false
-            }
-        }
-    }
-
     fn data_result(&mut self, t: &Table, r: Result<(), BlockCorrupt>) {
         if let Err(c) = r {
             let handle = self.data_handle.unwrap_or_default();
@@ -90,26 +84,31 @@ impl Cursor {
         }
     }
 
+    /// Puts the index at entry `i`, or makes it invalid if there is none.
+    fn index_at(&mut self, t: &Table, i: Option<usize>) {
+        match i.filter(|&i| i < t.index_len()) {
+            Some(i) => {
+                self.index = i;
+                self.index_valid = true;
+            }
+            None => self.index_valid = false,
+        }
+    }
+
     /// Points `data` at the block the index is on. False (with `data` invalid) if the index is
     /// exhausted or the block cannot be read.
     fn load_block(&mut self, t: &Table) -> bool {
-        if !self.index.valid() {
+        if !self.index_valid {
             self.data.invalidate();
             return false;
         }
-        let handle = match t.index_handle(&self.index) {
-            Ok(h) => h,
-            Err(e) => {
-                self.fail(e);
-                return false;
-            }
-        };
+        let handle = t.index_handle(self.index);
         if self.data_handle == Some(handle) {
             return true;
         }
         self.data_handle = None;
         let block = if self.fill_cache { t.data_block(handle) } else { t.data_block_no_fill(handle) };
-        let loaded = block.and_then(|b| self.data.reset(b).map_err(|c| t.block_error(handle, c)));
+        let loaded = block.and_then(|b| self.data.reset(b, t.layout()).map_err(|c| t.block_error(handle, c)));
         match loaded {
             Ok(()) => {
                 self.data_handle = Some(handle);
@@ -124,8 +123,8 @@ impl Cursor {
 
     fn skip_forward(&mut self, t: &Table) {
         while self.status.is_none() && !self.data.valid() {
-            let r = self.index.next();
-            if !self.index_result(t, r) || !self.load_block(t) {
+            self.index_at(t, self.index.checked_add(1));
+            if !self.load_block(t) {
                 return;
             }
             let r = self.data.seek_to_first();
@@ -135,8 +134,8 @@ impl Cursor {
 
     fn skip_backward(&mut self, t: &Table) {
         while self.status.is_none() && !self.data.valid() {
-            let r = self.index.prev();
-            if !self.index_result(t, r) || !self.load_block(t) {
+            self.index_at(t, self.index.checked_sub(1));
+            if !self.load_block(t) {
                 return;
             }
             let r = self.data.seek_to_last();
@@ -146,8 +145,8 @@ impl Cursor {
 
     pub fn seek_to_first(&mut self, t: &Table) {
         self.status = None;
-        let r = self.index.seek_to_first();
-        if self.index_result(t, r) && self.load_block(t) {
+        self.index_at(t, Some(0));
+        if self.load_block(t) {
             let r = self.data.seek_to_first();
             self.data_result(t, r);
             self.skip_forward(t);
@@ -156,8 +155,8 @@ impl Cursor {
 
     pub fn seek_to_last(&mut self, t: &Table) {
         self.status = None;
-        let r = self.index.seek_to_last();
-        if self.index_result(t, r) && self.load_block(t) {
+        self.index_at(t, t.index_len().checked_sub(1));
+        if self.load_block(t) {
             let r = self.data.seek_to_last();
             self.data_result(t, r);
             self.skip_backward(t);
@@ -166,8 +165,8 @@ impl Cursor {
 
     pub fn seek(&mut self, t: &Table, target: &[u8]) {
         self.status = None;
-        let r = self.index.seek(target, t.comparator());
-        if self.index_result(t, r) && self.load_block(t) {
+        self.index_at(t, Some(t.index_seek(target)));
+        if self.load_block(t) {
             let r = self.data.seek(target, t.comparator());
             self.data_result(t, r);
             self.skip_forward(t);

@@ -11,13 +11,13 @@
 //! Thread safety: a `Table` is immutable after open and shared as `Arc<Table>` (`Send + Sync`);
 //! reads go through the thread-safe `RandomAccessFile` and `BlockCache`.
 
-use crate::block::{Block, BlockIter, RestartKeys};
+use crate::block::{Block, BlockIter, IndexEntries};
 use crate::codec;
 use crate::error::{BlockCorrupt, Error, Result};
 use crate::filter::{Filter, FilterKind};
 use crate::format::{
-    BLOCK_LEN_MAX, BLOCK_TRAILER_LEN, BlockHandle, FOOTER_CRC_AT, FOOTER_FILE_CRC_AT, FOOTER_LEN, FOOTER_MAGIC_AT,
-    FOOTER_VERSION_AT, FORMAT_VERSION, FORMAT_VERSION_MIN, Footer, FooterError,
+    BLOCK_LEN_MAX, BLOCK_TRAILER_LEN, BlockHandle, EntryLayout, FOOTER_CRC_AT, FOOTER_FILE_CRC_AT, FOOTER_LEN,
+    FOOTER_MAGIC_AT, FOOTER_VERSION_AT, FORMAT_VERSION, FORMAT_VERSION_MIN, Footer, FooterError,
 };
 use crate::iter::TableIter;
 use crate::options::TableReadOptions;
@@ -43,8 +43,10 @@ pub struct Table {
     /// Offset of the first metadata block: data blocks end at or before it.
     data_end: u64,
     index: Block,
-    /// The index entries located once, for the binary search of every lookup.
-    index_keys: RestartKeys,
+    /// The index entries located and decoded once, for the binary search of every lookup.
+    index_keys: IndexEntries,
+    /// How entries are laid out in this table's blocks (its format version).
+    layout: EntryLayout,
     filter: Option<Filter>,
     props: Properties,
     /// The index and filter blocks' charge to the block cache, held while the table is open.
@@ -91,7 +93,8 @@ impl Table {
         let block_error = |h: BlockHandle, c: BlockCorrupt| block_error(path, h, c);
         let props_raw = read(footer.properties)?;
         let props = Properties::decode_from(&props_raw).map_err(|c| block_error(footer.properties, c))?;
-        let index = Block::parse(read(footer.index)?).map_err(|c| block_error(footer.index, c))?;
+        let layout = EntryLayout::of_version(footer.format_version);
+        let index = Block::parse(read(footer.index)?, layout).map_err(|c| block_error(footer.index, c))?;
         let filter = if has_filter {
             let bits = read(footer.filter)?;
             let kind = FilterKind::of_version(footer.format_version);
@@ -99,8 +102,9 @@ impl Table {
         } else {
             None
         };
-        let index_keys =
-            RestartKeys::new(&index, opts.comparator.as_ref()).map_err(|c| block_error(footer.index, c))?;
+        let index_keys = IndexEntries::new(&index, data_end)
+            .map_err(|c| block_error(footer.index, c))?
+            .with_order_prefixes(opts.comparator.as_ref());
         let pinned = pinned_bytes(&index, &index_keys, filter.as_ref());
         let _cache_charge = opts.cache.as_ref().map(|c| c.reserve(pinned));
         let t = Table {
@@ -112,12 +116,12 @@ impl Table {
             data_end,
             index,
             index_keys,
+            layout,
             filter,
             props,
             _cache_charge,
         };
         t.check_properties()?;
-        t.check_index()?;
         Ok(Arc::new(t))
     }
 
@@ -143,31 +147,6 @@ impl Table {
         }
         if p.num_entries == 0 || p.num_deletions > p.num_entries {
             return Err(Error::corruption(&self.path, at, "impossible entry counts in properties"));
-        }
-        Ok(())
-    }
-
-    /// Every index entry must be a restart point (the point lookup binary-searches them alone)
-    /// and hold a handle that ends within the data region.
-    fn check_index(&self) -> Result<()> {
-        let mut it = BlockIter::new(self.index.clone());
-        let mut entries = 0usize;
-        let r = it.seek_to_first();
-        r.map_err(|c| self.block_error(self.footer.index, c))?;
-        while it.valid() {
-            let h = self.index_handle(&it)?;
-            if h.end().is_none_or(|end| end > self.data_end) {
-                return Err(Error::corruption(&self.path, h.offset, "index entry points outside the data blocks"));
-            }
-            entries += 1;
-            it.next().map_err(|c| self.block_error(self.footer.index, c))?;
-        }
-        if entries != self.index.num_restarts() {
-            return Err(Error::corruption(
-                &self.path,
-                self.footer.index.offset,
-                "index entries are not all restart points",
-            ));
         }
         Ok(())
     }
@@ -201,29 +180,33 @@ impl Table {
         self.read_block(handle, self.data_end, self.opts.verify_checksums)
     }
 
-    /// Decodes the handle stored as the value of the index entry under `it`.
-    pub(crate) fn index_handle(&self, it: &BlockIter) -> Result<BlockHandle> {
-        self.decode_index_value(it.value(), it.current_offset())
+    /// Entries of the index (one per data block).
+    #[inline]
+    pub(crate) fn index_len(&self) -> usize {
+        self.index_keys.len()
     }
 
-    /// Decodes an index entry's value, which is exactly one block handle; `entry_at` (the
-    /// entry's offset in the index block) is for the error.
-    fn decode_index_value(&self, mut v: &[u8], entry_at: usize) -> Result<BlockHandle> {
-        match BlockHandle::decode_from(&mut v) {
-            Some(h) if v.is_empty() => Ok(h),
-            _ => Err(Error::corruption(
-                &self.path,
-                self.footer.index.offset,
-                format!("bad block handle in index entry at byte {entry_at}"),
-            )),
-        }
+    /// The first index entry whose separator is `>= target` (`index_len()` if none).
+    pub(crate) fn index_seek(&self, target: &[u8]) -> usize {
+        self.index_keys.seek(target, self.comparator())
     }
 
-    /// The checked data block that index entry `i` (a restart point of the index) names.
+    /// The handle of the data block of index entry `i < index_len()`, decoded and checked at open.
+    #[inline]
+    pub(crate) fn index_handle(&self, i: usize) -> BlockHandle {
+        self.index_keys.handle(i)
+    }
+
+    /// How this table's entries are laid out (its format version).
+    #[inline]
+    pub(crate) fn layout(&self) -> EntryLayout {
+        self.layout
+    }
+
+    /// The checked data block that index entry `i` names.
     fn data_block_of_entry(&self, i: usize) -> Result<(BlockHandle, Block)> {
-        let value = self.index_keys.value(i);
-        let handle = self.decode_index_value(value, self.index.restart_offset(i))?;
-        let block = Block::parse(self.data_block(handle)?).map_err(|c| self.block_error(handle, c))?;
+        let handle = self.index_keys.handle(i);
+        let block = Block::parse(self.data_block(handle)?, self.layout).map_err(|c| self.block_error(handle, c))?;
         Ok((handle, block))
     }
 
@@ -233,17 +216,9 @@ impl Table {
         let keys = &self.index_keys;
         let mut out = Vec::with_capacity(keys.len());
         for i in 0..keys.len() {
-            out.push((keys.key(i).to_vec(), self.decode_index_value(keys.value(i), self.index.restart_offset(i))?));
+            out.push((keys.key(i).to_vec(), keys.handle(i)));
         }
         Ok(out)
-    }
-
-    pub(crate) fn index_block(&self) -> Block {
-        self.index.clone()
-    }
-
-    pub(crate) fn index_offset(&self) -> BlockHandle {
-        self.footer.index
     }
 
     pub(crate) fn comparator(&self) -> &dyn strata_base::Comparator {
@@ -325,18 +300,15 @@ impl Table {
         for handle in [f.properties, f.index].into_iter().chain((f.filter.size != 0).then_some(f.filter)) {
             self.read_block(handle, footer_at, true)?;
         }
-        let mut index = BlockIter::new(self.index.clone());
-        index.seek_to_first().map_err(|c| self.block_error(f.index, c))?;
         let mut expected = 0u64;
-        while index.valid() {
-            let handle = self.index_handle(&index)?;
+        for i in 0..self.index_keys.len() {
+            let handle = self.index_keys.handle(i);
             if handle.offset != expected {
                 return Err(Error::corruption(&self.path, handle.offset, "data blocks are not contiguous"));
             }
             let block = self.read_block(handle, self.data_end, true)?;
-            Block::parse(block).map_err(|c| self.block_error(handle, c))?;
+            Block::parse(block, self.layout).map_err(|c| self.block_error(handle, c))?;
             expected = handle.end().unwrap_or(u64::MAX);
-            index.next().map_err(|c| self.block_error(f.index, c))?;
         }
         if expected != self.data_end {
             return Err(Error::corruption(&self.path, expected, "data blocks do not reach the metadata blocks"));
@@ -400,7 +372,7 @@ impl PointEntry<'_> {
 
 /// What an open table holds beside the block cache: the index block, its located entries,
 /// and the filter.
-fn pinned_bytes(index: &Block, index_keys: &RestartKeys, filter: Option<&Filter>) -> usize {
+fn pinned_bytes(index: &Block, index_keys: &IndexEntries, filter: Option<&Filter>) -> usize {
     index.size() + index_keys.heap_bytes() + filter.map_or(0, Filter::size)
 }
 

@@ -60,31 +60,33 @@ fn worked_example_matches_the_document_byte_for_byte() {
 #[test]
 fn worked_example_fields_are_where_the_document_says() {
     let b = example_bytes();
-    // Data block: 45 bytes of contents at 0, raw (type 0).
-    assert_eq!(&b[0..4], &[0x00, 0x05, 0x03, 0x01]);
-    assert_eq!(&b[4..12], b"applered");
-    assert_eq!(&b[12..16], &[0x02, 0x05, 0x06, 0x01]);
-    assert_eq!(&b[16..27], b"ricotorange");
-    assert_eq!(&b[27..31], &[0x00, 0x06, 0x00, 0x00]);
-    assert_eq!(&b[31..37], b"banana");
-    assert_eq!(&b[37..45], &[0, 0, 0, 0, 1, 0, 0, 0]);
-    assert_eq!(b[45], 0, "data block type");
-    // Filter block at 50: one 64-byte line and 6 probes; `apple` sets bit 9 (byte 1, bit 1)
+    // Data block: 42 bytes of contents at 0, raw (type 0). Each entry header is three
+    // varints: shared, non_shared << 1 | kind, value length (version 3: no kind byte).
+    assert_eq!(&b[0..3], &[0x00, (5 << 1) | 1, 0x03]);
+    assert_eq!(&b[3..11], b"applered");
+    assert_eq!(&b[11..14], &[0x02, (5 << 1) | 1, 0x06]);
+    assert_eq!(&b[14..25], b"ricotorange");
+    assert_eq!(&b[25..28], &[0x00, 6 << 1, 0x00]);
+    assert_eq!(&b[28..34], b"banana");
+    assert_eq!(&b[34..42], &[0, 0, 0, 0, 1, 0, 0, 0]);
+    assert_eq!(b[42], 0, "data block type");
+    // Filter block at 47: one 64-byte line and 6 probes; `apple` sets bit 9 (byte 1, bit 1)
     // and bit 452 (byte 56, bit 4), as the document works out.
-    assert_eq!(b[50 + 64], 6);
-    assert_eq!(b[50 + 1] & 0x02, 0x02);
-    assert_eq!(b[50 + 56] & 0x10, 0x10);
-    assert_eq!(b[115], 0, "filter block type");
-    // Index block at 120: one entry "c" -> (0, 45).
-    assert_eq!(&b[120..127], &[0x00, 0x01, 0x02, 0x01, b'c', 0x00, 0x2d]);
+    assert_eq!(b[47 + 64], 6);
+    assert_eq!(b[47 + 1] & 0x02, 0x02);
+    assert_eq!(b[47 + 56] & 0x10, 0x10);
+    assert_eq!(b[112], 0, "filter block type");
+    // Index block at 117: one entry "c" whose value is the size of data block 0 (42); its
+    // offset, 0, is implied.
+    assert_eq!(&b[117..122], &[0x00, (1 << 1) | 1, 0x01, b'c', 42]);
     // Footer.
     let f = &b[b.len() - FOOTER_LEN..];
     assert_eq!(&f[60..], &MAGIC.to_le_bytes());
-    assert_eq!(&f[0..16], &[120, 0, 0, 0, 0, 0, 0, 0, 15, 0, 0, 0, 0, 0, 0, 0], "index handle");
-    assert_eq!(&f[16..32], &[50, 0, 0, 0, 0, 0, 0, 0, 65, 0, 0, 0, 0, 0, 0, 0], "filter handle");
-    assert_eq!(&f[32..40], &[140, 0, 0, 0, 0, 0, 0, 0], "properties offset");
+    assert_eq!(&f[0..16], &[117, 0, 0, 0, 0, 0, 0, 0, 13, 0, 0, 0, 0, 0, 0, 0], "index handle");
+    assert_eq!(&f[16..32], &[47, 0, 0, 0, 0, 0, 0, 0, 65, 0, 0, 0, 0, 0, 0, 0], "filter handle");
+    assert_eq!(&f[32..40], &[135, 0, 0, 0, 0, 0, 0, 0], "properties offset");
     assert_eq!(&f[52..56], &FORMAT_VERSION.to_le_bytes(), "format version");
-    assert_eq!(FORMAT_VERSION, 2);
+    assert_eq!(FORMAT_VERSION, 3);
     let crc = crc32fast::hash(&b[..b.len() - FOOTER_LEN]);
     assert_eq!(&f[48..52], &crc.to_le_bytes(), "file crc");
     // And it is a table.

@@ -6,7 +6,7 @@
 //!
 //! Thread safety: one owner.
 
-use crate::format::RESTART_LEN;
+use crate::format::{EntryLayout, RESTART_LEN};
 use strata_base::coding::{put_fixed32, put_varint32};
 use strata_base::ikey::ValueKind;
 
@@ -18,16 +18,18 @@ pub(crate) struct BlockBuilder {
     counter: usize,
     restart_interval: usize,
     entries: usize,
+    layout: EntryLayout,
 }
 
 impl BlockBuilder {
-    pub fn new(restart_interval: usize, capacity: usize) -> Self {
+    pub fn new(restart_interval: usize, capacity: usize, layout: EntryLayout) -> Self {
         Self {
             buf: Vec::with_capacity(capacity),
             restarts: Vec::with_capacity(capacity / 64 + 1),
             counter: 0,
             restart_interval: restart_interval.max(1),
             entries: 0,
+            layout,
         }
     }
 
@@ -54,9 +56,18 @@ impl BlockBuilder {
         let non_shared = key.len() - shared;
         // INVARIANT: key and value lengths are below KEY_LEN_MAX and VALUE_LEN_MAX, which fit u32.
         put_varint32(&mut self.buf, shared as u32);
-        put_varint32(&mut self.buf, non_shared as u32);
-        put_varint32(&mut self.buf, value.len() as u32);
-        self.buf.push(kind as u8);
+        match self.layout {
+            EntryLayout::KindByte => {
+                put_varint32(&mut self.buf, non_shared as u32);
+                put_varint32(&mut self.buf, value.len() as u32);
+                self.buf.push(kind as u8);
+            }
+            EntryLayout::KindBit => {
+                // INVARIANT: non_shared <= KEY_LEN_MAX < 2^31, so the shift keeps every bit.
+                put_varint32(&mut self.buf, ((non_shared as u32) << 1) | (kind as u32 & 1));
+                put_varint32(&mut self.buf, value.len() as u32);
+            }
+        }
         self.buf.extend_from_slice(&key[shared..]);
         self.buf.extend_from_slice(value);
         self.counter += 1;

@@ -8,7 +8,7 @@
 //! Thread safety: one owner; the bytes are a shared `Bytes`.
 
 use crate::error::{BlockCorrupt, block_corrupt};
-use crate::format::RESTART_LEN;
+use crate::format::{EntryLayout, RESTART_LEN};
 use bytes::Bytes;
 use std::cmp::Ordering;
 use strata_base::Comparator;
@@ -24,6 +24,7 @@ pub(crate) struct Block {
     pub(super) data: Bytes,
     pub(super) restarts_at: usize,
     pub(super) num_restarts: usize,
+    pub(super) layout: EntryLayout,
 }
 
 impl Block {
@@ -32,7 +33,9 @@ impl Block {
         self.data.len()
     }
 
-    pub fn parse(data: Bytes) -> BResult<Self> {
+    /// Checks the restart array of `data`, a block whose entries are laid out as `layout` says
+    /// (the table's format version).
+    pub fn parse(data: Bytes, layout: EntryLayout) -> BResult<Self> {
         let len = data.len();
         let Some(mut tail) = len.checked_sub(RESTART_LEN).and_then(|at| data.get(at..)) else {
             return Err(block_corrupt(0, "block shorter than its restart count"));
@@ -62,11 +65,7 @@ impl Block {
             }
             prev = Some(r);
         }
-        Ok(Self { data, restarts_at, num_restarts: n })
-    }
-
-    pub fn num_restarts(&self) -> usize {
-        self.num_restarts
+        Ok(Self { data, restarts_at, num_restarts: n, layout })
     }
 
     /// Offset of the entry at restart point `i` inside the block.
@@ -77,7 +76,7 @@ impl Block {
     /// Key and value of the entry at restart point `i < num_restarts()`.
     pub fn restart_entry(&self, i: usize) -> BResult<(&[u8], &[u8])> {
         let off = self.restart_offset(i);
-        let e = decode_entry(&self.data, off, self.restarts_at)?;
+        let e = decode_entry(&self.data, off, self.restarts_at, self.layout)?;
         if e.shared != 0 {
             return Err(block_corrupt(off, "restart entry shares a prefix"));
         }
@@ -97,29 +96,53 @@ fn restart_point(data: &[u8], restarts_at: usize, i: usize) -> usize {
 }
 
 /// Decodes the header of the entry at `off`, which must lie inside `data[..restarts_at]`.
-#[inline(always)]
-pub(super) fn decode_entry(data: &[u8], off: usize, restarts_at: usize) -> BResult<Entry> {
+#[inline]
+pub(super) fn decode_entry(data: &[u8], off: usize, restarts_at: usize, layout: EntryLayout) -> BResult<Entry> {
     let region = data.get(off..restarts_at).unwrap_or_default();
-    let bad = |reason| block_corrupt(off, reason);
-    let (shared, non_shared, value_len, kind, header_len) = match *region {
-        // Fast path: three one-byte lengths.
-        [a, b, c, k, ..] if (a | b | c) < 0x80 => (a as usize, b as usize, c as usize, k, 4),
-        _ => {
-            let mut src = region;
-            let shared = get_varint32(&mut src).ok_or_else(|| bad("bad shared length"))? as usize;
-            let non_shared = get_varint32(&mut src).ok_or_else(|| bad("bad key length"))? as usize;
-            let value_len = get_varint32(&mut src).ok_or_else(|| bad("bad value length"))? as usize;
-            let kind = get_u8(&mut src).ok_or_else(|| bad("bad entry kind"))?;
-            (shared, non_shared, value_len, kind, region.len() - src.len())
+    // Fast path: three one-byte varints (and, before version 3, the kind byte after them).
+    let fast = match (layout, region) {
+        (EntryLayout::KindBit, &[a, b, c, ..]) if (a | b | c) < 0x80 => {
+            let kind = if b & 1 == 0 { ValueKind::Delete } else { ValueKind::Put };
+            Some((a as usize, (b >> 1) as usize, c as usize, kind, 3))
         }
+        (EntryLayout::KindByte, &[a, b, c, k, ..]) if (a | b | c) < 0x80 => {
+            ValueKind::from_u8(k).map(|kind| (a as usize, b as usize, c as usize, kind, 4))
+        }
+        _ => None,
     };
-    let kind = ValueKind::from_u8(kind).ok_or_else(|| bad("bad entry kind"))?;
+    let (shared, non_shared, value_len, kind, header_len) = match fast {
+        Some(h) => h,
+        None => decode_header_slow(region, off, layout)?,
+    };
+    let bad = |reason| block_corrupt(off, reason);
     let key_start = off + header_len;
     let key_end = key_start.checked_add(non_shared).filter(|&e| e <= restarts_at);
     let key_end = key_end.ok_or_else(|| bad("key runs past the entries"))?;
     let value_end = key_end.checked_add(value_len).filter(|&e| e <= restarts_at);
     let value_end = value_end.ok_or_else(|| bad("value runs past the entries"))?;
     Ok(Entry { shared, key_start, key_end, value_end, kind })
+}
+
+/// An entry header with a length of 128 or more, a bad kind byte, or a truncated header:
+/// `(shared, non_shared, value_len, kind, header_len)`.
+#[cold]
+#[inline(never)]
+fn decode_header_slow(
+    region: &[u8],
+    off: usize,
+    layout: EntryLayout,
+) -> BResult<(usize, usize, usize, ValueKind, usize)> {
+    let bad = |reason| block_corrupt(off, reason);
+    let mut src = region;
+    let shared = get_varint32(&mut src).ok_or_else(|| bad("bad shared length"))? as usize;
+    let second = get_varint32(&mut src).ok_or_else(|| bad("bad key length"))?;
+    let value_len = get_varint32(&mut src).ok_or_else(|| bad("bad value length"))? as usize;
+    let (non_shared, kind) = match layout {
+        EntryLayout::KindBit => ((second >> 1) as usize, (second & 1) as u8),
+        EntryLayout::KindByte => (second as usize, get_u8(&mut src).ok_or_else(|| bad("bad entry kind"))?),
+    };
+    let kind = ValueKind::from_u8(kind).ok_or_else(|| bad("bad entry kind"))?;
+    Ok((shared, non_shared, value_len, kind, region.len() - src.len()))
 }
 
 #[derive(Debug)]
@@ -136,6 +159,7 @@ pub(crate) struct BlockIter {
     value_end: usize,
     kind: ValueKind,
     valid: bool,
+    layout: EntryLayout,
 }
 
 /// The header of one entry.
@@ -162,6 +186,7 @@ impl BlockIter {
             value_end: 0,
             kind: ValueKind::Put,
             valid: false,
+            layout: EntryLayout::KindBit,
         }
     }
 
@@ -180,15 +205,16 @@ impl BlockIter {
         self.data = block.data;
         self.restarts_at = block.restarts_at;
         self.num_restarts = block.num_restarts;
+        self.layout = block.layout;
         self.next = 0;
         self.current = 0;
         self.restart_index = 0;
     }
 
     /// Checks `data` as a block and points the iterator at it (see [`Block::parse`]).
-    pub fn reset(&mut self, data: Bytes) -> BResult<()> {
+    pub fn reset(&mut self, data: Bytes, layout: EntryLayout) -> BResult<()> {
         self.valid = false;
-        let block = Block::parse(data)?;
+        let block = Block::parse(data, layout)?;
         self.set_block(block);
         Ok(())
     }
@@ -223,11 +249,6 @@ impl BlockIter {
         self.kind
     }
 
-    /// Offset of the current entry inside the block.
-    pub fn current_offset(&self) -> usize {
-        self.current
-    }
-
     #[inline]
     fn restart_point(&self, i: usize) -> usize {
         restart_point(&self.data, self.restarts_at, i)
@@ -235,7 +256,7 @@ impl BlockIter {
 
     #[inline]
     fn decode_header(&self, off: usize) -> BResult<Entry> {
-        decode_entry(&self.data, off, self.restarts_at)
+        decode_entry(&self.data, off, self.restarts_at, self.layout)
     }
 
     fn fail(&mut self, e: BlockCorrupt) -> BlockCorrupt {
@@ -391,8 +412,10 @@ mod tests {
     use crate::block::BlockBuilder;
     use strata_base::BytewiseComparator;
 
-    fn build(entries: &[(&[u8], ValueKind, &[u8])], interval: usize) -> Bytes {
-        let mut b = BlockBuilder::new(interval, 4096);
+    const LAYOUTS: [EntryLayout; 2] = [EntryLayout::KindByte, EntryLayout::KindBit];
+
+    fn build(entries: &[(&[u8], ValueKind, &[u8])], interval: usize, layout: EntryLayout) -> Bytes {
+        let mut b = BlockBuilder::new(interval, 4096, layout);
         let mut prev: &[u8] = &[];
         for (k, kind, v) in entries {
             b.add(prev, k, *kind, v);
@@ -405,23 +428,28 @@ mod tests {
         (0..n).map(|i| format!("key{:05}", i * 2).into_bytes()).collect()
     }
 
-    fn block_of(n: usize, interval: usize) -> (Vec<Vec<u8>>, Bytes) {
+    fn kind_of(i: usize) -> ValueKind {
+        if i.is_multiple_of(3) { ValueKind::Delete } else { ValueKind::Put }
+    }
+
+    fn block_of(n: usize, interval: usize, layout: EntryLayout) -> (Vec<Vec<u8>>, Bytes) {
         let ks = keys(n);
-        let entries: Vec<_> = ks.iter().map(|k| (k.as_slice(), ValueKind::Put, k.as_slice())).collect();
-        let data = build(&entries, interval);
+        let entries: Vec<_> = ks.iter().enumerate().map(|(i, k)| (k.as_slice(), kind_of(i), k.as_slice())).collect();
+        let data = build(&entries, interval, layout);
         (ks, data)
     }
 
     #[test]
     fn forward_backward_and_seek() {
-        for interval in [1, 2, 3, 16] {
-            let (ks, data) = block_of(40, interval);
-            let mut it = BlockIter::new(Block::parse(data).unwrap());
+        for (interval, layout) in [1, 2, 3, 16].into_iter().flat_map(|i| LAYOUTS.map(|l| (i, l))) {
+            let (ks, data) = block_of(40, interval, layout);
+            let mut it = BlockIter::new(Block::parse(data, layout).unwrap());
             it.seek_to_first().unwrap();
-            for k in &ks {
+            for (i, k) in ks.iter().enumerate() {
                 assert!(it.valid());
                 assert_eq!(it.key(), k.as_slice());
                 assert_eq!(it.value(), k.as_slice());
+                assert_eq!(it.kind(), kind_of(i));
                 it.next().unwrap();
             }
             assert!(!it.valid());
@@ -450,22 +478,39 @@ mod tests {
 
     #[test]
     fn empty_and_short_blocks_are_rejected() {
-        assert!(Block::parse(Bytes::new()).is_err());
-        assert!(Block::parse(Bytes::from_static(&[0, 0, 0])).is_err());
-        assert!(Block::parse(Bytes::from_static(&[0, 0, 0, 0])).is_err());
+        assert!(Block::parse(Bytes::new(), EntryLayout::KindBit).is_err());
+        assert!(Block::parse(Bytes::from_static(&[0, 0, 0]), EntryLayout::KindBit).is_err());
+        assert!(Block::parse(Bytes::from_static(&[0, 0, 0, 0]), EntryLayout::KindBit).is_err());
         // One restart point at 0 and no entries.
-        assert!(Block::parse(Bytes::from_static(&[0, 0, 0, 0, 1, 0, 0, 0])).is_err());
+        assert!(Block::parse(Bytes::from_static(&[0, 0, 0, 0, 1, 0, 0, 0]), EntryLayout::KindBit).is_err());
         // Restart count larger than the block.
-        assert!(Block::parse(Bytes::from_static(&[1, 2, 3, 4, 9, 0, 0, 0])).is_err());
+        assert!(Block::parse(Bytes::from_static(&[1, 2, 3, 4, 9, 0, 0, 0]), EntryLayout::KindBit).is_err());
         // Restart points not increasing.
-        assert!(Block::parse(Bytes::from_static(&[0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0])).is_err());
+        assert!(
+            Block::parse(Bytes::from_static(&[0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0]), EntryLayout::KindBit)
+                .is_err()
+        );
+    }
+
+    /// Version 3's entry header: `shared`, `non_shared << 1 | kind`, `value_len`, no kind byte.
+    #[test]
+    fn kind_bit_layout_is_three_varints() {
+        let data = build(&[(b"ab", ValueKind::Put, b"x"), (b"ac", ValueKind::Delete, b"")], 16, EntryLayout::KindBit);
+        assert_eq!(&data[..], &[0, (2 << 1) | 1, 1, b'a', b'b', b'x', 1, 1 << 1, 0, b'c', 0, 0, 0, 0, 1, 0, 0, 0]);
+        let long = vec![b'k'; 200];
+        let data = build(&[(&long, ValueKind::Put, b"")], 16, EntryLayout::KindBit);
+        // (200 << 1) | 1 = 401 = varint 0x91 0x03.
+        assert_eq!(&data[..4], &[0, 0x91, 0x03, 0]);
+        let mut it = BlockIter::new(Block::parse(data, EntryLayout::KindBit).unwrap());
+        it.seek_to_first().unwrap();
+        assert_eq!((it.key(), it.kind(), it.value()), (&long[..], ValueKind::Put, &b""[..]));
     }
 
     #[test]
     fn bad_kind_is_reported() {
-        let mut data = build(&[(b"a", ValueKind::Put, b"x")], 16).to_vec();
+        let mut data = build(&[(b"a", ValueKind::Put, b"x")], 16, EntryLayout::KindByte).to_vec();
         data[3] = 9; // The kind byte of the first entry.
-        let mut it = BlockIter::new(Block::parse(Bytes::from(data)).unwrap());
+        let mut it = BlockIter::new(Block::parse(Bytes::from(data), EntryLayout::KindByte).unwrap());
         assert_eq!(it.seek_to_first(), Err(block_corrupt(0, "bad entry kind")));
         assert!(!it.valid());
     }
@@ -473,26 +518,28 @@ mod tests {
     #[test]
     fn every_byte_flip_is_an_error_or_well_formed() {
         // No checksum here: decoding arbitrary flips must never panic or loop.
-        let (_, data) = block_of(20, 4);
-        for i in 0..data.len() {
-            for bit in [0x01u8, 0x10, 0x80] {
-                let mut d = data.to_vec();
-                d[i] ^= bit;
-                let Ok(block) = Block::parse(Bytes::from(d)) else { continue };
-                let mut it = BlockIter::new(block);
-                let mut steps = 0;
-                let _ = it.seek_to_first();
-                while it.valid() && steps < 100 {
-                    let _ = it.next();
-                    steps += 1;
+        for layout in LAYOUTS {
+            let (_, data) = block_of(20, 4, layout);
+            for i in 0..data.len() {
+                for bit in [0x01u8, 0x10, 0x80] {
+                    let mut d = data.to_vec();
+                    d[i] ^= bit;
+                    let Ok(block) = Block::parse(Bytes::from(d), layout) else { continue };
+                    let mut it = BlockIter::new(block);
+                    let mut steps = 0;
+                    let _ = it.seek_to_first();
+                    while it.valid() && steps < 100 {
+                        let _ = it.next();
+                        steps += 1;
+                    }
+                    let _ = it.seek_to_last();
+                    while it.valid() && steps < 200 {
+                        let _ = it.prev();
+                        steps += 1;
+                    }
+                    let _ = it.seek(b"key00011", &BytewiseComparator);
+                    assert!(steps < 200, "iteration did not end after flip at {i}");
                 }
-                let _ = it.seek_to_last();
-                while it.valid() && steps < 200 {
-                    let _ = it.prev();
-                    steps += 1;
-                }
-                let _ = it.seek(b"key00011", &BytewiseComparator);
-                assert!(steps < 200, "iteration did not end after flip at {i}");
             }
         }
     }

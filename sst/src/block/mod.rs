@@ -18,4 +18,4 @@ mod point;
 
 pub(crate) use builder::BlockBuilder;
 pub(crate) use iter::{Block, BlockIter};
-pub(crate) use point::RestartKeys;
+pub(crate) use point::IndexEntries;

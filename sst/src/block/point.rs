@@ -3,24 +3,29 @@
 //! A point lookup wants one entry, the first whose key is `>= target`, so it does not need the
 //! iterator's machinery (restart bookkeeping for `prev`, a cursor that can move on): it
 //! binary-searches the restart points, then decodes entries forward from one of them into a
-//! caller's key buffer until the first key `>= target`. [`RestartKeys`] goes further for index
-//! blocks, whose every entry is a restart point: it locates each key and value once, when the
-//! table opens, so the index search of every lookup compares keys and decodes nothing.
+//! caller's key buffer until the first key `>= target`. [`IndexEntries`] goes further for index
+//! blocks, whose every entry is a restart point: it locates each key and decodes each handle
+//! once, when the table opens, so the index search of every lookup compares keys and decodes
+//! nothing (and a version 3 index, whose handles are sizes whose offsets follow from the
+//! previous blocks, needs that one sequential pass anyway).
 //!
 //! Invariants: the same checks as [`BlockIter`](super::BlockIter) on the entries it decodes: a
 //! restart entry shares no prefix, no entry shares more than the previous key, no entry
 //! crosses a restart point, every length stays inside the entry region; any failure is a
 //! [`BlockCorrupt`]. Each step moves strictly forward, so a scan ends on any input.
-//! [`RestartKeys`] holds ranges checked against the block it was built from.
+//! [`IndexEntries`] holds ranges checked against the block it was built from and handles checked
+//! to lie in the data region.
 //!
-//! Thread safety: `RestartKeys` is immutable and shared with its table.
+//! Thread safety: `IndexEntries` is immutable and shared with its table.
 
 use super::iter::{Block, decode_entry};
 use crate::error::{BlockCorrupt, block_corrupt};
+use crate::format::{BlockHandle, EntryLayout};
 use bytes::Bytes;
 use std::cmp::Ordering;
 use std::ops::Range;
 use strata_base::Comparator;
+use strata_base::coding::get_varint64;
 use strata_base::ikey::ValueKind;
 
 type BResult<T> = Result<T, BlockCorrupt>;
@@ -52,7 +57,7 @@ impl Block {
         let mut off = self.restart_offset(lo);
         let mut restart = lo;
         while off < self.restarts_at {
-            let e = decode_entry(&self.data, off, self.restarts_at)?;
+            let e = decode_entry(&self.data, off, self.restarts_at, self.layout)?;
             // `restart` is the last restart point at or before `off`: an entry that starts on
             // the next one must share nothing, and none may straddle it.
             if restart + 1 < self.num_restarts {
@@ -83,70 +88,107 @@ impl Block {
     }
 }
 
-/// The key and value of every restart point of one block, located once. For index blocks,
-/// whose every entry is a restart point: [`RestartKeys::seek`] is then a binary search that
-/// compares keys and decodes nothing.
+/// Every entry of an index block, located and decoded once, when the table opens: its
+/// separator key (a range of the block) and the data block handle its value names. The index
+/// search of every lookup is then a binary search that compares keys and decodes nothing.
 #[derive(Debug, Clone)]
-pub(crate) struct RestartKeys {
+pub(crate) struct IndexEntries {
     data: Bytes,
-    /// Per restart point: key start, key end (= value start), value end, in `data`.
-    entries: Box<[[u32; 3]]>,
-    /// Per restart point, the comparator's [`Comparator::order_prefix`] of its key, when the
-    /// comparator has one: [`RestartKeys::seek`] binary-searches this dense array (8 bytes per
-    /// entry, where the keys themselves are scattered through the block) and compares whole
-    /// keys only among the entries whose prefix ties the target's.
+    /// One per data block: where its separator is in `data`, and its handle, side by side so
+    /// that the binary search's last probe has brought the handle into the cache.
+    entries: Box<[IndexEntry]>,
+    /// Per entry, the comparator's [`Comparator::order_prefix`] of its separator, when the
+    /// comparator has one ([`IndexEntries::with_order_prefixes`]): [`IndexEntries::seek`]
+    /// binary-searches this dense array (8 bytes per entry, where the keys themselves are
+    /// scattered through the block) and compares whole keys only where prefixes tie the target's.
     prefixes: Option<Box<[u64]>>,
 }
 
-impl RestartKeys {
-    /// Locates the entry at each restart point of `block`, checking each as
-    /// [`Block::restart_entry`] does.
-    pub fn new(block: &Block, cmp: &dyn Comparator) -> BResult<Self> {
-        let mut entries = Vec::with_capacity(block.num_restarts);
-        for i in 0..block.num_restarts {
+#[derive(Debug, Clone, Copy)]
+struct IndexEntry {
+    key_start: u32,
+    key_end: u32,
+    handle: BlockHandle,
+}
+
+impl IndexEntry {
+    #[inline]
+    fn key<'a>(&self, data: &'a [u8]) -> &'a [u8] {
+        data.get(self.key_start as usize..self.key_end as usize).unwrap_or_default()
+    }
+}
+
+impl IndexEntries {
+    /// Decodes index block `block`, whose data blocks end at `data_end`. Every entry must be a
+    /// restart point (each ends where the next restart point starts, the last at the restart
+    /// array) and hold exactly one handle that ends within `[0, data_end]`. In a version 3
+    /// index (`EntryLayout::KindBit`) the value is the size alone: block 0 starts at 0 and each
+    /// later one where the previous one's trailer ends, and the last must end at `data_end`.
+    pub fn new(block: &Block, data_end: u64) -> BResult<Self> {
+        let n = block.num_restarts;
+        let mut entries = Vec::with_capacity(n);
+        let mut next_offset = 0u64;
+        for i in 0..n {
             let off = block.restart_offset(i);
-            let e = decode_entry(&block.data, off, block.restarts_at)?;
+            let e = decode_entry(&block.data, off, block.restarts_at, block.layout)?;
             if e.shared != 0 {
                 return Err(block_corrupt(off, "restart entry shares a prefix"));
             }
+            let next = if i + 1 < n { block.restart_offset(i + 1) } else { block.restarts_at };
+            if e.value_end != next {
+                return Err(block_corrupt(off, "index entries are not all restart points"));
+            }
+            let mut v = block.data.get(e.key_end..e.value_end).unwrap_or_default();
+            let handle = match block.layout {
+                EntryLayout::KindByte => BlockHandle::decode_from(&mut v),
+                EntryLayout::KindBit => get_varint64(&mut v).map(|size| BlockHandle { offset: next_offset, size }),
+            };
+            let handle = handle.filter(|_| v.is_empty()).ok_or_else(|| block_corrupt(off, "bad block handle"))?;
+            let end = handle.end().filter(|&end| end <= data_end);
+            next_offset = end.ok_or_else(|| block_corrupt(off, "index entry points outside the data blocks"))?;
             // Offsets are below `restarts_at <= BLOCK_LEN_MAX <= u32::MAX` (format.rs).
             let at = |x: usize| u32::try_from(x).map_err(|_| block_corrupt(off, "entry beyond 4 GiB"));
-            entries.push([at(e.key_start)?, at(e.key_end)?, at(e.value_end)?]);
+            entries.push(IndexEntry { key_start: at(e.key_start)?, key_end: at(e.key_end)?, handle });
         }
-        let data = block.data.clone();
-        let key = |&[k, v, _]: &[u32; 3]| data.get(k as usize..v as usize).unwrap_or_default();
-        // A comparator answers for every key or for none (`order_prefix`'s contract); a
-        // prefix array exists only when every entry has one.
-        let prefixes: Option<Box<[u64]>> = entries.iter().map(|e| cmp.order_prefix(key(e))).collect();
-        Ok(Self { data, entries: entries.into_boxed_slice(), prefixes })
+        if block.layout == EntryLayout::KindBit && next_offset != data_end {
+            return Err(block_corrupt(block.restarts_at, "index does not reach the end of the data blocks"));
+        }
+        Ok(Self { data: block.data.clone(), entries: entries.into_boxed_slice(), prefixes: None })
+    }
+
+    /// Adds the order prefixes of `cmp` (the comparator every later [`IndexEntries::seek`] is
+    /// given); without them, or when `cmp` has none, a seek compares whole keys only. A
+    /// comparator answers for every key or for none (`order_prefix`'s contract), so the array
+    /// exists only when every entry has one.
+    pub fn with_order_prefixes(mut self, cmp: &dyn Comparator) -> Self {
+        let data = &self.data;
+        self.prefixes = self.entries.iter().map(|e| cmp.order_prefix(e.key(data))).collect();
+        self
     }
 
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
-    /// Bytes held besides the block itself: the located entries and the prefix array.
+    /// Bytes held besides the index block itself: the decoded entries and the prefix array.
     pub fn heap_bytes(&self) -> usize {
         std::mem::size_of_val(&*self.entries) + self.prefixes.as_ref().map_or(0, |p| std::mem::size_of_val(&**p))
     }
 
-    fn slice(&self, from: u32, to: u32) -> &[u8] {
-        self.data.get(from as usize..to as usize).unwrap_or_default()
-    }
-
-    /// The key at restart point `i < len()`.
+    /// The separator key of entry `i < len()`.
     pub fn key(&self, i: usize) -> &[u8] {
-        self.entries.get(i).map_or(&[][..], |&[k, v, _]| self.slice(k, v))
+        self.entries.get(i).map_or(&[][..], |e| e.key(&self.data))
     }
 
-    /// The value at restart point `i < len()`.
-    pub fn value(&self, i: usize) -> &[u8] {
-        self.entries.get(i).map_or(&[][..], |&[_, v, end]| self.slice(v, end))
+    /// The handle of the data block of entry `i < len()` (checked to lie in the data region).
+    #[inline]
+    pub fn handle(&self, i: usize) -> BlockHandle {
+        self.entries.get(i).map_or_else(BlockHandle::default, |e| e.handle)
     }
 
-    /// The first restart point whose key is `>= target` (`len()` if none).
+    /// The first entry whose key is `>= target` (`len()` if none).
     pub fn seek(&self, target: &[u8], cmp: &dyn Comparator) -> usize {
-        let below = |&[k, v, _]: &[u32; 3]| cmp.compare(self.slice(k, v), target) == Ordering::Less;
+        let below = |e: &IndexEntry| cmp.compare(e.key(&self.data), target) == Ordering::Less;
         let (Some(prefixes), Some(p)) = (&self.prefixes, cmp.order_prefix(target)) else {
             return self.entries.partition_point(below);
         };
@@ -163,18 +205,44 @@ impl RestartKeys {
 mod tests {
     use super::*;
     use crate::block::{BlockBuilder, BlockIter};
+    use crate::format::BLOCK_TRAILER_LEN;
     use strata_base::BytewiseComparator;
 
-    fn block_of(n: usize, interval: usize) -> (Vec<Vec<u8>>, Block) {
+    const LAYOUTS: [EntryLayout; 2] = [EntryLayout::KindByte, EntryLayout::KindBit];
+
+    fn block_of(n: usize, interval: usize, layout: EntryLayout) -> (Vec<Vec<u8>>, Block) {
         let ks: Vec<Vec<u8>> = (0..n).map(|i| format!("key{:05}", i * 2).into_bytes()).collect();
-        let mut b = BlockBuilder::new(interval, 4096);
+        let mut b = BlockBuilder::new(interval, 4096, layout);
         let mut prev: &[u8] = &[];
         for (i, k) in ks.iter().enumerate() {
             let kind = if i % 3 == 0 { ValueKind::Delete } else { ValueKind::Put };
             b.add(prev, k, kind, format!("v{i}").as_bytes());
             prev = k;
         }
-        (ks, Block::parse(Bytes::copy_from_slice(b.finish())).unwrap())
+        (ks, Block::parse(Bytes::copy_from_slice(b.finish()), layout).unwrap())
+    }
+
+    /// An index block of `n` entries (restart interval `interval`) over contiguous data blocks
+    /// of sizes 100, 101, ...; returns the keys, the handles, and the block.
+    fn index_of(n: usize, interval: usize, layout: EntryLayout) -> (Vec<Vec<u8>>, Vec<BlockHandle>, Block) {
+        let ks: Vec<Vec<u8>> = (0..n).map(|i| format!("sep{:05}", i * 2).into_bytes()).collect();
+        let mut b = BlockBuilder::new(interval, 4096, layout);
+        let mut handles = Vec::new();
+        let mut offset = 0;
+        let mut prev: &[u8] = &[];
+        for (i, k) in ks.iter().enumerate() {
+            let h = BlockHandle { offset, size: 100 + i as u64 };
+            offset = h.end().unwrap();
+            let mut v = Vec::new();
+            match layout {
+                EntryLayout::KindByte => h.encode_into(&mut v),
+                EntryLayout::KindBit => h.encode_size_into(&mut v),
+            }
+            b.add(prev, k, ValueKind::Put, &v);
+            handles.push(h);
+            prev = k;
+        }
+        (ks, handles, Block::parse(Bytes::copy_from_slice(b.finish()), layout).unwrap())
     }
 
     /// What the iterator's seek finds, as (key, kind, value).
@@ -192,38 +260,45 @@ mod tests {
 
     #[test]
     fn seek_point_agrees_with_the_iterator_on_keys_gaps_and_ends() {
-        for interval in [1, 2, 3, 16] {
-            for n in [1, 2, 17, 40] {
-                let (ks, block) = block_of(n, interval);
-                let mut targets: Vec<Vec<u8>> = vec![b"".to_vec(), b"zzz".to_vec(), b"key".to_vec()];
-                for k in &ks {
-                    targets.push(k.clone());
-                    let mut gap = k.clone();
-                    gap.push(0);
-                    targets.push(gap);
-                }
-                for t in &targets {
-                    assert_eq!(by_point(&block, t), by_iter(&block, t), "interval {interval}, n {n}, target {t:?}");
+        for layout in LAYOUTS {
+            for interval in [1, 2, 3, 16] {
+                for n in [1, 2, 17, 40] {
+                    let (ks, block) = block_of(n, interval, layout);
+                    let mut targets: Vec<Vec<u8>> = vec![b"".to_vec(), b"zzz".to_vec(), b"key".to_vec()];
+                    for k in &ks {
+                        targets.push(k.clone());
+                        let mut gap = k.clone();
+                        gap.push(0);
+                        targets.push(gap);
+                    }
+                    for t in &targets {
+                        let (p, i) = (by_point(&block, t), by_iter(&block, t));
+                        assert_eq!(p, i, "{layout:?}, interval {interval}, n {n}, target {t:?}");
+                    }
                 }
             }
         }
     }
 
     #[test]
-    fn restart_keys_locate_every_entry_of_an_index_block() {
-        let (ks, block) = block_of(30, 1);
-        let rk = RestartKeys::new(&block, &BytewiseComparator).unwrap();
-        assert_eq!(rk.len(), 30);
-        for (i, k) in ks.iter().enumerate() {
-            assert_eq!(rk.key(i), k.as_slice());
-            assert_eq!(rk.value(i), block.restart_entry(i).unwrap().1);
-            assert_eq!(rk.seek(k, &BytewiseComparator), i);
-            let mut gap = k.clone();
-            gap.push(0);
-            assert_eq!(rk.seek(&gap, &BytewiseComparator), i + 1);
+    fn index_entries_locate_every_key_and_decode_every_handle() {
+        for layout in LAYOUTS {
+            let (ks, handles, block) = index_of(30, 1, layout);
+            let data_end = handles.last().unwrap().end().unwrap();
+            let ix = IndexEntries::new(&block, data_end).unwrap();
+            assert_eq!(ix.len(), 30);
+            for (i, k) in ks.iter().enumerate() {
+                assert_eq!(ix.key(i), k.as_slice());
+                assert_eq!(ix.handle(i), handles[i]);
+                assert_eq!(ix.seek(k, &BytewiseComparator), i);
+                let mut gap = k.clone();
+                gap.push(0);
+                assert_eq!(ix.seek(&gap, &BytewiseComparator), i + 1);
+            }
+            assert_eq!(ix.seek(b"", &BytewiseComparator), 0);
+            assert_eq!(ix.key(30), b"");
+            assert_eq!(ix.handle(30), BlockHandle::default());
         }
-        assert_eq!(rk.seek(b"", &BytewiseComparator), 0);
-        assert_eq!(rk.key(30), b"");
     }
 
     /// Bytewise order without an order prefix: the plain binary search over whole keys.
@@ -242,20 +317,26 @@ mod tests {
         /// The prefix search finds what a whole-key binary search finds, with keys that tie on
         /// their first eight bytes, are shorter than eight bytes, or end in zero bytes.
         #[test]
-        fn restart_keys_seek_with_prefixes_matches_whole_keys(
-            mut keys in proptest::collection::btree_set(proptest::collection::vec(proptest::sample::select(vec![0u8, 1, b'a', 0xff]), 0..12), 1..60),
+        fn index_seek_with_order_prefixes_matches_whole_keys(
+            keys in proptest::collection::btree_set(proptest::collection::vec(proptest::sample::select(vec![0u8, 1, b'a', 0xff]), 0..12), 1..60),
             targets in proptest::collection::vec(proptest::collection::vec(proptest::sample::select(vec![0u8, 1, b'a', 0xff]), 0..12), 1..20),
         ) {
-            let keys: Vec<Vec<u8>> = std::mem::take(&mut keys).into_iter().collect();
-            let mut b = BlockBuilder::new(1, 4096);
+            let keys: Vec<Vec<u8>> = keys.into_iter().collect();
+            let layout = EntryLayout::KindBit;
+            let mut b = BlockBuilder::new(1, 4096, layout);
             let mut prev: &[u8] = &[];
+            let mut data_end = 0;
             for k in &keys {
-                b.add(prev, k, ValueKind::Put, b"v");
+                let h = BlockHandle { offset: data_end, size: 10 };
+                data_end = h.end().unwrap();
+                let mut v = Vec::new();
+                h.encode_size_into(&mut v);
+                b.add(prev, k, ValueKind::Put, &v);
                 prev = k;
             }
-            let block = Block::parse(Bytes::copy_from_slice(b.finish())).unwrap();
-            let with = RestartKeys::new(&block, &BytewiseComparator).unwrap();
-            let without = RestartKeys::new(&block, &NoPrefix).unwrap();
+            let block = Block::parse(Bytes::copy_from_slice(b.finish()), layout).unwrap();
+            let with = IndexEntries::new(&block, data_end).unwrap().with_order_prefixes(&BytewiseComparator);
+            let without = IndexEntries::new(&block, data_end).unwrap().with_order_prefixes(&NoPrefix);
             proptest::prop_assert!(with.prefixes.is_some() && without.prefixes.is_none());
             for t in targets.iter().chain(&keys) {
                 let expected = keys.partition_point(|k| k.as_slice() < t.as_slice());
@@ -266,38 +347,94 @@ mod tests {
     }
 
     #[test]
-    fn restart_keys_reject_a_restart_entry_that_shares_a_prefix() {
-        // Interval 2: the second entry shares "key0"; claim it is a restart point too.
-        let (_, block) = block_of(2, 2);
-        let mut d = block.bytes().to_vec();
-        let n = d.len();
-        let second = {
-            let e = decode_entry(&d, 0, n - 8).unwrap();
-            e.value_end as u32
-        };
-        d.truncate(n - 8); // Drop the restart array [0] and its count 1.
-        d.extend_from_slice(&0u32.to_le_bytes());
-        d.extend_from_slice(&second.to_le_bytes());
-        d.extend_from_slice(&2u32.to_le_bytes());
-        let block = Block::parse(Bytes::from(d)).unwrap();
-        assert_eq!(RestartKeys::new(&block, &BytewiseComparator).unwrap_err().reason, "restart entry shares a prefix");
-        assert!(block.seek_point(b"key00002", &BytewiseComparator, &mut Vec::new()).is_err());
+    fn version_3_index_values_are_sizes_whose_offsets_follow() {
+        let (_, handles, block) = index_of(3, 1, EntryLayout::KindBit);
+        // Entry 1: shared 0, 8 key bytes and Put (8 << 1 | 1 = 17), value of 1 byte (101).
+        let at = block.restart_offset(1);
+        assert_eq!(&block.bytes()[at..at + 12], &[0, 17, 1, b's', b'e', b'p', b'0', b'0', b'0', b'0', b'2', 101]);
+        assert_eq!(handles[1], BlockHandle { offset: 105, size: 101 });
+        let data_end = handles[2].end().unwrap();
+        assert!(IndexEntries::new(&block, data_end).is_ok());
+        // The last block must end exactly where the data region does.
+        let e = IndexEntries::new(&block, data_end + 1).unwrap_err();
+        assert_eq!(e.reason, "index does not reach the end of the data blocks");
+        let e = IndexEntries::new(&block, data_end - 1).unwrap_err();
+        assert_eq!((e.at, e.reason), (block.restart_offset(2), "index entry points outside the data blocks"));
+        // Version 1 and 2 handles name their offsets; a region larger than the blocks is fine.
+        let (_, handles, block) = index_of(3, 1, EntryLayout::KindByte);
+        assert!(IndexEntries::new(&block, handles[2].end().unwrap() + BLOCK_TRAILER_LEN as u64).is_ok());
     }
 
     #[test]
-    fn seek_point_survives_every_byte_flip() {
+    fn index_entries_reject_entries_that_are_not_restart_points() {
+        for layout in LAYOUTS {
+            let (_, handles, block) = index_of(4, 2, layout);
+            let e = IndexEntries::new(&block, handles[3].end().unwrap()).unwrap_err();
+            assert_eq!((e.at, e.reason), (0, "index entries are not all restart points"));
+        }
+    }
+
+    #[test]
+    fn index_entries_reject_a_value_that_is_not_one_handle() {
+        for layout in LAYOUTS {
+            let mut b = BlockBuilder::new(1, 4096, layout);
+            b.add(&[], b"a", ValueKind::Put, &[0x80]);
+            let block = Block::parse(Bytes::copy_from_slice(b.finish()), layout).unwrap();
+            assert_eq!(IndexEntries::new(&block, 1 << 20).unwrap_err().reason, "bad block handle");
+            let mut b = BlockBuilder::new(1, 4096, layout);
+            b.add(&[], b"a", ValueKind::Put, &[1, 2, 3]);
+            let block = Block::parse(Bytes::copy_from_slice(b.finish()), layout).unwrap();
+            assert_eq!(IndexEntries::new(&block, 1 << 20).unwrap_err().reason, "bad block handle");
+        }
+    }
+
+    #[test]
+    fn index_entries_reject_a_restart_entry_that_shares_a_prefix() {
+        for layout in LAYOUTS {
+            // Interval 2: the second entry shares "sep0"; claim it is a restart point too.
+            let (_, handles, block) = index_of(2, 2, layout);
+            let mut d = block.bytes().to_vec();
+            let n = d.len();
+            let second = {
+                let e = decode_entry(&d, 0, n - 8, layout).unwrap();
+                e.value_end as u32
+            };
+            d.truncate(n - 8); // Drop the restart array [0] and its count 1.
+            d.extend_from_slice(&0u32.to_le_bytes());
+            d.extend_from_slice(&second.to_le_bytes());
+            d.extend_from_slice(&2u32.to_le_bytes());
+            let block = Block::parse(Bytes::from(d), layout).unwrap();
+            let e = IndexEntries::new(&block, handles[1].end().unwrap()).unwrap_err();
+            assert_eq!(e.reason, "restart entry shares a prefix");
+            assert!(block.seek_point(b"sep00002", &BytewiseComparator, &mut Vec::new()).is_err());
+        }
+    }
+
+    #[test]
+    fn seek_point_and_index_entries_survive_every_byte_flip() {
         // No checksum here: a flipped byte must give an error or an answer, never a panic.
-        let (ks, block) = block_of(20, 4);
-        let data = block.bytes().clone();
-        for i in 0..data.len() {
-            for bit in [0x01u8, 0x10, 0x80] {
-                let mut d = data.to_vec();
-                d[i] ^= bit;
-                let Ok(block) = Block::parse(Bytes::from(d)) else { continue };
-                for t in [&ks[0], &ks[7], &ks[19], &b"zzz".to_vec()] {
-                    let _ = block.seek_point(t, &BytewiseComparator, &mut Vec::new());
+        for layout in LAYOUTS {
+            let (ks, block) = block_of(20, 4, layout);
+            let (_, handles, index) = index_of(20, 1, layout);
+            let data_end = handles[19].end().unwrap();
+            for (block, index) in [(block, false), (index, true)] {
+                let data = block.bytes().clone();
+                for i in 0..data.len() {
+                    for bit in [0x01u8, 0x10, 0x80] {
+                        let mut d = data.to_vec();
+                        d[i] ^= bit;
+                        let Ok(block) = Block::parse(Bytes::from(d), layout) else { continue };
+                        for t in [&ks[0], &ks[7], &ks[19], &b"zzz".to_vec()] {
+                            let _ = block.seek_point(t, &BytewiseComparator, &mut Vec::new());
+                        }
+                        if let Ok(ix) = IndexEntries::new(&block, data_end) {
+                            let _ = ix.seek(&ks[5], &BytewiseComparator);
+                            for j in 0..ix.len() {
+                                assert!(ix.handle(j).end().unwrap() <= data_end, "flip at {i} of index {index}");
+                            }
+                        }
+                    }
                 }
-                let _ = RestartKeys::new(&block, &BytewiseComparator).map(|rk| rk.seek(&ks[5], &BytewiseComparator));
             }
         }
     }
