@@ -1,15 +1,43 @@
 //! The memtable: the in-memory sorted buffer of recent writes of one column family.
 //!
-//! A B-tree (`std::collections::BTreeMap`) keyed by internal key behind a reader-writer lock.
-//! Short internal keys (up to 38 bytes) live inside the tree's nodes, so a search touches a few
-//! cache-friendly nodes instead of chasing ~20 skip-list pointers: on this project's machine a
-//! B-tree insert cost about half, and a lookup a quarter, of `crossbeam_skiplist`'s at 500k
-//! entries. Writes come from one thread at a time in practice (the group-commit leader), so
-//! the write lock is uncontended; readers hold the read lock only for one search. Lookups and
-//! seeks compare through a borrowed [`KeyView`] so they allocate nothing.
+//! A skip list laid out in a byte arena, behind a reader-writer lock. Each entry is one record in
+//! a 64 KiB chunk: its links (one little-endian `u32` per level, highest level first), then the
+//! internal key and the value, each behind a varint length:
 //!
-//! Invariants: entries are never removed or changed, so a cursor stays valid while the map
-//! grows; `approximate_size` only grows.
+//! ```text
+//! [next(h-1)] ... [next(1)] [next(0)] [klen varint] [internal key] [vtag varint] [value]
+//!                           ^ the entry's address: chunk index << 16 | offset in the chunk
+//! ```
+//!
+//! `vtag` is the value's length plus one; 0 means the value (above [`VALUE_INLINE_MAX`] bytes)
+//! has an allocation of its own, and a varint index into those follows instead of the bytes.
+//! A node's height is not stored: a search reaches a node at level `l` only through a level-`l`
+//! link, so it never asks for a level the node lacks. Heights are drawn with probability 1/4
+//! per extra level (as RocksDB's), 1.33 levels on average, so an entry costs its key and value,
+//! two one-byte varints and 5.3 bytes of links; RocksDB's skip list spends 8 bytes per level and
+//! stores the same varints.
+//!
+//! Why not a B-tree: `std`'s `BTreeMap` with 48-byte slots (a 40-byte inline key and an 8-byte
+//! value reference) cost 173-176 bytes per 16-byte-key, 100-byte-value entry (nodes about 69%
+//! full, plus internal nodes), so a 64 MiB memtable held 381k puts against RocksDB's 461k, and
+//! a flush writes one version per key its memtable holds: the denser memtable lets more
+//! overwrites meet before a flush. This layout costs about 136 bytes per such entry (measured,
+//! see [`ENTRY_OVERHEAD_BYTES`]), with no maintenance step: an insert writes one record and
+//! rewrites at most [`MAX_HEIGHT`] links, under the write lock, nothing is ever moved or merged.
+//!
+//! Writes come from one thread at a time in practice (the group-commit leader), so the write
+//! lock is uncontended; readers hold the read lock only for one search. Values up to
+//! [`VALUE_INLINE_MAX`] bytes are copied out of the arena when read (the arena's chunks are
+//! mutable, so they cannot be shared as `Bytes`); larger values have an allocation of their own
+//! and are shared.
+//!
+//! Limits: entry addresses are `u32`, so the arena spans at most 65,536 chunks (4 GiB). Should a
+//! memtable ever grow past that (a `write_buffer_size` of several GiB), further entries go to an
+//! overflow B-tree of owned keys that every read also consults: slower and denser-charged, but
+//! nothing is refused or lost.
+//!
+//! Invariants: entries are never removed or moved, so an address stays valid while the list
+//! grows; `approximate_size` only grows; links only ever point at entries already written.
 //!
 //! Thread safety: `MemTable` is `Send + Sync`; `add` may be called from several threads at
 //! once (it takes the write lock; the counters are atomic). A [`MemTableIter`] owns an
@@ -23,235 +51,406 @@ use parking_lot::RwLock;
 use std::borrow::Borrow;
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
-use std::ops::Bound;
+use std::ops::{Bound, Range};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
+use strata_base::coding::{get_varint64, put_varint64, varint_len};
 use strata_base::ikey::{self, SEQ_MAX, SeqNo, ValueKind};
 
 /// Bytes charged per entry on top of its internal key and value.
 ///
 /// The rule: a memtable is charged what it costs in memory, so `write_buffer_size` is a memory
-/// budget (RocksDB's is too: it counts the bytes of its arena). An entry costs its value (in a
-/// shared chunk of the [`Arena`]) and one B-tree slot, [`SLOT_BYTES`] = 48 (a 40-byte key
-/// holding internal keys up to [`INLINE_KEY_MAX`] bytes inline, and an 8-byte [`ValueRef`]),
-/// in nodes of 11 slots about 69% full under random inserts (55% under ascending ones), plus
-/// the internal nodes: about 76 bytes per entry. The charge is the internal key's length plus
-/// the value's plus this constant, which for a 16-byte user key and a 100-byte value is 176.
+/// budget (RocksDB's is too: it counts the bytes of its arena). An entry costs its key and value
+/// and, in the arena, two varint lengths (1 byte each below 128 bytes) and 4 bytes per level of
+/// its node (1.33 levels on average): 7.3 bytes; the chunks' unused tails, the allocator's
+/// headers and the first-level slack add the rest. The charge for a 16-byte user key (24-byte
+/// internal key) and a 100-byte value is 136.
 ///
-/// Measured (RSS growth of one memtable of 329k, 460k and 1M entries with 16-byte keys and
-/// 100-byte values, 2026-11-30): 173-176 bytes used per entry under random inserts, 195 under
-/// ascending ones (the charge is exact for random keys, 10% low for ascending ones). Before
-/// values were held by 8-byte references instead of 32-byte `Bytes` handles (a 72-byte slot)
-/// the same entry cost 210 and 238 bytes. RocksDB's skip list spends about 139 bytes of arena
-/// on it (varint lengths 2, internal key 24, value 100, and 8 bytes per level of a node 1.33
-/// levels high on average), so 64 MiB holds about 480k such entries there and 381k here.
-pub const ENTRY_OVERHEAD_BYTES: usize = 52;
+/// Measured (`cargo run --release -p strata --example memtable_rss`, RSS growth of one memtable
+/// of 330k, 460k and 1M entries with 16-byte keys and 100-byte values inserted in random order,
+/// 2026-12-01): see docs/performance.md, "Memtable". The B-tree before it cost 173-176 bytes per
+/// such entry (charge 176); RocksDB's skip list about 145.6 (its arena holds 460,787 such puts
+/// per 64 MiB), so 64 MiB now holds about 493k puts.
+pub const ENTRY_OVERHEAD_BYTES: usize = 12;
 
-/// Bytes of one B-tree slot: key and value handle (the node's fill and the internal nodes come
-/// on top; see [`ENTRY_OVERHEAD_BYTES`]).
-pub const SLOT_BYTES: usize = std::mem::size_of::<InternalKey>() + std::mem::size_of::<ValueRef>();
-// The figures in `ENTRY_OVERHEAD_BYTES`'s derivation: re-measure if these change.
-const _: () = assert!(SLOT_BYTES == 48);
-const _: () = assert!(INLINE_KEY_MAX == 38);
+/// Highest node: with 1/4 per extra level, enough for 4^12 = 16M entries at full speed.
+pub const MAX_HEIGHT: usize = 12;
+/// Values above this many bytes get an allocation of their own (shared when read).
+pub const VALUE_INLINE_MAX: usize = 4096;
+/// Bytes of one arena chunk; an entry's offset in its chunk fits the low 16 bits of its address.
+const CHUNK: usize = 1 << 16;
+/// Entries larger than this get a chunk of their own (spanning as many chunk indices as they
+/// need 64 KiB units), so a regular chunk never wastes more than this at its end.
+const BIG_RECORD: usize = CHUNK / 8;
+/// Chunk indices an address can name.
+const CHUNKS_MAX: usize = 1 << 16;
+/// The null link, and the address of the head (chunk 0 is never used, so no entry has it).
+const NIL: u32 = 0;
 
-/// An internal key as an ordered view: user key bytewise ascending, then trailer descending.
-/// Both the stored [`InternalKey`] and the borrowed [`LookupKey`] implement it, which lets the
-/// B-tree compare a stored key with a lookup key without building an owned key.
-trait KeyView {
-    /// User key and trailer, in one virtual call.
-    fn parts(&self) -> (&[u8], u64);
+/// Reads the little-endian `u32` at `off` (0 if out of range, which a valid address never is).
+#[inline]
+fn read_u32(buf: &[u8], off: usize) -> u32 {
+    match buf.get(off..off + 4) {
+        Some(&[a, b, c, d]) => u32::from_le_bytes([a, b, c, d]),
+        _ => NIL,
+    }
 }
 
-impl PartialEq for dyn KeyView + '_ {
+/// Compares an internal key given as parts with another: user key ascending, trailer descending.
+#[inline]
+fn cmp_parts(a: (&[u8], u64), b: (&[u8], u64)) -> Ordering {
+    a.0.cmp(b.0).then_with(|| b.1.cmp(&a.1))
+}
+
+/// Where an entry's value is.
+#[derive(Debug, Clone, Copy)]
+enum ValueAt {
+    /// In the entry's chunk, these bytes.
+    Inline { chunk: usize, start: usize, len: usize },
+    /// `SkipList::own[i]`.
+    Own(usize),
+}
+
+/// The arena skip list. All of it lives behind the memtable's lock.
+#[derive(Debug)]
+struct SkipList {
+    /// Chunk 0 is an empty placeholder (address 0 is [`NIL`]); a regular chunk has capacity
+    /// [`CHUNK`] and is filled in place, never reallocated; a big entry's chunk is followed by
+    /// empty placeholders for the rest of the 64 KiB units it spans.
+    chunks: Vec<Vec<u8>>,
+    /// The chunk new small entries go into, if any.
+    open: Option<usize>,
+    /// Most chunk indices this list may use ([`CHUNKS_MAX`]; smaller in tests).
+    chunk_limit: usize,
+    /// The head's links.
+    head: [u32; MAX_HEIGHT],
+    /// Levels in use (at least 1).
+    height: usize,
+    /// Values above [`VALUE_INLINE_MAX`] bytes.
+    own: Vec<Bytes>,
+    rng: u64,
+    entries: usize,
+}
+
+impl SkipList {
+    fn new(chunk_limit: usize) -> Self {
+        SkipList {
+            chunks: vec![Vec::new()],
+            open: None,
+            chunk_limit: chunk_limit.clamp(2, CHUNKS_MAX),
+            head: [NIL; MAX_HEIGHT],
+            height: 1,
+            own: Vec::new(),
+            rng: 0x9E37_79B9_7F4A_7C15,
+            entries: 0,
+        }
+    }
+
     #[inline]
+    fn chunk_of(addr: u32) -> (usize, usize) {
+        ((addr >> 16) as usize, (addr & 0xFFFF) as usize)
+    }
+
+    /// The level-`level` link of `x` (the head when `x` is [`NIL`]).
+    #[inline]
+    fn next(&self, x: u32, level: usize) -> u32 {
+        if x == NIL {
+            return self.head[level];
+        }
+        let (c, off) = Self::chunk_of(x);
+        match (self.chunks.get(c), off.checked_sub(4 * level)) {
+            (Some(chunk), Some(at)) => read_u32(chunk, at),
+            _ => NIL,
+        }
+    }
+
+    fn set_next(&mut self, x: u32, level: usize, to: u32) {
+        if x == NIL {
+            self.head[level] = to;
+            return;
+        }
+        let (c, off) = Self::chunk_of(x);
+        if let (Some(chunk), Some(at)) = (self.chunks.get_mut(c), off.checked_sub(4 * level))
+            && let Some(slot) = chunk.get_mut(at..at + 4)
+        {
+            slot.copy_from_slice(&to.to_le_bytes());
+        }
+    }
+
+    /// The internal key of entry `x` and where its value is.
+    #[inline]
+    fn entry(&self, x: u32) -> (&[u8], ValueAt) {
+        let (c, off) = Self::chunk_of(x);
+        let chunk = self.chunks.get(c).map_or(&[][..], |b| b.as_slice());
+        let rec = chunk.get(off + 4..).unwrap_or_default();
+        let mut cur = rec;
+        let klen = get_varint64(&mut cur).unwrap_or(0) as usize;
+        let key = cur.get(..klen).unwrap_or_default();
+        let mut cur = cur.get(klen..).unwrap_or_default();
+        let at_tag = chunk.len() - cur.len();
+        let tag = get_varint64(&mut cur).unwrap_or(1) as usize;
+        let value = if tag == 0 {
+            ValueAt::Own(get_varint64(&mut cur).unwrap_or(u64::MAX) as usize)
+        } else {
+            let start = at_tag + varint_len(tag as u64);
+            ValueAt::Inline { chunk: c, start, len: tag - 1 }
+        };
+        (key, value)
+    }
+
+    /// The internal key of entry `x`.
+    #[inline]
+    fn key(&self, x: u32) -> &[u8] {
+        let (c, off) = Self::chunk_of(x);
+        let rec = self.chunks.get(c).and_then(|b| b.get(off + 4..)).unwrap_or_default();
+        let mut cur = rec;
+        match cur.first() {
+            // The one-byte length of every key below 128 bytes.
+            Some(&n) if n < 0x80 => cur.get(1..1 + usize::from(n)).unwrap_or_default(),
+            _ => {
+                let klen = get_varint64(&mut cur).unwrap_or(0) as usize;
+                cur.get(..klen).unwrap_or_default()
+            }
+        }
+    }
+
+    /// The value at `v`: a copy of inline bytes, a shared handle of an own allocation.
+    fn value(&self, v: ValueAt) -> Bytes {
+        match v {
+            ValueAt::Inline { chunk, start, len } => self
+                .chunks
+                .get(chunk)
+                .and_then(|b| b.get(start..start + len))
+                .map_or_else(Bytes::new, Bytes::copy_from_slice),
+            ValueAt::Own(i) => self.own.get(i).cloned().unwrap_or_default(),
+        }
+    }
+
+    fn value_slice(&self, v: ValueAt) -> &[u8] {
+        match v {
+            ValueAt::Inline { chunk, start, len } => {
+                self.chunks.get(chunk).and_then(|b| b.get(start..start + len)).unwrap_or_default()
+            }
+            ValueAt::Own(i) => self.own.get(i).map_or(&[][..], |b| b.as_ref()),
+        }
+    }
+
+    /// The last entry before `target` (at or before it with `or_equal`), or [`NIL`] (the head)
+    /// if there is none; `None` as the target means past every entry. Fills `prev[l]` with the
+    /// last entry before the target on each level `l` below the list's height.
+    #[inline]
+    fn search(&self, target: Option<(&[u8], u64)>, or_equal: bool, mut prev: Option<&mut [u32; MAX_HEIGHT]>) -> u32 {
+        let mut x = NIL;
+        let mut level = self.height - 1;
+        // The node that stopped the previous level: known not to be before the target.
+        let mut stop = NIL;
+        loop {
+            let next = self.next(x, level);
+            let advance = next != NIL
+                && next != stop
+                && match target {
+                    None => true,
+                    Some(t) => {
+                        let o = cmp_parts(split_ikey(self.key(next)), t);
+                        o.is_lt() || (or_equal && o.is_eq())
+                    }
+                };
+            if advance {
+                x = next;
+            } else {
+                if let Some(p) = prev.as_deref_mut() {
+                    p[level] = x;
+                }
+                if level == 0 {
+                    return x;
+                }
+                stop = next;
+                level -= 1;
+            }
+        }
+    }
+
+    fn random_height(&mut self) -> usize {
+        // xorshift64*: two bits per level.
+        self.rng ^= self.rng >> 12;
+        self.rng ^= self.rng << 25;
+        self.rng ^= self.rng >> 27;
+        let mut r = self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32;
+        let mut h = 1;
+        while h < MAX_HEIGHT && r & 3 == 0 {
+            h += 1;
+            r >>= 2;
+        }
+        h
+    }
+
+    /// Room for an entry of `len` bytes: its chunk and the offset it starts at, or `None` if the
+    /// address space is used up.
+    fn alloc(&mut self, len: usize) -> Option<(usize, usize)> {
+        if len > BIG_RECORD {
+            let span = len.div_ceil(CHUNK);
+            if self.chunks.len() + span > self.chunk_limit {
+                return None;
+            }
+            let c = self.chunks.len();
+            self.chunks.push(Vec::with_capacity(len));
+            self.chunks.extend(std::iter::repeat_with(Vec::new).take(span - 1));
+            return Some((c, 0));
+        }
+        if let Some(c) = self.open
+            && let Some(chunk) = self.chunks.get(c)
+            && chunk.capacity() - chunk.len() >= len
+        {
+            return Some((c, chunk.len()));
+        }
+        if self.chunks.len() >= self.chunk_limit {
+            return None;
+        }
+        self.chunks.push(Vec::with_capacity(CHUNK));
+        self.open = Some(self.chunks.len() - 1);
+        Some((self.chunks.len() - 1, 0))
+    }
+
+    /// Adds an entry; an entry with the same internal key is replaced (relinked past, its bytes
+    /// stay in the arena). Returns false, changing nothing, if the arena is full.
+    fn insert(&mut self, ikey: &[u8], value: &[u8]) -> bool {
+        let target = split_ikey(ikey);
+        let mut prev = [NIL; MAX_HEIGHT];
+        let left = self.search(Some(target), false, Some(&mut prev));
+        let right = self.next(left, 0);
+        let replaces = right != NIL && self.key(right) == ikey;
+        let height = if replaces {
+            // The old entry's height: the levels on which it follows the last entry before it.
+            (0..self.height).take_while(|&l| self.next(prev[l], l) == right).count()
+        } else {
+            self.random_height()
+        };
+        let own = value.len() > VALUE_INLINE_MAX;
+        let tag = if own { 0 } else { value.len() as u64 + 1 };
+        let own_index = self.own.len() as u64;
+        let len = 4 * height
+            + varint_len(ikey.len() as u64)
+            + ikey.len()
+            + varint_len(tag)
+            + if own { varint_len(own_index) } else { value.len() };
+        let Some((c, start)) = self.alloc(len) else { return false };
+        let addr_off = start + 4 * (height - 1);
+        // c < chunk_limit <= 2^16 and addr_off < CHUNK (a regular chunk's entries end within
+        // it; a big one starts at 0 and its links take at most 48 bytes).
+        let addr = ((c as u32) << 16) | addr_off as u32;
+        let mut links = [NIL; MAX_HEIGHT];
+        for (l, link) in links.iter_mut().enumerate().take(height) {
+            *link = if replaces { self.next(right, l) } else { self.next(prev[l], l) };
+        }
+        if own {
+            self.own.push(Bytes::copy_from_slice(value));
+        }
+        let Some(chunk) = self.chunks.get_mut(c) else { return false };
+        for l in (0..height).rev() {
+            chunk.extend_from_slice(&links[l].to_le_bytes());
+        }
+        put_varint64(chunk, ikey.len() as u64);
+        chunk.extend_from_slice(ikey);
+        put_varint64(chunk, tag);
+        if own {
+            put_varint64(chunk, own_index);
+        } else {
+            chunk.extend_from_slice(value);
+        }
+        // Publish: readers are excluded by the write lock, so the order does not matter.
+        for (l, &p) in prev.iter().enumerate().take(height) {
+            self.set_next(p, l, addr);
+        }
+        self.height = self.height.max(height);
+        if !replaces {
+            self.entries += 1;
+        }
+        true
+    }
+
+    /// Entry addresses for a window: up to `n` from `bound` forward (`back` false; `bound` is the
+    /// lower bound) or backward (`back`; `bound` is the upper bound).
+    fn collect(&self, bound: Bound<(&[u8], u64)>, back: bool, n: usize, out: &mut Vec<u32>) {
+        out.clear();
+        if n == 0 {
+            return;
+        }
+        if back {
+            let mut x = match bound {
+                Bound::Unbounded => self.search(None, false, None),
+                Bound::Included(t) => self.search(Some(t), true, None),
+                Bound::Excluded(t) => self.search(Some(t), false, None),
+            };
+            while x != NIL && out.len() < n {
+                out.push(x);
+                if out.len() < n {
+                    x = self.search(Some(split_ikey(self.key(x))), false, None);
+                }
+            }
+        } else {
+            let mut x = match bound {
+                Bound::Unbounded => self.next(NIL, 0),
+                Bound::Included(t) => self.next(self.search(Some(t), false, None), 0),
+                Bound::Excluded(t) => self.next(self.search(Some(t), true, None), 0),
+            };
+            while x != NIL && out.len() < n {
+                out.push(x);
+                x = self.next(x, 0);
+            }
+        }
+    }
+}
+
+/// An owned internal key in internal-key order, the overflow map's key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct OwnedKey(Box<[u8]>);
+
+impl Ord for OwnedKey {
+    fn cmp(&self, other: &Self) -> Ordering {
+        compare_ikey(&self.0, &other.0)
+    }
+}
+impl PartialOrd for OwnedKey {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// An internal key as parts, so the overflow map can be searched with a borrowed key.
+struct Parts<'a>((&'a [u8], u64));
+
+trait KeyView {
+    fn parts(&self) -> (&[u8], u64);
+}
+impl KeyView for OwnedKey {
+    fn parts(&self) -> (&[u8], u64) {
+        split_ikey(&self.0)
+    }
+}
+impl KeyView for Parts<'_> {
+    fn parts(&self) -> (&[u8], u64) {
+        self.0
+    }
+}
+impl PartialEq for dyn KeyView + '_ {
     fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
+        self.cmp(other).is_eq()
     }
 }
 impl Eq for dyn KeyView + '_ {}
 impl PartialOrd for dyn KeyView + '_ {
-    #[inline]
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
 impl Ord for dyn KeyView + '_ {
-    #[inline]
     fn cmp(&self, other: &Self) -> Ordering {
-        let (ua, ta) = self.parts();
-        let (ub, tb) = other.parts();
-        ua.cmp(ub).then_with(|| tb.cmp(&ta))
+        cmp_parts(self.parts(), other.parts())
     }
 }
-
-/// Internal keys up to this many bytes are stored inside the B-tree node, so comparing
-/// against them costs no pointer chase (one cache miss per node instead of two).
-const INLINE_KEY_MAX: usize = 38;
-
-/// A stored, encoded internal key. Its order is internal-key order ([`compare_ikey`]), the same
-/// as its [`KeyView`] order.
-#[derive(Debug, Clone)]
-pub struct InternalKey(KeyRepr);
-
-#[derive(Debug, Clone)]
-enum KeyRepr {
-    Inline { len: u8, buf: [u8; INLINE_KEY_MAX] },
-    Heap(Box<[u8]>),
-}
-
-impl InternalKey {
-    fn new(ikey: &[u8]) -> Self {
-        if ikey.len() <= INLINE_KEY_MAX {
-            let mut buf = [0u8; INLINE_KEY_MAX];
-            buf[..ikey.len()].copy_from_slice(ikey);
-            // INLINE_KEY_MAX < 256, so the length fits in a byte.
-            InternalKey(KeyRepr::Inline { len: ikey.len() as u8, buf })
-        } else {
-            InternalKey(KeyRepr::Heap(ikey.into()))
-        }
-    }
-
-    #[inline]
-    pub fn as_bytes(&self) -> &[u8] {
-        match &self.0 {
-            KeyRepr::Inline { len, buf } => &buf[..usize::from(*len)],
-            KeyRepr::Heap(b) => b,
-        }
-    }
-}
-
-const _: () = assert!(INLINE_KEY_MAX < 256);
-
-impl PartialEq for InternalKey {
-    #[inline]
-    fn eq(&self, other: &Self) -> bool {
-        self.as_bytes() == other.as_bytes()
-    }
-}
-impl Eq for InternalKey {}
-
-impl Ord for InternalKey {
-    #[inline]
-    fn cmp(&self, other: &Self) -> Ordering {
-        compare_ikey(self.as_bytes(), other.as_bytes())
-    }
-}
-impl PartialOrd for InternalKey {
-    #[inline]
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl KeyView for InternalKey {
-    #[inline]
-    fn parts(&self) -> (&[u8], u64) {
-        split_ikey(self.as_bytes())
-    }
-}
-
-impl<'a> Borrow<dyn KeyView + 'a> for InternalKey {
-    #[inline]
+impl<'a> Borrow<dyn KeyView + 'a> for OwnedKey {
     fn borrow(&self) -> &(dyn KeyView + 'a) {
         self
-    }
-}
-
-/// A borrowed key to search for.
-struct LookupKey<'a> {
-    user_key: &'a [u8],
-    trailer: u64,
-}
-
-impl<'a> LookupKey<'a> {
-    fn from_ikey(ikey: &'a [u8]) -> Self {
-        let (user_key, trailer) = split_ikey(ikey);
-        Self { user_key, trailer }
-    }
-}
-
-impl KeyView for LookupKey<'_> {
-    #[inline]
-    fn parts(&self) -> (&[u8], u64) {
-        (self.user_key, self.trailer)
-    }
-}
-
-/// Values up to this size are copied into shared arena chunks instead of one allocation each.
-const ARENA_VALUE_MAX: usize = 4096;
-/// Size of one arena chunk.
-const ARENA_CHUNK: usize = 64 * 1024;
-
-/// Where a value lives in the [`Arena`]: `len` bytes from `offset` of chunk `chunk`; a value
-/// above [`ARENA_VALUE_MAX`] has an allocation of its own (`len == OWN`, `chunk` indexes
-/// `Arena::own`). Eight bytes in the B-tree slot instead of a 32-byte `Bytes` handle: the
-/// memtable's largest per-entry cost is its slots (see [`ENTRY_OVERHEAD_BYTES`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct ValueRef {
-    chunk: u32,
-    offset: u16,
-    len: u16,
-}
-
-/// `ValueRef::len` of a value with an allocation of its own.
-const OWN: u16 = u16::MAX;
-const _: () = assert!(ARENA_VALUE_MAX < OWN as usize && ARENA_CHUNK <= 1 << 16);
-
-/// The memtable's values: small ones copied into 64 KiB chunks (one allocation per chunk, not
-/// per value, and one `free` per chunk when the memtable is dropped), larger ones on their own.
-/// A chunk is sealed (frozen into `Bytes`) when the next value does not fit; a reader's value
-/// from a sealed chunk shares it (a reference-count increment, the chunk lives while the reader
-/// holds the value), one from the open chunk is copied (only the newest 64 KiB of values).
-///
-/// Invariants: the open chunk never reallocates (its capacity is reserved whole), so a
-/// `ValueRef` into it stays valid; it becomes `sealed[sealed.len()]` when sealed, which is the
-/// index its values were given.
-#[derive(Debug, Default)]
-struct Arena {
-    sealed: Vec<Bytes>,
-    open: BytesMut,
-    own: Vec<Bytes>,
-}
-
-impl Arena {
-    /// Stores `value`; returns where.
-    fn put(&mut self, value: &[u8]) -> ValueRef {
-        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
-        if value.is_empty() {
-            return ValueRef { chunk: 0, offset: 0, len: 0 };
-        }
-        if value.len() > ARENA_VALUE_MAX {
-            self.own.push(Bytes::copy_from_slice(value));
-            return ValueRef { chunk: count(self.own.len() - 1), offset: 0, len: OWN };
-        }
-        if self.open.capacity() - self.open.len() < value.len() {
-            // Freezing keeps the allocation (no copy, no shrink).
-            let full = std::mem::replace(&mut self.open, BytesMut::with_capacity(ARENA_CHUNK));
-            if full.capacity() > 0 {
-                self.sealed.push(full.freeze());
-            }
-        }
-        // offset < ARENA_CHUNK <= 2^16 and len <= ARENA_VALUE_MAX: both fit in u16.
-        let offset = self.open.len() as u16;
-        self.open.extend_from_slice(value);
-        ValueRef { chunk: count(self.sealed.len()), offset, len: value.len() as u16 }
-    }
-
-    /// The value `r` points at (empty if `r` points nowhere, which `put` never returns).
-    fn get(&self, r: ValueRef) -> Bytes {
-        let (chunk, from) = (r.chunk as usize, usize::from(r.offset));
-        match r.len {
-            0 => Bytes::new(),
-            OWN => self.own.get(chunk).cloned().unwrap_or_default(),
-            len => {
-                let range = from..from + usize::from(len);
-                match self.sealed.get(chunk) {
-                    Some(c) if range.end <= c.len() => c.slice(range),
-                    Some(_) => Bytes::new(),
-                    None => self.open.get(range).map_or_else(Bytes::new, Bytes::copy_from_slice),
-                }
-            }
-        }
     }
 }
 
@@ -262,12 +461,11 @@ pub enum MemGet {
     Deleted,
 }
 
-/// The entries and the arena their values live in: one lock covers both, so an
-/// insert takes one lock.
-#[derive(Debug, Default)]
+/// Everything behind the lock: the skip list and, only once its arena is full, the overflow map.
+#[derive(Debug)]
 struct Tree {
-    map: BTreeMap<InternalKey, ValueRef>,
-    arena: Arena,
+    list: SkipList,
+    overflow: BTreeMap<OwnedKey, Bytes>,
 }
 
 /// A concurrent, ordered map from internal key to value.
@@ -283,9 +481,23 @@ impl Default for MemTable {
     }
 }
 
+/// One entry found for a window, from either structure.
+enum Found<'a> {
+    List(u32),
+    Overflow(&'a OwnedKey, &'a Bytes),
+}
+
 impl MemTable {
     pub fn new() -> MemTable {
-        MemTable { tree: RwLock::new(Tree::default()), size_bytes: AtomicUsize::new(0) }
+        Self::with_chunk_limit(CHUNKS_MAX)
+    }
+
+    /// A memtable whose arena holds at most `chunks` chunks (tests reach the overflow with it).
+    fn with_chunk_limit(chunks: usize) -> MemTable {
+        MemTable {
+            tree: RwLock::new(Tree { list: SkipList::new(chunks), overflow: BTreeMap::new() }),
+            size_bytes: AtomicUsize::new(0),
+        }
     }
 
     /// Adds one version. Safe to call from several threads at once. The caller gives each
@@ -293,36 +505,62 @@ impl MemTable {
     /// replaces the value and charges its size twice.
     pub fn add(&self, seq: SeqNo, kind: ValueKind, user_key: &[u8], value: &[u8]) {
         debug_assert!(seq <= SEQ_MAX, "sequence {seq} exceeds SEQ_MAX");
-        let mut buf = [0u8; INLINE_KEY_MAX];
-        let key = if user_key.len() + ikey::TRAILER_LEN <= INLINE_KEY_MAX {
+        let mut buf = [0u8; 64];
+        let owned;
+        let key: &[u8] = if user_key.len() + ikey::TRAILER_LEN <= buf.len() {
             let n = user_key.len();
             buf[..n].copy_from_slice(user_key);
             buf[n..n + ikey::TRAILER_LEN].copy_from_slice(&ikey::pack_trailer(seq, kind).to_le_bytes());
-            InternalKey::new(&buf[..n + ikey::TRAILER_LEN])
+            &buf[..n + ikey::TRAILER_LEN]
         } else {
-            InternalKey::new(&ikey::encode(user_key, seq, kind))
+            owned = ikey::encode(user_key, seq, kind);
+            &owned
         };
-        let charge = key.as_bytes().len() + value.len() + ENTRY_OVERHEAD_BYTES;
+        let charge = key.len() + value.len() + ENTRY_OVERHEAD_BYTES;
         let mut tree = self.tree.write();
-        let value = tree.arena.put(value);
-        tree.map.insert(key, value);
-        drop(tree);
+        if tree.overflow.is_empty() && tree.list.insert(key, value) {
+            drop(tree);
+        } else {
+            tree.overflow.insert(OwnedKey(key.into()), Bytes::copy_from_slice(value));
+            drop(tree);
+        }
         self.size_bytes.fetch_add(charge, AtomicOrdering::Relaxed);
     }
 
     /// The newest version of `user_key` with sequence `<= seq`, if any.
     pub fn get(&self, user_key: &[u8], seq: SeqNo) -> Option<MemGet> {
         let trailer = ikey::pack_trailer(seq.min(SEQ_MAX), ValueKind::MAX);
-        let probe = LookupKey { user_key, trailer };
+        let probe = (user_key, trailer);
         let tree = self.tree.read();
-        let (key, value) =
-            tree.map.range::<dyn KeyView, _>((Bound::Included(&probe as &dyn KeyView), Bound::Unbounded)).next()?;
-        let parsed = ikey::parse(key.as_bytes())?;
+        let list = &tree.list;
+        let x = list.next(list.search(Some(probe), false, None), 0);
+        let mut found = (x != NIL).then(|| {
+            let (k, v) = list.entry(x);
+            (k, Some(v), None)
+        });
+        if !tree.overflow.is_empty() {
+            let lookup = Parts(probe);
+            let o = tree
+                .overflow
+                .range::<dyn KeyView, _>((Bound::Included(&lookup as &dyn KeyView), Bound::Unbounded))
+                .next();
+            if let Some((k, v)) = o
+                && found.as_ref().is_none_or(|(fk, _, _)| compare_ikey(&k.0, fk).is_le())
+            {
+                found = Some((&k.0[..], None, Some(v)));
+            }
+        }
+        let (key, list_value, overflow_value) = found?;
+        let parsed = ikey::parse(key)?;
         if parsed.user_key != user_key {
             return None;
         }
         Some(match parsed.kind {
-            ValueKind::Put => MemGet::Value(tree.arena.get(*value)),
+            ValueKind::Put => MemGet::Value(match (list_value, overflow_value) {
+                (Some(v), _) => list.value(v),
+                (None, Some(v)) => v.clone(),
+                (None, None) => Bytes::new(),
+            }),
             ValueKind::Delete => MemGet::Deleted,
         })
     }
@@ -334,36 +572,132 @@ impl MemTable {
     }
 
     pub fn len(&self) -> usize {
-        self.tree.read().map.len()
+        let tree = self.tree.read();
+        tree.list.entries + tree.overflow.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.tree.read().map.is_empty()
+        self.len() == 0
     }
 
     /// A cursor over every entry, owning a reference to the table. It starts invalid.
     pub fn iter(self: &Arc<Self>) -> MemTableIter {
-        MemTableIter { table: Arc::clone(self), window: Vec::new(), pos: 0, dir: Dir::Forward, next_window: WINDOW_MIN }
+        MemTableIter {
+            table: Arc::clone(self),
+            window: Window::default(),
+            pos: 0,
+            dir: Dir::Forward,
+            next_window: WINDOW_MIN,
+            addrs: Vec::new(),
+        }
     }
 
-    /// Up to `n` entries in `range`, from the front or (with `back`) from the back.
-    fn find(
-        &self,
-        lower: Bound<&dyn KeyView>,
-        upper: Bound<&dyn KeyView>,
-        back: bool,
-        n: usize,
-        out: &mut Vec<(InternalKey, Bytes)>,
-    ) {
-        out.clear();
+    /// Up to `n` entries from `bound` forward (a lower bound) or, with `back`, backward (an upper
+    /// bound), copied into `out`.
+    fn find(&self, bound: Bound<(&[u8], u64)>, back: bool, n: usize, addrs: &mut Vec<u32>, out: &mut Window) {
         let tree = self.tree.read();
-        let r = tree.map.range::<dyn KeyView, _>((lower, upper));
-        let clone = |(k, v): (&InternalKey, &ValueRef)| (k.clone(), tree.arena.get(*v));
-        if back {
-            out.extend(r.rev().take(n).map(clone));
-        } else {
-            out.extend(r.take(n).map(clone));
+        let list = &tree.list;
+        list.collect(bound, back, n, addrs);
+        let copy = |x: u32| {
+            let (k, v) = list.entry(x);
+            match v {
+                ValueAt::Inline { .. } => (k, WindowValue::Copy(list.value_slice(v))),
+                ValueAt::Own(_) => (k, WindowValue::Shared(list.value(v))),
+            }
+        };
+        if tree.overflow.is_empty() {
+            out.fill(addrs.iter().map(|&x| copy(x)));
+            return;
         }
+        let mut found: Vec<Found<'_>>;
+        {
+            let lookup = bound.map(Parts);
+            let range = match (&lookup, back) {
+                (Bound::Included(p), false) => (Bound::Included(p as &dyn KeyView), Bound::Unbounded),
+                (Bound::Excluded(p), false) => (Bound::Excluded(p as &dyn KeyView), Bound::Unbounded),
+                (Bound::Included(p), true) => (Bound::Unbounded, Bound::Included(p as &dyn KeyView)),
+                (Bound::Excluded(p), true) => (Bound::Unbounded, Bound::Excluded(p as &dyn KeyView)),
+                (Bound::Unbounded, _) => (Bound::Unbounded, Bound::Unbounded),
+            };
+            let r = tree.overflow.range::<dyn KeyView, _>(range);
+            let others: Vec<_> = if back { r.rev().take(n).collect() } else { r.take(n).collect() };
+            // Merge in iteration order; on equal keys the overflow's (newer) entry wins.
+            found = Vec::with_capacity(n);
+            let (mut i, mut j) = (0, 0);
+            while found.len() < n && (i < addrs.len() || j < others.len()) {
+                let order = match (addrs.get(i), others.get(j)) {
+                    (Some(&x), Some((k, _))) => {
+                        let o = compare_ikey(list.key(x), &k.0);
+                        if back { o.reverse() } else { o }
+                    }
+                    (Some(_), None) => Ordering::Less,
+                    _ => Ordering::Greater,
+                };
+                if order.is_lt() {
+                    found.push(Found::List(addrs[i]));
+                    i += 1;
+                } else {
+                    let (k, v) = others[j];
+                    found.push(Found::Overflow(k, v));
+                    j += 1;
+                    if order.is_eq() {
+                        i += 1;
+                    }
+                }
+            }
+        }
+        out.fill(found.into_iter().map(|f| match f {
+            Found::List(x) => copy(x),
+            Found::Overflow(k, v) => (&k.0[..], WindowValue::Shared(v.clone())),
+        }));
+    }
+}
+
+/// A window's value as found: bytes to copy, or a shared handle.
+enum WindowValue<'a> {
+    Copy(&'a [u8]),
+    Shared(Bytes),
+}
+
+/// Entries copied out of the table: keys and small values in one buffer (one allocation per
+/// window), large values shared.
+#[derive(Debug, Default)]
+struct Window {
+    buf: Bytes,
+    /// Each entry's key range in `buf` and its value (a slice of `buf` or a shared handle).
+    entries: Vec<(Range<usize>, Bytes)>,
+    /// Scratch: each entry's key range and its value's range in `buf` or shared handle.
+    spans: Vec<(Range<usize>, std::result::Result<Range<usize>, Bytes>)>,
+}
+
+impl Window {
+    fn fill<'a>(&mut self, found: impl Iterator<Item = (&'a [u8], WindowValue<'a>)>) {
+        let mut buf = BytesMut::new();
+        self.spans.clear();
+        for (k, v) in found {
+            let ks = buf.len();
+            buf.extend_from_slice(k);
+            let key = ks..buf.len();
+            let value = match v {
+                WindowValue::Copy(v) => {
+                    let vs = buf.len();
+                    buf.extend_from_slice(v);
+                    Ok(vs..buf.len())
+                }
+                WindowValue::Shared(b) => Err(b),
+            };
+            self.spans.push((key, value));
+        }
+        self.buf = buf.freeze();
+        self.entries.clear();
+        let buf = &self.buf;
+        self.entries.extend(self.spans.drain(..).map(|(k, v)| {
+            let v = match v {
+                Ok(r) => buf.slice(r),
+                Err(b) => b,
+            };
+            (k, v)
+        }));
     }
 }
 
@@ -380,8 +714,8 @@ enum Dir {
 }
 
 /// An [`InternalIterator`] over a [`MemTable`]. It holds no lock between moves: it copies a
-/// window of entries (cheap: inline keys and reference-counted values) and searches again from
-/// its position when the window runs out.
+/// window of entries (keys and small values into one buffer, large values shared) and searches
+/// again from its position when the window runs out.
 ///
 /// Entries added after a window was fetched may be missed inside that window. Readers never
 /// need them: an entry becomes visible to readers only after it is in the table, and an
@@ -390,10 +724,12 @@ enum Dir {
 pub struct MemTableIter {
     table: Arc<MemTable>,
     /// In iteration order: ascending when `dir` is forward, descending when backward.
-    window: Vec<(InternalKey, Bytes)>,
+    window: Window,
     pos: usize,
     dir: Dir,
     next_window: usize,
+    /// Scratch for the addresses of a window.
+    addrs: Vec<u32>,
 }
 
 impl std::fmt::Debug for MemTableIter {
@@ -403,14 +739,17 @@ impl std::fmt::Debug for MemTableIter {
 }
 
 impl MemTableIter {
-    fn current(&self) -> Option<&(InternalKey, Bytes)> {
-        self.window.get(self.pos)
+    fn current(&self) -> Option<(&[u8], &Bytes)> {
+        let (k, v) = self.window.entries.get(self.pos)?;
+        Some((self.window.buf.get(k.clone()).unwrap_or_default(), v))
     }
 
-    fn load(&mut self, lower: Bound<&dyn KeyView>, upper: Bound<&dyn KeyView>, dir: Dir, n: usize) {
+    fn load(&mut self, bound: Bound<(&[u8], u64)>, dir: Dir, n: usize) {
         let mut w = std::mem::take(&mut self.window);
-        self.table.find(lower, upper, dir == Dir::Backward, n, &mut w);
+        let mut addrs = std::mem::take(&mut self.addrs);
+        self.table.find(bound, dir == Dir::Backward, n, &mut addrs, &mut w);
         self.window = w;
+        self.addrs = addrs;
         self.pos = 0;
         self.dir = dir;
         self.next_window = (n * 2).min(WINDOW_MAX);
@@ -418,40 +757,38 @@ impl MemTableIter {
 
     /// Moves one step in `dir` from the current entry.
     fn step(&mut self, dir: Dir) {
-        if self.dir == dir && self.pos + 1 < self.window.len() {
+        if self.dir == dir && self.pos + 1 < self.window.entries.len() {
             self.pos += 1;
             return;
         }
-        let Some((k, _)) = self.current().cloned() else { return };
+        let Some((k, _)) = self.current() else { return };
+        // The window's buffer is replaced by the load: keep the key alive through it.
+        let buf = self.window.buf.clone();
+        let k = buf.slice_ref(k);
         let n = if self.dir == dir { self.next_window } else { WINDOW_MIN };
-        match dir {
-            Dir::Forward => self.load(Bound::Excluded(&k as &dyn KeyView), Bound::Unbounded, dir, n),
-            Dir::Backward => self.load(Bound::Unbounded, Bound::Excluded(&k as &dyn KeyView), dir, n),
-        }
+        self.load(Bound::Excluded(split_ikey(&k)), dir, n);
     }
 }
 
 impl InternalIterator for MemTableIter {
     fn valid(&self) -> bool {
-        self.pos < self.window.len()
+        self.pos < self.window.entries.len()
     }
 
     fn seek_to_first(&mut self) {
-        self.load(Bound::Unbounded, Bound::Unbounded, Dir::Forward, WINDOW_MIN);
+        self.load(Bound::Unbounded, Dir::Forward, WINDOW_MIN);
     }
 
     fn seek_to_last(&mut self) {
-        self.load(Bound::Unbounded, Bound::Unbounded, Dir::Backward, WINDOW_MIN);
+        self.load(Bound::Unbounded, Dir::Backward, WINDOW_MIN);
     }
 
     fn seek(&mut self, target: &[u8]) {
-        let probe = LookupKey::from_ikey(target);
-        self.load(Bound::Included(&probe as &dyn KeyView), Bound::Unbounded, Dir::Forward, WINDOW_MIN);
+        self.load(Bound::Included(split_ikey(target)), Dir::Forward, WINDOW_MIN);
     }
 
     fn seek_for_prev(&mut self, target: &[u8]) {
-        let probe = LookupKey::from_ikey(target);
-        self.load(Bound::Unbounded, Bound::Included(&probe as &dyn KeyView), Dir::Backward, WINDOW_MIN);
+        self.load(Bound::Included(split_ikey(target)), Dir::Backward, WINDOW_MIN);
     }
 
     fn next(&mut self) {
@@ -463,7 +800,7 @@ impl InternalIterator for MemTableIter {
     }
 
     fn key(&self) -> &[u8] {
-        self.current().map_or(&[], |(k, _)| k.as_bytes())
+        self.current().map_or(&[], |(k, _)| k)
     }
 
     fn value(&self) -> &[u8] {
@@ -485,48 +822,57 @@ mod tests {
     use proptest::prelude::*;
     use std::collections::BTreeMap;
 
-    /// Values carved from the arena are independent copies: later values, chunk changes and
-    /// large or empty values never disturb earlier ones.
+    /// Values of every size class keep their bytes: empty, inline, at the inline limit, own
+    /// allocations; keys small and large enough to get chunks of their own.
     #[test]
-    fn arena_values_keep_their_bytes() {
-        let m = MemTable::new();
+    fn entries_of_every_size_keep_their_bytes() {
+        let m = Arc::new(MemTable::new());
         let value = |i: usize| -> Vec<u8> {
-            let len = match i % 5 {
+            let len = match i % 6 {
                 0 => 0,
-                1 => ARENA_VALUE_MAX + 1,
+                1 => VALUE_INLINE_MAX + 1,
+                2 => VALUE_INLINE_MAX,
                 _ => (i * 37) % 3000,
             };
             (0..len).map(|j| (i + j) as u8).collect()
         };
-        // Enough bytes for several chunks.
-        let n = 4 * ARENA_CHUNK / 1000;
+        let key = |i: usize| -> Vec<u8> {
+            let mut k = format!("k{i:05}").into_bytes();
+            // Some keys above BIG_RECORD and above CHUNK bytes, some with 2-byte varint lengths.
+            k.resize(
+                match i % 7 {
+                    0 => BIG_RECORD + 1,
+                    1 => CHUNK + 3,
+                    2 => 200,
+                    _ => 6,
+                },
+                b'x',
+            );
+            k
+        };
+        let n = 4 * CHUNK / 1000;
         for i in 0..n {
-            m.add(i as u64 + 1, ValueKind::Put, format!("k{i:05}").as_bytes(), &value(i));
+            m.add(i as u64 + 1, ValueKind::Put, &key(i), &value(i));
         }
         for i in 0..n {
-            match m.get(format!("k{i:05}").as_bytes(), SEQ_MAX) {
+            match m.get(&key(i), SEQ_MAX) {
                 Some(MemGet::Value(v)) => assert_eq!(&v[..], &value(i)[..], "value {i}"),
                 other => panic!("value {i}: {other:?}"),
             }
         }
-    }
-
-    #[test]
-    fn a_value_read_from_the_open_chunk_survives_its_sealing() {
-        let m = MemTable::new();
-        m.add(1, ValueKind::Put, b"first", b"in the open chunk");
-        let Some(MemGet::Value(early)) = m.get(b"first", SEQ_MAX) else { panic!("first is missing") };
-        // Fill past several chunks: the first chunk is sealed and shared from then on.
-        let filler = vec![9u8; 3000];
-        for i in 0..(3 * ARENA_CHUNK / filler.len()) as u64 {
-            m.add(i + 2, ValueKind::Put, format!("z{i:05}").as_bytes(), &filler);
+        let mut it = m.iter();
+        it.seek_to_first();
+        let mut seen = 0;
+        while it.valid() {
+            let k = ikey::user_key(it.key()).to_vec();
+            let i: usize = std::str::from_utf8(&k[1..6]).unwrap().parse().unwrap();
+            assert_eq!((k, it.value()), (key(i), &value(i)[..]));
+            assert_eq!(it.value_bytes(), value(i));
+            seen += 1;
+            it.next();
         }
-        let Some(MemGet::Value(late)) = m.get(b"first", SEQ_MAX) else { panic!("first is missing") };
-        assert_eq!(&early[..], b"in the open chunk");
-        assert_eq!(&late[..], b"in the open chunk");
-        let tree = m.tree.read();
-        assert!(tree.arena.sealed.len() >= 2, "{} chunks sealed", tree.arena.sealed.len());
-        assert_eq!(std::mem::size_of::<ValueRef>(), 8);
+        assert_eq!(seen, n);
+        assert!(m.tree.read().list.chunks.len() > 4);
     }
 
     #[test]
@@ -550,6 +896,28 @@ mod tests {
         assert_eq!(m.len(), 5);
         let keys_and_values = (3 * 9 + 9 + 10) + (3 + 3 + 3 + 8); // v10, tombstone, v30, j15, "next key"
         assert_eq!(m.approximate_size(), keys_and_values + 5 * ENTRY_OVERHEAD_BYTES);
+    }
+
+    /// Adding an internal key again replaces its value (in the list and in the overflow).
+    #[test]
+    fn adding_the_same_internal_key_again_replaces_the_value() {
+        for limit in [CHUNKS_MAX, 2] {
+            let m = Arc::new(MemTable::with_chunk_limit(limit));
+            for i in 0..2000u64 {
+                m.add(i + 1, ValueKind::Put, format!("k{:04}", i % 500).as_bytes(), b"first");
+            }
+            m.add(7, ValueKind::Put, b"k0006", b"second");
+            assert_eq!(m.get(b"k0006", 7), Some(MemGet::Value(Bytes::from_static(b"second"))));
+            assert_eq!(m.len(), 2000);
+            let mut it = m.iter();
+            it.seek(&ikey::encode(b"k0006", 7, ValueKind::Put));
+            assert_eq!((it.key(), it.value()), (&ikey::encode(b"k0006", 7, ValueKind::Put)[..], &b"second"[..]));
+            it.next();
+            assert_eq!(ikey::parse(it.key()).unwrap().user_key, b"k0007");
+            it.prev();
+            it.prev();
+            assert_eq!(ikey::parse(it.key()).unwrap().seq, 507);
+        }
     }
 
     #[test]
@@ -630,31 +998,191 @@ mod tests {
         }
     }
 
+    /// Readers (gets and iterators in both directions) running while one writer adds, past the
+    /// arena's limit into the overflow: every entry added before a read began is seen, in order.
+    #[test]
+    fn readers_during_adds_see_every_earlier_entry_in_order() {
+        const N: u64 = 20_000;
+        // About 9 chunks of these entries: the last third goes to the overflow.
+        let m = Arc::new(MemTable::with_chunk_limit(7));
+        let done = Arc::new(AtomicUsize::new(0));
+        let key = |i: u64| format!("key{:08}", (i * 7919) % N).into_bytes();
+        let readers: Vec<_> = (0..2)
+            .map(|r| {
+                let (m, done) = (Arc::clone(&m), Arc::clone(&done));
+                std::thread::spawn(move || {
+                    let mut rounds = 0;
+                    while done.load(AtomicOrdering::Acquire) == 0 || rounds < 2 {
+                        rounds += 1;
+                        let before = done.load(AtomicOrdering::Acquire) as u64;
+                        let added = m.len() as u64;
+                        for i in (0..added).step_by(97) {
+                            let want = Bytes::copy_from_slice(&i.to_le_bytes());
+                            assert_eq!(m.get(&key(i), SEQ_MAX), Some(MemGet::Value(want)), "key {i}");
+                        }
+                        let mut it = m.iter();
+                        let mut count = 0u64;
+                        let mut last: Option<Vec<u8>> = None;
+                        if r == 0 {
+                            it.seek_to_first();
+                        } else {
+                            it.seek_to_last();
+                        }
+                        while it.valid() {
+                            let k = it.key().to_vec();
+                            if let Some(last) = &last {
+                                let o = compare_ikey(last, &k);
+                                assert_eq!(o, if r == 0 { Ordering::Less } else { Ordering::Greater });
+                            }
+                            let seq = ikey::parse(&k).unwrap().seq;
+                            assert_eq!(it.value(), &(seq - 1).to_le_bytes());
+                            last = Some(k);
+                            count += 1;
+                            if r == 0 { it.next() } else { it.prev() }
+                        }
+                        assert!(count >= added, "{count} entries seen, {added} added before");
+                        if before == 1 {
+                            assert_eq!(count, N);
+                        }
+                    }
+                })
+            })
+            .collect();
+        for i in 0..N {
+            m.add(i + 1, ValueKind::Put, &key(i), &i.to_le_bytes());
+        }
+        done.store(1, AtomicOrdering::Release);
+        for r in readers {
+            r.join().unwrap();
+        }
+        let tree = m.tree.read();
+        assert!(!tree.overflow.is_empty() && tree.list.entries > 0, "both structures in use");
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Add(Vec<u8>, Option<u8>),
+        Get(Vec<u8>, u64),
+        /// Seek (or seek-for-prev) to a key at a sequence, then move: true is next, false prev.
+        Iter { key: Vec<u8>, seq: u64, for_prev: bool, moves: Vec<bool> },
+        SeekEnd { last: bool, moves: Vec<bool> },
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let key = prop::collection::vec(0u8..4, 0..3);
+        prop_oneof![
+            4 => (key.clone(), prop::option::of(any::<u8>())).prop_map(|(k, v)| Op::Add(k, v)),
+            2 => (key.clone(), 0u64..90).prop_map(|(k, s)| Op::Get(k, s)),
+            2 => (key, 0u64..90, any::<bool>(), prop::collection::vec(any::<bool>(), 0..12))
+                .prop_map(|(key, seq, for_prev, moves)| Op::Iter { key, seq, for_prev, moves }),
+            1 => (any::<bool>(), prop::collection::vec(any::<bool>(), 0..12)).prop_map(|(last, moves)| Op::SeekEnd { last, moves }),
+        ]
+    }
+
+    /// Interleaved adds, gets and iterator walks against a `BTreeMap` of internal keys, with the
+    /// arena unlimited and limited to one chunk (everything after the first chunk in the
+    /// overflow).
+    fn check_model(ops: &[Op], chunk_limit: usize, value_len: usize) -> std::result::Result<(), TestCaseError> {
+        let m = Arc::new(MemTable::with_chunk_limit(chunk_limit));
+        // Internal key -> value, in internal-key order.
+        let mut model: BTreeMap<OwnedKey, Vec<u8>> = BTreeMap::new();
+        let value = |b: u8| vec![b; value_len];
+        let mut seq = 0u64;
+        let mut it = m.iter();
+        for op in ops {
+            match op {
+                Op::Add(k, v) => {
+                    seq += 1;
+                    let (kind, val) = match v {
+                        Some(b) => (ValueKind::Put, value(*b)),
+                        None => (ValueKind::Delete, Vec::new()),
+                    };
+                    m.add(seq, kind, k, &val);
+                    model.insert(OwnedKey(ikey::encode(k, seq, kind).into()), val);
+                }
+                Op::Get(k, at) => {
+                    let probe = OwnedKey(ikey::lookup_key(k, *at).into());
+                    let want = model.range(probe..).next().and_then(|(ik, v)| {
+                        let p = ikey::parse(&ik.0).unwrap();
+                        (p.user_key == &k[..]).then(|| match p.kind {
+                            ValueKind::Put => MemGet::Value(Bytes::copy_from_slice(v)),
+                            ValueKind::Delete => MemGet::Deleted,
+                        })
+                    });
+                    prop_assert_eq!(m.get(k, *at), want, "get {:?} at {}", k, at);
+                }
+                Op::Iter { key, seq: at, for_prev, moves } => {
+                    let target = ikey::lookup_key(key, *at);
+                    let probe = OwnedKey(target.clone().into());
+                    let mut pos: Option<OwnedKey> = if *for_prev {
+                        it.seek_for_prev(&target);
+                        model.range(..=probe).next_back().map(|(k, _)| k.clone())
+                    } else {
+                        it.seek(&target);
+                        model.range(probe..).next().map(|(k, _)| k.clone())
+                    };
+                    walk(&mut it, &model, &mut pos, moves)?;
+                }
+                Op::SeekEnd { last, moves } => {
+                    let mut pos = if *last {
+                        it.seek_to_last();
+                        model.keys().next_back().cloned()
+                    } else {
+                        it.seek_to_first();
+                        model.keys().next().cloned()
+                    };
+                    walk(&mut it, &model, &mut pos, moves)?;
+                }
+            }
+        }
+        prop_assert_eq!(m.len(), model.len());
+        Ok(())
+    }
+
+    fn walk(
+        it: &mut MemTableIter,
+        model: &BTreeMap<OwnedKey, Vec<u8>>,
+        pos: &mut Option<OwnedKey>,
+        moves: &[bool],
+    ) -> std::result::Result<(), TestCaseError> {
+        for &forward in std::iter::once(&true).chain(moves) {
+            match pos {
+                Some(k) => {
+                    prop_assert!(it.valid());
+                    prop_assert_eq!(it.key(), &k.0[..]);
+                    prop_assert_eq!(it.value(), &model[k][..]);
+                    prop_assert_eq!(it.value_bytes(), &model[k][..]);
+                }
+                None => {
+                    prop_assert!(!it.valid());
+                    return Ok(());
+                }
+            }
+            let Some(k) = pos.take() else { break };
+            if forward {
+                it.next();
+                *pos = model.range((Bound::Excluded(k), Bound::Unbounded)).next().map(|(k, _)| k.clone());
+            } else {
+                it.prev();
+                *pos = model.range(..k).next_back().map(|(k, _)| k.clone());
+            }
+        }
+        Ok(())
+    }
+
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(128))]
+        #![proptest_config(ProptestConfig::with_cases(256))]
 
         #[test]
-        fn get_matches_model(
-            ops in prop::collection::vec((prop::collection::vec(0u8..4, 0..3), prop::option::of(any::<u8>())), 0..60),
-            probes in prop::collection::vec((prop::collection::vec(0u8..4, 0..3), 0u64..70), 1..30),
-        ) {
-            let m = MemTable::new();
-            let mut model: BTreeMap<Vec<u8>, Vec<(u64, Option<u8>)>> = BTreeMap::new();
-            for (i, (k, v)) in ops.iter().enumerate() {
-                let seq = i as u64 + 1;
-                match v {
-                    Some(b) => m.add(seq, ValueKind::Put, k, &[*b]),
-                    None => m.add(seq, ValueKind::Delete, k, b""),
-                }
-                model.entry(k.clone()).or_default().push((seq, *v));
-            }
-            for (k, seq) in probes {
-                let want = model.get(&k).and_then(|vs| vs.iter().rev().find(|(s, _)| *s <= seq)).map(|(_, v)| match v {
-                    Some(b) => MemGet::Value(Bytes::copy_from_slice(&[*b])),
-                    None => MemGet::Deleted,
-                });
-                prop_assert_eq!(m.get(&k, seq), want, "key {:?} at {}", k, seq);
-            }
+        fn matches_model(ops in prop::collection::vec(op(), 0..120)) {
+            check_model(&ops, CHUNKS_MAX, 1)?;
+        }
+
+        /// Values of 3000 bytes: a chunk holds 21, later entries go to the overflow; some
+        /// values above the inline limit.
+        #[test]
+        fn matches_model_across_the_overflow(ops in prop::collection::vec(op(), 0..120), big in any::<bool>()) {
+            check_model(&ops, 2, if big { VALUE_INLINE_MAX + 1 } else { 3000 })?;
         }
     }
 }

@@ -1,0 +1,55 @@
+//! Memory of one memtable per entry, measured: inserts N entries (16-byte keys, 100-byte values,
+//! random order unless `ascending` is given) and prints the growth of the process's resident set
+//! (VmRSS in /proc/self/status, Linux only) divided by N, next to the charge
+//! (`approximate_size / N`), the bytes `write_buffer_size` counts.
+//!
+//! Run one size per process (memory freed by a previous memtable would be reused and hide the
+//! growth): `cargo run --release -p strata --example memtable_rss -- 460000 [ascending]`.
+
+use std::time::Instant;
+use strata::memtable::MemTable;
+use strata_base::ikey::ValueKind;
+
+fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// Resident set in KiB, from /proc/self/status.
+fn rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let n: u64 = args.next().map_or(Ok(460_000), |a| a.parse())?;
+    let ascending = args.next().is_some_and(|a| a == "ascending");
+    let value = [7u8; 100];
+    let m = MemTable::new();
+    let before = rss_kib().ok_or("no VmRSS in /proc/self/status")?;
+    let start = Instant::now();
+    for i in 0..n {
+        let mut key = [0u8; 16];
+        let head = if ascending { i } else { mix(i) };
+        key[..8].copy_from_slice(&head.to_be_bytes());
+        key[8..].copy_from_slice(&i.to_be_bytes());
+        m.add(i + 1, ValueKind::Put, &key, &value);
+    }
+    let elapsed = start.elapsed();
+    let after = rss_kib().ok_or("no VmRSS in /proc/self/status")?;
+    let grown = (after.saturating_sub(before) * 1024) as f64;
+    println!(
+        "entries {n} ({}): rss growth {:.1} B/entry, charge {:.1} B/entry, {:.0} entries per 64 MiB charged, insert {:.0} ns/entry",
+        if ascending { "ascending" } else { "random" },
+        grown / n as f64,
+        m.approximate_size() as f64 / n as f64,
+        (64u64 << 20) as f64 / (m.approximate_size() as f64 / n as f64),
+        elapsed.as_nanos() as f64 / n as f64,
+    );
+    assert_eq!(m.len() as u64, n);
+    Ok(())
+}
