@@ -89,11 +89,36 @@ const NIL: u32 = 0;
 
 /// Reads the little-endian `u32` at `off` (0 if out of range, which a valid address never is).
 #[inline]
-fn read_u32(buf: &[u8], off: usize) -> u32 {
-    match buf.get(off..off + 4) {
-        Some(&[a, b, c, d]) => u32::from_le_bytes([a, b, c, d]),
-        _ => NIL,
+fn read_link(buf: &[u8], off: usize) -> u64 {
+    match buf.get(off..off + LINK) {
+        Some(&[a, b, c, d, e, f, g, h]) => u64::from_le_bytes([a, b, c, d, e, f, g, h]),
+        _ => u64::from(NIL),
     }
+}
+
+/// Bytes of one link: the next entry's address (low 32 bits) and the first 4 bytes of its user
+/// key, big-endian and zero-padded (high 32 bits), so a search compares most keys without
+/// reading them: an entry whose prefix differs from the target's is ordered by the prefix alone.
+const LINK: usize = 8;
+
+/// The ordering prefix of a user key: its first 4 bytes, big-endian, zero-padded. A strict
+/// inequality of prefixes is the keys' order (a padded byte is below every byte and belongs to
+/// a shorter key); equal prefixes need the full comparison.
+#[inline]
+fn prefix(user_key: &[u8]) -> u32 {
+    match user_key {
+        [a, b, c, d, ..] => u32::from_be_bytes([*a, *b, *c, *d]),
+        _ => {
+            let mut p = [0u8; 4];
+            p[..user_key.len()].copy_from_slice(user_key);
+            u32::from_be_bytes(p)
+        }
+    }
+}
+
+#[inline]
+fn link(addr: u32, prefix: u32) -> u64 {
+    u64::from(prefix) << 32 | u64::from(addr)
 }
 
 /// Compares an internal key given as parts with another: user key ascending, trailer descending.
@@ -123,7 +148,7 @@ struct SkipList {
     /// Most chunk indices this list may use ([`CHUNKS_MAX`]; smaller in tests).
     chunk_limit: usize,
     /// The head's links.
-    head: [u32; MAX_HEIGHT],
+    head: [u64; MAX_HEIGHT],
     /// Levels in use (at least 1).
     height: usize,
     /// Values above [`VALUE_INLINE_MAX`] bytes.
@@ -138,7 +163,7 @@ impl SkipList {
             chunks: vec![Vec::new()],
             open: None,
             chunk_limit: chunk_limit.clamp(2, CHUNKS_MAX),
-            head: [NIL; MAX_HEIGHT],
+            head: [u64::from(NIL); MAX_HEIGHT],
             height: 1,
             own: Vec::new(),
             rng: 0x9E37_79B9_7F4A_7C15,
@@ -151,27 +176,35 @@ impl SkipList {
         ((addr >> 16) as usize, (addr & 0xFFFF) as usize)
     }
 
-    /// The level-`level` link of `x` (the head when `x` is [`NIL`]).
+    /// The level-`level` link of `x` (the head when `x` is [`NIL`]): address and prefix.
     #[inline]
-    fn next(&self, x: u32, level: usize) -> u32 {
+    fn link(&self, x: u32, level: usize) -> u64 {
         if x == NIL {
-            return self.head[level];
+            return self.head.get(level).copied().unwrap_or(0);
         }
         let (c, off) = Self::chunk_of(x);
-        match (self.chunks.get(c), off.checked_sub(4 * level)) {
-            (Some(chunk), Some(at)) => read_u32(chunk, at),
-            _ => NIL,
+        match (self.chunks.get(c), off.checked_sub(LINK * level)) {
+            (Some(chunk), Some(at)) => read_link(chunk, at),
+            _ => u64::from(NIL),
         }
     }
 
-    fn set_next(&mut self, x: u32, level: usize, to: u32) {
+    /// The level-`level` successor of `x`.
+    #[inline]
+    fn next(&self, x: u32, level: usize) -> u32 {
+        self.link(x, level) as u32
+    }
+
+    fn set_link(&mut self, x: u32, level: usize, to: u64) {
         if x == NIL {
-            self.head[level] = to;
+            if let Some(h) = self.head.get_mut(level) {
+                *h = to;
+            }
             return;
         }
         let (c, off) = Self::chunk_of(x);
-        if let (Some(chunk), Some(at)) = (self.chunks.get_mut(c), off.checked_sub(4 * level))
-            && let Some(slot) = chunk.get_mut(at..at + 4)
+        if let (Some(chunk), Some(at)) = (self.chunks.get_mut(c), off.checked_sub(LINK * level))
+            && let Some(slot) = chunk.get_mut(at..at + LINK)
         {
             slot.copy_from_slice(&to.to_le_bytes());
         }
@@ -182,7 +215,7 @@ impl SkipList {
     fn entry(&self, x: u32) -> (&[u8], ValueAt) {
         let (c, off) = Self::chunk_of(x);
         let chunk = self.chunks.get(c).map_or(&[][..], |b| b.as_slice());
-        let rec = chunk.get(off + 4..).unwrap_or_default();
+        let rec = chunk.get(off + LINK..).unwrap_or_default();
         let mut cur = rec;
         let klen = get_varint64(&mut cur).unwrap_or(0) as usize;
         let key = cur.get(..klen).unwrap_or_default();
@@ -202,7 +235,7 @@ impl SkipList {
     #[inline]
     fn key(&self, x: u32) -> &[u8] {
         let (c, off) = Self::chunk_of(x);
-        let rec = self.chunks.get(c).and_then(|b| b.get(off + 4..)).unwrap_or_default();
+        let rec = self.chunks.get(c).and_then(|b| b.get(off + LINK..)).unwrap_or_default();
         let mut cur = rec;
         match cur.first() {
             // The one-byte length of every key below 128 bytes.
@@ -244,16 +277,22 @@ impl SkipList {
         let mut level = self.height - 1;
         // The node that stopped the previous level: known not to be before the target.
         let mut stop = NIL;
+        let want = target.map(|t| prefix(t.0));
         loop {
-            let next = self.next(x, level);
+            let l = self.link(x, level);
+            let next = l as u32;
             let advance = next != NIL
                 && next != stop
-                && match target {
-                    None => true,
-                    Some(t) => {
-                        let o = cmp_parts(split_ikey(self.key(next)), t);
-                        o.is_lt() || (or_equal && o.is_eq())
-                    }
+                && match (target, want) {
+                    (Some(t), Some(want)) => match ((l >> 32) as u32).cmp(&want) {
+                        Ordering::Less => true,
+                        Ordering::Greater => false,
+                        Ordering::Equal => {
+                            let o = cmp_parts(split_ikey(self.key(next)), t);
+                            o.is_lt() || (or_equal && o.is_eq())
+                        }
+                    },
+                    _ => true,
                 };
             if advance {
                 x = next;
@@ -328,19 +367,19 @@ impl SkipList {
         let own = value.len() > VALUE_INLINE_MAX;
         let tag = if own { 0 } else { value.len() as u64 + 1 };
         let own_index = self.own.len() as u64;
-        let len = 4 * height
+        let len = LINK * height
             + varint_len(ikey.len() as u64)
             + ikey.len()
             + varint_len(tag)
             + if own { varint_len(own_index) } else { value.len() };
         let Some((c, start)) = self.alloc(len) else { return false };
-        let addr_off = start + 4 * (height - 1);
+        let addr_off = start + LINK * (height - 1);
         // c < chunk_limit <= 2^16 and addr_off < CHUNK (a regular chunk's entries end within
-        // it; a big one starts at 0 and its links take at most 48 bytes).
+        // it; a big one starts at 0 and its links take at most 96 bytes).
         let addr = ((c as u32) << 16) | addr_off as u32;
-        let mut links = [NIL; MAX_HEIGHT];
+        let mut links = [0u64; MAX_HEIGHT];
         for (l, link) in links.iter_mut().enumerate().take(height) {
-            *link = if replaces { self.next(right, l) } else { self.next(prev[l], l) };
+            *link = if replaces { self.link(right, l) } else { self.link(prev[l], l) };
         }
         if own {
             self.own.push(Bytes::copy_from_slice(value));
@@ -358,8 +397,9 @@ impl SkipList {
             chunk.extend_from_slice(value);
         }
         // Publish: readers are excluded by the write lock, so the order does not matter.
+        let to = link(addr, prefix(target.0));
         for (l, &p) in prev.iter().enumerate().take(height) {
-            self.set_next(p, l, addr);
+            self.set_link(p, l, to);
         }
         self.height = self.height.max(height);
         if !replaces {
