@@ -71,10 +71,8 @@ use strata_base::ikey::{self, SEQ_MAX, SeqNo, ValueKind};
 /// 2026-12-01): see docs/performance.md, "Memtable". The B-tree before it cost 173-176 bytes per
 /// such entry (charge 176); RocksDB's skip list about 145.6 (its arena holds 460,787 such puts
 /// per 64 MiB), so 64 MiB now holds about 493k puts.
-pub const ENTRY_OVERHEAD_BYTES: usize = 12;
+pub const ENTRY_OVERHEAD_BYTES: usize = 15;
 
-/// Highest node: with 1/4 per extra level, enough for 4^12 = 16M entries at full speed.
-pub const MAX_HEIGHT: usize = 12;
 /// Values above this many bytes get an allocation of their own (shared when read).
 pub const VALUE_INLINE_MAX: usize = 4096;
 /// Bytes of one arena chunk; an entry's offset in its chunk fits the low 16 bits of its address.
@@ -87,22 +85,14 @@ const CHUNKS_MAX: usize = 1 << 16;
 /// The null link, and the address of the head (chunk 0 is never used, so no entry has it).
 const NIL: u32 = 0;
 
-/// Reads the little-endian `u32` at `off` (0 if out of range, which a valid address never is).
+/// Compares an internal key given as parts with another: user key ascending, trailer descending.
 #[inline]
-fn read_link(buf: &[u8], off: usize) -> u64 {
-    match buf.get(off..off + LINK) {
-        Some(&[a, b, c, d, e, f, g, h]) => u64::from_le_bytes([a, b, c, d, e, f, g, h]),
-        _ => u64::from(NIL),
-    }
+fn cmp_parts(a: (&[u8], u64), b: (&[u8], u64)) -> Ordering {
+    a.0.cmp(b.0).then_with(|| b.1.cmp(&a.1))
 }
 
-/// Bytes of one link: the next entry's address (low 32 bits) and the first 4 bytes of its user
-/// key, big-endian and zero-padded (high 32 bits), so a search compares most keys without
-/// reading them: an entry whose prefix differs from the target's is ordered by the prefix alone.
-const LINK: usize = 8;
-
 /// The ordering prefix of a user key: its first 4 bytes, big-endian, zero-padded. A strict
-/// inequality of prefixes is the keys' order (a padded byte is below every byte and belongs to
+/// inequality of prefixes is the keys' order (a padding byte is below every byte and belongs to
 /// a shorter key); equal prefixes need the full comparison.
 #[inline]
 fn prefix(user_key: &[u8]) -> u32 {
@@ -116,127 +106,114 @@ fn prefix(user_key: &[u8]) -> u32 {
     }
 }
 
-#[inline]
-fn link(addr: u32, prefix: u32) -> u64 {
-    u64::from(prefix) << 32 | u64::from(addr)
-}
-
-/// Compares an internal key given as parts with another: user key ascending, trailer descending.
-#[inline]
-fn cmp_parts(a: (&[u8], u64), b: (&[u8], u64)) -> Ordering {
-    a.0.cmp(b.0).then_with(|| b.1.cmp(&a.1))
-}
-
 /// Where an entry's value is.
 #[derive(Debug, Clone, Copy)]
 enum ValueAt {
-    /// In the entry's chunk, these bytes.
+    /// In chunk `chunk`, these bytes.
     Inline { chunk: usize, start: usize, len: usize },
-    /// `SkipList::own[i]`.
+    /// `Records::own[i]`.
     Own(usize),
 }
 
-/// The arena skip list. All of it lives behind the memtable's lock.
+/// The entries' bytes: records `[klen varint][internal key][vtag varint][value]` appended to
+/// 64 KiB chunks and never changed. A chunk is sealed (frozen into `Bytes`) when the next record
+/// does not fit, so a value read from a sealed chunk is shared (a reference-count increment);
+/// one from the open chunk is copied. A record above [`BIG_RECORD`] bytes gets a sealed chunk of
+/// its own, followed by empty placeholders for the rest of the 64 KiB units it spans, so the
+/// 65,536 chunk indices always span 4 GiB.
 #[derive(Debug)]
-struct SkipList {
-    /// Chunk 0 is an empty placeholder (address 0 is [`NIL`]); a regular chunk has capacity
-    /// [`CHUNK`] and is filled in place, never reallocated; a big entry's chunk is followed by
-    /// empty placeholders for the rest of the 64 KiB units it spans.
-    chunks: Vec<Vec<u8>>,
-    /// The chunk new small entries go into, if any.
-    open: Option<usize>,
-    /// Most chunk indices this list may use ([`CHUNKS_MAX`]; smaller in tests).
-    chunk_limit: usize,
-    /// The head's links.
-    head: [u64; MAX_HEIGHT],
-    /// Levels in use (at least 1).
-    height: usize,
+struct Records {
+    /// Every chunk but the open one (whose index holds an empty placeholder). Chunk 0 is an
+    /// empty placeholder: address 0 is [`NIL`].
+    chunks: Vec<Bytes>,
+    open: BytesMut,
+    /// The open chunk's index, if there is an open chunk.
+    open_index: Option<usize>,
+    /// Most chunk indices (`CHUNKS_MAX`; smaller in tests).
+    limit: usize,
     /// Values above [`VALUE_INLINE_MAX`] bytes.
     own: Vec<Bytes>,
-    rng: u64,
-    entries: usize,
 }
 
-impl SkipList {
-    fn new(chunk_limit: usize) -> Self {
-        SkipList {
-            chunks: vec![Vec::new()],
-            open: None,
-            chunk_limit: chunk_limit.clamp(2, CHUNKS_MAX),
-            head: [u64::from(NIL); MAX_HEIGHT],
-            height: 1,
+impl Records {
+    fn new(limit: usize) -> Self {
+        Records {
+            chunks: vec![Bytes::new()],
+            open: BytesMut::new(),
+            open_index: None,
+            limit: limit.clamp(2, CHUNKS_MAX),
             own: Vec::new(),
-            rng: 0x9E37_79B9_7F4A_7C15,
-            entries: 0,
         }
     }
 
     #[inline]
-    fn chunk_of(addr: u32) -> (usize, usize) {
-        ((addr >> 16) as usize, (addr & 0xFFFF) as usize)
+    fn chunk(&self, c: usize) -> &[u8] {
+        if Some(c) == self.open_index { &self.open } else { self.chunks.get(c).map_or(&[][..], |b| &b[..]) }
     }
 
-    /// The level-`level` link of `x` (the head when `x` is [`NIL`]): address and prefix.
-    #[inline]
-    fn link(&self, x: u32, level: usize) -> u64 {
-        if x == NIL {
-            return self.head.get(level).copied().unwrap_or(0);
+    /// Appends a record; returns its address, or `None` if the address space is used up.
+    fn put(&mut self, ikey: &[u8], value: &[u8]) -> Option<u32> {
+        let own = value.len() > VALUE_INLINE_MAX;
+        let tag = if own { 0 } else { value.len() as u64 + 1 };
+        let own_index = self.own.len() as u64;
+        let len = varint_len(ikey.len() as u64)
+            + ikey.len()
+            + varint_len(tag)
+            + if own { varint_len(own_index) } else { value.len() };
+        let mut head = Vec::with_capacity(10);
+        put_varint64(&mut head, ikey.len() as u64);
+        let mut tail = Vec::with_capacity(20);
+        put_varint64(&mut tail, tag);
+        if own {
+            put_varint64(&mut tail, own_index);
         }
-        let (c, off) = Self::chunk_of(x);
-        match (self.chunks.get(c), off.checked_sub(LINK * level)) {
-            (Some(chunk), Some(at)) => read_link(chunk, at),
-            _ => u64::from(NIL),
-        }
-    }
-
-    /// The level-`level` successor of `x`.
-    #[inline]
-    fn next(&self, x: u32, level: usize) -> u32 {
-        self.link(x, level) as u32
-    }
-
-    fn set_link(&mut self, x: u32, level: usize, to: u64) {
-        if x == NIL {
-            if let Some(h) = self.head.get_mut(level) {
-                *h = to;
+        let value_bytes = if own { &[][..] } else { value };
+        let (c, off) = if len > BIG_RECORD {
+            let span = len.div_ceil(CHUNK);
+            if self.chunks.len() + span > self.limit {
+                return None;
             }
-            return;
-        }
-        let (c, off) = Self::chunk_of(x);
-        if let (Some(chunk), Some(at)) = (self.chunks.get_mut(c), off.checked_sub(LINK * level))
-            && let Some(slot) = chunk.get_mut(at..at + LINK)
-        {
-            slot.copy_from_slice(&to.to_le_bytes());
-        }
-    }
-
-    /// The internal key of entry `x` and where its value is.
-    #[inline]
-    fn entry(&self, x: u32) -> (&[u8], ValueAt) {
-        let (c, off) = Self::chunk_of(x);
-        let chunk = self.chunks.get(c).map_or(&[][..], |b| b.as_slice());
-        let rec = chunk.get(off + LINK..).unwrap_or_default();
-        let mut cur = rec;
-        let klen = get_varint64(&mut cur).unwrap_or(0) as usize;
-        let key = cur.get(..klen).unwrap_or_default();
-        let mut cur = cur.get(klen..).unwrap_or_default();
-        let at_tag = chunk.len() - cur.len();
-        let tag = get_varint64(&mut cur).unwrap_or(1) as usize;
-        let value = if tag == 0 {
-            ValueAt::Own(get_varint64(&mut cur).unwrap_or(u64::MAX) as usize)
+            let mut rec = Vec::with_capacity(len);
+            for part in [&head[..], ikey, &tail[..], value_bytes] {
+                rec.extend_from_slice(part);
+            }
+            let c = self.chunks.len();
+            self.chunks.push(Bytes::from(rec));
+            self.chunks.extend(std::iter::repeat_with(Bytes::new).take(span - 1));
+            (c, 0)
         } else {
-            let start = at_tag + varint_len(tag as u64);
-            ValueAt::Inline { chunk: c, start, len: tag - 1 }
+            if self.open_index.is_none() || self.open.capacity() - self.open.len() < len {
+                if self.chunks.len() >= self.limit {
+                    return None;
+                }
+                // Freezing keeps the allocation (no copy, no shrink).
+                let full = std::mem::replace(&mut self.open, BytesMut::with_capacity(CHUNK));
+                if let Some(i) = self.open_index
+                    && let Some(slot) = self.chunks.get_mut(i)
+                {
+                    *slot = full.freeze();
+                }
+                self.open_index = Some(self.chunks.len());
+                self.chunks.push(Bytes::new());
+            }
+            let off = self.open.len();
+            for part in [&head[..], ikey, &tail[..], value_bytes] {
+                self.open.extend_from_slice(part);
+            }
+            (self.open_index.unwrap_or(0), off)
         };
-        (key, value)
+        if own {
+            self.own.push(Bytes::copy_from_slice(value));
+        }
+        // c < limit <= 2^16; off < CHUNK = 2^16.
+        Some(((c as u32) << 16) | off as u32)
     }
 
-    /// The internal key of entry `x`.
+    /// The internal key at `addr`.
     #[inline]
-    fn key(&self, x: u32) -> &[u8] {
-        let (c, off) = Self::chunk_of(x);
-        let rec = self.chunks.get(c).and_then(|b| b.get(off + LINK..)).unwrap_or_default();
-        let mut cur = rec;
+    fn key(&self, addr: u32) -> &[u8] {
+        let (c, off) = ((addr >> 16) as usize, (addr & 0xFFFF) as usize);
+        let mut cur = self.chunk(c).get(off..).unwrap_or_default();
         match cur.first() {
             // The one-byte length of every key below 128 bytes.
             Some(&n) if n < 0x80 => cur.get(1..1 + usize::from(n)).unwrap_or_default(),
@@ -247,165 +224,326 @@ impl SkipList {
         }
     }
 
-    /// The value at `v`: a copy of inline bytes, a shared handle of an own allocation.
-    fn value(&self, v: ValueAt) -> Bytes {
-        match v {
-            ValueAt::Inline { chunk, start, len } => self
-                .chunks
-                .get(chunk)
-                .and_then(|b| b.get(start..start + len))
-                .map_or_else(Bytes::new, Bytes::copy_from_slice),
-            ValueAt::Own(i) => self.own.get(i).cloned().unwrap_or_default(),
-        }
+    /// The internal key at `addr` and where its value is.
+    fn entry(&self, addr: u32) -> (&[u8], ValueAt) {
+        let (c, off) = ((addr >> 16) as usize, (addr & 0xFFFF) as usize);
+        let chunk = self.chunk(c);
+        let mut cur = chunk.get(off..).unwrap_or_default();
+        let klen = get_varint64(&mut cur).unwrap_or(0) as usize;
+        let key = cur.get(..klen).unwrap_or_default();
+        let mut cur = cur.get(klen..).unwrap_or_default();
+        let at_tag = chunk.len() - cur.len();
+        let tag = get_varint64(&mut cur).unwrap_or(1) as usize;
+        let value = if tag == 0 {
+            ValueAt::Own(get_varint64(&mut cur).unwrap_or(u64::MAX) as usize)
+        } else {
+            ValueAt::Inline { chunk: c, start: at_tag + varint_len(tag as u64), len: tag - 1 }
+        };
+        (key, value)
     }
 
-    fn value_slice(&self, v: ValueAt) -> &[u8] {
+    /// The value at `v` as a window takes it: shared when it can be, else bytes to copy.
+    fn window_value(&self, v: ValueAt) -> WindowValue<'_> {
         match v {
             ValueAt::Inline { chunk, start, len } => {
-                self.chunks.get(chunk).and_then(|b| b.get(start..start + len)).unwrap_or_default()
+                if Some(chunk) != self.open_index
+                    && let Some(b) = self.chunks.get(chunk)
+                    && start + len <= b.len()
+                {
+                    WindowValue::Shared(b.slice(start..start + len))
+                } else {
+                    WindowValue::Copy(self.chunk(chunk).get(start..start + len).unwrap_or_default())
+                }
             }
-            ValueAt::Own(i) => self.own.get(i).map_or(&[][..], |b| b.as_ref()),
+            ValueAt::Own(i) => WindowValue::Shared(self.own.get(i).cloned().unwrap_or_default()),
         }
     }
 
-    /// The last entry before `target` (at or before it with `or_equal`), or [`NIL`] (the head)
-    /// if there is none; `None` as the target means past every entry. Fills `prev[l]` with the
-    /// last entry before the target on each level `l` below the list's height.
+    fn value(&self, v: ValueAt) -> Bytes {
+        match self.window_value(v) {
+            WindowValue::Shared(b) => b,
+            WindowValue::Copy(s) => Bytes::copy_from_slice(s),
+        }
+    }
+}
+
+/// Slots per B-tree node.
+const FAN: usize = 64;
+/// The null node link.
+const NO_NODE: u32 = u32::MAX;
+
+/// A leaf: entries in order, each a key prefix and a record address.
+#[derive(Debug, Clone)]
+struct Leaf {
+    len: usize,
+    pre: [u32; FAN],
+    addr: [u32; FAN],
+    next: u32,
+    prev: u32,
+}
+
+/// An inner node: child `i` holds the keys from separator `i` (the first key of the child; the
+/// first separator is unused) up to separator `i + 1`.
+#[derive(Debug, Clone)]
+struct Inner {
+    len: usize,
+    pre: [u32; FAN],
+    addr: [u32; FAN],
+    child: [u32; FAN],
+}
+
+/// Nodes in fixed chunks of `SLAB` (a chunk never reallocates, so growth never copies nodes).
+#[derive(Debug)]
+struct Slab<T> {
+    chunks: Vec<Vec<T>>,
+}
+
+const SLAB: usize = 256;
+
+impl<T> Slab<T> {
+    fn new() -> Self {
+        Slab { chunks: Vec::new() }
+    }
     #[inline]
-    fn search(&self, target: Option<(&[u8], u64)>, or_equal: bool, mut prev: Option<&mut [u32; MAX_HEIGHT]>) -> u32 {
-        let mut x = NIL;
-        let mut level = self.height - 1;
-        // The node that stopped the previous level: known not to be before the target.
-        let mut stop = NIL;
-        let want = target.map(|t| prefix(t.0));
-        loop {
-            let l = self.link(x, level);
-            let next = l as u32;
-            let advance = next != NIL
-                && next != stop
-                && match (target, want) {
-                    (Some(t), Some(want)) => match ((l >> 32) as u32).cmp(&want) {
-                        Ordering::Less => true,
-                        Ordering::Greater => false,
-                        Ordering::Equal => {
-                            let o = cmp_parts(split_ikey(self.key(next)), t);
-                            o.is_lt() || (or_equal && o.is_eq())
-                        }
-                    },
-                    _ => true,
-                };
-            if advance {
-                x = next;
+    fn get(&self, id: u32) -> Option<&T> {
+        self.chunks.get(id as usize / SLAB)?.get(id as usize % SLAB)
+    }
+    #[inline]
+    fn get_mut(&mut self, id: u32) -> Option<&mut T> {
+        self.chunks.get_mut(id as usize / SLAB)?.get_mut(id as usize % SLAB)
+    }
+    fn push(&mut self, node: T) -> u32 {
+        if self.chunks.last().is_none_or(|c| c.len() == SLAB) {
+            self.chunks.push(Vec::with_capacity(SLAB));
+        }
+        let n = self.chunks.len() - 1;
+        if let Some(c) = self.chunks.last_mut() {
+            c.push(node);
+            (n * SLAB + c.len() - 1) as u32
+        } else {
+            NO_NODE
+        }
+    }
+}
+
+/// A search target: the key as parts and its prefix, and whether entries equal to it count as
+/// before it (`after`: find the first entry after the target instead of the first at or after).
+#[derive(Clone, Copy)]
+struct Target<'a> {
+    key: (&'a [u8], u64),
+    pre: u32,
+    after: bool,
+}
+
+impl<'a> Target<'a> {
+    fn new(key: (&'a [u8], u64), after: bool) -> Self {
+        Target { key, pre: prefix(key.0), after }
+    }
+}
+
+/// The index: a B+tree of record addresses with 4-byte key prefixes beside them, so a search
+/// reads the records only where prefixes tie. Leaves are linked both ways for scans.
+#[derive(Debug)]
+struct Tree2 {
+    records: Records,
+    leaves: Slab<Leaf>,
+    inners: Slab<Inner>,
+    root: u32,
+    /// Inner levels above the leaves (0: the root is a leaf).
+    depth: usize,
+    entries: usize,
+}
+
+/// A position: a leaf and a slot in it (`len` means past its last entry).
+type Pos = (u32, usize);
+
+impl Tree2 {
+    fn new(chunk_limit: usize) -> Self {
+        let mut leaves = Slab::new();
+        let root = leaves.push(Leaf { len: 0, pre: [0; FAN], addr: [0; FAN], next: NO_NODE, prev: NO_NODE });
+        Tree2 { records: Records::new(chunk_limit), leaves, inners: Slab::new(), root, depth: 0, entries: 0 }
+    }
+
+    /// Whether the entry (`pre`, `addr`) is before the target.
+    #[inline]
+    fn before(&self, pre: u32, addr: u32, t: &Target<'_>) -> bool {
+        match pre.cmp(&t.pre) {
+            Ordering::Less => true,
+            Ordering::Greater => false,
+            Ordering::Equal => {
+                let o = cmp_parts(split_ikey(self.records.key(addr)), t.key);
+                o.is_lt() || (t.after && o.is_eq())
+            }
+        }
+    }
+
+    /// The number of slots in `pre[from..len]`/`addr` before the target, plus `from`.
+    #[inline]
+    fn partition(&self, pre: &[u32], addr: &[u32], from: usize, len: usize, t: &Target<'_>) -> usize {
+        let (mut lo, mut hi) = (from, len);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if self.before(pre[mid], addr[mid], t) {
+                lo = mid + 1;
             } else {
-                if let Some(p) = prev.as_deref_mut() {
-                    p[level] = x;
-                }
-                if level == 0 {
-                    return x;
-                }
-                stop = next;
-                level -= 1;
+                hi = mid;
             }
         }
+        lo
     }
 
-    fn random_height(&mut self) -> usize {
-        // xorshift64*: two bits per level.
-        self.rng ^= self.rng >> 12;
-        self.rng ^= self.rng << 25;
-        self.rng ^= self.rng >> 27;
-        let mut r = self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32;
-        let mut h = 1;
-        while h < MAX_HEIGHT && r & 3 == 0 {
-            h += 1;
-            r >>= 2;
-        }
-        h
-    }
-
-    /// Room for an entry of `len` bytes: its chunk and the offset it starts at, or `None` if the
-    /// address space is used up.
-    fn alloc(&mut self, len: usize) -> Option<(usize, usize)> {
-        if len > BIG_RECORD {
-            let span = len.div_ceil(CHUNK);
-            if self.chunks.len() + span > self.chunk_limit {
-                return None;
+    /// The leaf position of the first entry not before the target (possibly past a leaf's end),
+    /// and the path of (inner node, child index) taken.
+    fn descend(&self, t: &Target<'_>, mut path: Option<&mut Vec<(u32, usize)>>) -> Pos {
+        let mut node = self.root;
+        for _ in 0..self.depth {
+            let Some(inner) = self.inners.get(node) else { break };
+            // Separators 1.. before the target: the child holding the boundary is the last one.
+            let i = self.partition(&inner.pre, &inner.addr, 1, inner.len, t) - 1;
+            if let Some(p) = path.as_deref_mut() {
+                p.push((node, i));
             }
-            let c = self.chunks.len();
-            self.chunks.push(Vec::with_capacity(len));
-            self.chunks.extend(std::iter::repeat_with(Vec::new).take(span - 1));
-            return Some((c, 0));
+            node = inner.child[i];
         }
-        if let Some(c) = self.open
-            && let Some(chunk) = self.chunks.get(c)
-            && chunk.capacity() - chunk.len() >= len
-        {
-            return Some((c, chunk.len()));
-        }
-        if self.chunks.len() >= self.chunk_limit {
-            return None;
-        }
-        self.chunks.push(Vec::with_capacity(CHUNK));
-        self.open = Some(self.chunks.len() - 1);
-        Some((self.chunks.len() - 1, 0))
+        let Some(leaf) = self.leaves.get(node) else { return (NO_NODE, 0) };
+        (node, self.partition(&leaf.pre, &leaf.addr, 0, leaf.len, t))
     }
 
-    /// Adds an entry; an entry with the same internal key is replaced (relinked past, its bytes
-    /// stay in the arena). Returns false, changing nothing, if the arena is full.
+    /// The address at a position, moving to the next leaf if it is past its leaf's end.
+    fn at_or_next(&self, (mut leaf, mut i): Pos) -> Option<(u32, Pos)> {
+        loop {
+            let l = self.leaves.get(leaf)?;
+            if i < l.len {
+                return Some((l.addr[i], (leaf, i)));
+            }
+            leaf = l.next;
+            i = 0;
+        }
+    }
+
+    /// The address just before a position, moving to earlier leaves as needed.
+    fn before_pos(&self, (mut leaf, mut i): Pos) -> Option<(u32, Pos)> {
+        loop {
+            let l = self.leaves.get(leaf)?;
+            if i > 0 {
+                let i = i.min(l.len);
+                if i > 0 {
+                    return Some((l.addr[i - 1], (leaf, i - 1)));
+                }
+            }
+            leaf = l.prev;
+            i = usize::MAX;
+        }
+    }
+
+    /// The first entry at or after the target, by address ([`NIL`] if none).
+    fn first_from(&self, key: (&[u8], u64)) -> u32 {
+        let pos = self.descend(&Target::new(key, false), None);
+        self.at_or_next(pos).map_or(NIL, |(a, _)| a)
+    }
+
+    /// Adds an entry; an entry with the same internal key gets the new value (the old record
+    /// stays in the arena). Returns false, changing nothing, if the record arena is full.
     fn insert(&mut self, ikey: &[u8], value: &[u8]) -> bool {
-        let target = split_ikey(ikey);
-        let mut prev = [NIL; MAX_HEIGHT];
-        let left = self.search(Some(target), false, Some(&mut prev));
-        let right = self.next(left, 0);
-        let replaces = right != NIL && self.key(right) == ikey;
-        let height = if replaces {
-            // The old entry's height: the levels on which it follows the last entry before it.
-            (0..self.height).take_while(|&l| self.next(prev[l], l) == right).count()
-        } else {
-            self.random_height()
-        };
-        let own = value.len() > VALUE_INLINE_MAX;
-        let tag = if own { 0 } else { value.len() as u64 + 1 };
-        let own_index = self.own.len() as u64;
-        let len = LINK * height
-            + varint_len(ikey.len() as u64)
-            + ikey.len()
-            + varint_len(tag)
-            + if own { varint_len(own_index) } else { value.len() };
-        let Some((c, start)) = self.alloc(len) else { return false };
-        let addr_off = start + LINK * (height - 1);
-        // c < chunk_limit <= 2^16 and addr_off < CHUNK (a regular chunk's entries end within
-        // it; a big one starts at 0 and its links take at most 96 bytes).
-        let addr = ((c as u32) << 16) | addr_off as u32;
-        let mut links = [0u64; MAX_HEIGHT];
-        for (l, link) in links.iter_mut().enumerate().take(height) {
-            *link = if replaces { self.link(right, l) } else { self.link(prev[l], l) };
+        let key = split_ikey(ikey);
+        let t = Target::new(key, false);
+        let mut path = Vec::with_capacity(self.depth);
+        let (leaf_id, i) = self.descend(&t, Some(&mut path));
+        // The first entry at or after the key (the next leaf's first if the boundary is at the end
+        // of this one): if it is the key, its value is replaced.
+        let same = self.at_or_next((leaf_id, i)).filter(|&(a, _)| self.records.key(a) == ikey).map(|(_, p)| p);
+        let Some(addr) = self.records.put(ikey, value) else { return false };
+        if let Some((l, j)) = same {
+            if let Some(leaf) = self.leaves.get_mut(l) {
+                leaf.addr[j] = addr;
+            }
+            return true;
         }
-        if own {
-            self.own.push(Bytes::copy_from_slice(value));
+        let Some(leaf) = self.leaves.get_mut(leaf_id) else { return false };
+        self.entries += 1;
+        if leaf.len < FAN {
+            slot_insert(&mut leaf.pre, leaf.len, i, t.pre);
+            slot_insert(&mut leaf.addr, leaf.len, i, addr);
+            leaf.len += 1;
+            return true;
         }
-        let Some(chunk) = self.chunks.get_mut(c) else { return false };
-        for l in (0..height).rev() {
-            chunk.extend_from_slice(&links[l].to_le_bytes());
+        // Split the full leaf: the upper half moves to a new leaf after it. Appends at the end of
+        // the rightmost leaf (ascending inserts) keep the left leaf full.
+        let keep = if i == FAN && leaf.next == NO_NODE { FAN } else { FAN / 2 };
+        let mut right = Leaf { len: FAN - keep, pre: [0; FAN], addr: [0; FAN], next: leaf.next, prev: leaf_id };
+        right.pre[..FAN - keep].copy_from_slice(&leaf.pre[keep..]);
+        right.addr[..FAN - keep].copy_from_slice(&leaf.addr[keep..]);
+        leaf.len = keep;
+        let old_next = leaf.next;
+        let right_id = self.leaves.push(right);
+        if let Some(leaf) = self.leaves.get_mut(leaf_id) {
+            leaf.next = right_id;
         }
-        put_varint64(chunk, ikey.len() as u64);
-        chunk.extend_from_slice(ikey);
-        put_varint64(chunk, tag);
-        if own {
-            put_varint64(chunk, own_index);
-        } else {
-            chunk.extend_from_slice(value);
+        if let Some(n) = self.leaves.get_mut(old_next) {
+            n.prev = right_id;
         }
-        // Publish: readers are excluded by the write lock, so the order does not matter.
-        let to = link(addr, prefix(target.0));
-        for (l, &p) in prev.iter().enumerate().take(height) {
-            self.set_link(p, l, to);
+        let (target_leaf, at) = if i <= keep && keep < FAN { (leaf_id, i) } else { (right_id, i - keep) };
+        if let Some(l) = self.leaves.get_mut(target_leaf) {
+            slot_insert(&mut l.pre, l.len, at, t.pre);
+            slot_insert(&mut l.addr, l.len, at, addr);
+            l.len += 1;
         }
-        self.height = self.height.max(height);
-        if !replaces {
-            self.entries += 1;
-        }
+        let Some(first) = self.leaves.get(right_id).map(|r| (r.pre[0], r.addr[0])) else { return true };
+        self.insert_separator(path, first, right_id);
         true
+    }
+
+    /// Inserts the separator `sep` for the new node `child` (just after the child the path took)
+    /// into the inner nodes along `path`, splitting upward.
+    fn insert_separator(&mut self, mut path: Vec<(u32, usize)>, mut sep: (u32, u32), mut child: u32) {
+        loop {
+            let Some((node_id, i)) = path.pop() else {
+                // The root split: a new root over the old one and `child`.
+                let mut root = Inner { len: 2, pre: [0; FAN], addr: [0; FAN], child: [NO_NODE; FAN] };
+                root.child[0] = self.root;
+                root.child[1] = child;
+                root.pre[1] = sep.0;
+                root.addr[1] = sep.1;
+                self.root = self.inners.push(root);
+                self.depth += 1;
+                return;
+            };
+            let Some(node) = self.inners.get_mut(node_id) else { return };
+            let at = i + 1;
+            if node.len < FAN {
+                slot_insert(&mut node.pre, node.len, at, sep.0);
+                slot_insert(&mut node.addr, node.len, at, sep.1);
+                slot_insert(&mut node.child, node.len, at, child);
+                node.len += 1;
+                return;
+            }
+            let keep = if at == FAN && path.iter().all(|&(n, i)| i + 1 == self.inner_len(n)) { FAN } else { FAN / 2 };
+            let Some(node) = self.inners.get_mut(node_id) else { return };
+            let mut right = Inner { len: FAN - keep, pre: [0; FAN], addr: [0; FAN], child: [NO_NODE; FAN] };
+            right.pre[..FAN - keep].copy_from_slice(&node.pre[keep..]);
+            right.addr[..FAN - keep].copy_from_slice(&node.addr[keep..]);
+            right.child[..FAN - keep].copy_from_slice(&node.child[keep..]);
+            node.len = keep;
+            let (into_left, at_in) = if at <= keep && keep < FAN { (true, at) } else { (false, at - keep) };
+            if into_left {
+                slot_insert(&mut node.pre, node.len, at_in, sep.0);
+                slot_insert(&mut node.addr, node.len, at_in, sep.1);
+                slot_insert(&mut node.child, node.len, at_in, child);
+                node.len += 1;
+            } else {
+                slot_insert(&mut right.pre, right.len, at_in, sep.0);
+                slot_insert(&mut right.addr, right.len, at_in, sep.1);
+                slot_insert(&mut right.child, right.len, at_in, child);
+                right.len += 1;
+            }
+            // The right node's first separator moves up; its slot 0 keeps only the child.
+            sep = (right.pre[0], right.addr[0]);
+            child = self.inners.push(right);
+        }
+    }
+
+    fn inner_len(&self, n: u32) -> usize {
+        self.inners.get(n).map_or(0, |n| n.len)
     }
 
     /// Entry addresses for a window: up to `n` from `bound` forward (`back` false; `bound` is the
@@ -415,29 +553,55 @@ impl SkipList {
         if n == 0 {
             return;
         }
+        let start = match bound {
+            Bound::Unbounded if back => self.last_pos(),
+            Bound::Unbounded => self.first_pos(),
+            // Backward: the boundary of "at or before" (Included) or "before" (Excluded).
+            Bound::Included(k) => self.descend(&Target::new(k, back), None),
+            Bound::Excluded(k) => self.descend(&Target::new(k, !back), None),
+        };
         if back {
-            let mut x = match bound {
-                Bound::Unbounded => self.search(None, false, None),
-                Bound::Included(t) => self.search(Some(t), true, None),
-                Bound::Excluded(t) => self.search(Some(t), false, None),
-            };
-            while x != NIL && out.len() < n {
-                out.push(x);
-                if out.len() < n {
-                    x = self.search(Some(split_ikey(self.key(x))), false, None);
-                }
+            let mut pos = start;
+            while out.len() < n
+                && let Some((a, p)) = self.before_pos(pos)
+            {
+                out.push(a);
+                pos = p;
             }
         } else {
-            let mut x = match bound {
-                Bound::Unbounded => self.next(NIL, 0),
-                Bound::Included(t) => self.next(self.search(Some(t), false, None), 0),
-                Bound::Excluded(t) => self.next(self.search(Some(t), true, None), 0),
-            };
-            while x != NIL && out.len() < n {
-                out.push(x);
-                x = self.next(x, 0);
+            let mut pos = start;
+            while out.len() < n
+                && let Some((a, p)) = self.at_or_next(pos)
+            {
+                out.push(a);
+                pos = (p.0, p.1 + 1);
             }
         }
+    }
+
+    fn first_pos(&self) -> Pos {
+        let mut node = self.root;
+        for _ in 0..self.depth {
+            node = self.inners.get(node).map_or(NO_NODE, |n| n.child[0]);
+        }
+        (node, 0)
+    }
+
+    fn last_pos(&self) -> Pos {
+        let mut node = self.root;
+        for _ in 0..self.depth {
+            node = self.inners.get(node).map_or(NO_NODE, |n| n.child[n.len.saturating_sub(1)]);
+        }
+        (node, self.leaves.get(node).map_or(0, |l| l.len))
+    }
+}
+
+/// Inserts `v` at `at` into the first `len` slots of `a` (`len < a.len()`), shifting the rest up.
+#[inline]
+fn slot_insert(a: &mut [u32; FAN], len: usize, at: usize, v: u32) {
+    if len < FAN && at <= len {
+        a.copy_within(at..len, at + 1);
+        a[at] = v;
     }
 }
 
@@ -504,7 +668,7 @@ pub enum MemGet {
 /// Everything behind the lock: the skip list and, only once its arena is full, the overflow map.
 #[derive(Debug)]
 struct Tree {
-    list: SkipList,
+    list: Tree2,
     overflow: BTreeMap<OwnedKey, Bytes>,
 }
 
@@ -535,7 +699,7 @@ impl MemTable {
     /// A memtable whose arena holds at most `chunks` chunks (tests reach the overflow with it).
     fn with_chunk_limit(chunks: usize) -> MemTable {
         MemTable {
-            tree: RwLock::new(Tree { list: SkipList::new(chunks), overflow: BTreeMap::new() }),
+            tree: RwLock::new(Tree { list: Tree2::new(chunks), overflow: BTreeMap::new() }),
             size_bytes: AtomicUsize::new(0),
         }
     }
@@ -573,9 +737,9 @@ impl MemTable {
         let probe = (user_key, trailer);
         let tree = self.tree.read();
         let list = &tree.list;
-        let x = list.next(list.search(Some(probe), false, None), 0);
+        let x = list.first_from(probe);
         let mut found = (x != NIL).then(|| {
-            let (k, v) = list.entry(x);
+            let (k, v) = list.records.entry(x);
             (k, Some(v), None)
         });
         if !tree.overflow.is_empty() {
@@ -597,7 +761,7 @@ impl MemTable {
         }
         Some(match parsed.kind {
             ValueKind::Put => MemGet::Value(match (list_value, overflow_value) {
-                (Some(v), _) => list.value(v),
+                (Some(v), _) => list.records.value(v),
                 (None, Some(v)) => v.clone(),
                 (None, None) => Bytes::new(),
             }),
@@ -639,11 +803,8 @@ impl MemTable {
         let list = &tree.list;
         list.collect(bound, back, n, addrs);
         let copy = |x: u32| {
-            let (k, v) = list.entry(x);
-            match v {
-                ValueAt::Inline { .. } => (k, WindowValue::Copy(list.value_slice(v))),
-                ValueAt::Own(_) => (k, WindowValue::Shared(list.value(v))),
-            }
+            let (k, v) = list.records.entry(x);
+            (k, list.records.window_value(v))
         };
         if tree.overflow.is_empty() {
             out.fill(addrs.iter().map(|&x| copy(x)));
@@ -667,7 +828,7 @@ impl MemTable {
             while found.len() < n && (i < addrs.len() || j < others.len()) {
                 let order = match (addrs.get(i), others.get(j)) {
                     (Some(&x), Some((k, _))) => {
-                        let o = compare_ikey(list.key(x), &k.0);
+                        let o = compare_ikey(list.records.key(x), &k.0);
                         if back { o.reverse() } else { o }
                     }
                     (Some(_), None) => Ordering::Less,
@@ -912,7 +1073,70 @@ mod tests {
             it.next();
         }
         assert_eq!(seen, n);
-        assert!(m.tree.read().list.chunks.len() > 4);
+        assert!(m.tree.read().list.records.chunks.len() > 4);
+    }
+
+    /// Enough entries for three inner levels, in random, ascending and descending order, with
+    /// keys whose 4-byte prefixes all tie ("user...") and keys whose prefixes differ: scans both
+    /// ways, seeks and gets agree with the sorted keys.
+    #[test]
+    fn large_trees_keep_order_in_every_insert_order() {
+        const N: u64 = 150_000;
+        let mix = |i: u64| i.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17);
+        for order in 0..3 {
+            for tied in [true, false] {
+                let key = |i: u64| {
+                    if tied { format!("user{:010}", mix(i) % 1_000_000_007).into_bytes() } else { mix(i).to_be_bytes().to_vec() }
+                };
+                let m = Arc::new(MemTable::new());
+                let mut model: Vec<Vec<u8>> = Vec::new();
+                for j in 0..N {
+                    let i = match order {
+                        0 => mix(j) % N,
+                        1 => j,
+                        _ => N - 1 - j,
+                    };
+                    // Sequence and value from i: some keys several times in random order.
+                    let seq = j + 1;
+                    m.add(seq, ValueKind::Put, &key(i), &seq.to_le_bytes());
+                    model.push(ikey::encode(&key(i), seq, ValueKind::Put));
+                }
+                model.sort_by(|a, b| compare_ikey(a, b));
+                let tree = m.tree.read();
+                assert!(tree.list.depth >= 2, "depth {}", tree.list.depth);
+                drop(tree);
+                let mut it = m.iter();
+                it.seek_to_first();
+                for want in &model {
+                    assert_eq!(it.key(), &want[..]);
+                    assert_eq!(it.value(), &ikey::parse(want).unwrap().seq.to_le_bytes());
+                    it.next();
+                }
+                assert!(!it.valid());
+                it.seek_to_last();
+                for want in model.iter().rev() {
+                    assert_eq!(it.key(), &want[..]);
+                    it.prev();
+                }
+                assert!(!it.valid());
+                for k in model.iter().step_by(997) {
+                    let p = ikey::parse(k).unwrap();
+                    assert_eq!(m.get(p.user_key, p.seq), Some(MemGet::Value(Bytes::copy_from_slice(&p.seq.to_le_bytes()))));
+                    it.seek(k);
+                    assert_eq!(it.key(), &k[..]);
+                    it.seek_for_prev(k);
+                    assert_eq!(it.key(), &k[..]);
+                }
+                // Adding an internal key again replaces its value wherever it sits (a leaf's
+                // first entry is also a separator above it).
+                for k in model.iter().step_by(13) {
+                    let p = ikey::parse(k).unwrap();
+                    m.add(p.seq, p.kind, p.user_key, b"again");
+                    assert_eq!(m.get(p.user_key, p.seq), Some(MemGet::Value(Bytes::from_static(b"again"))));
+                }
+                assert_eq!(m.len() as u64, N);
+            }
+        }
     }
 
     #[test]
@@ -1215,6 +1439,12 @@ mod tests {
 
         #[test]
         fn matches_model(ops in prop::collection::vec(op(), 0..120)) {
+            check_model(&ops, CHUNKS_MAX, 1)?;
+        }
+
+        /// Long enough for leaf splits (64 entries a leaf).
+        #[test]
+        fn matches_model_over_leaf_splits(ops in prop::collection::vec(op(), 100..1000)) {
             check_model(&ops, CHUNKS_MAX, 1)?;
         }
 
