@@ -1,10 +1,14 @@
-//! Memory of one memtable per entry, measured: inserts N entries (16-byte keys, 100-byte values,
-//! random order unless `ascending` is given) and prints the growth of the process's resident set
+//! Memory of one memtable per entry, measured: inserts N entries (16-byte keys, 100-byte values)
+//! and prints the growth of the process's resident set
 //! (VmRSS in /proc/self/status, Linux only) divided by N, next to the charge
 //! (`approximate_size / N`), the bytes `write_buffer_size` counts.
 //!
+//! Keys: `random` (default: 8 scattered bytes then the index, big-endian), `ascending` (the index
+//! big-endian), or `decimal` (db_bench's and the compare bench's: a scattered number as 16
+//! zero-padded decimal digits, so every key starts with the same bytes).
+//!
 //! Run one size per process (memory freed by a previous memtable would be reused and hide the
-//! growth): `cargo run --release -p strata --example memtable_rss -- 460000 [ascending]`.
+//! growth): `cargo run --release -p strata --example memtable_rss -- 460000 [random|ascending|decimal]`.
 
 use std::time::Instant;
 use strata::memtable::MemTable;
@@ -27,24 +31,28 @@ fn rss_kib() -> Option<u64> {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let n: u64 = args.next().map_or(Ok(460_000), |a| a.parse())?;
-    let ascending = args.next().is_some_and(|a| a == "ascending");
+    let mode = args.next().unwrap_or_else(|| "random".to_string());
     let value = [7u8; 100];
     let m = MemTable::new();
     let before = rss_kib().ok_or("no VmRSS in /proc/self/status")?;
     let start = Instant::now();
     for i in 0..n {
         let mut key = [0u8; 16];
-        let head = if ascending { i } else { mix(i) };
-        key[..8].copy_from_slice(&head.to_be_bytes());
-        key[8..].copy_from_slice(&i.to_be_bytes());
+        match mode.as_str() {
+            "decimal" => key.copy_from_slice(format!("{:016}", mix(i) % 10_000_000_000_000_000).as_bytes()),
+            "ascending" => key[8..].copy_from_slice(&i.to_be_bytes()),
+            _ => {
+                key[..8].copy_from_slice(&mix(i).to_be_bytes());
+                key[8..].copy_from_slice(&i.to_be_bytes());
+            }
+        }
         m.add(i + 1, ValueKind::Put, &key, &value);
     }
     let elapsed = start.elapsed();
     let after = rss_kib().ok_or("no VmRSS in /proc/self/status")?;
     let grown = (after.saturating_sub(before) * 1024) as f64;
     println!(
-        "entries {n} ({}): rss growth {:.1} B/entry, charge {:.1} B/entry, {:.0} entries per 64 MiB charged, insert {:.0} ns/entry",
-        if ascending { "ascending" } else { "random" },
+        "entries {n} ({mode}): rss growth {:.1} B/entry, charge {:.1} B/entry, {:.0} entries per 64 MiB charged, insert {:.0} ns/entry",
         grown / n as f64,
         m.approximate_size() as f64 / n as f64,
         (64u64 << 20) as f64 / (m.approximate_size() as f64 / n as f64),

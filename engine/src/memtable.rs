@@ -54,7 +54,7 @@ use std::collections::BTreeMap;
 use std::ops::{Bound, Range};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
-use strata_base::coding::{get_varint64, put_varint64, varint_len};
+use strata_base::coding::{get_varint64, varint_len};
 use strata_base::ikey::{self, SEQ_MAX, SeqNo, ValueKind};
 
 /// Bytes charged per entry on top of its internal key and value.
@@ -91,18 +91,20 @@ fn cmp_parts(a: (&[u8], u64), b: (&[u8], u64)) -> Ordering {
     a.0.cmp(b.0).then_with(|| b.1.cmp(&a.1))
 }
 
-/// The ordering prefix of a user key: its first 4 bytes, big-endian, zero-padded. A strict
+/// The ordering prefix of a user key in a node whose keys all share their first `skip` bytes:
+/// the 4 bytes after those, big-endian, zero-padded. Between keys sharing those bytes a strict
 /// inequality of prefixes is the keys' order (a padding byte is below every byte and belongs to
 /// a shorter key); equal prefixes need the full comparison.
 #[inline]
-fn prefix(user_key: &[u8]) -> u32 {
-    match user_key {
-        [a, b, c, d, ..] => u32::from_be_bytes([*a, *b, *c, *d]),
-        _ => {
+fn prefix_at(user_key: &[u8], skip: usize) -> u32 {
+    match user_key.get(skip..) {
+        Some([a, b, c, d, ..]) => u32::from_be_bytes([*a, *b, *c, *d]),
+        Some(rest) => {
             let mut p = [0u8; 4];
-            p[..user_key.len()].copy_from_slice(user_key);
+            p[..rest.len()].copy_from_slice(rest);
             u32::from_be_bytes(p)
         }
+        None => 0,
     }
 }
 
@@ -160,13 +162,14 @@ impl Records {
             + ikey.len()
             + varint_len(tag)
             + if own { varint_len(own_index) } else { value.len() };
-        let mut head = Vec::with_capacity(10);
-        put_varint64(&mut head, ikey.len() as u64);
-        let mut tail = Vec::with_capacity(20);
-        put_varint64(&mut tail, tag);
+        let mut head = Varints::default();
+        head.put(ikey.len() as u64);
+        let mut tail = Varints::default();
+        tail.put(tag);
         if own {
-            put_varint64(&mut tail, own_index);
+            tail.put(own_index);
         }
+        let (head, tail) = (head.bytes(), tail.bytes());
         let value_bytes = if own { &[][..] } else { value };
         let (c, off) = if len > BIG_RECORD {
             let span = len.div_ceil(CHUNK);
@@ -174,7 +177,7 @@ impl Records {
                 return None;
             }
             let mut rec = Vec::with_capacity(len);
-            for part in [&head[..], ikey, &tail[..], value_bytes] {
+            for part in [head, ikey, tail, value_bytes] {
                 rec.extend_from_slice(part);
             }
             let c = self.chunks.len();
@@ -197,7 +200,7 @@ impl Records {
                 self.chunks.push(Bytes::new());
             }
             let off = self.open.len();
-            for part in [&head[..], ikey, &tail[..], value_bytes] {
+            for part in [head, ikey, tail, value_bytes] {
                 self.open.extend_from_slice(part);
             }
             (self.open_index.unwrap_or(0), off)
@@ -267,6 +270,31 @@ impl Records {
     }
 }
 
+/// Up to two varints encoded on the stack.
+#[derive(Default)]
+struct Varints {
+    buf: [u8; 20],
+    len: usize,
+}
+
+impl Varints {
+    fn put(&mut self, mut v: u64) {
+        while let Some(b) = self.buf.get_mut(self.len) {
+            self.len += 1;
+            if v < 0x80 {
+                *b = v as u8;
+                return;
+            }
+            *b = (v as u8) | 0x80;
+            v >>= 7;
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
 /// Slots per B-tree node.
 const FAN: usize = 64;
 /// The null node link.
@@ -276,6 +304,8 @@ const NO_NODE: u32 = u32::MAX;
 #[derive(Debug, Clone)]
 struct Leaf {
     len: usize,
+    /// The user-key bytes every key this leaf may hold shares (see [`prefix_at`]).
+    skip: usize,
     pre: [u32; FAN],
     addr: [u32; FAN],
     next: u32,
@@ -287,6 +317,7 @@ struct Leaf {
 #[derive(Debug, Clone)]
 struct Inner {
     len: usize,
+    skip: usize,
     pre: [u32; FAN],
     addr: [u32; FAN],
     child: [u32; FAN],
@@ -326,23 +357,31 @@ impl<T> Slab<T> {
     }
 }
 
-/// A search target: the key as parts and its prefix, and whether entries equal to it count as
-/// before it (`after`: find the first entry after the target instead of the first at or after).
+/// A search target: the key as parts, and whether entries equal to it count as before it
+/// (`after`: find the first entry after the target instead of the first at or after).
 #[derive(Clone, Copy)]
 struct Target<'a> {
     key: (&'a [u8], u64),
-    pre: u32,
     after: bool,
 }
 
 impl<'a> Target<'a> {
     fn new(key: (&'a [u8], u64), after: bool) -> Self {
-        Target { key, pre: prefix(key.0), after }
+        Target { key, after }
     }
 }
 
+/// A node's key range as record addresses of its fences (`None`: unbounded): every key the node
+/// holds, and every target a search routes to it, has a user key between the fences' (inclusive).
+type Fences = (Option<u32>, Option<u32>);
+
+/// One step of an insert's path: inner node, child index taken, the node's fences.
+type Step = (u32, usize, Fences);
+
 /// The index: a B+tree of record addresses with 4-byte key prefixes beside them, so a search
-/// reads the records only where prefixes tie. Leaves are linked both ways for scans.
+/// reads the records only where prefixes tie. A node's prefixes start after the bytes all its
+/// keys share (the common prefix of its fences), so keys with a long common prefix ("user:000…")
+/// still differ in them. Leaves are linked both ways for scans.
 #[derive(Debug)]
 struct Tree2 {
     records: Records,
@@ -352,6 +391,8 @@ struct Tree2 {
     /// Inner levels above the leaves (0: the root is a leaf).
     depth: usize,
     entries: usize,
+    /// Scratch for an insert's path.
+    path: Vec<Step>,
 }
 
 /// A position: a leaf and a slot in it (`len` means past its last entry).
@@ -360,14 +401,42 @@ type Pos = (u32, usize);
 impl Tree2 {
     fn new(chunk_limit: usize) -> Self {
         let mut leaves = Slab::new();
-        let root = leaves.push(Leaf { len: 0, pre: [0; FAN], addr: [0; FAN], next: NO_NODE, prev: NO_NODE });
-        Tree2 { records: Records::new(chunk_limit), leaves, inners: Slab::new(), root, depth: 0, entries: 0 }
+        let root = leaves.push(Leaf { len: 0, skip: 0, pre: [0; FAN], addr: [0; FAN], next: NO_NODE, prev: NO_NODE });
+        Tree2 {
+            records: Records::new(chunk_limit),
+            leaves,
+            inners: Slab::new(),
+            root,
+            depth: 0,
+            entries: 0,
+            path: Vec::new(),
+        }
     }
 
-    /// Whether the entry (`pre`, `addr`) is before the target.
+    fn user_key(&self, addr: u32) -> &[u8] {
+        split_ikey(self.records.key(addr)).0
+    }
+
+    /// The prefix of the record at `addr` for a node with `skip`.
+    fn pre_of(&self, addr: u32, skip: usize) -> u32 {
+        prefix_at(self.user_key(addr), skip)
+    }
+
+    /// The shared user-key bytes of a node with these fences.
+    fn skip_of(&self, (lo, hi): Fences) -> usize {
+        match (lo, hi) {
+            (Some(lo), Some(hi)) => {
+                let (a, b) = (self.user_key(lo), self.user_key(hi));
+                a.iter().zip(b).take_while(|(x, y)| x == y).count()
+            }
+            _ => 0,
+        }
+    }
+
+    /// Whether the entry (`pre`, `addr`) is before the target whose prefix is `tp`.
     #[inline]
-    fn before(&self, pre: u32, addr: u32, t: &Target<'_>) -> bool {
-        match pre.cmp(&t.pre) {
+    fn before(&self, pre: u32, addr: u32, t: &Target<'_>, tp: u32) -> bool {
+        match pre.cmp(&tp) {
             Ordering::Less => true,
             Ordering::Greater => false,
             Ordering::Equal => {
@@ -377,13 +446,14 @@ impl Tree2 {
         }
     }
 
-    /// The number of slots in `pre[from..len]`/`addr` before the target, plus `from`.
+    /// `from` plus the number of slots in `pre[from..len]`/`addr` before the target.
     #[inline]
-    fn partition(&self, pre: &[u32], addr: &[u32], from: usize, len: usize, t: &Target<'_>) -> usize {
+    fn partition(&self, pre: &[u32], addr: &[u32], (from, len): (usize, usize), t: &Target<'_>, skip: usize) -> usize {
+        let tp = prefix_at(t.key.0, skip);
         let (mut lo, mut hi) = (from, len);
         while lo < hi {
             let mid = (lo + hi) / 2;
-            if self.before(pre[mid], addr[mid], t) {
+            if self.before(pre[mid], addr[mid], t, tp) {
                 lo = mid + 1;
             } else {
                 hi = mid;
@@ -392,21 +462,28 @@ impl Tree2 {
         lo
     }
 
-    /// The leaf position of the first entry not before the target (possibly past a leaf's end),
-    /// and the path of (inner node, child index) taken.
-    fn descend(&self, t: &Target<'_>, mut path: Option<&mut Vec<(u32, usize)>>) -> Pos {
+    /// The leaf position of the first entry not before the target (possibly past a leaf's end)
+    /// and the leaf's fences; with `path`, the inner nodes taken.
+    fn descend(&self, t: &Target<'_>, mut path: Option<&mut Vec<Step>>) -> (Pos, Fences) {
         let mut node = self.root;
+        let mut fences: Fences = (None, None);
         for _ in 0..self.depth {
             let Some(inner) = self.inners.get(node) else { break };
             // Separators 1.. before the target: the child holding the boundary is the last one.
-            let i = self.partition(&inner.pre, &inner.addr, 1, inner.len, t) - 1;
+            let i = self.partition(&inner.pre, &inner.addr, (1, inner.len), t, inner.skip) - 1;
             if let Some(p) = path.as_deref_mut() {
-                p.push((node, i));
+                p.push((node, i, fences));
+            }
+            if i >= 1 {
+                fences.0 = Some(inner.addr[i]);
+            }
+            if i + 1 < inner.len {
+                fences.1 = Some(inner.addr[i + 1]);
             }
             node = inner.child[i];
         }
-        let Some(leaf) = self.leaves.get(node) else { return (NO_NODE, 0) };
-        (node, self.partition(&leaf.pre, &leaf.addr, 0, leaf.len, t))
+        let Some(leaf) = self.leaves.get(node) else { return ((NO_NODE, 0), fences) };
+        ((node, self.partition(&leaf.pre, &leaf.addr, (0, leaf.len), t, leaf.skip)), fences)
     }
 
     /// The address at a position, moving to the next leaf if it is past its leaf's end.
@@ -425,11 +502,9 @@ impl Tree2 {
     fn before_pos(&self, (mut leaf, mut i): Pos) -> Option<(u32, Pos)> {
         loop {
             let l = self.leaves.get(leaf)?;
-            if i > 0 {
-                let i = i.min(l.len);
-                if i > 0 {
-                    return Some((l.addr[i - 1], (leaf, i - 1)));
-                }
+            let j = i.min(l.len);
+            if j > 0 {
+                return Some((l.addr[j - 1], (leaf, j - 1)));
             }
             leaf = l.prev;
             i = usize::MAX;
@@ -438,20 +513,42 @@ impl Tree2 {
 
     /// The first entry at or after the target, by address ([`NIL`] if none).
     fn first_from(&self, key: (&[u8], u64)) -> u32 {
-        let pos = self.descend(&Target::new(key, false), None);
+        let (pos, _) = self.descend(&Target::new(key, false), None);
         self.at_or_next(pos).map_or(NIL, |(a, _)| a)
     }
 
     /// Adds an entry; an entry with the same internal key gets the new value (the old record
     /// stays in the arena). Returns false, changing nothing, if the record arena is full.
     fn insert(&mut self, ikey: &[u8], value: &[u8]) -> bool {
-        let key = split_ikey(ikey);
-        let t = Target::new(key, false);
-        let mut path = Vec::with_capacity(self.depth);
-        let (leaf_id, i) = self.descend(&t, Some(&mut path));
+        let t = Target::new(split_ikey(ikey), false);
+        let mut path = std::mem::take(&mut self.path);
+        path.clear();
+        let (pos, fences) = self.descend(&t, Some(&mut path));
         // The first entry at or after the key (the next leaf's first if the boundary is at the end
-        // of this one): if it is the key, its value is replaced.
-        let same = self.at_or_next((leaf_id, i)).filter(|&(a, _)| self.records.key(a) == ikey).map(|(_, p)| p);
+        // of this one): if it is the key, its value is replaced. Only an equal prefix can be.
+        let same = self
+            .at_or_next(pos)
+            .filter(|&(a, (l, j))| {
+                self.leaves.get(l).is_some_and(|l| l.pre[j] == prefix_at(t.key.0, l.skip))
+                    && self.records.key(a) == ikey
+            })
+            .map(|(_, p)| p);
+        let done = self.insert_at(ikey, value, pos, fences, same, &mut path);
+        self.path = path;
+        done
+    }
+
+    /// The rest of [`Self::insert`]: the leaf position found and its fences, the entry to
+    /// replace if any.
+    fn insert_at(
+        &mut self,
+        ikey: &[u8],
+        value: &[u8],
+        (leaf_id, i): Pos,
+        fences: Fences,
+        same: Option<Pos>,
+        path: &mut Vec<Step>,
+    ) -> bool {
         let Some(addr) = self.records.put(ikey, value) else { return false };
         if let Some((l, j)) = same {
             if let Some(leaf) = self.leaves.get_mut(l) {
@@ -459,85 +556,121 @@ impl Tree2 {
             }
             return true;
         }
-        let Some(leaf) = self.leaves.get_mut(leaf_id) else { return false };
         self.entries += 1;
+        let Some(leaf) = self.leaves.get(leaf_id) else { return false };
+        let pre = prefix_at(split_ikey(ikey).0, leaf.skip);
         if leaf.len < FAN {
-            slot_insert(&mut leaf.pre, leaf.len, i, t.pre);
-            slot_insert(&mut leaf.addr, leaf.len, i, addr);
-            leaf.len += 1;
+            if let Some(leaf) = self.leaves.get_mut(leaf_id) {
+                slot_insert(&mut leaf.pre, leaf.len, i, pre);
+                slot_insert(&mut leaf.addr, leaf.len, i, addr);
+                leaf.len += 1;
+            }
             return true;
         }
         // Split the full leaf: the upper half moves to a new leaf after it. Appends at the end of
         // the rightmost leaf (ascending inserts) keep the left leaf full.
-        let keep = if i == FAN && leaf.next == NO_NODE { FAN } else { FAN / 2 };
-        let mut right = Leaf { len: FAN - keep, pre: [0; FAN], addr: [0; FAN], next: leaf.next, prev: leaf_id };
-        right.pre[..FAN - keep].copy_from_slice(&leaf.pre[keep..]);
-        right.addr[..FAN - keep].copy_from_slice(&leaf.addr[keep..]);
-        leaf.len = keep;
-        let old_next = leaf.next;
+        let (mut left, old_skip) = (leaf.clone(), leaf.skip);
+        let keep = if i == FAN && left.next == NO_NODE { FAN } else { FAN / 2 };
+        let mut right = Leaf { len: FAN - keep, skip: old_skip, pre: [0; FAN], addr: [0; FAN], next: left.next, prev: leaf_id };
+        right.pre[..FAN - keep].copy_from_slice(&left.pre[keep..]);
+        right.addr[..FAN - keep].copy_from_slice(&left.addr[keep..]);
+        left.len = keep;
+        if i <= keep && keep < FAN {
+            slot_insert(&mut left.pre, left.len, i, pre);
+            slot_insert(&mut left.addr, left.len, i, addr);
+            left.len += 1;
+        } else {
+            slot_insert(&mut right.pre, right.len, i - keep, pre);
+            slot_insert(&mut right.addr, right.len, i - keep, addr);
+            right.len += 1;
+        }
+        let sep = right.addr[0];
+        // Each half's prefixes start after its own fences' common bytes.
+        self.reprefix_leaf(&mut left, (fences.0, Some(sep)));
+        self.reprefix_leaf(&mut right, (Some(sep), fences.1));
+        let old_next = left.next;
         let right_id = self.leaves.push(right);
-        if let Some(leaf) = self.leaves.get_mut(leaf_id) {
-            leaf.next = right_id;
+        left.next = right_id;
+        if let Some(l) = self.leaves.get_mut(leaf_id) {
+            *l = left;
         }
         if let Some(n) = self.leaves.get_mut(old_next) {
             n.prev = right_id;
         }
-        let (target_leaf, at) = if i <= keep && keep < FAN { (leaf_id, i) } else { (right_id, i - keep) };
-        if let Some(l) = self.leaves.get_mut(target_leaf) {
-            slot_insert(&mut l.pre, l.len, at, t.pre);
-            slot_insert(&mut l.addr, l.len, at, addr);
-            l.len += 1;
-        }
-        let Some(first) = self.leaves.get(right_id).map(|r| (r.pre[0], r.addr[0])) else { return true };
-        self.insert_separator(path, first, right_id);
+        self.insert_separator(path, sep, right_id);
         true
     }
 
-    /// Inserts the separator `sep` for the new node `child` (just after the child the path took)
-    /// into the inner nodes along `path`, splitting upward.
-    fn insert_separator(&mut self, mut path: Vec<(u32, usize)>, mut sep: (u32, u32), mut child: u32) {
+    /// Gives `leaf` the skip of `fences` and recomputes its prefixes if that changes it.
+    fn reprefix_leaf(&self, leaf: &mut Leaf, fences: Fences) {
+        let skip = self.skip_of(fences);
+        if skip != leaf.skip {
+            leaf.skip = skip;
+            for j in 0..leaf.len {
+                leaf.pre[j] = self.pre_of(leaf.addr[j], skip);
+            }
+        }
+    }
+
+    /// The same for an inner node (slot 0 has no separator).
+    fn reprefix_inner(&self, node: &mut Inner, fences: Fences) {
+        let skip = self.skip_of(fences);
+        if skip != node.skip {
+            node.skip = skip;
+            for j in 1..node.len {
+                node.pre[j] = self.pre_of(node.addr[j], skip);
+            }
+        }
+    }
+
+    /// Inserts the separator `sep` (a record address) for the new node `child` (just after the
+    /// child the path took) into the inner nodes along `path`, splitting upward.
+    fn insert_separator(&mut self, path: &mut Vec<Step>, mut sep: u32, mut child: u32) {
         loop {
-            let Some((node_id, i)) = path.pop() else {
+            let Some((node_id, i, fences)) = path.pop() else {
                 // The root split: a new root over the old one and `child`.
-                let mut root = Inner { len: 2, pre: [0; FAN], addr: [0; FAN], child: [NO_NODE; FAN] };
+                let mut root = Inner { len: 2, skip: 0, pre: [0; FAN], addr: [0; FAN], child: [NO_NODE; FAN] };
                 root.child[0] = self.root;
                 root.child[1] = child;
-                root.pre[1] = sep.0;
-                root.addr[1] = sep.1;
+                root.pre[1] = self.pre_of(sep, 0);
+                root.addr[1] = sep;
                 self.root = self.inners.push(root);
                 self.depth += 1;
                 return;
             };
-            let Some(node) = self.inners.get_mut(node_id) else { return };
+            let rightmost = path.iter().all(|&(n, i, _)| i + 1 == self.inner_len(n));
+            let Some(node) = self.inners.get(node_id) else { return };
             let at = i + 1;
+            let pre = self.pre_of(sep, node.skip);
+            let mut node = node.clone();
             if node.len < FAN {
-                slot_insert(&mut node.pre, node.len, at, sep.0);
-                slot_insert(&mut node.addr, node.len, at, sep.1);
+                slot_insert(&mut node.pre, node.len, at, pre);
+                slot_insert(&mut node.addr, node.len, at, sep);
                 slot_insert(&mut node.child, node.len, at, child);
                 node.len += 1;
+                if let Some(n) = self.inners.get_mut(node_id) {
+                    *n = node;
+                }
                 return;
             }
-            let keep = if at == FAN && path.iter().all(|&(n, i)| i + 1 == self.inner_len(n)) { FAN } else { FAN / 2 };
-            let Some(node) = self.inners.get_mut(node_id) else { return };
-            let mut right = Inner { len: FAN - keep, pre: [0; FAN], addr: [0; FAN], child: [NO_NODE; FAN] };
+            let keep = if at == FAN && rightmost { FAN } else { FAN / 2 };
+            let mut right = Inner { len: FAN - keep, skip: node.skip, pre: [0; FAN], addr: [0; FAN], child: [NO_NODE; FAN] };
             right.pre[..FAN - keep].copy_from_slice(&node.pre[keep..]);
             right.addr[..FAN - keep].copy_from_slice(&node.addr[keep..]);
             right.child[..FAN - keep].copy_from_slice(&node.child[keep..]);
             node.len = keep;
-            let (into_left, at_in) = if at <= keep && keep < FAN { (true, at) } else { (false, at - keep) };
-            if into_left {
-                slot_insert(&mut node.pre, node.len, at_in, sep.0);
-                slot_insert(&mut node.addr, node.len, at_in, sep.1);
-                slot_insert(&mut node.child, node.len, at_in, child);
-                node.len += 1;
-            } else {
-                slot_insert(&mut right.pre, right.len, at_in, sep.0);
-                slot_insert(&mut right.addr, right.len, at_in, sep.1);
-                slot_insert(&mut right.child, right.len, at_in, child);
-                right.len += 1;
-            }
+            let (half, at) = if at <= keep && keep < FAN { (&mut node, at) } else { (&mut right, at - keep) };
+            slot_insert(&mut half.pre, half.len, at, pre);
+            slot_insert(&mut half.addr, half.len, at, sep);
+            slot_insert(&mut half.child, half.len, at, child);
+            half.len += 1;
             // The right node's first separator moves up; its slot 0 keeps only the child.
-            sep = (right.pre[0], right.addr[0]);
+            sep = right.addr[0];
+            self.reprefix_inner(&mut node, (fences.0, Some(sep)));
+            self.reprefix_inner(&mut right, (Some(sep), fences.1));
+            if let Some(n) = self.inners.get_mut(node_id) {
+                *n = node;
+            }
             child = self.inners.push(right);
         }
     }
@@ -557,11 +690,11 @@ impl Tree2 {
             Bound::Unbounded if back => self.last_pos(),
             Bound::Unbounded => self.first_pos(),
             // Backward: the boundary of "at or before" (Included) or "before" (Excluded).
-            Bound::Included(k) => self.descend(&Target::new(k, back), None),
-            Bound::Excluded(k) => self.descend(&Target::new(k, !back), None),
+            Bound::Included(k) => self.descend(&Target::new(k, back), None).0,
+            Bound::Excluded(k) => self.descend(&Target::new(k, !back), None).0,
         };
+        let mut pos = start;
         if back {
-            let mut pos = start;
             while out.len() < n
                 && let Some((a, p)) = self.before_pos(pos)
             {
@@ -569,7 +702,6 @@ impl Tree2 {
                 pos = p;
             }
         } else {
-            let mut pos = start;
             while out.len() < n
                 && let Some((a, p)) = self.at_or_next(pos)
             {
