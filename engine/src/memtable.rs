@@ -1,43 +1,43 @@
 //! The memtable: the in-memory sorted buffer of recent writes of one column family.
 //!
-//! A skip list laid out in a byte arena, behind a reader-writer lock. Each entry is one record in
-//! a 64 KiB chunk: its links (one little-endian `u32` per level, highest level first), then the
-//! internal key and the value, each behind a varint length:
+//! Two parts behind one reader-writer lock:
 //!
-//! ```text
-//! [next(h-1)] ... [next(1)] [next(0)] [klen varint] [internal key] [vtag varint] [value]
-//!                           ^ the entry's address: chunk index << 16 | offset in the chunk
-//! ```
+//! - Records: each entry appended once to 64 KiB chunks as `[klen varint][internal key][vtag
+//!   varint][value]` and never changed (`vtag` is the value's length plus one; 0 means the value,
+//!   above [`VALUE_INLINE_MAX`] bytes, has an allocation of its own and a varint index into those
+//!   follows). An entry's address is a `u32`: chunk index << 16 | offset. A full chunk is frozen
+//!   into `Bytes`, so values read from it are shared, not copied.
+//! - Index: a B+tree of 64-slot nodes whose slots are two `u32`s, a 4-byte key prefix and the
+//!   record address. A node's prefixes are the 4 user-key bytes after the bytes all its keys
+//!   share (the common prefix of the separators that bound it), so a binary search in a node
+//!   compares integers and reads a record only where prefixes tie, even for keys with long
+//!   common prefixes (db_bench's zero-padded decimal keys). Leaves are linked both ways.
 //!
-//! `vtag` is the value's length plus one; 0 means the value (above [`VALUE_INLINE_MAX`] bytes)
-//! has an allocation of its own, and a varint index into those follows instead of the bytes.
-//! A node's height is not stored: a search reaches a node at level `l` only through a level-`l`
-//! link, so it never asks for a level the node lacks. Heights are drawn with probability 1/4
-//! per extra level (as RocksDB's), 1.33 levels on average, so an entry costs its key and value,
-//! two one-byte varints and 5.3 bytes of links; RocksDB's skip list spends 8 bytes per level and
-//! stores the same varints.
-//!
-//! Why not a B-tree: `std`'s `BTreeMap` with 48-byte slots (a 40-byte inline key and an 8-byte
-//! value reference) cost 173-176 bytes per 16-byte-key, 100-byte-value entry (nodes about 69%
-//! full, plus internal nodes), so a 64 MiB memtable held 381k puts against RocksDB's 461k, and
-//! a flush writes one version per key its memtable holds: the denser memtable lets more
-//! overwrites meet before a flush. This layout costs about 136 bytes per such entry (measured,
-//! see [`ENTRY_OVERHEAD_BYTES`]), with no maintenance step: an insert writes one record and
-//! rewrites at most [`MAX_HEIGHT`] links, under the write lock, nothing is ever moved or merged.
+//! Why: a flush writes one version per key its memtable holds, so the more entries a memtable of
+//! `write_buffer_size` holds, the more overwrites meet before a flush and the fewer bytes reach
+//! the disk. The `std` B-tree this replaced kept a 48-byte slot per entry (a 40-byte inline key,
+//! an 8-byte value reference) in nodes about 69% full: 173-176 bytes per entry of a 16-byte key
+//! and a 100-byte value, 381k entries per 64 MiB against 461k in RocksDB's skip list. This layout
+//! stores the key once, in the record, and 8 bytes of slot per entry (11.6 at 69% fill): about
+//! 139 bytes per such entry, 483k per 64 MiB (see [`ENTRY_OVERHEAD_BYTES`]). A skip list in a
+//! byte arena (about 132 bytes per entry) was tried and measured: 2-3x slower inserts than the
+//! B-tree at 500k entries (a cache miss per node visited), fill 0.6x.
 //!
 //! Writes come from one thread at a time in practice (the group-commit leader), so the write
-//! lock is uncontended; readers hold the read lock only for one search. Values up to
-//! [`VALUE_INLINE_MAX`] bytes are copied out of the arena when read (the arena's chunks are
-//! mutable, so they cannot be shared as `Bytes`); larger values have an allocation of their own
-//! and are shared.
+//! lock is uncontended; readers hold the read lock only for one search. Nothing is ever merged or
+//! rebuilt: an insert appends one record and puts two `u32`s into a leaf, shifting at most 63
+//! slots; a split (one insert in about 20) copies half a node and recomputes the prefixes of the
+//! two halves if their shared bytes changed (at most 64 record reads per level split). No
+//! insert holds the lock for more than a few microseconds.
 //!
-//! Limits: entry addresses are `u32`, so the arena spans at most 65,536 chunks (4 GiB). Should a
+//! Limits: addresses are `u32`, so the records span at most 65,536 chunks (4 GiB). Should a
 //! memtable ever grow past that (a `write_buffer_size` of several GiB), further entries go to an
-//! overflow B-tree of owned keys that every read also consults: slower and denser-charged, but
-//! nothing is refused or lost.
+//! overflow `BTreeMap` of owned keys that every read also consults: slower and charged below
+//! its cost, but nothing is refused or lost.
 //!
-//! Invariants: entries are never removed or moved, so an address stays valid while the list
-//! grows; `approximate_size` only grows; links only ever point at entries already written.
+//! Invariants: records are never changed or moved, so an address stays valid while the table
+//! grows; every key a node holds, and every key a search routes to it, shares the node's `skip`
+//! bytes; `approximate_size` only grows.
 //!
 //! Thread safety: `MemTable` is `Send + Sync`; `add` may be called from several threads at
 //! once (it takes the write lock; the counters are atomic). A [`MemTableIter`] owns an
@@ -61,16 +61,17 @@ use strata_base::ikey::{self, SEQ_MAX, SeqNo, ValueKind};
 ///
 /// The rule: a memtable is charged what it costs in memory, so `write_buffer_size` is a memory
 /// budget (RocksDB's is too: it counts the bytes of its arena). An entry costs its key and value
-/// and, in the arena, two varint lengths (1 byte each below 128 bytes) and 4 bytes per level of
-/// its node (1.33 levels on average): 7.3 bytes; the chunks' unused tails, the allocator's
-/// headers and the first-level slack add the rest. The charge for a 16-byte user key (24-byte
-/// internal key) and a 100-byte value is 136.
+/// in a record, two varint lengths (1 byte each below 128 bytes), and an 8-byte slot in a leaf
+/// about 69% full under random inserts (11.6 bytes; ascending inserts keep leaves full, 8), plus
+/// the inner nodes and the chunks' unused tails: 15 bytes. The charge for a 16-byte user key
+/// (24-byte internal key) and a 100-byte value is 139.
 ///
-/// Measured (`cargo run --release -p strata --example memtable_rss`, RSS growth of one memtable
-/// of 330k, 460k and 1M entries with 16-byte keys and 100-byte values inserted in random order,
-/// 2026-12-01): see docs/performance.md, "Memtable". The B-tree before it cost 173-176 bytes per
-/// such entry (charge 176); RocksDB's skip list about 145.6 (its arena holds 460,787 such puts
-/// per 64 MiB), so 64 MiB now holds about 493k puts.
+/// Measured (`cargo run --release -p strata --example memtable_rss -- <n> [random|decimal|
+/// ascending]`, RSS growth of one memtable of n entries with 16-byte keys and 100-byte values,
+/// 2026-12-01): 138.8-139.0 bytes per entry at 330k, 460k and 1M random or decimal keys, 135.1
+/// ascending. The `std` B-tree before it: 176.3-176.6 random, 195.8 ascending (charge 176).
+/// RocksDB's skip list spends about 145.6 (its arena holds 460,787 such puts per 64 MiB); 64 MiB
+/// holds 482,798 here.
 pub const ENTRY_OVERHEAD_BYTES: usize = 15;
 
 /// Values above this many bytes get an allocation of their own (shared when read).
@@ -82,7 +83,7 @@ const CHUNK: usize = 1 << 16;
 const BIG_RECORD: usize = CHUNK / 8;
 /// Chunk indices an address can name.
 const CHUNKS_MAX: usize = 1 << 16;
-/// The null link, and the address of the head (chunk 0 is never used, so no entry has it).
+/// No record (chunk 0 is never used, so no record has this address).
 const NIL: u32 = 0;
 
 /// Compares an internal key given as parts with another: user key ascending, trailer descending.
@@ -383,7 +384,7 @@ type Step = (u32, usize, Fences);
 /// keys share (the common prefix of its fences), so keys with a long common prefix ("user:000…")
 /// still differ in them. Leaves are linked both ways for scans.
 #[derive(Debug)]
-struct Tree2 {
+struct Index {
     records: Records,
     leaves: Slab<Leaf>,
     inners: Slab<Inner>,
@@ -398,11 +399,11 @@ struct Tree2 {
 /// A position: a leaf and a slot in it (`len` means past its last entry).
 type Pos = (u32, usize);
 
-impl Tree2 {
+impl Index {
     fn new(chunk_limit: usize) -> Self {
         let mut leaves = Slab::new();
         let root = leaves.push(Leaf { len: 0, skip: 0, pre: [0; FAN], addr: [0; FAN], next: NO_NODE, prev: NO_NODE });
-        Tree2 {
+        Index {
             records: Records::new(chunk_limit),
             leaves,
             inners: Slab::new(),
@@ -571,7 +572,8 @@ impl Tree2 {
         // the rightmost leaf (ascending inserts) keep the left leaf full.
         let (mut left, old_skip) = (leaf.clone(), leaf.skip);
         let keep = if i == FAN && left.next == NO_NODE { FAN } else { FAN / 2 };
-        let mut right = Leaf { len: FAN - keep, skip: old_skip, pre: [0; FAN], addr: [0; FAN], next: left.next, prev: leaf_id };
+        let mut right =
+            Leaf { len: FAN - keep, skip: old_skip, pre: [0; FAN], addr: [0; FAN], next: left.next, prev: leaf_id };
         right.pre[..FAN - keep].copy_from_slice(&left.pre[keep..]);
         right.addr[..FAN - keep].copy_from_slice(&left.addr[keep..]);
         left.len = keep;
@@ -654,7 +656,8 @@ impl Tree2 {
                 return;
             }
             let keep = if at == FAN && rightmost { FAN } else { FAN / 2 };
-            let mut right = Inner { len: FAN - keep, skip: node.skip, pre: [0; FAN], addr: [0; FAN], child: [NO_NODE; FAN] };
+            let mut right =
+                Inner { len: FAN - keep, skip: node.skip, pre: [0; FAN], addr: [0; FAN], child: [NO_NODE; FAN] };
             right.pre[..FAN - keep].copy_from_slice(&node.pre[keep..]);
             right.addr[..FAN - keep].copy_from_slice(&node.addr[keep..]);
             right.child[..FAN - keep].copy_from_slice(&node.child[keep..]);
@@ -797,10 +800,11 @@ pub enum MemGet {
     Deleted,
 }
 
-/// Everything behind the lock: the skip list and, only once its arena is full, the overflow map.
+/// Everything behind the lock: the index with its records and, once the records are full, the
+/// overflow map.
 #[derive(Debug)]
 struct Tree {
-    list: Tree2,
+    index: Index,
     overflow: BTreeMap<OwnedKey, Bytes>,
 }
 
@@ -831,7 +835,7 @@ impl MemTable {
     /// A memtable whose arena holds at most `chunks` chunks (tests reach the overflow with it).
     fn with_chunk_limit(chunks: usize) -> MemTable {
         MemTable {
-            tree: RwLock::new(Tree { list: Tree2::new(chunks), overflow: BTreeMap::new() }),
+            tree: RwLock::new(Tree { index: Index::new(chunks), overflow: BTreeMap::new() }),
             size_bytes: AtomicUsize::new(0),
         }
     }
@@ -854,7 +858,7 @@ impl MemTable {
         };
         let charge = key.len() + value.len() + ENTRY_OVERHEAD_BYTES;
         let mut tree = self.tree.write();
-        if tree.overflow.is_empty() && tree.list.insert(key, value) {
+        if tree.overflow.is_empty() && tree.index.insert(key, value) {
             drop(tree);
         } else {
             tree.overflow.insert(OwnedKey(key.into()), Bytes::copy_from_slice(value));
@@ -868,10 +872,10 @@ impl MemTable {
         let trailer = ikey::pack_trailer(seq.min(SEQ_MAX), ValueKind::MAX);
         let probe = (user_key, trailer);
         let tree = self.tree.read();
-        let list = &tree.list;
-        let x = list.first_from(probe);
+        let index = &tree.index;
+        let x = index.first_from(probe);
         let mut found = (x != NIL).then(|| {
-            let (k, v) = list.records.entry(x);
+            let (k, v) = index.records.entry(x);
             (k, Some(v), None)
         });
         if !tree.overflow.is_empty() {
@@ -893,7 +897,7 @@ impl MemTable {
         }
         Some(match parsed.kind {
             ValueKind::Put => MemGet::Value(match (list_value, overflow_value) {
-                (Some(v), _) => list.records.value(v),
+                (Some(v), _) => index.records.value(v),
                 (None, Some(v)) => v.clone(),
                 (None, None) => Bytes::new(),
             }),
@@ -909,7 +913,7 @@ impl MemTable {
 
     pub fn len(&self) -> usize {
         let tree = self.tree.read();
-        tree.list.entries + tree.overflow.len()
+        tree.index.entries + tree.overflow.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -932,11 +936,11 @@ impl MemTable {
     /// bound), copied into `out`.
     fn find(&self, bound: Bound<(&[u8], u64)>, back: bool, n: usize, addrs: &mut Vec<u32>, out: &mut Window) {
         let tree = self.tree.read();
-        let list = &tree.list;
-        list.collect(bound, back, n, addrs);
+        let index = &tree.index;
+        index.collect(bound, back, n, addrs);
         let copy = |x: u32| {
-            let (k, v) = list.records.entry(x);
-            (k, list.records.window_value(v))
+            let (k, v) = index.records.entry(x);
+            (k, index.records.window_value(v))
         };
         if tree.overflow.is_empty() {
             out.fill(addrs.iter().map(|&x| copy(x)));
@@ -960,7 +964,7 @@ impl MemTable {
             while found.len() < n && (i < addrs.len() || j < others.len()) {
                 let order = match (addrs.get(i), others.get(j)) {
                     (Some(&x), Some((k, _))) => {
-                        let o = compare_ikey(list.records.key(x), &k.0);
+                        let o = compare_ikey(index.records.key(x), &k.0);
                         if back { o.reverse() } else { o }
                     }
                     (Some(_), None) => Ordering::Less,
@@ -992,6 +996,9 @@ enum WindowValue<'a> {
     Shared(Bytes),
 }
 
+/// A window value while the window is built: a range of its buffer, or a shared handle.
+type Span = std::result::Result<Range<usize>, Bytes>;
+
 /// Entries copied out of the table: keys and small values in one buffer (one allocation per
 /// window), large values shared.
 #[derive(Debug, Default)]
@@ -1000,7 +1007,7 @@ struct Window {
     /// Each entry's key range in `buf` and its value (a slice of `buf` or a shared handle).
     entries: Vec<(Range<usize>, Bytes)>,
     /// Scratch: each entry's key range and its value's range in `buf` or shared handle.
-    spans: Vec<(Range<usize>, std::result::Result<Range<usize>, Bytes>)>,
+    spans: Vec<(Range<usize>, Span)>,
 }
 
 impl Window {
@@ -1205,7 +1212,7 @@ mod tests {
             it.next();
         }
         assert_eq!(seen, n);
-        assert!(m.tree.read().list.records.chunks.len() > 4);
+        assert!(m.tree.read().index.records.chunks.len() > 4);
     }
 
     /// Enough entries for three inner levels, in random, ascending and descending order, with
@@ -1218,7 +1225,11 @@ mod tests {
         for order in 0..3 {
             for tied in [true, false] {
                 let key = |i: u64| {
-                    if tied { format!("user{:010}", mix(i) % 1_000_000_007).into_bytes() } else { mix(i).to_be_bytes().to_vec() }
+                    if tied {
+                        format!("user{:010}", mix(i) % 1_000_000_007).into_bytes()
+                    } else {
+                        mix(i).to_be_bytes().to_vec()
+                    }
                 };
                 let m = Arc::new(MemTable::new());
                 let mut model: Vec<Vec<u8>> = Vec::new();
@@ -1235,7 +1246,7 @@ mod tests {
                 }
                 model.sort_by(|a, b| compare_ikey(a, b));
                 let tree = m.tree.read();
-                assert!(tree.list.depth >= 2, "depth {}", tree.list.depth);
+                assert!(tree.index.depth >= 2, "depth {}", tree.index.depth);
                 drop(tree);
                 let mut it = m.iter();
                 it.seek_to_first();
@@ -1253,7 +1264,10 @@ mod tests {
                 assert!(!it.valid());
                 for k in model.iter().step_by(997) {
                     let p = ikey::parse(k).unwrap();
-                    assert_eq!(m.get(p.user_key, p.seq), Some(MemGet::Value(Bytes::copy_from_slice(&p.seq.to_le_bytes()))));
+                    assert_eq!(
+                        m.get(p.user_key, p.seq),
+                        Some(MemGet::Value(Bytes::copy_from_slice(&p.seq.to_le_bytes())))
+                    );
                     it.seek(k);
                     assert_eq!(it.key(), &k[..]);
                     it.seek_for_prev(k);
@@ -1294,7 +1308,7 @@ mod tests {
         assert_eq!(m.approximate_size(), keys_and_values + 5 * ENTRY_OVERHEAD_BYTES);
     }
 
-    /// Adding an internal key again replaces its value (in the list and in the overflow).
+    /// Adding an internal key again replaces its value (in the index and in the overflow).
     #[test]
     fn adding_the_same_internal_key_again_replaces_the_value() {
         for limit in [CHUNKS_MAX, 2] {
@@ -1452,7 +1466,7 @@ mod tests {
             r.join().unwrap();
         }
         let tree = m.tree.read();
-        assert!(!tree.overflow.is_empty() && tree.list.entries > 0, "both structures in use");
+        assert!(!tree.overflow.is_empty() && tree.index.entries > 0, "both structures in use");
     }
 
     #[derive(Debug, Clone)]
@@ -1460,8 +1474,16 @@ mod tests {
         Add(Vec<u8>, Option<u8>),
         Get(Vec<u8>, u64),
         /// Seek (or seek-for-prev) to a key at a sequence, then move: true is next, false prev.
-        Iter { key: Vec<u8>, seq: u64, for_prev: bool, moves: Vec<bool> },
-        SeekEnd { last: bool, moves: Vec<bool> },
+        Iter {
+            key: Vec<u8>,
+            seq: u64,
+            for_prev: bool,
+            moves: Vec<bool>,
+        },
+        SeekEnd {
+            last: bool,
+            moves: Vec<bool>,
+        },
     }
 
     fn op() -> impl Strategy<Value = Op> {
