@@ -1,7 +1,8 @@
 //! Memory of one memtable per entry, measured: inserts N entries (16-byte keys, 100-byte values)
 //! and prints the growth of the process's resident set
 //! (VmRSS in /proc/self/status, Linux only) divided by N, next to the charge
-//! (`approximate_size / N`), the bytes `write_buffer_size` counts.
+//! (`approximate_size / N`), the bytes `write_buffer_size` counts, and the time per insert (mean
+//! and slowest; noisy on a shared machine).
 //!
 //! Keys: `random` (default: 8 scattered bytes then the index, big-endian), `ascending` (the index
 //! big-endian), or `decimal` (db_bench's and the compare bench's: a scattered number as 16
@@ -36,6 +37,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let m = MemTable::new();
     let before = rss_kib().ok_or("no VmRSS in /proc/self/status")?;
     let start = Instant::now();
+    let mut slowest = std::time::Duration::ZERO;
     for i in 0..n {
         let mut key = [0u8; 16];
         match mode.as_str() {
@@ -46,17 +48,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 key[8..].copy_from_slice(&i.to_be_bytes());
             }
         }
+        let t = Instant::now();
         m.add(i + 1, ValueKind::Put, &key, &value);
+        slowest = slowest.max(t.elapsed());
     }
     let elapsed = start.elapsed();
     let after = rss_kib().ok_or("no VmRSS in /proc/self/status")?;
     let grown = (after.saturating_sub(before) * 1024) as f64;
     println!(
-        "entries {n} ({mode}): rss growth {:.1} B/entry, charge {:.1} B/entry, {:.0} entries per 64 MiB charged, insert {:.0} ns/entry",
+        "entries {n} ({mode}): rss growth {:.1} B/entry, charge {:.1} B/entry, {:.0} entries per 64 MiB charged, insert {:.0} ns/entry, slowest insert {:.1} us",
         grown / n as f64,
         m.approximate_size() as f64 / n as f64,
         (64u64 << 20) as f64 / (m.approximate_size() as f64 / n as f64),
         elapsed.as_nanos() as f64 / n as f64,
+        slowest.as_secs_f64() * 1e6,
     );
     assert_eq!(m.len() as u64, n);
     Ok(())

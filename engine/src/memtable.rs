@@ -190,8 +190,10 @@ impl Records {
                 if self.chunks.len() >= self.limit {
                     return None;
                 }
-                // Freezing keeps the allocation (no copy, no shrink).
-                let full = std::mem::replace(&mut self.open, BytesMut::with_capacity(CHUNK));
+                // Chunks start at 4 KiB and double up to 64 KiB, so a small memtable reserves
+                // little. Freezing keeps the allocation (no copy, no shrink).
+                let size = (self.open.capacity() * 2).clamp(CHUNK / 16, CHUNK);
+                let full = std::mem::replace(&mut self.open, BytesMut::with_capacity(size));
                 if let Some(i) = self.open_index
                     && let Some(slot) = self.chunks.get_mut(i)
                 {
@@ -344,9 +346,11 @@ impl<T> Slab<T> {
     fn get_mut(&mut self, id: u32) -> Option<&mut T> {
         self.chunks.get_mut(id as usize / SLAB)?.get_mut(id as usize % SLAB)
     }
+    /// Adds a node. A chunk grows by doubling up to `SLAB` nodes (a small memtable reserves
+    /// little; a reallocation copies at most half a chunk, about 100 KB).
     fn push(&mut self, node: T) -> u32 {
         if self.chunks.last().is_none_or(|c| c.len() == SLAB) {
-            self.chunks.push(Vec::with_capacity(SLAB));
+            self.chunks.push(Vec::with_capacity(4));
         }
         let n = self.chunks.len() - 1;
         if let Some(c) = self.chunks.last_mut() {
