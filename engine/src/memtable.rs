@@ -192,7 +192,7 @@ impl Records {
                 }
                 // Chunks start at 4 KiB and double up to 64 KiB, so a small memtable reserves
                 // little. Freezing keeps the allocation (no copy, no shrink).
-                let size = (self.open.capacity() * 2).clamp(CHUNK / 16, CHUNK);
+                let size = (self.open.capacity() * 2).clamp(CHUNK / 16, CHUNK).max(len);
                 let full = std::mem::replace(&mut self.open, BytesMut::with_capacity(size));
                 if let Some(i) = self.open_index
                     && let Some(slot) = self.chunks.get_mut(i)
