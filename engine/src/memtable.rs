@@ -810,6 +810,9 @@ pub enum MemGet {
 struct Tree {
     index: Index,
     overflow: BTreeMap<OwnedKey, Bytes>,
+    /// Overflow entries whose internal key the index also holds (re-added after the records
+    /// filled up): they replace the index's entry, so they do not count twice.
+    shadowed: usize,
 }
 
 /// A concurrent, ordered map from internal key to value.
@@ -839,7 +842,7 @@ impl MemTable {
     /// A memtable whose arena holds at most `chunks` chunks (tests reach the overflow with it).
     fn with_chunk_limit(chunks: usize) -> MemTable {
         MemTable {
-            tree: RwLock::new(Tree { index: Index::new(chunks), overflow: BTreeMap::new() }),
+            tree: RwLock::new(Tree { index: Index::new(chunks), overflow: BTreeMap::new(), shadowed: 0 }),
             size_bytes: AtomicUsize::new(0),
         }
     }
@@ -865,7 +868,13 @@ impl MemTable {
         if tree.overflow.is_empty() && tree.index.insert(key, value) {
             drop(tree);
         } else {
-            tree.overflow.insert(OwnedKey(key.into()), Bytes::copy_from_slice(value));
+            let shadows = {
+                let x = tree.index.first_from(split_ikey(key));
+                x != NIL && tree.index.records.key(x) == key
+            };
+            if tree.overflow.insert(OwnedKey(key.into()), Bytes::copy_from_slice(value)).is_none() && shadows {
+                tree.shadowed += 1;
+            }
             drop(tree);
         }
         self.size_bytes.fetch_add(charge, AtomicOrdering::Relaxed);
@@ -917,7 +926,7 @@ impl MemTable {
 
     pub fn len(&self) -> usize {
         let tree = self.tree.read();
-        tree.index.entries + tree.overflow.len()
+        tree.index.entries + tree.overflow.len() - tree.shadowed
     }
 
     pub fn is_empty(&self) -> bool {
