@@ -2,7 +2,7 @@
 //! and prints the growth of the process's resident set
 //! (VmRSS in /proc/self/status, Linux only) divided by N, next to the charge
 //! (`approximate_size / N`), the bytes `write_buffer_size` counts, and the time per insert (mean
-//! and slowest; noisy on a shared machine).
+//! and slowest; noisy on a shared machine), then the time per point lookup of a present key.
 //!
 //! Keys: `random` (default: 8 scattered bytes then the index, big-endian), `ascending` (the index
 //! big-endian), or `decimal` (db_bench's and the compare bench's: a scattered number as 16
@@ -13,7 +13,7 @@
 
 use std::time::Instant;
 use strata::memtable::MemTable;
-use strata_base::ikey::ValueKind;
+use strata_base::ikey::{SEQ_MAX, ValueKind};
 
 fn mix(mut x: u64) -> u64 {
     x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
@@ -64,5 +64,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         slowest.as_secs_f64() * 1e6,
     );
     assert_eq!(m.len() as u64, n);
+    // Point lookups of present keys in scattered order (after the RSS reading).
+    let start = Instant::now();
+    let mut found = 0u64;
+    for j in 0..n {
+        let i = mix(j ^ 0x5555) % n;
+        let mut key = [0u8; 16];
+        match mode.as_str() {
+            "decimal" => key.copy_from_slice(format!("{:016}", mix(i) % 10_000_000_000_000_000).as_bytes()),
+            "ascending" => key[8..].copy_from_slice(&i.to_be_bytes()),
+            _ => {
+                key[..8].copy_from_slice(&mix(i).to_be_bytes());
+                key[8..].copy_from_slice(&i.to_be_bytes());
+            }
+        }
+        found += u64::from(m.get(&key, SEQ_MAX).is_some());
+    }
+    println!("  get of a present key: {:.0} ns", start.elapsed().as_nanos() as f64 / n as f64);
+    assert_eq!(found, n);
     Ok(())
 }
