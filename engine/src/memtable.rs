@@ -1,15 +1,43 @@
 //! The memtable: the in-memory sorted buffer of recent writes of one column family.
 //!
-//! A B-tree (`std::collections::BTreeMap`) keyed by internal key behind a reader-writer lock.
-//! Short internal keys (up to 38 bytes) live inside the tree's nodes, so a search touches a few
-//! cache-friendly nodes instead of chasing ~20 skip-list pointers: on this project's machine a
-//! B-tree insert cost about half, and a lookup a quarter, of `crossbeam_skiplist`'s at 500k
-//! entries. Writes come from one thread at a time in practice (the group-commit leader), so
-//! the write lock is uncontended; readers hold the read lock only for one search. Lookups and
-//! seeks compare through a borrowed [`KeyView`] so they allocate nothing.
+//! Two parts behind one reader-writer lock:
 //!
-//! Invariants: entries are never removed or changed, so a cursor stays valid while the map
-//! grows; `approximate_size` only grows.
+//! - Records: each entry appended once to 64 KiB chunks as `[klen varint][internal key][vtag
+//!   varint][value]` and never changed (`vtag` is the value's length plus one; 0 means the value,
+//!   above [`VALUE_INLINE_MAX`] bytes, has an allocation of its own and a varint index into those
+//!   follows). An entry's address is a `u32`: chunk index << 16 | offset. A full chunk is frozen
+//!   into `Bytes`, so values read from it are shared, not copied.
+//! - Index: a B+tree of 64-slot nodes whose slots are two `u32`s, a 4-byte key prefix and the
+//!   record address. A node's prefixes are the 4 user-key bytes after the bytes all its keys
+//!   share (the common prefix of the separators that bound it), so a binary search in a node
+//!   compares integers and reads a record only where prefixes tie, even for keys with long
+//!   common prefixes (db_bench's zero-padded decimal keys). Leaves are linked both ways.
+//!
+//! Why: a flush writes one version per key its memtable holds, so the more entries a memtable of
+//! `write_buffer_size` holds, the more overwrites meet before a flush and the fewer bytes reach
+//! the disk. The `std` B-tree this replaced kept a 48-byte slot per entry (a 40-byte inline key,
+//! an 8-byte value reference) in nodes about 69% full: 173-176 bytes per entry of a 16-byte key
+//! and a 100-byte value, 381k entries per 64 MiB against 461k in RocksDB's skip list. This layout
+//! stores the key once, in the record, and 8 bytes of slot per entry (11.6 at 69% fill): about
+//! 139 bytes per such entry, 483k per 64 MiB (see [`ENTRY_OVERHEAD_BYTES`]). A skip list in a
+//! byte arena (about 132 bytes per entry) was tried and measured: 2-3x slower inserts than the
+//! B-tree at 500k entries (a cache miss per node visited), fill 0.6x.
+//!
+//! Writes come from one thread at a time in practice (the group-commit leader), so the write
+//! lock is uncontended; readers hold the read lock only for one search. Nothing is ever merged or
+//! rebuilt: an insert appends one record and puts two `u32`s into a leaf, shifting at most 63
+//! slots; a split (one insert in about 20) copies half a node and recomputes the prefixes of the
+//! two halves if their shared bytes changed (at most 64 record reads per level split). No
+//! insert holds the lock for more than a few microseconds.
+//!
+//! Limits: addresses are `u32`, so the records span at most 65,536 chunks (4 GiB). Should a
+//! memtable ever grow past that (a `write_buffer_size` of several GiB), further entries go to an
+//! overflow `BTreeMap` of owned keys that every read also consults: slower and charged below
+//! its cost, but nothing is refused or lost.
+//!
+//! Invariants: records are never changed or moved, so an address stays valid while the table
+//! grows; every key a node holds, and every key a search routes to it, shares the node's `skip`
+//! bytes; `approximate_size` only grows.
 //!
 //! Thread safety: `MemTable` is `Send + Sync`; `add` may be called from several threads at
 //! once (it takes the write lock; the counters are atomic). A [`MemTableIter`] owns an
@@ -23,235 +51,749 @@ use parking_lot::RwLock;
 use std::borrow::Borrow;
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
-use std::ops::Bound;
+use std::ops::{Bound, Range};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
+use strata_base::coding::{get_varint64, varint_len};
 use strata_base::ikey::{self, SEQ_MAX, SeqNo, ValueKind};
 
 /// Bytes charged per entry on top of its internal key and value.
 ///
 /// The rule: a memtable is charged what it costs in memory, so `write_buffer_size` is a memory
-/// budget (RocksDB's is too: it counts the bytes of its arena). An entry costs its value (in a
-/// shared chunk of the [`Arena`]) and one B-tree slot, [`SLOT_BYTES`] = 48 (a 40-byte key
-/// holding internal keys up to [`INLINE_KEY_MAX`] bytes inline, and an 8-byte [`ValueRef`]),
-/// in nodes of 11 slots about 69% full under random inserts (55% under ascending ones), plus
-/// the internal nodes: about 76 bytes per entry. The charge is the internal key's length plus
-/// the value's plus this constant, which for a 16-byte user key and a 100-byte value is 176.
+/// budget (RocksDB's is too: it counts the bytes of its arena). An entry costs its key and value
+/// in a record, two varint lengths (1 byte each below 128 bytes), and an 8-byte slot in a leaf
+/// about 69% full under random inserts (11.6 bytes; ascending inserts keep leaves full, 8), plus
+/// the inner nodes and the chunks' unused tails: 15 bytes. The charge for a 16-byte user key
+/// (24-byte internal key) and a 100-byte value is 139.
 ///
-/// Measured (RSS growth of one memtable of 329k, 460k and 1M entries with 16-byte keys and
-/// 100-byte values, 2026-11-30): 173-176 bytes used per entry under random inserts, 195 under
-/// ascending ones (the charge is exact for random keys, 10% low for ascending ones). Before
-/// values were held by 8-byte references instead of 32-byte `Bytes` handles (a 72-byte slot)
-/// the same entry cost 210 and 238 bytes. RocksDB's skip list spends about 139 bytes of arena
-/// on it (varint lengths 2, internal key 24, value 100, and 8 bytes per level of a node 1.33
-/// levels high on average), so 64 MiB holds about 480k such entries there and 381k here.
-pub const ENTRY_OVERHEAD_BYTES: usize = 52;
+/// Measured (`cargo run --release -p strata --example memtable_rss -- <n> [random|decimal|
+/// ascending]`, RSS growth of one memtable of n entries with 16-byte keys and 100-byte values,
+/// 2026-12-01): 138.8-139.0 bytes per entry at 330k, 460k and 1M random or decimal keys, 135.1
+/// ascending. The `std` B-tree before it: 176.3-176.6 random, 195.8 ascending (charge 176).
+/// RocksDB's skip list spends about 145.6 (its arena holds 460,787 such puts per 64 MiB); 64 MiB
+/// holds 482,798 here.
+pub const ENTRY_OVERHEAD_BYTES: usize = 15;
 
-/// Bytes of one B-tree slot: key and value handle (the node's fill and the internal nodes come
-/// on top; see [`ENTRY_OVERHEAD_BYTES`]).
-pub const SLOT_BYTES: usize = std::mem::size_of::<InternalKey>() + std::mem::size_of::<ValueRef>();
-// The figures in `ENTRY_OVERHEAD_BYTES`'s derivation: re-measure if these change.
-const _: () = assert!(SLOT_BYTES == 48);
-const _: () = assert!(INLINE_KEY_MAX == 38);
+/// Values above this many bytes get an allocation of their own (shared when read).
+pub const VALUE_INLINE_MAX: usize = 4096;
+/// Bytes of one arena chunk; an entry's offset in its chunk fits the low 16 bits of its address.
+const CHUNK: usize = 1 << 16;
+/// Entries larger than this get a chunk of their own (spanning as many chunk indices as they
+/// need 64 KiB units), so a regular chunk never wastes more than this at its end.
+const BIG_RECORD: usize = CHUNK / 8;
+/// Chunk indices an address can name.
+const CHUNKS_MAX: usize = 1 << 16;
+/// No record (chunk 0 is never used, so no record has this address).
+const NIL: u32 = 0;
 
-/// An internal key as an ordered view: user key bytewise ascending, then trailer descending.
-/// Both the stored [`InternalKey`] and the borrowed [`LookupKey`] implement it, which lets the
-/// B-tree compare a stored key with a lookup key without building an owned key.
-trait KeyView {
-    /// User key and trailer, in one virtual call.
-    fn parts(&self) -> (&[u8], u64);
+/// Compares an internal key given as parts with another: user key ascending, trailer descending.
+#[inline]
+fn cmp_parts(a: (&[u8], u64), b: (&[u8], u64)) -> Ordering {
+    a.0.cmp(b.0).then_with(|| b.1.cmp(&a.1))
 }
 
-impl PartialEq for dyn KeyView + '_ {
+/// The ordering prefix of a user key in a node whose keys all share their first `skip` bytes:
+/// the 4 bytes after those, big-endian, zero-padded. Between keys sharing those bytes a strict
+/// inequality of prefixes is the keys' order (a padding byte is below every byte and belongs to
+/// a shorter key); equal prefixes need the full comparison.
+#[inline]
+fn prefix_at(user_key: &[u8], skip: usize) -> u32 {
+    match user_key.get(skip..) {
+        Some([a, b, c, d, ..]) => u32::from_be_bytes([*a, *b, *c, *d]),
+        Some(rest) => {
+            let mut p = [0u8; 4];
+            p[..rest.len()].copy_from_slice(rest);
+            u32::from_be_bytes(p)
+        }
+        None => 0,
+    }
+}
+
+/// Where an entry's value is.
+#[derive(Debug, Clone, Copy)]
+enum ValueAt {
+    /// In chunk `chunk`, these bytes.
+    Inline { chunk: usize, start: usize, len: usize },
+    /// `Records::own[i]`.
+    Own(usize),
+}
+
+/// The entries' bytes: records `[klen varint][internal key][vtag varint][value]` appended to
+/// 64 KiB chunks and never changed. A chunk is sealed (frozen into `Bytes`) when the next record
+/// does not fit, so a value read from a sealed chunk is shared (a reference-count increment);
+/// one from the open chunk is copied. A record above [`BIG_RECORD`] bytes gets a sealed chunk of
+/// its own, followed by empty placeholders for the rest of the 64 KiB units it spans, so the
+/// 65,536 chunk indices always span 4 GiB.
+#[derive(Debug)]
+struct Records {
+    /// Every chunk but the open one (whose index holds an empty placeholder). Chunk 0 is an
+    /// empty placeholder: address 0 is [`NIL`].
+    chunks: Vec<Bytes>,
+    open: BytesMut,
+    /// The open chunk's index, if there is an open chunk.
+    open_index: Option<usize>,
+    /// Most chunk indices (`CHUNKS_MAX`; smaller in tests).
+    limit: usize,
+    /// Values above [`VALUE_INLINE_MAX`] bytes.
+    own: Vec<Bytes>,
+}
+
+impl Records {
+    fn new(limit: usize) -> Self {
+        Records {
+            chunks: vec![Bytes::new()],
+            open: BytesMut::new(),
+            open_index: None,
+            limit: limit.clamp(2, CHUNKS_MAX),
+            own: Vec::new(),
+        }
+    }
+
     #[inline]
+    fn chunk(&self, c: usize) -> &[u8] {
+        if Some(c) == self.open_index { &self.open } else { self.chunks.get(c).map_or(&[][..], |b| &b[..]) }
+    }
+
+    /// Appends a record; returns its address, or `None` if the address space is used up.
+    fn put(&mut self, ikey: &[u8], value: &[u8]) -> Option<u32> {
+        let own = value.len() > VALUE_INLINE_MAX;
+        let tag = if own { 0 } else { value.len() as u64 + 1 };
+        let own_index = self.own.len() as u64;
+        let len = varint_len(ikey.len() as u64)
+            + ikey.len()
+            + varint_len(tag)
+            + if own { varint_len(own_index) } else { value.len() };
+        let mut head = Varints::default();
+        head.put(ikey.len() as u64);
+        let mut tail = Varints::default();
+        tail.put(tag);
+        if own {
+            tail.put(own_index);
+        }
+        let (head, tail) = (head.bytes(), tail.bytes());
+        let value_bytes = if own { &[][..] } else { value };
+        let (c, off) = if len > BIG_RECORD {
+            let span = len.div_ceil(CHUNK);
+            if self.chunks.len() + span > self.limit {
+                return None;
+            }
+            let mut rec = Vec::with_capacity(len);
+            for part in [head, ikey, tail, value_bytes] {
+                rec.extend_from_slice(part);
+            }
+            let c = self.chunks.len();
+            self.chunks.push(Bytes::from(rec));
+            self.chunks.extend(std::iter::repeat_with(Bytes::new).take(span - 1));
+            (c, 0)
+        } else {
+            if self.open_index.is_none() || self.open.capacity() - self.open.len() < len {
+                if self.chunks.len() >= self.limit {
+                    return None;
+                }
+                // Chunks start at 4 KiB and double up to 64 KiB, so a small memtable reserves
+                // little. Freezing keeps the allocation (no copy, no shrink).
+                let size = (self.open.capacity() * 2).clamp(CHUNK / 16, CHUNK).max(len);
+                let full = std::mem::replace(&mut self.open, BytesMut::with_capacity(size));
+                if let Some(i) = self.open_index
+                    && let Some(slot) = self.chunks.get_mut(i)
+                {
+                    *slot = full.freeze();
+                }
+                self.open_index = Some(self.chunks.len());
+                self.chunks.push(Bytes::new());
+            }
+            let off = self.open.len();
+            for part in [head, ikey, tail, value_bytes] {
+                self.open.extend_from_slice(part);
+            }
+            (self.open_index.unwrap_or(0), off)
+        };
+        if own {
+            self.own.push(Bytes::copy_from_slice(value));
+        }
+        // c < limit <= 2^16; off < CHUNK = 2^16.
+        Some(((c as u32) << 16) | off as u32)
+    }
+
+    /// The internal key at `addr`.
+    #[inline]
+    fn key(&self, addr: u32) -> &[u8] {
+        let (c, off) = ((addr >> 16) as usize, (addr & 0xFFFF) as usize);
+        let mut cur = self.chunk(c).get(off..).unwrap_or_default();
+        match cur.first() {
+            // The one-byte length of every key below 128 bytes.
+            Some(&n) if n < 0x80 => cur.get(1..1 + usize::from(n)).unwrap_or_default(),
+            _ => {
+                let klen = get_varint64(&mut cur).unwrap_or(0) as usize;
+                cur.get(..klen).unwrap_or_default()
+            }
+        }
+    }
+
+    /// The internal key at `addr` and where its value is.
+    fn entry(&self, addr: u32) -> (&[u8], ValueAt) {
+        let (c, off) = ((addr >> 16) as usize, (addr & 0xFFFF) as usize);
+        let chunk = self.chunk(c);
+        let mut cur = chunk.get(off..).unwrap_or_default();
+        let klen = get_varint64(&mut cur).unwrap_or(0) as usize;
+        let key = cur.get(..klen).unwrap_or_default();
+        let mut cur = cur.get(klen..).unwrap_or_default();
+        let at_tag = chunk.len() - cur.len();
+        let tag = get_varint64(&mut cur).unwrap_or(1) as usize;
+        let value = if tag == 0 {
+            ValueAt::Own(get_varint64(&mut cur).unwrap_or(u64::MAX) as usize)
+        } else {
+            ValueAt::Inline { chunk: c, start: at_tag + varint_len(tag as u64), len: tag - 1 }
+        };
+        (key, value)
+    }
+
+    /// The value at `v` as a window takes it: shared when it can be, else bytes to copy.
+    fn window_value(&self, v: ValueAt) -> WindowValue<'_> {
+        match v {
+            ValueAt::Inline { chunk, start, len } => {
+                if Some(chunk) != self.open_index
+                    && let Some(b) = self.chunks.get(chunk)
+                    && start + len <= b.len()
+                {
+                    WindowValue::Shared(b.slice(start..start + len))
+                } else {
+                    WindowValue::Copy(self.chunk(chunk).get(start..start + len).unwrap_or_default())
+                }
+            }
+            ValueAt::Own(i) => WindowValue::Shared(self.own.get(i).cloned().unwrap_or_default()),
+        }
+    }
+
+    fn value(&self, v: ValueAt) -> Bytes {
+        match self.window_value(v) {
+            WindowValue::Shared(b) => b,
+            WindowValue::Copy(s) => Bytes::copy_from_slice(s),
+        }
+    }
+}
+
+/// Up to two varints encoded on the stack.
+#[derive(Default)]
+struct Varints {
+    buf: [u8; 20],
+    len: usize,
+}
+
+impl Varints {
+    fn put(&mut self, mut v: u64) {
+        while let Some(b) = self.buf.get_mut(self.len) {
+            self.len += 1;
+            if v < 0x80 {
+                *b = v as u8;
+                return;
+            }
+            *b = (v as u8) | 0x80;
+            v >>= 7;
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+/// Slots per B-tree node.
+const FAN: usize = 64;
+/// The null node link.
+const NO_NODE: u32 = u32::MAX;
+
+/// A leaf: entries in order, each a key prefix and a record address.
+#[derive(Debug, Clone)]
+struct Leaf {
+    len: usize,
+    /// The user-key bytes every key this leaf may hold shares (see [`prefix_at`]).
+    skip: usize,
+    pre: [u32; FAN],
+    addr: [u32; FAN],
+    next: u32,
+    prev: u32,
+}
+
+/// An inner node: child `i` holds the keys from separator `i` (the first key of the child; the
+/// first separator is unused) up to separator `i + 1`.
+#[derive(Debug, Clone)]
+struct Inner {
+    len: usize,
+    skip: usize,
+    pre: [u32; FAN],
+    addr: [u32; FAN],
+    child: [u32; FAN],
+}
+
+/// Nodes in fixed chunks of `SLAB` (a chunk never reallocates, so growth never copies nodes).
+#[derive(Debug)]
+struct Slab<T> {
+    chunks: Vec<Vec<T>>,
+}
+
+const SLAB: usize = 256;
+
+impl<T> Slab<T> {
+    fn new() -> Self {
+        Slab { chunks: Vec::new() }
+    }
+    #[inline]
+    fn get(&self, id: u32) -> Option<&T> {
+        self.chunks.get(id as usize / SLAB)?.get(id as usize % SLAB)
+    }
+    #[inline]
+    fn get_mut(&mut self, id: u32) -> Option<&mut T> {
+        self.chunks.get_mut(id as usize / SLAB)?.get_mut(id as usize % SLAB)
+    }
+    /// Adds a node. A chunk grows by doubling up to `SLAB` nodes (a small memtable reserves
+    /// little; a reallocation copies at most half a chunk, about 100 KB).
+    fn push(&mut self, node: T) -> u32 {
+        if self.chunks.last().is_none_or(|c| c.len() == SLAB) {
+            self.chunks.push(Vec::with_capacity(4));
+        }
+        let n = self.chunks.len() - 1;
+        if let Some(c) = self.chunks.last_mut() {
+            c.push(node);
+            (n * SLAB + c.len() - 1) as u32
+        } else {
+            NO_NODE
+        }
+    }
+}
+
+/// A search target: the key as parts, and whether entries equal to it count as before it
+/// (`after`: find the first entry after the target instead of the first at or after).
+#[derive(Clone, Copy)]
+struct Target<'a> {
+    key: (&'a [u8], u64),
+    after: bool,
+}
+
+impl<'a> Target<'a> {
+    fn new(key: (&'a [u8], u64), after: bool) -> Self {
+        Target { key, after }
+    }
+}
+
+/// A node's key range as record addresses of its fences (`None`: unbounded): every key the node
+/// holds, and every target a search routes to it, has a user key between the fences' (inclusive).
+type Fences = (Option<u32>, Option<u32>);
+
+/// One step of an insert's path: inner node, child index taken, the node's fences.
+type Step = (u32, usize, Fences);
+
+/// The index: a B+tree of record addresses with 4-byte key prefixes beside them, so a search
+/// reads the records only where prefixes tie. A node's prefixes start after the bytes all its
+/// keys share (the common prefix of its fences), so keys with a long common prefix ("user:000…")
+/// still differ in them. Leaves are linked both ways for scans.
+#[derive(Debug)]
+struct Index {
+    records: Records,
+    leaves: Slab<Leaf>,
+    inners: Slab<Inner>,
+    root: u32,
+    /// Inner levels above the leaves (0: the root is a leaf).
+    depth: usize,
+    entries: usize,
+    /// Scratch for an insert's path.
+    path: Vec<Step>,
+}
+
+/// A position: a leaf and a slot in it (`len` means past its last entry).
+type Pos = (u32, usize);
+
+impl Index {
+    fn new(chunk_limit: usize) -> Self {
+        let mut leaves = Slab::new();
+        let root = leaves.push(Leaf { len: 0, skip: 0, pre: [0; FAN], addr: [0; FAN], next: NO_NODE, prev: NO_NODE });
+        Index {
+            records: Records::new(chunk_limit),
+            leaves,
+            inners: Slab::new(),
+            root,
+            depth: 0,
+            entries: 0,
+            path: Vec::new(),
+        }
+    }
+
+    fn user_key(&self, addr: u32) -> &[u8] {
+        split_ikey(self.records.key(addr)).0
+    }
+
+    /// The prefix of the record at `addr` for a node with `skip`.
+    fn pre_of(&self, addr: u32, skip: usize) -> u32 {
+        prefix_at(self.user_key(addr), skip)
+    }
+
+    /// The shared user-key bytes of a node with these fences.
+    fn skip_of(&self, (lo, hi): Fences) -> usize {
+        match (lo, hi) {
+            (Some(lo), Some(hi)) => {
+                let (a, b) = (self.user_key(lo), self.user_key(hi));
+                a.iter().zip(b).take_while(|(x, y)| x == y).count()
+            }
+            _ => 0,
+        }
+    }
+
+    /// Whether the entry (`pre`, `addr`) is before the target whose prefix is `tp`.
+    #[inline]
+    fn before(&self, pre: u32, addr: u32, t: &Target<'_>, tp: u32) -> bool {
+        match pre.cmp(&tp) {
+            Ordering::Less => true,
+            Ordering::Greater => false,
+            Ordering::Equal => {
+                let o = cmp_parts(split_ikey(self.records.key(addr)), t.key);
+                o.is_lt() || (t.after && o.is_eq())
+            }
+        }
+    }
+
+    /// `from` plus the number of slots in `pre[from..len]`/`addr` before the target.
+    #[inline]
+    fn partition(&self, pre: &[u32], addr: &[u32], (from, len): (usize, usize), t: &Target<'_>, skip: usize) -> usize {
+        let tp = prefix_at(t.key.0, skip);
+        let (mut lo, mut hi) = (from, len);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if self.before(pre[mid], addr[mid], t, tp) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    }
+
+    /// The leaf position of the first entry not before the target (possibly past a leaf's end)
+    /// and the leaf's fences; with `path`, the inner nodes taken.
+    fn descend(&self, t: &Target<'_>, mut path: Option<&mut Vec<Step>>) -> (Pos, Fences) {
+        let mut node = self.root;
+        let mut fences: Fences = (None, None);
+        for _ in 0..self.depth {
+            let Some(inner) = self.inners.get(node) else { break };
+            // Separators 1.. before the target: the child holding the boundary is the last one.
+            let i = self.partition(&inner.pre, &inner.addr, (1, inner.len), t, inner.skip) - 1;
+            if let Some(p) = path.as_deref_mut() {
+                p.push((node, i, fences));
+            }
+            if i >= 1 {
+                fences.0 = Some(inner.addr[i]);
+            }
+            if i + 1 < inner.len {
+                fences.1 = Some(inner.addr[i + 1]);
+            }
+            node = inner.child[i];
+        }
+        let Some(leaf) = self.leaves.get(node) else { return ((NO_NODE, 0), fences) };
+        ((node, self.partition(&leaf.pre, &leaf.addr, (0, leaf.len), t, leaf.skip)), fences)
+    }
+
+    /// The address at a position, moving to the next leaf if it is past its leaf's end.
+    fn at_or_next(&self, (mut leaf, mut i): Pos) -> Option<(u32, Pos)> {
+        loop {
+            let l = self.leaves.get(leaf)?;
+            if i < l.len {
+                return Some((l.addr[i], (leaf, i)));
+            }
+            leaf = l.next;
+            i = 0;
+        }
+    }
+
+    /// The address just before a position, moving to earlier leaves as needed.
+    fn before_pos(&self, (mut leaf, mut i): Pos) -> Option<(u32, Pos)> {
+        loop {
+            let l = self.leaves.get(leaf)?;
+            let j = i.min(l.len);
+            if j > 0 {
+                return Some((l.addr[j - 1], (leaf, j - 1)));
+            }
+            leaf = l.prev;
+            i = usize::MAX;
+        }
+    }
+
+    /// The first entry at or after the target, by address ([`NIL`] if none).
+    fn first_from(&self, key: (&[u8], u64)) -> u32 {
+        let (pos, _) = self.descend(&Target::new(key, false), None);
+        self.at_or_next(pos).map_or(NIL, |(a, _)| a)
+    }
+
+    /// Adds an entry; an entry with the same internal key gets the new value (the old record
+    /// stays in the arena). Returns false, changing nothing, if the record arena is full.
+    fn insert(&mut self, ikey: &[u8], value: &[u8]) -> bool {
+        let t = Target::new(split_ikey(ikey), false);
+        let mut path = std::mem::take(&mut self.path);
+        path.clear();
+        let (pos, fences) = self.descend(&t, Some(&mut path));
+        // The first entry at or after the key (the next leaf's first if the boundary is at the end
+        // of this one): if it is the key, its value is replaced. Only an equal prefix can be.
+        let same = self
+            .at_or_next(pos)
+            .filter(|&(a, (l, j))| {
+                self.leaves.get(l).is_some_and(|l| l.pre[j] == prefix_at(t.key.0, l.skip))
+                    && self.records.key(a) == ikey
+            })
+            .map(|(_, p)| p);
+        let done = self.insert_at(ikey, value, pos, fences, same, &mut path);
+        self.path = path;
+        done
+    }
+
+    /// The rest of [`Self::insert`]: the leaf position found and its fences, the entry to
+    /// replace if any.
+    fn insert_at(
+        &mut self,
+        ikey: &[u8],
+        value: &[u8],
+        (leaf_id, i): Pos,
+        fences: Fences,
+        same: Option<Pos>,
+        path: &mut Vec<Step>,
+    ) -> bool {
+        let Some(addr) = self.records.put(ikey, value) else { return false };
+        if let Some((l, j)) = same {
+            if let Some(leaf) = self.leaves.get_mut(l) {
+                leaf.addr[j] = addr;
+            }
+            return true;
+        }
+        self.entries += 1;
+        let Some(leaf) = self.leaves.get(leaf_id) else { return false };
+        let pre = prefix_at(split_ikey(ikey).0, leaf.skip);
+        if leaf.len < FAN {
+            if let Some(leaf) = self.leaves.get_mut(leaf_id) {
+                slot_insert(&mut leaf.pre, leaf.len, i, pre);
+                slot_insert(&mut leaf.addr, leaf.len, i, addr);
+                leaf.len += 1;
+            }
+            return true;
+        }
+        // Split the full leaf: the upper half moves to a new leaf after it. Appends at the end of
+        // the rightmost leaf (ascending inserts) keep the left leaf full.
+        let (mut left, old_skip) = (leaf.clone(), leaf.skip);
+        let keep = if i == FAN && left.next == NO_NODE { FAN } else { FAN / 2 };
+        let mut right =
+            Leaf { len: FAN - keep, skip: old_skip, pre: [0; FAN], addr: [0; FAN], next: left.next, prev: leaf_id };
+        right.pre[..FAN - keep].copy_from_slice(&left.pre[keep..]);
+        right.addr[..FAN - keep].copy_from_slice(&left.addr[keep..]);
+        left.len = keep;
+        if i <= keep && keep < FAN {
+            slot_insert(&mut left.pre, left.len, i, pre);
+            slot_insert(&mut left.addr, left.len, i, addr);
+            left.len += 1;
+        } else {
+            slot_insert(&mut right.pre, right.len, i - keep, pre);
+            slot_insert(&mut right.addr, right.len, i - keep, addr);
+            right.len += 1;
+        }
+        let sep = right.addr[0];
+        // Each half's prefixes start after its own fences' common bytes.
+        self.reprefix_leaf(&mut left, (fences.0, Some(sep)));
+        self.reprefix_leaf(&mut right, (Some(sep), fences.1));
+        let old_next = left.next;
+        let right_id = self.leaves.push(right);
+        left.next = right_id;
+        if let Some(l) = self.leaves.get_mut(leaf_id) {
+            *l = left;
+        }
+        if let Some(n) = self.leaves.get_mut(old_next) {
+            n.prev = right_id;
+        }
+        self.insert_separator(path, sep, right_id);
+        true
+    }
+
+    /// Gives `leaf` the skip of `fences` and recomputes its prefixes if that changes it.
+    fn reprefix_leaf(&self, leaf: &mut Leaf, fences: Fences) {
+        let skip = self.skip_of(fences);
+        if skip != leaf.skip {
+            leaf.skip = skip;
+            for j in 0..leaf.len {
+                leaf.pre[j] = self.pre_of(leaf.addr[j], skip);
+            }
+        }
+    }
+
+    /// The same for an inner node (slot 0 has no separator).
+    fn reprefix_inner(&self, node: &mut Inner, fences: Fences) {
+        let skip = self.skip_of(fences);
+        if skip != node.skip {
+            node.skip = skip;
+            for j in 1..node.len {
+                node.pre[j] = self.pre_of(node.addr[j], skip);
+            }
+        }
+    }
+
+    /// Inserts the separator `sep` (a record address) for the new node `child` (just after the
+    /// child the path took) into the inner nodes along `path`, splitting upward.
+    fn insert_separator(&mut self, path: &mut Vec<Step>, mut sep: u32, mut child: u32) {
+        loop {
+            let Some((node_id, i, fences)) = path.pop() else {
+                // The root split: a new root over the old one and `child`.
+                let mut root = Inner { len: 2, skip: 0, pre: [0; FAN], addr: [0; FAN], child: [NO_NODE; FAN] };
+                root.child[0] = self.root;
+                root.child[1] = child;
+                root.pre[1] = self.pre_of(sep, 0);
+                root.addr[1] = sep;
+                self.root = self.inners.push(root);
+                self.depth += 1;
+                return;
+            };
+            let rightmost = path.iter().all(|&(n, i, _)| i + 1 == self.inner_len(n));
+            let Some(node) = self.inners.get(node_id) else { return };
+            let at = i + 1;
+            let pre = self.pre_of(sep, node.skip);
+            let mut node = node.clone();
+            if node.len < FAN {
+                slot_insert(&mut node.pre, node.len, at, pre);
+                slot_insert(&mut node.addr, node.len, at, sep);
+                slot_insert(&mut node.child, node.len, at, child);
+                node.len += 1;
+                if let Some(n) = self.inners.get_mut(node_id) {
+                    *n = node;
+                }
+                return;
+            }
+            let keep = if at == FAN && rightmost { FAN } else { FAN / 2 };
+            let mut right =
+                Inner { len: FAN - keep, skip: node.skip, pre: [0; FAN], addr: [0; FAN], child: [NO_NODE; FAN] };
+            right.pre[..FAN - keep].copy_from_slice(&node.pre[keep..]);
+            right.addr[..FAN - keep].copy_from_slice(&node.addr[keep..]);
+            right.child[..FAN - keep].copy_from_slice(&node.child[keep..]);
+            node.len = keep;
+            let (half, at) = if at <= keep && keep < FAN { (&mut node, at) } else { (&mut right, at - keep) };
+            slot_insert(&mut half.pre, half.len, at, pre);
+            slot_insert(&mut half.addr, half.len, at, sep);
+            slot_insert(&mut half.child, half.len, at, child);
+            half.len += 1;
+            // The right node's first separator moves up; its slot 0 keeps only the child.
+            sep = right.addr[0];
+            self.reprefix_inner(&mut node, (fences.0, Some(sep)));
+            self.reprefix_inner(&mut right, (Some(sep), fences.1));
+            if let Some(n) = self.inners.get_mut(node_id) {
+                *n = node;
+            }
+            child = self.inners.push(right);
+        }
+    }
+
+    fn inner_len(&self, n: u32) -> usize {
+        self.inners.get(n).map_or(0, |n| n.len)
+    }
+
+    /// Entry addresses for a window: up to `n` from `bound` forward (`back` false; `bound` is the
+    /// lower bound) or backward (`back`; `bound` is the upper bound).
+    fn collect(&self, bound: Bound<(&[u8], u64)>, back: bool, n: usize, out: &mut Vec<u32>) {
+        out.clear();
+        if n == 0 {
+            return;
+        }
+        let start = match bound {
+            Bound::Unbounded if back => self.last_pos(),
+            Bound::Unbounded => self.first_pos(),
+            // Backward: the boundary of "at or before" (Included) or "before" (Excluded).
+            Bound::Included(k) => self.descend(&Target::new(k, back), None).0,
+            Bound::Excluded(k) => self.descend(&Target::new(k, !back), None).0,
+        };
+        let mut pos = start;
+        if back {
+            while out.len() < n
+                && let Some((a, p)) = self.before_pos(pos)
+            {
+                out.push(a);
+                pos = p;
+            }
+        } else {
+            while out.len() < n
+                && let Some((a, p)) = self.at_or_next(pos)
+            {
+                out.push(a);
+                pos = (p.0, p.1 + 1);
+            }
+        }
+    }
+
+    fn first_pos(&self) -> Pos {
+        let mut node = self.root;
+        for _ in 0..self.depth {
+            node = self.inners.get(node).map_or(NO_NODE, |n| n.child[0]);
+        }
+        (node, 0)
+    }
+
+    fn last_pos(&self) -> Pos {
+        let mut node = self.root;
+        for _ in 0..self.depth {
+            node = self.inners.get(node).map_or(NO_NODE, |n| n.child[n.len.saturating_sub(1)]);
+        }
+        (node, self.leaves.get(node).map_or(0, |l| l.len))
+    }
+}
+
+/// Inserts `v` at `at` into the first `len` slots of `a` (`len < a.len()`), shifting the rest up.
+#[inline]
+fn slot_insert(a: &mut [u32; FAN], len: usize, at: usize, v: u32) {
+    if len < FAN && at <= len {
+        a.copy_within(at..len, at + 1);
+        a[at] = v;
+    }
+}
+
+/// An owned internal key in internal-key order, the overflow map's key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct OwnedKey(Box<[u8]>);
+
+impl Ord for OwnedKey {
+    fn cmp(&self, other: &Self) -> Ordering {
+        compare_ikey(&self.0, &other.0)
+    }
+}
+impl PartialOrd for OwnedKey {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// An internal key as parts, so the overflow map can be searched with a borrowed key.
+struct Parts<'a>((&'a [u8], u64));
+
+trait KeyView {
+    fn parts(&self) -> (&[u8], u64);
+}
+impl KeyView for OwnedKey {
+    fn parts(&self) -> (&[u8], u64) {
+        split_ikey(&self.0)
+    }
+}
+impl KeyView for Parts<'_> {
+    fn parts(&self) -> (&[u8], u64) {
+        self.0
+    }
+}
+impl PartialEq for dyn KeyView + '_ {
     fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
+        self.cmp(other).is_eq()
     }
 }
 impl Eq for dyn KeyView + '_ {}
 impl PartialOrd for dyn KeyView + '_ {
-    #[inline]
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
 impl Ord for dyn KeyView + '_ {
-    #[inline]
     fn cmp(&self, other: &Self) -> Ordering {
-        let (ua, ta) = self.parts();
-        let (ub, tb) = other.parts();
-        ua.cmp(ub).then_with(|| tb.cmp(&ta))
+        cmp_parts(self.parts(), other.parts())
     }
 }
-
-/// Internal keys up to this many bytes are stored inside the B-tree node, so comparing
-/// against them costs no pointer chase (one cache miss per node instead of two).
-const INLINE_KEY_MAX: usize = 38;
-
-/// A stored, encoded internal key. Its order is internal-key order ([`compare_ikey`]), the same
-/// as its [`KeyView`] order.
-#[derive(Debug, Clone)]
-pub struct InternalKey(KeyRepr);
-
-#[derive(Debug, Clone)]
-enum KeyRepr {
-    Inline { len: u8, buf: [u8; INLINE_KEY_MAX] },
-    Heap(Box<[u8]>),
-}
-
-impl InternalKey {
-    fn new(ikey: &[u8]) -> Self {
-        if ikey.len() <= INLINE_KEY_MAX {
-            let mut buf = [0u8; INLINE_KEY_MAX];
-            buf[..ikey.len()].copy_from_slice(ikey);
-            // INLINE_KEY_MAX < 256, so the length fits in a byte.
-            InternalKey(KeyRepr::Inline { len: ikey.len() as u8, buf })
-        } else {
-            InternalKey(KeyRepr::Heap(ikey.into()))
-        }
-    }
-
-    #[inline]
-    pub fn as_bytes(&self) -> &[u8] {
-        match &self.0 {
-            KeyRepr::Inline { len, buf } => &buf[..usize::from(*len)],
-            KeyRepr::Heap(b) => b,
-        }
-    }
-}
-
-const _: () = assert!(INLINE_KEY_MAX < 256);
-
-impl PartialEq for InternalKey {
-    #[inline]
-    fn eq(&self, other: &Self) -> bool {
-        self.as_bytes() == other.as_bytes()
-    }
-}
-impl Eq for InternalKey {}
-
-impl Ord for InternalKey {
-    #[inline]
-    fn cmp(&self, other: &Self) -> Ordering {
-        compare_ikey(self.as_bytes(), other.as_bytes())
-    }
-}
-impl PartialOrd for InternalKey {
-    #[inline]
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl KeyView for InternalKey {
-    #[inline]
-    fn parts(&self) -> (&[u8], u64) {
-        split_ikey(self.as_bytes())
-    }
-}
-
-impl<'a> Borrow<dyn KeyView + 'a> for InternalKey {
-    #[inline]
+impl<'a> Borrow<dyn KeyView + 'a> for OwnedKey {
     fn borrow(&self) -> &(dyn KeyView + 'a) {
         self
-    }
-}
-
-/// A borrowed key to search for.
-struct LookupKey<'a> {
-    user_key: &'a [u8],
-    trailer: u64,
-}
-
-impl<'a> LookupKey<'a> {
-    fn from_ikey(ikey: &'a [u8]) -> Self {
-        let (user_key, trailer) = split_ikey(ikey);
-        Self { user_key, trailer }
-    }
-}
-
-impl KeyView for LookupKey<'_> {
-    #[inline]
-    fn parts(&self) -> (&[u8], u64) {
-        (self.user_key, self.trailer)
-    }
-}
-
-/// Values up to this size are copied into shared arena chunks instead of one allocation each.
-const ARENA_VALUE_MAX: usize = 4096;
-/// Size of one arena chunk.
-const ARENA_CHUNK: usize = 64 * 1024;
-
-/// Where a value lives in the [`Arena`]: `len` bytes from `offset` of chunk `chunk`; a value
-/// above [`ARENA_VALUE_MAX`] has an allocation of its own (`len == OWN`, `chunk` indexes
-/// `Arena::own`). Eight bytes in the B-tree slot instead of a 32-byte `Bytes` handle: the
-/// memtable's largest per-entry cost is its slots (see [`ENTRY_OVERHEAD_BYTES`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct ValueRef {
-    chunk: u32,
-    offset: u16,
-    len: u16,
-}
-
-/// `ValueRef::len` of a value with an allocation of its own.
-const OWN: u16 = u16::MAX;
-const _: () = assert!(ARENA_VALUE_MAX < OWN as usize && ARENA_CHUNK <= 1 << 16);
-
-/// The memtable's values: small ones copied into 64 KiB chunks (one allocation per chunk, not
-/// per value, and one `free` per chunk when the memtable is dropped), larger ones on their own.
-/// A chunk is sealed (frozen into `Bytes`) when the next value does not fit; a reader's value
-/// from a sealed chunk shares it (a reference-count increment, the chunk lives while the reader
-/// holds the value), one from the open chunk is copied (only the newest 64 KiB of values).
-///
-/// Invariants: the open chunk never reallocates (its capacity is reserved whole), so a
-/// `ValueRef` into it stays valid; it becomes `sealed[sealed.len()]` when sealed, which is the
-/// index its values were given.
-#[derive(Debug, Default)]
-struct Arena {
-    sealed: Vec<Bytes>,
-    open: BytesMut,
-    own: Vec<Bytes>,
-}
-
-impl Arena {
-    /// Stores `value`; returns where.
-    fn put(&mut self, value: &[u8]) -> ValueRef {
-        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
-        if value.is_empty() {
-            return ValueRef { chunk: 0, offset: 0, len: 0 };
-        }
-        if value.len() > ARENA_VALUE_MAX {
-            self.own.push(Bytes::copy_from_slice(value));
-            return ValueRef { chunk: count(self.own.len() - 1), offset: 0, len: OWN };
-        }
-        if self.open.capacity() - self.open.len() < value.len() {
-            // Freezing keeps the allocation (no copy, no shrink).
-            let full = std::mem::replace(&mut self.open, BytesMut::with_capacity(ARENA_CHUNK));
-            if full.capacity() > 0 {
-                self.sealed.push(full.freeze());
-            }
-        }
-        // offset < ARENA_CHUNK <= 2^16 and len <= ARENA_VALUE_MAX: both fit in u16.
-        let offset = self.open.len() as u16;
-        self.open.extend_from_slice(value);
-        ValueRef { chunk: count(self.sealed.len()), offset, len: value.len() as u16 }
-    }
-
-    /// The value `r` points at (empty if `r` points nowhere, which `put` never returns).
-    fn get(&self, r: ValueRef) -> Bytes {
-        let (chunk, from) = (r.chunk as usize, usize::from(r.offset));
-        match r.len {
-            0 => Bytes::new(),
-            OWN => self.own.get(chunk).cloned().unwrap_or_default(),
-            len => {
-                let range = from..from + usize::from(len);
-                match self.sealed.get(chunk) {
-                    Some(c) if range.end <= c.len() => c.slice(range),
-                    Some(_) => Bytes::new(),
-                    None => self.open.get(range).map_or_else(Bytes::new, Bytes::copy_from_slice),
-                }
-            }
-        }
     }
 }
 
@@ -262,12 +804,15 @@ pub enum MemGet {
     Deleted,
 }
 
-/// The entries and the arena their values live in: one lock covers both, so an
-/// insert takes one lock.
-#[derive(Debug, Default)]
+/// Everything behind the lock: the index with its records and, once the records are full, the
+/// overflow map.
+#[derive(Debug)]
 struct Tree {
-    map: BTreeMap<InternalKey, ValueRef>,
-    arena: Arena,
+    index: Index,
+    overflow: BTreeMap<OwnedKey, Bytes>,
+    /// Overflow entries whose internal key the index also holds (re-added after the records
+    /// filled up): they replace the index's entry, so they do not count twice.
+    shadowed: usize,
 }
 
 /// A concurrent, ordered map from internal key to value.
@@ -283,9 +828,23 @@ impl Default for MemTable {
     }
 }
 
+/// One entry found for a window, from either structure.
+enum Found<'a> {
+    List(u32),
+    Overflow(&'a OwnedKey, &'a Bytes),
+}
+
 impl MemTable {
     pub fn new() -> MemTable {
-        MemTable { tree: RwLock::new(Tree::default()), size_bytes: AtomicUsize::new(0) }
+        Self::with_chunk_limit(CHUNKS_MAX)
+    }
+
+    /// A memtable whose arena holds at most `chunks` chunks (tests reach the overflow with it).
+    fn with_chunk_limit(chunks: usize) -> MemTable {
+        MemTable {
+            tree: RwLock::new(Tree { index: Index::new(chunks), overflow: BTreeMap::new(), shadowed: 0 }),
+            size_bytes: AtomicUsize::new(0),
+        }
     }
 
     /// Adds one version. Safe to call from several threads at once. The caller gives each
@@ -293,36 +852,68 @@ impl MemTable {
     /// replaces the value and charges its size twice.
     pub fn add(&self, seq: SeqNo, kind: ValueKind, user_key: &[u8], value: &[u8]) {
         debug_assert!(seq <= SEQ_MAX, "sequence {seq} exceeds SEQ_MAX");
-        let mut buf = [0u8; INLINE_KEY_MAX];
-        let key = if user_key.len() + ikey::TRAILER_LEN <= INLINE_KEY_MAX {
+        let mut buf = [0u8; 64];
+        let owned;
+        let key: &[u8] = if user_key.len() + ikey::TRAILER_LEN <= buf.len() {
             let n = user_key.len();
             buf[..n].copy_from_slice(user_key);
             buf[n..n + ikey::TRAILER_LEN].copy_from_slice(&ikey::pack_trailer(seq, kind).to_le_bytes());
-            InternalKey::new(&buf[..n + ikey::TRAILER_LEN])
+            &buf[..n + ikey::TRAILER_LEN]
         } else {
-            InternalKey::new(&ikey::encode(user_key, seq, kind))
+            owned = ikey::encode(user_key, seq, kind);
+            &owned
         };
-        let charge = key.as_bytes().len() + value.len() + ENTRY_OVERHEAD_BYTES;
+        let charge = key.len() + value.len() + ENTRY_OVERHEAD_BYTES;
         let mut tree = self.tree.write();
-        let value = tree.arena.put(value);
-        tree.map.insert(key, value);
-        drop(tree);
+        if tree.overflow.is_empty() && tree.index.insert(key, value) {
+            drop(tree);
+        } else {
+            let shadows = {
+                let x = tree.index.first_from(split_ikey(key));
+                x != NIL && tree.index.records.key(x) == key
+            };
+            if tree.overflow.insert(OwnedKey(key.into()), Bytes::copy_from_slice(value)).is_none() && shadows {
+                tree.shadowed += 1;
+            }
+            drop(tree);
+        }
         self.size_bytes.fetch_add(charge, AtomicOrdering::Relaxed);
     }
 
     /// The newest version of `user_key` with sequence `<= seq`, if any.
     pub fn get(&self, user_key: &[u8], seq: SeqNo) -> Option<MemGet> {
         let trailer = ikey::pack_trailer(seq.min(SEQ_MAX), ValueKind::MAX);
-        let probe = LookupKey { user_key, trailer };
+        let probe = (user_key, trailer);
         let tree = self.tree.read();
-        let (key, value) =
-            tree.map.range::<dyn KeyView, _>((Bound::Included(&probe as &dyn KeyView), Bound::Unbounded)).next()?;
-        let parsed = ikey::parse(key.as_bytes())?;
+        let index = &tree.index;
+        let x = index.first_from(probe);
+        let mut found = (x != NIL).then(|| {
+            let (k, v) = index.records.entry(x);
+            (k, Some(v), None)
+        });
+        if !tree.overflow.is_empty() {
+            let lookup = Parts(probe);
+            let o = tree
+                .overflow
+                .range::<dyn KeyView, _>((Bound::Included(&lookup as &dyn KeyView), Bound::Unbounded))
+                .next();
+            if let Some((k, v)) = o
+                && found.as_ref().is_none_or(|(fk, _, _)| compare_ikey(&k.0, fk).is_le())
+            {
+                found = Some((&k.0[..], None, Some(v)));
+            }
+        }
+        let (key, list_value, overflow_value) = found?;
+        let parsed = ikey::parse(key)?;
         if parsed.user_key != user_key {
             return None;
         }
         Some(match parsed.kind {
-            ValueKind::Put => MemGet::Value(tree.arena.get(*value)),
+            ValueKind::Put => MemGet::Value(match (list_value, overflow_value) {
+                (Some(v), _) => index.records.value(v),
+                (None, Some(v)) => v.clone(),
+                (None, None) => Bytes::new(),
+            }),
             ValueKind::Delete => MemGet::Deleted,
         })
     }
@@ -334,36 +925,132 @@ impl MemTable {
     }
 
     pub fn len(&self) -> usize {
-        self.tree.read().map.len()
+        let tree = self.tree.read();
+        tree.index.entries + tree.overflow.len() - tree.shadowed
     }
 
     pub fn is_empty(&self) -> bool {
-        self.tree.read().map.is_empty()
+        self.len() == 0
     }
 
     /// A cursor over every entry, owning a reference to the table. It starts invalid.
     pub fn iter(self: &Arc<Self>) -> MemTableIter {
-        MemTableIter { table: Arc::clone(self), window: Vec::new(), pos: 0, dir: Dir::Forward, next_window: WINDOW_MIN }
+        MemTableIter {
+            table: Arc::clone(self),
+            window: Window::default(),
+            pos: 0,
+            dir: Dir::Forward,
+            next_window: WINDOW_MIN,
+            addrs: Vec::new(),
+        }
     }
 
-    /// Up to `n` entries in `range`, from the front or (with `back`) from the back.
-    fn find(
-        &self,
-        lower: Bound<&dyn KeyView>,
-        upper: Bound<&dyn KeyView>,
-        back: bool,
-        n: usize,
-        out: &mut Vec<(InternalKey, Bytes)>,
-    ) {
-        out.clear();
+    /// Up to `n` entries from `bound` forward (a lower bound) or, with `back`, backward (an upper
+    /// bound), copied into `out`.
+    fn find(&self, bound: Bound<(&[u8], u64)>, back: bool, n: usize, addrs: &mut Vec<u32>, out: &mut Window) {
         let tree = self.tree.read();
-        let r = tree.map.range::<dyn KeyView, _>((lower, upper));
-        let clone = |(k, v): (&InternalKey, &ValueRef)| (k.clone(), tree.arena.get(*v));
-        if back {
-            out.extend(r.rev().take(n).map(clone));
-        } else {
-            out.extend(r.take(n).map(clone));
+        let index = &tree.index;
+        index.collect(bound, back, n, addrs);
+        let copy = |x: u32| {
+            let (k, v) = index.records.entry(x);
+            (k, index.records.window_value(v))
+        };
+        if tree.overflow.is_empty() {
+            out.fill(addrs.iter().map(|&x| copy(x)));
+            return;
         }
+        let mut found: Vec<Found<'_>>;
+        {
+            let lookup = bound.map(Parts);
+            let range = match (&lookup, back) {
+                (Bound::Included(p), false) => (Bound::Included(p as &dyn KeyView), Bound::Unbounded),
+                (Bound::Excluded(p), false) => (Bound::Excluded(p as &dyn KeyView), Bound::Unbounded),
+                (Bound::Included(p), true) => (Bound::Unbounded, Bound::Included(p as &dyn KeyView)),
+                (Bound::Excluded(p), true) => (Bound::Unbounded, Bound::Excluded(p as &dyn KeyView)),
+                (Bound::Unbounded, _) => (Bound::Unbounded, Bound::Unbounded),
+            };
+            let r = tree.overflow.range::<dyn KeyView, _>(range);
+            let others: Vec<_> = if back { r.rev().take(n).collect() } else { r.take(n).collect() };
+            // Merge in iteration order; on equal keys the overflow's (newer) entry wins.
+            found = Vec::with_capacity(n);
+            let (mut i, mut j) = (0, 0);
+            while found.len() < n && (i < addrs.len() || j < others.len()) {
+                let order = match (addrs.get(i), others.get(j)) {
+                    (Some(&x), Some((k, _))) => {
+                        let o = compare_ikey(index.records.key(x), &k.0);
+                        if back { o.reverse() } else { o }
+                    }
+                    (Some(_), None) => Ordering::Less,
+                    _ => Ordering::Greater,
+                };
+                if order.is_lt() {
+                    found.push(Found::List(addrs[i]));
+                    i += 1;
+                } else {
+                    let (k, v) = others[j];
+                    found.push(Found::Overflow(k, v));
+                    j += 1;
+                    if order.is_eq() {
+                        i += 1;
+                    }
+                }
+            }
+        }
+        out.fill(found.into_iter().map(|f| match f {
+            Found::List(x) => copy(x),
+            Found::Overflow(k, v) => (&k.0[..], WindowValue::Shared(v.clone())),
+        }));
+    }
+}
+
+/// A window's value as found: bytes to copy, or a shared handle.
+enum WindowValue<'a> {
+    Copy(&'a [u8]),
+    Shared(Bytes),
+}
+
+/// A window value while the window is built: a range of its buffer, or a shared handle.
+type Span = std::result::Result<Range<usize>, Bytes>;
+
+/// Entries copied out of the table: keys and small values in one buffer (one allocation per
+/// window), large values shared.
+#[derive(Debug, Default)]
+struct Window {
+    buf: Bytes,
+    /// Each entry's key range in `buf` and its value (a slice of `buf` or a shared handle).
+    entries: Vec<(Range<usize>, Bytes)>,
+    /// Scratch: each entry's key range and its value's range in `buf` or shared handle.
+    spans: Vec<(Range<usize>, Span)>,
+}
+
+impl Window {
+    fn fill<'a>(&mut self, found: impl Iterator<Item = (&'a [u8], WindowValue<'a>)>) {
+        let mut buf = BytesMut::new();
+        self.spans.clear();
+        for (k, v) in found {
+            let ks = buf.len();
+            buf.extend_from_slice(k);
+            let key = ks..buf.len();
+            let value = match v {
+                WindowValue::Copy(v) => {
+                    let vs = buf.len();
+                    buf.extend_from_slice(v);
+                    Ok(vs..buf.len())
+                }
+                WindowValue::Shared(b) => Err(b),
+            };
+            self.spans.push((key, value));
+        }
+        self.buf = buf.freeze();
+        self.entries.clear();
+        let buf = &self.buf;
+        self.entries.extend(self.spans.drain(..).map(|(k, v)| {
+            let v = match v {
+                Ok(r) => buf.slice(r),
+                Err(b) => b,
+            };
+            (k, v)
+        }));
     }
 }
 
@@ -380,8 +1067,8 @@ enum Dir {
 }
 
 /// An [`InternalIterator`] over a [`MemTable`]. It holds no lock between moves: it copies a
-/// window of entries (cheap: inline keys and reference-counted values) and searches again from
-/// its position when the window runs out.
+/// window of entries (keys and small values into one buffer, large values shared) and searches
+/// again from its position when the window runs out.
 ///
 /// Entries added after a window was fetched may be missed inside that window. Readers never
 /// need them: an entry becomes visible to readers only after it is in the table, and an
@@ -390,10 +1077,12 @@ enum Dir {
 pub struct MemTableIter {
     table: Arc<MemTable>,
     /// In iteration order: ascending when `dir` is forward, descending when backward.
-    window: Vec<(InternalKey, Bytes)>,
+    window: Window,
     pos: usize,
     dir: Dir,
     next_window: usize,
+    /// Scratch for the addresses of a window.
+    addrs: Vec<u32>,
 }
 
 impl std::fmt::Debug for MemTableIter {
@@ -403,14 +1092,17 @@ impl std::fmt::Debug for MemTableIter {
 }
 
 impl MemTableIter {
-    fn current(&self) -> Option<&(InternalKey, Bytes)> {
-        self.window.get(self.pos)
+    fn current(&self) -> Option<(&[u8], &Bytes)> {
+        let (k, v) = self.window.entries.get(self.pos)?;
+        Some((self.window.buf.get(k.clone()).unwrap_or_default(), v))
     }
 
-    fn load(&mut self, lower: Bound<&dyn KeyView>, upper: Bound<&dyn KeyView>, dir: Dir, n: usize) {
+    fn load(&mut self, bound: Bound<(&[u8], u64)>, dir: Dir, n: usize) {
         let mut w = std::mem::take(&mut self.window);
-        self.table.find(lower, upper, dir == Dir::Backward, n, &mut w);
+        let mut addrs = std::mem::take(&mut self.addrs);
+        self.table.find(bound, dir == Dir::Backward, n, &mut addrs, &mut w);
         self.window = w;
+        self.addrs = addrs;
         self.pos = 0;
         self.dir = dir;
         self.next_window = (n * 2).min(WINDOW_MAX);
@@ -418,40 +1110,38 @@ impl MemTableIter {
 
     /// Moves one step in `dir` from the current entry.
     fn step(&mut self, dir: Dir) {
-        if self.dir == dir && self.pos + 1 < self.window.len() {
+        if self.dir == dir && self.pos + 1 < self.window.entries.len() {
             self.pos += 1;
             return;
         }
-        let Some((k, _)) = self.current().cloned() else { return };
+        let Some((k, _)) = self.current() else { return };
+        // The window's buffer is replaced by the load: keep the key alive through it.
+        let buf = self.window.buf.clone();
+        let k = buf.slice_ref(k);
         let n = if self.dir == dir { self.next_window } else { WINDOW_MIN };
-        match dir {
-            Dir::Forward => self.load(Bound::Excluded(&k as &dyn KeyView), Bound::Unbounded, dir, n),
-            Dir::Backward => self.load(Bound::Unbounded, Bound::Excluded(&k as &dyn KeyView), dir, n),
-        }
+        self.load(Bound::Excluded(split_ikey(&k)), dir, n);
     }
 }
 
 impl InternalIterator for MemTableIter {
     fn valid(&self) -> bool {
-        self.pos < self.window.len()
+        self.pos < self.window.entries.len()
     }
 
     fn seek_to_first(&mut self) {
-        self.load(Bound::Unbounded, Bound::Unbounded, Dir::Forward, WINDOW_MIN);
+        self.load(Bound::Unbounded, Dir::Forward, WINDOW_MIN);
     }
 
     fn seek_to_last(&mut self) {
-        self.load(Bound::Unbounded, Bound::Unbounded, Dir::Backward, WINDOW_MIN);
+        self.load(Bound::Unbounded, Dir::Backward, WINDOW_MIN);
     }
 
     fn seek(&mut self, target: &[u8]) {
-        let probe = LookupKey::from_ikey(target);
-        self.load(Bound::Included(&probe as &dyn KeyView), Bound::Unbounded, Dir::Forward, WINDOW_MIN);
+        self.load(Bound::Included(split_ikey(target)), Dir::Forward, WINDOW_MIN);
     }
 
     fn seek_for_prev(&mut self, target: &[u8]) {
-        let probe = LookupKey::from_ikey(target);
-        self.load(Bound::Unbounded, Bound::Included(&probe as &dyn KeyView), Dir::Backward, WINDOW_MIN);
+        self.load(Bound::Included(split_ikey(target)), Dir::Backward, WINDOW_MIN);
     }
 
     fn next(&mut self) {
@@ -463,7 +1153,7 @@ impl InternalIterator for MemTableIter {
     }
 
     fn key(&self) -> &[u8] {
-        self.current().map_or(&[], |(k, _)| k.as_bytes())
+        self.current().map_or(&[], |(k, _)| k)
     }
 
     fn value(&self) -> &[u8] {
@@ -485,48 +1175,127 @@ mod tests {
     use proptest::prelude::*;
     use std::collections::BTreeMap;
 
-    /// Values carved from the arena are independent copies: later values, chunk changes and
-    /// large or empty values never disturb earlier ones.
+    /// Values of every size class keep their bytes: empty, inline, at the inline limit, own
+    /// allocations; keys small and large enough to get chunks of their own.
     #[test]
-    fn arena_values_keep_their_bytes() {
-        let m = MemTable::new();
+    fn entries_of_every_size_keep_their_bytes() {
+        let m = Arc::new(MemTable::new());
         let value = |i: usize| -> Vec<u8> {
-            let len = match i % 5 {
+            let len = match i % 6 {
                 0 => 0,
-                1 => ARENA_VALUE_MAX + 1,
+                1 => VALUE_INLINE_MAX + 1,
+                2 => VALUE_INLINE_MAX,
                 _ => (i * 37) % 3000,
             };
             (0..len).map(|j| (i + j) as u8).collect()
         };
-        // Enough bytes for several chunks.
-        let n = 4 * ARENA_CHUNK / 1000;
+        let key = |i: usize| -> Vec<u8> {
+            let mut k = format!("k{i:05}").into_bytes();
+            // Some keys above BIG_RECORD and above CHUNK bytes, some with 2-byte varint lengths.
+            k.resize(
+                match i % 7 {
+                    0 => BIG_RECORD + 1,
+                    1 => CHUNK + 3,
+                    2 => 200,
+                    _ => 6,
+                },
+                b'x',
+            );
+            k
+        };
+        let n = 4 * CHUNK / 1000;
         for i in 0..n {
-            m.add(i as u64 + 1, ValueKind::Put, format!("k{i:05}").as_bytes(), &value(i));
+            m.add(i as u64 + 1, ValueKind::Put, &key(i), &value(i));
         }
         for i in 0..n {
-            match m.get(format!("k{i:05}").as_bytes(), SEQ_MAX) {
+            match m.get(&key(i), SEQ_MAX) {
                 Some(MemGet::Value(v)) => assert_eq!(&v[..], &value(i)[..], "value {i}"),
                 other => panic!("value {i}: {other:?}"),
             }
         }
+        let mut it = m.iter();
+        it.seek_to_first();
+        let mut seen = 0;
+        while it.valid() {
+            let k = ikey::user_key(it.key()).to_vec();
+            let i: usize = std::str::from_utf8(&k[1..6]).unwrap().parse().unwrap();
+            assert_eq!((k, it.value()), (key(i), &value(i)[..]));
+            assert_eq!(it.value_bytes(), value(i));
+            seen += 1;
+            it.next();
+        }
+        assert_eq!(seen, n);
+        assert!(m.tree.read().index.records.chunks.len() > 4);
     }
 
+    /// Enough entries for three inner levels, in random, ascending and descending order, with
+    /// keys whose 4-byte prefixes all tie ("user...") and keys whose prefixes differ: scans both
+    /// ways, seeks and gets agree with the sorted keys.
     #[test]
-    fn a_value_read_from_the_open_chunk_survives_its_sealing() {
-        let m = MemTable::new();
-        m.add(1, ValueKind::Put, b"first", b"in the open chunk");
-        let Some(MemGet::Value(early)) = m.get(b"first", SEQ_MAX) else { panic!("first is missing") };
-        // Fill past several chunks: the first chunk is sealed and shared from then on.
-        let filler = vec![9u8; 3000];
-        for i in 0..(3 * ARENA_CHUNK / filler.len()) as u64 {
-            m.add(i + 2, ValueKind::Put, format!("z{i:05}").as_bytes(), &filler);
+    fn large_trees_keep_order_in_every_insert_order() {
+        const N: u64 = 150_000;
+        let mix = |i: u64| i.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17);
+        for order in 0..3 {
+            for tied in [true, false] {
+                let key = |i: u64| {
+                    if tied {
+                        format!("user{:010}", mix(i) % 1_000_000_007).into_bytes()
+                    } else {
+                        mix(i).to_be_bytes().to_vec()
+                    }
+                };
+                let m = Arc::new(MemTable::new());
+                let mut model: Vec<Vec<u8>> = Vec::new();
+                for j in 0..N {
+                    let i = match order {
+                        0 => mix(j) % N,
+                        1 => j,
+                        _ => N - 1 - j,
+                    };
+                    // Sequence and value from i: some keys several times in random order.
+                    let seq = j + 1;
+                    m.add(seq, ValueKind::Put, &key(i), &seq.to_le_bytes());
+                    model.push(ikey::encode(&key(i), seq, ValueKind::Put));
+                }
+                model.sort_by(|a, b| compare_ikey(a, b));
+                let tree = m.tree.read();
+                assert!(tree.index.depth >= 2, "depth {}", tree.index.depth);
+                drop(tree);
+                let mut it = m.iter();
+                it.seek_to_first();
+                for want in &model {
+                    assert_eq!(it.key(), &want[..]);
+                    assert_eq!(it.value(), &ikey::parse(want).unwrap().seq.to_le_bytes());
+                    it.next();
+                }
+                assert!(!it.valid());
+                it.seek_to_last();
+                for want in model.iter().rev() {
+                    assert_eq!(it.key(), &want[..]);
+                    it.prev();
+                }
+                assert!(!it.valid());
+                for k in model.iter().step_by(997) {
+                    let p = ikey::parse(k).unwrap();
+                    assert_eq!(
+                        m.get(p.user_key, p.seq),
+                        Some(MemGet::Value(Bytes::copy_from_slice(&p.seq.to_le_bytes())))
+                    );
+                    it.seek(k);
+                    assert_eq!(it.key(), &k[..]);
+                    it.seek_for_prev(k);
+                    assert_eq!(it.key(), &k[..]);
+                }
+                // Adding an internal key again replaces its value wherever it sits (a leaf's
+                // first entry is also a separator above it).
+                for k in model.iter().step_by(13) {
+                    let p = ikey::parse(k).unwrap();
+                    m.add(p.seq, p.kind, p.user_key, b"again");
+                    assert_eq!(m.get(p.user_key, p.seq), Some(MemGet::Value(Bytes::from_static(b"again"))));
+                }
+                assert_eq!(m.len() as u64, N);
+            }
         }
-        let Some(MemGet::Value(late)) = m.get(b"first", SEQ_MAX) else { panic!("first is missing") };
-        assert_eq!(&early[..], b"in the open chunk");
-        assert_eq!(&late[..], b"in the open chunk");
-        let tree = m.tree.read();
-        assert!(tree.arena.sealed.len() >= 2, "{} chunks sealed", tree.arena.sealed.len());
-        assert_eq!(std::mem::size_of::<ValueRef>(), 8);
     }
 
     #[test]
@@ -550,6 +1319,28 @@ mod tests {
         assert_eq!(m.len(), 5);
         let keys_and_values = (3 * 9 + 9 + 10) + (3 + 3 + 3 + 8); // v10, tombstone, v30, j15, "next key"
         assert_eq!(m.approximate_size(), keys_and_values + 5 * ENTRY_OVERHEAD_BYTES);
+    }
+
+    /// Adding an internal key again replaces its value (in the index and in the overflow).
+    #[test]
+    fn adding_the_same_internal_key_again_replaces_the_value() {
+        for limit in [CHUNKS_MAX, 2] {
+            let m = Arc::new(MemTable::with_chunk_limit(limit));
+            for i in 0..2000u64 {
+                m.add(i + 1, ValueKind::Put, format!("k{:04}", i % 500).as_bytes(), b"first");
+            }
+            m.add(7, ValueKind::Put, b"k0006", b"second");
+            assert_eq!(m.get(b"k0006", 7), Some(MemGet::Value(Bytes::from_static(b"second"))));
+            assert_eq!(m.len(), 2000);
+            let mut it = m.iter();
+            it.seek(&ikey::encode(b"k0006", 7, ValueKind::Put));
+            assert_eq!((it.key(), it.value()), (&ikey::encode(b"k0006", 7, ValueKind::Put)[..], &b"second"[..]));
+            it.next();
+            assert_eq!(ikey::parse(it.key()).unwrap().user_key, b"k0007");
+            it.prev();
+            it.prev();
+            assert_eq!(ikey::parse(it.key()).unwrap().seq, 507);
+        }
     }
 
     #[test]
@@ -630,31 +1421,205 @@ mod tests {
         }
     }
 
+    /// Readers (gets and iterators in both directions) running while one writer adds, past the
+    /// arena's limit into the overflow: every entry added before a read began is seen, in order.
+    #[test]
+    fn readers_during_adds_see_every_earlier_entry_in_order() {
+        const N: u64 = 20_000;
+        // About 9 chunks of these entries: the last third goes to the overflow.
+        let m = Arc::new(MemTable::with_chunk_limit(7));
+        let done = Arc::new(AtomicUsize::new(0));
+        let key = |i: u64| format!("key{:08}", (i * 7919) % N).into_bytes();
+        let readers: Vec<_> = (0..2)
+            .map(|r| {
+                let (m, done) = (Arc::clone(&m), Arc::clone(&done));
+                std::thread::spawn(move || {
+                    let mut rounds = 0;
+                    while done.load(AtomicOrdering::Acquire) == 0 || rounds < 2 {
+                        rounds += 1;
+                        let before = done.load(AtomicOrdering::Acquire) as u64;
+                        let added = m.len() as u64;
+                        for i in (0..added).step_by(97) {
+                            let want = Bytes::copy_from_slice(&i.to_le_bytes());
+                            assert_eq!(m.get(&key(i), SEQ_MAX), Some(MemGet::Value(want)), "key {i}");
+                        }
+                        let mut it = m.iter();
+                        let mut count = 0u64;
+                        let mut last: Option<Vec<u8>> = None;
+                        if r == 0 {
+                            it.seek_to_first();
+                        } else {
+                            it.seek_to_last();
+                        }
+                        while it.valid() {
+                            let k = it.key().to_vec();
+                            if let Some(last) = &last {
+                                let o = compare_ikey(last, &k);
+                                assert_eq!(o, if r == 0 { Ordering::Less } else { Ordering::Greater });
+                            }
+                            let seq = ikey::parse(&k).unwrap().seq;
+                            assert_eq!(it.value(), &(seq - 1).to_le_bytes());
+                            last = Some(k);
+                            count += 1;
+                            if r == 0 { it.next() } else { it.prev() }
+                        }
+                        assert!(count >= added, "{count} entries seen, {added} added before");
+                        if before == 1 {
+                            assert_eq!(count, N);
+                        }
+                    }
+                })
+            })
+            .collect();
+        for i in 0..N {
+            m.add(i + 1, ValueKind::Put, &key(i), &i.to_le_bytes());
+        }
+        done.store(1, AtomicOrdering::Release);
+        for r in readers {
+            r.join().unwrap();
+        }
+        let tree = m.tree.read();
+        assert!(!tree.overflow.is_empty() && tree.index.entries > 0, "both structures in use");
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Add(Vec<u8>, Option<u8>),
+        Get(Vec<u8>, u64),
+        /// Seek (or seek-for-prev) to a key at a sequence, then move: true is next, false prev.
+        Iter {
+            key: Vec<u8>,
+            seq: u64,
+            for_prev: bool,
+            moves: Vec<bool>,
+        },
+        SeekEnd {
+            last: bool,
+            moves: Vec<bool>,
+        },
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let key = prop::collection::vec(0u8..4, 0..3);
+        prop_oneof![
+            4 => (key.clone(), prop::option::of(any::<u8>())).prop_map(|(k, v)| Op::Add(k, v)),
+            2 => (key.clone(), 0u64..90).prop_map(|(k, s)| Op::Get(k, s)),
+            2 => (key, 0u64..90, any::<bool>(), prop::collection::vec(any::<bool>(), 0..12))
+                .prop_map(|(key, seq, for_prev, moves)| Op::Iter { key, seq, for_prev, moves }),
+            1 => (any::<bool>(), prop::collection::vec(any::<bool>(), 0..12)).prop_map(|(last, moves)| Op::SeekEnd { last, moves }),
+        ]
+    }
+
+    /// Interleaved adds, gets and iterator walks against a `BTreeMap` of internal keys, with the
+    /// arena unlimited and limited to one chunk (everything after the first chunk in the
+    /// overflow).
+    fn check_model(ops: &[Op], chunk_limit: usize, value_len: usize) -> std::result::Result<(), TestCaseError> {
+        let m = Arc::new(MemTable::with_chunk_limit(chunk_limit));
+        // Internal key -> value, in internal-key order.
+        let mut model: BTreeMap<OwnedKey, Vec<u8>> = BTreeMap::new();
+        let value = |b: u8| vec![b; value_len];
+        let mut seq = 0u64;
+        let mut it = m.iter();
+        for op in ops {
+            match op {
+                Op::Add(k, v) => {
+                    seq += 1;
+                    let (kind, val) = match v {
+                        Some(b) => (ValueKind::Put, value(*b)),
+                        None => (ValueKind::Delete, Vec::new()),
+                    };
+                    m.add(seq, kind, k, &val);
+                    model.insert(OwnedKey(ikey::encode(k, seq, kind).into()), val);
+                }
+                Op::Get(k, at) => {
+                    let probe = OwnedKey(ikey::lookup_key(k, *at).into());
+                    let want = model.range(probe..).next().and_then(|(ik, v)| {
+                        let p = ikey::parse(&ik.0).unwrap();
+                        (p.user_key == &k[..]).then(|| match p.kind {
+                            ValueKind::Put => MemGet::Value(Bytes::copy_from_slice(v)),
+                            ValueKind::Delete => MemGet::Deleted,
+                        })
+                    });
+                    prop_assert_eq!(m.get(k, *at), want, "get {:?} at {}", k, at);
+                }
+                Op::Iter { key, seq: at, for_prev, moves } => {
+                    let target = ikey::lookup_key(key, *at);
+                    let probe = OwnedKey(target.clone().into());
+                    let mut pos: Option<OwnedKey> = if *for_prev {
+                        it.seek_for_prev(&target);
+                        model.range(..=probe).next_back().map(|(k, _)| k.clone())
+                    } else {
+                        it.seek(&target);
+                        model.range(probe..).next().map(|(k, _)| k.clone())
+                    };
+                    walk(&mut it, &model, &mut pos, moves)?;
+                }
+                Op::SeekEnd { last, moves } => {
+                    let mut pos = if *last {
+                        it.seek_to_last();
+                        model.keys().next_back().cloned()
+                    } else {
+                        it.seek_to_first();
+                        model.keys().next().cloned()
+                    };
+                    walk(&mut it, &model, &mut pos, moves)?;
+                }
+            }
+        }
+        prop_assert_eq!(m.len(), model.len());
+        Ok(())
+    }
+
+    fn walk(
+        it: &mut MemTableIter,
+        model: &BTreeMap<OwnedKey, Vec<u8>>,
+        pos: &mut Option<OwnedKey>,
+        moves: &[bool],
+    ) -> std::result::Result<(), TestCaseError> {
+        for &forward in std::iter::once(&true).chain(moves) {
+            match pos {
+                Some(k) => {
+                    prop_assert!(it.valid());
+                    prop_assert_eq!(it.key(), &k.0[..]);
+                    prop_assert_eq!(it.value(), &model[k][..]);
+                    prop_assert_eq!(it.value_bytes(), &model[k][..]);
+                }
+                None => {
+                    prop_assert!(!it.valid());
+                    return Ok(());
+                }
+            }
+            let Some(k) = pos.take() else { break };
+            if forward {
+                it.next();
+                *pos = model.range((Bound::Excluded(k), Bound::Unbounded)).next().map(|(k, _)| k.clone());
+            } else {
+                it.prev();
+                *pos = model.range(..k).next_back().map(|(k, _)| k.clone());
+            }
+        }
+        Ok(())
+    }
+
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(128))]
+        #![proptest_config(ProptestConfig::with_cases(256))]
 
         #[test]
-        fn get_matches_model(
-            ops in prop::collection::vec((prop::collection::vec(0u8..4, 0..3), prop::option::of(any::<u8>())), 0..60),
-            probes in prop::collection::vec((prop::collection::vec(0u8..4, 0..3), 0u64..70), 1..30),
-        ) {
-            let m = MemTable::new();
-            let mut model: BTreeMap<Vec<u8>, Vec<(u64, Option<u8>)>> = BTreeMap::new();
-            for (i, (k, v)) in ops.iter().enumerate() {
-                let seq = i as u64 + 1;
-                match v {
-                    Some(b) => m.add(seq, ValueKind::Put, k, &[*b]),
-                    None => m.add(seq, ValueKind::Delete, k, b""),
-                }
-                model.entry(k.clone()).or_default().push((seq, *v));
-            }
-            for (k, seq) in probes {
-                let want = model.get(&k).and_then(|vs| vs.iter().rev().find(|(s, _)| *s <= seq)).map(|(_, v)| match v {
-                    Some(b) => MemGet::Value(Bytes::copy_from_slice(&[*b])),
-                    None => MemGet::Deleted,
-                });
-                prop_assert_eq!(m.get(&k, seq), want, "key {:?} at {}", k, seq);
-            }
+        fn matches_model(ops in prop::collection::vec(op(), 0..120)) {
+            check_model(&ops, CHUNKS_MAX, 1)?;
+        }
+
+        /// Long enough for leaf splits (64 entries a leaf).
+        #[test]
+        fn matches_model_over_leaf_splits(ops in prop::collection::vec(op(), 100..1000)) {
+            check_model(&ops, CHUNKS_MAX, 1)?;
+        }
+
+        /// Values of 3000 bytes: a chunk holds 21, later entries go to the overflow; some
+        /// values above the inline limit.
+        #[test]
+        fn matches_model_across_the_overflow(ops in prop::collection::vec(op(), 0..120), big in any::<bool>()) {
+            check_model(&ops, 2, if big { VALUE_INLINE_MAX + 1 } else { 3000 })?;
         }
     }
 }
