@@ -118,6 +118,83 @@ enum ValueAt {
     Own(usize),
 }
 
+/// The chunk records are appended to. A full-size chunk ([`CHUNK`] bytes) is an anonymous
+/// memory map of its own, not a heap allocation: when a flushed memtable is dropped its records
+/// go back to the operating system at once. From the heap, glibc keeps freed 64 KiB blocks
+/// resident (they sit below its mmap threshold, in the middle of the heap), so a process's
+/// resident set stayed at its fill-time peak after the last flush ("Memory" in
+/// docs/performance.md); RocksDB's arena gets the same effect from blocks of
+/// `write_buffer_size / 8`, which glibc maps. The first, smaller chunks of a memtable (4-32 KiB)
+/// stay on the heap, and a failed map falls back to it.
+#[derive(Debug, Default)]
+enum OpenChunk {
+    #[default]
+    Empty,
+    Heap(BytesMut),
+    Mapped {
+        map: memmap2::MmapMut,
+        len: usize,
+    },
+}
+
+impl OpenChunk {
+    fn with_capacity(size: usize) -> Self {
+        if size >= CHUNK
+            && let Ok(map) = memmap2::MmapMut::map_anon(size)
+        {
+            return OpenChunk::Mapped { map, len: 0 };
+        }
+        OpenChunk::Heap(BytesMut::with_capacity(size))
+    }
+
+    fn capacity(&self) -> usize {
+        match self {
+            OpenChunk::Empty => 0,
+            OpenChunk::Heap(b) => b.capacity(),
+            OpenChunk::Mapped { map, .. } => map.len(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.filled().len()
+    }
+
+    /// The bytes appended so far.
+    #[inline]
+    fn filled(&self) -> &[u8] {
+        match self {
+            OpenChunk::Empty => &[],
+            OpenChunk::Heap(b) => b,
+            OpenChunk::Mapped { map, len } => map.get(..*len).unwrap_or_default(),
+        }
+    }
+
+    /// Appends `part`; the caller has checked that it fits (a heap chunk would grow, a mapped
+    /// one drops what does not fit, and neither happens).
+    fn extend_from_slice(&mut self, part: &[u8]) {
+        match self {
+            OpenChunk::Empty => *self = OpenChunk::Heap(BytesMut::from(part)),
+            OpenChunk::Heap(b) => b.extend_from_slice(part),
+            OpenChunk::Mapped { map, len } => {
+                let end = (*len + part.len()).min(map.len());
+                if let Some(dst) = map.get_mut(*len..end) {
+                    dst.copy_from_slice(&part[..end - *len]);
+                }
+                *len = end;
+            }
+        }
+    }
+
+    /// The chunk's bytes as shared, immutable `Bytes` (no copy).
+    fn freeze(self) -> Bytes {
+        match self {
+            OpenChunk::Empty => Bytes::new(),
+            OpenChunk::Heap(b) => b.freeze(),
+            OpenChunk::Mapped { map, len } => Bytes::from_owner(map).slice(..len),
+        }
+    }
+}
+
 /// The entries' bytes: records `[klen varint][internal key][vtag varint][value]` appended to
 /// 64 KiB chunks and never changed. A chunk is sealed (frozen into `Bytes`) when the next record
 /// does not fit, so a value read from a sealed chunk is shared (a reference-count increment);
@@ -129,7 +206,7 @@ struct Records {
     /// Every chunk but the open one (whose index holds an empty placeholder). Chunk 0 is an
     /// empty placeholder: address 0 is [`NIL`].
     chunks: Vec<Bytes>,
-    open: BytesMut,
+    open: OpenChunk,
     /// The open chunk's index, if there is an open chunk.
     open_index: Option<usize>,
     /// Most chunk indices (`CHUNKS_MAX`; smaller in tests).
@@ -142,7 +219,7 @@ impl Records {
     fn new(limit: usize) -> Self {
         Records {
             chunks: vec![Bytes::new()],
-            open: BytesMut::new(),
+            open: OpenChunk::default(),
             open_index: None,
             limit: limit.clamp(2, CHUNKS_MAX),
             own: Vec::new(),
@@ -151,7 +228,7 @@ impl Records {
 
     #[inline]
     fn chunk(&self, c: usize) -> &[u8] {
-        if Some(c) == self.open_index { &self.open } else { self.chunks.get(c).map_or(&[][..], |b| &b[..]) }
+        if Some(c) == self.open_index { self.open.filled() } else { self.chunks.get(c).map_or(&[][..], |b| &b[..]) }
     }
 
     /// Appends a record; returns its address, or `None` if the address space is used up.
@@ -193,7 +270,7 @@ impl Records {
                 // Chunks start at 4 KiB and double up to 64 KiB, so a small memtable reserves
                 // little. Freezing keeps the allocation (no copy, no shrink).
                 let size = (self.open.capacity() * 2).clamp(CHUNK / 16, CHUNK).max(len);
-                let full = std::mem::replace(&mut self.open, BytesMut::with_capacity(size));
+                let full = std::mem::replace(&mut self.open, OpenChunk::with_capacity(size));
                 if let Some(i) = self.open_index
                     && let Some(slot) = self.chunks.get_mut(i)
                 {
