@@ -33,7 +33,9 @@ pub trait Comparator: Send + Sync + Debug {
     }
 
     /// A 64-bit summary of `key` whose order agrees with this comparator's: whenever
-    /// `compare(a, b)` is `Less`, `order_prefix(a) <= order_prefix(b)`. Lets a reader
+    /// `compare(a, b)` is `Less`, `order_prefix(a) <= order_prefix(b)`, and whenever it is
+    /// `Equal`, the two summaries are equal (a comparator that calls different bytes equal must
+    /// summarize them alike, or return `None`). Lets a reader
     /// binary-search a dense array of summaries and compare whole keys only where summaries tie.
     /// `None` (the default) when the comparator has no such summary; it must then be `None` for
     /// every key.
