@@ -23,7 +23,7 @@ use std::time::Instant;
 use strata::{Db, Options, WriteBatch, WriteOptions};
 use strata_benches::{mix, scattered_key as key};
 use strata_checkpoint::Checkpoint;
-use strata_checkpoint::repo::{Repository, RestoreOptions, SnapshotOptions};
+use strata_checkpoint::repo::{Repository, RestoreOptions, SnapshotInfo, SnapshotOptions};
 
 type Res<T> = Result<T, Box<dyn Error>>;
 const KEY_LEN: usize = 16;
@@ -86,6 +86,30 @@ fn raw_copy_mib_s(from: &Path, to: &Path) -> Res<f64> {
     Ok(bytes as f64 / (1 << 20) as f64 / t.elapsed().as_secs_f64())
 }
 
+/// A snapshot, then keys `from..to` rewritten (flushed, compactions finished), then another
+/// snapshot: the pair whose `bytes_added` shows what the repository shares.
+fn rewrite_between_snapshots(
+    repo: &Repository,
+    db: &Db,
+    from: u64,
+    to: u64,
+    salt: u64,
+) -> Res<(SnapshotInfo, SnapshotInfo)> {
+    let before = repo.create_snapshot(db, &SnapshotOptions::default())?;
+    write_range(db, from, to, salt)?;
+    Ok((before, repo.create_snapshot(db, &SnapshotOptions::default())?))
+}
+
+fn report_incremental(what: &str, before: &SnapshotInfo, after: &SnapshotInfo) {
+    println!(
+        "{what} adds {} of {} bytes ({:.2}%; the snapshot before it added {})",
+        after.bytes_added,
+        after.bytes_total,
+        100.0 * after.bytes_added as f64 / after.bytes_total as f64,
+        before.bytes_added
+    );
+}
+
 /// Writes back every dirty page of the machine (the `sync` command), so that a timed copy does
 /// not wait behind the writeback the previous step left.
 fn settle_disk() {
@@ -117,33 +141,17 @@ fn run(base: &Path, mib: u64, iterations: usize) -> Res<()> {
 
     let repo_dir = base.join(format!("repo-{mib}"));
     let repo = Repository::create(&repo_dir)?;
-    let first = repo.create_snapshot(&db, &SnapshotOptions::default())?;
     // Rewrite 1% of the keys (a contiguous run of key indices, scattered over the key space).
-    write_range(&db, 0, entries / 100, 0xabcdef)?;
-    let second = repo.create_snapshot(&db, &SnapshotOptions::default())?;
-    println!(
-        "{mib} MiB: second snapshot after 1% of keys rewritten adds {} of {} bytes ({:.2}%; first added {})",
-        second.bytes_added,
-        second.bytes_total,
-        100.0 * second.bytes_added as f64 / second.bytes_total as f64,
-        first.bytes_added
-    );
+    let (first, second) = rewrite_between_snapshots(&repo, &db, 0, entries / 100, 0xabcdef)?;
+    report_incremental(&format!("{mib} MiB: second snapshot after 1% of keys rewritten"), &first, &second);
     // The same on a settled database: after a full compaction the rewrite's flush makes one
     // level-0 table and starts no compaction, so what the snapshot adds is the rewrite alone.
     // Above, whether the flush reaches the level-0 trigger (and a compaction then rewrites the
     // level-1 tables the scattered keys overlap) depends on where the fill left level 0.
     db.compact_range(&db.default_cf(), None, None)?;
     db.wait_for_compactions()?;
-    let third = repo.create_snapshot(&db, &SnapshotOptions::default())?;
-    write_range(&db, entries / 100, 2 * (entries / 100), 0x5eed)?;
-    let fourth = repo.create_snapshot(&db, &SnapshotOptions::default())?;
-    println!(
-        "{mib} MiB, compacted: a snapshot after another 1% rewritten adds {} of {} bytes ({:.2}%; the snapshot of the compacted database added {})",
-        fourth.bytes_added,
-        fourth.bytes_total,
-        100.0 * fourth.bytes_added as f64 / fourth.bytes_total as f64,
-        third.bytes_added
-    );
+    let (third, fourth) = rewrite_between_snapshots(&repo, &db, entries / 100, 2 * (entries / 100), 0x5eed)?;
+    report_incremental(&format!("{mib} MiB, compacted: a snapshot after another 1% rewritten"), &third, &fourth);
     let rounds = env_or("STRATA_BENCH_ROUNDS", 3);
     let export_base = export_dir(base)?;
     let copy = RestoreOptions { copy_files: true, ..Default::default() };

@@ -22,6 +22,20 @@ fn mix(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
+/// Key `i` in the given mode (see the module doc).
+fn key_of(mode: &str, i: u64) -> [u8; 16] {
+    let mut key = [0u8; 16];
+    match mode {
+        "decimal" => key.copy_from_slice(format!("{:016}", mix(i) % 10_000_000_000_000_000).as_bytes()),
+        "ascending" => key[8..].copy_from_slice(&i.to_be_bytes()),
+        _ => {
+            key[..8].copy_from_slice(&mix(i).to_be_bytes());
+            key[8..].copy_from_slice(&i.to_be_bytes());
+        }
+    }
+    key
+}
+
 /// Resident set in KiB, from /proc/self/status.
 fn rss_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -39,15 +53,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let start = Instant::now();
     let mut slowest = std::time::Duration::ZERO;
     for i in 0..n {
-        let mut key = [0u8; 16];
-        match mode.as_str() {
-            "decimal" => key.copy_from_slice(format!("{:016}", mix(i) % 10_000_000_000_000_000).as_bytes()),
-            "ascending" => key[8..].copy_from_slice(&i.to_be_bytes()),
-            _ => {
-                key[..8].copy_from_slice(&mix(i).to_be_bytes());
-                key[8..].copy_from_slice(&i.to_be_bytes());
-            }
-        }
+        let key = key_of(&mode, i);
         let t = Instant::now();
         m.add(i + 1, ValueKind::Put, &key, &value);
         slowest = slowest.max(t.elapsed());
@@ -69,15 +75,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut found = 0u64;
     for j in 0..n {
         let i = mix(j ^ 0x5555) % n;
-        let mut key = [0u8; 16];
-        match mode.as_str() {
-            "decimal" => key.copy_from_slice(format!("{:016}", mix(i) % 10_000_000_000_000_000).as_bytes()),
-            "ascending" => key[8..].copy_from_slice(&i.to_be_bytes()),
-            _ => {
-                key[..8].copy_from_slice(&mix(i).to_be_bytes());
-                key[8..].copy_from_slice(&i.to_be_bytes());
-            }
-        }
+        let key = key_of(&mode, i);
         found += u64::from(m.get(&key, SEQ_MAX).is_some());
     }
     println!("  get of a present key: {:.0} ns", start.elapsed().as_nanos() as f64 / n as f64);

@@ -56,6 +56,16 @@ pub fn table_contents(t: &std::sync::Arc<strata_sst::Table>) -> Vec<(Vec<u8>, st
     out
 }
 
+/// Where a fixture generator (an `#[ignore]`d test run by hand) writes: `$STRATA_FIXTURES_OUT`,
+/// or `target/<default_name>`. It must not exist yet: a generator never overwrites fixtures.
+pub fn new_fixtures_dir(default_name: &str) -> std::path::PathBuf {
+    let out = std::env::var_os("STRATA_FIXTURES_OUT")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target").join(default_name));
+    assert!(!out.exists(), "{} exists: the generator never overwrites fixtures", out.display());
+    out
+}
+
 /// Options that make flushes and compactions happen with little data.
 pub fn small_options() -> strata::Options {
     strata::Options {

@@ -416,10 +416,7 @@ fn v1_manifest_recovers_its_exact_version() {
 #[test]
 #[ignore = "writes new fixtures; run by hand only for a new format version (see the module doc)"]
 fn generate_v1_fixtures() {
-    let out = std::env::var_os("STRATA_FIXTURES_OUT")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/fixtures-v1"));
-    assert!(!out.exists(), "{} exists: the generator never overwrites fixtures", out.display());
+    let out = strata_tests::new_fixtures_dir("fixtures-v1");
     write_db(&out.join("db"));
     // The lock file is not part of a database's contents.
     let _ = std::fs::remove_file(out.join("db/LOCK"));

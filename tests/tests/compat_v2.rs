@@ -91,10 +91,7 @@ const FIXTURE_FALSE_POSITIVES: usize = 196;
 #[test]
 #[ignore = "writes new fixtures; run by hand only for a new format version (see the module doc)"]
 fn generate_v2_fixtures() {
-    let out = std::env::var_os("STRATA_FIXTURES_OUT")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/fixtures-v2"));
-    assert!(!out.exists(), "{} exists: the generator never overwrites fixtures", out.display());
+    let out = strata_tests::new_fixtures_dir("fixtures-v2");
     std::fs::create_dir_all(out.join("table")).unwrap();
     write_table(&out.join("table/000001.sst"));
     println!("fixtures written to {}", out.display());

@@ -241,10 +241,7 @@ fn v3_bytes_follow_the_document() {
 #[test]
 #[ignore = "writes new fixtures; run by hand only for a new format version (see the module doc)"]
 fn generate_v3_fixtures() {
-    let out = std::env::var_os("STRATA_FIXTURES_OUT")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/fixtures-v3"));
-    assert!(!out.exists(), "{} exists: the generator never overwrites fixtures", out.display());
+    let out = strata_tests::new_fixtures_dir("fixtures-v3");
     std::fs::create_dir_all(out.join("table")).unwrap();
     write_table(&out.join("table/000001.sst"), bytewise_options(), &bytewise_entries(), b"v3");
     write_table(&out.join("table/000002.sst"), internal_options(), &internal_entries(), b"v3-internal");

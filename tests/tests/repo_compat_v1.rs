@@ -180,10 +180,7 @@ fn v1_bundle_imports_with_its_exact_contents() {
 #[test]
 #[ignore = "writes the fixtures; run by hand only with the code of the format version they record"]
 fn generate_repo_v1_fixtures() {
-    let out = std::env::var("STRATA_FIXTURES_OUT")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/fixtures-repo-v1"));
-    assert!(!out.exists(), "{} exists: refusing to overwrite", out.display());
+    let out = strata_tests::new_fixtures_dir("fixtures-repo-v1");
     std::fs::create_dir_all(&out).unwrap();
     let t = tempfile::tempdir().unwrap();
     let db = Db::open(t.path().join("db"), Options::default()).unwrap();
