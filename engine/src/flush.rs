@@ -276,10 +276,12 @@ impl DbInner {
             // deleted the files it made obsolete, so this waits for them, and none starts while
             // the compactions the picker still wants run here.
             let _exclusive = self.bg.compaction.write();
-            while !self.opts.disable_auto_compactions {
-                self.check_writable()?;
-                if !self.compact_once().map_err(|e| self.set_bg_error(e))? {
-                    break;
+            if !self.opts.disable_auto_compactions {
+                loop {
+                    self.check_writable()?;
+                    if !self.compact_once().map_err(|e| self.set_bg_error(e))? {
+                        break;
+                    }
                 }
             }
         }
