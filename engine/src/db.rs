@@ -323,7 +323,11 @@ impl Db {
 
     // ---- maintenance ----
 
-    /// Flushes every column family's memtables to L0 tables (fsynced) and waits.
+    /// Flushes every column family's memtables to L0 tables (fsynced) and waits. When it
+    /// returns, the WALs the flush retired are deleted (unless a [`LiveFiles`](crate::LiveFiles)
+    /// pins them), and no background deletion that could still remove them is running.
+    /// Compactions the new tables call for may still be pending: see
+    /// [`Db::wait_for_background_work`].
     pub fn flush(&self) -> Result<()> {
         self.inner.flush_all()
     }
@@ -344,6 +348,30 @@ impl Db {
         self.inner.state.lock().manual_compaction = false;
         self.inner.bg.cv.notify_all();
         r.map_err(|e| self.inner.set_bg_error(e))
+    }
+
+    /// Waits until the background work pending at the call is done, so that the file system
+    /// is quiet afterwards (tests that trace or fault file-system operations, benchmarks,
+    /// before a backup of the directory):
+    ///
+    /// 1. every memtable that was already immutable is flushed (the active memtable is not
+    ///    switched: call [`Db::flush`] first for that);
+    /// 2. no compaction is running and, unless `Options::disable_auto_compactions`, none is
+    ///    needed (those the picker still wants run on the calling thread, like
+    ///    [`Db::wait_for_compactions`]);
+    /// 3. every file obsolete by then is deleted: tables no version, iterator or
+    ///    [`LiveFiles`](crate::LiveFiles) needs any more, WALs older than the oldest unflushed
+    ///    memtable and not pinned. Deletion passes take turns, so none that started before
+    ///    this one is still running when it returns.
+    ///
+    /// Work started after the call (by writes racing with it) may still be running. This is
+    /// the counterpart of RocksDB's `WaitForCompact` with its default options (no flush first,
+    /// no close, no timeout); here the deletion of obsolete files is part of the work waited
+    /// for. Returns `Error::Poisoned` if background work failed (before or while waiting),
+    /// `Error::Closed` if the database shut down; a read-only database runs no background
+    /// work, and returns `Ok` at once.
+    pub fn wait_for_background_work(&self) -> Result<()> {
+        self.inner.wait_for_background_work()
     }
 
     /// Waits until no background compaction is needed (test and benchmark helper).

@@ -33,6 +33,8 @@
 //! count and smallest sequence are those of what was written (`TableOutput` tracks them).
 //!
 //! Thread safety: one background flush thread; `Db::flush` only switches generations and waits.
+//! `Db::wait_for_background_work` waits for the generations immutable at its call, then for
+//! the compactions, then runs a deletion pass of its own.
 
 use crate::compaction::{EntryFilter, Keep};
 use crate::error::{Error, Result};
@@ -41,9 +43,9 @@ use crate::memtable::MemTable;
 use crate::state::{DbInner, Generation};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use strata_base::CfId;
 use strata_base::ikey::{self, SeqNo};
 use strata_base::testing::kill_point;
+use strata_base::{CfId, FileNumber};
 use strata_manifest::{FileMeta, VersionEdit};
 use strata_sst::TableOptions;
 
@@ -123,13 +125,14 @@ impl DbInner {
         r
     }
 
-    /// Flushes the oldest immutable generation. Returns `false` if there was none.
-    pub(crate) fn flush_oldest_generation(&self) -> Result<bool> {
+    /// Flushes the oldest immutable generation. Returns the log number its edit advanced to
+    /// (every generation below it is flushed), `None` if there was none.
+    pub(crate) fn flush_oldest_generation(&self) -> Result<Option<FileNumber>> {
         let generation: Arc<Generation> = {
             let st = self.state.lock();
             match st.imm.front() {
                 Some(g) => Arc::clone(g),
-                None => return Ok(false),
+                None => return Ok(None),
             }
         };
         // INVARIANT: read after `generation` became immutable (it is in `imm`), before any of
@@ -179,7 +182,7 @@ impl DbInner {
             let live = self.read_state().log_numbers.clone();
             crate::write::forget_retired_wals(&mut commit, &live);
         }
-        Ok(true)
+        Ok(Some(next_log))
     }
 
     /// Body of the background flush thread.
@@ -194,8 +197,19 @@ impl DbInner {
                     return;
                 }
             }
-            if let Err(e) = self.flush_oldest_generation() {
-                self.set_bg_error(e);
+            match self.flush_oldest_generation() {
+                Ok(Some(below)) => {
+                    // Only now, with everything the flush held dropped (the version it started
+                    // from pins tables a later deletion pass must be free to delete).
+                    let mut st = self.state.lock();
+                    st.flushed_below = st.flushed_below.max(below);
+                    drop(st);
+                    self.bg.cv.notify_all();
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    self.set_bg_error(e);
+                }
             }
         }
     }
@@ -227,12 +241,54 @@ impl DbInner {
         }
         drop(st);
         // The flush thread deletes the retired WALs right after it installs the edit, maybe not
-        // yet: do it here too (deleting is idempotent), and close their descriptors, so that
-        // when `flush` returns their unsynced pages are cancelled, not left for writeback.
+        // yet: do it here too (deleting is idempotent, and passes take turns, so when ours
+        // returns no pass that saw these WALs is still running), and close their descriptors,
+        // so that when `flush` returns their unsynced pages are cancelled, not left for
+        // writeback.
         self.delete_obsolete_files();
         let live = self.read_state().log_numbers.clone();
         crate::write::forget_retired_wals(&mut self.writes.commit.lock(), &live);
         Ok(())
+    }
+
+    /// `Db::wait_for_background_work`: flushes, then compactions, then one deletion pass of our
+    /// own (see there).
+    pub(crate) fn wait_for_background_work(&self) -> Result<()> {
+        if self.read_only {
+            return Ok(());
+        }
+        self.check_writable()?;
+        let mut st = self.state.lock();
+        // Every generation made immutable before the call has a log number below the active
+        // one. Wait not just until they leave `imm` (as `flush` does) but until the flush
+        // thread is done with them, its deletion pass included, so that pass cannot come later.
+        let active = st.active.log_number;
+        while st.flushed_below < active {
+            self.check_writable()?;
+            if st.shutting_down {
+                return Err(Error::Closed);
+            }
+            self.bg.cv.wait(st.raw());
+        }
+        drop(st);
+        {
+            // Exclusive: every running background compaction holds this shared until it has
+            // deleted the files it made obsolete, so this waits for them, and none starts while
+            // the compactions the picker still wants run here.
+            let _exclusive = self.bg.compaction.write();
+            if !self.opts.disable_auto_compactions {
+                loop {
+                    self.check_writable()?;
+                    if !self.compact_once().map_err(|e| self.set_bg_error(e))? {
+                        break;
+                    }
+                }
+            }
+        }
+        // Passes take turns: this one starts after any pass still running (the flush thread's
+        // for the generations waited for above, say) and deletes whatever is obsolete now.
+        self.delete_obsolete_files();
+        self.check_writable()
     }
 }
 

@@ -7,11 +7,12 @@
 //! | 1 | `writes.queue` | write path | enqueueing, electing a group leader |
 //! | 2 | `writes.commit` | write path | the leader's WAL append and sync |
 //! | 3 | `bg.compaction` | background jobs | a compaction run (shared), `compact_range` (exclusive) |
-//! | 4 | `state` | versions and memtable generations | picking work, installing edits |
-//! | 5 | `files.wal_pins` | file lifecycle | reading or changing WAL pins |
-//! | 6 | `bg.error` | background jobs | recording the first background error |
-//! | 7 | `read_state` | read state | swapping the published pointer (no I/O) |
-//! | 8 | `bg.threads` | background jobs | starting and joining threads |
+//! | 4 | `files.deleting` | file lifecycle | one pass deleting obsolete files (listing and removes) |
+//! | 5 | `state` | versions and memtable generations | picking work, installing edits |
+//! | 6 | `files.wal_pins` | file lifecycle | reading or changing WAL pins |
+//! | 7 | `bg.error` | background jobs | recording the first background error |
+//! | 8 | `read_state` | read state | swapping the published pointer (no I/O) |
+//! | 9 | `bg.threads` | background jobs | starting and joining threads |
 //!
 //! Leaf locks that are never held while another lock is taken are not ranked: a pending
 //! write's slots, the snapshot list, the table cache's and block cache's shards, memtables.
@@ -31,11 +32,12 @@ pub(crate) enum Rank {
     WriteQueue = 1,
     Commit = 2,
     Compaction = 3,
-    State = 4,
-    WalPins = 5,
-    BgError = 6,
-    ReadState = 7,
-    Threads = 8,
+    Deleting = 4,
+    State = 5,
+    WalPins = 6,
+    BgError = 7,
+    ReadState = 8,
+    Threads = 9,
 }
 
 #[cfg(debug_assertions)]

@@ -6,15 +6,16 @@
 //!   under one lock (a flush removes a generation and adds its table to the version in one
 //!   step, so the two cannot be split without holding both), and the read state published
 //!   from them.
-//! - [`FileLifecycle`] (`files`): WAL pins, files the open kept, what a read-only open replayed;
-//!   obsolete files are chosen from the versions and these (`files/obsolete.rs`).
+//! - [`FileLifecycle`] (`files`): WAL pins, files the open kept, what a read-only open replayed,
+//!   and the lock that makes deletion passes take turns; obsolete files are chosen from the
+//!   versions and these (`files/obsolete.rs`).
 //! - [`Background`] (`bg`): the flush and compaction threads, their condition variable, the
 //!   compaction lock and the background error.
 //!
 //! Locks, always taken in this order (the table with what each protects is in
 //! `lock_order.rs`; debug builds check it on every acquisition): `writes.queue` ->
-//! `writes.commit` -> `bg.compaction` -> `state` -> `files.wal_pins` -> `bg.error` ->
-//! `read_state` -> `bg.threads`. Nothing performs I/O under `read_state`.
+//! `writes.commit` -> `bg.compaction` -> `files.deleting` -> `state` -> `files.wal_pins` ->
+//! `bg.error` -> `read_state` -> `bg.threads`. Nothing performs I/O under `read_state`.
 //!
 //! Invariants:
 //! - Every column family's memtables switch together: a *generation* is one WAL file plus one
@@ -91,6 +92,11 @@ pub(crate) struct State {
     pub(crate) shutting_down: bool,
     /// Set while a manual `compact_range` runs, so background compactions pause.
     pub(crate) manual_compaction: bool,
+    /// Every generation with a log number below this one is flushed and the flush thread is
+    /// done with it, the deletion pass after its edit included (at open: the active log
+    /// number). Grows; set under `state` and signalled on `bg.cv`, for
+    /// `Db::wait_for_background_work`.
+    pub(crate) flushed_below: FileNumber,
 }
 
 /// The active WAL, owned by the leader of the current write group, and the closed WALs that
@@ -173,6 +179,11 @@ impl WritePath {
 /// What decides which files of the directory may be deleted, besides the versions.
 #[derive(Debug)]
 pub(crate) struct FileLifecycle {
+    /// Held for a whole pass of `delete_obsolete_files` (listing, choosing, removing), so
+    /// passes never overlap: a pass that listed a file cannot remove it after another pass
+    /// (say, the one `flush` runs before it returns) already did, and a caller that ran its own
+    /// pass knows no earlier pass is still busy (`Db::wait_for_background_work`).
+    pub(crate) deleting: OrderedMutex<()>,
     /// WAL files pinned by `LiveFiles`, by number, with a count.
     pub(crate) wal_pins: OrderedMutex<BTreeMap<FileNumber, usize>>,
     /// Never deleted by this process: files with Strata's names that the open could not prove

@@ -246,6 +246,8 @@ fn build_inner(
         report.unrecognised_files.iter().cloned().collect()
     };
     let replayed = std::mem::take(&mut wals.mems);
+    // Older generations are the replayed WALs, which the open itself flushes.
+    let flushed_below = active.log_number;
     let inner = Arc::new(DbInner {
         path: path.to_path_buf(),
         fs,
@@ -265,6 +267,7 @@ fn build_inner(
                 compacting: BTreeSet::new(),
                 shutting_down: false,
                 manual_compaction: false,
+                flushed_below,
             },
         ),
         read_state: OrderedRwLock::new(
@@ -277,6 +280,7 @@ fn build_inner(
         ),
         last_seq: AtomicU64::new(wals.last_seq),
         files: FileLifecycle {
+            deleting: OrderedMutex::new(Rank::Deleting, ()),
             wal_pins: OrderedMutex::new(Rank::WalPins, BTreeMap::new()),
             kept,
             recovered_logs: if read_only { wals.logs } else { Vec::new() },
