@@ -125,11 +125,19 @@ impl Block {
     }
 }
 
-/// The eight bytes of `head` after its first `skip`, big-endian, zero-padded (0 if `head` is
-/// shorter than `skip`, which only a corrupt index can make).
+/// The order summary of a head given the bytes `shared` that (nearly) every separator's head
+/// starts with: the eight bytes after them, big-endian, zero-padded; for a head that does not
+/// start with them, 0 if it orders below them and `u64::MAX` above (a shortened last separator).
+/// Order-preserving over all heads: heads starting with `shared` order by the bytes after it,
+/// and a head below (above) `shared`'s range is below (above) every head in it. Equal summaries
+/// are ties, which the search settles with whole-key comparisons.
 #[inline]
-fn head_prefix(head: &[u8], skip: usize) -> u64 {
-    strata_base::comparator::bytewise_order_prefix(head.get(skip..).unwrap_or_default())
+fn head_prefix(head: &[u8], shared: &[u8]) -> u64 {
+    match head.strip_prefix(shared) {
+        Some(rest) => strata_base::comparator::bytewise_order_prefix(rest),
+        None if head < shared => 0,
+        None => u64::MAX,
+    }
 }
 
 /// Every entry of an index block, located and decoded once, when the table opens: its
@@ -147,10 +155,10 @@ pub(crate) struct IndexEntries {
     /// block) and compares whole keys only where summaries tie the target's.
     prefixes: Option<Box<[u64]>>,
     /// How the summaries were made: `Some(skip)` when the comparator has a bytewise head
-    /// ([`Comparator::bytewise_head_tail`]): the eight head bytes after the `skip` bytes that
-    /// every separator's head shares (zero-padded), so keys with a long common prefix (decimal
-    /// keys, a shared key prefix) still differ in their summaries. `None`: the comparator's
-    /// [`Comparator::order_prefix`].
+    /// ([`Comparator::bytewise_head_tail`]): the eight head bytes after the first `skip` bytes
+    /// of the first separator's head, which the other heads share ([`head_prefix`]), so keys
+    /// with a long common prefix (decimal keys, a shared key prefix) still differ in their
+    /// summaries. `None`: the comparator's [`Comparator::order_prefix`].
     skip: Option<usize>,
 }
 
@@ -213,12 +221,15 @@ impl IndexEntries {
     pub fn with_order_prefixes(mut self, cmp: &dyn Comparator) -> Self {
         let data = &self.data;
         let head = |e: &IndexEntry| cmp.bytewise_head_tail().map(|tail| bytewise_head(e.key(data), tail));
-        let ends = (self.entries.first().and_then(head), self.entries.last().and_then(head));
-        if let (Some(first), Some(last)) = ends {
-            // Heads are sorted bytewise, so every one between the first and the last starts
-            // with the bytes those two share.
-            let skip = common_prefix_len(first, last);
-            self.prefixes = self.entries.iter().map(|e| head(e).map(|h| head_prefix(h, skip))).collect();
+        let n = self.entries.len();
+        // The bytes the heads share, from the first separator and the last but one: the last
+        // separator may be a shortened successor of the table's last key ("1" after
+        // "0000000000299995"), which shares nothing with the others.
+        let ends = (self.entries.first().and_then(head), self.entries.get(n.saturating_sub(2)).and_then(head));
+        if let (Some(first), Some(last_but_one)) = ends {
+            let skip = if n >= 3 { common_prefix_len(first, last_but_one) } else { 0 };
+            let shared = first.get(..skip).unwrap_or_default();
+            self.prefixes = self.entries.iter().map(|e| head(e).map(|h| head_prefix(h, shared))).collect();
             self.skip = self.prefixes.is_some().then_some(skip);
         } else {
             self.prefixes = self.entries.iter().map(|e| cmp.order_prefix(e.key(data))).collect();
@@ -257,14 +268,8 @@ impl IndexEntries {
                 let (Some(first), Some(tail)) = (self.entries.first(), cmp.bytewise_head_tail()) else {
                     return self.entries.partition_point(below);
                 };
-                // Every separator's head starts with `shared`. A target whose head does not
-                // is below all of them or above all of them.
-                let shared = first.key(&self.data).get(..skip).unwrap_or_default();
-                let t = bytewise_head(target, tail);
-                match t.get(..skip) {
-                    Some(tp) if tp == shared => head_prefix(t, skip),
-                    _ => return if t < shared { 0 } else { self.entries.len() },
-                }
+                let shared = bytewise_head(first.key(&self.data), tail).get(..skip).unwrap_or_default();
+                head_prefix(bytewise_head(target, tail), shared)
             }
             None => match cmp.order_prefix(target) {
                 Some(p) => p,
@@ -495,8 +500,10 @@ mod tests {
     #[test]
     fn index_seek_skips_the_shared_head_bytes() {
         // Decimal keys share their first 13 bytes: the summaries start after them, and targets
-        // outside the shared bytes land at either end.
-        let keys: Vec<Vec<u8>> = (0..40).map(|i| format!("{:016}", 100_000 + i * 7).into_bytes()).collect();
+        // outside the shared bytes land at either end. The last separator is a shortened
+        // successor, as a table's is, sharing nothing.
+        let mut keys: Vec<Vec<u8>> = (0..40).map(|i| format!("{:016}", 100_000 + i * 7).into_bytes()).collect();
+        keys.push(b"1".to_vec());
         let layout = EntryLayout::KindBit;
         let mut b = BlockBuilder::new(1, 4096, layout);
         let (mut prev, mut data_end): (&[u8], u64) = (&[], 0);
