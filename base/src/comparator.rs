@@ -43,6 +43,43 @@ pub trait Comparator: Send + Sync + Debug {
         let _ = key;
         None
     }
+
+    /// For an order that compares a head of each key bytewise before anything else, where
+    /// the head is all of a key but its last `n` bytes: `Some(n)`; `None` (the default) for any
+    /// other order. The bytewise order's head is the whole key (`Some(0)`); the engine's
+    /// internal-key order over bytewise user keys has the user key as its head (`Some(8)`, the
+    /// trailer). The promise: when two keys' heads differ at a byte inside both heads, the
+    /// keys order as that byte does, and a key whose head is a proper prefix of the other's
+    /// head orders first. Lets a reader skip the bytes a run of keys shares and decide most
+    /// comparisons from a single byte.
+    fn bytewise_head_tail(&self) -> Option<usize> {
+        None
+    }
+}
+
+/// The head of `key` under a [`Comparator::bytewise_head_tail`] of `tail`: all but its last
+/// `tail` bytes (empty for a shorter key).
+#[inline]
+pub fn bytewise_head(key: &[u8], tail: usize) -> &[u8] {
+    key.get(..key.len().saturating_sub(tail)).unwrap_or_default()
+}
+
+/// The number of leading bytes `a` and `b` share, eight at a time.
+#[inline]
+pub fn common_prefix_len(a: &[u8], b: &[u8]) -> usize {
+    let n = a.len().min(b.len());
+    let mut i = 0;
+    while let (Some(x), Some(y)) = (a.get(i..i + 8), b.get(i..i + 8)) {
+        let (Ok(x), Ok(y)) = (<[u8; 8]>::try_from(x), <[u8; 8]>::try_from(y)) else { break };
+        let diff = u64::from_le_bytes(x) ^ u64::from_le_bytes(y);
+        if diff != 0 {
+            return i + (diff.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    // i <= n: it only grows past bytes both slices have.
+    let (ra, rb) = (a.get(i..n).unwrap_or_default(), b.get(i..n).unwrap_or_default());
+    i + ra.iter().zip(rb).take_while(|(x, y)| x == y).count()
 }
 
 /// The first eight bytes of `key` as a big-endian integer, zero-padded: bytewise order's
@@ -112,6 +149,10 @@ impl Comparator for BytewiseComparator {
 
     fn order_prefix(&self, key: &[u8]) -> Option<u64> {
         Some(bytewise_order_prefix(key))
+    }
+
+    fn bytewise_head_tail(&self) -> Option<usize> {
+        Some(0)
     }
 }
 

@@ -212,6 +212,12 @@ impl Comparator for InternalKeyComparator {
     fn filter_key<'a>(&self, key: &'a [u8]) -> &'a [u8] {
         user_key(key)
     }
+
+    /// The user key, when the user order is bytewise: internal keys order by user key first,
+    /// and the trailer is the last `TRAILER_LEN` bytes.
+    fn bytewise_head_tail(&self) -> Option<usize> {
+        self.bytewise.then_some(TRAILER_LEN)
+    }
 }
 
 #[cfg(test)]

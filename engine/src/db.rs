@@ -491,7 +491,7 @@ impl DbInner {
         // The first entry at or after the lookup key answers if it is a version of `key`.
         let found = table.seek_point(&file_lookup, |e| {
             (ikey::user_key(e.key()) == key).then(|| match e.kind() {
-                ValueKind::Put => Some(e.value_bytes()),
+                ValueKind::Put => Some(e.value_owned()),
                 ValueKind::Delete => None,
             })
         })?;

@@ -21,6 +21,29 @@ use strata_base::FileNumber;
 use strata_base::FileSystem;
 use strata_sst::{BlockCache, Table, TableReadOptions};
 
+/// Hashes a file number (never attacker-chosen) with one multiply instead of SipHash: the
+/// lookup runs once per table a point read probes.
+#[derive(Debug, Default)]
+struct NumberHasher(u64);
+
+impl std::hash::Hasher for NumberHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0 ^ v).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+type TableMap = HashMap<FileNumber, Entry, std::hash::BuildHasherDefault<NumberHasher>>;
+
 #[derive(Debug)]
 struct Entry {
     table: Arc<Table>,
@@ -33,7 +56,7 @@ pub(crate) struct TableCache {
     dir: PathBuf,
     fs: Arc<dyn FileSystem>,
     read_opts: TableReadOptions,
-    tables: RwLock<HashMap<FileNumber, Entry>>,
+    tables: RwLock<TableMap>,
     /// At most this many open tables; 0 for no limit.
     capacity: usize,
     clock: AtomicU64,
@@ -41,7 +64,7 @@ pub(crate) struct TableCache {
 
 impl TableCache {
     pub(crate) fn new(dir: PathBuf, fs: Arc<dyn FileSystem>, read_opts: TableReadOptions, capacity: usize) -> Self {
-        Self { dir, fs, read_opts, tables: RwLock::new(HashMap::new()), capacity, clock: AtomicU64::new(0) }
+        Self { dir, fs, read_opts, tables: RwLock::new(TableMap::default()), capacity, clock: AtomicU64::new(0) }
     }
 
     pub(crate) fn path(&self, number: FileNumber) -> PathBuf {

@@ -15,15 +15,17 @@ fn anon_rss() -> u64 {
     kb.and_then(|v| v.parse::<u64>().ok()).unwrap_or(0) * 1024
 }
 
-fn main() {
+fn main() -> Result<(), strata_sst::Error> {
     let capacity: usize = 64 << 20;
     let cache = BlockCache::new(capacity);
     let before = anon_rss();
     let mut lens = 0u64;
     for i in 0..200_000u64 {
         let len = 4096 + (i as usize * 37) % 200;
-        let read = Bytes::from(vec![1u8; len + 5]);
-        cache.insert(i % 5, i, read.slice(..len));
+        // A block ends with its restart array: one restart point at 0, a count of 1.
+        let mut read = vec![1u8; len + 5];
+        read[len - 8..len].copy_from_slice(&[0, 0, 0, 0, 1, 0, 0, 0]);
+        cache.insert(i % 5, i, Bytes::from(read).slice(..len))?;
         lens += len as u64;
     }
     let grown = anon_rss().saturating_sub(before);
@@ -37,4 +39,5 @@ fn main() {
         (grown as f64 - usage as f64) / entries,
         BlockCache::ENTRY_OVERHEAD
     );
+    Ok(())
 }

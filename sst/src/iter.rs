@@ -108,7 +108,7 @@ impl Cursor {
         }
         self.data_handle = None;
         let block = if self.fill_cache { t.data_block(handle) } else { t.data_block_no_fill(handle) };
-        let loaded = block.and_then(|b| self.data.reset(b, t.layout()).map_err(|c| t.block_error(handle, c)));
+        let loaded = block.map(|b| self.data.set_block(b));
         match loaded {
             Ok(()) => {
                 self.data_handle = Some(handle);

@@ -159,25 +159,32 @@ impl Table {
         read_block(self.file.as_ref(), &self.path, handle, limit, verify)
     }
 
-    /// A data block's contents, from the cache or the file.
-    pub(crate) fn data_block(&self, handle: BlockHandle) -> Result<Bytes> {
+    /// A data block, checked, from the cache or the file (and then cached).
+    pub(crate) fn data_block(&self, handle: BlockHandle) -> Result<Block> {
         if let Some(cache) = &self.opts.cache {
-            if let Some(b) = cache.get(self.opts.cache_id, handle.offset) {
+            if let Some(b) = cache.get_block(self.opts.cache_id, handle.offset) {
                 return Ok(b);
             }
-            let b = self.read_block(handle, self.data_end, self.opts.verify_checksums)?;
-            cache.insert(self.opts.cache_id, handle.offset, b.clone());
+            let b = self.load_data_block(handle)?;
+            cache.insert_block(self.opts.cache_id, handle.offset, b.clone());
             return Ok(b);
         }
-        self.read_block(handle, self.data_end, self.opts.verify_checksums)
+        self.load_data_block(handle)
     }
 
-    /// A data block's contents from the cache, or from the file without adding it to the cache.
-    pub(crate) fn data_block_no_fill(&self, handle: BlockHandle) -> Result<Bytes> {
-        if let Some(b) = self.opts.cache.as_ref().and_then(|c| c.get(self.opts.cache_id, handle.offset)) {
+    /// A data block from the cache, or from the file without adding it to the cache.
+    pub(crate) fn data_block_no_fill(&self, handle: BlockHandle) -> Result<Block> {
+        if let Some(b) = self.opts.cache.as_ref().and_then(|c| c.get_block(self.opts.cache_id, handle.offset)) {
             return Ok(b);
         }
-        self.read_block(handle, self.data_end, self.opts.verify_checksums)
+        self.load_data_block(handle)
+    }
+
+    /// Reads and checks a data block from the file. Only checked blocks are cached, so a block
+    /// from the cache needs no check.
+    fn load_data_block(&self, handle: BlockHandle) -> Result<Block> {
+        let bytes = self.read_block(handle, self.data_end, self.opts.verify_checksums)?;
+        Block::parse(bytes, self.layout).map_err(|c| self.block_error(handle, c))
     }
 
     /// Entries of the index (one per data block).
@@ -197,17 +204,10 @@ impl Table {
         self.index_keys.handle(i)
     }
 
-    /// How this table's entries are laid out (its format version).
-    #[inline]
-    pub(crate) fn layout(&self) -> EntryLayout {
-        self.layout
-    }
-
     /// The checked data block that index entry `i` names.
     fn data_block_of_entry(&self, i: usize) -> Result<(BlockHandle, Block)> {
         let handle = self.index_keys.handle(i);
-        let block = Block::parse(self.data_block(handle)?, self.layout).map_err(|c| self.block_error(handle, c))?;
-        Ok((handle, block))
+        Ok((handle, self.data_block(handle)?))
     }
 
     /// The index: for each data block in file order, its separator key (every key of the block
@@ -262,11 +262,33 @@ impl Table {
     pub fn seek_point<R>(&self, key: &[u8], f: impl FnOnce(PointEntry<'_>) -> R) -> Result<Option<R>> {
         let cmp = self.comparator();
         let mut buf = Vec::new();
+        let mut f = Some(f);
         let mut i = self.index_keys.seek(key, cmp);
         while i < self.index_keys.len() {
-            let (handle, block) = self.data_block_of_entry(i)?;
-            if let Some(hit) = block.seek_point(key, cmp, &mut buf).map_err(|c| self.block_error(handle, c))? {
-                return Ok(Some(f(PointEntry { key: &buf, kind: hit.kind, block: block.bytes(), value: hit.value })));
+            let handle = self.index_keys.handle(i);
+            // A cached block is searched under its cache shard's lock (no reference count
+            // taken); a block read from the file is cached, then searched.
+            let mut search = |block: &Block| -> Result<Option<R>> {
+                let Some(hit) = block.seek_point(key, cmp, &mut buf).map_err(|c| self.block_error(handle, c))? else {
+                    return Ok(None);
+                };
+                let entry = PointEntry { key: &buf, kind: hit.kind, block: block.bytes(), value: hit.value };
+                Ok(f.take().map(|f| f(entry)))
+            };
+            let cached =
+                self.opts.cache.as_ref().and_then(|c| c.with_block(self.opts.cache_id, handle.offset, &mut search));
+            let found = match cached {
+                Some(found) => found?,
+                None => {
+                    let block = self.load_data_block(handle)?;
+                    if let Some(c) = &self.opts.cache {
+                        c.insert_block(self.opts.cache_id, handle.offset, block.clone());
+                    }
+                    search(&block)?
+                }
+            };
+            if found.is_some() {
+                return Ok(found);
             }
             i += 1;
         }
@@ -352,6 +374,9 @@ pub struct PointEntry<'a> {
 }
 
 impl PointEntry<'_> {
+    /// Values up to this many bytes are copied out by [`PointEntry::value_owned`].
+    pub const COPY_MAX: usize = 512;
+
     pub fn key(&self) -> &[u8] {
         self.key
     }
@@ -367,6 +392,14 @@ impl PointEntry<'_> {
     /// The value as a view of the block (no copy).
     pub fn value_bytes(&self) -> Bytes {
         self.block.slice(self.value.clone())
+    }
+
+    /// The value to hand out: a copy when it is at most [`PointEntry::COPY_MAX`] bytes, else a
+    /// view of the block. A small copy costs less than the view's reference count (an atomic
+    /// on a shared line), and does not keep a whole block alive outside the cache's charge.
+    pub fn value_owned(&self) -> Bytes {
+        let v = self.value();
+        if v.len() <= Self::COPY_MAX { Bytes::copy_from_slice(v) } else { self.value_bytes() }
     }
 }
 

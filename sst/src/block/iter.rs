@@ -22,12 +22,20 @@ type BResult<T> = Result<T, BlockCorrupt>;
 #[derive(Debug, Clone)]
 pub(crate) struct Block {
     pub(super) data: Bytes,
-    pub(super) restarts_at: usize,
-    pub(super) num_restarts: usize,
+    /// Where the restart array starts (the end of the entry region); below `BLOCK_LEN_MAX`,
+    /// which fits in a `u32` (so a cached block's node stays small).
+    restarts_at: u32,
+    num_restarts: u32,
     pub(super) layout: EntryLayout,
 }
 
 impl Block {
+    /// A block of no bytes, for a free cache slot; never searched (every search of a block
+    /// starts from a parsed one).
+    pub(crate) fn empty() -> Self {
+        Self { data: Bytes::new(), restarts_at: 0, num_restarts: 0, layout: EntryLayout::KindBit }
+    }
+
     /// Bytes of the block's contents (what holding it keeps in memory).
     pub fn size(&self) -> usize {
         self.data.len()
@@ -65,18 +73,35 @@ impl Block {
             }
             prev = Some(r);
         }
-        Ok(Self { data, restarts_at, num_restarts: n, layout })
+        // The block is not longer than BLOCK_LEN_MAX (a u32) when read from a table; a longer
+        // one (built in memory) is refused rather than truncated.
+        let (Ok(restarts_at), Ok(num_restarts)) = (u32::try_from(restarts_at), u32::try_from(n)) else {
+            return Err(block_corrupt(0, "block longer than BLOCK_LEN_MAX"));
+        };
+        Ok(Self { data, restarts_at, num_restarts, layout })
+    }
+
+    /// Offset of the restart array: the end of the entry region.
+    #[inline]
+    pub(super) fn restarts_at(&self) -> usize {
+        self.restarts_at as usize
+    }
+
+    /// Number of restart points (at least one).
+    #[inline]
+    pub(super) fn num_restarts(&self) -> usize {
+        self.num_restarts as usize
     }
 
     /// Offset of the entry at restart point `i` inside the block.
     pub fn restart_offset(&self, i: usize) -> usize {
-        restart_point(&self.data, self.restarts_at, i)
+        restart_point(&self.data, self.restarts_at(), i)
     }
 
     /// Key and value of the entry at restart point `i < num_restarts()`.
     pub fn restart_entry(&self, i: usize) -> BResult<(&[u8], &[u8])> {
         let off = self.restart_offset(i);
-        let e = decode_entry(&self.data, off, self.restarts_at, self.layout)?;
+        let e = decode_entry(&self.data, off, self.restarts_at(), self.layout)?;
         if e.shared != 0 {
             return Err(block_corrupt(off, "restart entry shares a prefix"));
         }
@@ -202,21 +227,13 @@ impl BlockIter {
     pub fn set_block(&mut self, block: Block) {
         self.valid = false;
         self.key.clear();
+        self.restarts_at = block.restarts_at();
+        self.num_restarts = block.num_restarts();
         self.data = block.data;
-        self.restarts_at = block.restarts_at;
-        self.num_restarts = block.num_restarts;
         self.layout = block.layout;
         self.next = 0;
         self.current = 0;
         self.restart_index = 0;
-    }
-
-    /// Checks `data` as a block and points the iterator at it (see [`Block::parse`]).
-    pub fn reset(&mut self, data: Bytes, layout: EntryLayout) -> BResult<()> {
-        self.valid = false;
-        let block = Block::parse(data, layout)?;
-        self.set_block(block);
-        Ok(())
     }
 
     /// Makes the iterator invalid without moving it.

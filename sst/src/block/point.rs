@@ -26,6 +26,7 @@ use std::cmp::Ordering;
 use std::ops::Range;
 use strata_base::Comparator;
 use strata_base::coding::get_varint64;
+use strata_base::comparator::{bytewise_head, common_prefix_len};
 use strata_base::ikey::ValueKind;
 
 type BResult<T> = Result<T, BlockCorrupt>;
@@ -44,7 +45,7 @@ impl Block {
     pub fn seek_point(&self, target: &[u8], cmp: &dyn Comparator, key: &mut Vec<u8>) -> BResult<Option<PointHit>> {
         // The last restart point whose key is below the target (or 0): the answer is in its
         // interval or is the next restart point's entry.
-        let (mut lo, mut hi) = (0, self.num_restarts - 1);
+        let (mut lo, mut hi) = (0, self.num_restarts() - 1);
         while lo < hi {
             let mid = lo + (hi - lo).div_ceil(2);
             if cmp.compare(self.restart_entry(mid)?.0, target) == Ordering::Less {
@@ -56,11 +57,21 @@ impl Block {
         key.clear();
         let mut off = self.restart_offset(lo);
         let mut restart = lo;
-        while off < self.restarts_at {
-            let e = decode_entry(&self.data, off, self.restarts_at, self.layout)?;
+        let (restarts_at, num_restarts) = (self.restarts_at(), self.num_restarts());
+        // With a bytewise head (`Comparator::bytewise_head_tail`), most entries are ordered
+        // against the target without a comparison: `decided` is the length of the common prefix
+        // of the previous key and the target when they differ at that byte inside both heads.
+        // An entry that shares more than that with the previous key differs from the target at
+        // the same byte, the same way; one that shares no more is compared from its shared
+        // length on, byte by byte.
+        let tail = cmp.bytewise_head_tail();
+        let target_head = tail.map(|t| target.len().saturating_sub(t));
+        let mut decided: Option<usize> = None;
+        while off < restarts_at {
+            let e = decode_entry(&self.data, off, restarts_at, self.layout)?;
             // `restart` is the last restart point at or before `off`: an entry that starts on
             // the next one must share nothing, and none may straddle it.
-            if restart + 1 < self.num_restarts {
+            if restart + 1 < num_restarts {
                 let next = self.restart_offset(restart + 1);
                 if off == next {
                     restart += 1;
@@ -74,7 +85,33 @@ impl Block {
             }
             key.truncate(e.shared);
             key.extend_from_slice(self.data.get(e.key_start..e.key_end).unwrap_or_default());
-            if cmp.compare(key, target) != Ordering::Less {
+            let below = match (target_head, tail) {
+                (Some(th), Some(tail)) => {
+                    let kh = key.len().saturating_sub(tail);
+                    let common = match decided {
+                        Some(c) if e.shared > c => c,
+                        prev => {
+                            let from = prev.map_or(0, |_| e.shared);
+                            from + common_prefix_len(
+                                key.get(from..).unwrap_or_default(),
+                                target.get(from..).unwrap_or_default(),
+                            )
+                        }
+                    };
+                    match (key.get(common), target.get(common)) {
+                        (Some(k), Some(t)) if common < kh && common < th => {
+                            decided = Some(common);
+                            k < t
+                        }
+                        _ => {
+                            decided = None;
+                            cmp.compare(key, target) == Ordering::Less
+                        }
+                    }
+                }
+                _ => cmp.compare(key, target) == Ordering::Less,
+            };
+            if !below {
                 return Ok(Some(PointHit { kind: e.kind, value: e.key_end..e.value_end }));
             }
             off = e.value_end;
@@ -88,6 +125,21 @@ impl Block {
     }
 }
 
+/// The order summary of a head given the bytes `shared` that (nearly) every separator's head
+/// starts with: the eight bytes after them, big-endian, zero-padded; for a head that does not
+/// start with them, 0 if it orders below them and `u64::MAX` above (a shortened last separator).
+/// Order-preserving over all heads: heads starting with `shared` order by the bytes after it,
+/// and a head below (above) `shared`'s range is below (above) every head in it. Equal summaries
+/// are ties, which the search settles with whole-key comparisons.
+#[inline]
+fn head_prefix(head: &[u8], shared: &[u8]) -> u64 {
+    match head.strip_prefix(shared) {
+        Some(rest) => strata_base::comparator::bytewise_order_prefix(rest),
+        None if head < shared => 0,
+        None => u64::MAX,
+    }
+}
+
 /// Every entry of an index block, located and decoded once, when the table opens: its
 /// separator key (a range of the block) and the data block handle its value names. The index
 /// search of every lookup is then a binary search that compares keys and decodes nothing.
@@ -97,11 +149,17 @@ pub(crate) struct IndexEntries {
     /// One per data block: where its separator is in `data`, and its handle, side by side so
     /// that the binary search's last probe has brought the handle into the cache.
     entries: Box<[IndexEntry]>,
-    /// Per entry, the comparator's [`Comparator::order_prefix`] of its separator, when the
-    /// comparator has one ([`IndexEntries::with_order_prefixes`]): [`IndexEntries::seek`]
-    /// binary-searches this dense array (8 bytes per entry, where the keys themselves are
-    /// scattered through the block) and compares whole keys only where prefixes tie the target's.
+    /// Per entry, an order-preserving 8-byte summary of its separator
+    /// ([`IndexEntries::with_order_prefixes`]): [`IndexEntries::seek`] binary-searches this
+    /// dense array (8 bytes per entry, where the keys themselves are scattered through the
+    /// block) and compares whole keys only where summaries tie the target's.
     prefixes: Option<Box<[u64]>>,
+    /// How the summaries were made: `Some(skip)` when the comparator has a bytewise head
+    /// ([`Comparator::bytewise_head_tail`]): the eight head bytes after the first `skip` bytes
+    /// of the first separator's head, which the other heads share ([`head_prefix`]), so keys
+    /// with a long common prefix (decimal keys, a shared key prefix) still differ in their
+    /// summaries. `None`: the comparator's [`Comparator::order_prefix`].
+    skip: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -125,16 +183,16 @@ impl IndexEntries {
     /// index (`EntryLayout::KindBit`) the value is the size alone: block 0 starts at 0 and each
     /// later one where the previous one's trailer ends, and the last must end at `data_end`.
     pub fn new(block: &Block, data_end: u64) -> BResult<Self> {
-        let n = block.num_restarts;
+        let n = block.num_restarts();
         let mut entries = Vec::with_capacity(n);
         let mut next_offset = 0u64;
         for i in 0..n {
             let off = block.restart_offset(i);
-            let e = decode_entry(&block.data, off, block.restarts_at, block.layout)?;
+            let e = decode_entry(&block.data, off, block.restarts_at(), block.layout)?;
             if e.shared != 0 {
                 return Err(block_corrupt(off, "restart entry shares a prefix"));
             }
-            let next = if i + 1 < n { block.restart_offset(i + 1) } else { block.restarts_at };
+            let next = if i + 1 < n { block.restart_offset(i + 1) } else { block.restarts_at() };
             if e.value_end != next {
                 return Err(block_corrupt(off, "index entries are not all restart points"));
             }
@@ -151,18 +209,31 @@ impl IndexEntries {
             entries.push(IndexEntry { key_start: at(e.key_start)?, key_end: at(e.key_end)?, handle });
         }
         if block.layout == EntryLayout::KindBit && next_offset != data_end {
-            return Err(block_corrupt(block.restarts_at, "index does not reach the end of the data blocks"));
+            return Err(block_corrupt(block.restarts_at(), "index does not reach the end of the data blocks"));
         }
-        Ok(Self { data: block.data.clone(), entries: entries.into_boxed_slice(), prefixes: None })
+        Ok(Self { data: block.data.clone(), entries: entries.into_boxed_slice(), prefixes: None, skip: None })
     }
 
-    /// Adds the order prefixes of `cmp` (the comparator every later [`IndexEntries::seek`] is
-    /// given); without them, or when `cmp` has none, a seek compares whole keys only. A
-    /// comparator answers for every key or for none (`order_prefix`'s contract), so the array
-    /// exists only when every entry has one.
+    /// Adds the order summaries of `cmp` (the comparator every later [`IndexEntries::seek`] is
+    /// given); without them, or when `cmp` has neither a bytewise head nor an order prefix, a
+    /// seek compares whole keys only. A comparator answers for every key or for none (the
+    /// contracts of both), so the array exists only when every entry has a summary.
     pub fn with_order_prefixes(mut self, cmp: &dyn Comparator) -> Self {
         let data = &self.data;
-        self.prefixes = self.entries.iter().map(|e| cmp.order_prefix(e.key(data))).collect();
+        let head = |e: &IndexEntry| cmp.bytewise_head_tail().map(|tail| bytewise_head(e.key(data), tail));
+        let n = self.entries.len();
+        // The bytes the heads share, from the first separator and the last but one: the last
+        // separator may be a shortened successor of the table's last key ("1" after
+        // "0000000000299995"), which shares nothing with the others.
+        let ends = (self.entries.first().and_then(head), self.entries.get(n.saturating_sub(2)).and_then(head));
+        if let (Some(first), Some(last_but_one)) = ends {
+            let skip = if n >= 3 { common_prefix_len(first, last_but_one) } else { 0 };
+            let shared = first.get(..skip).unwrap_or_default();
+            self.prefixes = self.entries.iter().map(|e| head(e).map(|h| head_prefix(h, shared))).collect();
+            self.skip = self.prefixes.is_some().then_some(skip);
+        } else {
+            self.prefixes = self.entries.iter().map(|e| cmp.order_prefix(e.key(data))).collect();
+        }
         self
     }
 
@@ -189,8 +260,21 @@ impl IndexEntries {
     /// The first entry whose key is `>= target` (`len()` if none).
     pub fn seek(&self, target: &[u8], cmp: &dyn Comparator) -> usize {
         let below = |e: &IndexEntry| cmp.compare(e.key(&self.data), target) == Ordering::Less;
-        let (Some(prefixes), Some(p)) = (&self.prefixes, cmp.order_prefix(target)) else {
+        let Some(prefixes) = &self.prefixes else {
             return self.entries.partition_point(below);
+        };
+        let p = match self.skip {
+            Some(skip) => {
+                let (Some(first), Some(tail)) = (self.entries.first(), cmp.bytewise_head_tail()) else {
+                    return self.entries.partition_point(below);
+                };
+                let shared = bytewise_head(first.key(&self.data), tail).get(..skip).unwrap_or_default();
+                head_prefix(bytewise_head(target, tail), shared)
+            }
+            None => match cmp.order_prefix(target) {
+                Some(p) => p,
+                None => return self.entries.partition_point(below),
+            },
         };
         // Keys are sorted, so their prefixes are too. A prefix below the target's belongs to a
         // key below the target, and one above it to a key above it; only the keys whose prefix
@@ -343,6 +427,113 @@ mod tests {
                 proptest::prop_assert_eq!(with.seek(t, &BytewiseComparator), expected);
                 proptest::prop_assert_eq!(without.seek(t, &NoPrefix), expected);
             }
+        }
+    }
+
+    /// An order that delegates to another but offers no bytewise head or order prefix, so every
+    /// search through it compares whole keys.
+    #[derive(Debug)]
+    struct Plain<'a>(&'a dyn Comparator);
+    impl Comparator for Plain<'_> {
+        fn name(&self) -> &str {
+            "test.Plain"
+        }
+        fn compare(&self, a: &[u8], b: &[u8]) -> Ordering {
+            self.0.compare(a, b)
+        }
+    }
+
+    /// A data block of `keys` (sorted by `cmp`) at restart interval `interval`, value = index.
+    fn data_block(keys: &[Vec<u8>], interval: usize, layout: EntryLayout) -> Block {
+        let mut b = BlockBuilder::new(interval, 1 << 20, layout);
+        let mut prev: &[u8] = &[];
+        for (i, k) in keys.iter().enumerate() {
+            b.add(prev, k, ValueKind::Put, &(i as u32).to_le_bytes());
+            prev = k;
+        }
+        Block::parse(Bytes::copy_from_slice(b.finish()), layout).unwrap()
+    }
+
+    fn point(block: &Block, target: &[u8], cmp: &dyn Comparator) -> Option<(Vec<u8>, Vec<u8>)> {
+        let mut key = Vec::new();
+        let hit = block.seek_point(target, cmp, &mut key).unwrap()?;
+        Some((key, block.bytes()[hit.value].to_vec()))
+    }
+
+    proptest::proptest! {
+        /// The scan that decides entries from one byte (bytewise heads) finds what a scan that
+        /// compares whole keys finds: plain bytewise keys with long shared prefixes, keys that
+        /// are prefixes of others, and internal keys with several versions of one user key.
+        #[test]
+        fn seek_point_with_bytewise_heads_matches_whole_key_compares(
+            users in proptest::collection::btree_set(proptest::collection::vec(proptest::sample::select(vec![0u8, 1, b'a', 0xff]), 0..10), 1..80),
+            versions in proptest::collection::vec(1usize..4, 80),
+            targets in proptest::collection::vec((proptest::collection::vec(proptest::sample::select(vec![0u8, 1, b'a', 0xff]), 0..10), 0u64..300), 1..20),
+            interval in proptest::sample::select(vec![1usize, 2, 3, 16]),
+            layout in proptest::sample::select(LAYOUTS.to_vec()),
+        ) {
+            use strata_base::ikey::{InternalKeyComparator, lookup_key};
+            let users: Vec<Vec<u8>> = users.into_iter().collect();
+            // Bytewise keys.
+            let block = data_block(&users, interval, layout);
+            for t in targets.iter().map(|(t, _)| t).chain(&users) {
+                proptest::prop_assert_eq!(point(&block, t, &BytewiseComparator), point(&block, t, &Plain(&BytewiseComparator)));
+            }
+            // Internal keys: each user key in 1-3 versions, newest (highest sequence) first.
+            let icmp = InternalKeyComparator::new(std::sync::Arc::new(BytewiseComparator));
+            let mut ikeys = Vec::new();
+            let mut seq = 1000u64;
+            for (u, &n) in users.iter().zip(&versions) {
+                for _ in 0..n {
+                    ikeys.push(lookup_key(u, seq));
+                    seq -= 3;
+                }
+            }
+            let block = data_block(&ikeys, interval, layout);
+            for (t, s) in targets.iter().map(|(t, s)| (t, *s * 4)).chain(users.iter().map(|u| (u, 500))) {
+                let t = lookup_key(t, s);
+                proptest::prop_assert_eq!(point(&block, &t, &icmp), point(&block, &t, &Plain(&icmp)));
+            }
+        }
+    }
+
+    #[test]
+    fn index_seek_skips_the_shared_head_bytes() {
+        // Decimal keys share their first 13 bytes: the summaries start after them, and targets
+        // outside the shared bytes land at either end. The last separator is a shortened
+        // successor, as a table's is, sharing nothing.
+        let mut keys: Vec<Vec<u8>> = (0..40).map(|i| format!("{:016}", 100_000 + i * 7).into_bytes()).collect();
+        keys.push(b"1".to_vec());
+        let layout = EntryLayout::KindBit;
+        let mut b = BlockBuilder::new(1, 4096, layout);
+        let (mut prev, mut data_end): (&[u8], u64) = (&[], 0);
+        for k in &keys {
+            let h = BlockHandle { offset: data_end, size: 10 };
+            data_end = h.end().unwrap();
+            let mut v = Vec::new();
+            h.encode_size_into(&mut v);
+            b.add(prev, k, ValueKind::Put, &v);
+            prev = k;
+        }
+        let block = Block::parse(Bytes::copy_from_slice(b.finish()), layout).unwrap();
+        let ix = IndexEntries::new(&block, data_end).unwrap().with_order_prefixes(&BytewiseComparator);
+        assert_eq!(ix.skip, Some(13));
+        let prefixes = ix.prefixes.as_ref().unwrap();
+        assert!(prefixes.windows(2).all(|w| w[0] < w[1]), "every summary differs");
+        for t in [
+            &b""[..],
+            b"0",
+            b"00000000001",
+            b"0000000000100000",
+            b"0000000000100001",
+            b"0000000000100273",
+            b"0000000000100274",
+            b"00000000001003",
+            b"1",
+            b"\xff",
+        ] {
+            let expected = keys.partition_point(|k| k.as_slice() < t);
+            assert_eq!(ix.seek(t, &BytewiseComparator), expected, "{:?}", String::from_utf8_lossy(t));
         }
     }
 
