@@ -29,6 +29,12 @@ use std::sync::Arc;
 use strata_base::ikey::ValueKind;
 use strata_base::{FileSystem, RandomAccessFile};
 
+thread_local! {
+    /// The key buffer of [`Table::seek_point`], one per thread, so a point lookup allocates
+    /// nothing for the keys it decodes. It keeps the longest key a lookup decoded.
+    static POINT_KEY: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// Bytes read at a time by the whole-file checksum.
 const VERIFY_CHUNK_BYTES: usize = 1 << 20;
 
@@ -260,8 +266,20 @@ impl Table {
     /// restart points and a scan of one restart interval, or the same in the next block when
     /// every key of the first is below `key`.
     pub fn seek_point<R>(&self, key: &[u8], f: impl FnOnce(PointEntry<'_>) -> R) -> Result<Option<R>> {
+        POINT_KEY.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut buf) => self.seek_point_in(key, &mut buf, f),
+            // Only if `f` itself looks a key up (it is given the buffer's contents).
+            Err(_) => self.seek_point_in(key, &mut Vec::new(), f),
+        })
+    }
+
+    fn seek_point_in<R>(
+        &self,
+        key: &[u8],
+        buf: &mut Vec<u8>,
+        f: impl FnOnce(PointEntry<'_>) -> R,
+    ) -> Result<Option<R>> {
         let cmp = self.comparator();
-        let mut buf = Vec::new();
         let mut f = Some(f);
         let mut i = self.index_keys.seek(key, cmp);
         while i < self.index_keys.len() {
@@ -269,10 +287,10 @@ impl Table {
             // A cached block is searched under its cache shard's lock (no reference count
             // taken); a block read from the file is cached, then searched.
             let mut search = |block: &Block| -> Result<Option<R>> {
-                let Some(hit) = block.seek_point(key, cmp, &mut buf).map_err(|c| self.block_error(handle, c))? else {
+                let Some(hit) = block.seek_point(key, cmp, buf).map_err(|c| self.block_error(handle, c))? else {
                     return Ok(None);
                 };
-                let entry = PointEntry { key: &buf, kind: hit.kind, block: block.bytes(), value: hit.value };
+                let entry = PointEntry { key: buf, kind: hit.kind, block: block.bytes(), value: hit.value };
                 Ok(f.take().map(|f| f(entry)))
             };
             let cached =

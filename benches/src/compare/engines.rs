@@ -25,7 +25,7 @@ fn strata_options(cache_bytes: usize, c: StrataCompression) -> Options {
 pub(super) fn strata_settings(cache_mib: usize, c: StrataCompression) -> String {
     let d = strata_options(cache_mib << 20, c);
     format!(
-        "block cache {cache_mib} MiB (LRU), compression {:?}, bottommost compression {:?} ({c:?}), memtable {} MiB x{}, \
+        "block cache {cache_mib} MiB (CLOCK), compression {:?}, bottommost compression {:?} ({c:?}), memtable {} MiB x{}, \
          bloom {} bits/key, WAL on, sync only for fillsync (WriteOptions::sync), checkpoint: hard links + fresh manifest, \
          ingest: SstFileWriter + ingest_external_files (move)",
         d.compression,
