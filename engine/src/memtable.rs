@@ -292,6 +292,31 @@ impl Records {
         Some(((c as u32) << 16) | off as u32)
     }
 
+    /// Reads a byte of each cache line of the records at `addrs` (up to their value's last
+    /// byte) before they are copied, so that their cache misses overlap. Records are in
+    /// insertion order and a scan reads them in key order, so in a large memtable each record is
+    /// a miss (and a TLB miss); copying them one by one waits for each miss in turn, while these
+    /// loads do not depend on one another. Measured on a flush's scan of 483k entries (16-byte
+    /// keys, 100-byte values): 190-250 ns per entry without, 90-125 with.
+    fn touch(&self, addrs: &[u32]) {
+        let mut sum = 0u8;
+        // The first two lines: the lengths, the key and the start of the value.
+        for &addr in addrs {
+            let (c, off) = ((addr >> 16) as usize, (addr & 0xFFFF) as usize);
+            let chunk = self.chunk(c);
+            sum ^= chunk.get(off).copied().unwrap_or(0) ^ chunk.get(off + 64).copied().unwrap_or(0);
+        }
+        // The value's last byte (its header is in the lines loaded above).
+        for &addr in addrs {
+            if let (_, ValueAt::Inline { chunk, start, len }) = self.entry(addr)
+                && len > 0
+            {
+                sum ^= self.chunk(chunk).get(start + len - 1).copied().unwrap_or(0);
+            }
+        }
+        std::hint::black_box(sum);
+    }
+
     /// The internal key at `addr`.
     #[inline]
     fn key(&self, addr: u32) -> &[u8] {
@@ -473,6 +498,8 @@ struct Index {
     /// Inner levels above the leaves (0: the root is a leaf).
     depth: usize,
     entries: usize,
+    /// Distinct user keys among the entries.
+    user_keys: usize,
     /// Scratch for an insert's path.
     path: Vec<Step>,
 }
@@ -491,6 +518,7 @@ impl Index {
             root,
             depth: 0,
             entries: 0,
+            user_keys: 0,
             path: Vec::new(),
         }
     }
@@ -608,16 +636,30 @@ impl Index {
         let (pos, fences) = self.descend(&t, Some(&mut path));
         // The first entry at or after the key (the next leaf's first if the boundary is at the end
         // of this one): if it is the key, its value is replaced. Only an equal prefix can be.
-        let same = self
-            .at_or_next(pos)
-            .filter(|&(a, (l, j))| {
-                self.leaves.get(l).is_some_and(|l| l.pre[j] == prefix_at(t.key.0, l.skip))
-                    && self.records.key(a) == ikey
-            })
-            .map(|(_, p)| p);
+        let next =
+            self.at_or_next(pos).filter(|&(_, p)| self.prefix_ties(p, t.key.0)).map(|(a, p)| (self.records.key(a), p));
+        let same = next.filter(|&(k, _)| k == ikey).map(|(_, p)| p);
+        // Every version of a user key is next to the others, so a user key is new if neither
+        // neighbour has it (versions normally arrive newest last, in front of the older ones).
+        let has_user_key = |at: Option<(u32, Pos)>| {
+            at.is_some_and(|(a, p)| self.prefix_ties(p, t.key.0) && self.user_key(a) == t.key.0)
+        };
+        let new_user_key = same.is_none()
+            && next.is_none_or(|(k, _)| split_ikey(k).0 != t.key.0)
+            && !has_user_key(self.before_pos(pos));
         let done = self.insert_at(ikey, value, pos, fences, same, &mut path);
         self.path = path;
+        if done && new_user_key {
+            self.user_keys += 1;
+        }
         done
+    }
+
+    /// Whether the entry at `(leaf, j)` has the prefix `user_key` would have in its leaf: it
+    /// can have the same user key only then.
+    #[inline]
+    fn prefix_ties(&self, (leaf, j): Pos, user_key: &[u8]) -> bool {
+        self.leaves.get(leaf).is_some_and(|l| l.pre[j] == prefix_at(user_key, l.skip))
     }
 
     /// The rest of [`Self::insert`]: the leaf position found and its fences, the entry to
@@ -1010,6 +1052,15 @@ impl MemTable {
         self.len() == 0
     }
 
+    /// How many distinct user keys the entries have (a flush writes that many filter keys), or
+    /// `None` once the records are full and entries go to the overflow map, which does not
+    /// count them. Kept up to date by every insert, at the cost of a prefix comparison with the
+    /// entry before the new one (the entry after it is read anyway).
+    pub fn distinct_user_keys(&self) -> Option<usize> {
+        let tree = self.tree.read();
+        tree.overflow.is_empty().then_some(tree.index.user_keys)
+    }
+
     /// A cursor over every entry, owning a reference to the table. It starts invalid.
     pub fn iter(self: &Arc<Self>) -> MemTableIter {
         MemTableIter {
@@ -1028,6 +1079,9 @@ impl MemTable {
         let tree = self.tree.read();
         let index = &tree.index;
         index.collect(bound, back, n, addrs);
+        if n >= TOUCH_WINDOW_MIN {
+            index.records.touch(addrs);
+        }
         let copy = |x: u32| {
             let (k, v) = index.records.entry(x);
             (k, index.records.window_value(v))
@@ -1136,6 +1190,9 @@ impl Window {
 /// one search per many entries.
 const WINDOW_MIN: usize = 4;
 const WINDOW_MAX: usize = 256;
+/// Windows of at least this many entries (a scan's, not a seek's first few) touch their records
+/// before copying them ([`Records::touch`]).
+const TOUCH_WINDOW_MIN: usize = 64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Dir {
@@ -1644,6 +1701,26 @@ mod tests {
             }
         }
         prop_assert_eq!(m.len(), model.len());
+        let distinct = model.keys().map(|k| split_ikey(&k.0).0).collect::<std::collections::BTreeSet<_>>().len();
+        match m.distinct_user_keys() {
+            Some(n) => prop_assert_eq!(n, distinct),
+            None => prop_assert!(!m.tree.read().overflow.is_empty(), "unknown only past the records"),
+        }
+        Ok(())
+    }
+
+    /// Versions added in any sequence order, some internal keys added twice, enough of them for
+    /// one user key's versions to span leaves: the count of distinct user keys is exact.
+    fn check_distinct_user_keys(adds: &[(u8, u64)]) -> std::result::Result<(), TestCaseError> {
+        let m = MemTable::new();
+        let mut model: BTreeMap<Vec<u8>, std::collections::BTreeSet<u64>> = BTreeMap::new();
+        for &(k, seq) in adds {
+            let key = format!("user{k:03}").into_bytes();
+            m.add(seq, ValueKind::Put, &key, &seq.to_le_bytes());
+            model.entry(key).or_default().insert(seq);
+        }
+        prop_assert_eq!(m.distinct_user_keys(), Some(model.len()));
+        prop_assert_eq!(m.len(), model.values().map(|s| s.len()).sum::<usize>());
         Ok(())
     }
 
@@ -1690,6 +1767,13 @@ mod tests {
         #[test]
         fn matches_model_over_leaf_splits(ops in prop::collection::vec(op(), 100..1000)) {
             check_model(&ops, CHUNKS_MAX, 1)?;
+        }
+
+        #[test]
+        fn distinct_user_keys_are_counted_in_any_order(
+            adds in prop::collection::vec((0u8..40, 1u64..3000), 0..1500),
+        ) {
+            check_distinct_user_keys(&adds)?;
         }
 
         /// Values of 3000 bytes: a chunk holds 21, later entries go to the overflow; some

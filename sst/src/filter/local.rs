@@ -66,25 +66,55 @@ pub fn probes_for(bits_per_key: u32) -> u8 {
 
 /// Builds the filter contents over the given key hashes: the lines, then the probe count.
 pub fn build(hashes: &[u64], bits_per_key: u32) -> Vec<u8> {
-    let n = lines_for(hashes.len(), bits_per_key);
-    let probes = probes_for(bits_per_key);
-    let mut lines = vec![Line::default(); n];
+    let mut b = LocalBuilder::new(hashes.len(), bits_per_key);
     for &h in hashes {
+        b.add(h);
+    }
+    b.finish()
+}
+
+/// A filter built while keys are added, when their number is known in advance: it holds only
+/// the lines (`bits_per_key / 8` bytes per key) where collecting the hashes for [`build`] takes
+/// 8 bytes per key. Over the same hashes, sized for their number, its bytes are `build`'s.
+#[derive(Debug, Clone)]
+pub struct LocalBuilder {
+    lines: Vec<Line>,
+    probes: u8,
+}
+
+impl LocalBuilder {
+    /// An empty filter of [`lines_for`]`(keys, bits_per_key)` lines.
+    pub fn new(keys: usize, bits_per_key: u32) -> Self {
+        Self { lines: vec![Line::default(); lines_for(keys, bits_per_key)], probes: probes_for(bits_per_key) }
+    }
+
+    /// Adds a key's hash.
+    pub fn add(&mut self, h: u64) {
+        let n = self.lines.len() as u64;
         // line_of(h, n) < n by construction.
-        if let Some(line) = lines.get_mut(line_of(h, n as u64) as usize) {
-            for bit in probe_bits(h, probes) {
+        if let Some(line) = self.lines.get_mut(line_of(h, n) as usize) {
+            for bit in probe_bits(h, self.probes) {
                 line.0[(bit / 64) as usize] |= 1 << (bit % 64);
             }
         }
     }
-    let mut out = Vec::with_capacity(n * FILTER_LINE_LEN + 1);
-    for line in &lines {
-        for w in line.0 {
-            out.extend_from_slice(&w.to_le_bytes());
-        }
+
+    /// Bytes the finished filter will have.
+    pub fn encoded_len(&self) -> usize {
+        self.lines.len() * FILTER_LINE_LEN + 1
     }
-    out.push(probes);
-    out
+
+    /// The filter contents: the lines, then the probe count.
+    pub fn finish(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.encoded_len());
+        for line in &self.lines {
+            for w in line.0 {
+                out.extend_from_slice(&w.to_le_bytes());
+            }
+        }
+        out.push(self.probes);
+        out
+    }
 }
 
 /// A decoded version 2 filter.
