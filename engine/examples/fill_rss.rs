@@ -1,15 +1,17 @@
-//! Where the anonymous memory of a random fill goes: fills a database as the compare bench's
-//! `fillrandom` does (16-byte decimal keys in scattered order, 100-byte values, one put per
-//! write, then a flush) while a thread samples the process every 2 ms: `RssAnon` from
-//! /proc/self/status, the memtables the database holds (`strata.stats`), and every 20 ms the
-//! resident anonymous memory by mapping kind from /proc/self/smaps (glibc's main heap, other
-//! anonymous maps: memtable chunks, other threads' malloc arenas, stacks). Prints the sample at
-//! the peak and a timeline.
+//! Where the anonymous memory of the compare bench's write workloads goes. Runs what
+//! `compare --engines strata --workloads fillrandom,readrandom,overwrite` runs (16-byte decimal
+//! keys in scattered order, 100-byte values, one put per write, a flush at the end; then close,
+//! reopen, `num` random gets, and `num` random overwrites) while a thread samples the process
+//! every 2 ms: `RssAnon` from /proc/self/status, the memtables the database holds and their
+//! charge (`strata.stats`), the block cache's charge and the number of level-0 tables. Prints,
+//! per phase, the sample at the anonymous peak and what it is made of, then (with `-v`) a
+//! timeline every 50 ms.
 //!
-//! `cargo run --release -p strata --example fill_rss -- [num] [dir] [cache MiB]` (Linux only).
+//! `cargo run --release -p strata --example fill_rss -- [num] [dir] [cache MiB] [-v]` (Linux
+//! only; `num` 1000000, `dir` /tmp/fill_rss, cache 64 by default).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use strata::{Db, Options};
 
@@ -20,74 +22,55 @@ fn mix(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
+/// A field of /proc/self/status, in KiB.
 fn status_kib(field: &str) -> u64 {
     let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     s.lines().find_map(|l| l.strip_prefix(field)).and_then(|v| v.split_whitespace().next()?.parse().ok()).unwrap_or(0)
 }
 
-/// Resident KiB of glibc's main heap (`[heap]`), of other anonymous maps, and their count.
-fn smaps_kib() -> (u64, u64, u64, u64) {
-    let s = std::fs::read_to_string("/proc/self/smaps").unwrap_or_default();
-    let (mut heap, mut other, mut big, mut maps) = (0, 0, 0, 0);
-    let mut kind = 0; // 0 file, 1 heap, 2 other anonymous
-    let mut size = 0u64;
-    for l in s.lines() {
-        let mut f = l.split_whitespace();
-        let first = f.next().unwrap_or("");
-        if first.contains('-') && !first.ends_with(':') {
-            let _perms = f.next();
-            let _off = f.next();
-            let _dev = f.next();
-            let inode = f.next().unwrap_or("0");
-            let name = f.next().unwrap_or("");
-            kind = if name == "[heap]" {
-                1
-            } else if inode == "0" && (name.is_empty() || name.starts_with("[anon") || name == "[stack]") {
-                maps += 1;
-                2
-            } else {
-                0
-            };
-            let (a, b) = first.split_once('-').unwrap_or(("0", "0"));
-            size = u64::from_str_radix(b, 16).unwrap_or(0).saturating_sub(u64::from_str_radix(a, 16).unwrap_or(0));
-        } else if first == "Rss:" {
-            let kb: u64 = f.next().and_then(|v| v.parse().ok()).unwrap_or(0);
-            match kind {
-                1 => heap += kb,
-                2 if size >= 60 << 20 => big += kb,
-                2 => other += kb,
-                _ => {}
-            }
-        }
-    }
-    (heap, other, big, maps)
-}
+const PHASES: [&str; 3] = ["fill", "reopen + gets", "overwrite"];
 
 #[derive(Clone, Copy, Default, Debug)]
 struct Sample {
     ms: u64,
+    phase: usize,
     anon_kib: u64,
     mems: usize,
-    mem_mb: f64,
+    mem_mib: f64,
+    cache_mib: f64,
     l0: usize,
-    heap_kib: u64,
-    maps_kib: u64,
-    arenas_kib: u64,
-    maps: u64,
 }
 
+/// The memtables line of `strata.stats`: "memtables: N (X MB)".
 fn parse_mems(stats: &str) -> (usize, f64) {
     let line = stats.lines().find(|l| l.starts_with("memtables: ")).unwrap_or("");
     let n = line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0);
-    let mb = line.split('(').nth(1).and_then(|v| v.split_whitespace().next()?.parse().ok()).unwrap_or(0.0);
-    (n, mb)
+    let mib = line.split('(').nth(1).and_then(|v| v.split_whitespace().next()?.parse().ok()).unwrap_or(0.0);
+    (n, mib)
+}
+
+fn sample(db: &Db, ms: u64, phase: usize) -> Sample {
+    let (mems, mem_mib) = parse_mems(&db.property("strata.stats").unwrap_or_default());
+    let num = |p: &str| db.property(p).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    let cache = num("strata.block-cache-usage") + num("strata.block-cache-pinned-usage");
+    Sample {
+        ms,
+        phase,
+        anon_kib: status_kib("RssAnon:"),
+        mems,
+        mem_mib,
+        cache_mib: cache as f64 / (1024.0 * 1024.0),
+        l0: num("strata.num-files-at-level0") as usize,
+    }
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut args = std::env::args().skip(1);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let verbose = args.iter().any(|a| a == "-v");
+    let mut args = args.into_iter().filter(|a| a != "-v");
     let num: u64 = args.next().map_or(Ok(1_000_000), |a| a.parse())?;
     let dir = args.next().unwrap_or_else(|| "/tmp/fill_rss".into());
-    let cache_mb: usize = args.next().map_or(Ok(64), |a| a.parse())?;
+    let cache_mib: usize = args.next().map_or(Ok(64), |a| a.parse())?;
     let _ = std::fs::remove_dir_all(&dir);
     let mut pool = Vec::with_capacity((1 << 20) + 8);
     let mut seed = 0x5eed_u64;
@@ -95,63 +78,109 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         seed += 1;
         pool.extend_from_slice(&mix(seed).to_le_bytes());
     }
-    let live = vec![false; num as usize];
-    let db = Arc::new(Db::open(&dir, Options { block_cache_capacity: cache_mb << 20, ..Options::default() })?);
+    let value = |k: u64| {
+        let off = (mix(k) % ((1 << 20) - 100)) as usize;
+        &pool[off..off + 100]
+    };
+    let opts = Options { block_cache_capacity: cache_mib << 20, ..Options::default() };
+    let before_open = status_kib("RssAnon:");
+    let db = Arc::new(std::sync::RwLock::new(Some(Arc::new(Db::open(&dir, opts.clone())?))));
+    let after_open = status_kib("RssAnon:");
     let stop = Arc::new(AtomicBool::new(false));
+    let phase = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
     let sampler = {
-        let (db, stop) = (Arc::clone(&db), Arc::clone(&stop));
+        let (db, stop, phase) = (Arc::clone(&db), Arc::clone(&stop), Arc::clone(&phase));
         std::thread::spawn(move || {
             let mut out = Vec::new();
-            let mut last = (0, 0, 0, 0);
-            let mut i = 0u64;
             while !stop.load(Ordering::Relaxed) {
-                if i.is_multiple_of(10) {
-                    last = smaps_kib();
+                let d = db.read().unwrap_or_else(|e| e.into_inner()).clone();
+                if let Some(d) = d {
+                    out.push(sample(&d, start.elapsed().as_millis() as u64, phase.load(Ordering::Relaxed)));
                 }
-                i += 1;
-                let (mems, mem_mb) = parse_mems(&db.property("strata.stats").unwrap_or_default());
-                let l0 = db.property("strata.num-files-at-level0").and_then(|v| v.parse().ok()).unwrap_or(0);
-                out.push(Sample {
-                    ms: start.elapsed().as_millis() as u64,
-                    anon_kib: status_kib("RssAnon:"),
-                    mems,
-                    mem_mb,
-                    l0,
-                    heap_kib: last.0,
-                    maps_kib: last.1,
-                    arenas_kib: last.2,
-                    maps: last.3,
-                });
                 std::thread::sleep(Duration::from_millis(2));
             }
             out
         })
     };
+    let current = || db.read().unwrap_or_else(|e| e.into_inner()).clone().ok_or("no database");
+    let mut secs = [0.0; 3];
+    // Fill.
     let t = Instant::now();
+    let d = current()?;
     for i in 0..num {
         let k = mix(i) % num;
-        let key = format!("{k:016}");
-        let off = (mix(k) % ((1 << 20) - 100)) as usize;
-        db.put(key.as_bytes(), &pool[off..off + 100])?;
+        d.put(format!("{k:016}").as_bytes(), value(k))?;
     }
-    db.flush()?;
-    let secs = t.elapsed().as_secs_f64();
+    d.flush()?;
+    drop(d);
+    secs[0] = t.elapsed().as_secs_f64();
+    // Close, reopen, random gets (they fill the block cache, as compare's readrandom does).
+    phase.store(1, Ordering::Relaxed);
+    let t = Instant::now();
+    let mut old = db.write().unwrap_or_else(|e| e.into_inner()).take().ok_or("no database")?;
+    // The sampler may hold it for a moment.
+    let old = loop {
+        match Arc::try_unwrap(old) {
+            Ok(d) => break d,
+            Err(d) => old = d,
+        }
+        std::thread::yield_now();
+    };
+    old.close()?;
+    *db.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(Db::open(&dir, opts)?));
+    let d = current()?;
+    let mut found = 0u64;
+    for i in 0..num {
+        let k = mix(i.wrapping_mul(7919).wrapping_add(3 * num)) % num;
+        found += u64::from(d.get(format!("{k:016}").as_bytes())?.is_some());
+    }
+    secs[1] = t.elapsed().as_secs_f64();
+    // Overwrite.
+    phase.store(2, Ordering::Relaxed);
+    let t = Instant::now();
+    for i in 0..num {
+        let k = mix(i + num) % num;
+        d.put(format!("{k:016}").as_bytes(), value(k + num))?;
+    }
+    d.flush()?;
+    drop(d);
+    secs[2] = t.elapsed().as_secs_f64();
     std::thread::sleep(Duration::from_millis(20));
     stop.store(true, Ordering::Relaxed);
     let samples = sampler.join().map_err(|_| "sampler panicked")?;
-    std::hint::black_box(&live);
-    let peak = samples.iter().max_by_key(|s| s.anon_kib).copied().unwrap_or_default();
-    println!("{num} puts in {secs:.2} s ({:.0}/s); VmHWM {} KiB", num as f64 / secs, status_kib("VmHWM:"));
-    println!("peak: {peak:?}");
-    let mut next = 0;
-    for s in &samples {
-        if s.ms >= next || s.ms == peak.ms {
-            println!(
-                "{:>6} ms anon {:>7} KiB  mems {} {:>6.1} MB  L0 {:>2}  heap {:>7} anon-maps {:>7} 64M-arenas {:>7} ({} maps)",
-                s.ms, s.anon_kib, s.mems, s.mem_mb, s.l0, s.heap_kib, s.maps_kib, s.arenas_kib, s.maps
-            );
-            next = s.ms + 50;
+    println!("anonymous memory before the open {before_open} KiB, after it {after_open} KiB; {found} of {num} found");
+    for (p, name) in PHASES.iter().enumerate() {
+        let Some(peak) = samples.iter().filter(|s| s.phase == p).max_by_key(|s| s.anon_kib).copied() else { continue };
+        let anon = peak.anon_kib as f64 / 1024.0;
+        println!(
+            "{name}: {:.0} ops/s; peak anonymous {anon:.1} MiB at {} ms = memtables {:.1} MiB ({} of them) + block cache \
+             {:.1} MiB + the rest {:.1} MiB; {} level-0 tables",
+            num as f64 / secs[p],
+            peak.ms,
+            peak.mem_mib,
+            peak.mems,
+            peak.cache_mib,
+            anon - peak.mem_mib - peak.cache_mib,
+            peak.l0
+        );
+    }
+    if verbose {
+        let mut next = 0;
+        for s in &samples {
+            if s.ms >= next {
+                println!(
+                    "{:>6} ms {:<14} anon {:>6.1} MiB  memtables {} {:>5.1} MiB  cache {:>5.1} MiB  L0 {}",
+                    s.ms,
+                    PHASES[s.phase],
+                    s.anon_kib as f64 / 1024.0,
+                    s.mems,
+                    s.mem_mib,
+                    s.cache_mib,
+                    s.l0
+                );
+                next = s.ms + 50;
+            }
         }
     }
     Ok(())

@@ -335,7 +335,7 @@ impl TableBuilder {
             self.add_index_entry(&succ, handle);
         }
         let filter = if self.opts.bloom_bits_per_key > 0 {
-            let bits = match (FilterKind::of_version(self.props.format_version), &self.filter_lines) {
+            let bits = match (FilterKind::of_version(self.props.format_version), &mut self.filter_lines) {
                 // Version 1 filters are written only by tests, to check that they are still read.
                 #[cfg(test)]
                 (FilterKind::Whole, _) => filter::whole::build(&self.hashes, self.opts.bloom_bits_per_key),
