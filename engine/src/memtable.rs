@@ -502,6 +502,8 @@ struct Index {
     entries: usize,
     /// Distinct user keys among the entries.
     user_keys: usize,
+    /// The largest trailer (sequence and kind) added.
+    max_trailer: u64,
     /// Scratch for an insert's path.
     path: Vec<Step>,
 }
@@ -521,6 +523,7 @@ impl Index {
             depth: 0,
             entries: 0,
             user_keys: 0,
+            max_trailer: 0,
             path: Vec::new(),
         }
     }
@@ -636,23 +639,36 @@ impl Index {
         let mut path = std::mem::take(&mut self.path);
         path.clear();
         let (pos, fences) = self.descend(&t, Some(&mut path));
+        let (leaf_id, i) = pos;
+        let leaf = self.leaves.get(leaf_id);
+        let tp = leaf.map_or(0, |l| prefix_at(t.key.0, l.skip));
         // The first entry at or after the key (the next leaf's first if the boundary is at the end
-        // of this one): if it is the key, its value is replaced. Only an equal prefix can be.
-        let next =
-            self.at_or_next(pos).filter(|&(_, p)| self.prefix_ties(p, t.key.0)).map(|(a, p)| (self.records.key(a), p));
+        // of this one), read if its prefix ties: if it is the key, its value is replaced.
+        let next = match leaf {
+            Some(l) if i < l.len => (l.pre[i] == tp).then(|| (self.records.key(l.addr[i]), pos)),
+            _ => self
+                .at_or_next(pos)
+                .filter(|&(_, p)| self.prefix_ties(p, t.key.0))
+                .map(|(a, p)| (self.records.key(a), p)),
+        };
         let same = next.filter(|&(k, _)| k == ikey).map(|(_, p)| p);
         // Every version of a user key is next to the others, so a user key is new if neither
-        // neighbour has it (versions normally arrive newest last, in front of the older ones).
-        let has_user_key = |at: Option<(u32, Pos)>| {
-            at.is_some_and(|(a, p)| self.prefix_ties(p, t.key.0) && self.user_key(a) == t.key.0)
-        };
-        let new_user_key = same.is_none()
-            && next.is_none_or(|(k, _)| split_ikey(k).0 != t.key.0)
-            && !has_user_key(self.before_pos(pos));
+        // neighbour has it. Versions normally arrive newest last, in front of the older ones:
+        // an entry before the new one with its user key is a newer version, and there is none
+        // if the new trailer is above every trailer added so far.
+        let prev_has_it = t.key.1 <= self.max_trailer
+            && match leaf {
+                Some(l) if i > 0 => l.pre[i - 1] == tp && self.user_key(l.addr[i - 1]) == t.key.0,
+                _ => self
+                    .before_pos(pos)
+                    .is_some_and(|(a, p)| self.prefix_ties(p, t.key.0) && self.user_key(a) == t.key.0),
+            };
+        let new_user_key = same.is_none() && next.is_none_or(|(k, _)| split_ikey(k).0 != t.key.0) && !prev_has_it;
         let done = self.insert_at(ikey, value, pos, fences, same, &mut path);
         self.path = path;
-        if done && new_user_key {
-            self.user_keys += 1;
+        if done {
+            self.user_keys += usize::from(new_user_key);
+            self.max_trailer = self.max_trailer.max(t.key.1);
         }
         done
     }
