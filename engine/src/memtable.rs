@@ -6,7 +6,8 @@
 //!   varint][value]` and never changed (`vtag` is the value's length plus one; 0 means the value,
 //!   above [`VALUE_INLINE_MAX`] bytes, has an allocation of its own and a varint index into those
 //!   follows). An entry's address is a `u32`: chunk index << 16 | offset. A full chunk is frozen
-//!   into `Bytes`, so values read from it are shared, not copied.
+//!   into `Bytes`, so values read from it are shared, not copied (an iterator's window still
+//!   copies values up to 512 bytes, which is cheaper than sharing them).
 //! - Index: a B+tree of 64-slot nodes whose slots are two `u32`s, a 4-byte key prefix and the
 //!   record address. A node's prefixes are the 4 user-key bytes after the bytes all its keys
 //!   share (the common prefix of the separators that bound it), so a binary search in a node
@@ -197,8 +198,8 @@ impl OpenChunk {
 
 /// The entries' bytes: records `[klen varint][internal key][vtag varint][value]` appended to
 /// 64 KiB chunks and never changed. A chunk is sealed (frozen into `Bytes`) when the next record
-/// does not fit, so a value read from a sealed chunk is shared (a reference-count increment);
-/// one from the open chunk is copied. A record above [`BIG_RECORD`] bytes gets a sealed chunk of
+/// does not fit, so a value read from a sealed chunk can be shared (a reference-count
+/// increment); one from the open chunk is copied. A record above [`BIG_RECORD`] bytes gets a sealed chunk of
 /// its own, followed by empty placeholders for the rest of the 64 KiB units it spans, so the
 /// 65,536 chunk indices always span 4 GiB.
 #[derive(Debug)]
