@@ -78,6 +78,11 @@ impl DbInner {
     ) -> Result<Option<FileMeta>> {
         let mut out = self.new_table_output(false)?;
         let number = out.number;
+        // Every user key of the memtable is written (its newest version is always kept), so
+        // this is the table's number of filter keys.
+        if let Some(keys) = mem.distinct_user_keys() {
+            out.expect_filter_keys(keys);
+        }
         let mut it = mem.iter();
         it.seek_to_first();
         let mut filter = EntryFilter::new(snapshots.to_vec(), false);
@@ -172,6 +177,9 @@ impl DbInner {
         }
         self.install_read_state(&st);
         drop(st);
+        // The tables are installed and no read state names the memtables any more: free them
+        // now (unless a reader still holds them), not after the file deletions below.
+        drop(generation);
         self.bg.cv.notify_all();
         kill_point("flush.edit_logged");
         self.delete_obsolete_files();
@@ -297,6 +305,37 @@ mod tests {
     use super::*;
     use crate::{Db, Options};
     use strata_base::ikey::ValueKind;
+
+    /// The flush gives the table builder the memtable's number of user keys, so the filter is
+    /// built as entries are written; it must be the filter of the keys written (a wrong count
+    /// would change its size; 4609 keys need 91 lines, 4608 need 90): with older versions kept
+    /// for a snapshot, and tombstones.
+    #[test]
+    fn a_flushed_tables_filter_is_sized_for_its_user_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), Options::default()).unwrap();
+        const KEYS: u64 = 4609;
+        let mem = Arc::new(MemTable::new());
+        let mut seq = 0;
+        for round in 0..3u64 {
+            for i in (0..KEYS).filter(|i| round == 0 || i % (round + 2) == 0) {
+                seq += 1;
+                let key = format!("key{:06}", i * 7919 % KEYS);
+                let kind = if i % 11 == 0 { ValueKind::Delete } else { ValueKind::Put };
+                mem.add(seq, kind, key.as_bytes(), b"value");
+            }
+        }
+        assert_eq!(mem.distinct_user_keys(), Some(KEYS as usize));
+        // A snapshot in the middle keeps some older versions.
+        let meta = db.inner.flush_memtable(CfId::DEFAULT, &mem, &[seq / 2]).unwrap().unwrap();
+        let table = db.inner.table_cache.get(meta.number).unwrap();
+        let p = table.properties();
+        assert!(p.num_entries > KEYS && p.num_entries < seq, "{} entries", p.num_entries);
+        assert_eq!(p.filter_bytes, 91 * 64 + 1 + 5);
+        for i in 0..KEYS {
+            assert!(table.may_contain(format!("key{i:06}").as_bytes()), "key {i}");
+        }
+    }
 
     #[test]
     fn two_versions_at_one_sequence_are_corruption_and_leave_no_table() {

@@ -52,6 +52,12 @@ impl TableOutput {
         Ok(())
     }
 
+    /// The table will hold `keys` distinct user keys: its filter is built as they are added
+    /// (`TableBuilder::expect_filter_keys`).
+    pub(crate) fn expect_filter_keys(&mut self, keys: usize) {
+        self.builder.expect_filter_keys(keys);
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.builder.num_entries() == 0
     }
