@@ -265,10 +265,15 @@ impl Table {
     /// (cached) block. A binary search of the located index keys, then of one data block's
     /// restart points and a scan of one restart interval, or the same in the next block when
     /// every key of the first is below `key`.
+    ///
+    /// Locking: when the block is cached, `f` runs while the cache shard holding it is locked
+    /// (that is what spares the hit a reference count), so `f` must be short and must not read
+    /// through the same block cache (no lookup in any table sharing it): that would deadlock.
+    /// Copy or slice what it needs ([`PointEntry::value_owned`]) and return.
     pub fn seek_point<R>(&self, key: &[u8], f: impl FnOnce(PointEntry<'_>) -> R) -> Result<Option<R>> {
         POINT_KEY.with(|cell| match cell.try_borrow_mut() {
             Ok(mut buf) => self.seek_point_in(key, &mut buf, f),
-            // Only if `f` itself looks a key up (it is given the buffer's contents).
+            // Only when `f` itself looks a key up (in a table without a block cache).
             Err(_) => self.seek_point_in(key, &mut Vec::new(), f),
         })
     }
