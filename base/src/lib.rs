@@ -4,7 +4,8 @@
 //! have in common lives here, and nothing else: the file-system trait every byte of I/O goes
 //! through ([`fs`]), checked little-endian and varint coding ([`coding`]), checksums
 //! ([`checksum`]), key comparators ([`comparator`]), internal keys ([`ikey`]), the typed file
-//! numbers and column-family ids ([`ids`]), the limits several crates check ([`limits`]) and the
+//! numbers and column-family ids ([`ids`]), the gate between table syncs and a checkpoint's
+//! syncs ([`io_gate`]), the limits several crates check ([`limits`]) and the
 //! whitebox kill points of crash tests ([`testing`]).
 //!
 //! Invariants: decoders in [`coding`] never panic and never read out of bounds; they return
@@ -20,9 +21,11 @@ pub mod fs;
 pub mod fuzz_input;
 pub mod ids;
 pub mod ikey;
+pub mod io_gate;
 pub mod limits;
 pub mod testing;
 
 pub use comparator::{BytewiseComparator, Comparator};
 pub use fs::{FileLock, FileSystem, MemFile, RandomAccessFile, RealFs, SimFs, WritableFile};
 pub use ids::{CfId, FileNumber};
+pub use io_gate::{IoGate, IoGateGuard};

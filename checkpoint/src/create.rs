@@ -5,10 +5,10 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use strata::{Db, Error, LiveFiles, Result, SeqNo};
-use strata_base::FileSystem;
 use strata_base::fs::{copy_file, copy_file_prefix};
 use strata_base::limits::DEFAULT_CF_NAME;
 use strata_base::testing::kill_point;
+use strata_base::{FileSystem, IoGate, IoGateGuard};
 use strata_manifest::CfId;
 use strata_manifest::{VersionEdit, snapshot_edit, write_current_unpublished, write_manifest};
 
@@ -90,16 +90,21 @@ impl<'a> Checkpoint<'a> {
         }
         fs.create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
         let mut info = CheckpointInfo { sequence: live.sequence, dir: dir.to_path_buf(), ..Default::default() };
-        let built = self.build(&*fs, &live, &tmp, wanted.as_deref(), &mut info);
+        let gate = self.db.io_gate();
+        let built = self.build(&*fs, &live, &tmp, wanted.as_deref(), &mut info, &gate);
         let target = parent.join(&name);
-        let finished = built.and_then(|()| {
+        let finished = built.and_then(|held| {
             fs.sync_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
-            fs.rename(&tmp, &target).map_err(|e| Error::io(&target, e))
+            fs.rename(&tmp, &target).map_err(|e| Error::io(&target, e))?;
+            Ok(held)
         });
-        if let Err(e) = finished {
-            let _ = fs.remove_dir_all(&tmp);
-            return Err(e);
-        }
+        let held = match finished {
+            Ok(held) => held,
+            Err(e) => {
+                let _ = fs.remove_dir_all(&tmp);
+                return Err(e);
+            }
+        };
         if let Err(e) = fs.sync_dir(&parent) {
             // The rename happened but may not be durable: undo it, so that an error never
             // leaves `dir` behind.
@@ -107,6 +112,7 @@ impl<'a> Checkpoint<'a> {
             let _ = fs.sync_dir(&parent);
             return Err(Error::io(&parent, e));
         }
+        drop(held);
         drop(live);
         info.duration = start.elapsed();
         Ok(info)
@@ -127,14 +133,15 @@ impl<'a> Checkpoint<'a> {
         Ok(Some(out))
     }
 
-    fn build(
+    fn build<'g>(
         &self,
         fs: &dyn FileSystem,
         live: &LiveFiles,
         tmp: &Path,
         wanted: Option<&[String]>,
         info: &mut CheckpointInfo,
-    ) -> Result<()> {
+        gate: &'g IoGate,
+    ) -> Result<IoGateGuard<'g>> {
         let keep: Vec<CfId> = live
             .column_families
             .iter()
@@ -174,23 +181,29 @@ impl<'a> Checkpoint<'a> {
         // records where it came from.
         edit.db_id = Some(strata::DbId::generate());
         edit.parent_db_id = live.db_id;
+        // From here to the parent's fsync the checkpoint only syncs: no flush or compaction
+        // starts syncing a piece of a table beside these fsyncs (a device cache flush waits for
+        // every write in flight), so they wait for at most the one piece already in flight
+        // (docs/performance.md, "Checkpoints").
+        let held = gate.hold();
         // The temporary directory is invisible until renamed, so CURRENT is written in place:
         // one file fsync, no rename, and the directory fsync below covers both entries. Both
         // files must be durable before that directory fsync, in no order between them, so where
         // the file system allows it their fsyncs run at once (a busy disk serves the pair in
         // about the time of one).
         if fs.concurrent_syncs() {
-            std::thread::scope(|s| {
+            std::thread::scope(|s| -> Result<()> {
                 let manifest = s.spawn(|| write_manifest(fs, tmp, manifest_number, &[edit]));
                 let current = write_current_unpublished(fs, tmp, manifest_number);
                 let manifest = manifest.join().map_err(|_| Error::Internal("the manifest writer panicked".into()))?;
                 manifest?;
                 Ok(current?)
-            })
+            })?;
         } else {
             write_manifest(fs, tmp, manifest_number, &[edit])?;
-            Ok(write_current_unpublished(fs, tmp, manifest_number)?)
+            write_current_unpublished(fs, tmp, manifest_number)?;
         }
+        Ok(held)
     }
 }
 

@@ -34,7 +34,13 @@ impl DbInner {
             n
         };
         match TableBuilder::create(Arc::clone(&self.fs), &self.table_path(number), self.table_options(bottommost)) {
-            Ok(builder) => Ok(TableOutput { number, builder, smallest_seq: SeqNo::MAX, largest_seq: 0 }),
+            Ok(mut builder) => {
+                let piece = self.opts.table_sync_bytes;
+                if piece > 0 {
+                    builder.sync_in_pieces(piece, Arc::clone(&self.io_gate));
+                }
+                Ok(TableOutput { number, builder, smallest_seq: SeqNo::MAX, largest_seq: 0 })
+            }
             Err(e) => {
                 self.state.lock().pending_outputs.remove(&number);
                 Err(e.into())

@@ -41,7 +41,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use strata_base::ikey::{InternalKeyComparator, SeqNo};
 use strata_base::{CfId, FileNumber};
-use strata_base::{FileLock, FileSystem};
+use strata_base::{FileLock, FileSystem, IoGate};
 use strata_manifest::{Version, VersionSet};
 use strata_wal::LogWriter;
 
@@ -153,6 +153,9 @@ pub(crate) struct DbInner {
     pub(crate) bg: Background,
     pub(crate) snapshots: Arc<SnapshotList>,
     pub(crate) stats: Stats,
+    /// Table writers sync their pieces through it; a checkpoint closes it for its syncs
+    /// (`Options::table_sync_bytes`).
+    pub(crate) io_gate: Arc<IoGate>,
     /// What the open found and did.
     pub(crate) recovery: crate::open::RecoveryReport,
     pub(crate) _lock: Option<Box<dyn FileLock>>,

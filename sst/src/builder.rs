@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 use strata_base::ikey::ValueKind;
-use strata_base::{FileSystem, WritableFile};
+use strata_base::{FileSystem, IoGate, WritableFile};
 
 /// What `finish` reports about the table it wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,14 +41,50 @@ pub struct TableMeta {
     pub file_checksum: u32,
 }
 
+/// How a table's bytes are made durable while it is written: see
+/// [`TableBuilder::sync_in_pieces`].
+struct Pieces {
+    bytes: u64,
+    gate: Arc<IoGate>,
+    /// `offset` at the last piece's sync.
+    synced: u64,
+}
+
 /// The file being written, with its running offset and CRC.
 struct Sink {
     file: Box<dyn WritableFile>,
     offset: u64,
     crc: crc32fast::Hasher,
+    pieces: Option<Pieces>,
 }
 
 impl Sink {
+    /// Syncs the bytes written so far if a piece's worth has accumulated since the last sync:
+    /// through the gate (waiting while it is held), then waits for the gate again before the
+    /// next piece is written.
+    fn sync_piece_if_due(&mut self) -> io::Result<()> {
+        let Some(p) = self.pieces.as_mut() else { return Ok(()) };
+        if self.offset - p.synced < p.bytes {
+            return Ok(());
+        }
+        let file = &mut self.file;
+        p.gate.piece(|| file.sync())?;
+        p.synced = self.offset;
+        p.gate.wait_open();
+        Ok(())
+    }
+
+    /// The table's last sync (through the gate when it is written in pieces).
+    fn sync_all(&mut self) -> io::Result<()> {
+        match self.pieces.as_ref() {
+            Some(p) => {
+                let file = &mut self.file;
+                p.gate.piece(|| file.sync())
+            }
+            None => self.file.sync(),
+        }
+    }
+
     fn append(&mut self, data: &[u8]) -> io::Result<()> {
         self.file.append(data)?;
         self.crc.update(data);
@@ -63,6 +99,7 @@ impl Sink {
         self.append(head)?;
         self.append(body)?;
         self.append(&trailer)?;
+        self.sync_piece_if_due()?;
         Ok(handle)
     }
 }
@@ -121,7 +158,7 @@ impl TableBuilder {
         Ok(Self {
             fs,
             path: path.to_path_buf(),
-            sink: Some(Sink { file, offset: 0, crc: crc32fast::Hasher::new() }),
+            sink: Some(Sink { file, offset: 0, crc: crc32fast::Hasher::new(), pieces: None }),
             data: Self::data_block_builder(&opts, EntryLayout::of_version(FORMAT_VERSION)),
             index: Self::index_block_builder(EntryLayout::of_version(FORMAT_VERSION)),
             packer,
@@ -237,6 +274,18 @@ impl TableBuilder {
         self.props.format_version = version;
         self.data = Self::data_block_builder(&self.opts, self.layout());
         self.index = Self::index_block_builder(self.layout());
+    }
+
+    /// Makes the file durable in pieces while it is written: after every `bytes` appended (at a
+    /// block boundary) the bytes so far are synced, and `finish`'s last sync covers the rest, so
+    /// no sync of this table has more than about `bytes` to write. Every sync goes through
+    /// `gate` ([`IoGate::piece`]): it waits while a holder (a checkpoint's sync phase) has the
+    /// gate. Without this call (the default) the table is synced once, by `finish`. `finish`
+    /// syncs the whole file either way before it returns.
+    pub fn sync_in_pieces(&mut self, bytes: u64, gate: Arc<IoGate>) {
+        if let Some(sink) = self.sink.as_mut() {
+            sink.pieces = Some(Pieces { bytes: bytes.max(1), gate, synced: sink.offset });
+        }
     }
 
     /// Overrides the creation time (seconds since the Unix epoch); for reproducible files.
@@ -363,7 +412,7 @@ impl TableBuilder {
         };
         let file_crc = sink.crc.clone().finalize();
         let footer = Footer { index, filter, properties, file_crc, format_version: self.props.format_version };
-        let done = sink.append(&footer.encode()).and_then(|()| sink.file.sync());
+        let done = sink.append(&footer.encode()).and_then(|()| sink.sync_all());
         if let Err(e) = done {
             self.sink = Some(sink);
             return Err(self.io_failed(e));

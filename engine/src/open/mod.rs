@@ -288,6 +288,7 @@ fn build_inner(
         bg: Background::new(),
         snapshots: Arc::new(SnapshotList::default()),
         stats: Stats::default(),
+        io_gate: Arc::new(strata_base::IoGate::new()),
         recovery: report,
         _lock: lock,
     });

@@ -1,0 +1,208 @@
+//! Tables written by flushes and compactions are synced in pieces through the database's I/O
+//! gate (`Options::table_sync_bytes`, `Db::io_gate`), which a checkpoint closes for its own
+//! fsyncs. These tests check, on the simulated file system's trace of operations, that a piece
+//! never starts while the gate is held (by hand or by a checkpoint), that a table is synced in
+//! several pieces, and that every table is synced completely before the manifest edit that
+//! installs it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a failure is the test failing")]
+
+use std::path::Path;
+use std::sync::{Arc, mpsc};
+use strata::{Db, Options, SimFs};
+use strata_checkpoint::{Checkpoint, CheckpointOptions};
+use strata_tests::fault_fs::{CreateHook, SelectiveFaultFs};
+
+const PIECE: u64 = 64 << 10;
+const VALUE: usize = 1000;
+
+fn options(fs: Arc<dyn strata::FileSystem>) -> Options {
+    Options {
+        fs: Some(fs),
+        write_buffer_size: 4 << 20,
+        target_file_size: 1 << 20,
+        table_sync_bytes: PIECE,
+        disable_auto_compactions: true,
+        ..Default::default()
+    }
+}
+
+/// Writes `n` keys starting at `from` (about `n` KiB), not flushed.
+fn fill(db: &Db, from: u32, n: u32) {
+    for i in from..from + n {
+        db.put(format!("key{i:08}").as_bytes(), value(i)).unwrap();
+    }
+}
+
+fn value(i: u32) -> Vec<u8> {
+    let mut v = vec![0u8; VALUE];
+    for (j, b) in v.iter_mut().enumerate() {
+        *b = (i as usize).wrapping_mul(31).wrapping_add(j) as u8;
+    }
+    v
+}
+
+/// Waits (yielding) until `cond` holds: a wait for a state, not a timing assertion.
+fn until(cond: impl Fn() -> bool) {
+    while !cond() {
+        std::thread::yield_now();
+    }
+}
+
+fn is_table(op: &str) -> bool {
+    op.ends_with(".sst")
+}
+
+fn table_syncs(trace: &[String]) -> usize {
+    trace.iter().filter(|op| op.starts_with("sync ") && is_table(op)).count()
+}
+
+/// Every table appended to in `trace` is synced after its last append and before the next
+/// append to a MANIFEST (the edit that installs it); returns how many syncs each table had.
+fn assert_synced_before_install(trace: &[String]) -> Vec<(String, usize)> {
+    let mut tables: Vec<String> = Vec::new();
+    for p in trace.iter().filter_map(|op| op.strip_prefix("append ")).filter(|p| is_table(p)) {
+        if !tables.iter().any(|t| t == p) {
+            tables.push(p.to_string());
+        }
+    }
+    let mut out = Vec::new();
+    for t in tables {
+        let append = format!("append {t}");
+        let sync = format!("sync {t}");
+        let last_append = trace.iter().rposition(|op| *op == append).unwrap();
+        let install = trace[last_append..]
+            .iter()
+            .position(|op| op.starts_with("append ") && op.contains("MANIFEST-"))
+            .map(|i| last_append + i)
+            .unwrap_or_else(|| panic!("{t} was never installed"));
+        assert!(
+            trace[last_append..install].contains(&sync),
+            "{t}: no sync between its last append (op {last_append}) and the manifest append that installs it (op {install})"
+        );
+        out.push((t.clone(), trace.iter().filter(|op| **op == sync).count()));
+    }
+    out
+}
+
+fn assert_all_keys(db: &Db, n: u32) {
+    for i in 0..n {
+        assert_eq!(db.get(format!("key{i:08}").as_bytes()).unwrap().as_deref(), Some(&value(i)[..]), "key {i}");
+    }
+}
+
+#[test]
+fn a_held_gate_stops_a_flush_before_its_first_piece_sync() {
+    let fs = SimFs::new();
+    let db = Db::open("/db", options(fs.arc())).unwrap();
+    fill(&db, 0, 600);
+    let gate = db.io_gate();
+    let guard = gate.hold();
+    let before = fs.trace().len();
+    std::thread::scope(|s| {
+        let (done_tx, done_rx) = mpsc::channel();
+        let db = &db;
+        let flusher = s.spawn(move || done_tx.send(db.flush()).unwrap());
+        until(|| gate.waiting() == 1);
+        // The flush has written its first piece and waits to sync it.
+        let during = fs.trace()[before..].to_vec();
+        assert!(during.iter().any(|op| op.starts_with("append ") && is_table(op)), "no table written: {during:?}");
+        assert_eq!(table_syncs(&during), 0, "a piece was synced while the gate was held: {during:?}");
+        assert!(!during.iter().any(|op| op.contains("MANIFEST-")), "the table was installed: {during:?}");
+        assert!(done_rx.try_recv().is_err(), "the flush finished while the gate was held");
+        drop(guard);
+        flusher.join().unwrap();
+        done_rx.recv().unwrap().unwrap();
+    });
+    let trace = fs.trace();
+    let synced = assert_synced_before_install(&trace[before..]);
+    assert_eq!(synced.len(), 1, "{synced:?}");
+    // About 600 KiB in pieces of 64 KiB: one sync per piece plus the last.
+    assert!(synced[0].1 >= 8, "the table was synced in {} pieces", synced[0].1);
+    assert_eq!((gate.waiting(), gate.in_flight()), (0, 0));
+    // Nothing unsynced was needed: after a power loss every key is there.
+    drop(db);
+    fs.crash();
+    let db = Db::open("/db", options(fs.arc())).unwrap();
+    assert_all_keys(&db, 600);
+}
+
+#[test]
+fn flush_and_compaction_outputs_are_synced_completely_before_they_are_installed() {
+    let fs = SimFs::new();
+    let db = Db::open("/db", options(fs.arc())).unwrap();
+    for round in 0..3 {
+        fill(&db, round * 1000, 1000);
+        db.flush().unwrap();
+    }
+    db.compact_range(&db.default_cf(), None, None).unwrap();
+    let synced = assert_synced_before_install(&fs.trace());
+    // Three flushed tables of about 1 MiB, then about three compaction outputs of 1 MiB.
+    assert!(synced.len() >= 5, "{synced:?}");
+    for (t, n) in &synced {
+        assert!(*n >= 8, "{t} was synced in {n} pieces");
+    }
+    drop(db);
+    fs.crash();
+    let db = Db::open("/db", options(fs.arc())).unwrap();
+    assert_all_keys(&db, 3000);
+}
+
+#[test]
+fn with_table_sync_bytes_zero_a_table_is_synced_once() {
+    let fs = SimFs::new();
+    let db = Db::open("/db", Options { table_sync_bytes: 0, ..options(fs.arc()) }).unwrap();
+    fill(&db, 0, 600);
+    let gate = db.io_gate();
+    let guard = gate.hold();
+    // No gate: the flush does not wait for it.
+    db.flush().unwrap();
+    drop(guard);
+    let synced = assert_synced_before_install(&fs.trace());
+    assert_eq!(synced.iter().map(|(_, n)| *n).collect::<Vec<_>>(), vec![1]);
+}
+
+#[test]
+fn a_checkpoint_holds_the_gate_for_its_syncs_and_a_flush_waits_for_it() {
+    let sim = SimFs::new();
+    let ffs = SelectiveFaultFs::new(sim.arc());
+    let db = Arc::new(Db::open("/db", options(ffs.arc())).unwrap());
+    fill(&db, 0, 100);
+    db.flush().unwrap();
+    fill(&db, 100, 600);
+    let (flusher_tx, flusher_rx) = mpsc::channel();
+    let hook_db = Arc::clone(&db);
+    // Runs inside the checkpoint's sync phase (it creates `CURRENT` after its MANIFEST): a
+    // flush started there must stop at the gate before its first piece sync.
+    ffs.set_create_hook(Some(CreateHook {
+        suffix: ".tmp/CURRENT".into(),
+        run: Box::new(move || {
+            let gate = hook_db.io_gate();
+            let db = Arc::clone(&hook_db);
+            let flusher = std::thread::spawn(move || db.flush());
+            until(|| gate.waiting() == 1);
+            flusher_tx.send(flusher).unwrap();
+        }),
+    }));
+    let cp_dir = Path::new("/cp");
+    Checkpoint::new(&db).options(CheckpointOptions { flush: false, ..Default::default() }).create(cp_dir).unwrap();
+    let flusher = flusher_rx.try_recv().expect("the hook ran inside the checkpoint");
+    flusher.join().unwrap().unwrap();
+    let trace = sim.trace();
+    let renamed =
+        trace.iter().position(|op| op.starts_with("rename ") && op.contains("strata-checkpoint.tmp")).unwrap();
+    let parent_synced = renamed + trace[renamed..].iter().position(|op| op == "sync_dir /").unwrap();
+    let created = trace.iter().rposition(|op| op.starts_with("create ") && is_table(op)).unwrap();
+    let new_table = trace[created].strip_prefix("create ").unwrap().to_string();
+    let first_sync = trace.iter().position(|op| *op == format!("sync {new_table}")).unwrap();
+    assert!(
+        first_sync > parent_synced,
+        "{new_table} was synced (op {first_sync}) before the checkpoint's last fsync (op {parent_synced})"
+    );
+    assert_synced_before_install(&trace);
+    drop(db);
+    let cp = Db::open(cp_dir, options(sim.arc())).unwrap();
+    for i in 0..100 {
+        assert!(cp.get(format!("key{i:08}").as_bytes()).unwrap().is_some());
+    }
+}
