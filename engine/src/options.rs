@@ -26,10 +26,7 @@ pub struct Options {
     pub max_write_buffers: usize,
     /// Target size of a data block before compression. Default 4 KiB.
     pub block_size: usize,
-    /// Entries between restart points in a data block. Default 8 (RocksDB's is 16): a point
-    /// lookup scans at most this many entries after its binary search of the restart points,
-    /// and 8 measured 4-13% more random reads than 16 at about 0.9% more table bytes
-    /// (docs/performance.md, "Read path").
+    /// Entries between restart points in a data block. Default 16.
     pub block_restart_interval: usize,
     /// Block compression for tables above the bottom level (flushes, compactions into any
     /// level with data below it). Default none.
@@ -117,7 +114,7 @@ impl Default for Options {
             write_buffer_size: 64 << 20,
             max_write_buffers: 2,
             block_size: 4096,
-            block_restart_interval: 8,
+            block_restart_interval: 16,
             compression: Compression::None,
             bottommost_compression: None,
             bloom_bits_per_key: 10,
