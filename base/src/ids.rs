@@ -113,3 +113,29 @@ mod tests {
         assert!(CfId::new(1) > CfId::DEFAULT);
     }
 }
+
+/// A fast hasher for maps keyed by identifiers the program allocates (file numbers, block
+/// offsets, cache ids): one rotate, xor and multiply per `u64`, where the default SipHash resists
+/// attacker-chosen keys these are not. Used on the read path (the block cache and the table
+/// cache are looked up once per table a point read probes).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(26) ^ v).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+/// Builds [`IdHasher`]s, for `HashMap<K, V, IdBuildHasher>`.
+pub type IdBuildHasher = std::hash::BuildHasherDefault<IdHasher>;

@@ -21,28 +21,9 @@ use strata_base::FileNumber;
 use strata_base::FileSystem;
 use strata_sst::{BlockCache, Table, TableReadOptions};
 
-/// Hashes a file number (never attacker-chosen) with one multiply instead of SipHash: the
-/// lookup runs once per table a point read probes.
-#[derive(Debug, Default)]
-struct NumberHasher(u64);
-
-impl std::hash::Hasher for NumberHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
-        }
-    }
-
-    fn write_u64(&mut self, v: u64) {
-        self.0 = (self.0 ^ v).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    }
-}
-
-type TableMap = HashMap<FileNumber, Entry, std::hash::BuildHasherDefault<NumberHasher>>;
+/// File numbers are never attacker-chosen: the fast identifier hash instead of SipHash (the
+/// lookup runs once per table a point read probes).
+type TableMap = HashMap<FileNumber, Entry, strata_base::ids::IdBuildHasher>;
 
 #[derive(Debug)]
 struct Entry {

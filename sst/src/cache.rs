@@ -37,7 +37,6 @@ use crate::format::EntryLayout;
 use bytes::Bytes;
 use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -57,27 +56,8 @@ const RESERVED_SHARE_MAX: usize = 2;
 
 type Key = (u64, u64);
 
-/// A fast hasher for `(u64, u64)` keys (cache ids and offsets are not attacker-chosen).
-#[derive(Debug, Default)]
-struct KeyHasher(u64);
-
-impl Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
-        }
-    }
-
-    fn write_u64(&mut self, v: u64) {
-        self.0 = (self.0.rotate_left(26) ^ v).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    }
-}
-
-type KeyMap = HashMap<Key, u32, BuildHasherDefault<KeyHasher>>;
+/// Cache ids and offsets are not attacker-chosen: the fast identifier hash.
+type KeyMap = HashMap<Key, u32, strata_base::ids::IdBuildHasher>;
 
 /// A cached block: its key, the checked block, its charge, and the CLOCK reference bit. A free
 /// slot holds an empty block and a zero charge.

@@ -85,6 +85,14 @@ fn assert_synced_before_install(trace: &[String]) -> Vec<(String, usize)> {
     out
 }
 
+/// Closes `db`, drops what `fs` never synced, reopens and checks the first `n` keys.
+fn assert_all_keys_survive_power_loss(db: Db, fs: &SimFs, n: u32) {
+    drop(db);
+    fs.crash();
+    let db = Db::open("/db", options(fs.arc())).unwrap();
+    assert_all_keys(&db, n);
+}
+
 fn assert_all_keys(db: &Db, n: u32) {
     for i in 0..n {
         assert_eq!(db.get(format!("key{i:08}").as_bytes()).unwrap().as_deref(), Some(&value(i)[..]), "key {i}");
@@ -121,10 +129,7 @@ fn a_held_gate_stops_a_flush_before_its_first_piece_sync() {
     assert!(synced[0].1 >= 8, "the table was synced in {} pieces", synced[0].1);
     assert_eq!((gate.waiting(), gate.in_flight()), (0, 0));
     // Nothing unsynced was needed: after a power loss every key is there.
-    drop(db);
-    fs.crash();
-    let db = Db::open("/db", options(fs.arc())).unwrap();
-    assert_all_keys(&db, 600);
+    assert_all_keys_survive_power_loss(db, &fs, 600);
 }
 
 #[test]
@@ -142,10 +147,7 @@ fn flush_and_compaction_outputs_are_synced_completely_before_they_are_installed(
     for (t, n) in &synced {
         assert!(*n >= 8, "{t} was synced in {n} pieces");
     }
-    drop(db);
-    fs.crash();
-    let db = Db::open("/db", options(fs.arc())).unwrap();
-    assert_all_keys(&db, 3000);
+    assert_all_keys_survive_power_loss(db, &fs, 3000);
 }
 
 #[test]

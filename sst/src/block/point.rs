@@ -385,6 +385,23 @@ mod tests {
         }
     }
 
+    /// A version 3 index block whose separators are `keys` (sorted), over contiguous data
+    /// blocks of 10 bytes each; returns the block and where the data blocks end.
+    fn index_over(keys: &[Vec<u8>]) -> (Block, u64) {
+        let layout = EntryLayout::KindBit;
+        let mut b = BlockBuilder::new(1, 4096, layout);
+        let (mut prev, mut data_end): (&[u8], u64) = (&[], 0);
+        for k in keys {
+            let h = BlockHandle { offset: data_end, size: 10 };
+            data_end = h.end().unwrap();
+            let mut v = Vec::new();
+            h.encode_size_into(&mut v);
+            b.add(prev, k, ValueKind::Put, &v);
+            prev = k;
+        }
+        (Block::parse(Bytes::copy_from_slice(b.finish()), layout).unwrap(), data_end)
+    }
+
     /// Bytewise order without an order prefix: the plain binary search over whole keys.
     #[derive(Debug)]
     struct NoPrefix;
@@ -406,19 +423,7 @@ mod tests {
             targets in proptest::collection::vec(proptest::collection::vec(proptest::sample::select(vec![0u8, 1, b'a', 0xff]), 0..12), 1..20),
         ) {
             let keys: Vec<Vec<u8>> = keys.into_iter().collect();
-            let layout = EntryLayout::KindBit;
-            let mut b = BlockBuilder::new(1, 4096, layout);
-            let mut prev: &[u8] = &[];
-            let mut data_end = 0;
-            for k in &keys {
-                let h = BlockHandle { offset: data_end, size: 10 };
-                data_end = h.end().unwrap();
-                let mut v = Vec::new();
-                h.encode_size_into(&mut v);
-                b.add(prev, k, ValueKind::Put, &v);
-                prev = k;
-            }
-            let block = Block::parse(Bytes::copy_from_slice(b.finish()), layout).unwrap();
+            let (block, data_end) = index_over(&keys);
             let with = IndexEntries::new(&block, data_end).unwrap().with_order_prefixes(&BytewiseComparator);
             let without = IndexEntries::new(&block, data_end).unwrap().with_order_prefixes(&NoPrefix);
             proptest::prop_assert!(with.prefixes.is_some() && without.prefixes.is_none());
@@ -504,18 +509,7 @@ mod tests {
         // successor, as a table's is, sharing nothing.
         let mut keys: Vec<Vec<u8>> = (0..40).map(|i| format!("{:016}", 100_000 + i * 7).into_bytes()).collect();
         keys.push(b"1".to_vec());
-        let layout = EntryLayout::KindBit;
-        let mut b = BlockBuilder::new(1, 4096, layout);
-        let (mut prev, mut data_end): (&[u8], u64) = (&[], 0);
-        for k in &keys {
-            let h = BlockHandle { offset: data_end, size: 10 };
-            data_end = h.end().unwrap();
-            let mut v = Vec::new();
-            h.encode_size_into(&mut v);
-            b.add(prev, k, ValueKind::Put, &v);
-            prev = k;
-        }
-        let block = Block::parse(Bytes::copy_from_slice(b.finish()), layout).unwrap();
+        let (block, data_end) = index_over(&keys);
         let ix = IndexEntries::new(&block, data_end).unwrap().with_order_prefixes(&BytewiseComparator);
         assert_eq!(ix.skip, Some(13));
         let prefixes = ix.prefixes.as_ref().unwrap();
