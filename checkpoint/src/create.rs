@@ -151,6 +151,11 @@ impl<'a> Checkpoint<'a> {
         info.column_families =
             live.column_families.iter().filter(|(id, _)| keep.contains(id)).map(|(_, n)| n.clone()).collect();
         let tables: Vec<_> = live.tables.iter().filter(|t| keep.contains(&t.cf_id)).collect();
+        // The gate closes before the links, not only around the syncs: a table piece whose sync
+        // is in flight then has the links' time to finish before the first fsync below, and no
+        // new one starts. A copy (of a table or a WAL) opens it again: copies are long and sync
+        // their own bytes, and compactions must not wait for them.
+        let mut held = (!self.opts.copy_files).then(|| gate.hold());
         for (i, t) in tables.iter().enumerate() {
             if i == tables.len() / 2 {
                 kill_point("checkpoint.links_midway");
@@ -161,11 +166,15 @@ impl<'a> Checkpoint<'a> {
             if linked {
                 info.linked_files += 1;
             } else {
+                held = None;
                 info.copied_bytes += copy_file(fs, &t.path, &dst).map_err(|e| Error::io(&t.path, e))?;
                 info.copied_files += 1;
             }
         }
         // The live WAL keeps growing: copy exactly the bytes of the pinned state, never link.
+        if !live.wals.is_empty() {
+            held = None;
+        }
         for w in &live.wals {
             let Some(file_name) = w.path.file_name() else { continue };
             let dst = tmp.join(file_name);
@@ -185,7 +194,7 @@ impl<'a> Checkpoint<'a> {
         // starts syncing a piece of a table beside these fsyncs (a device cache flush waits for
         // every write in flight), so they wait for at most the one piece already in flight
         // (docs/performance.md, "Checkpoints").
-        let held = gate.hold();
+        let held = held.unwrap_or_else(|| gate.hold());
         // The temporary directory is invisible until renamed, so CURRENT is written in place:
         // one file fsync, no rename, and the directory fsync below covers both entries. Both
         // files must be durable before that directory fsync, in no order between them, so where

@@ -98,8 +98,9 @@ pub struct Options {
     /// for its own syncs ([`Db::io_gate`](crate::Db::io_gate)): a checkpoint's fsyncs then wait
     /// for at most one piece, not a whole table. The table is still synced completely before
     /// its manifest edit is installed. 0 syncs each table once, when it is finished (no gate).
-    /// Default 32 MiB (two pieces per 64 MiB table): 8 MiB pieces halved the slowest
-    /// checkpoint but raised the median (docs/performance.md, "Checkpoints").
+    /// Default 2 MiB: the smallest piece that kept the slowest of 11 checkpoints within
+    /// about 3x the median at 1 and 4 GiB; each piece's sync also writes the file's inode
+    /// (4 KiB), so smaller pieces cost bytes (docs/performance.md, "Checkpoints").
     pub table_sync_bytes: u64,
 }
 
@@ -132,7 +133,7 @@ impl Default for Options {
             disable_auto_compactions: false,
             max_background_compactions: 1,
             max_open_files: 1000,
-            table_sync_bytes: 32 << 20,
+            table_sync_bytes: 2 << 20,
         }
     }
 }
