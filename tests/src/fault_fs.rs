@@ -29,6 +29,8 @@ type SharedRule = Arc<Mutex<Option<FaultRule>>>;
 /// A one-shot callback run at the next `create` of a file whose name ends with `suffix`,
 /// before the file is created, on the thread creating it (to make another operation happen
 /// exactly inside a background job, e.g. a `drop_cf` while a compaction writes its output).
+/// As a link hook ([`SelectiveFaultFs::set_link_hook`]) it runs at the next `link` whose new
+/// name ends with `suffix`, before the link is made.
 pub struct CreateHook {
     pub suffix: String,
     pub run: Box<dyn FnOnce() + Send>,
@@ -51,6 +53,7 @@ pub struct SelectiveFaultFs {
     inner: Arc<dyn FileSystem>,
     rule: SharedRule,
     hook: SharedHook,
+    link_hook: SharedHook,
     gate: SharedGate,
 }
 
@@ -70,6 +73,7 @@ impl SelectiveFaultFs {
             inner,
             rule: Arc::new(Mutex::new(None)),
             hook: Arc::new(Mutex::new(None)),
+            link_hook: Arc::new(Mutex::new(None)),
             gate: Arc::new((Mutex::new(None), Condvar::new())),
         }
     }
@@ -90,6 +94,11 @@ impl SelectiveFaultFs {
     /// Sets (or with `None` clears) the one-shot create hook.
     pub fn set_create_hook(&self, hook: Option<CreateHook>) {
         *self.hook.lock().unwrap_or_else(PoisonError::into_inner) = hook;
+    }
+
+    /// Sets (or with `None` clears) the one-shot link hook.
+    pub fn set_link_hook(&self, hook: Option<CreateHook>) {
+        *self.link_hook.lock().unwrap_or_else(PoisonError::into_inner) = hook;
     }
 
     /// Sets (or with `None` clears) the rule.
@@ -140,6 +149,18 @@ impl WritableFile for Writable {
     }
 }
 
+/// Takes and runs `hook` when `path` ends with its suffix.
+fn run_hook(hook: &SharedHook, path: &Path) {
+    let due = {
+        let mut h = hook.lock().unwrap_or_else(PoisonError::into_inner);
+        let due = h.as_ref().is_some_and(|h| path.to_string_lossy().ends_with(&h.suffix));
+        if due { h.take() } else { None }
+    };
+    if let Some(h) = due {
+        (h.run)();
+    }
+}
+
 impl FileSystem for SelectiveFaultFs {
     fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
         {
@@ -149,14 +170,7 @@ impl FileSystem for SelectiveFaultFs {
                 g = self.gate.1.wait(g).unwrap_or_else(PoisonError::into_inner);
             }
         }
-        let hook = {
-            let mut h = self.hook.lock().unwrap_or_else(PoisonError::into_inner);
-            let due = h.as_ref().is_some_and(|h| path.to_string_lossy().ends_with(&h.suffix));
-            if due { h.take() } else { None }
-        };
-        if let Some(h) = hook {
-            (h.run)();
-        }
+        run_hook(&self.hook, path);
         check(&self.rule, path, "create")?;
         let inner = self.inner.create(path)?;
         Ok(Box::new(Writable { inner, path: path.to_path_buf(), rule: Arc::clone(&self.rule) }))
@@ -175,6 +189,7 @@ impl FileSystem for SelectiveFaultFs {
     }
 
     fn link(&self, from: &Path, to: &Path) -> io::Result<()> {
+        run_hook(&self.link_hook, to);
         self.inner.link(from, to)
     }
 

@@ -9,6 +9,7 @@
 
 use std::path::Path;
 use std::sync::{Arc, mpsc};
+use std::thread::JoinHandle;
 use strata::{Db, Options, SimFs};
 use strata_checkpoint::{Checkpoint, CheckpointOptions};
 use strata_tests::fault_fs::{CreateHook, SelectiveFaultFs};
@@ -97,6 +98,34 @@ fn assert_all_keys(db: &Db, n: u32) {
     for i in 0..n {
         assert_eq!(db.get(format!("key{i:08}").as_bytes()).unwrap().as_deref(), Some(&value(i)[..]), "key {i}");
     }
+}
+
+/// The newest table created in `trace` (a flush's) was first synced after the checkpoint's
+/// last fsync (the parent's, after the rename).
+fn assert_newest_table_synced_after_the_checkpoint(trace: &[String]) {
+    let renamed =
+        trace.iter().position(|op| op.starts_with("rename ") && op.contains("strata-checkpoint.tmp")).unwrap();
+    let parent_synced = renamed + trace[renamed..].iter().position(|op| op == "sync_dir /").unwrap();
+    let created = trace.iter().rposition(|op| op.starts_with("create ") && is_table(op)).unwrap();
+    let new_table = trace[created].strip_prefix("create ").unwrap().to_string();
+    let first_sync = trace.iter().position(|op| *op == format!("sync {new_table}")).unwrap();
+    assert!(
+        first_sync > parent_synced,
+        "{new_table} was synced (op {first_sync}) before the checkpoint's last fsync (op {parent_synced})"
+    );
+}
+
+/// Writes 600 keys after the first 100, starts a flush of them on a new thread and waits until
+/// it either stops at the I/O gate (`true`) or finishes (`false`).
+fn flush_stops_at_the_gate(db: &Arc<Db>) -> (bool, JoinHandle<strata::Result<()>>) {
+    fill(db, 100, 600);
+    let gate = db.io_gate();
+    let flusher = {
+        let db = Arc::clone(db);
+        std::thread::spawn(move || db.flush())
+    };
+    until(|| gate.waiting() == 1 || flusher.is_finished());
+    (gate.waiting() == 1, flusher)
 }
 
 #[test]
@@ -191,20 +220,89 @@ fn a_checkpoint_holds_the_gate_for_its_syncs_and_a_flush_waits_for_it() {
     let flusher = flusher_rx.try_recv().expect("the hook ran inside the checkpoint");
     flusher.join().unwrap().unwrap();
     let trace = sim.trace();
-    let renamed =
-        trace.iter().position(|op| op.starts_with("rename ") && op.contains("strata-checkpoint.tmp")).unwrap();
-    let parent_synced = renamed + trace[renamed..].iter().position(|op| op == "sync_dir /").unwrap();
-    let created = trace.iter().rposition(|op| op.starts_with("create ") && is_table(op)).unwrap();
-    let new_table = trace[created].strip_prefix("create ").unwrap().to_string();
-    let first_sync = trace.iter().position(|op| *op == format!("sync {new_table}")).unwrap();
-    assert!(
-        first_sync > parent_synced,
-        "{new_table} was synced (op {first_sync}) before the checkpoint's last fsync (op {parent_synced})"
-    );
+    assert_newest_table_synced_after_the_checkpoint(&trace);
     assert_synced_before_install(&trace);
     drop(db);
     let cp = Db::open(cp_dir, options(sim.arc())).unwrap();
     for i in 0..100 {
         assert!(cp.get(format!("key{i:08}").as_bytes()).unwrap().is_some());
     }
+}
+
+#[test]
+fn a_checkpoint_that_only_links_holds_the_gate_from_its_first_link() {
+    let sim = SimFs::new();
+    let ffs = SelectiveFaultFs::new(sim.arc());
+    let db = Arc::new(Db::open("/db", options(ffs.arc())).unwrap());
+    fill(&db, 0, 100);
+    db.flush().unwrap();
+    let (tx, rx) = mpsc::channel();
+    let hook_db = Arc::clone(&db);
+    // Runs at the checkpoint's first link (the flushing checkpoint has no WAL to copy), before
+    // any of its syncs: a flush started there must already stop at the gate.
+    ffs.set_link_hook(Some(CreateHook {
+        suffix: ".sst".into(),
+        run: Box::new(move || tx.send(flush_stops_at_the_gate(&hook_db)).unwrap()),
+    }));
+    Checkpoint::new(&db).create(Path::new("/cp")).unwrap();
+    let (stopped, flusher) = rx.try_recv().expect("the hook ran at the checkpoint's link");
+    flusher.join().unwrap().unwrap();
+    assert!(stopped, "a flush started while the checkpoint linked its tables did not wait for the gate");
+    let trace = sim.trace();
+    assert_newest_table_synced_after_the_checkpoint(&trace);
+    assert_synced_before_install(&trace);
+    assert_all_keys(&db, 700);
+}
+
+#[test]
+fn a_checkpoint_that_copies_leaves_the_gate_open_while_it_copies() {
+    let sim = SimFs::new();
+    let ffs = SelectiveFaultFs::new(sim.arc());
+    let db = Arc::new(Db::open("/db", options(ffs.arc())).unwrap());
+    fill(&db, 0, 100);
+    db.flush().unwrap();
+    let (tx, rx) = mpsc::channel();
+    let hook_db = Arc::clone(&db);
+    // Runs when the checkpoint creates its copy of the table: copies are long, and a flush or
+    // compaction must not wait for them.
+    ffs.set_create_hook(Some(CreateHook {
+        suffix: ".sst".into(),
+        run: Box::new(move || tx.send(flush_stops_at_the_gate(&hook_db)).unwrap()),
+    }));
+    let opts = CheckpointOptions { copy_files: true, ..Default::default() };
+    let info = Checkpoint::new(&db).options(opts).create(Path::new("/cp")).unwrap();
+    assert_eq!((info.copied_files, info.linked_files), (1, 0));
+    let (stopped, flusher) = rx.try_recv().expect("the hook ran at the checkpoint's copy");
+    flusher.join().unwrap().unwrap();
+    assert!(!stopped, "a flush started while the checkpoint copied a table waited for the gate");
+    assert_synced_before_install(&sim.trace());
+    assert_all_keys(&db, 700);
+}
+
+#[test]
+fn a_checkpoint_leaves_the_gate_open_while_it_copies_a_wal() {
+    let sim = SimFs::new();
+    let ffs = SelectiveFaultFs::new(sim.arc());
+    let db = Arc::new(Db::open("/db", options(ffs.arc())).unwrap());
+    fill(&db, 0, 100);
+    let (tx, rx) = mpsc::channel();
+    let hook_db = Arc::clone(&db);
+    // Runs when the checkpoint (without a flush) creates its copy of the live WAL.
+    ffs.set_create_hook(Some(CreateHook {
+        suffix: ".log".into(),
+        run: Box::new(move || tx.send(flush_stops_at_the_gate(&hook_db)).unwrap()),
+    }));
+    let opts = CheckpointOptions { flush: false, ..Default::default() };
+    let info = Checkpoint::new(&db).options(opts).create(Path::new("/cp")).unwrap();
+    assert_eq!((info.copied_files, info.linked_files), (1, 0));
+    let (stopped, flusher) = rx.try_recv().expect("the hook ran at the checkpoint's WAL copy");
+    flusher.join().unwrap().unwrap();
+    assert!(!stopped, "a flush started while the checkpoint copied a WAL waited for the gate");
+    assert_synced_before_install(&sim.trace());
+    assert_all_keys(&db, 700);
+    drop(db);
+    // The checkpoint holds exactly the 100 keys written before it.
+    let cp = Db::open("/cp", options(sim.arc())).unwrap();
+    assert_all_keys(&cp, 100);
+    assert!(cp.get(format!("key{:08}", 100).as_bytes()).unwrap().is_none());
 }
