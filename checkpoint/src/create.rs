@@ -196,22 +196,13 @@ impl<'a> Checkpoint<'a> {
         // (docs/performance.md, "Checkpoints").
         let held = held.unwrap_or_else(|| gate.hold());
         // The temporary directory is invisible until renamed, so CURRENT is written in place:
-        // one file fsync, no rename, and the directory fsync below covers both entries. Both
-        // files must be durable before that directory fsync, in no order between them, so where
-        // the file system allows it their fsyncs run at once (a busy disk serves the pair in
-        // about the time of one).
-        if fs.concurrent_syncs() {
-            std::thread::scope(|s| -> Result<()> {
-                let manifest = s.spawn(|| write_manifest(fs, tmp, manifest_number, &[edit]));
-                let current = write_current_unpublished(fs, tmp, manifest_number);
-                let manifest = manifest.join().map_err(|_| Error::Internal("the manifest writer panicked".into()))?;
-                manifest?;
-                Ok(current?)
-            })?;
-        } else {
-            write_manifest(fs, tmp, manifest_number, &[edit])?;
-            write_current_unpublished(fs, tmp, manifest_number)?;
-        }
+        // one file fsync, no rename, and the directory fsync below covers both entries. The two
+        // fsyncs run one after the other on this thread: syncing the MANIFEST on a thread of its
+        // own overlapped them, but a new thread beside a compaction waits for a core on a small
+        // machine, and with table syncs in small pieces behind the gate that wait cost more than
+        // the overlap saved (docs/performance.md, "Checkpoints").
+        write_manifest(fs, tmp, manifest_number, &[edit])?;
+        write_current_unpublished(fs, tmp, manifest_number)?;
         Ok(held)
     }
 }

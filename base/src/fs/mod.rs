@@ -141,9 +141,11 @@ pub trait FileSystem: Send + Sync + Debug {
     fn sync_dir(&self, dir: &Path) -> io::Result<()>;
     /// Number of hard links to the file; 1 where the file system cannot tell.
     fn link_count(&self, path: &Path) -> io::Result<u64>;
-    /// Whether a caller may run independent file syncs on threads of their own (a checkpoint
-    /// syncs its MANIFEST and `CURRENT` at once). `RealFs`: yes, a busy disk serves two
-    /// fdatasyncs in little more than the time of one (docs/performance.md, "Checkpoints").
+    /// Whether a caller may run independent file syncs on threads of their own (a repository
+    /// writes and syncs a metadata file while it syncs the directory). `RealFs`: yes, a busy
+    /// disk serves two fdatasyncs in little more than the time of one (docs/performance.md,
+    /// "Checkpoints"; a checkpoint measured it and syncs in order, because there the thread's
+    /// start cost more).
     /// The default is no, so that simulated and fault-injecting file systems see one
     /// deterministic order of operations.
     fn concurrent_syncs(&self) -> bool {
