@@ -98,9 +98,10 @@ pub struct Options {
     /// for its own syncs ([`Db::io_gate`](crate::Db::io_gate)): a checkpoint's fsyncs then wait
     /// for at most one piece, not a whole table. The table is still synced completely before
     /// its manifest edit is installed. 0 syncs each table once, when it is finished (no gate).
-    /// Default 2 MiB: the smallest piece that kept the slowest of 11 checkpoints within
-    /// about 3x the median at 1 and 4 GiB; each piece's sync also writes the file's inode
-    /// (4 KiB), so smaller pieces cost bytes (docs/performance.md, "Checkpoints").
+    /// Default 2 MiB: with it the slowest of 11 checkpoints stayed within about 3x the median
+    /// at 1 and 4 GiB (32 MiB: up to 9.6x). Each piece's sync also writes the file's inode
+    /// (4 KiB), and with 1 MiB pieces the bytes written already exceeded RocksDB's
+    /// (docs/performance.md, "Checkpoints").
     pub table_sync_bytes: u64,
 }
 
