@@ -53,6 +53,31 @@ fn assert_opens_with_all_keys(dir: &Path) {
     }
 }
 
+/// A checkpoint into `parent/cp` whose file ending with `suffix` fails to be written returns the
+/// injected error and leaves nothing in `parent`.
+fn assert_fails_leaving_nothing(
+    ffs: &SelectiveFaultFs,
+    db: &Db,
+    parent: &Path,
+    opts: CheckpointOptions,
+    suffix: String,
+) {
+    ffs.set_rule(Some(FaultRule { suffix: suffix.clone(), kind: std::io::ErrorKind::PermissionDenied }));
+    let err = Checkpoint::new(db).options(opts).create(parent.join("cp")).unwrap_err();
+    assert!(err.to_string().contains("injected selective fault"), "{suffix}: {err}");
+    assert!(leftovers(parent).is_empty(), "{suffix}: left {:?}", leftovers(parent));
+    ffs.set_rule(None);
+}
+
+/// After failed attempts, a checkpoint into `parent/cp` succeeds, is the only entry left, and
+/// opens with every key.
+fn assert_next_checkpoint_works(db: Db, parent: &Path) {
+    Checkpoint::new(&db).options(no_flush()).create(parent.join("cp")).unwrap();
+    assert_eq!(leftovers(parent), vec!["cp".to_string()]);
+    drop(db);
+    assert_opens_with_all_keys(&parent.join("cp"));
+}
+
 #[test]
 fn the_manifest_is_written_on_the_callers_thread() {
     let tmp = tempfile::tempdir().unwrap();
@@ -76,16 +101,9 @@ fn a_failed_manifest_or_current_leaves_nothing_and_the_next_checkpoint_works() {
     let tmp = tempfile::tempdir().unwrap();
     let (ffs, db) = open(tmp.path());
     for suffix in [checkpoint_manifest_name(&db), ".tmp/CURRENT".to_string()] {
-        ffs.set_rule(Some(FaultRule { suffix: suffix.clone(), kind: std::io::ErrorKind::PermissionDenied }));
-        let err = Checkpoint::new(&db).options(no_flush()).create(tmp.path().join("cp")).unwrap_err();
-        assert!(err.to_string().contains("injected selective fault"), "{suffix}: {err}");
-        assert!(leftovers(tmp.path()).is_empty(), "{suffix}: left {:?}", leftovers(tmp.path()));
-        ffs.set_rule(None);
+        assert_fails_leaving_nothing(&ffs, &db, tmp.path(), no_flush(), suffix);
     }
-    Checkpoint::new(&db).options(no_flush()).create(tmp.path().join("cp")).unwrap();
-    assert_eq!(leftovers(tmp.path()), vec!["cp".to_string()]);
-    drop(db);
-    assert_opens_with_all_keys(&tmp.path().join("cp"));
+    assert_next_checkpoint_works(db, tmp.path());
 }
 
 #[test]
@@ -101,14 +119,7 @@ fn a_failed_copy_leaves_nothing_and_the_next_checkpoint_works() {
     // A table copy (`copy_files`) and a WAL copy fail after the temporary directory was made.
     let copy = CheckpointOptions { copy_files: true, ..no_flush() };
     for (opts, suffix) in [(copy, table), (no_flush(), wal)] {
-        ffs.set_rule(Some(FaultRule { suffix: suffix.clone(), kind: std::io::ErrorKind::PermissionDenied }));
-        let err = Checkpoint::new(&db).options(opts).create(tmp.path().join("cp")).unwrap_err();
-        assert!(err.to_string().contains("injected selective fault"), "{suffix}: {err}");
-        assert!(leftovers(tmp.path()).is_empty(), "{suffix}: left {:?}", leftovers(tmp.path()));
-        ffs.set_rule(None);
+        assert_fails_leaving_nothing(&ffs, &db, tmp.path(), opts, suffix);
     }
-    Checkpoint::new(&db).options(no_flush()).create(tmp.path().join("cp")).unwrap();
-    assert_eq!(leftovers(tmp.path()), vec!["cp".to_string()]);
-    drop(db);
-    assert_opens_with_all_keys(&tmp.path().join("cp"));
+    assert_next_checkpoint_works(db, tmp.path());
 }

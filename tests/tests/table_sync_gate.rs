@@ -229,77 +229,70 @@ fn a_checkpoint_holds_the_gate_for_its_syncs_and_a_flush_waits_for_it() {
     }
 }
 
-#[test]
-fn a_checkpoint_that_only_links_holds_the_gate_from_its_first_link() {
+/// Where [`flush_during_checkpoint`] starts its flush.
+enum At {
+    /// At the checkpoint's first link of a table.
+    Link,
+    /// At the checkpoint's creation of a copy whose name ends with this suffix.
+    Create(&'static str),
+}
+
+/// Opens a database with 100 keys (flushed to a table when `flushed`), makes a checkpoint with
+/// `opts` in `/cp`, and at `at` starts a flush of 600 more keys ([`flush_stops_at_the_gate`]).
+/// Returns whether that flush stopped at the gate, the checkpoint's info, the file system and
+/// the database (the flush joined, all 700 keys checked).
+fn flush_during_checkpoint(
+    flushed: bool,
+    at: At,
+    opts: CheckpointOptions,
+) -> (bool, strata_checkpoint::CheckpointInfo, SimFs, Arc<Db>) {
     let sim = SimFs::new();
     let ffs = SelectiveFaultFs::new(sim.arc());
     let db = Arc::new(Db::open("/db", options(ffs.arc())).unwrap());
     fill(&db, 0, 100);
-    db.flush().unwrap();
+    if flushed {
+        db.flush().unwrap();
+    }
     let (tx, rx) = mpsc::channel();
     let hook_db = Arc::clone(&db);
-    // Runs at the checkpoint's first link (the flushing checkpoint has no WAL to copy), before
-    // any of its syncs: a flush started there must already stop at the gate.
-    ffs.set_link_hook(Some(CreateHook {
-        suffix: ".sst".into(),
-        run: Box::new(move || tx.send(flush_stops_at_the_gate(&hook_db)).unwrap()),
-    }));
-    Checkpoint::new(&db).create(Path::new("/cp")).unwrap();
-    let (stopped, flusher) = rx.try_recv().expect("the hook ran at the checkpoint's link");
+    let run: Box<dyn FnOnce() + Send> = Box::new(move || tx.send(flush_stops_at_the_gate(&hook_db)).unwrap());
+    match at {
+        At::Link => ffs.set_link_hook(Some(CreateHook { suffix: ".sst".into(), run })),
+        At::Create(suffix) => ffs.set_create_hook(Some(CreateHook { suffix: suffix.into(), run })),
+    }
+    let info = Checkpoint::new(&db).options(opts).create(Path::new("/cp")).unwrap();
+    let (stopped, flusher) = rx.try_recv().expect("the hook ran inside the checkpoint");
     flusher.join().unwrap().unwrap();
-    assert!(stopped, "a flush started while the checkpoint linked its tables did not wait for the gate");
-    let trace = sim.trace();
-    assert_newest_table_synced_after_the_checkpoint(&trace);
-    assert_synced_before_install(&trace);
+    assert_synced_before_install(&sim.trace());
     assert_all_keys(&db, 700);
+    (stopped, info, sim, db)
+}
+
+#[test]
+fn a_checkpoint_that_only_links_holds_the_gate_from_its_first_link() {
+    // The flushing checkpoint has no WAL to copy; at its first link, before any of its syncs, a
+    // flush must already stop at the gate.
+    let (stopped, info, sim, _db) = flush_during_checkpoint(true, At::Link, CheckpointOptions::default());
+    assert_eq!((info.copied_files, info.linked_files), (0, 1));
+    assert!(stopped, "a flush started while the checkpoint linked its tables did not wait for the gate");
+    assert_newest_table_synced_after_the_checkpoint(&sim.trace());
 }
 
 #[test]
 fn a_checkpoint_that_copies_leaves_the_gate_open_while_it_copies() {
-    let sim = SimFs::new();
-    let ffs = SelectiveFaultFs::new(sim.arc());
-    let db = Arc::new(Db::open("/db", options(ffs.arc())).unwrap());
-    fill(&db, 0, 100);
-    db.flush().unwrap();
-    let (tx, rx) = mpsc::channel();
-    let hook_db = Arc::clone(&db);
-    // Runs when the checkpoint creates its copy of the table: copies are long, and a flush or
-    // compaction must not wait for them.
-    ffs.set_create_hook(Some(CreateHook {
-        suffix: ".sst".into(),
-        run: Box::new(move || tx.send(flush_stops_at_the_gate(&hook_db)).unwrap()),
-    }));
+    // Copies are long, and a flush or compaction must not wait for them.
     let opts = CheckpointOptions { copy_files: true, ..Default::default() };
-    let info = Checkpoint::new(&db).options(opts).create(Path::new("/cp")).unwrap();
+    let (stopped, info, _sim, _db) = flush_during_checkpoint(true, At::Create(".sst"), opts);
     assert_eq!((info.copied_files, info.linked_files), (1, 0));
-    let (stopped, flusher) = rx.try_recv().expect("the hook ran at the checkpoint's copy");
-    flusher.join().unwrap().unwrap();
     assert!(!stopped, "a flush started while the checkpoint copied a table waited for the gate");
-    assert_synced_before_install(&sim.trace());
-    assert_all_keys(&db, 700);
 }
 
 #[test]
 fn a_checkpoint_leaves_the_gate_open_while_it_copies_a_wal() {
-    let sim = SimFs::new();
-    let ffs = SelectiveFaultFs::new(sim.arc());
-    let db = Arc::new(Db::open("/db", options(ffs.arc())).unwrap());
-    fill(&db, 0, 100);
-    let (tx, rx) = mpsc::channel();
-    let hook_db = Arc::clone(&db);
-    // Runs when the checkpoint (without a flush) creates its copy of the live WAL.
-    ffs.set_create_hook(Some(CreateHook {
-        suffix: ".log".into(),
-        run: Box::new(move || tx.send(flush_stops_at_the_gate(&hook_db)).unwrap()),
-    }));
     let opts = CheckpointOptions { flush: false, ..Default::default() };
-    let info = Checkpoint::new(&db).options(opts).create(Path::new("/cp")).unwrap();
+    let (stopped, info, sim, db) = flush_during_checkpoint(false, At::Create(".log"), opts);
     assert_eq!((info.copied_files, info.linked_files), (1, 0));
-    let (stopped, flusher) = rx.try_recv().expect("the hook ran at the checkpoint's WAL copy");
-    flusher.join().unwrap().unwrap();
     assert!(!stopped, "a flush started while the checkpoint copied a WAL waited for the gate");
-    assert_synced_before_install(&sim.trace());
-    assert_all_keys(&db, 700);
     drop(db);
     // The checkpoint holds exactly the 100 keys written before it.
     let cp = Db::open("/cp", options(sim.arc())).unwrap();
