@@ -6,7 +6,15 @@
 //!
 //! Environment: `STRATA_BENCH_SIZES_MIB` (default `64,256,1024`) are the data sizes;
 //! `STRATA_BENCH_FILE_MIB` (default 64) the size of each external file; `STRATA_BENCH_DIR`
-//! where the files go (default: a temporary directory under the system's).
+//! where the files go (default: a temporary directory under the system's);
+//! `STRATA_BENCH_BESIDE_MIB` (default 256, 0 skips it) the data under a running compaction in
+//! the last part; `STRATA_BENCH_BESIDE_ROUNDS` (default 3) its rounds.
+//!
+//! Last part, an ingestion beside a running compaction: a database holds
+//! `STRATA_BENCH_BESIDE_MIB` in L0 tables, `compact_range` runs in another thread, and 300 ms
+//! into it one small table (1,000 entries beyond every key) is ingested by link while a writer
+//! puts without pause. Reported: the ingestion's milliseconds, the writer's slowest put during
+//! it, and how long the whole compaction took (the bound an ingestion that waits for it pays).
 //!
 //! Data: 16-byte sequential keys, 1000-byte pseudo-random values (incompressible enough), split
 //! into files of `STRATA_BENCH_FILE_MIB`. Raw bandwidth: the same number of bytes written with
@@ -108,6 +116,62 @@ fn ingest(scratch: &Path, paths: &[PathBuf], opts: &IngestOptions, name: &str) -
     Ok(ms)
 }
 
+/// One round of the last part (see the module docs): (ingest ms, slowest put ms during it,
+/// compaction s).
+fn ingest_beside_compaction(scratch: &Path, mib: u64) -> Res<(f64, f64, f64)> {
+    let opts = Options { disable_auto_compactions: true, ..Options::default() };
+    let db = std::sync::Arc::new(Db::open(scratch.join("db-beside"), opts)?);
+    let entries = (mib << 20) / (KEY_LEN + VALUE_LEN) as u64;
+    let mut v = [0u8; VALUE_LEN];
+    for i in 0..entries {
+        value(i, &mut v);
+        db.put(key(strata_benches::mix(i) % entries), v)?;
+    }
+    db.flush()?;
+    let ext = scratch.join("beside.sst");
+    let mut w = SstFileWriter::create(&ext, &Options::default())?;
+    for i in 0..1000 {
+        value(i, &mut v);
+        w.put(key(entries + i), v)?;
+    }
+    w.finish()?;
+    let compactor = {
+        let db = std::sync::Arc::clone(&db);
+        std::thread::spawn(move || -> strata::Result<f64> {
+            let t = Instant::now();
+            db.compact_range(&db.default_cf(), None, None)?;
+            Ok(t.elapsed().as_secs_f64())
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (db, done) = (std::sync::Arc::clone(&db), std::sync::Arc::clone(&done));
+        std::thread::spawn(move || -> strata::Result<f64> {
+            let mut slowest = 0f64;
+            let mut i = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let t = Instant::now();
+                db.put(key(i % 1000), b"beside")?;
+                slowest = slowest.max(t.elapsed().as_secs_f64() * 1e3);
+                i += 1;
+            }
+            Ok(slowest)
+        })
+    };
+    let t = Instant::now();
+    db.ingest_external_files(&db.default_cf(), &[&ext], &IngestOptions { link_files: true, ..Default::default() })?;
+    let ingest_ms = t.elapsed().as_secs_f64() * 1e3;
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let slowest_put = writer.join().map_err(|_| "writer panicked")??;
+    let compaction_s = compactor.join().map_err(|_| "compactor panicked")??;
+    assert_eq!(db.get(key(entries + 1))?.map(|v| v.len()), Some(VALUE_LEN));
+    drop(db);
+    std::fs::remove_dir_all(scratch.join("db-beside"))?;
+    std::fs::remove_file(ext)?;
+    Ok((ingest_ms, slowest_put, compaction_s))
+}
+
 fn main() -> Res<()> {
     // `cargo bench` passes `--bench`; nothing else is accepted.
     let sizes = env_list("STRATA_BENCH_SIZES_MIB", "64,256,1024");
@@ -140,6 +204,15 @@ fn main() -> Res<()> {
             bytes >> 20,
         );
         std::fs::remove_dir_all(&scratch)?;
+    }
+    let beside = env_list("STRATA_BENCH_BESIDE_MIB", "256").first().copied().unwrap_or(0);
+    if beside > 0 {
+        let rounds = env_list("STRATA_BENCH_BESIDE_ROUNDS", "3").first().copied().unwrap_or(3);
+        println!("beside a compaction of {beside} MiB: ingest_ms slowest_put_ms compaction_s");
+        for _ in 0..rounds {
+            let (ingest_ms, put_ms, compaction_s) = ingest_beside_compaction(base.path(), beside)?;
+            println!("{:>35} {ingest_ms:>9.2} {put_ms:>14.2} {compaction_s:>12.2}", "");
+        }
     }
     Ok(())
 }

@@ -78,6 +78,16 @@ pub(crate) struct CfRead {
     pub(crate) mems: Vec<Arc<MemTable>>,
 }
 
+/// The output of a running compaction: its family, output level and the hull of its inputs'
+/// user keys (every output table falls inside it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CompactionTarget {
+    pub(crate) cf: CfId,
+    pub(crate) level: usize,
+    pub(crate) smallest: Vec<u8>,
+    pub(crate) largest: Vec<u8>,
+}
+
 /// Mutable engine state behind `DbInner::state`.
 #[derive(Debug)]
 pub(crate) struct State {
@@ -89,6 +99,10 @@ pub(crate) struct State {
     pub(crate) pending_outputs: BTreeSet<FileNumber>,
     /// Files that are inputs of a running compaction.
     pub(crate) compacting: BTreeSet<FileNumber>,
+    /// Where each running compaction writes, keyed by its smallest input file number (inputs
+    /// are reserved by one compaction only, so the key is unique). An ingestion places files
+    /// as if these ranges were tables already, so it never waits for a compaction.
+    pub(crate) compaction_targets: BTreeMap<FileNumber, CompactionTarget>,
     pub(crate) shutting_down: bool,
     /// Set while a manual `compact_range` runs, so background compactions pause.
     pub(crate) manual_compaction: bool,

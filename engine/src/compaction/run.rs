@@ -10,8 +10,10 @@
 //! once, each holding `bg.compaction` shared; a pick reserves its input files in
 //! `State::compacting` in the same critical section that chose them, so no two compactions
 //! share a file, and the picker never chooses files overlapping a reserved one's key range in
-//! the output level. `compact_range` holds `bg.compaction` exclusively (no background
-//! compaction runs beside it). Flushes run beside all of them.
+//! the output level. The pick also records its output level and key hull in
+//! `State::compaction_targets`, which ingestion places files around instead of waiting for
+//! the compaction. `compact_range` holds `bg.compaction` exclusively (no background
+//! compaction runs beside it). Flushes and ingestions run beside all of them.
 
 use crate::compaction::{
     CompactionPick, EntryFilter, Keep, LevelFile, PickerOptions, pick_compaction, pick_range_compaction,
@@ -19,7 +21,7 @@ use crate::compaction::{
 use crate::error::{Error, Result};
 use crate::iter::{InternalIterator, MergingIterator};
 use crate::output::TableOutput;
-use crate::state::DbInner;
+use crate::state::{CompactionTarget, DbInner};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -86,7 +88,8 @@ impl DbInner {
                 }
             }
             let Some((cf_id, pick)) = best else { return Ok(false) };
-            reserve(&mut st, &pick);
+            debug_assert!(!meets_running_target(&st, cf_id, &pick), "{pick:?} writes beside a running compaction");
+            reserve(&mut st, cf_id, &pick);
             (cf_id, pick, version)
         };
         self.run_compaction(cf_id, &pick, &version)?;
@@ -108,7 +111,7 @@ impl DbInner {
                     let files = Self::level_files(&version, cf_id, &st.compacting);
                     match pick_range_compaction(&files, &self.picker_options(), level, begin, end) {
                         Some(p) => {
-                            reserve(&mut st, &p);
+                            reserve(&mut st, cf_id, &p);
                             (p, version)
                         }
                         None => break,
@@ -133,6 +136,9 @@ impl DbInner {
         let mut st = self.state.lock();
         for n in pick.inputs.iter().chain(&pick.next_inputs) {
             st.compacting.remove(n);
+        }
+        if let Some(key) = target_key(pick) {
+            st.compaction_targets.remove(&key);
         }
         drop(st);
         result
@@ -329,9 +335,41 @@ impl DbInner {
     }
 }
 
-/// Marks `pick`'s input files as being compacted, under the same `state` lock that chose them.
-fn reserve(st: &mut crate::state::State, pick: &CompactionPick) {
+/// Marks `pick`'s input files as being compacted and records where it writes, under the same
+/// `state` lock that chose them.
+fn reserve(st: &mut crate::state::State, cf: CfId, pick: &CompactionPick) {
     for &n in pick.inputs.iter().chain(&pick.next_inputs) {
         st.compacting.insert(n);
     }
+    if let Some(key) = target_key(pick) {
+        let target = CompactionTarget {
+            cf,
+            level: pick.output_level,
+            smallest: pick.smallest.clone(),
+            largest: pick.largest.clone(),
+        };
+        st.compaction_targets.insert(key, target);
+    }
+}
+
+/// Whether `pick` would write where a running compaction of `cf` writes (same output level,
+/// overlapping key hulls). Never, by the picker's rules and the ingestion's placement: a
+/// running compaction's hull is covered by its inputs at the input level (L0: every L0 file;
+/// Ln: a clean cut, tables that touch, with no gap between them) and the output-level tables
+/// it takes. A table ingested inside that hull goes above the output level: to L0 (and no L0
+/// pick starts while one runs), or to Ln outside the clean cut, where it overlaps one of the
+/// busy output-level tables that any pick of it would take. Manual picks, which may leave
+/// gaps, run alone. Checked in debug builds, which every concurrency test runs.
+fn meets_running_target(st: &crate::state::State, cf: CfId, pick: &CompactionPick) -> bool {
+    st.compaction_targets.values().any(|t| {
+        t.cf == cf
+            && t.level == pick.output_level
+            && t.smallest.as_slice() <= pick.largest.as_slice()
+            && pick.smallest.as_slice() <= t.largest.as_slice()
+    })
+}
+
+/// The key of `pick` in `State::compaction_targets`: its smallest input file number.
+fn target_key(pick: &CompactionPick) -> Option<FileNumber> {
+    pick.inputs.iter().chain(&pick.next_inputs).min().copied()
 }

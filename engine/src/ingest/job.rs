@@ -189,11 +189,10 @@ impl DbInner {
     }
 
     fn commit_ingest(&self, files: &[PreparedFile], opts: &IngestOptions) -> Result<IngestResult> {
-        // Writes wait, then running compactions finish and no new one starts (in lock order:
-        // commit before the compaction lock; a writer stalled on L0 holds commit and waits for
-        // compactions, which never need commit, so this cannot deadlock).
+        // Writes wait. Compactions go on: the placement treats where each running one writes
+        // (`State::compaction_targets`) as tables already there, so no output it installs later
+        // can sit above an ingested file it overlaps, or share its level and range.
         let mut commit = self.writes.commit.lock();
-        let _no_compactions = self.bg.compaction.write();
         self.check_writable()?;
         let overlaps = Self::memtable_overlaps(&self.state.lock(), files);
         if let Some(i) = overlaps.iter().position(|&o| o) {
@@ -250,13 +249,18 @@ impl DbInner {
         for group in files.chunk_by(|a, b| a.cf == b.cf) {
             let cf = group[0].cf;
             let vcf = version.cf(cf).ok_or_else(|| Error::ColumnFamilyNotFound(format!("id {cf}")))?;
-            let levels: Vec<Vec<KeyRange>> = vcf
+            let mut levels: Vec<Vec<KeyRange>> = vcf
                 .levels
                 .iter()
                 .map(|l| {
                     l.iter().map(|f| KeyRange::new(ikey::user_key(&f.smallest), ikey::user_key(&f.largest))).collect()
                 })
                 .collect();
+            for t in st.compaction_targets.values().filter(|t| t.cf == cf) {
+                if let Some(l) = levels.get_mut(t.level) {
+                    l.push(KeyRange::new(t.smallest.clone(), t.largest.clone()));
+                }
+            }
             let ranges: Vec<KeyRange> = group.iter().map(|f| f.range.clone()).collect();
             let input = PlacementInput { files: &ranges, levels: &levels, memtable_overlap: &[], snapshot_forces_seq };
             for (epoch, (f, p)) in (vcf.next_epoch()..).zip(group.iter().zip(place(&input))) {

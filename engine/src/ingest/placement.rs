@@ -48,7 +48,8 @@ impl KeyRange {
 pub struct PlacementInput<'a> {
     /// The files to ingest, in input order.
     pub files: &'a [KeyRange],
-    /// The ranges of the column family's tables, per level (`levels.len()` levels).
+    /// The ranges of the column family's tables, per level (`levels.len()` levels), and of the
+    /// outputs of its running compactions at their output level (the hull of their inputs).
     pub levels: &'a [Vec<KeyRange>],
     /// Per file: whether a memtable holds keys in its range (empty: none does).
     pub memtable_overlap: &'a [bool],

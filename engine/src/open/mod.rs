@@ -265,6 +265,7 @@ fn build_inner(
                 imm: VecDeque::new(),
                 pending_outputs: BTreeSet::new(),
                 compacting: BTreeSet::new(),
+                compaction_targets: BTreeMap::new(),
                 shutting_down: false,
                 manual_compaction: false,
                 flushed_below,
