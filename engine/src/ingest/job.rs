@@ -302,7 +302,8 @@ fn check_placement(f: &PreparedFile, p: &Placement, opts: &IngestOptions, snapsh
     }
     if opts.fail_if_not_bottommost_level && p.level != NUM_LEVELS - 1 {
         return Err(Error::TryAgain(format!(
-            "{}: the file would go to L{}, not the bottom level L{}, and fail_if_not_bottommost_level is set",
+            "{}: the file would go to L{}, not the bottom level L{} (it overlaps data, or the output of a \
+             running compaction, there), and fail_if_not_bottommost_level is set",
             f.source.display(),
             p.level,
             NUM_LEVELS - 1

@@ -33,7 +33,9 @@ pub struct IngestOptions {
     /// Default `false`: footer, index and properties are checked on open, and the first and
     /// last keys' sequence numbers.
     pub verify_checksums_before_ingest: bool,
-    /// Fail with `TryAgain` unless every file can go to the bottom level. Default `false`.
+    /// Fail with `TryAgain` unless every file can go to the bottom level. A running compaction
+    /// whose output range overlaps a file counts as data there, so such a call may succeed
+    /// once it has finished. Default `false`.
     pub fail_if_not_bottommost_level: bool,
 }
 
