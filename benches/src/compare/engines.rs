@@ -107,4 +107,8 @@ impl Engine for StrataEngine {
         self.db.ingest_external_files(&self.db.default_cf(), paths, &io)?;
         Ok(())
     }
+
+    fn compact_all(&self) -> Res<()> {
+        Ok(self.db.compact_range(&self.db.default_cf(), None, None)?)
+    }
 }

@@ -104,6 +104,10 @@ pub trait Engine: Send + Sync {
         let _ = paths;
         Err("this engine cannot ingest external tables".into())
     }
+    /// Compacts the whole key space of the default keyspace (a manual full compaction).
+    fn compact_all(&self) -> Res<()> {
+        Err("this engine has no manual compaction".into())
+    }
 }
 
 /// The engines the comparison knows.

@@ -165,6 +165,11 @@ impl Engine for Rocks {
         io.set_move_files(true);
         Ok(self.db.ingest_external_file_opts(&io, paths.to_vec())?)
     }
+
+    fn compact_all(&self) -> Res<()> {
+        self.db.compact_range(None::<&[u8]>, None::<&[u8]>);
+        Ok(())
+    }
 }
 
 // ---- fjall ----

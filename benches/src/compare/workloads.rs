@@ -45,10 +45,12 @@ pub enum Workload {
     Checkpoint,
     /// External tables built with the engine's SST writer, then ingested.
     Ingest,
+    /// One small external table ingested while a manual full compaction runs and a writer puts.
+    IngestBeside,
 }
 
 impl Workload {
-    pub const ALL: [Workload; 12] = [
+    pub const ALL: [Workload; 13] = [
         Workload::FillSeq,
         Workload::FillRandom,
         Workload::Overwrite,
@@ -61,6 +63,7 @@ impl Workload {
         Workload::FillSync(16),
         Workload::Checkpoint,
         Workload::Ingest,
+        Workload::IngestBeside,
     ];
 
     pub fn name(self) -> String {
@@ -75,6 +78,7 @@ impl Workload {
             Workload::FillSync(t) => format!("fillsync-{t}"),
             Workload::Checkpoint => "checkpoint".into(),
             Workload::Ingest => "ingest".into(),
+            Workload::IngestBeside => "ingest-beside".into(),
         }
     }
 
@@ -309,6 +313,7 @@ impl Runner<'_> {
             Workload::FillSync(t) => self.fill_sync(w, t)?,
             Workload::Checkpoint => self.checkpoint(w)?,
             Workload::Ingest => self.ingest(w)?,
+            Workload::IngestBeside => self.ingest_beside(w)?,
         };
         cell.note.push_str(&prepared);
         Ok(cell)
@@ -639,6 +644,85 @@ impl Runner<'_> {
         Ok(c)
     }
 
+    /// `num` random keys written and flushed; then a manual full compaction starts in one
+    /// thread, a writer puts without pause in another, and 100 ms into the compaction one
+    /// table of 1,000 keys beyond every written key is ingested (moved in). Measured: the
+    /// ingestion (the cell's time), the writer's slowest put while it ran, and the compaction.
+    fn ingest_beside(&mut self, w: Workload) -> Res<Cell> {
+        const EXTERNAL_KEYS: u64 = 1000;
+        let num = self.cfg.num;
+        let ext = self.cfg.dir.join(format!("{}-external", self.kind.name()));
+        if ext.exists() {
+            std::fs::remove_dir_all(&ext)?;
+        }
+        std::fs::create_dir_all(&ext)?;
+        let pb = self.bar(w, num);
+        pb.set_message("filling");
+        self.fresh()?;
+        let db = self.engine()?;
+        let mut items = Vec::with_capacity(1000);
+        let mut i = 0;
+        while i < num {
+            let m = 1000.min(num - i);
+            items.clear();
+            items.extend((i..i + m).map(|j| (self.keys.random_key(j), self.values.value(j).to_vec())));
+            db.write_batch(&items, false)?;
+            i += m;
+            pb.set_position(i);
+        }
+        db.flush()?;
+        pb.finish_and_clear();
+        let path = ext.join("beside.sst");
+        let mut external = (num..num + EXTERNAL_KEYS).map(|i| (self.keys.key(i), self.values.value(i)));
+        if !db.write_external(&path, &mut external)? {
+            std::fs::remove_dir_all(&ext)?;
+            return Err(format!("{} has no SST writer: ingest-beside is not measured", self.kind).into());
+        }
+        let done = std::sync::atomic::AtomicBool::new(false);
+        let (ingest_secs, slowest_put, compaction_secs) = std::thread::scope(|s| -> Res<(f64, f64, f64)> {
+            let compactor = s.spawn(|| {
+                let t = Instant::now();
+                db.compact_all().map(|()| t.elapsed().as_secs_f64()).map_err(|e| e.to_string())
+            });
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            let writer = s.spawn(|| {
+                let mut slowest = 0f64;
+                let mut i = 0u64;
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    let t = Instant::now();
+                    db.put(&self.keys.key(i % num), self.values.value(i), false).map_err(|e| e.to_string())?;
+                    slowest = slowest.max(t.elapsed().as_secs_f64());
+                    i += 1;
+                }
+                Ok::<f64, String>(slowest)
+            });
+            let t = Instant::now();
+            let ingested = db.ingest(std::slice::from_ref(&path));
+            let ingest_secs = t.elapsed().as_secs_f64();
+            done.store(true, std::sync::atomic::Ordering::Relaxed);
+            let slowest = writer.join().map_err(|_| "writer panicked")??;
+            let compaction = compactor.join().map_err(|_| "compactor panicked")??;
+            ingested?;
+            Ok((ingest_secs, slowest, compaction))
+        })?;
+        if db.get(&self.keys.key(num + EXTERNAL_KEYS - 1))? != Some(self.values.size()) {
+            return Err(format!("{}: the ingested table's last key is missing", self.kind).into());
+        }
+        let mut hist = Histogram::default();
+        hist.record(std::time::Duration::from_secs_f64(ingest_secs));
+        let entry = (self.keys.key_size() + self.values.size()) as u64;
+        let mut c = self.cell(w, 1, ingest_secs, EXTERNAL_KEYS * entry, hist);
+        c.note = format!(
+            "ingest (move) of {EXTERNAL_KEYS} keys {:.1} ms, 100 ms into a manual full compaction of {num} keys that took {:.2} s; slowest put meanwhile {:.1} ms",
+            ingest_secs * 1e3,
+            compaction_secs,
+            slowest_put * 1e3
+        );
+        let _ = std::fs::remove_dir_all(&ext);
+        self.live.clear();
+        Ok(c)
+    }
+
     /// Opens the checkpoint in `target` and checks that it holds the last key written.
     fn verify_checkpoint(&self, target: &Path, keys: &KeyGen, n: u64) -> Res<()> {
         let cp = self.kind.open(target, &super::OpenCfg { cache_bytes: 1 << 20, ..self.cfg.open_cfg() })?;
@@ -703,7 +787,7 @@ mod tests {
     #[test]
     fn workload_lists_parse() {
         let all = Workload::parse_list("all").unwrap();
-        assert_eq!(all.len(), 12);
+        assert_eq!(all.len(), 13);
         assert_eq!(Workload::parse_list("fillseq, fillsync").unwrap().len(), 4);
         assert_eq!(Workload::parse_list("fillsync-8").unwrap(), vec![Workload::FillSync(8)]);
         assert!(Workload::parse_list("fillbogus").is_err());
@@ -752,6 +836,7 @@ mod tests {
         assert_eq!(by("checkpoint").ops, 1);
         assert!(by("checkpoint").note.contains("native"));
         assert!(by("ingest").note.contains("ingest (move)") && by("ingest").ops == 2000);
+        assert!(by("ingest-beside").note.contains("into a manual full compaction"));
         assert!(by("readrandom").note.contains("since the fill began"));
         assert!(cells.iter().all(|c| c.secs > 0.0));
     }
