@@ -194,14 +194,6 @@ pub(super) fn create(db: &Db, dir: &Path, opts: &SavepointOptions<'_>) -> Result
     if crate::paths::normalize(&parent.join(&name)).starts_with(crate::paths::normalize(db.path())) {
         return Err(Error::InvalidArgument(format!("savepoint directory {} is inside the database", dir.display())));
     }
-    let names = match &opts.column_families {
-        Some(list) => list.clone(),
-        None => db.cf_names(),
-    };
-    let mut cfs = Vec::with_capacity(names.len());
-    for n in &names {
-        cfs.push(db.cf(n).ok_or_else(|| Error::ColumnFamilyNotFound(n.clone()))?);
-    }
     let own;
     let snap = match opts.snapshot {
         Some(s) => s,
@@ -210,6 +202,28 @@ pub(super) fn create(db: &Db, dir: &Path, opts: &SavepointOptions<'_>) -> Result
             &own
         }
     };
+    // Every family's iterator is made before any is read: each pins its family's tables and
+    // memtables, so a family dropped while the savepoint is written is still read whole at
+    // the snapshot. Asked for by name, a family that is gone is an error; with every family
+    // asked for, one dropped between the listing and its pin is left out (its drop came first).
+    let (explicit, listed) = match &opts.column_families {
+        Some(list) => (true, list.clone()),
+        None => (false, db.cf_names()),
+    };
+    let mut names = Vec::with_capacity(listed.len());
+    let mut iters = Vec::with_capacity(listed.len());
+    for n in listed {
+        let read = ReadOptions { snapshot: Some(snap), ..Default::default() };
+        match db.cf(&n).ok_or_else(|| Error::ColumnFamilyNotFound(n.clone())).and_then(|cf| Ok(db.iter_cf(&cf, &read)?))
+        {
+            Ok(it) => {
+                names.push(n);
+                iters.push(it);
+            }
+            Err(Error::ColumnFamilyNotFound(_)) if !explicit => {}
+            Err(e) => return Err(e),
+        }
+    }
     let header = Header {
         sequence: snap.sequence(),
         created_unix_secs: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
@@ -230,8 +244,7 @@ pub(super) fn create(db: &Db, dir: &Path, opts: &SavepointOptions<'_>) -> Result
         let chunk_bytes = opts.chunk_bytes.unwrap_or(DEFAULT_CHUNK_BYTES);
         let mut w = SavepointWriter::new(file, path, &header, chunk_bytes)?;
         let mut progress = SavepointProgress::default();
-        for (i, cf) in cfs.iter().enumerate() {
-            let mut it = db.iter_cf(cf, &ReadOptions { snapshot: Some(snap), ..Default::default() })?;
+        for (i, mut it) in iters.into_iter().enumerate() {
             it.seek_to_first();
             while it.valid() {
                 if w.add(i, it.key(), it.value())? {
