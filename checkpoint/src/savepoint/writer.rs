@@ -214,8 +214,7 @@ pub(super) fn create(db: &Db, dir: &Path, opts: &SavepointOptions<'_>) -> Result
     let mut iters = Vec::with_capacity(listed.len());
     for n in listed {
         let read = ReadOptions { snapshot: Some(snap), ..Default::default() };
-        match db.cf(&n).ok_or_else(|| Error::ColumnFamilyNotFound(n.clone())).and_then(|cf| Ok(db.iter_cf(&cf, &read)?))
-        {
+        match db.cf(&n).ok_or_else(|| Error::ColumnFamilyNotFound(n.clone())).and_then(|cf| db.iter_cf(&cf, &read)) {
             Ok(it) => {
                 names.push(n);
                 iters.push(it);
