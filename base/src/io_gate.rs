@@ -1,5 +1,5 @@
 //! [`IoGate`]: keeps bulk table syncs from starting while a short, latency-sensitive sync phase
-//! (a checkpoint's four fsyncs) runs.
+//! (a checkpoint's four fsyncs, an ingestion's links and manifest write) runs.
 //!
 //! A device cache flush (what every fsync ends with) waits for every write in flight, so a
 //! checkpoint's fsyncs beside a compaction's 64 MiB table `fdatasync` wait for the whole table.
@@ -82,6 +82,11 @@ impl IoGate {
     pub fn hold(&self) -> IoGateGuard<'_> {
         self.state.lock().holders += 1;
         IoGateGuard { gate: self }
+    }
+
+    /// Whether a holder has the gate now (for tests and diagnostics).
+    pub fn held(&self) -> bool {
+        self.state.lock().holders > 0
     }
 
     /// Writers now waiting for the gate to open.

@@ -91,7 +91,8 @@ impl Db {
 
     /// The gate between this database's table syncs and a latency-sensitive sync phase: a
     /// checkpoint holds it ([`IoGate::hold`](strata_base::IoGate::hold)) around its own fsyncs,
-    /// so that no flush or compaction starts syncing a piece of its output beside them
+    /// and an ingestion that links around its links and its manifest write, so that no flush or
+    /// compaction starts syncing a piece of its output beside them
     /// (`Options::table_sync_bytes`). Holding it only delays table syncs; nothing skips one.
     pub fn io_gate(&self) -> Arc<strata_base::IoGate> {
         Arc::clone(&self.inner.io_gate)

@@ -94,8 +94,8 @@ pub struct Options {
     /// writer beside it cannot delete one from under it.
     pub max_open_files: usize,
     /// Tables written by flushes and compactions are synced in pieces of about this many bytes
-    /// while they are written, each through the database's I/O gate, which a checkpoint closes
-    /// for its own syncs ([`Db::io_gate`](crate::Db::io_gate)): a checkpoint's fsyncs then wait
+    /// while they are written, each through the database's I/O gate, which a checkpoint (and an
+    /// ingestion that links) closes for its own syncs ([`Db::io_gate`](crate::Db::io_gate)): a checkpoint's fsyncs then wait
     /// for at most one piece, not a whole table. The table is still synced completely before
     /// its manifest edit is installed. 0 syncs each table once, when it is finished (no gate).
     /// Default 2 MiB: with it the slowest of 11 checkpoints stayed within about 3x the median

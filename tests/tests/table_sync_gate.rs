@@ -299,3 +299,47 @@ fn a_checkpoint_leaves_the_gate_open_while_it_copies_a_wal() {
     assert_all_keys(&cp, 100);
     assert!(cp.get(format!("key{:08}", 100).as_bytes()).unwrap().is_none());
 }
+
+/// Ingests one external table (keys after every `key...` key) into a database whose manifest
+/// rolls over at every edit, with `hook` set as the link hook (`link: true`, suffix `.sst`) or
+/// the create hook (`suffix`); the hooks record whether the I/O gate was held when they ran.
+/// Returns what they recorded, in the order they ran.
+fn gate_held_during_ingestion(link: bool, hooks: &[(bool, &'static str)]) -> Vec<(&'static str, bool)> {
+    let sim = SimFs::new();
+    let ffs = SelectiveFaultFs::new(sim.arc());
+    let opts = Options { manifest_size_limit: 1, ..options(ffs.arc()) };
+    let db = Db::open("/db", opts.clone()).unwrap();
+    fill(&db, 0, 100);
+    db.flush().unwrap();
+    let mut w = strata::SstFileWriter::create("/ext.sst", &opts).unwrap();
+    for i in 0..100 {
+        w.put(format!("z{i:03}"), value(i)).unwrap();
+    }
+    w.finish().unwrap();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    for &(is_link, suffix) in hooks {
+        let (gate, seen) = (db.io_gate(), Arc::clone(&seen));
+        let run: Box<dyn FnOnce() + Send> = Box::new(move || seen.lock().unwrap().push((suffix, gate.held())));
+        let hook = Some(CreateHook { suffix: suffix.into(), run });
+        if is_link { ffs.set_link_hook(hook) } else { ffs.set_create_hook(hook) }
+    }
+    let io = strata::IngestOptions { link_files: link, ..Default::default() };
+    let r = db.ingest_external_files(&db.default_cf(), &["/ext.sst"], &io).unwrap();
+    assert_eq!(r.files.len(), 1);
+    assert_eq!(db.get("z042").unwrap().as_deref(), Some(&value(42)[..]));
+    seen.lock().unwrap().clone()
+}
+
+#[test]
+fn an_ingestion_by_link_holds_the_gate_for_its_links_and_its_manifest_write() {
+    // The link and the directory fsync after it; the manifest edit (its rollover writes
+    // `CURRENT` through a temporary file). The commit lock is not waited for with the gate held.
+    let seen = gate_held_during_ingestion(true, &[(true, ".sst"), (false, "CURRENT.strata-tmp")]);
+    assert_eq!(seen, vec![(".sst", true), ("CURRENT.strata-tmp", true)]);
+}
+
+#[test]
+fn an_ingestion_by_copy_leaves_the_gate_open_while_it_copies() {
+    let seen = gate_held_during_ingestion(false, &[(false, ".sst.strata-tmp")]);
+    assert_eq!(seen, vec![(".sst.strata-tmp", false)]);
+}

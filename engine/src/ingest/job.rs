@@ -109,7 +109,15 @@ impl DbInner {
                 check_inputs_disjoint(&files[first..])?;
             }
         }
-        if let Err(e) = self.stage(&mut files, opts.move_files || opts.link_files) {
+        let link = opts.move_files || opts.link_files;
+        // Links and their directory fsync hold the I/O gate, as a checkpoint's do: no table
+        // writer starts a piece sync beside them (a copy is not held: it would hold the
+        // writers for as long as it copies).
+        let staged = {
+            let _gate = link.then(|| self.io_gate.hold());
+            self.stage(&mut files, link)
+        };
+        if let Err(e) = staged {
             self.unstage(&files);
             return Err(e);
         }
@@ -219,7 +227,12 @@ impl DbInner {
             return Err(Error::TryAgain(format!("{}: a memtable changed after the flush", files[i].source.display())));
         }
         let (edit, result, last) = self.ingest_edit(&st, files, opts)?;
-        st.versions.log_and_apply(edit)?;
+        {
+            // The manifest's fsync holds the I/O gate too. Never blocks: `hold` only counts,
+            // and writers wait at the gate holding no lock of the engine.
+            let _gate = self.io_gate.hold();
+            st.versions.log_and_apply(edit)?;
+        }
         for f in &result.files {
             st.pending_outputs.remove(&f.number);
         }
