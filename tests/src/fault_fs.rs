@@ -30,7 +30,9 @@ type SharedRule = Arc<Mutex<Option<FaultRule>>>;
 /// before the file is created, on the thread creating it (to make another operation happen
 /// exactly inside a background job, e.g. a `drop_cf` while a compaction writes its output).
 /// As a link hook ([`SelectiveFaultFs::set_link_hook`]) it runs at the next `link` whose new
-/// name ends with `suffix`, before the link is made.
+/// name ends with `suffix`, before the link is made; as a remove hook
+/// ([`SelectiveFaultFs::set_remove_hook`]), at the next `remove_file` of such a file, before it
+/// is removed.
 pub struct CreateHook {
     pub suffix: String,
     pub run: Box<dyn FnOnce() + Send>,
@@ -54,6 +56,7 @@ pub struct SelectiveFaultFs {
     rule: SharedRule,
     hook: SharedHook,
     link_hook: SharedHook,
+    remove_hook: SharedHook,
     gate: SharedGate,
 }
 
@@ -74,6 +77,7 @@ impl SelectiveFaultFs {
             rule: Arc::new(Mutex::new(None)),
             hook: Arc::new(Mutex::new(None)),
             link_hook: Arc::new(Mutex::new(None)),
+            remove_hook: Arc::new(Mutex::new(None)),
             gate: Arc::new((Mutex::new(None), Condvar::new())),
         }
     }
@@ -99,6 +103,11 @@ impl SelectiveFaultFs {
     /// Sets (or with `None` clears) the one-shot link hook.
     pub fn set_link_hook(&self, hook: Option<CreateHook>) {
         *self.link_hook.lock().unwrap_or_else(PoisonError::into_inner) = hook;
+    }
+
+    /// Sets (or with `None` clears) the one-shot remove hook.
+    pub fn set_remove_hook(&self, hook: Option<CreateHook>) {
+        *self.remove_hook.lock().unwrap_or_else(PoisonError::into_inner) = hook;
     }
 
     /// Sets (or with `None` clears) the rule.
@@ -194,6 +203,7 @@ impl FileSystem for SelectiveFaultFs {
     }
 
     fn remove_file(&self, path: &Path) -> io::Result<()> {
+        run_hook(&self.remove_hook, path);
         self.inner.remove_file(path)
     }
 

@@ -10,7 +10,7 @@
 use std::path::Path;
 use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
-use strata::{Db, Options, SimFs};
+use strata::{Db, FileSystem as _, Options, SimFs};
 use strata_checkpoint::{Checkpoint, CheckpointOptions};
 use strata_tests::fault_fs::{CreateHook, SelectiveFaultFs};
 
@@ -336,6 +336,30 @@ fn an_ingestion_by_link_holds_the_gate_for_its_links_and_its_manifest_write() {
     // `CURRENT` through a temporary file). The commit lock is not waited for with the gate held.
     let seen = gate_held_during_ingestion(true, &[(true, ".sst"), (false, "CURRENT.strata-tmp")]);
     assert_eq!(seen, vec![(".sst", true), ("CURRENT.strata-tmp", true)]);
+}
+
+#[test]
+fn an_ingestion_that_moves_holds_the_gate_while_it_removes_its_sources() {
+    let sim = SimFs::new();
+    let ffs = SelectiveFaultFs::new(sim.arc());
+    let opts = options(ffs.arc());
+    let db = Db::open("/db", opts.clone()).unwrap();
+    sim.create_dir_all("/ext".as_ref()).unwrap();
+    let mut w = strata::SstFileWriter::create("/ext/t.sst", &opts).unwrap();
+    w.put("z000", "v").unwrap();
+    w.finish().unwrap();
+    let (gate, seen) = (db.io_gate(), Arc::new(std::sync::Mutex::new(None)));
+    let (hook_gate, hook_seen) = (Arc::clone(&gate), Arc::clone(&seen));
+    let run = Box::new(move || *hook_seen.lock().unwrap() = Some(hook_gate.held()));
+    ffs.set_remove_hook(Some(CreateHook { suffix: "/ext/t.sst".into(), run }));
+    let io = strata::IngestOptions { move_files: true, ..Default::default() };
+    let before = sim.trace().len();
+    db.ingest_external_files(&db.default_cf(), &["/ext/t.sst"], &io).unwrap();
+    assert_eq!(*seen.lock().unwrap(), Some(true), "the source was removed with the gate open");
+    assert!(!sim.exists("/ext/t.sst".as_ref()) && !gate.held());
+    let after = sim.trace()[before..].to_vec();
+    let removed = after.iter().position(|op| op == "remove /ext/t.sst").expect("the source was removed");
+    assert!(after[removed..].iter().any(|op| op == "sync_dir /ext"), "its directory was not synced: {after:?}");
 }
 
 #[test]

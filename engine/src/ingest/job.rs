@@ -127,6 +127,8 @@ impl DbInner {
             Ok(r) => {
                 kill_point("ingest.edit_logged");
                 if opts.move_files {
+                    // The fsyncs of the sources' directories hold the gate like the others.
+                    let _gate = self.io_gate.hold();
                     self.remove_sources(&files);
                 }
                 Ok(r)
