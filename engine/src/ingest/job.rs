@@ -317,8 +317,8 @@ fn check_placement(f: &PreparedFile, p: &Placement, opts: &IngestOptions, snapsh
     }
     if opts.fail_if_not_bottommost_level && p.level != NUM_LEVELS - 1 {
         return Err(Error::TryAgain(format!(
-            "{}: the file would go to L{}, not the bottom level L{} (it overlaps data, or the output of a \
-             running compaction, there), and fail_if_not_bottommost_level is set",
+            "{}: the file would go to L{}, not the bottom level L{} (data or a running compaction's \
+             output below that level overlaps its range), and fail_if_not_bottommost_level is set",
             f.source.display(),
             p.level,
             NUM_LEVELS - 1
