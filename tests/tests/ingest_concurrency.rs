@@ -108,8 +108,9 @@ fn ingest_races_writes_flushes_compactions_and_readers() {
 }
 
 /// Writers stalled on too many L0 tables hold the commit lock while they wait for a
-/// compaction; an ingestion (which also stops compactions while it commits) must not wait for
-/// them while holding the compaction lock. Tight L0 triggers make the stall frequent.
+/// compaction; an ingestion must not hold anything that compaction waits for (once the
+/// compaction lock, now the I/O gate) while it waits for the commit lock. Tight L0 triggers
+/// make the stall frequent.
 #[test]
 fn ingest_with_writers_stalled_on_l0_does_not_deadlock() {
     let dir = tempfile::tempdir().unwrap();
