@@ -656,10 +656,17 @@ impl Runner<'_> {
             std::fs::remove_dir_all(&ext)?;
         }
         std::fs::create_dir_all(&ext)?;
-        let pb = self.bar(w, num);
-        pb.set_message("filling");
         self.fresh()?;
         let db = self.engine()?;
+        // The external table first: an engine without an SST writer is refused before the fill.
+        let path = ext.join("beside.sst");
+        let mut external = (num..num + EXTERNAL_KEYS).map(|i| (self.keys.key(i), self.values.value(i)));
+        if !db.write_external(&path, &mut external)? {
+            std::fs::remove_dir_all(&ext)?;
+            return Err(format!("{} has no SST writer: ingest-beside is not measured", self.kind).into());
+        }
+        let pb = self.bar(w, num);
+        pb.set_message("filling");
         let mut items = Vec::with_capacity(1000);
         let mut i = 0;
         while i < num {
@@ -672,12 +679,6 @@ impl Runner<'_> {
         }
         db.flush()?;
         pb.finish_and_clear();
-        let path = ext.join("beside.sst");
-        let mut external = (num..num + EXTERNAL_KEYS).map(|i| (self.keys.key(i), self.values.value(i)));
-        if !db.write_external(&path, &mut external)? {
-            std::fs::remove_dir_all(&ext)?;
-            return Err(format!("{} has no SST writer: ingest-beside is not measured", self.kind).into());
-        }
         let done = std::sync::atomic::AtomicBool::new(false);
         let (ingest_secs, slowest_put, compaction_secs) = std::thread::scope(|s| -> Res<(f64, f64, f64)> {
             let compactor = s.spawn(|| {
