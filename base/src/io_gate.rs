@@ -11,8 +11,11 @@
 //! docs/performance.md, "Checkpoints".)
 //!
 //! Invariants: the gate never skips or reorders a sync; it only delays the start of one. A
-//! writer waits only at piece boundaries, never while holding a lock of the engine, and a holder
-//! holds it only around its own syncs, so the gate cannot take part in a deadlock.
+//! writer waits only at piece boundaries, never while holding a lock a holder may wait for (a
+//! compaction holds `bg.compaction` shared, which no holder takes), and a holder holds it only
+//! around its own syncs and never waits for a writer meanwhile, so the gate cannot take part in
+//! a deadlock. Holders are not queued: a steady stream of overlapping holders (ingestions by
+//! link in a loop from several threads) could keep table syncs waiting.
 //!
 //! Thread safety: shared by `Arc` between every table writer and every holder of one database.
 

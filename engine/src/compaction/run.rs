@@ -88,7 +88,15 @@ impl DbInner {
                 }
             }
             let Some((cf_id, pick)) = best else { return Ok(false) };
-            debug_assert!(!meets_running_target(&st, cf_id, &pick), "{pick:?} writes beside a running compaction");
+            if meets_running_target(&st, cf_id, &pick) {
+                // Never, by the reasoning on `meets_running_target`. A debug build (every test)
+                // fails loudly: a background error poisons the database, so the test's next
+                // write fails. A release build waits for the running compaction instead.
+                if cfg!(debug_assertions) {
+                    return Err(Error::Internal(format!("{pick:?} writes beside a running compaction")));
+                }
+                return Ok(false);
+            }
             reserve(&mut st, cf_id, &pick);
             (cf_id, pick, version)
         };
@@ -359,7 +367,7 @@ fn reserve(st: &mut crate::state::State, cf: CfId, pick: &CompactionPick) {
 /// it takes. A table ingested inside that hull goes above the output level: to L0 (and no L0
 /// pick starts while one runs), or to Ln outside the clean cut, where it overlaps one of the
 /// busy output-level tables that any pick of it would take. Manual picks, which may leave
-/// gaps, run alone. Checked in debug builds, which every concurrency test runs.
+/// gaps, run alone. Checked at every background pick (`compact_once`).
 fn meets_running_target(st: &crate::state::State, cf: CfId, pick: &CompactionPick) -> bool {
     st.compaction_targets.values().any(|t| {
         t.cf == cf

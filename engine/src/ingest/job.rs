@@ -3,10 +3,11 @@
 //! every column family.
 //!
 //! The commit holds, in this order, `commit` (writes wait: no sequence number is handed out and
-//! no memtable changes under the placement), `compaction_lock` (no compaction can install
-//! outputs that would overlap a placed file), and `state`. Never the other way round: a writer
-//! stalled on too many L0 tables holds `commit` while it waits for a compaction. A memtable overlapping a file is
-//! flushed first while writes wait (`allow_blocking_flush`). The edit carries the raised last
+//! no memtable changes under the placement) and `state`. Running compactions go on: the
+//! placement counts each one's output range (`State::compaction_targets`) as a table already
+//! there, so no output installed later overlaps a placed file. A memtable overlapping a file
+//! is flushed first while writes wait (`allow_blocking_flush`). Links, their directory fsync,
+//! the manifest write and the removal of moved sources hold the I/O gate; a copy does not. The edit carries the raised last
 //! sequence number, so it is durable with the files; readers see the files and the new last
 //! sequence number together (one read-state install, then the sequence store, both before
 //! `commit` is released, so no write can take a number at or below an assigned one).
@@ -109,15 +110,7 @@ impl DbInner {
                 check_inputs_disjoint(&files[first..])?;
             }
         }
-        let link = opts.move_files || opts.link_files;
-        // Links and their directory fsync hold the I/O gate, as a checkpoint's do: no table
-        // writer starts a piece sync beside them (a copy is not held: it would hold the
-        // writers for as long as it copies).
-        let staged = {
-            let _gate = link.then(|| self.io_gate.hold());
-            self.stage(&mut files, link)
-        };
-        if let Err(e) = staged {
+        if let Err(e) = self.stage(&mut files, opts.move_files || opts.link_files) {
             self.unstage(&files);
             return Err(e);
         }

@@ -103,7 +103,11 @@ impl DbInner {
     /// Brings each file into the database directory under a new number (link when `link`, a
     /// copy otherwise or when linking is impossible), then fsyncs the directory. On error the
     /// files staged so far stay recorded in `files` for [`DbInner::unstage`].
+    /// Links (or copies) every file in under a new number, then fsyncs the directory. The links
+    /// and the fsync hold the I/O gate (no table writer starts a piece sync beside them); a
+    /// copy, including one made because a link was impossible, leaves it open.
     pub(crate) fn stage(&self, files: &mut [PreparedFile], link: bool) -> Result<()> {
+        let mut gate = link.then(|| self.io_gate.hold());
         for f in files.iter_mut() {
             let number = {
                 let mut st = self.state.lock();
@@ -112,12 +116,20 @@ impl DbInner {
                 n
             };
             f.number = Some(number);
-            self.stage_one(&f.source, number, link)?;
+            self.stage_one(&f.source, number, link, &mut gate)?;
         }
+        let _gate = gate.unwrap_or_else(|| self.io_gate.hold());
         self.sync_dir()
     }
 
-    fn stage_one(&self, source: &Path, number: FileNumber, link: bool) -> Result<()> {
+    /// `gate` is dropped (the gate opened) before a copy.
+    fn stage_one(
+        &self,
+        source: &Path,
+        number: FileNumber,
+        link: bool,
+        gate: &mut Option<strata_base::IoGateGuard<'_>>,
+    ) -> Result<()> {
         let target = self.table_path(number);
         if link {
             match self.fs.link(source, &target) {
@@ -126,6 +138,7 @@ impl DbInner {
                 Err(e) => return Err(Error::io(source, e)),
             }
         }
+        *gate = None;
         let tmp = tmp_sibling(&target);
         let copied = copy_file(self.fs.as_ref(), source, &tmp).and_then(|_| self.fs.rename(&tmp, &target));
         if let Err(e) = copied {
