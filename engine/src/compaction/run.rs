@@ -141,14 +141,9 @@ impl DbInner {
     /// the outcome.
     fn run_compaction(&self, cf_id: CfId, pick: &CompactionPick, version: &Version) -> Result<()> {
         let result = self.run_reserved(cf_id, pick, version);
-        let mut st = self.state.lock();
-        for n in pick.inputs.iter().chain(&pick.next_inputs) {
-            st.compacting.remove(n);
-        }
-        if let Some(key) = target_key(pick) {
-            st.compaction_targets.remove(&key);
-        }
-        drop(st);
+        // Idempotent: a successful install already released the reservation in its own
+        // critical section (see `release`).
+        release(&mut self.state.lock(), pick);
         result
     }
 
@@ -174,6 +169,7 @@ impl DbInner {
                 return Ok(());
             }
             st.versions.log_and_apply(edit)?;
+            release(&mut st, pick);
             self.install_read_state(&st);
             self.stats.level(pick.output_level).trivial_moves.fetch_add(1, Ordering::Relaxed);
             return Ok(());
@@ -204,6 +200,7 @@ impl DbInner {
         // it, so a concurrent `delete_obsolete_files` must not delete them. The database is
         // poisoned now; the next open's scan deletes them if the edit did not survive.
         st.versions.log_and_apply(edit)?;
+        release(&mut st, pick);
         for meta in &outputs {
             st.pending_outputs.remove(&meta.number);
         }
@@ -357,6 +354,18 @@ fn reserve(st: &mut crate::state::State, cf: CfId, pick: &CompactionPick) {
             largest: pick.largest.clone(),
         };
         st.compaction_targets.insert(key, target);
+    }
+}
+
+/// Ends `pick`'s reservation: its inputs and its target. Called in the critical section that
+/// installs its edit, so no pick ever sees its outputs (free to take) beside its target (still
+/// recorded), and again, harmlessly, after any outcome.
+fn release(st: &mut crate::state::State, pick: &CompactionPick) {
+    for n in pick.inputs.iter().chain(&pick.next_inputs) {
+        st.compacting.remove(n);
+    }
+    if let Some(key) = target_key(pick) {
+        st.compaction_targets.remove(&key);
     }
 }
 
