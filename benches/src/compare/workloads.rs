@@ -526,16 +526,7 @@ impl Runner<'_> {
         self.fresh()?;
         let db = self.engine()?;
         let fill_start = Instant::now();
-        let mut items = Vec::with_capacity(CHECKPOINT_BATCH as usize);
-        let mut i = 0;
-        while i < n {
-            let m = CHECKPOINT_BATCH.min(n - i);
-            items.clear();
-            items.extend((i..i + m).map(|j| (keys.key(scatter(j, n)), values.value(j).to_vec())));
-            db.write_batch(&items, false)?;
-            i += m;
-            pb.set_position(i);
-        }
+        write_in_batches(db, n, CHECKPOINT_BATCH, &pb, |j| (keys.key(scatter(j, n)), values.value(j).to_vec()))?;
         db.flush()?;
         let fill_secs = fill_start.elapsed().as_secs_f64();
         pb.finish_and_clear();
@@ -667,16 +658,7 @@ impl Runner<'_> {
         }
         let pb = self.bar(w, num);
         pb.set_message("filling");
-        let mut items = Vec::with_capacity(1000);
-        let mut i = 0;
-        while i < num {
-            let m = 1000.min(num - i);
-            items.clear();
-            items.extend((i..i + m).map(|j| (self.keys.random_key(j), self.values.value(j).to_vec())));
-            db.write_batch(&items, false)?;
-            i += m;
-            pb.set_position(i);
-        }
+        write_in_batches(db, num, 1000, &pb, |j| (self.keys.random_key(j), self.values.value(j).to_vec()))?;
         db.flush()?;
         pb.finish_and_clear();
         let done = std::sync::atomic::AtomicBool::new(false);
@@ -735,6 +717,27 @@ impl Runner<'_> {
         }
         Ok(())
     }
+}
+
+/// Writes entries `item(0..n)` in unsynced batches of `batch`, advancing `pb`.
+fn write_in_batches(
+    db: &dyn Engine,
+    n: u64,
+    batch: u64,
+    pb: &ProgressBar,
+    item: impl Fn(u64) -> (Vec<u8>, Vec<u8>),
+) -> Res<()> {
+    let mut items = Vec::with_capacity(batch as usize);
+    let mut i = 0;
+    while i < n {
+        let m = batch.max(1).min(n - i);
+        items.clear();
+        items.extend((i..i + m).map(&item));
+        db.write_batch(&items, false)?;
+        i += m;
+        pb.set_position(i);
+    }
+    Ok(())
 }
 
 /// Seconds to write the key and value bytes of `num` entries to files of `per_file` entries

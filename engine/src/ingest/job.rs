@@ -7,10 +7,11 @@
 //! placement counts each one's output range (`State::compaction_targets`) as a table already
 //! there, so no output installed later overlaps a placed file. A memtable overlapping a file
 //! is flushed first while writes wait (`allow_blocking_flush`). Links, their directory fsync,
-//! the manifest write and the removal of moved sources hold the I/O gate; a copy does not. The edit carries the raised last
-//! sequence number, so it is durable with the files; readers see the files and the new last
-//! sequence number together (one read-state install, then the sequence store, both before
-//! `commit` is released, so no write can take a number at or below an assigned one).
+//! the manifest write and the removal of moved sources hold the I/O gate; a copy does not.
+//! The edit carries the raised last sequence number, so it is durable with the files; readers
+//! see the files and the new last sequence number together (one read-state install, then the
+//! sequence store, both before `commit` is released, so no write can take a number at or below
+//! an assigned one).
 //!
 //! Invariants: on any error before the manifest write the database is unchanged and every
 //! staged file is removed; sources are only removed (`move_files`) after the edit is durable.
@@ -223,8 +224,8 @@ impl DbInner {
         }
         let (edit, result, last) = self.ingest_edit(&st, files, opts)?;
         {
-            // The manifest's fsync holds the I/O gate too. Never blocks: `hold` only counts,
-            // and writers wait at the gate holding no lock of the engine.
+            // The manifest's fsync holds the I/O gate too. Never blocks: `hold` only counts, and
+            // no writer waiting at the gate holds `commit` or `state` (`io_gate.rs`).
             let _gate = self.io_gate.hold();
             st.versions.log_and_apply(edit)?;
         }

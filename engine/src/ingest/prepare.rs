@@ -101,11 +101,10 @@ impl DbInner {
     }
 
     /// Brings each file into the database directory under a new number (link when `link`, a
-    /// copy otherwise or when linking is impossible), then fsyncs the directory. On error the
-    /// files staged so far stay recorded in `files` for [`DbInner::unstage`].
-    /// Links (or copies) every file in under a new number, then fsyncs the directory. The links
-    /// and the fsync hold the I/O gate (no table writer starts a piece sync beside them); a
-    /// copy, including one made because a link was impossible, leaves it open.
+    /// copy otherwise or when linking is impossible), then fsyncs the directory. The links and
+    /// the fsync hold the I/O gate (no table writer starts a piece sync beside them); a copy
+    /// leaves it open. On error the files staged so far stay recorded in `files` for
+    /// [`DbInner::unstage`].
     pub(crate) fn stage(&self, files: &mut [PreparedFile], link: bool) -> Result<()> {
         let mut gate = link.then(|| self.io_gate.hold());
         for f in files.iter_mut() {
