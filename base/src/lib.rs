@@ -26,6 +26,6 @@ pub mod limits;
 pub mod testing;
 
 pub use comparator::{BytewiseComparator, Comparator};
-pub use fs::{FileLock, FileSystem, MemFile, RandomAccessFile, RealFs, SimFs, WritableFile};
+pub use fs::{FileLock, FileSyncer, FileSystem, MemFile, RandomAccessFile, RealFs, SimFs, WritableFile};
 pub use ids::{CfId, FileNumber};
 pub use io_gate::{IoGate, IoGateGuard};

@@ -101,7 +101,10 @@ pub struct Options {
     /// Default 2 MiB: with it the slowest of 11 checkpoints stayed within about 3x the median
     /// at 1 and 4 GiB (32 MiB: up to 9.6x). Each piece's sync also writes the file's inode
     /// (4 KiB), and with 1 MiB pieces the bytes written already exceeded RocksDB's
-    /// (docs/performance.md, "Checkpoints").
+    /// (docs/performance.md, "Checkpoints"). A flush syncs each piece on a helper thread while
+    /// it writes the next (at most one at a time, where the file system offers a second handle
+    /// to the file, as the real one does), so its memtable is freed sooner; a compaction syncs
+    /// its pieces itself (docs/performance.md, "Table syncs in the background").
     pub table_sync_bytes: u64,
 }
 

@@ -25,8 +25,13 @@ pub(crate) struct TableOutput {
 
 impl DbInner {
     /// Allocates a file number (recorded in `pending_outputs`) and creates its table;
-    /// `bottommost`: the table goes to the bottommost level (see `Options::bottommost_compression`).
-    pub(crate) fn new_table_output(&self, bottommost: bool) -> Result<TableOutput> {
+    /// `bottommost`: the table goes to the bottommost level (see `Options::bottommost_compression`);
+    /// `background_syncs`: its pieces are synced on a helper thread while the next is written
+    /// (`TableBuilder::sync_pieces_in_background`; flushes, whose memtable's memory is held until
+    /// the table is installed), else on the writing thread (compactions, which run beside
+    /// checkpoints and ingestions for longer: docs/performance.md, "Table syncs in the
+    /// background").
+    pub(crate) fn new_table_output(&self, bottommost: bool, background_syncs: bool) -> Result<TableOutput> {
         let number = {
             let mut st = self.state.lock();
             let n = st.versions.new_file_number();
@@ -38,6 +43,9 @@ impl DbInner {
                 let piece = self.opts.table_sync_bytes;
                 if piece > 0 {
                     builder.sync_in_pieces(piece, Arc::clone(&self.io_gate));
+                    if background_syncs {
+                        builder.sync_pieces_in_background();
+                    }
                 }
                 Ok(TableOutput { number, builder, smallest_seq: SeqNo::MAX, largest_seq: 0 })
             }

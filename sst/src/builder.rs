@@ -25,9 +25,10 @@ use std::cmp::Ordering;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
 use strata_base::ikey::ValueKind;
-use strata_base::{FileSystem, IoGate, WritableFile};
+use strata_base::{FileSyncer, FileSystem, IoGate, WritableFile};
 
 /// What `finish` reports about the table it wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,8 +47,39 @@ pub struct TableMeta {
 struct Pieces {
     bytes: u64,
     gate: Arc<IoGate>,
-    /// `offset` at the last piece's sync.
+    /// `offset` when the last piece's sync began.
     synced: u64,
+    /// Piece syncs run on a helper thread through this handle while the next piece is written
+    /// ([`TableBuilder::sync_pieces_in_background`]); `None` while one runs, or when they run
+    /// on the writer's thread.
+    syncer: Option<Box<dyn FileSyncer>>,
+    /// The piece sync running on a helper thread.
+    running: Option<PieceSync>,
+}
+
+/// A piece sync on a helper thread; it hands the handle back with its result.
+type PieceSync = JoinHandle<(Box<dyn FileSyncer>, io::Result<()>)>;
+
+impl Pieces {
+    /// Waits for the piece sync running on a helper thread, if any, and returns its result.
+    fn wait_running(&mut self) -> io::Result<()> {
+        let Some(h) = self.running.take() else { return Ok(()) };
+        match h.join() {
+            Ok((syncer, result)) => {
+                self.syncer = Some(syncer);
+                result
+            }
+            Err(_) => Err(io::Error::other("a table piece's sync thread panicked")),
+        }
+    }
+}
+
+impl Drop for Pieces {
+    /// A table given up while a piece syncs: the sync finishes before the builder is gone, so
+    /// no helper thread outlives it (its result no longer matters).
+    fn drop(&mut self) {
+        let _ = self.wait_running();
+    }
 }
 
 /// The file being written, with its running offset and CRC.
@@ -59,13 +91,35 @@ struct Sink {
 }
 
 impl Sink {
-    /// Syncs the bytes written so far if a piece's worth has accumulated since the last sync:
-    /// through the gate (waiting while it is held), then waits for the gate again before the
-    /// next piece is written.
+    /// Syncs the bytes written so far if a piece's worth has accumulated since the last sync,
+    /// through the gate (a piece waits while a holder has it).
+    ///
+    /// On the writer's thread: syncs, then waits for the gate again before the next piece is
+    /// written. In the background: waits for the previous piece's sync (at most one runs, so no
+    /// sync has more than about two pieces to write) and for the gate, flushes, and starts this
+    /// piece's sync on a helper thread; the writer goes on meanwhile. A failed background sync
+    /// is this call's error, or `finish`'s.
     fn sync_piece_if_due(&mut self) -> io::Result<()> {
         let Some(p) = self.pieces.as_mut() else { return Ok(()) };
         if self.offset - p.synced < p.bytes {
             return Ok(());
+        }
+        p.wait_running()?;
+        if let Some(mut syncer) = p.syncer.take() {
+            p.gate.wait_open();
+            self.file.flush()?;
+            let gate = Arc::clone(&p.gate);
+            let spawned = std::thread::Builder::new().name("strata-table-sync".into()).spawn(move || {
+                let result = gate.piece(|| syncer.sync());
+                (syncer, result)
+            });
+            if let Ok(h) = spawned {
+                p.running = Some(h);
+                p.synced = self.offset;
+                return Ok(());
+            }
+            // No thread could be started (the handle went with the closure): this piece and
+            // every later one are synced on the writer's thread.
         }
         let file = &mut self.file;
         p.gate.piece(|| file.sync())?;
@@ -74,10 +128,12 @@ impl Sink {
         Ok(())
     }
 
-    /// The table's last sync (through the gate when it is written in pieces).
+    /// The table's last sync (through the gate when it is written in pieces), after the piece
+    /// sync still running in the background, if any.
     fn sync_all(&mut self) -> io::Result<()> {
-        match self.pieces.as_ref() {
+        match self.pieces.as_mut() {
             Some(p) => {
+                p.wait_running()?;
                 let file = &mut self.file;
                 p.gate.piece(|| file.sync())
             }
@@ -284,7 +340,22 @@ impl TableBuilder {
     /// syncs the whole file either way before it returns.
     pub fn sync_in_pieces(&mut self, bytes: u64, gate: Arc<IoGate>) {
         if let Some(sink) = self.sink.as_mut() {
-            sink.pieces = Some(Pieces { bytes: bytes.max(1), gate, synced: sink.offset });
+            sink.pieces = Some(Pieces { bytes: bytes.max(1), gate, synced: sink.offset, syncer: None, running: None });
+        }
+    }
+
+    /// With [`Self::sync_in_pieces`] (call it first): each piece is synced on a helper thread
+    /// while the writer goes on with the next one, through a second handle to the file
+    /// ([`WritableFile::background_syncer`]), instead of on the writer's thread. At most one
+    /// piece sync runs at a time, each through the gate as before, and `finish` waits for it
+    /// before its own last sync, so what `finish` guarantees is unchanged. Does nothing when the
+    /// file system has no second handle (the pieces are then synced on the writer's thread).
+    pub fn sync_pieces_in_background(&mut self) {
+        if let Some(sink) = self.sink.as_mut()
+            && let Some(p) = sink.pieces.as_mut()
+            && p.running.is_none()
+        {
+            p.syncer = sink.file.background_syncer();
         }
     }
 

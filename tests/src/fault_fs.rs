@@ -13,7 +13,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use strata_base::FileSystem;
-use strata_base::fs::{FileLock, RandomAccessFile, WritableFile};
+use strata_base::fs::{FileLock, FileSyncer, RandomAccessFile, WritableFile};
 
 /// Which files fail and how.
 #[derive(Debug, Clone)]
@@ -49,6 +49,19 @@ type SharedHook = Arc<Mutex<Option<CreateHook>>>;
 /// The create gate: the suffix of the files whose creation waits while it is `Some`.
 type SharedGate = Arc<(Mutex<Option<String>>, Condvar)>;
 
+/// What background syncers (`WritableFile::background_syncer`) do besides the rule.
+#[derive(Debug, Default)]
+struct SyncerControl {
+    /// Syncs wait while this is set ([`SelectiveFaultFs::hold_background_syncs`]).
+    held: bool,
+    /// Syncs waiting now.
+    waiting: usize,
+    /// Syncs fail ([`SelectiveFaultFs::fail_background_syncs`]).
+    fail: bool,
+}
+
+type SharedSyncers = Arc<(Mutex<SyncerControl>, Condvar)>;
+
 /// A file system that fails writes to some files; see the module docs.
 #[derive(Debug, Clone)]
 pub struct SelectiveFaultFs {
@@ -58,6 +71,7 @@ pub struct SelectiveFaultFs {
     link_hook: SharedHook,
     remove_hook: SharedHook,
     gate: SharedGate,
+    syncers: SharedSyncers,
 }
 
 fn check(rule: &SharedRule, path: &Path, what: &str) -> io::Result<()> {
@@ -79,7 +93,26 @@ impl SelectiveFaultFs {
             link_hook: Arc::new(Mutex::new(None)),
             remove_hook: Arc::new(Mutex::new(None)),
             gate: Arc::new((Mutex::new(None), Condvar::new())),
+            syncers: Arc::new((Mutex::new(SyncerControl::default()), Condvar::new())),
         }
+    }
+
+    /// While `held`, every background sync (a table piece synced on a helper thread) waits
+    /// before it runs; releasing wakes them.
+    pub fn hold_background_syncs(&self, held: bool) {
+        self.syncers.0.lock().unwrap_or_else(PoisonError::into_inner).held = held;
+        self.syncers.1.notify_all();
+    }
+
+    /// Background syncs waiting at the hold now.
+    pub fn background_syncs_waiting(&self) -> usize {
+        self.syncers.0.lock().unwrap_or_else(PoisonError::into_inner).waiting
+    }
+
+    /// While `fail`, every background sync fails with an I/O error (syncs through the file
+    /// itself are not affected: only a sync on a helper thread fails).
+    pub fn fail_background_syncs(&self, fail: bool) {
+        self.syncers.0.lock().unwrap_or_else(PoisonError::into_inner).fail = fail;
     }
 
     /// Closes the create gate: from now on every `create` of a file whose name ends with
@@ -126,6 +159,7 @@ struct Writable {
     inner: Box<dyn WritableFile>,
     path: PathBuf,
     rule: SharedRule,
+    syncers: SharedSyncers,
 }
 
 impl WritableFile for Writable {
@@ -156,6 +190,44 @@ impl WritableFile for Writable {
     fn len(&self) -> u64 {
         self.inner.len()
     }
+
+    /// The inner file's syncer, failing like `sync` when the rule matches.
+    fn background_syncer(&self) -> Option<Box<dyn FileSyncer>> {
+        let inner = self.inner.background_syncer()?;
+        Some(Box::new(Syncer {
+            inner,
+            path: self.path.clone(),
+            rule: Arc::clone(&self.rule),
+            control: Arc::clone(&self.syncers),
+        }))
+    }
+}
+
+#[derive(Debug)]
+struct Syncer {
+    inner: Box<dyn FileSyncer>,
+    path: PathBuf,
+    rule: SharedRule,
+    control: SharedSyncers,
+}
+
+impl FileSyncer for Syncer {
+    fn sync(&mut self) -> io::Result<()> {
+        {
+            let (lock, cv) = &*self.control;
+            let mut c = lock.lock().unwrap_or_else(PoisonError::into_inner);
+            c.waiting += 1;
+            while c.held {
+                c = cv.wait(c).unwrap_or_else(PoisonError::into_inner);
+            }
+            c.waiting -= 1;
+            if c.fail {
+                return Err(io::Error::other(format!("injected background sync fault: {}", self.path.display())));
+            }
+        }
+        check(&self.rule, &self.path, "sync")?;
+        self.inner.sync()
+    }
 }
 
 /// Takes and runs `hook` when `path` ends with its suffix.
@@ -172,6 +244,7 @@ fn run_hook(hook: &SharedHook, path: &Path) {
 
 impl FileSystem for SelectiveFaultFs {
     fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
+        let syncers = Arc::clone(&self.syncers);
         {
             let held = |g: &Option<String>| g.as_ref().is_some_and(|s| path.to_string_lossy().ends_with(s.as_str()));
             let mut g = self.gate.0.lock().unwrap_or_else(PoisonError::into_inner);
@@ -182,7 +255,7 @@ impl FileSystem for SelectiveFaultFs {
         run_hook(&self.hook, path);
         check(&self.rule, path, "create")?;
         let inner = self.inner.create(path)?;
-        Ok(Box::new(Writable { inner, path: path.to_path_buf(), rule: Arc::clone(&self.rule) }))
+        Ok(Box::new(Writable { inner, path: path.to_path_buf(), rule: Arc::clone(&self.rule), syncers }))
     }
 
     fn open(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {

@@ -367,3 +367,132 @@ fn an_ingestion_by_copy_leaves_the_gate_open_while_it_copies() {
     let seen = gate_held_during_ingestion(false, &[(false, ".sst.strata-tmp")]);
     assert_eq!(seen, vec![(".sst.strata-tmp", false)]);
 }
+
+/// A database on a `SimFs` whose files hand out background syncers (as `RealFs`'s do), seen
+/// through a `SelectiveFaultFs` that can hold or fail those syncs.
+fn background_db() -> (SimFs, SelectiveFaultFs, Arc<Db>) {
+    let sim = SimFs::new();
+    sim.set_background_syncs(true);
+    let ffs = SelectiveFaultFs::new(sim.arc());
+    let db = Arc::new(Db::open("/db", options(ffs.arc())).unwrap());
+    (sim, ffs, db)
+}
+
+/// The newest table created in `trace`.
+fn newest_table(trace: &[String]) -> Option<String> {
+    trace.iter().rev().find_map(|op| op.strip_prefix("create ").filter(|p| is_table(p)).map(str::to_string))
+}
+
+/// Waits until `cond` holds or 30 s have passed (a guard against a hang that turns it into a
+/// failure; no assertion depends on the time), and returns whether it holds.
+fn within_30s(cond: impl Fn() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !cond() && std::time::Instant::now() < deadline {
+        std::thread::yield_now();
+    }
+    cond()
+}
+
+#[test]
+fn a_flush_writes_its_next_piece_while_the_last_one_syncs_in_the_background() {
+    let (sim, ffs, db) = background_db();
+    fill(&db, 0, 600);
+    ffs.hold_background_syncs(true);
+    let before = sim.trace().len();
+    let flusher = {
+        let db = Arc::clone(&db);
+        std::thread::spawn(move || db.flush())
+    };
+    assert!(within_30s(|| ffs.background_syncs_waiting() == 1), "no piece was synced on a helper thread");
+    let table = newest_table(&sim.trace()[before..]).expect("the flush created its table");
+    // The first piece's sync is held; the flush goes on writing the second piece, then waits
+    // for that sync at the second piece's end (at most one runs).
+    let size = || sim.file_size(Path::new(&table)).unwrap_or(0);
+    assert!(
+        within_30s(|| size() >= PIECE * 3 / 2),
+        "the flush did not write on while its first piece synced ({} bytes written)",
+        size()
+    );
+    let during = sim.trace()[before..].to_vec();
+    assert_eq!(table_syncs(&during), 0, "a table sync ran while background syncs were held: {during:?}");
+    assert!(!during.iter().any(|op| op.contains("MANIFEST-")), "the table was installed: {during:?}");
+    assert!(size() < PIECE * 3, "more than one piece written past the one syncing: {} bytes", size());
+    assert!(!flusher.is_finished(), "the flush finished before its piece sync did");
+    ffs.hold_background_syncs(false);
+    flusher.join().unwrap().unwrap();
+    let trace = sim.trace();
+    let synced = assert_synced_before_install(&trace[before..]);
+    assert_eq!(synced.len(), 1, "{synced:?}");
+    assert!(synced[0].1 >= 8, "the table was synced in {} pieces", synced[0].1);
+    let gate = db.io_gate();
+    assert_eq!((gate.waiting(), gate.in_flight(), ffs.background_syncs_waiting()), (0, 0, 0));
+    let db = Arc::try_unwrap(db).ok().unwrap();
+    drop(db);
+    sim.crash();
+    let db = Db::open("/db", options(sim.arc())).unwrap();
+    assert_all_keys(&db, 600);
+}
+
+#[test]
+fn a_held_gate_stops_a_background_flush_before_its_first_piece_sync() {
+    let (sim, ffs, db) = background_db();
+    fill(&db, 0, 600);
+    let gate = db.io_gate();
+    let guard = gate.hold();
+    let before = sim.trace().len();
+    let flusher = {
+        let db = Arc::clone(&db);
+        std::thread::spawn(move || db.flush())
+    };
+    // The flush has written its first piece and waits for the gate before handing its sync on.
+    until(|| gate.waiting() == 1);
+    let during = sim.trace()[before..].to_vec();
+    assert!(during.iter().any(|op| op.starts_with("append ") && is_table(op)), "no table written: {during:?}");
+    assert_eq!(table_syncs(&during), 0, "a piece was synced while the gate was held: {during:?}");
+    assert_eq!(ffs.background_syncs_waiting(), 0);
+    drop(guard);
+    flusher.join().unwrap().unwrap();
+    assert_synced_before_install(&sim.trace()[before..]);
+}
+
+#[test]
+fn a_failed_background_piece_sync_fails_the_flush_and_loses_nothing() {
+    let (sim, ffs, db) = background_db();
+    fill(&db, 0, 600);
+    ffs.fail_background_syncs(true);
+    let before = sim.trace().len();
+    let err = db.flush().expect_err("a flush whose piece sync failed succeeded");
+    assert!(err.to_string().contains(".sst"), "{err}");
+    let trace = &sim.trace()[before..];
+    assert!(!trace.iter().any(|op| op.starts_with("append ") && op.contains("MANIFEST-")), "a table was installed");
+    drop(db);
+    ffs.fail_background_syncs(false);
+    // Without a power loss every key is in the WAL.
+    let db = Db::open("/db", options(ffs.arc())).unwrap();
+    assert_all_keys(&db, 600);
+}
+
+#[test]
+fn compaction_outputs_sync_their_pieces_on_the_compaction_thread() {
+    let (sim, ffs, db) = background_db();
+    for round in 0..3 {
+        fill(&db, round * 1000, 1000);
+        db.flush().unwrap();
+    }
+    ffs.hold_background_syncs(true);
+    let before = sim.trace().len();
+    let compaction = {
+        let db = Arc::clone(&db);
+        std::thread::spawn(move || db.compact_range(&db.default_cf(), None, None))
+    };
+    let finished = within_30s(|| compaction.is_finished());
+    let held = ffs.background_syncs_waiting();
+    ffs.hold_background_syncs(false);
+    compaction.join().unwrap().unwrap();
+    assert!(finished && held == 0, "a compaction output handed a piece sync to a helper thread ({held} held)");
+    let synced = assert_synced_before_install(&sim.trace()[before..]);
+    assert!(synced.len() >= 2, "{synced:?}");
+    for (t, n) in &synced {
+        assert!(*n >= 8, "{t} was synced in {n} pieces");
+    }
+}

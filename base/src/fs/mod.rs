@@ -50,9 +50,25 @@ pub trait WritableFile: Send + Debug {
     fn trim(&mut self) -> io::Result<()> {
         self.flush()
     }
+    /// A second handle to this file that makes its flushed bytes durable from another thread
+    /// while the owner goes on appending (a table written in pieces syncs each piece on a helper
+    /// thread). The owner [`flush`](Self::flush)es before handing a sync to it. `None` (the
+    /// default) when the file system has no such handle, or for a file whose size the next sync
+    /// must commit (after [`preallocate`](Self::preallocate) or [`trim`](Self::trim)): the
+    /// caller then syncs on its own thread through [`sync`](Self::sync).
+    fn background_syncer(&self) -> Option<Box<dyn FileSyncer>> {
+        None
+    }
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// Makes durable, from any thread, the bytes flushed through the [`WritableFile`] it came from
+/// ([`WritableFile::background_syncer`]).
+pub trait FileSyncer: Send + Debug {
+    /// Makes every byte flushed to the file before this call durable (`fdatasync`).
+    fn sync(&mut self) -> io::Result<()>;
 }
 
 /// An immutable file read at arbitrary offsets.

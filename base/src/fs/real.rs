@@ -1,6 +1,6 @@
 //! The operating system's file system.
 
-use super::{FileLock, FileSystem, MemFile, RandomAccessFile, WritableFile, check_range};
+use super::{FileLock, FileSyncer, FileSystem, MemFile, RandomAccessFile, WritableFile, check_range};
 use bytes::Bytes;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -113,6 +113,26 @@ impl WritableFile for RealWritable {
             self.size_changed = true;
         }
         Ok(())
+    }
+
+    /// A duplicate of the descriptor (`dup`): `fdatasync` on it syncs the same open file.
+    fn background_syncer(&self) -> Option<Box<dyn FileSyncer>> {
+        if self.preallocated || self.size_changed {
+            return None;
+        }
+        let file = self.file.try_clone().ok()?;
+        Some(Box::new(RealSyncer { file }))
+    }
+}
+
+#[derive(Debug)]
+struct RealSyncer {
+    file: File,
+}
+
+impl FileSyncer for RealSyncer {
+    fn sync(&mut self) -> io::Result<()> {
+        self.file.sync_data()
     }
 }
 

@@ -12,7 +12,7 @@
 //!
 //! Thread safety: one mutex guards the whole tree; this is a test tool, not a fast one.
 
-use super::{FileLock, FileSystem, MemFile, RandomAccessFile, WritableFile};
+use super::{FileLock, FileSyncer, FileSystem, MemFile, RandomAccessFile, WritableFile};
 use bytes::Bytes;
 use parking_lot::Mutex;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -59,6 +59,8 @@ struct State {
     fail_at: Option<u64>,
     fault: Option<Fault>,
     trace: Vec<String>,
+    /// Files hand out background syncers ([`SimFs::set_background_syncs`]).
+    background_syncs: bool,
 }
 
 const ROOT: u64 = 0;
@@ -161,6 +163,7 @@ impl SimFs {
                 fail_at: None,
                 fault: None,
                 trace: Vec::new(),
+                background_syncs: false,
             })),
         }
     }
@@ -190,6 +193,14 @@ impl SimFs {
         self.state.lock().fault = fault;
     }
 
+    /// With `true`, files created from now on hand out [`WritableFile::background_syncer`]s, as
+    /// `RealFs`'s do, so table pieces are synced on a helper thread. Off by default: a sync on
+    /// another thread makes the order of operations (and so [`Self::fail_after`]'s numbering
+    /// and [`Self::trace`]) depend on scheduling.
+    pub fn set_background_syncs(&self, on: bool) {
+        self.state.lock().background_syncs = on;
+    }
+
     /// Mutating operations performed so far.
     pub fn op_count(&self) -> u64 {
         self.state.lock().ops
@@ -212,6 +223,33 @@ struct SimWritable {
     id: u64,
     path: PathBuf,
     len: u64,
+    /// Hands out background syncers (see [`SimFs::set_background_syncs`]).
+    background: bool,
+}
+
+/// Marks the bytes of one file synced, like [`SimWritable::sync`], from any thread.
+fn sync_file(state: &Mutex<State>, id: u64, path: &Path) -> io::Result<()> {
+    let mut s = state.lock();
+    s.op("sync", path)?;
+    if s.fault == Some(Fault::SyncFails) {
+        return Err(injected("fsync failed"));
+    }
+    let f = s.files.get_mut(&id).ok_or_else(|| not_found(path))?;
+    f.synced = f.data.len();
+    Ok(())
+}
+
+#[derive(Debug)]
+struct SimSyncer {
+    state: Arc<Mutex<State>>,
+    id: u64,
+    path: PathBuf,
+}
+
+impl FileSyncer for SimSyncer {
+    fn sync(&mut self) -> io::Result<()> {
+        sync_file(&self.state, self.id, &self.path)
+    }
 }
 
 impl WritableFile for SimWritable {
@@ -232,18 +270,18 @@ impl WritableFile for SimWritable {
     }
 
     fn sync(&mut self) -> io::Result<()> {
-        let mut s = self.state.lock();
-        s.op("sync", &self.path)?;
-        if s.fault == Some(Fault::SyncFails) {
-            return Err(injected("fsync failed"));
-        }
-        let f = s.files.get_mut(&self.id).ok_or_else(|| not_found(&self.path))?;
-        f.synced = f.data.len();
-        Ok(())
+        sync_file(&self.state, self.id, &self.path)
     }
 
     fn len(&self) -> u64 {
         self.len
+    }
+
+    fn background_syncer(&self) -> Option<Box<dyn FileSyncer>> {
+        self.background.then(|| {
+            Box::new(SimSyncer { state: Arc::clone(&self.state), id: self.id, path: self.path.clone() })
+                as Box<dyn FileSyncer>
+        })
     }
 }
 
@@ -269,7 +307,8 @@ impl FileSystem for SimFs {
         let id = s.alloc();
         s.files.insert(id, FileData::default());
         s.dir_mut(dir)?.current.insert(name, Node::File(id));
-        Ok(Box::new(SimWritable { state: self.state.clone(), id, path: path.to_path_buf(), len: 0 }))
+        let background = s.background_syncs;
+        Ok(Box::new(SimWritable { state: self.state.clone(), id, path: path.to_path_buf(), len: 0, background }))
     }
 
     fn open(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {

@@ -271,7 +271,7 @@ impl DbInner {
                 }
                 let out = match current.as_mut() {
                     Some(out) => out,
-                    None => current.insert(self.new_table_output(pick.bottommost)?),
+                    None => current.insert(self.new_table_output(pick.bottommost, false)?),
                 };
                 out.add(key, parsed.seq, parsed.kind, iter.value())?;
                 if new_user_key {
