@@ -76,7 +76,7 @@ impl DbInner {
         mem: &Arc<MemTable>,
         snapshots: &[SeqNo],
     ) -> Result<Option<FileMeta>> {
-        let mut out = self.new_table_output(false, true)?;
+        let mut out = self.new_table_output(false, self.opts.background_flush_syncs)?;
         let number = out.number;
         // Every user key of the memtable is written (its newest version is always kept), so
         // this is the table's number of filter keys.

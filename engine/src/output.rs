@@ -27,10 +27,10 @@ impl DbInner {
     /// Allocates a file number (recorded in `pending_outputs`) and creates its table;
     /// `bottommost`: the table goes to the bottommost level (see `Options::bottommost_compression`);
     /// `background_syncs`: its pieces are synced on a helper thread while the next is written
-    /// (`TableBuilder::sync_pieces_in_background`; flushes, whose memtable's memory is held until
-    /// the table is installed), else on the writing thread (compactions, which run beside
-    /// checkpoints and ingestions for longer: docs/performance.md, "Table syncs in the
-    /// background").
+    /// (`TableBuilder::sync_pieces_in_background`; flushes with
+    /// `Options::background_flush_syncs`), else on the writing thread (compactions always: they
+    /// run beside checkpoints and ingestions for longer; docs/performance.md, "Table syncs in
+    /// the background").
     pub(crate) fn new_table_output(&self, bottommost: bool, background_syncs: bool) -> Result<TableOutput> {
         let number = {
             let mut st = self.state.lock();

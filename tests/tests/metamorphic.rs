@@ -98,7 +98,7 @@ fn option_sets() -> Vec<(&'static str, Options)> {
     vec![
         ("default", Options::default()),
         (
-            "tiny-blocks-zstd-mmap",
+            "tiny-blocks-zstd-mmap-background-syncs",
             Options {
                 write_buffer_size: 4 << 10,
                 block_size: 256,
@@ -106,6 +106,9 @@ fn option_sets() -> Vec<(&'static str, Options)> {
                 compression: Compression::Zstd { level: 1 },
                 use_mmap_reads: true,
                 target_file_size: 8 << 10,
+                // Flushes sync 1 KiB pieces on a helper thread.
+                table_sync_bytes: 1 << 10,
+                background_flush_syncs: true,
                 ..Default::default()
             },
         ),

@@ -374,7 +374,7 @@ fn background_db() -> (SimFs, SelectiveFaultFs, Arc<Db>) {
     let sim = SimFs::new();
     sim.set_background_syncs(true);
     let ffs = SelectiveFaultFs::new(sim.arc());
-    let db = Arc::new(Db::open("/db", options(ffs.arc())).unwrap());
+    let db = Arc::new(Db::open("/db", Options { background_flush_syncs: true, ..options(ffs.arc()) }).unwrap());
     (sim, ffs, db)
 }
 
@@ -470,6 +470,28 @@ fn a_failed_background_piece_sync_fails_the_flush_and_loses_nothing() {
     // Without a power loss every key is in the WAL.
     let db = Db::open("/db", options(ffs.arc())).unwrap();
     assert_all_keys(&db, 600);
+}
+
+#[test]
+fn by_default_a_flush_syncs_its_pieces_on_its_own_thread() {
+    let sim = SimFs::new();
+    sim.set_background_syncs(true);
+    let ffs = SelectiveFaultFs::new(sim.arc());
+    let db = Arc::new(Db::open("/db", options(ffs.arc())).unwrap());
+    fill(&db, 0, 600);
+    ffs.hold_background_syncs(true);
+    let before = sim.trace().len();
+    let flusher = {
+        let db = Arc::clone(&db);
+        std::thread::spawn(move || db.flush())
+    };
+    let finished = within_30s(|| flusher.is_finished());
+    let held = ffs.background_syncs_waiting();
+    ffs.hold_background_syncs(false);
+    flusher.join().unwrap().unwrap();
+    assert!(finished && held == 0, "a flush handed a piece sync to a helper thread by default ({held} held)");
+    let synced = assert_synced_before_install(&sim.trace()[before..]);
+    assert!(synced[0].1 >= 8, "the table was synced in {} pieces", synced[0].1);
 }
 
 #[test]

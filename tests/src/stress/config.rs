@@ -41,6 +41,11 @@ pub fn random_options(opts_seed: u64) -> (Options, Knobs) {
         ..Default::default()
     };
     let knobs = Knobs { sync_pct: *r.pick(&[5, 20, 50, 90]), read_pct: *r.pick(&[10, 30, 60]) };
+    // Drawn last, so the options above stay what earlier runs' seeds gave. Small pieces make
+    // the flushes of these small memtables sync in pieces at all (on a helper thread when
+    // `background_flush_syncs`).
+    let opts =
+        Options { table_sync_bytes: *r.pick(&[2 << 20, 8 << 10]), background_flush_syncs: r.percent(50), ..opts };
     (opts, knobs)
 }
 
@@ -49,7 +54,7 @@ pub fn describe(opts: &Options, knobs: &Knobs) -> String {
     format!(
         "write_buffer={} max_write_buffers={} block={} restart={} compression={:?} bloom={} cache={} \
          l0_trigger={} l1={} target_file={} manifest_limit={} mmap={} bg_compactions={} \
-         max_open_files={} recovery={:?} sync_pct={} read_pct={}",
+         max_open_files={} recovery={:?} table_sync={} background_flush_syncs={} sync_pct={} read_pct={}",
         opts.write_buffer_size,
         opts.max_write_buffers,
         opts.block_size,
@@ -65,6 +70,8 @@ pub fn describe(opts: &Options, knobs: &Knobs) -> String {
         opts.max_background_compactions,
         opts.max_open_files,
         opts.wal_recovery_mode,
+        opts.table_sync_bytes,
+        opts.background_flush_syncs,
         knobs.sync_pct,
         knobs.read_pct
     )
