@@ -29,7 +29,8 @@ struct GateState {
     holders: usize,
     /// Piece syncs running now.
     in_flight: usize,
-    /// Writers waiting for the gate to open (for tests and diagnostics).
+    /// Writers (or their piece-sync helper threads) waiting for the gate to open (for tests and
+    /// diagnostics).
     waiting: usize,
 }
 

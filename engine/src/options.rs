@@ -109,7 +109,9 @@ pub struct Options {
     /// it, so a table is still durable whole before it is installed. The flush ends sooner, so
     /// its memtable is freed sooner: the fill's peak memory drops (74-76 against 78-83 MiB of
     /// anonymous memory with 64 MiB memtables), but checkpoints taken right after a bulk load
-    /// wait longer (at 1 GiB the slowest of 11 rose from a median 1.7x to 2.5x its median).
+    /// waited longer at 1 GiB (the slowest of 11 rose from a median 1.7x to 2.5x its median;
+    /// not seen at 256 MiB and 4 GiB in fewer runs). While one piece syncs the next is written,
+    /// so a sync may carry up to about two pieces. No effect with `table_sync_bytes: 0`.
     /// Compactions always sync their own pieces. Default `false` (docs/performance.md, "Table
     /// syncs in the background").
     pub background_flush_syncs: bool,

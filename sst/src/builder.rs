@@ -334,7 +334,8 @@ impl TableBuilder {
 
     /// Makes the file durable in pieces while it is written: after every `bytes` appended (at a
     /// block boundary) the bytes so far are synced, and `finish`'s last sync covers the rest, so
-    /// no sync of this table has more than about `bytes` to write. Every sync goes through
+    /// no sync of this table has more than about `bytes` to write (about twice that with
+    /// [`Self::sync_pieces_in_background`], whose writer goes on while a piece syncs). Every sync goes through
     /// `gate` ([`IoGate::piece`]): it waits while a holder (a checkpoint's sync phase) has the
     /// gate. Without this call (the default) the table is synced once, by `finish`. `finish`
     /// syncs the whole file either way before it returns.

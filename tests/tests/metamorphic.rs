@@ -106,7 +106,7 @@ fn option_sets() -> Vec<(&'static str, Options)> {
                 compression: Compression::Zstd { level: 1 },
                 use_mmap_reads: true,
                 target_file_size: 8 << 10,
-                // Flushes sync 1 KiB pieces on a helper thread.
+                // Tables sync in 1 KiB pieces, a flush's on a helper thread.
                 table_sync_bytes: 1 << 10,
                 background_flush_syncs: true,
                 ..Default::default()

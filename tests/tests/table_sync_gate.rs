@@ -383,6 +383,12 @@ fn newest_table(trace: &[String]) -> Option<String> {
     trace.iter().rev().find_map(|op| op.strip_prefix("create ").filter(|p| is_table(p)).map(str::to_string))
 }
 
+/// Flushes `db` on a new thread.
+fn spawn_flush(db: &Arc<Db>) -> JoinHandle<strata::Result<()>> {
+    let db = Arc::clone(db);
+    std::thread::spawn(move || db.flush())
+}
+
 /// Waits until `cond` holds or 30 s have passed (a guard against a hang that turns it into a
 /// failure; no assertion depends on the time), and returns whether it holds.
 fn within_30s(cond: impl Fn() -> bool) -> bool {
@@ -399,11 +405,9 @@ fn a_flush_writes_its_next_piece_while_the_last_one_syncs_in_the_background() {
     fill(&db, 0, 600);
     ffs.hold_background_syncs(true);
     let before = sim.trace().len();
-    let flusher = {
-        let db = Arc::clone(&db);
-        std::thread::spawn(move || db.flush())
-    };
+    let flusher = spawn_flush(&db);
     assert!(within_30s(|| ffs.background_syncs_waiting() == 1), "no piece was synced on a helper thread");
+    assert_eq!(db.io_gate().in_flight(), 1, "the helper's sync is not a piece in flight through the gate");
     let table = newest_table(&sim.trace()[before..]).expect("the flush created its table");
     // The first piece's sync is held; the flush goes on writing the second piece, then waits
     // for that sync at the second piece's end (at most one runs).
@@ -440,10 +444,7 @@ fn a_held_gate_stops_a_background_flush_before_its_first_piece_sync() {
     let gate = db.io_gate();
     let guard = gate.hold();
     let before = sim.trace().len();
-    let flusher = {
-        let db = Arc::clone(&db);
-        std::thread::spawn(move || db.flush())
-    };
+    let flusher = spawn_flush(&db);
     // The flush has written its first piece and waits for the gate before handing its sync on.
     until(|| gate.waiting() == 1);
     let during = sim.trace()[before..].to_vec();
@@ -455,21 +456,29 @@ fn a_held_gate_stops_a_background_flush_before_its_first_piece_sync() {
     assert_synced_before_install(&sim.trace()[before..]);
 }
 
+/// A failed background sync fails the flush, whether the next piece (600 keys, about ten
+/// pieces) or `finish` (100 keys: one piece sync, whose result only `finish` sees) finds it.
 #[test]
 fn a_failed_background_piece_sync_fails_the_flush_and_loses_nothing() {
-    let (sim, ffs, db) = background_db();
-    fill(&db, 0, 600);
-    ffs.fail_background_syncs(true);
-    let before = sim.trace().len();
-    let err = db.flush().expect_err("a flush whose piece sync failed succeeded");
-    assert!(err.to_string().contains(".sst"), "{err}");
-    let trace = &sim.trace()[before..];
-    assert!(!trace.iter().any(|op| op.starts_with("append ") && op.contains("MANIFEST-")), "a table was installed");
-    drop(db);
-    ffs.fail_background_syncs(false);
-    // Without a power loss every key is in the WAL.
-    let db = Db::open("/db", options(ffs.arc())).unwrap();
-    assert_all_keys(&db, 600);
+    for n in [600, 100] {
+        let (sim, ffs, db) = background_db();
+        fill(&db, 0, n);
+        ffs.fail_background_syncs(true);
+        let before = sim.trace().len();
+        let err = db.flush().expect_err("a flush whose piece sync failed succeeded");
+        assert!(err.to_string().contains("injected background sync fault"), "{n} keys: {err}");
+        let trace = &sim.trace()[before..];
+        assert!(table_syncs(trace) == 0, "{n} keys: the writer synced although a piece sync had failed: {trace:?}");
+        assert!(
+            !trace.iter().any(|op| op.starts_with("append ") && op.contains("MANIFEST-")),
+            "{n} keys: a table was installed"
+        );
+        drop(db);
+        ffs.fail_background_syncs(false);
+        // Without a power loss every key is in the WAL.
+        let db = Db::open("/db", options(ffs.arc())).unwrap();
+        assert_all_keys(&db, n);
+    }
 }
 
 #[test]
@@ -481,12 +490,9 @@ fn by_default_a_flush_syncs_its_pieces_on_its_own_thread() {
     fill(&db, 0, 600);
     ffs.hold_background_syncs(true);
     let before = sim.trace().len();
-    let flusher = {
-        let db = Arc::clone(&db);
-        std::thread::spawn(move || db.flush())
-    };
-    let finished = within_30s(|| flusher.is_finished());
-    let held = ffs.background_syncs_waiting();
+    let flusher = spawn_flush(&db);
+    until(|| flusher.is_finished() || ffs.background_syncs_waiting() > 0);
+    let (finished, held) = (flusher.is_finished(), ffs.background_syncs_waiting());
     ffs.hold_background_syncs(false);
     flusher.join().unwrap().unwrap();
     assert!(finished && held == 0, "a flush handed a piece sync to a helper thread by default ({held} held)");
@@ -507,8 +513,8 @@ fn compaction_outputs_sync_their_pieces_on_the_compaction_thread() {
         let db = Arc::clone(&db);
         std::thread::spawn(move || db.compact_range(&db.default_cf(), None, None))
     };
-    let finished = within_30s(|| compaction.is_finished());
-    let held = ffs.background_syncs_waiting();
+    until(|| compaction.is_finished() || ffs.background_syncs_waiting() > 0);
+    let (finished, held) = (compaction.is_finished(), ffs.background_syncs_waiting());
     ffs.hold_background_syncs(false);
     compaction.join().unwrap().unwrap();
     assert!(finished && held == 0, "a compaction output handed a piece sync to a helper thread ({held} held)");

@@ -28,9 +28,10 @@ impl RealFs {
         Self { mmap_reads, ..Self::default() }
     }
 
-    /// With `true`, [`FileSystem::concurrent_syncs`] says no: callers sync one file after
-    /// another on their own thread (for a disk that serves syncs strictly in order, or for a
-    /// deterministic instruction count). Default `false`.
+    /// With `true`, [`FileSystem::concurrent_syncs`] says no and files hand out no
+    /// [`WritableFile::background_syncer`]: callers sync one file after another on their own
+    /// thread (for a disk that serves syncs strictly in order, or for a deterministic
+    /// instruction count). Default `false`.
     #[must_use]
     pub fn sequential_syncs(mut self, sequential: bool) -> Self {
         self.sequential_syncs = sequential;
@@ -52,6 +53,8 @@ struct RealWritable {
     preallocated: bool,
     /// `trim` changed the size since the last sync, so the next sync is a full `fsync`.
     size_changed: bool,
+    /// Hands out a [`FileSyncer`] (not under [`RealFs::sequential_syncs`]).
+    background_syncs: bool,
 }
 
 impl WritableFile for RealWritable {
@@ -117,7 +120,7 @@ impl WritableFile for RealWritable {
 
     /// A duplicate of the descriptor (`dup`): `fdatasync` on it syncs the same open file.
     fn background_syncer(&self) -> Option<Box<dyn FileSyncer>> {
-        if self.preallocated || self.size_changed {
+        if !self.background_syncs || self.preallocated || self.size_changed {
             return None;
         }
         let file = self.file.try_clone().ok()?;
@@ -186,6 +189,7 @@ impl FileSystem for RealFs {
             len: 0,
             preallocated: false,
             size_changed: false,
+            background_syncs: !self.sequential_syncs,
         }))
     }
 
@@ -345,6 +349,25 @@ mod tests {
         assert!(RealFs::new().concurrent_syncs());
         assert!(RealFs::with_mmap(true).concurrent_syncs());
         assert!(!RealFs::new().sequential_syncs(true).concurrent_syncs());
+    }
+
+    #[test]
+    fn a_background_syncer_syncs_what_was_flushed_and_only_for_plain_appends() {
+        let dir = tempfile::tempdir().unwrap();
+        let fs = RealFs::new();
+        let mut f = fs.create(&dir.path().join("t")).unwrap();
+        let mut syncer = f.background_syncer().expect("a real file hands out a syncer");
+        f.append(b"piece one").unwrap();
+        f.flush().unwrap();
+        std::thread::scope(|s| s.spawn(|| syncer.sync()).join().unwrap()).unwrap();
+        f.append(b", two").unwrap();
+        f.sync().unwrap();
+        assert_eq!(fs.read_all(&dir.path().join("t")).unwrap().as_ref(), b"piece one, two");
+        let quiet = RealFs::new().sequential_syncs(true);
+        assert!(quiet.create(&dir.path().join("u")).unwrap().background_syncer().is_none());
+        let mut wal = fs.create(&dir.path().join("w")).unwrap();
+        wal.preallocate(4096).unwrap();
+        assert!(wal.background_syncer().is_none(), "a preallocated file's size must be committed by its owner");
     }
 
     #[test]

@@ -9,9 +9,15 @@ use super::{CheckpointHow, Engine, OpenCfg, Res, StrataCompression};
 use std::path::{Path, PathBuf};
 use strata::{Compression, Db, IngestOptions, Options, ReadOptions, SstFileWriter, WriteBatch, WriteOptions};
 
-/// `Options::default()` with the block cache and compression of the run.
+/// `Options::default()` with the block cache and compression of the run, and
+/// `Options::background_flush_syncs` when `STRATA_COMPARE_BACKGROUND_FLUSH_SYNCS=1` (inherited by
+/// the child processes).
 fn strata_options(cache_bytes: usize, c: StrataCompression) -> Options {
-    let mut o = Options { block_cache_capacity: cache_bytes, ..Options::default() };
+    let mut o = Options {
+        block_cache_capacity: cache_bytes,
+        background_flush_syncs: std::env::var_os("STRATA_COMPARE_BACKGROUND_FLUSH_SYNCS").is_some_and(|v| v == "1"),
+        ..Options::default()
+    };
     let zstd = Compression::Zstd { level: 3 };
     match c {
         StrataCompression::Default => {}
@@ -27,12 +33,13 @@ pub(super) fn strata_settings(cache_mib: usize, c: StrataCompression) -> String 
     format!(
         "block cache {cache_mib} MiB (CLOCK), compression {:?}, bottommost compression {:?} ({c:?}), memtable {} MiB x{}, \
          bloom {} bits/key, WAL on, sync only for fillsync (WriteOptions::sync), checkpoint: hard links + fresh manifest, \
-         ingest: SstFileWriter + ingest_external_files (move)",
+         ingest: SstFileWriter + ingest_external_files (move){}",
         d.compression,
         d.bottommost_compression,
         d.write_buffer_size >> 20,
         d.max_write_buffers + 1,
-        d.bloom_bits_per_key
+        d.bloom_bits_per_key,
+        if d.background_flush_syncs { ", flush pieces synced in the background" } else { "" }
     )
 }
 
