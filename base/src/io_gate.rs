@@ -7,7 +7,7 @@
 //! ([`IoGate::piece`]): before each piece's sync they wait while a holder has the gate, and the
 //! sync itself counts as one piece in flight (with `Options::background_flush_syncs` a flush's
 //! runs on a helper thread while the flush writes the next piece, at most one per table:
-//! `TableBuilder::sync_pieces_in_background`). A holder ([`IoGate::hold`]) closes the gate for its
+//! `TableBuilder::sync_in_pieces`). A holder ([`IoGate::hold`]) closes the gate for its
 //! sync phase only, without waiting for the pieces already in flight: its syncs then share the
 //! disk with at most one piece per table writer. (Waiting for that piece as well measured worse:
 //! docs/performance.md, "Checkpoints".)

@@ -27,7 +27,7 @@ impl DbInner {
     /// Allocates a file number (recorded in `pending_outputs`) and creates its table;
     /// `bottommost`: the table goes to the bottommost level (see `Options::bottommost_compression`);
     /// `background_syncs`: its pieces are synced on a helper thread while the next is written
-    /// (`TableBuilder::sync_pieces_in_background`; flushes with
+    /// (`TableBuilder::sync_in_pieces`; flushes with
     /// `Options::background_flush_syncs`), else on the writing thread (compactions always: they
     /// run beside checkpoints and ingestions for longer; docs/performance.md, "Table syncs in
     /// the background").
@@ -42,10 +42,7 @@ impl DbInner {
             Ok(mut builder) => {
                 let piece = self.opts.table_sync_bytes;
                 if piece > 0 {
-                    builder.sync_in_pieces(piece, Arc::clone(&self.io_gate));
-                    if background_syncs {
-                        builder.sync_pieces_in_background();
-                    }
+                    builder.sync_in_pieces(piece, Arc::clone(&self.io_gate), background_syncs);
                 }
                 Ok(TableOutput { number, builder, smallest_seq: SeqNo::MAX, largest_seq: 0 })
             }

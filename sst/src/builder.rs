@@ -50,7 +50,7 @@ struct Pieces {
     /// `offset` when the last piece's sync began.
     synced: u64,
     /// Piece syncs run on a helper thread through this handle while the next piece is written
-    /// ([`TableBuilder::sync_pieces_in_background`]); `None` while one runs, or when they run
+    /// ([`TableBuilder::sync_in_pieces`] with `background`); `None` while one runs, or when they run
     /// on the writer's thread.
     syncer: Option<Box<dyn FileSyncer>>,
     /// The piece sync running on a helper thread.
@@ -333,30 +333,21 @@ impl TableBuilder {
     }
 
     /// Makes the file durable in pieces while it is written: after every `bytes` appended (at a
-    /// block boundary) the bytes so far are synced, and `finish`'s last sync covers the rest, so
-    /// no sync of this table has more than about `bytes` to write (about twice that with
-    /// [`Self::sync_pieces_in_background`], whose writer goes on while a piece syncs). Every sync goes through
-    /// `gate` ([`IoGate::piece`]): it waits while a holder (a checkpoint's sync phase) has the
-    /// gate. Without this call (the default) the table is synced once, by `finish`. `finish`
-    /// syncs the whole file either way before it returns.
-    pub fn sync_in_pieces(&mut self, bytes: u64, gate: Arc<IoGate>) {
+    /// block boundary) the bytes so far are synced, and `finish`'s last sync covers the rest.
+    /// Every sync goes through `gate` ([`IoGate::piece`]): it waits while a holder (a
+    /// checkpoint's sync phase) has the gate. Without this call (the default) the table is
+    /// synced once, by `finish`. `finish` syncs the whole file either way before it returns.
+    ///
+    /// On the writer's thread, no sync has more than about `bytes` to write. With `background`,
+    /// each piece is synced on a helper thread while the writer goes on with the next one,
+    /// through a second handle to the file ([`WritableFile::background_syncer`]): at most one
+    /// piece sync runs at a time (so one has up to about twice `bytes` to write), and `finish`
+    /// waits for it before its own last sync, so what `finish` guarantees is unchanged. A file
+    /// system without a second handle gets its pieces synced on the writer's thread.
+    pub fn sync_in_pieces(&mut self, bytes: u64, gate: Arc<IoGate>, background: bool) {
         if let Some(sink) = self.sink.as_mut() {
-            sink.pieces = Some(Pieces { bytes: bytes.max(1), gate, synced: sink.offset, syncer: None, running: None });
-        }
-    }
-
-    /// With [`Self::sync_in_pieces`] (call it first): each piece is synced on a helper thread
-    /// while the writer goes on with the next one, through a second handle to the file
-    /// ([`WritableFile::background_syncer`]), instead of on the writer's thread. At most one
-    /// piece sync runs at a time, each through the gate as before, and `finish` waits for it
-    /// before its own last sync, so what `finish` guarantees is unchanged. Does nothing when the
-    /// file system has no second handle (the pieces are then synced on the writer's thread).
-    pub fn sync_pieces_in_background(&mut self) {
-        if let Some(sink) = self.sink.as_mut()
-            && let Some(p) = sink.pieces.as_mut()
-            && p.running.is_none()
-        {
-            p.syncer = sink.file.background_syncer();
+            let syncer = if background { sink.file.background_syncer() } else { None };
+            sink.pieces = Some(Pieces { bytes: bytes.max(1), gate, synced: sink.offset, syncer, running: None });
         }
     }
 

@@ -244,7 +244,6 @@ fn run_hook(hook: &SharedHook, path: &Path) {
 
 impl FileSystem for SelectiveFaultFs {
     fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
-        let syncers = Arc::clone(&self.syncers);
         {
             let held = |g: &Option<String>| g.as_ref().is_some_and(|s| path.to_string_lossy().ends_with(s.as_str()));
             let mut g = self.gate.0.lock().unwrap_or_else(PoisonError::into_inner);
@@ -255,7 +254,12 @@ impl FileSystem for SelectiveFaultFs {
         run_hook(&self.hook, path);
         check(&self.rule, path, "create")?;
         let inner = self.inner.create(path)?;
-        Ok(Box::new(Writable { inner, path: path.to_path_buf(), rule: Arc::clone(&self.rule), syncers }))
+        Ok(Box::new(Writable {
+            inner,
+            path: path.to_path_buf(),
+            rule: Arc::clone(&self.rule),
+            syncers: Arc::clone(&self.syncers),
+        }))
     }
 
     fn open(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {

@@ -481,6 +481,17 @@ fn a_failed_background_piece_sync_fails_the_flush_and_loses_nothing() {
     }
 }
 
+/// With background syncs held, waits until `job` finishes or one of its piece syncs stops at
+/// the hold; then releases the hold, joins `job` (which must succeed) and returns whether it had
+/// finished and how many background syncs were held.
+fn run_beside_held_background_syncs(ffs: &SelectiveFaultFs, job: JoinHandle<strata::Result<()>>) -> (bool, usize) {
+    until(|| job.is_finished() || ffs.background_syncs_waiting() > 0);
+    let seen = (job.is_finished(), ffs.background_syncs_waiting());
+    ffs.hold_background_syncs(false);
+    job.join().unwrap().unwrap();
+    seen
+}
+
 #[test]
 fn by_default_a_flush_syncs_its_pieces_on_its_own_thread() {
     let sim = SimFs::new();
@@ -490,11 +501,7 @@ fn by_default_a_flush_syncs_its_pieces_on_its_own_thread() {
     fill(&db, 0, 600);
     ffs.hold_background_syncs(true);
     let before = sim.trace().len();
-    let flusher = spawn_flush(&db);
-    until(|| flusher.is_finished() || ffs.background_syncs_waiting() > 0);
-    let (finished, held) = (flusher.is_finished(), ffs.background_syncs_waiting());
-    ffs.hold_background_syncs(false);
-    flusher.join().unwrap().unwrap();
+    let (finished, held) = run_beside_held_background_syncs(&ffs, spawn_flush(&db));
     assert!(finished && held == 0, "a flush handed a piece sync to a helper thread by default ({held} held)");
     let synced = assert_synced_before_install(&sim.trace()[before..]);
     assert!(synced[0].1 >= 8, "the table was synced in {} pieces", synced[0].1);
@@ -513,10 +520,7 @@ fn compaction_outputs_sync_their_pieces_on_the_compaction_thread() {
         let db = Arc::clone(&db);
         std::thread::spawn(move || db.compact_range(&db.default_cf(), None, None))
     };
-    until(|| compaction.is_finished() || ffs.background_syncs_waiting() > 0);
-    let (finished, held) = (compaction.is_finished(), ffs.background_syncs_waiting());
-    ffs.hold_background_syncs(false);
-    compaction.join().unwrap().unwrap();
+    let (finished, held) = run_beside_held_background_syncs(&ffs, compaction);
     assert!(finished && held == 0, "a compaction output handed a piece sync to a helper thread ({held} held)");
     let synced = assert_synced_before_install(&sim.trace()[before..]);
     assert!(synced.len() >= 2, "{synced:?}");
