@@ -45,12 +45,14 @@ const SHARDS: usize = 1 << SHARD_BITS;
 /// Bytes charged per entry on top of the block itself: what a cached block costs beyond its
 /// length. A block read from a table is a view of the buffer it was read into (its 5-byte
 /// trailer and the allocator's header and rounding, 13-28 bytes), whose `Bytes` handle shares
-/// a 24-byte header allocation (32 with the allocator's); the slab node is 72 bytes in a
-/// vector up to twice that, the map slot 24 bytes plus a control byte at up to 7/8 load.
-/// Measured (`RssAnon` growth of a 64 MiB cache filled with 4.1-4.3 KiB blocks the way the read
-/// path makes them, 2026-12-01): 268 bytes per entry beyond the block (it was charged 64, so a
-/// full cache used 1.048x its capacity).
-const ENTRY_OVERHEAD: usize = 272;
+/// a 24-byte header allocation (32 with the allocator's); the slab node is 96 bytes (72 before
+/// the block's restart hints) in a vector up to twice that, the map slot 24 bytes plus a
+/// control byte at up to 7/8 load. Measured (`RssAnon` growth of a 64 MiB cache filled with
+/// 4.1-4.3 KiB blocks the way the read path makes them, `cargo run --release -p strata-sst
+/// --example cache_rss`): 268 bytes per entry beyond the block with 72-byte nodes
+/// (2026-12-01; it was charged 64, so a full cache used 1.048x its capacity), 36 more with
+/// 96-byte nodes (2026-12-02).
+const ENTRY_OVERHEAD: usize = 308;
 /// Reservations displace data blocks from at most this fraction (1 / n) of the capacity.
 const RESERVED_SHARE_MAX: usize = 2;
 
@@ -71,8 +73,8 @@ struct Node {
     referenced: bool,
 }
 
-// ENTRY_OVERHEAD was measured with 72-byte nodes.
-const _: () = assert!(std::mem::size_of::<Node>() <= 72);
+// ENTRY_OVERHEAD was measured with 96-byte nodes.
+const _: () = assert!(std::mem::size_of::<Node>() <= 96);
 
 /// One shard: a slab of nodes swept by a clock hand (second-chance replacement).
 ///

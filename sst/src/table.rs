@@ -190,7 +190,8 @@ impl Table {
     /// from the cache needs no check.
     fn load_data_block(&self, handle: BlockHandle) -> Result<Block> {
         let bytes = self.read_block(handle, self.data_end, self.opts.verify_checksums)?;
-        Block::parse(bytes, self.layout).map_err(|c| self.block_error(handle, c))
+        let block = Block::parse(bytes, self.layout).map_err(|c| self.block_error(handle, c))?;
+        Ok(block.with_restart_hints(self.comparator()))
     }
 
     /// Entries of the index (one per data block).

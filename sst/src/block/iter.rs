@@ -26,14 +26,42 @@ pub(crate) struct Block {
     /// which fits in a `u32` (so a cached block's node stays small).
     restarts_at: u32,
     num_restarts: u32,
+    /// Restart points `1..=hint_len` by order summary ([`Comparator::order_prefix`]) of their
+    /// keys and by offset, beside the block's handle ([`Block::with_restart_hints`]), so that a
+    /// point lookup in a cached block finds its restart interval without loading the restart
+    /// array or a restart key. Plain fields rather than a struct, whose padding would push a
+    /// cache node past 96 bytes.
+    hint_prefixes: [u64; HINTS],
+    hint_offsets: [u16; HINTS],
+    /// [`NO_HINTS`] when the block has none: more than `HINTS + 1` restart points, an offset
+    /// past `u16::MAX`, a comparator without summaries (unless there is one restart point,
+    /// which needs none), or a restart entry that does not decode (a lookup then finds the
+    /// fault the usual way). Otherwise the block has exactly `hint_len + 1` restart points.
+    hint_len: u8,
     pub(super) layout: EntryLayout,
 }
+
+/// Most restart points after the first that a block summarizes ([`Block::with_restart_hints`]):
+/// a 4 KiB block of entries of 64 bytes or more at the default restart interval (16) has at
+/// most four restart points.
+pub(super) const HINTS: usize = 3;
+
+/// `Block::hint_len` of a block without hints.
+const NO_HINTS: u8 = u8::MAX;
 
 impl Block {
     /// A block of no bytes, for a free cache slot; never searched (every search of a block
     /// starts from a parsed one).
     pub(crate) fn empty() -> Self {
-        Self { data: Bytes::new(), restarts_at: 0, num_restarts: 0, layout: EntryLayout::KindBit }
+        Self {
+            data: Bytes::new(),
+            restarts_at: 0,
+            num_restarts: 0,
+            hint_prefixes: [0; HINTS],
+            hint_offsets: [0; HINTS],
+            hint_len: NO_HINTS,
+            layout: EntryLayout::KindBit,
+        }
     }
 
     /// Bytes of the block's contents (what holding it keeps in memory).
@@ -78,7 +106,37 @@ impl Block {
         let (Ok(restarts_at), Ok(num_restarts)) = (u32::try_from(restarts_at), u32::try_from(n)) else {
             return Err(block_corrupt(0, "block longer than BLOCK_LEN_MAX"));
         };
-        Ok(Self { data, restarts_at, num_restarts, layout })
+        Ok(Self {
+            data,
+            restarts_at,
+            num_restarts,
+            hint_prefixes: [0; HINTS],
+            hint_offsets: [0; HINTS],
+            hint_len: NO_HINTS,
+            layout,
+        })
+    }
+
+    /// Adds the restart hints of `cmp` (`hint_prefixes`), the comparator every later
+    /// [`Block::seek_point`] of this block is given (a table's blocks get their table's). Reads
+    /// the restart entries, which a block just read from its file has in the CPU cache.
+    pub fn with_restart_hints(mut self, cmp: &dyn Comparator) -> Self {
+        let Some(n) = self.num_restarts().checked_sub(1).filter(|&n| n <= HINTS) else { return self };
+        let (mut prefixes, mut offsets) = ([0; HINTS], [0; HINTS]);
+        for i in 0..n {
+            let off = self.restart_offset(i + 1);
+            let (Ok((key, _)), Ok(off)) = (self.restart_entry(i + 1), u16::try_from(off)) else { return self };
+            let Some(p) = cmp.order_prefix(key) else { return self };
+            (prefixes[i], offsets[i]) = (p, off);
+        }
+        (self.hint_prefixes, self.hint_offsets, self.hint_len) = (prefixes, offsets, n as u8);
+        self
+    }
+
+    /// The order summaries of the hinted restart points (`1..`), when the block has hints.
+    #[inline]
+    pub(super) fn hint_prefixes(&self) -> Option<&[u64]> {
+        (self.hint_len != NO_HINTS).then(|| self.hint_prefixes.get(..self.hint_len as usize).unwrap_or_default())
     }
 
     /// Offset of the restart array: the end of the entry region.
@@ -98,9 +156,29 @@ impl Block {
         restart_point(&self.data, self.restarts_at(), i)
     }
 
+    /// [`Block::restart_offset`], from the hints when the block has them (no load of the
+    /// restart array).
+    #[inline]
+    pub(super) fn hinted_restart_offset(&self, i: usize) -> usize {
+        if self.hint_len == NO_HINTS {
+            return self.restart_offset(i);
+        }
+        match i.checked_sub(1) {
+            None => 0,
+            Some(j) if j < self.hint_len as usize => {
+                self.hint_offsets.get(j).map_or(self.restarts_at(), |&o| o as usize)
+            }
+            Some(_) => self.restarts_at(),
+        }
+    }
+
     /// Key and value of the entry at restart point `i < num_restarts()`.
     pub fn restart_entry(&self, i: usize) -> BResult<(&[u8], &[u8])> {
-        let off = self.restart_offset(i);
+        self.restart_entry_at(self.restart_offset(i))
+    }
+
+    /// Key and value of the restart entry at offset `off`.
+    pub(super) fn restart_entry_at(&self, off: usize) -> BResult<(&[u8], &[u8])> {
         let e = decode_entry(&self.data, off, self.restarts_at(), self.layout)?;
         if e.shared != 0 {
             return Err(block_corrupt(off, "restart entry shares a prefix"));

@@ -1,9 +1,14 @@
 //! Point lookups inside one block, and the located restart keys of an index block.
 //!
 //! A point lookup wants one entry, the first whose key is `>= target`, so it does not need the
-//! iterator's machinery (restart bookkeeping for `prev`, a cursor that can move on): it
-//! binary-searches the restart points, then decodes entries forward from one of them into a
-//! caller's key buffer until the first key `>= target`. [`IndexEntries`] goes further for index
+//! iterator's machinery (restart bookkeeping for `prev`, a cursor that can move on): it finds
+//! the restart interval, then decodes entries forward from its restart point into a caller's
+//! key buffer until the first key `>= target`. A block a table read has restart hints (the
+//! order summaries and offsets of up to [`HINTS`](super::iter::HINTS) restart points after the
+//! first, held beside the block's handle): the interval then comes from them, with no load of
+//! the restart array or of a restart key unless the target's summary ties one. In a block the
+//! CPU cache does not hold, that spares two of a lookup's dependent misses. Without hints it
+//! binary-searches the restart keys. [`IndexEntries`] goes further for index
 //! blocks, whose every entry is a restart point: it locates each key and decodes each handle
 //! once, when the table opens, so the index search of every lookup compares keys and decodes
 //! nothing (and a version 3 index, whose handles are sizes whose offsets follow from the
@@ -45,17 +50,23 @@ impl Block {
     pub fn seek_point(&self, target: &[u8], cmp: &dyn Comparator, key: &mut Vec<u8>) -> BResult<Option<PointHit>> {
         // The last restart point whose key is below the target (or 0): the answer is in its
         // interval or is the next restart point's entry.
-        let (mut lo, mut hi) = (0, self.num_restarts() - 1);
-        while lo < hi {
-            let mid = lo + (hi - lo).div_ceil(2);
-            if cmp.compare(self.restart_entry(mid)?.0, target) == Ordering::Less {
-                lo = mid;
-            } else {
-                hi = mid - 1;
+        let lo = match self.hinted_restart(target, cmp)? {
+            Some(lo) => lo,
+            None => {
+                let (mut lo, mut hi) = (0, self.num_restarts() - 1);
+                while lo < hi {
+                    let mid = lo + (hi - lo).div_ceil(2);
+                    if cmp.compare(self.restart_entry(mid)?.0, target) == Ordering::Less {
+                        lo = mid;
+                    } else {
+                        hi = mid - 1;
+                    }
+                }
+                lo
             }
-        }
+        };
         key.clear();
-        let mut off = self.restart_offset(lo);
+        let mut off = self.hinted_restart_offset(lo);
         let mut restart = lo;
         let (restarts_at, num_restarts) = (self.restarts_at(), self.num_restarts());
         // With a bytewise head (`Comparator::bytewise_head_tail`), most entries are ordered
@@ -72,14 +83,14 @@ impl Block {
             // `restart` is the last restart point at or before `off`: an entry that starts on
             // the next one must share nothing, and none may straddle it.
             if restart + 1 < num_restarts {
-                let next = self.restart_offset(restart + 1);
+                let next = self.hinted_restart_offset(restart + 1);
                 if off == next {
                     restart += 1;
                 } else if off > next {
                     return Err(block_corrupt(off, "entry crosses a restart point"));
                 }
             }
-            let at_restart = self.restart_offset(restart) == off;
+            let at_restart = self.hinted_restart_offset(restart) == off;
             if e.shared > key.len() || (at_restart && e.shared != 0) {
                 return Err(block_corrupt(off, "bad shared key prefix"));
             }
@@ -117,6 +128,31 @@ impl Block {
             off = e.value_end;
         }
         Ok(None)
+    }
+
+    /// With restart hints ([`Block::with_restart_hints`]): the last restart point whose key is below `target` (or 0), found
+    /// from the summaries; only restart keys whose summary ties the target's are loaded and
+    /// compared. `None` without hints, or when `cmp` gives the target no summary.
+    ///
+    /// Summaries agree with the order (`Comparator::order_prefix`): a restart key whose
+    /// summary is below the target's is below the target, one whose summary is above it is
+    /// above it, and the sorted keys' summaries are sorted, so the ties are one run.
+    #[inline]
+    fn hinted_restart(&self, target: &[u8], cmp: &dyn Comparator) -> BResult<Option<usize>> {
+        let Some(prefixes) = self.hint_prefixes() else { return Ok(None) };
+        if prefixes.is_empty() {
+            return Ok(Some(0));
+        }
+        let Some(p) = cmp.order_prefix(target) else { return Ok(None) };
+        let mut below = prefixes.iter().take_while(|&&x| x < p).count();
+        while prefixes.get(below) == Some(&p) {
+            let off = self.hinted_restart_offset(below + 1);
+            if cmp.compare(self.restart_entry_at(off)?.0, target) != Ordering::Less {
+                break;
+            }
+            below += 1;
+        }
+        Ok(Some(below))
     }
 
     /// The block's bytes (values found by [`Block::seek_point`] are ranges of them).
@@ -288,6 +324,7 @@ impl IndexEntries {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::block::iter::HINTS;
     use crate::block::{BlockBuilder, BlockIter};
     use crate::format::BLOCK_TRAILER_LEN;
     use strata_base::BytewiseComparator;
@@ -500,6 +537,86 @@ mod tests {
                 proptest::prop_assert_eq!(point(&block, &t, &icmp), point(&block, &t, &Plain(&icmp)));
             }
         }
+
+        /// A lookup that finds its restart interval from the restart hints finds what the binary
+        /// search over the restart keys finds: blocks of one to four restart points (the most
+        /// hints hold), keys that tie on their first eight bytes (so the hints tie too and the
+        /// tied restart keys are compared whole), keys shorter than eight bytes, and internal
+        /// keys with several versions of one user key.
+        #[test]
+        fn seek_point_with_restart_hints_matches_the_binary_search(
+            users in proptest::collection::btree_set(proptest::collection::vec(proptest::sample::select(vec![0u8, 1, b'a', 0xff]), 0..12), 1..40),
+            versions in proptest::collection::vec(1usize..4, 40),
+            targets in proptest::collection::vec((proptest::collection::vec(proptest::sample::select(vec![0u8, 1, b'a', 0xff]), 0..12), 0u64..300), 1..20),
+            restarts in 1usize..=HINTS + 1,
+            layout in proptest::sample::select(LAYOUTS.to_vec()),
+        ) {
+            use strata_base::ikey::{InternalKeyComparator, lookup_key};
+            let users: Vec<Vec<u8>> = users.into_iter().collect();
+            // The interval that gives at most `restarts` restart points.
+            let interval = |n: usize| n.div_ceil(restarts).max(1);
+            let block = data_block(&users, interval(users.len()), layout);
+            let hinted = block.clone().with_restart_hints(&BytewiseComparator);
+            proptest::prop_assert_eq!(hinted.hint_prefixes().map(<[u64]>::len), Some(block.num_restarts() - 1));
+            for t in targets.iter().map(|(t, _)| t).chain(&users) {
+                proptest::prop_assert_eq!(point(&hinted, t, &BytewiseComparator), point(&block, t, &Plain(&BytewiseComparator)));
+            }
+            let icmp = InternalKeyComparator::new(std::sync::Arc::new(BytewiseComparator));
+            let mut ikeys = Vec::new();
+            let mut seq = 1000u64;
+            for (u, &n) in users.iter().zip(&versions) {
+                for _ in 0..n {
+                    ikeys.push(lookup_key(u, seq));
+                    seq -= 3;
+                }
+            }
+            let block = data_block(&ikeys, interval(ikeys.len()), layout);
+            let hinted = block.clone().with_restart_hints(&icmp);
+            proptest::prop_assert_eq!(hinted.hint_prefixes().map(<[u64]>::len), Some(block.num_restarts() - 1));
+            for (t, s) in targets.iter().map(|(t, s)| (t, *s * 4)).chain(users.iter().map(|u| (u, 500))) {
+                let t = lookup_key(t, s);
+                proptest::prop_assert_eq!(point(&hinted, &t, &icmp), point(&block, &t, &Plain(&icmp)));
+            }
+        }
+    }
+
+    #[test]
+    fn restart_hints_only_where_they_fit() {
+        let keys = |n: usize| (0..n).map(|i| format!("key{i:05}").into_bytes()).collect::<Vec<_>>();
+        let hints =
+            |b: &Block, cmp: &dyn Comparator| b.clone().with_restart_hints(cmp).hint_prefixes().map(<[u64]>::len);
+        // One to HINTS + 1 restart points: hints for all but the first.
+        for restarts in 1..=HINTS + 1 {
+            let block = data_block(&keys(restarts * 4), 4, EntryLayout::KindBit);
+            assert_eq!(block.num_restarts(), restarts);
+            assert_eq!(hints(&block, &BytewiseComparator), Some(restarts - 1));
+            // A comparator without order summaries gives none (one restart point needs none).
+            let none = if restarts == 1 { Some(0) } else { None };
+            assert_eq!(hints(&block, &Plain(&BytewiseComparator)), none);
+        }
+        // More restart points than hints hold.
+        let block = data_block(&keys((HINTS + 2) * 4), 4, EntryLayout::KindBit);
+        assert_eq!(hints(&block, &BytewiseComparator), None);
+        // A restart point past u16::MAX: a value of 70,000 bytes before it.
+        let mut b = BlockBuilder::new(1, 1 << 20, EntryLayout::KindBit);
+        b.add(b"", b"a", ValueKind::Put, &vec![7u8; 70_000]);
+        b.add(b"a", b"b", ValueKind::Put, b"v");
+        let block = Block::parse(Bytes::copy_from_slice(b.finish()), EntryLayout::KindBit).unwrap();
+        assert_eq!(block.num_restarts(), 2);
+        assert_eq!(hints(&block, &BytewiseComparator), None);
+        assert_eq!(
+            point(&block.clone().with_restart_hints(&BytewiseComparator), b"b", &BytewiseComparator),
+            Some((b"b".to_vec(), b"v".to_vec()))
+        );
+        // The prefixes and offsets are those of the restart keys.
+        let block = data_block(&keys(12), 4, EntryLayout::KindBit).with_restart_hints(&BytewiseComparator);
+        assert_eq!(
+            block.hint_prefixes(),
+            Some(&[u64::from_be_bytes(*b"key00004"), u64::from_be_bytes(*b"key00008")][..])
+        );
+        for i in 0..3 {
+            assert_eq!(block.hinted_restart_offset(i), block.restart_offset(i));
+        }
     }
 
     #[test]
@@ -600,17 +717,21 @@ mod tests {
         // No checksum here: a flipped byte must give an error or an answer, never a panic.
         for layout in LAYOUTS {
             let (ks, block) = block_of(20, 4, layout);
+            // Three restart points: a block with restart hints.
+            let (_, hinted) = block_of(12, 4, layout);
             let (_, handles, index) = index_of(20, 1, layout);
             let data_end = handles[19].end().unwrap();
-            for (block, index) in [(block, false), (index, true)] {
+            for (block, index) in [(block, false), (hinted, false), (index, true)] {
                 let data = block.bytes().clone();
                 for i in 0..data.len() {
                     for bit in [0x01u8, 0x10, 0x80] {
                         let mut d = data.to_vec();
                         d[i] ^= bit;
                         let Ok(block) = Block::parse(Bytes::from(d), layout) else { continue };
+                        let hinted = block.clone().with_restart_hints(&BytewiseComparator);
                         for t in [&ks[0], &ks[7], &ks[19], &b"zzz".to_vec()] {
                             let _ = block.seek_point(t, &BytewiseComparator, &mut Vec::new());
+                            let _ = hinted.seek_point(t, &BytewiseComparator, &mut Vec::new());
                         }
                         if let Ok(ix) = IndexEntries::new(&block, data_end) {
                             let _ = ix.seek(&ks[5], &BytewiseComparator);
