@@ -191,7 +191,8 @@ impl Table {
     fn load_data_block(&self, handle: BlockHandle) -> Result<Block> {
         let bytes = self.read_block(handle, self.data_end, self.opts.verify_checksums)?;
         let block = Block::parse(bytes, self.layout).map_err(|c| self.block_error(handle, c))?;
-        Ok(block.with_restart_hints(self.comparator()))
+        let cmp = self.comparator();
+        Ok(block.with_restart_hints(|k| self.index_keys.summary(k, cmp)))
     }
 
     /// Entries of the index (one per data block).
@@ -287,13 +288,16 @@ impl Table {
     ) -> Result<Option<R>> {
         let cmp = self.comparator();
         let mut f = Some(f);
-        let mut i = self.index_keys.seek(key, cmp);
+        // One summary of the key serves the index search and the data blocks' restart hints.
+        let summary = self.index_keys.summary(key, cmp);
+        let mut i = self.index_keys.seek_summarized(key, summary, cmp);
         while i < self.index_keys.len() {
             let handle = self.index_keys.handle(i);
             // A cached block is searched under its cache shard's lock (no reference count
             // taken); a block read from the file is cached, then searched.
             let mut search = |block: &Block| -> Result<Option<R>> {
-                let Some(hit) = block.seek_point(key, cmp, buf).map_err(|c| self.block_error(handle, c))? else {
+                let found = block.seek_point(key, summary, cmp, buf).map_err(|c| self.block_error(handle, c))?;
+                let Some(hit) = found else {
                     return Ok(None);
                 };
                 let entry = PointEntry { key: buf, kind: hit.kind, block: block.bytes(), value: hit.value };

@@ -26,8 +26,7 @@ pub(crate) struct Block {
     /// which fits in a `u32` (so a cached block's node stays small).
     restarts_at: u32,
     num_restarts: u32,
-    /// Restart points `1..=hint_len` by order summary ([`Comparator::order_prefix`]) of their
-    /// keys and by offset, beside the block's handle ([`Block::with_restart_hints`]), so that a
+    /// Restart points `1..=hint_len` by order summary of their keys and by offset, beside the block's handle ([`Block::with_restart_hints`]), so that a
     /// point lookup in a cached block finds its restart interval without loading the restart
     /// array or a restart key. Plain fields rather than a struct, whose padding would push a
     /// cache node past 96 bytes.
@@ -117,16 +116,19 @@ impl Block {
         })
     }
 
-    /// Adds the restart hints of `cmp` (`hint_prefixes`), the comparator every later
-    /// [`Block::seek_point`] of this block is given (a table's blocks get their table's). Reads
-    /// the restart entries, which a block just read from its file has in the CPU cache.
-    pub fn with_restart_hints(mut self, cmp: &dyn Comparator) -> Self {
+    /// Adds the restart hints made with `summary`, an order summary of the keys of the order
+    /// every later [`Block::seek_point`] of this block is given (a table's blocks get their
+    /// index's, [`IndexEntries::summary`](super::IndexEntries::summary)): whenever `a < b`,
+    /// `summary(a) <= summary(b)`, and equal keys have equal summaries; `None` for one key
+    /// means none for any. Reads the restart entries, which a block just read from its file
+    /// has in the CPU cache.
+    pub fn with_restart_hints(mut self, summary: impl Fn(&[u8]) -> Option<u64>) -> Self {
         let Some(n) = self.num_restarts().checked_sub(1).filter(|&n| n <= HINTS) else { return self };
         let (mut prefixes, mut offsets) = ([0; HINTS], [0; HINTS]);
         for i in 0..n {
             let off = self.restart_offset(i + 1);
             let (Ok((key, _)), Ok(off)) = (self.restart_entry(i + 1), u16::try_from(off)) else { return self };
-            let Some(p) = cmp.order_prefix(key) else { return self };
+            let Some(p) = summary(key) else { return self };
             (prefixes[i], offsets[i]) = (p, off);
         }
         (self.hint_prefixes, self.hint_offsets, self.hint_len) = (prefixes, offsets, n as u8);
