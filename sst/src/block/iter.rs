@@ -26,10 +26,10 @@ pub(crate) struct Block {
     /// which fits in a `u32` (so a cached block's node stays small).
     restarts_at: u32,
     num_restarts: u32,
-    /// Restart points `1..=hint_len` by order summary of their keys and by offset, beside the block's handle ([`Block::with_restart_hints`]), so that a
-    /// point lookup in a cached block finds its restart interval without loading the restart
-    /// array or a restart key. Plain fields rather than a struct, whose padding would push a
-    /// cache node past 96 bytes.
+    /// Restart points `1..=hint_len` by order summary of their keys and by offset, beside the
+    /// block's handle ([`Block::with_restart_hints`]), so that a point lookup in a cached block
+    /// finds its restart interval without loading the restart array or a restart key. Plain
+    /// fields rather than a struct, whose padding would push a cache node past 96 bytes.
     hint_prefixes: [u64; HINTS],
     hint_offsets: [u16; HINTS],
     /// [`NO_HINTS`] when the block has none: more than `HINTS + 1` restart points, an offset
