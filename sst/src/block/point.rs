@@ -562,6 +562,20 @@ mod tests {
         Block::parse(Bytes::copy_from_slice(b.finish()), layout).unwrap()
     }
 
+    /// Internal keys: user key `users[i]` in `versions[i]` versions, newest (highest sequence)
+    /// first.
+    fn versioned(users: &[Vec<u8>], versions: &[usize]) -> Vec<Vec<u8>> {
+        let mut ikeys = Vec::new();
+        let mut seq = 1000u64;
+        for (u, &n) in users.iter().zip(versions) {
+            for _ in 0..n {
+                ikeys.push(strata_base::ikey::lookup_key(u, seq));
+                seq -= 3;
+            }
+        }
+        ikeys
+    }
+
     fn point(block: &Block, target: &[u8], cmp: &dyn Comparator) -> Option<(Vec<u8>, Vec<u8>)> {
         let mut key = Vec::new();
         let hit = block.seek_point(target, cmp.order_prefix(target), cmp, &mut key).unwrap()?;
@@ -589,14 +603,7 @@ mod tests {
             }
             // Internal keys: each user key in 1-3 versions, newest (highest sequence) first.
             let icmp = InternalKeyComparator::new(std::sync::Arc::new(BytewiseComparator));
-            let mut ikeys = Vec::new();
-            let mut seq = 1000u64;
-            for (u, &n) in users.iter().zip(&versions) {
-                for _ in 0..n {
-                    ikeys.push(lookup_key(u, seq));
-                    seq -= 3;
-                }
-            }
+            let ikeys = versioned(&users, &versions);
             let block = data_block(&ikeys, interval, layout);
             for (t, s) in targets.iter().map(|(t, s)| (t, *s * 4)).chain(users.iter().map(|u| (u, 500))) {
                 let t = lookup_key(t, s);
@@ -656,14 +663,7 @@ mod tests {
                 proptest::prop_assert_eq!(found, point(&block, t, &Plain(&BytewiseComparator)));
             }
             let icmp = InternalKeyComparator::new(std::sync::Arc::new(BytewiseComparator));
-            let mut ikeys = Vec::new();
-            let mut seq = 1000u64;
-            for (u, &n) in users.iter().zip(&versions) {
-                for _ in 0..n {
-                    ikeys.push(lookup_key(u, seq));
-                    seq -= 3;
-                }
-            }
+            let ikeys = versioned(&users, &versions);
             let block = data_block(&ikeys, interval(ikeys.len()), layout);
             let hinted = block.clone().with_restart_hints(|k| icmp.order_prefix(k));
             proptest::prop_assert_eq!(hinted.hint_prefixes().map(<[u64]>::len), Some(block.num_restarts() - 1));
