@@ -167,15 +167,22 @@ impl Table {
 
     /// A data block, checked, from the cache or the file (and then cached).
     pub(crate) fn data_block(&self, handle: BlockHandle) -> Result<Block> {
-        if let Some(cache) = &self.opts.cache {
-            if let Some(b) = cache.get_block(self.opts.cache_id, handle.offset) {
-                return Ok(b);
-            }
-            let b = self.load_data_block(handle)?;
-            cache.insert_block(self.opts.cache_id, handle.offset, b.clone());
+        if let Some(b) = self.opts.cache.as_ref().and_then(|c| c.get_block(self.opts.cache_id, handle.offset)) {
             return Ok(b);
         }
-        self.load_data_block(handle)
+        self.read_data_block(handle)
+    }
+
+    /// A data block the cache does not hold, read from the file and cached. A cached block gets
+    /// its restart hints, for the point lookups that will find it there; a block read for one
+    /// use (no cache, or `data_block_no_fill`) does not, since the lookup that reads it has it in
+    /// the CPU cache anyway.
+    fn read_data_block(&self, handle: BlockHandle) -> Result<Block> {
+        let Some(cache) = &self.opts.cache else { return self.load_data_block(handle) };
+        let cmp = self.comparator();
+        let b = self.load_data_block(handle)?.with_restart_hints(|k| self.index_keys.summary(k, cmp));
+        cache.insert_block(self.opts.cache_id, handle.offset, b.clone());
+        Ok(b)
     }
 
     /// A data block from the cache, or from the file without adding it to the cache.
@@ -190,9 +197,7 @@ impl Table {
     /// from the cache needs no check.
     fn load_data_block(&self, handle: BlockHandle) -> Result<Block> {
         let bytes = self.read_block(handle, self.data_end, self.opts.verify_checksums)?;
-        let block = Block::parse(bytes, self.layout).map_err(|c| self.block_error(handle, c))?;
-        let cmp = self.comparator();
-        Ok(block.with_restart_hints(|k| self.index_keys.summary(k, cmp)))
+        Block::parse(bytes, self.layout).map_err(|c| self.block_error(handle, c))
     }
 
     /// Entries of the index (one per data block).
@@ -307,13 +312,7 @@ impl Table {
                 self.opts.cache.as_ref().and_then(|c| c.with_block(self.opts.cache_id, handle.offset, &mut search));
             let found = match cached {
                 Some(found) => found?,
-                None => {
-                    let block = self.load_data_block(handle)?;
-                    if let Some(c) = &self.opts.cache {
-                        c.insert_block(self.opts.cache_id, handle.offset, block.clone());
-                    }
-                    search(&block)?
-                }
+                None => search(&self.read_data_block(handle)?)?,
             };
             if found.is_some() {
                 return Ok(found);
@@ -464,4 +463,49 @@ fn read_block(
         return Err(Error::corruption(path, handle.offset, "short block read"));
     }
     codec::unpack(buf, verify).map_err(|c| Error::corruption(path, handle.offset + c.at as u64, c.reason))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{BlockCache, TableBuilder, TableOptions};
+    use strata_base::{MemFile, SimFs};
+
+    /// A table of 400 decimal keys in 4 KiB blocks (three restart points each).
+    fn table(cache: Option<Arc<BlockCache>>) -> Arc<Table> {
+        let fs = SimFs::new();
+        let path = Path::new("/t.sst");
+        let mut b = TableBuilder::create(fs.arc(), path, TableOptions::default()).unwrap();
+        for i in 0..400 {
+            b.add(format!("{i:016}").as_bytes(), ValueKind::Put, &[7; 100]).unwrap();
+        }
+        b.finish().unwrap();
+        let file = Arc::new(MemFile::new(fs.read_all(path).unwrap()));
+        Table::open(file, path, TableReadOptions { cache, ..TableReadOptions::default() }).unwrap()
+    }
+
+    /// Blocks that go into the cache carry restart hints made with the index's summaries;
+    /// blocks read for one use do not.
+    #[test]
+    fn cached_blocks_get_restart_hints_and_one_use_blocks_do_not() {
+        let cache = Arc::new(BlockCache::new(1 << 20));
+        let t = table(Some(Arc::clone(&cache)));
+        let (k0, k1) = (format!("{:016}", 5), format!("{:016}", 300));
+        let first = t.index_handle(t.index_seek(k0.as_bytes()));
+        let found = t.seek_entry(k0.as_bytes()).unwrap().unwrap();
+        assert_eq!(found.0.as_ref(), k0.as_bytes());
+        let cached = cache.get_block(0, first.offset).expect("a point lookup caches its block");
+        let hints = cached.hint_prefixes().expect("a cached block has restart hints");
+        assert_eq!(hints.len(), 2, "three restart points in a 4 KiB block of these entries");
+        // The index's summaries: the eight bytes after the zeros every separator starts with,
+        // so the decimal keys differ in them.
+        assert!(hints.windows(2).all(|w| w[0] < w[1]), "{hints:?}");
+        // Read without filling the cache: no hints.
+        let other = t.index_handle(t.index_seek(k1.as_bytes()));
+        assert!(t.data_block_no_fill(other).unwrap().hint_prefixes().is_none());
+        // A table without a cache reads blocks for one lookup: no hints, same answers.
+        let plain = table(None);
+        assert!(plain.data_block(first).unwrap().hint_prefixes().is_none());
+        assert_eq!(plain.seek_entry(k1.as_bytes()).unwrap().unwrap().0.as_ref(), k1.as_bytes());
+    }
 }

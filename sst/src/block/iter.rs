@@ -137,7 +137,7 @@ impl Block {
 
     /// The order summaries of the hinted restart points (`1..`), when the block has hints.
     #[inline]
-    pub(super) fn hint_prefixes(&self) -> Option<&[u64]> {
+    pub(crate) fn hint_prefixes(&self) -> Option<&[u64]> {
         (self.hint_len != NO_HINTS).then(|| self.hint_prefixes.get(..self.hint_len as usize).unwrap_or_default())
     }
 

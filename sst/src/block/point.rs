@@ -3,7 +3,7 @@
 //! A point lookup wants one entry, the first whose key is `>= target`, so it does not need the
 //! iterator's machinery (restart bookkeeping for `prev`, a cursor that can move on): it finds
 //! the restart interval, then decodes entries forward from its restart point into a caller's
-//! key buffer until the first key `>= target`. A block a table read has restart hints (the
+//! key buffer until the first key `>= target`. A block a table caches has restart hints (the
 //! order summaries and offsets of up to [`HINTS`](super::iter::HINTS) restart points after the
 //! first, held beside the block's handle): the interval then comes from them, with no load of
 //! the restart array or of a restart key unless the target's summary ties one. In a block the
@@ -299,7 +299,7 @@ impl IndexEntries {
         self.entries.len()
     }
 
-    /// Bytes held besides the index block itself: the decoded entries and the prefix array.
+    /// Bytes held besides the index block itself: the decoded entries and the prefix arrays.
     pub fn heap_bytes(&self) -> usize {
         std::mem::size_of_val(&*self.entries)
             + self.prefixes.as_ref().map_or(0, |p| std::mem::size_of_val(&**p))
