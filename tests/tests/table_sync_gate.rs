@@ -492,8 +492,10 @@ fn run_beside_held_background_syncs(ffs: &SelectiveFaultFs, job: JoinHandle<stra
     seen
 }
 
-#[test]
-fn by_default_a_flush_syncs_its_pieces_on_its_own_thread() {
+/// A flush of 600 KiB on a database with `Options` from `options` and a `SimFs` whose files
+/// hand out background syncers, with those syncs held: whether it finished without one and
+/// how many it handed to a helper thread (at most one waits at a time).
+fn flush_beside_held_background_syncs(options: impl FnOnce(Arc<dyn strata::FileSystem>) -> Options) -> (bool, usize) {
     let sim = SimFs::new();
     sim.set_background_syncs(true);
     let ffs = SelectiveFaultFs::new(sim.arc());
@@ -501,10 +503,24 @@ fn by_default_a_flush_syncs_its_pieces_on_its_own_thread() {
     fill(&db, 0, 600);
     ffs.hold_background_syncs(true);
     let before = sim.trace().len();
-    let (finished, held) = run_beside_held_background_syncs(&ffs, spawn_flush(&db));
-    assert!(finished && held == 0, "a flush handed a piece sync to a helper thread by default ({held} held)");
+    let seen = run_beside_held_background_syncs(&ffs, spawn_flush(&db));
     let synced = assert_synced_before_install(&sim.trace()[before..]);
     assert!(synced[0].1 >= 8, "the table was synced in {} pieces", synced[0].1);
+    seen
+}
+
+#[test]
+fn by_default_a_flush_syncs_its_pieces_in_the_background() {
+    assert!(Options::default().background_flush_syncs);
+    let (finished, held) = flush_beside_held_background_syncs(options);
+    assert!(!finished && held == 1, "the flush synced no piece on a helper thread by default");
+}
+
+#[test]
+fn without_background_flush_syncs_a_flush_syncs_its_pieces_on_its_own_thread() {
+    let (finished, held) =
+        flush_beside_held_background_syncs(|fs| Options { background_flush_syncs: false, ..options(fs) });
+    assert!(finished && held == 0, "a flush handed a piece sync to a helper thread ({held} held)");
 }
 
 #[test]

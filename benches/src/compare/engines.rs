@@ -9,15 +9,16 @@ use super::{CheckpointHow, Engine, OpenCfg, Res, StrataCompression};
 use std::path::{Path, PathBuf};
 use strata::{Compression, Db, IngestOptions, Options, ReadOptions, SstFileWriter, WriteBatch, WriteOptions};
 
-/// `Options::default()` with the block cache and compression of the run, and
-/// `Options::background_flush_syncs` when `STRATA_COMPARE_BACKGROUND_FLUSH_SYNCS=1` (inherited by
-/// the child processes).
+/// `Options::default()` with the block cache and compression of the run;
+/// `STRATA_COMPARE_BACKGROUND_FLUSH_SYNCS=0` or `=1` sets `Options::background_flush_syncs` (on by
+/// default) for an A/B run (inherited by the child processes).
 fn strata_options(cache_bytes: usize, c: StrataCompression) -> Options {
-    let mut o = Options {
-        block_cache_capacity: cache_bytes,
-        background_flush_syncs: std::env::var_os("STRATA_COMPARE_BACKGROUND_FLUSH_SYNCS").is_some_and(|v| v == "1"),
-        ..Options::default()
-    };
+    let mut o = Options { block_cache_capacity: cache_bytes, ..Options::default() };
+    match std::env::var_os("STRATA_COMPARE_BACKGROUND_FLUSH_SYNCS") {
+        Some(v) if v == "0" => o.background_flush_syncs = false,
+        Some(v) if v == "1" => o.background_flush_syncs = true,
+        _ => {}
+    }
     let zstd = Compression::Zstd { level: 3 };
     match c {
         StrataCompression::Default => {}
@@ -39,7 +40,7 @@ pub(super) fn strata_settings(cache_mib: usize, c: StrataCompression) -> String 
         d.write_buffer_size >> 20,
         d.max_write_buffers + 1,
         d.bloom_bits_per_key,
-        if d.background_flush_syncs { ", flush pieces synced in the background" } else { "" }
+        if d.background_flush_syncs { "" } else { ", flush pieces synced on the flush thread" }
     )
 }
 
