@@ -111,8 +111,8 @@ pub struct Options {
     /// about 4 MiB (anonymous memory with 64 MiB memtables: 75-79 against 79-82 MiB over five
     /// alternating rounds) and a 1 GiB load of 4 KiB values took about 5% less time. The cost:
     /// the first checkpoint right after such a load waited longer at 1 GiB (the slowest of 11
-    /// was higher in 9 of 14 alternating pairs, median 9.3 against 6.7 ms; within 2x its median
-    /// as often either way). While one piece syncs the next is written, so a sync may carry up
+    /// was higher in 10 of 14 alternating pairs, median 9.0 against 6.7 ms; within 2x its
+    /// median as often either way: 5 and 6 of 14). While one piece syncs the next is written, so a sync may carry up
     /// to about two pieces. No effect with `table_sync_bytes: 0`. Compactions always sync their
     /// own pieces. Default `true` since session 31 (`false` before); docs/performance.md, "Table
     /// syncs in the background".
