@@ -20,7 +20,8 @@ use strata_base::fs::{FileLock, FileSyncer, RandomAccessFile, WritableFile};
 pub struct FaultRule {
     /// Files whose name ends with this (e.g. `".sst"`) are affected.
     pub suffix: String,
-    /// `create`, `append` and `sync` of such files fail with this kind.
+    /// `create`, `append` and `sync` of such files, and hard links made under such a name, fail
+    /// with this kind.
     pub kind: io::ErrorKind,
 }
 
@@ -276,6 +277,7 @@ impl FileSystem for SelectiveFaultFs {
 
     fn link(&self, from: &Path, to: &Path) -> io::Result<()> {
         run_hook(&self.link_hook, to);
+        check(&self.rule, to, "link")?;
         self.inner.link(from, to)
     }
 

@@ -25,10 +25,11 @@ fn open(dir: &Path) -> (SelectiveFaultFs, Db) {
     (ffs, db)
 }
 
-/// The checkpoint's MANIFEST is named after the source's next file number at the pin.
+/// The checkpoint of a read-write source hard-links the source's `CURRENT` and names its own
+/// MANIFEST after the source's.
 fn checkpoint_manifest_name(db: &Db) -> String {
-    let live = db.live_files(false).unwrap();
-    format!("MANIFEST-{:06}", live.next_file_number.get())
+    let n = strata_manifest::read_current(&RealFs::new(), db.path()).unwrap();
+    strata_manifest::manifest_file_name(n)
 }
 
 fn no_flush() -> CheckpointOptions {
@@ -100,8 +101,15 @@ fn the_manifest_is_written_on_the_callers_thread() {
 fn a_failed_manifest_or_current_leaves_nothing_and_the_next_checkpoint_works() {
     let tmp = tempfile::tempdir().unwrap();
     let (ffs, db) = open(tmp.path());
-    for suffix in [checkpoint_manifest_name(&db), ".tmp/CURRENT".to_string()] {
-        assert_fails_leaving_nothing(&ffs, &db, tmp.path(), no_flush(), suffix);
+    // The MANIFEST's create, the link of `CURRENT` (a read-write source), and with `copy_files`
+    // the written `CURRENT`'s create.
+    let copy = CheckpointOptions { copy_files: true, ..no_flush() };
+    for (opts, suffix) in [
+        (no_flush(), checkpoint_manifest_name(&db)),
+        (no_flush(), ".tmp/CURRENT".to_string()),
+        (copy, ".tmp/CURRENT".to_string()),
+    ] {
+        assert_fails_leaving_nothing(&ffs, &db, tmp.path(), opts, suffix);
     }
     assert_next_checkpoint_works(db, tmp.path());
 }
