@@ -10,7 +10,7 @@ use strata_base::limits::DEFAULT_CF_NAME;
 use strata_base::testing::kill_point;
 use strata_base::{FileSystem, IoGate, IoGateGuard};
 use strata_manifest::CfId;
-use strata_manifest::format::CURRENT_FILE_NAME;
+use strata_manifest::format::{CURRENT_FILE_NAME, FILE_NUMBER_MAX};
 use strata_manifest::{
     FileNumber, VersionEdit, read_current, snapshot_edit, write_current_unpublished, write_manifest,
 };
@@ -239,25 +239,22 @@ fn filter_edit(edit: &mut VersionEdit, keep: &[CfId]) {
 /// immutable whichever one the link catches while the source rolls over. Its content is
 /// `MANIFEST-<n>\n`, and the checkpoint's manifest is then written as `MANIFEST-<n>` (an
 /// unrelated file that happens to share the source manifest's name).
+///
+/// The link only saves a sync, so any failure falls back to a written `CURRENT`: a link across
+/// devices, one the file system refuses (`EPERM` on vfat, some network and FUSE mounts,
+/// `protected_hardlinks`), a `CURRENT` missing or unlinked by a rollover at that instant
+/// (`ENOENT`). A real I/O error surfaces from the write that follows.
 fn link_source_current(fs: &dyn FileSystem, src_dir: &Path, tmp: &Path) -> Result<Option<FileNumber>> {
     let src = src_dir.join(CURRENT_FILE_NAME);
     let dst = tmp.join(CURRENT_FILE_NAME);
-    match fs.link(&src, &dst) {
-        Ok(()) => {}
-        Err(e)
-            if matches!(
-                e.kind(),
-                io::ErrorKind::CrossesDevices | io::ErrorKind::Unsupported | io::ErrorKind::NotFound
-            ) =>
-        {
-            return Ok(None);
-        }
-        Err(e) => return Err(Error::io(&dst, e)),
+    if fs.link(&src, &dst).is_err() {
+        return Ok(None);
     }
     match read_current(fs, tmp) {
-        Ok(n) => Ok(Some(n)),
-        // Not what a read-write open leaves (someone edited it by hand): write a fresh one.
-        Err(_) => {
+        Ok(n) if n < FILE_NUMBER_MAX => Ok(Some(n)),
+        // Not what a read-write open leaves (someone replaced it by hand): unlink it (a written
+        // `CURRENT` must never go through the shared inode) and write a fresh one.
+        _ => {
             fs.remove_file(&dst).map_err(|e| Error::io(&dst, e))?;
             Ok(None)
         }

@@ -20,7 +20,8 @@
 //! the state (`Db::live_files`), build in a temporary sibling directory, hard-link the tables
 //! (copy when linking is impossible or asked for), copy the WAL prefix when not flushing, write
 //! a fresh manifest describing exactly the pinned state (with a new database identity recording
-//! the source's) and a fresh `CURRENT`, fsync, rename into place, fsync the parent.
+//! the source's), hard-link the source's `CURRENT` (a read-write source) or write a fresh one,
+//! fsync, rename into place, fsync the parent.
 //!
 //! Invariants: a crash at any instant leaves either no `dir` at all or a whole checkpoint; the
 //! source is never modified (tables are only linked or read, the live WAL only read).

@@ -104,7 +104,9 @@ pub fn live_manifest_number(fs: &dyn FileSystem, dir: &Path) -> Result<FileNumbe
 pub(crate) fn manual_fix(dir: &Path, newest: FileNumber) -> String {
     format!(
         "nothing was changed; if you know which manifest is the live one, write its name and a \
-         newline into {} (for example `printf '{}\\n' > CURRENT`) and open again",
+         newline into a new file and rename it over {} (for example `printf '{}\\n' > CURRENT.new \
+         && mv CURRENT.new CURRENT`: never write into `CURRENT` itself, a checkpoint may share it \
+         as a hard link) and open again",
         dir.join(CURRENT_FILE_NAME).display(),
         manifest_file_name(newest)
     )

@@ -99,9 +99,13 @@ pub fn set_current(fs: &dyn FileSystem, dir: &Path, manifest_number: FileNumber)
 /// Writes `dir/CURRENT` naming `MANIFEST-<number>` in place (no temporary file, no rename),
 /// synced. Only for a directory no reader can see yet, such as a checkpoint being built in a
 /// temporary directory that is renamed into place afterwards: there a torn `CURRENT` can never
-/// be observed. The caller fsyncs the directory.
+/// be observed. The caller fsyncs the directory. Refuses an existing `CURRENT` (`AlreadyExists`):
+/// it may be a hard link that another directory shares, which writing would change there too.
 pub fn write_current_unpublished(fs: &dyn FileSystem, dir: &Path, manifest_number: FileNumber) -> Result<()> {
     let path = dir.join(CURRENT_FILE_NAME);
+    if fs.exists(&path) {
+        return Err(Error::io(&path, std::io::Error::new(std::io::ErrorKind::AlreadyExists, "CURRENT already exists")));
+    }
     let contents = format!("{}\n", manifest_file_name(manifest_number));
     let mut f = fs.create(&path).map_err(|e| Error::io(&path, e))?;
     f.append(contents.as_bytes()).map_err(|e| Error::io(&path, e))?;

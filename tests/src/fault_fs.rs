@@ -68,6 +68,7 @@ type SharedSyncers = Arc<(Mutex<SyncerControl>, Condvar)>;
 pub struct SelectiveFaultFs {
     inner: Arc<dyn FileSystem>,
     rule: SharedRule,
+    link_rule: SharedRule,
     hook: SharedHook,
     link_hook: SharedHook,
     remove_hook: SharedHook,
@@ -90,6 +91,7 @@ impl SelectiveFaultFs {
         Self {
             inner,
             rule: Arc::new(Mutex::new(None)),
+            link_rule: Arc::new(Mutex::new(None)),
             hook: Arc::new(Mutex::new(None)),
             link_hook: Arc::new(Mutex::new(None)),
             remove_hook: Arc::new(Mutex::new(None)),
@@ -147,6 +149,12 @@ impl SelectiveFaultFs {
     /// Sets (or with `None` clears) the rule.
     pub fn set_rule(&self, rule: Option<FaultRule>) {
         *self.rule.lock().unwrap_or_else(PoisonError::into_inner) = rule;
+    }
+
+    /// Sets (or with `None` clears) a rule for hard links only: a link made under a name ending
+    /// with its suffix fails with its kind; creates, appends and syncs of that name do not.
+    pub fn set_link_rule(&self, rule: Option<FaultRule>) {
+        *self.link_rule.lock().unwrap_or_else(PoisonError::into_inner) = rule;
     }
 
     /// A shared handle, as `Options::fs` wants it.
@@ -278,6 +286,7 @@ impl FileSystem for SelectiveFaultFs {
     fn link(&self, from: &Path, to: &Path) -> io::Result<()> {
         run_hook(&self.link_hook, to);
         check(&self.rule, to, "link")?;
+        check(&self.link_rule, to, "link")?;
         self.inner.link(from, to)
     }
 

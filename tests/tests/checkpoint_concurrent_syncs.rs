@@ -87,7 +87,7 @@ fn the_manifest_is_written_on_the_callers_thread() {
     let seen: Arc<Mutex<Option<ThreadId>>> = Arc::default();
     let record = Arc::clone(&seen);
     ffs.set_create_hook(Some(CreateHook {
-        suffix: checkpoint_manifest_name(&db),
+        suffix: format!(".tmp/{}", checkpoint_manifest_name(&db)),
         run: Box::new(move || *record.lock().unwrap() = Some(std::thread::current().id())),
     }));
     Checkpoint::new(&db).options(no_flush()).create(tmp.path().join("cp")).unwrap();
@@ -105,7 +105,7 @@ fn a_failed_manifest_or_current_leaves_nothing_and_the_next_checkpoint_works() {
     // the written `CURRENT`'s create.
     let copy = CheckpointOptions { copy_files: true, ..no_flush() };
     for (opts, suffix) in [
-        (no_flush(), checkpoint_manifest_name(&db)),
+        (no_flush(), format!(".tmp/{}", checkpoint_manifest_name(&db))),
         (no_flush(), ".tmp/CURRENT".to_string()),
         (copy, ".tmp/CURRENT".to_string()),
     ] {
@@ -130,4 +130,32 @@ fn a_failed_copy_leaves_nothing_and_the_next_checkpoint_works() {
         assert_fails_leaving_nothing(&ffs, &db, tmp.path(), opts, suffix);
     }
     assert_next_checkpoint_works(db, tmp.path());
+}
+
+/// A link of the source's `CURRENT` that fails, for any reason (here `EPERM`, as vfat or a
+/// FUSE mount gives), only costs the sync it would have saved: the checkpoint writes a
+/// `CURRENT` of its own and succeeds, and the source's `CURRENT` keeps one link.
+#[test]
+fn a_refused_link_of_current_falls_back_to_a_written_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ffs, db) = open(tmp.path());
+    for kind in [std::io::ErrorKind::PermissionDenied, std::io::ErrorKind::CrossesDevices, std::io::ErrorKind::NotFound]
+    {
+        ffs.set_link_rule(Some(FaultRule { suffix: ".tmp/CURRENT".into(), kind }));
+        let cp = tmp.path().join(format!("cp-{kind:?}"));
+        Checkpoint::new(&db).options(no_flush()).create(&cp).unwrap();
+        assert_eq!(RealFs::new().link_count(&cp.join("CURRENT")).unwrap(), 1, "{kind:?}");
+        assert_eq!(RealFs::new().link_count(&db.path().join("CURRENT")).unwrap(), 1, "{kind:?}");
+        assert_ne!(
+            strata_manifest::read_current(&RealFs::new(), &cp).unwrap(),
+            strata_manifest::read_current(&RealFs::new(), db.path()).unwrap(),
+            "{kind:?}: a fresh manifest number"
+        );
+    }
+    ffs.set_link_rule(None);
+    drop(db);
+    for kind in [std::io::ErrorKind::PermissionDenied, std::io::ErrorKind::CrossesDevices, std::io::ErrorKind::NotFound]
+    {
+        assert_opens_with_all_keys(&tmp.path().join(format!("cp-{kind:?}")));
+    }
 }

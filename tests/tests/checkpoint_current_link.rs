@@ -114,21 +114,25 @@ fn a_read_only_source_or_copy_files_writes_a_current_of_its_own() {
 }
 
 #[test]
-fn a_source_current_that_does_not_parse_is_not_linked() {
+fn a_source_current_that_does_not_parse_or_names_an_impossible_number_is_not_linked() {
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("src");
     let db = filled(&src, small_options());
     let expected = dump(&db);
-    // Not what Strata writes, but what a hand edit can leave: replaced (new inode), no newline.
     let good = std::fs::read(src.join("CURRENT")).unwrap();
-    std::fs::write(src.join("CURRENT.edit"), &good[..good.len() - 1]).unwrap();
-    std::fs::rename(src.join("CURRENT.edit"), src.join("CURRENT")).unwrap();
-    let cp = tmp.path().join("cp");
-    Checkpoint::new(&db).options(CheckpointOptions { flush: false, ..Default::default() }).create(&cp).unwrap();
-    assert_eq!(links(&cp.join("CURRENT")), 1, "a CURRENT of its own");
-    assert_eq!(links(&src.join("CURRENT")), 1, "the failed link was removed");
-    let c = Db::open(&cp, small_options()).unwrap();
-    assert_eq!(dump(&c), expected);
+    // Not what Strata writes, but what a hand edit can leave (replaced, so a new inode): no
+    // newline; a number at FILE_NUMBER_MAX (1 << 62), which no checkpoint could open with.
+    let bad: [&[u8]; 2] = [&good[..good.len() - 1], b"MANIFEST-4611686018427387904\n"];
+    for (i, contents) in bad.into_iter().enumerate() {
+        std::fs::write(src.join("CURRENT.edit"), contents).unwrap();
+        std::fs::rename(src.join("CURRENT.edit"), src.join("CURRENT")).unwrap();
+        let cp = tmp.path().join(format!("cp{i}"));
+        Checkpoint::new(&db).options(CheckpointOptions { flush: false, ..Default::default() }).create(&cp).unwrap();
+        assert_eq!(links(&cp.join("CURRENT")), 1, "case {i}: a CURRENT of its own");
+        assert_eq!(links(&src.join("CURRENT")), 1, "case {i}: the failed link was removed");
+        let c = Db::open(&cp, small_options()).unwrap();
+        assert_eq!(dump(&c), expected, "case {i}");
+    }
 }
 
 /// Checkpoints beside a writer whose every flush rolls the source's manifest and `CURRENT` over:

@@ -203,10 +203,12 @@ fn a_checkpoint_holds_the_gate_for_its_syncs_and_a_flush_waits_for_it() {
     fill(&db, 100, 600);
     let (flusher_tx, flusher_rx) = mpsc::channel();
     let hook_db = Arc::clone(&db);
-    // Runs inside the checkpoint's sync phase (it creates `CURRENT` after its MANIFEST): a
-    // flush started there must stop at the gate before its first piece sync.
+    // Runs inside the checkpoint's sync phase (it creates its MANIFEST there, named after the
+    // source's, whose `CURRENT` it links): a flush started there must stop at the gate before
+    // its first piece sync.
+    let manifest = strata_manifest::manifest_file_name(strata_manifest::read_current(&sim, Path::new("/db")).unwrap());
     ffs.set_create_hook(Some(CreateHook {
-        suffix: ".tmp/CURRENT".into(),
+        suffix: format!(".tmp/{manifest}"),
         run: Box::new(move || {
             let gate = hook_db.io_gate();
             let db = Arc::clone(&hook_db);

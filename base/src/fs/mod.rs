@@ -138,7 +138,8 @@ pub trait FileSystem: Send + Sync + Debug {
     }
     /// Atomically replaces `to` with `from`.
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
-    /// Creates a hard link `to` pointing at `from`. Fails with
+    /// Creates a hard link `to` pointing at `from` (the same file, not a copy: a checkpoint
+    /// shares a live database's immutable tables and `CURRENT` this way). Fails with
     /// `io::ErrorKind::CrossesDevices` when they are on different file systems.
     fn link(&self, from: &Path, to: &Path) -> io::Result<()>;
     fn remove_file(&self, path: &Path) -> io::Result<()>;
@@ -196,7 +197,9 @@ pub trait FileSystem: Send + Sync + Debug {
     }
 
     /// Writes a whole new file at `path` durably: write to the sibling [`tmp_sibling`]
-    /// (`path.strata-tmp`), fsync, rename over `path`, fsync the directory.
+    /// (`path.strata-tmp`), fsync, rename over `path`, fsync the directory. An override must
+    /// also replace `path` with a new file and never write into the existing one: a checkpoint
+    /// may share the old `CURRENT` as a hard link (docs/checkpoint.md, step 6).
     fn write_atomic(&self, path: &Path, data: &[u8]) -> io::Result<()> {
         let tmp = tmp_sibling(path);
         let mut f = self.create(&tmp)?;

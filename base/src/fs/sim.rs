@@ -304,7 +304,14 @@ impl FileSystem for SimFs {
         let mut s = self.state.lock();
         s.op("create", path)?;
         let (dir, name) = s.parent_of(path)?;
-        let id = s.alloc();
+        // Over an existing file, `create` truncates that file (`O_TRUNC`), as a real file system
+        // does: every hard link to it sees the change. (The truncation counts as unsynced data:
+        // a crash before the next sync leaves the file empty.)
+        let id = match s.lookup(path) {
+            Some(Node::File(id)) => id,
+            Some(Node::Dir(_)) => return Err(io::Error::new(io::ErrorKind::IsADirectory, path.display().to_string())),
+            None => s.alloc(),
+        };
         s.files.insert(id, FileData::default());
         s.dir_mut(dir)?.current.insert(name, Node::File(id));
         let background = s.background_syncs;
@@ -478,6 +485,21 @@ mod tests {
         fs.crash();
         assert_eq!(&fs.read_all(&p("/db/a")).unwrap()[..], b"durable");
         assert!(!fs.exists(&p("/db/b")));
+    }
+
+    #[test]
+    fn create_over_a_hard_link_truncates_the_shared_file() {
+        let fs = SimFs::new();
+        fs.create_dir_all(&p("/a")).unwrap();
+        fs.write_atomic(&p("/a/f"), b"shared").unwrap();
+        fs.link(&p("/a/f"), &p("/a/g")).unwrap();
+        let mut f = fs.create(&p("/a/g")).unwrap();
+        f.append(b"new").unwrap();
+        drop(f);
+        assert_eq!(&fs.read_all(&p("/a/f")).unwrap()[..], b"new", "both names are one file");
+        // Replacing by rename leaves the other name alone.
+        fs.write_atomic(&p("/a/g"), b"replaced").unwrap();
+        assert_eq!(&fs.read_all(&p("/a/f")).unwrap()[..], b"new");
     }
 
     #[test]
