@@ -10,7 +10,7 @@ use strata_base::limits::DEFAULT_CF_NAME;
 use strata_base::testing::kill_point;
 use strata_base::{FileSystem, IoGate, IoGateGuard};
 use strata_manifest::CfId;
-use strata_manifest::format::{CURRENT_FILE_NAME, FILE_NUMBER_MAX};
+use strata_manifest::format::CURRENT_FILE_NAME;
 use strata_manifest::{
     FileNumber, VersionEdit, read_current, snapshot_edit, write_current_unpublished, write_manifest,
 };
@@ -192,7 +192,7 @@ impl<'a> Checkpoint<'a> {
             None
         };
         kill_point("checkpoint.before_manifest");
-        // A linked `CURRENT` names the source's manifest when linked: the checkpoint's manifest
+        // A linked `CURRENT` names the source's manifest at the link: the checkpoint's manifest
         // takes that name, which no table or WAL of the source (so of the checkpoint) has.
         // Otherwise the source's next file number, which no file of the checkpoint has either.
         let manifest_number = linked_current.unwrap_or(live.next_file_number);
@@ -251,10 +251,10 @@ fn link_source_current(fs: &dyn FileSystem, src_dir: &Path, tmp: &Path) -> Resul
         return Ok(None);
     }
     match read_current(fs, tmp) {
-        Ok(n) if n < FILE_NUMBER_MAX => Ok(Some(n)),
+        Ok(n) => Ok(Some(n)),
         // Not what a read-write open leaves (someone replaced it by hand): unlink it (a written
         // `CURRENT` must never go through the shared inode) and write a fresh one.
-        _ => {
+        Err(_) => {
             fs.remove_file(&dst).map_err(|e| Error::io(&dst, e))?;
             Ok(None)
         }

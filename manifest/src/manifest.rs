@@ -14,7 +14,7 @@
 use crate::edit::VersionEdit;
 use crate::error::{DecodeError, Error, Result};
 use crate::filename::{FileKind, manifest_file_name, parse_file_name, temp_file_name};
-use crate::format::CURRENT_FILE_NAME;
+use crate::format::{CURRENT_FILE_NAME, FILE_NUMBER_MAX};
 use crate::log::{RecordReader, RecordWriter};
 use crate::version::Version;
 use std::path::Path;
@@ -113,7 +113,7 @@ pub fn write_current_unpublished(fs: &dyn FileSystem, dir: &Path, manifest_numbe
 }
 
 /// The manifest number `dir/CURRENT` names. A missing `CURRENT` is `NotFound`; anything but
-/// `MANIFEST-NNNNNN\n` is `Corruption`.
+/// `MANIFEST-NNNNNN\n` with a number below `FILE_NUMBER_MAX` is `Corruption`.
 pub fn read_current(fs: &dyn FileSystem, dir: &Path) -> Result<FileNumber> {
     let path = dir.join(CURRENT_FILE_NAME);
     if !fs.exists(&path) {
@@ -124,7 +124,8 @@ pub fn read_current(fs: &dyn FileSystem, dir: &Path) -> Result<FileNumber> {
     let text = std::str::from_utf8(&bytes).map_err(|_| bad("is not UTF-8"))?;
     let name = text.strip_suffix('\n').ok_or_else(|| bad("does not end in a newline"))?;
     match parse_file_name(name) {
-        Some(FileKind::Manifest(n)) => Ok(n),
+        Some(FileKind::Manifest(n)) if n < FILE_NUMBER_MAX => Ok(n),
+        Some(FileKind::Manifest(_)) => Err(bad("names a manifest number at or above FILE_NUMBER_MAX")),
         _ => Err(bad("does not name a manifest")),
     }
 }

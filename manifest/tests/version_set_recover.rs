@@ -457,3 +457,14 @@ fn tables_without_epochs_get_them_from_their_recovered_order() {
     let again = VersionSet::recover(fs.arc(), dir(), opts(1 << 20), true).unwrap();
     assert_eq!(**again.current().cf(CfId::DEFAULT).unwrap(), *cf, "the rollover wrote the epochs");
 }
+
+#[test]
+fn a_current_naming_a_number_at_file_number_max_is_corruption() {
+    let fs = sim();
+    fs.create_dir_all(dir()).unwrap();
+    fs.write_atomic(&dir().join("CURRENT"), b"MANIFEST-4611686018427387904\n").unwrap();
+    let err = read_current(&fs, dir()).unwrap_err();
+    assert!(matches!(&err, Error::Corruption { reason, .. } if reason.contains("FILE_NUMBER_MAX")), "{err}");
+    fs.write_atomic(&dir().join("CURRENT"), b"MANIFEST-4611686018427387903\n").unwrap();
+    assert_eq!(read_current(&fs, dir()).unwrap(), FileNumber::new((1 << 62) - 1));
+}

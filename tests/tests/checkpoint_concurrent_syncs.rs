@@ -135,12 +135,15 @@ fn a_failed_copy_leaves_nothing_and_the_next_checkpoint_works() {
 /// A link of the source's `CURRENT` that fails, for any reason (here `EPERM`, as vfat or a
 /// FUSE mount gives), only costs the sync it would have saved: the checkpoint writes a
 /// `CURRENT` of its own and succeeds, and the source's `CURRENT` keeps one link.
+/// Link errors a file system gives for a link it will not make: `EPERM`, `EXDEV`, `ENOENT`.
+const REFUSED: [std::io::ErrorKind; 3] =
+    [std::io::ErrorKind::PermissionDenied, std::io::ErrorKind::CrossesDevices, std::io::ErrorKind::NotFound];
+
 #[test]
 fn a_refused_link_of_current_falls_back_to_a_written_one() {
     let tmp = tempfile::tempdir().unwrap();
     let (ffs, db) = open(tmp.path());
-    for kind in [std::io::ErrorKind::PermissionDenied, std::io::ErrorKind::CrossesDevices, std::io::ErrorKind::NotFound]
-    {
+    for kind in REFUSED {
         ffs.set_link_rule(Some(FaultRule { suffix: ".tmp/CURRENT".into(), kind }));
         let cp = tmp.path().join(format!("cp-{kind:?}"));
         Checkpoint::new(&db).options(no_flush()).create(&cp).unwrap();
@@ -154,8 +157,7 @@ fn a_refused_link_of_current_falls_back_to_a_written_one() {
     }
     ffs.set_link_rule(None);
     drop(db);
-    for kind in [std::io::ErrorKind::PermissionDenied, std::io::ErrorKind::CrossesDevices, std::io::ErrorKind::NotFound]
-    {
+    for kind in REFUSED {
         assert_opens_with_all_keys(&tmp.path().join(format!("cp-{kind:?}")));
     }
 }

@@ -127,7 +127,7 @@ fn assert_step_order(trace: &[String]) {
     let manifest_create = first_pos(trace, |l| l.starts_with(&format!("create {TMP}/MANIFEST-")));
     let manifest_sync = last_pos(trace, |l| l.starts_with(&format!("sync {TMP}/MANIFEST-")));
     // A read-write source's `CURRENT` is hard-linked (already durable), not written and synced.
-    let current_in_place = last_pos(trace, |l| l == format!("link {TMP}/CURRENT"));
+    let current_link = last_pos(trace, |l| l == format!("link {TMP}/CURRENT"));
     assert!(!trace.iter().any(|l| l == &format!("create {TMP}/CURRENT")), "CURRENT is linked, not written");
     let tmp_sync = last_pos(trace, |l| l == format!("sync_dir {TMP}"));
     let rename = last_pos(trace, |l| l == format!("rename {TMP}"));
@@ -139,7 +139,7 @@ fn assert_step_order(trace: &[String]) {
     // CURRENT names the manifest before the manifest exists: harmless in a directory no reader
     // can see; both are durable before the directory sync, which comes before the rename.
     assert!(manifest_sync < tmp_sync, "the manifest is synced before the directory sync");
-    assert!(current_in_place < tmp_sync, "CURRENT is in place before the directory sync");
+    assert!(current_link < tmp_sync, "CURRENT is in place before the directory sync");
     assert!(tmp_sync < rename, "the directory is synced before it is renamed into place");
     assert!(rename < parent_sync, "the parent is synced after the rename");
     // Nothing of `create` follows the parent sync (the source's close, when the caller drops it
